@@ -1,0 +1,14 @@
+# Compiler flags shared by every sparkbench target (applied through sparkbench_flags).
+add_library(sparkbench_flags INTERFACE)
+target_compile_options(sparkbench_flags INTERFACE
+  $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers>)
+if(SPARKBENCH_SANITIZE)
+  target_compile_options(sparkbench_flags INTERFACE
+    $<$<COMPILE_LANGUAGE:CXX>:-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined>)
+  target_link_options(sparkbench_flags INTERFACE -fsanitize=address,undefined)
+endif()
+target_compile_definitions(sparkbench_flags INTERFACE
+  SPARKBENCH_VERSION="${PROJECT_VERSION}"
+  SPARKBENCH_GIT_COMMIT="${SPARKBENCH_GIT_COMMIT}"
+  SPARKBENCH_WITH_DNNL=$<BOOL:${SPARKBENCH_HAVE_DNNL}>
+  SPARKBENCH_WITH_CUDA=$<BOOL:${SPARKBENCH_HAVE_CUDA}>)

@@ -1,0 +1,116 @@
+// `sparkbench model info|synth|quantize|prune`.
+#include <cstdio>
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/core/error.h"
+#include "engine/gguf/gguf.h"
+#include "engine/model/config.h"
+#include "harness/commands.h"
+
+namespace sb::cli {
+namespace {
+
+std::string human_bytes(double b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (b >= 1024 && u < 4) {
+    b /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.2f %s", b, units[u]);
+  return buf;
+}
+
+nlohmann::json model_info_json(const GgufFile& f) {
+  nlohmann::json j;
+  j["file"] = f.name();
+  j["gguf_version"] = f.version();
+  j["file_bytes"] = f.file_size();
+  j["alignment"] = f.alignment();
+  j["metadata_count"] = f.metadata().size();
+  j["architecture"] = f.get_string("general.architecture", "");
+  j["name"] = f.get_string("general.name", "");
+  int64_t params = 0, tensor_bytes = 0;
+  std::map<std::string, int64_t> types;
+  for (const auto& t : f.tensors()) {
+    params += t.n_elements;
+    tensor_bytes += int64_t(t.nbytes);
+    types[ggml_type_name(uint32_t(t.type))] += 1;
+  }
+  j["tensor_count"] = f.tensors().size();
+  j["tensor_types"] = types;
+  j["parameters"] = params;
+  j["tensor_bytes"] = tensor_bytes;
+  if (f.tensor("token_embd.weight")) {
+    ModelConfig c = ModelConfig::from_gguf(f);
+    j["hparams"] = {{"n_vocab", c.n_vocab}, {"n_ctx", c.n_ctx}, {"n_embd", c.n_embd},
+                    {"n_layer", c.n_layer}, {"n_head", c.n_head}, {"n_head_kv", c.n_head_kv},
+                    {"n_ff", c.n_ff}, {"head_dim", c.head_dim}, {"n_rot", c.n_rot},
+                    {"rope_base", c.rope_base}, {"rms_eps", c.rms_eps},
+                    {"tied_output", c.tied_output}, {"qkv_bias", c.qkv_bias}};
+  }
+  nlohmann::json tok;
+  tok["model"] = f.get_string("tokenizer.ggml.model", "");
+  tok["pre"] = f.get_string("tokenizer.ggml.pre", "");
+  if (const GgufValue* v = f.find("tokenizer.ggml.tokens")) tok["size"] = v->as_array("tokenizer.ggml.tokens").size();
+  if (const GgufValue* v = f.find("tokenizer.ggml.merges")) tok["merges"] = v->as_array("tokenizer.ggml.merges").size();
+  for (const char* k : {"bos", "eos", "unknown", "padding"}) {
+    std::string key = std::string("tokenizer.ggml.") + k + "_token_id";
+    if (f.find(key)) tok[std::string(k) + "_id"] = f.get_int(key, -1);
+  }
+  j["tokenizer"] = tok;
+  return j;
+}
+
+void print_model_info(const nlohmann::json& j) {
+  std::printf("file          %s (GGUF v%d, %s)\n", j["file"].get<std::string>().c_str(), j["gguf_version"].get<int>(),
+              human_bytes(j["file_bytes"].get<double>()).c_str());
+  std::printf("architecture  %s%s%s\n", j["architecture"].get<std::string>().c_str(),
+              j["name"].get<std::string>().empty() ? "" : "  name: ", j["name"].get<std::string>().c_str());
+  if (j.contains("hparams")) {
+    const auto& h = j["hparams"];
+    std::printf("shape         %lld layers, width %lld, %lld heads (%lld kv), head dim %lld, ffn %lld\n",
+                h["n_layer"].get<long long>(), h["n_embd"].get<long long>(), h["n_head"].get<long long>(),
+                h["n_head_kv"].get<long long>(), h["head_dim"].get<long long>(), h["n_ff"].get<long long>());
+    std::printf("context       %lld   vocab %lld   rope base %g (%lld dims)   rms eps %g%s\n",
+                h["n_ctx"].get<long long>(), h["n_vocab"].get<long long>(), h["rope_base"].get<double>(),
+                h["n_rot"].get<long long>(), h["rms_eps"].get<double>(), h["tied_output"].get<bool>() ? "   tied output" : "");
+  }
+  std::string types;
+  for (auto& [k, v] : j["tensor_types"].items()) types += (types.empty() ? "" : ", ") + k + " x" + std::to_string(v.get<int>());
+  std::printf("tensors       %zu (%s)\n", j["tensor_count"].get<size_t>(), types.c_str());
+  std::printf("parameters    %.3f M   tensor bytes %s\n", j["parameters"].get<double>() / 1e6,
+              human_bytes(j["tensor_bytes"].get<double>()).c_str());
+  const auto& t = j["tokenizer"];
+  std::printf("tokenizer     %s%s%s, %lld tokens", t["model"].get<std::string>().c_str(),
+              t["pre"].get<std::string>().empty() ? "" : " / pre ", t["pre"].get<std::string>().c_str(),
+              t.value("size", 0LL));
+  if (t.contains("merges")) std::printf(", %lld merges", t["merges"].get<long long>());
+  if (t.contains("bos_id")) std::printf(", bos %lld", t["bos_id"].get<long long>());
+  if (t.contains("eos_id")) std::printf(", eos %lld", t["eos_id"].get<long long>());
+  std::printf("\n");
+}
+
+}  // namespace
+
+void add_model_command(CLI::App& app) {
+  auto* model = app.add_subcommand("model", "Model files: info, synth (presets), quantize, prune");
+  model->require_subcommand(1);
+
+  auto* info = model->add_subcommand("info", "Show a GGUF file's architecture, shape, tensors and tokenizer");
+  static std::string info_path;
+  static bool info_json = false;
+  info->add_option("file", info_path, "GGUF model file")->required();
+  info->add_flag("--json", info_json, "Print one JSON object");
+  info->callback([] {
+    auto f = GgufFile::open(info_path);
+    nlohmann::json j = model_info_json(*f);
+    if (info_json) std::printf("%s\n", j.dump(1).c_str());
+    else print_model_info(j);
+  });
+}
+
+}  // namespace sb::cli

@@ -1,0 +1,4 @@
+#include "harness/commands.h"
+namespace sb::cli {
+void add_tokenize_command(CLI::App& app) {}
+}

@@ -1,0 +1,19 @@
+// Registration of the `sparkbench` subcommands. Each add_*_command() adds one CLI11 subcommand
+// to the app with its options and a callback that does the work. Callbacks report expected
+// failures by throwing sb::Error; main() prints "error: <message>" and exits with status 1
+// (compare uses its own documented codes through ExitCode).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace sb::cli {
+
+// Thrown by a command to end the process with a specific status after printing nothing more.
+struct ExitCode {
+  int code;
+};
+
+void add_model_command(CLI::App& app);
+void add_tokenize_command(CLI::App& app);
+
+}  // namespace sb::cli

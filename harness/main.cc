@@ -1,0 +1,32 @@
+// sparkbench: the command-line entry point. Subcommands live in harness/cmd_*.cc.
+#include <cstdio>
+#include <exception>
+
+#include "engine/core/error.h"
+#include "harness/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"sparkbench: benchmark and evaluate transformer decoders (GGUF) on interchangeable backends"};
+  app.set_version_flag("--version", std::string("sparkbench ") + SPARKBENCH_VERSION + " (" + SPARKBENCH_GIT_COMMIT + ")");
+  app.require_subcommand(1);
+  sb::cli::add_model_command(app);
+  sb::cli::add_tokenize_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const sb::cli::ExitCode& e) {
+    return e.code;
+  } catch (const sb::Error& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "error: out of memory\n");
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: internal: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages sparkbench needs to build, test and run. Idempotent: it only
+# calls apt-get when something is missing, so running it again costs a few dpkg queries.
+# Usage: scripts/setup.sh [--with-report-tools]   (must run as root, or with sudo available)
+set -euo pipefail
+
+pkgs=(
+  build-essential cmake ninja-build pkg-config git ca-certificates
+  libdnnl-dev libsqlite3-dev sqlite3 libcli11-dev catch2 libbenchmark-dev nlohmann-json3-dev
+  libpcre2-dev libssl-dev zlib1g-dev bubblewrap python3
+)
+if [[ "${1:-}" == "--with-report-tools" ]]; then
+  pkgs+=(chromium)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "setup: all ${#pkgs[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "setup: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+  SUDO="sudo"
+fi
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

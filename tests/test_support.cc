@@ -1,0 +1,138 @@
+#include "tests/test_support.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <mutex>
+#include <stdexcept>
+
+namespace fs = std::filesystem;
+
+namespace sb::test {
+
+std::string shared_dir() {
+  if (const char* env = std::getenv("SPARKBENCH_SHARED")) {
+    return fs::is_directory(env) ? std::string(env) : std::string();
+  }
+  fs::path p = fs::path(SPARKBENCH_SOURCE_DIR) / ".." / "shared";
+  return fs::is_directory(p) ? fs::canonical(p).string() : std::string();
+}
+
+std::string shared_path(const std::string& rel) {
+  std::string d = shared_dir();
+  return d.empty() ? d : d + "/" + rel;
+}
+
+bool skip_without_shared() {
+  if (!shared_dir().empty()) return false;
+  std::cout << "SKIPPED: ../shared (models, reference outputs, vocab sets) is not beside the checkout; "
+               "set SPARKBENCH_SHARED or place it there to run this test\n";
+  return true;
+}
+
+std::string temp_dir(const std::string& tag) {
+  static std::mutex mu;
+  std::lock_guard<std::mutex> lock(mu);
+  fs::path base = fs::path(SPARKBENCH_BINARY_DIR) / "test-tmp";
+  fs::create_directories(base);
+  std::string tmpl = (base / (tag + "-XXXXXX")).string();
+  if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+  static std::vector<std::string> to_remove;
+  static bool registered = false;
+  if (!registered) {
+    registered = true;
+    std::atexit([] {
+      for (const auto& d : to_remove) {
+        std::error_code ec;
+        fs::remove_all(d, ec);
+      }
+    });
+  }
+  to_remove.push_back(tmpl);
+  return tmpl;
+}
+
+std::string sparkbench_bin() {
+  if (const char* env = std::getenv("SPARKBENCH_BIN")) return env;
+  return std::string(SPARKBENCH_BINARY_DIR) + "/harness/sparkbench";
+}
+
+RunResult run_process(const std::vector<std::string>& argv, const std::string& stdin_text) {
+  int in_pipe[2], out_pipe[2], err_pipe[2];
+  if (::pipe2(in_pipe, O_CLOEXEC) || ::pipe2(out_pipe, O_CLOEXEC) || ::pipe2(err_pipe, O_CLOEXEC))
+    throw std::runtime_error("pipe failed");
+  pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    ::dup2(in_pipe[0], 0);
+    ::dup2(out_pipe[1], 1);
+    ::dup2(err_pipe[1], 2);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execvp(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(in_pipe[0]);
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  RunResult r;
+  size_t written = 0;
+  int in_fd = in_pipe[1];
+  if (stdin_text.empty()) {
+    ::close(in_fd);
+    in_fd = -1;
+  } else {
+    ::fcntl(in_fd, F_SETFL, O_NONBLOCK);
+  }
+  bool out_open = true, err_open = true;
+  char buf[65536];
+  while (out_open || err_open) {
+    struct pollfd fds[3];
+    int n = 0;
+    int io = -1, ie = -1, ii = -1;
+    if (out_open) { fds[n] = {out_pipe[0], POLLIN, 0}; io = n++; }
+    if (err_open) { fds[n] = {err_pipe[0], POLLIN, 0}; ie = n++; }
+    if (in_fd >= 0) { fds[n] = {in_fd, POLLOUT, 0}; ii = n++; }
+    if (::poll(fds, nfds_t(n), -1) < 0) continue;
+    if (io >= 0 && fds[io].revents) {
+      ssize_t k = ::read(out_pipe[0], buf, sizeof buf);
+      if (k <= 0) out_open = false; else r.out.append(buf, size_t(k));
+    }
+    if (ie >= 0 && fds[ie].revents) {
+      ssize_t k = ::read(err_pipe[0], buf, sizeof buf);
+      if (k <= 0) err_open = false; else r.err.append(buf, size_t(k));
+    }
+    if (ii >= 0 && fds[ii].revents) {
+      ssize_t k = ::write(in_fd, stdin_text.data() + written, stdin_text.size() - written);
+      if (k > 0) written += size_t(k);
+      if (k < 0 || written == stdin_text.size()) {
+        ::close(in_fd);
+        in_fd = -1;
+      }
+    }
+  }
+  if (in_fd >= 0) ::close(in_fd);
+  ::close(out_pipe[0]);
+  ::close(err_pipe[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+  else if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
+  return r;
+}
+
+RunResult run_cli(const std::vector<std::string>& args, const std::string& stdin_text) {
+  std::vector<std::string> argv{sparkbench_bin()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_process(argv, stdin_text);
+}
+
+}  // namespace sb::test
