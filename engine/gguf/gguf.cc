@@ -365,7 +365,7 @@ const GgufTensorInfo* GgufFile::tensor(std::string_view name) const {
 }
 
 std::vector<float> GgufFile::tensor_f32(const GgufTensorInfo& t) const {
-  std::vector<float> out(size_t(t.n_elements));
+  std::vector<float> out(static_cast<size_t>(t.n_elements));
   const uint8_t* src = tensor_data(t);
   const int64_t row_bytes = ggml_row_bytes(t.type, t.ne[0]);
   for (int64_t r = 0; r < t.rows(); ++r) dequantize_row(t.type, src + r * row_bytes, out.data() + r * t.ne[0], t.ne[0]);

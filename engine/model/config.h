@@ -9,11 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "engine/core/rope_style.h"
+
 namespace sb {
 
 class GgufFile;
-
-enum class RopeStyle { Interleaved /* llama: pairs (2i, 2i+1) */, NeoX /* pairs (i, i + d/2) */ };
 
 struct ModelConfig {
   std::string arch = "llama";

@@ -218,7 +218,7 @@ TEST_CASE("gguf: quantized row formats round trip within their precision", "[ggu
   struct Case { GgmlType t; double tol; };
   for (auto c : {Case{GgmlType::F32, 0.0}, Case{GgmlType::F16, 2e-3}, Case{GgmlType::BF16, 1.6e-2},
                  Case{GgmlType::Q8_0, 0.02}, Case{GgmlType::Q4_0, 0.35}}) {
-    std::vector<uint8_t> q(size_t(ggml_row_bytes(c.t, 256)));
+    std::vector<uint8_t> q(static_cast<size_t>(ggml_row_bytes(c.t, 256)));
     quantize_row(c.t, x.data(), q.data(), 256);
     std::vector<float> y(256);
     dequantize_row(c.t, q.data(), y.data(), 256);

@@ -1,0 +1,165 @@
+// Backend: the op-level interface every compute backend implements (ref, cpu/oneDNN, cuda).
+//
+// The model (engine/model) drives a forward pass as a sequence of these ops on Tensors that the
+// backend allocated; it never touches tensor memory directly, so a backend may keep everything
+// in device memory and run ops asynchronously on its own stream. Host <-> backend transfers are
+// explicit (upload/download); download() waits for the ops before it. Shapes in comments:
+// (rows, cols), row-major, rows = tokens.
+//
+// Threading: one Backend instance serves one model instance from one thread at a time. Ops may
+// use internal parallelism (OpenMP threads for CPU backends, streams for CUDA).
+// Failures (unsupported dtype, out of memory, device errors) throw sb::Error.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/gguf/ggml_types.h"
+#include "engine/core/rope_style.h"
+
+namespace sb {
+
+class Backend;
+
+// Element types of backend tensors (activations, norms, KV cache).
+enum class DType : uint8_t { F32, F16, BF16 };
+const char* dtype_name(DType t);
+DType dtype_from_name(const std::string& name);  // throws sb::Error on unknown
+size_t dtype_size(DType t);
+
+// A 2-D tensor in backend memory (host memory for ref/cpu, device memory for cuda).
+// Copies share the same memory; rows_view() gives a sub-range of rows without copying.
+class Tensor {
+ public:
+  Tensor() = default;
+  int64_t rows() const { return rows_; }
+  int64_t cols() const { return cols_; }
+  DType dtype() const { return dtype_; }
+  bool empty() const { return !mem_; }
+  size_t bytes() const { return size_t(rows_ * cols_) * dtype_size(dtype_); }
+  // Rows [r0, r0 + n) of this tensor (same memory).
+  Tensor rows_view(int64_t r0, int64_t n) const;
+  // Raw pointer for the owning backend's use only.
+  void* data() const { return static_cast<char*>(mem_.get()) + offset_; }
+  template <class T>
+  T* as() const { return static_cast<T*>(data()); }
+
+  // Used by backends to create tensors over memory they allocated.
+  Tensor(std::shared_ptr<void> mem, size_t offset, int64_t rows, int64_t cols, DType dt)
+      : mem_(std::move(mem)), offset_(offset), rows_(rows), cols_(cols), dtype_(dt) {}
+
+ private:
+  std::shared_ptr<void> mem_;
+  size_t offset_ = 0;
+  int64_t rows_ = 0, cols_ = 0;
+  DType dtype_ = DType::F32;
+};
+
+// Where a weight matrix comes from: `rows` output features x `cols` input features, stored as
+// GGUF stores it (row n holds the `cols` weights of output n) in `type`. `data` is host memory
+// (usually the model file's mmap) that stays valid for the model's lifetime.
+struct WeightSource {
+  std::string name;
+  GgmlType type = GgmlType::F32;
+  int64_t rows = 0;
+  int64_t cols = 0;
+  const void* data = nullptr;
+};
+
+// A weight matrix prepared by a backend (repacked, uploaded or used in place).
+class Weight {
+ public:
+  virtual ~Weight() = default;
+  int64_t rows() const { return rows_; }  // N (outputs)
+  int64_t cols() const { return cols_; }  // K (inputs)
+  GgmlType source_type() const { return type_; }
+  // Bytes the backend holds for this weight (resident or device), for memory reports.
+  virtual size_t bytes() const = 0;
+
+ protected:
+  Weight(int64_t rows, int64_t cols, GgmlType type) : rows_(rows), cols_(cols), type_(type) {}
+  int64_t rows_, cols_;
+  GgmlType type_;
+};
+
+// Per-layer key/value cache: for each layer, K and V as (n_ctx, kv_dim) in `dtype`.
+class KvCache {
+ public:
+  virtual ~KvCache() = default;
+  int64_t n_layer() const { return n_layer_; }
+  int64_t n_ctx() const { return n_ctx_; }
+  int64_t kv_dim() const { return kv_dim_; }
+  DType dtype() const { return dtype_; }
+  virtual size_t bytes() const = 0;
+
+ protected:
+  KvCache(int64_t n_layer, int64_t n_ctx, int64_t kv_dim, DType dt)
+      : n_layer_(n_layer), n_ctx_(n_ctx), kv_dim_(kv_dim), dtype_(dt) {}
+  int64_t n_layer_, n_ctx_, kv_dim_;
+  DType dtype_;
+};
+
+// How a backend should execute matmuls: the arithmetic type of the products.
+enum class ComputeType : uint8_t { F32, BF16 };
+
+struct BackendOptions {
+  int threads = 0;                      // 0 = all hardware threads
+  ComputeType compute = ComputeType::F32;
+  int device = 0;                       // GPU ordinal (cuda)
+};
+
+// Attention geometry for rope/attention ops.
+struct AttentionShape {
+  int64_t n_head = 0;
+  int64_t n_head_kv = 0;
+  int64_t head_dim = 0;
+  int64_t n_rot = 0;
+  float rope_base = 10000.0f;
+  RopeStyle rope_style = RopeStyle::Interleaved;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+  // A one-line description (ISA, library versions, device, threads).
+  virtual std::string describe() const = 0;
+
+  // ---- memory ----
+  virtual Tensor alloc(int64_t rows, int64_t cols, DType dt) = 0;
+  virtual void upload(Tensor& dst, const float* src) = 0;    // dst must be F32, rows*cols values
+  virtual void download(const Tensor& src, float* dst) = 0;  // any dtype -> f32; waits for pending ops
+  virtual std::unique_ptr<Weight> load_weight(const WeightSource& src) = 0;
+  virtual std::unique_ptr<KvCache> create_kv_cache(int64_t n_layer, int64_t n_ctx, int64_t kv_dim, DType dt) = 0;
+  virtual void synchronize() {}
+
+  // ---- ops ----
+  // x(T, C) = rows `ids[t]` of the embedding table (C = table.cols()).
+  virtual void embed(const Weight& table, const int32_t* ids, int64_t n, Tensor& x) = 0;
+  // out = x / sqrt(mean(x^2) + eps) * w, per row. w: (1, C) F32. out may alias x.
+  virtual void rmsnorm(const Tensor& x, const Tensor& w, float eps, Tensor& out) = 0;
+  // y(T, N) = x(T, K) . W^T (+ bias(1, N)) (+ y if accumulate).
+  virtual void matmul(const Tensor& x, const Weight& w, Tensor& y, const Tensor* bias = nullptr,
+                      bool accumulate = false) = 0;
+  // Rotary embedding in place on x(T, n_heads * head_dim); row t is at position pos0 + t.
+  virtual void rope(Tensor& x, int64_t n_heads, const AttentionShape& s, int64_t pos0) = 0;
+  // Writes k, v (T, kv_dim) into the cache at positions pos0 .. pos0 + T - 1 of `layer`.
+  virtual void kv_store(KvCache& cache, int64_t layer, const Tensor& k, const Tensor& v, int64_t pos0) = 0;
+  // Causal attention: out(T, n_head * head_dim); query row t (position pos0 + t) attends to
+  // cached positions 0 .. pos0 + t with scale 1/sqrt(head_dim); grouped KV heads.
+  virtual void attention(const Tensor& q, const KvCache& cache, int64_t layer, int64_t pos0,
+                         const AttentionShape& s, Tensor& out) = 0;
+  // out(T, F) = silu(gate) * up.
+  virtual void swiglu(const Tensor& gate, const Tensor& up, Tensor& out) = 0;
+  // x += y (same shape).
+  virtual void add(Tensor& x, const Tensor& y) = 0;
+};
+
+// Names of the backends compiled into this binary ("ref", "cpu", "cuda").
+std::vector<std::string> available_backends();
+// Creates a backend by name; throws sb::Error for an unknown or unavailable one.
+std::unique_ptr<Backend> create_backend(const std::string& name, const BackendOptions& opt = {});
+
+}  // namespace sb

@@ -1,0 +1,41 @@
+// Host-memory building blocks shared by the CPU-side backends (ref and cpu): 64-byte aligned
+// tensors, a KV cache in host memory, and conversions between f32 and the tensor dtypes.
+// Memory comes from calloc-like zeroed anonymous allocations, so untouched pages (for example
+// the unused tail of a KV cache) are not resident.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "engine/backends/backend.h"
+
+namespace sb {
+
+// Zero-filled, 64-byte aligned host memory; large blocks use mmap so untouched pages cost nothing.
+std::shared_ptr<void> host_alloc(size_t bytes);
+Tensor host_tensor(int64_t rows, int64_t cols, DType dt);
+
+class HostKvCache : public KvCache {
+ public:
+  HostKvCache(int64_t n_layer, int64_t n_ctx, int64_t kv_dim, DType dt);
+  size_t bytes() const override { return bytes_; }
+  // Row `pos` of K / V for `layer` (kv_dim elements of dtype()).
+  void* k_row(int64_t layer, int64_t pos) const { return at(layer, 0, pos); }
+  void* v_row(int64_t layer, int64_t pos) const { return at(layer, 1, pos); }
+
+ private:
+  void* at(int64_t layer, int which, int64_t pos) const {
+    const size_t row = size_t(kv_dim_) * dtype_size(dtype_);
+    return static_cast<char*>(mem_.get()) + ((size_t(layer) * 2 + size_t(which)) * size_t(n_ctx_) + size_t(pos)) * row;
+  }
+  std::shared_ptr<void> mem_;
+  size_t bytes_;
+};
+
+// Converts n values between f32 and a tensor dtype.
+void to_dtype(DType dt, const float* src, void* dst, int64_t n);
+void from_dtype(DType dt, const void* src, float* dst, int64_t n);
+// Rounds n f32 values in place to what `dt` can represent (identity for F32).
+void round_to_dtype(DType dt, float* x, int64_t n);
+
+}  // namespace sb

@@ -1,0 +1,40 @@
+// The one place that knows which backends were compiled in.
+#include "engine/backends/backend.h"
+#include "engine/backends/ref/ref_backend.h"
+#include "engine/core/error.h"
+
+#if SPARKBENCH_WITH_DNNL && __has_include("engine/backends/cpu/cpu_backend.h")  // TEMP until cpu lands
+#include "engine/backends/cpu/cpu_backend.h"
+#define SB_HAVE_CPU_BACKEND 1
+#endif
+#if SPARKBENCH_WITH_CUDA
+#include "engine/backends/cuda/cuda_backend.h"
+#endif
+
+namespace sb {
+
+std::vector<std::string> available_backends() {
+  std::vector<std::string> v{"ref"};
+#if SPARKBENCH_WITH_DNNL && __has_include("engine/backends/cpu/cpu_backend.h")  // TEMP until cpu lands
+  v.push_back("cpu");
+#endif
+#if SPARKBENCH_WITH_CUDA
+  v.push_back("cuda");
+#endif
+  return v;
+}
+
+std::unique_ptr<Backend> create_backend(const std::string& name, const BackendOptions& opt) {
+  if (name == "ref") return make_ref_backend(opt);
+#if SPARKBENCH_WITH_DNNL && __has_include("engine/backends/cpu/cpu_backend.h")  // TEMP until cpu lands
+  if (name == "cpu") return make_cpu_backend(opt);
+#endif
+#if SPARKBENCH_WITH_CUDA
+  if (name == "cuda") return make_cuda_backend(opt);
+#endif
+  std::string known;
+  for (const auto& b : available_backends()) known += (known.empty() ? "" : ", ") + b;
+  fail("backend '", name, "' is not available in this build (available: ", known, ")");
+}
+
+}  // namespace sb

@@ -1,0 +1,168 @@
+#include "engine/model/model.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "engine/core/error.h"
+
+namespace sb {
+
+namespace {
+
+const GgufTensorInfo& need_tensor(const GgufFile& f, const std::string& name) {
+  const GgufTensorInfo* t = f.tensor(name);
+  if (!t) fail(f.name(), ": tensor '", name, "' is missing");
+  return *t;
+}
+
+// A matrix that maps `in` features to `out` features: GGUF ne = [in, out].
+WeightSource matrix_source(const GgufFile& f, const std::string& name, int64_t in, int64_t out) {
+  const GgufTensorInfo& t = need_tensor(f, name);
+  if (t.ne.size() != 2 || t.ne[0] != in || t.ne[1] != out)
+    fail(f.name(), ": tensor '", name, "' has shape [", t.ne[0], t.ne.size() > 1 ? ", " + std::to_string(t.ne[1]) : "",
+         "], expected [", in, ", ", out, "]");
+  return WeightSource{name, t.type, out, in, f.tensor_data(t)};
+}
+
+Tensor vector_tensor(const GgufFile& f, Backend& b, const std::string& name, int64_t n) {
+  const GgufTensorInfo& t = need_tensor(f, name);
+  if (t.n_elements != n) fail(f.name(), ": tensor '", name, "' has ", t.n_elements, " elements, expected ", n);
+  std::vector<float> v = f.tensor_f32(t);
+  Tensor out = b.alloc(1, n, DType::F32);
+  b.upload(out, v.data());
+  return out;
+}
+
+}  // namespace
+
+std::unique_ptr<Model> Model::load(const std::string& path, Backend& backend, const WeightTransform& transform) {
+  return load(GgufFile::open(path), backend, transform);
+}
+
+std::unique_ptr<Model> Model::load(std::shared_ptr<const GgufFile> file, Backend& backend, const WeightTransform& transform) {
+  std::unique_ptr<Model> m(new Model(file, backend));
+  const GgufFile& f = *file;
+  m->cfg_ = ModelConfig::from_gguf(f);
+  const ModelConfig& c = m->cfg_;
+  auto load_matrix = [&](const std::string& name, int64_t in, int64_t out) {
+    WeightSource src = matrix_source(f, name, in, out);
+    if (transform) src = transform(src, m->owned_);
+    return backend.load_weight(src);
+  };
+  m->tok_embd_ = backend.load_weight(matrix_source(f, "token_embd.weight", c.n_embd, c.n_vocab));
+  m->output_norm_ = vector_tensor(f, backend, "output_norm.weight", c.n_embd);
+  m->output_ = load_matrix(c.tied_output ? "token_embd.weight" : "output.weight", c.n_embd, c.n_vocab);
+  m->layers_.resize(size_t(c.n_layer));
+  for (int64_t i = 0; i < c.n_layer; ++i) {
+    const std::string p = "blk." + std::to_string(i) + ".";
+    LayerWeights& L = m->layers_[size_t(i)];
+    L.attn_norm = vector_tensor(f, backend, p + "attn_norm.weight", c.n_embd);
+    L.ffn_norm = vector_tensor(f, backend, p + "ffn_norm.weight", c.n_embd);
+    L.wq = load_matrix(p + "attn_q.weight", c.n_embd, c.q_dim());
+    L.wk = load_matrix(p + "attn_k.weight", c.n_embd, c.kv_dim());
+    L.wv = load_matrix(p + "attn_v.weight", c.n_embd, c.kv_dim());
+    L.wo = load_matrix(p + "attn_output.weight", c.q_dim(), c.n_embd);
+    L.w_gate = load_matrix(p + "ffn_gate.weight", c.n_embd, c.n_ff);
+    L.w_up = load_matrix(p + "ffn_up.weight", c.n_embd, c.n_ff);
+    L.w_down = load_matrix(p + "ffn_down.weight", c.n_ff, c.n_embd);
+    if (c.qkv_bias) {
+      L.bq = vector_tensor(f, backend, p + "attn_q.bias", c.q_dim());
+      L.bk = vector_tensor(f, backend, p + "attn_k.bias", c.kv_dim());
+      L.bv = vector_tensor(f, backend, p + "attn_v.bias", c.kv_dim());
+    }
+    m->active_.push_back(i);
+  }
+  return m;
+}
+
+size_t Model::weight_bytes() const {
+  size_t b = tok_embd_->bytes() + (cfg_.tied_output ? 0 : output_->bytes());
+  for (const auto& L : layers_) {
+    for (const Weight* w : {L.wq.get(), L.wk.get(), L.wv.get(), L.wo.get(), L.w_gate.get(), L.w_up.get(), L.w_down.get()})
+      b += w->bytes();
+  }
+  return b;
+}
+
+void Model::set_active_layers(std::vector<int64_t> layers) {
+  for (int64_t l : layers)
+    if (l < 0 || l >= cfg_.n_layer) fail("layer index ", l, " out of range");
+  active_ = std::move(layers);
+}
+
+Context::Context(const Model& model, const ContextOptions& opt) : model_(model) {
+  const ModelConfig& c = model.config();
+  n_ctx_ = opt.n_ctx > 0 ? opt.n_ctx : c.n_ctx;
+  n_batch_ = std::max<int64_t>(1, std::min(opt.n_batch, n_ctx_));
+  Backend& b = model.backend();
+  kv_ = b.create_kv_cache(c.n_layer, n_ctx_, c.kv_dim(), opt.kv_type);
+  shape_ = AttentionShape{c.n_head, c.n_head_kv, c.head_dim, c.n_rot, c.rope_base, c.rope_style};
+  x_ = b.alloc(n_batch_, c.n_embd, DType::F32);
+  h_ = b.alloc(n_batch_, c.n_embd, DType::F32);
+  q_ = b.alloc(n_batch_, c.q_dim(), DType::F32);
+  k_ = b.alloc(n_batch_, c.kv_dim(), DType::F32);
+  v_ = b.alloc(n_batch_, c.kv_dim(), DType::F32);
+  att_ = b.alloc(n_batch_, c.q_dim(), DType::F32);
+  gate_ = b.alloc(n_batch_, c.n_ff, DType::F32);
+  up_ = b.alloc(n_batch_, c.n_ff, DType::F32);
+}
+
+void Context::rewind(int64_t pos) {
+  if (pos < 0 || pos > pos_) fail("cannot rewind to position ", pos, " (at ", pos_, ")");
+  pos_ = pos;
+}
+
+void Context::eval(const int32_t* ids, int64_t n, bool all_logits, std::vector<float>& logits) {
+  const int64_t V = model_.config().n_vocab;
+  if (n <= 0) fail("eval needs at least one token");
+  if (pos_ + n > n_ctx_)
+    fail("sequence of ", pos_ + n, " tokens exceeds the context of ", n_ctx_, " tokens");
+  for (int64_t i = 0; i < n; ++i)
+    if (ids[i] < 0 || ids[i] >= V) fail("token id ", ids[i], " out of range [0, ", V, ")");
+  logits.resize(size_t(all_logits ? n * V : V));
+  for (int64_t done = 0; done < n;) {
+    const int64_t chunk = std::min(n_batch_, n - done);
+    const bool last_chunk = done + chunk == n;
+    float* out = all_logits ? logits.data() + done * V : (last_chunk ? logits.data() : nullptr);
+    forward_chunk(ids + done, chunk, all_logits, out);
+    done += chunk;
+  }
+}
+
+void Context::forward_chunk(const int32_t* ids, int64_t T, bool all_logits, float* logits_out) {
+  const ModelConfig& c = model_.config();
+  Backend& b = model_.backend();
+  Tensor x = x_.rows_view(0, T), h = h_.rows_view(0, T), q = q_.rows_view(0, T), k = k_.rows_view(0, T),
+         v = v_.rows_view(0, T), att = att_.rows_view(0, T), gate = gate_.rows_view(0, T), up = up_.rows_view(0, T);
+  b.embed(model_.tok_embd(), ids, T, x);
+  for (int64_t l : model_.active_layers()) {
+    const LayerWeights& L = model_.layer(l);
+    // attention block: x += wo . attn(rope(wq h), rope(wk h), wv h),  h = rmsnorm(x)
+    b.rmsnorm(x, L.attn_norm, c.rms_eps, h);
+    b.matmul(h, *L.wq, q, L.bq.empty() ? nullptr : &L.bq);
+    b.matmul(h, *L.wk, k, L.bk.empty() ? nullptr : &L.bk);
+    b.matmul(h, *L.wv, v, L.bv.empty() ? nullptr : &L.bv);
+    b.rope(q, c.n_head, shape_, pos_);
+    b.rope(k, c.n_head_kv, shape_, pos_);
+    b.kv_store(*kv_, l, k, v, pos_);
+    b.attention(q, *kv_, l, pos_, shape_, att);
+    b.matmul(att, *L.wo, x, nullptr, /*accumulate=*/true);
+    // feed-forward block: x += w_down . (silu(w_gate h) * (w_up h)),  h = rmsnorm(x)
+    b.rmsnorm(x, L.ffn_norm, c.rms_eps, h);
+    b.matmul(h, *L.w_gate, gate);
+    b.matmul(h, *L.w_up, up);
+    b.swiglu(gate, up, gate);
+    b.matmul(gate, *L.w_down, x, nullptr, /*accumulate=*/true);
+  }
+  pos_ += T;
+  if (!logits_out) return;
+  const int64_t rows = all_logits ? T : 1;
+  Tensor xr = x.rows_view(T - rows, rows), hr = h.rows_view(T - rows, rows);
+  if (logits_.empty() || logits_.rows() < rows) logits_ = b.alloc(all_logits ? n_batch_ : 1, c.n_vocab, DType::F32);
+  Tensor lg = logits_.rows_view(0, rows);
+  b.rmsnorm(xr, model_.output_norm(), c.rms_eps, hr);
+  b.matmul(hr, model_.output(), lg);
+  b.download(lg, logits_out);
+}
+
+}  // namespace sb

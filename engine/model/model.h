@@ -1,0 +1,100 @@
+// Model: the weights of a Llama-family decoder prepared on one backend, and Context: one
+// sequence's KV cache and activations, which runs the forward pass.
+//
+// Model::load reads a GGUF file (kept memory-mapped; weights that need no repacking are used
+// in place) and hands every matrix to the backend once. A WeightTransform can replace weight
+// data on the way in (compression variants); replaced data is owned by the Model.
+// Context::eval runs a batch of tokens at the current position through all layers: the prompt
+// as matrix-matrix products in chunks of n_batch rows, then one token per step. Exceeding the
+// context is an sb::Error (no sliding window).
+// Threading: a Model may be shared by several Contexts used one at a time (the backend is not
+// re-entrant); a Context is used from one thread.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/backends/backend.h"
+#include "engine/gguf/gguf.h"
+#include "engine/model/config.h"
+
+namespace sb {
+
+// Given the file's weight, returns the source to load instead (or the same). `keep` receives
+// buffers the new source points into; the Model keeps them alive.
+using WeightTransform = std::function<WeightSource(const WeightSource& src, std::vector<std::vector<uint8_t>>& keep)>;
+
+struct LayerWeights {
+  std::unique_ptr<Weight> wq, wk, wv, wo, w_gate, w_up, w_down;
+  Tensor attn_norm, ffn_norm;
+  Tensor bq, bk, bv;  // empty unless the model has Q/K/V biases
+};
+
+class Model {
+ public:
+  static std::unique_ptr<Model> load(std::shared_ptr<const GgufFile> file, Backend& backend,
+                                     const WeightTransform& transform = nullptr);
+  static std::unique_ptr<Model> load(const std::string& path, Backend& backend,
+                                     const WeightTransform& transform = nullptr);
+
+  const ModelConfig& config() const { return cfg_; }
+  const GgufFile& file() const { return *file_; }
+  std::shared_ptr<const GgufFile> file_ptr() const { return file_; }
+  Backend& backend() const { return backend_; }
+  // Bytes of weights as the backend holds them.
+  size_t weight_bytes() const;
+  // Layers may be skipped (layer pruning): indices of the layers the forward pass runs.
+  const std::vector<int64_t>& active_layers() const { return active_; }
+  void set_active_layers(std::vector<int64_t> layers);
+
+  const Weight& tok_embd() const { return *tok_embd_; }
+  const Weight& output() const { return *output_; }
+  const Tensor& output_norm() const { return output_norm_; }
+  const LayerWeights& layer(int64_t i) const { return layers_[size_t(i)]; }
+
+ private:
+  Model(std::shared_ptr<const GgufFile> f, Backend& b) : file_(std::move(f)), backend_(b) {}
+  std::shared_ptr<const GgufFile> file_;
+  Backend& backend_;
+  ModelConfig cfg_;
+  std::unique_ptr<Weight> tok_embd_, output_;
+  Tensor output_norm_;
+  std::vector<LayerWeights> layers_;
+  std::vector<int64_t> active_;
+  std::vector<std::vector<uint8_t>> owned_;
+};
+
+struct ContextOptions {
+  int64_t n_ctx = 0;        // 0 = the model's context length
+  int64_t n_batch = 512;    // rows per forward chunk during prompt processing
+  DType kv_type = DType::F16;
+};
+
+class Context {
+ public:
+  Context(const Model& model, const ContextOptions& opt = {});
+  // Runs ids[0..n) at positions pos() .. pos() + n - 1. If all_logits, `logits` receives n rows
+  // of n_vocab values; otherwise only the last row. Advances pos() by n.
+  void eval(const int32_t* ids, int64_t n, bool all_logits, std::vector<float>& logits);
+  int64_t pos() const { return pos_; }
+  int64_t n_ctx() const { return n_ctx_; }
+  // Forgets positions >= pos (the cache keeps what came before), e.g. to reuse a shared prefix.
+  void rewind(int64_t pos);
+  const Model& model() const { return model_; }
+  size_t kv_bytes() const { return kv_->bytes(); }
+  DType kv_type() const { return kv_->dtype(); }
+
+ private:
+  void forward_chunk(const int32_t* ids, int64_t n, bool all_logits, float* logits_out);
+  const Model& model_;
+  int64_t n_ctx_, n_batch_;
+  int64_t pos_ = 0;
+  std::unique_ptr<KvCache> kv_;
+  AttentionShape shape_;
+  // activations for up to n_batch rows
+  Tensor x_, h_, q_, k_, v_, att_, gate_, up_, logits_;
+};
+
+}  // namespace sb
