@@ -3,9 +3,8 @@
 #include "engine/backends/ref/ref_backend.h"
 #include "engine/core/error.h"
 
-#if SPARKBENCH_WITH_DNNL && __has_include("engine/backends/cpu/cpu_backend.h")  // TEMP until cpu lands
+#if SPARKBENCH_WITH_DNNL
 #include "engine/backends/cpu/cpu_backend.h"
-#define SB_HAVE_CPU_BACKEND 1
 #endif
 #if SPARKBENCH_WITH_CUDA
 #include "engine/backends/cuda/cuda_backend.h"
@@ -15,7 +14,7 @@ namespace sb {
 
 std::vector<std::string> available_backends() {
   std::vector<std::string> v{"ref"};
-#if SPARKBENCH_WITH_DNNL && __has_include("engine/backends/cpu/cpu_backend.h")  // TEMP until cpu lands
+#if SPARKBENCH_WITH_DNNL
   v.push_back("cpu");
 #endif
 #if SPARKBENCH_WITH_CUDA
@@ -26,7 +25,7 @@ std::vector<std::string> available_backends() {
 
 std::unique_ptr<Backend> create_backend(const std::string& name, const BackendOptions& opt) {
   if (name == "ref") return make_ref_backend(opt);
-#if SPARKBENCH_WITH_DNNL && __has_include("engine/backends/cpu/cpu_backend.h")  // TEMP until cpu lands
+#if SPARKBENCH_WITH_DNNL
   if (name == "cpu") return make_cpu_backend(opt);
 #endif
 #if SPARKBENCH_WITH_CUDA

@@ -41,9 +41,10 @@ double replay_max_diff(Context& ctx, const PlgDump& ref) {
 
 }  // namespace
 
-TEST_CASE("model: ref backend reproduces llama.cpp greedy ids for stories260K", "[model][ref][shared]") {
+TEST_CASE("model: every backend reproduces llama.cpp greedy ids for stories260K", "[model][shared]") {
   if (test::skip_without_shared()) return;
-  auto backend = create_backend("ref");
+  for (const auto& name : available_backends()) {
+  auto backend = create_backend(name, {.threads = 2});
   auto model = Model::load(test::shared_path("models/stories260K.gguf"), *backend);
   std::ifstream in(test::shared_path("reference/stories260k/greedy.json"));
   auto j = nlohmann::json::parse(in);
@@ -58,14 +59,16 @@ TEST_CASE("model: ref backend reproduces llama.cpp greedy ids for stories260K", 
       got.push_back(next);
       ctx.eval(&next, 1, false, logits);
     }
-    INFO(c["prompt"].get<std::string>());
+    INFO(name << ": " << c["prompt"].get<std::string>());
     CHECK(got == c["greedy_ids"].get<std::vector<int32_t>>());
+  }
   }
 }
 
-TEST_CASE("model: ref backend logits match llama.cpp dumps", "[model][ref][shared]") {
+TEST_CASE("model: every backend's logits match llama.cpp dumps", "[model][shared]") {
   if (test::skip_without_shared()) return;
-  auto backend = create_backend("ref");
+  for (const auto& name : available_backends()) {
+  auto backend = create_backend(name, {.threads = 2});
   auto model = Model::load(test::shared_path("models/stories260K.gguf"), *backend);
   struct Case { const char* file; DType kv; double tol; };
   for (auto c : {Case{"once_upon_a_time.kvf32.plg", DType::F32, 1e-4}, Case{"lily_wanted_to.kvf32.plg", DType::F32, 1e-4},
@@ -73,8 +76,9 @@ TEST_CASE("model: ref backend logits match llama.cpp dumps", "[model][ref][share
     PlgDump ref = read_plg(test::shared_path(std::string("reference/stories260k/") + c.file));
     Context ctx(*model, {.kv_type = c.kv});
     double worst = replay_max_diff(ctx, ref);
-    INFO(c.file << ": max |diff| = " << worst);
+    INFO(name << " " << c.file << ": max |diff| = " << worst);
     CHECK(worst <= c.tol);
-    std::printf("%s: max |logit diff| vs llama.cpp = %.3g\n", c.file, worst);
+    std::printf("%s %s: max |logit diff| vs llama.cpp = %.3g\n", name.c_str(), c.file, worst);
+  }
   }
 }

@@ -1,0 +1,23 @@
+// CpuBackend: the optimized CPU backend. Matrix products with more than a few rows (prompt
+// processing) go through oneDNN matmul primitives, created once per shape and cached, with a
+// run-time row count; decode-sized products (<= 8 rows) use this project's AVX2 kernels that
+// read each weight row once (memory-bound). Weights:
+//   - f32 weights are used in place from the model file's mmap (oneDNN's plain "ba" layout
+//     equals GGUF's); with repack=true they are reordered once at load into the layout oneDNN
+//     prefers for the shape.
+//   - f16 / bf16 / q8_0 / q4_0 weights stay in place and are expanded to f32 per call for
+//     oneDNN (tile by tile) or read directly by the AVX2 kernels.
+//   - compute=bf16 reorders every weight once into oneDNN's bf16 layout and runs bf16 matmuls
+//     with f32 accumulation (needs a CPU where oneDNN implements bf16 matmul, i.e. AVX-512;
+//     elsewhere creation fails with a clear error).
+// Threads: OpenMP with BackendOptions::threads (oneDNN shares the same OpenMP runtime).
+// Attention, norms, RoPE and SwiGLU are vectorized loops parallel over rows/heads.
+#pragma once
+
+#include <memory>
+
+#include "engine/backends/backend.h"
+
+namespace sb {
+std::unique_ptr<Backend> make_cpu_backend(const BackendOptions& opt);
+}

@@ -1,0 +1,217 @@
+// Backend consistency (ggml's test-backend-ops idea): every op on every compiled backend is run
+// on the same inputs as the `ref` backend and compared with a stated tolerance per dtype.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <random>
+
+#include "engine/backends/backend.h"
+#include "engine/core/error.h"
+
+using namespace sb;
+
+namespace {
+
+// Tolerances relative to max(1, |ref|): f32 arithmetic differs only in summation order.
+constexpr double kTolF32 = 1e-4;
+
+std::vector<float> randn(size_t n, uint64_t seed, float scale = 1.0f) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> nd(0.0f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = nd(rng);
+  return v;
+}
+
+struct Pair {
+  std::unique_ptr<Backend> ref, dut;
+};
+
+std::vector<std::string> backends_under_test() {
+  std::vector<std::string> v;
+  for (const auto& b : available_backends())
+    if (b != "ref") v.push_back(b);
+  return v;
+}
+
+// Returns the backends to compare; prints why when only ref exists.
+std::vector<Pair> pairs(ComputeType compute = ComputeType::F32) {
+  std::vector<Pair> out;
+  for (const auto& name : backends_under_test()) {
+    BackendOptions opt;
+    opt.threads = 2;
+    opt.compute = compute;
+    try {
+      out.push_back({create_backend("ref"), create_backend(name, opt)});
+    } catch (const Error& e) {
+      std::printf("SKIPPED: backend %s unavailable here: %s\n", name.c_str(), e.what());
+    }
+  }
+  if (out.empty() && compute == ComputeType::F32) std::printf("SKIPPED: only the ref backend is compiled in\n");
+  return out;
+}
+
+Tensor make(Backend& b, int64_t rows, int64_t cols, const std::vector<float>& v) {
+  Tensor t = b.alloc(rows, cols, DType::F32);
+  b.upload(t, v.data());
+  return t;
+}
+
+std::vector<float> get(Backend& b, const Tensor& t) {
+  std::vector<float> v(size_t(t.rows() * t.cols()));
+  b.download(t, v.data());
+  return v;
+}
+
+double max_rel_err(const std::vector<float>& ref, const std::vector<float>& got) {
+  REQUIRE(ref.size() == got.size());
+  double worst = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    REQUIRE(std::isfinite(got[i]));
+    worst = std::max(worst, std::fabs(double(ref[i]) - got[i]) / std::max(1.0, std::fabs(double(ref[i]))));
+  }
+  return worst;
+}
+
+std::vector<uint8_t> quantized(GgmlType t, const std::vector<float>& w, int64_t rows, int64_t cols) {
+  std::vector<uint8_t> q(size_t(ggml_row_bytes(t, cols) * rows));
+  for (int64_t r = 0; r < rows; ++r)
+    quantize_row(t, w.data() + r * cols, q.data() + size_t(r * ggml_row_bytes(t, cols)), cols);
+  return q;
+}
+
+void check_matmul(Pair& p, GgmlType type, int64_t M, int64_t K, int64_t N, bool bias, bool acc, double tol) {
+  auto wv = randn(size_t(N * K), 11 + uint64_t(M), 0.1f);
+  auto q = quantized(type, wv, N, K);
+  WeightSource src{"w", type, N, K, q.data()};
+  auto xv = randn(size_t(M * K), 5);
+  auto bv = randn(size_t(N), 6);
+  auto yv = randn(size_t(M * N), 7);
+  std::vector<float> results[2];
+  Backend* bs[2] = {p.ref.get(), p.dut.get()};
+  for (int i = 0; i < 2; ++i) {
+    auto w = bs[i]->load_weight(src);
+    Tensor x = make(*bs[i], M, K, xv), y = make(*bs[i], M, N, yv), bt = make(*bs[i], 1, N, bv);
+    bs[i]->matmul(x, *w, y, bias ? &bt : nullptr, acc);
+    results[i] = get(*bs[i], y);
+  }
+  INFO(p.dut->name() << " matmul " << ggml_type_name(uint32_t(type)) << " M=" << M << " K=" << K << " N=" << N
+                     << " bias=" << bias << " acc=" << acc);
+  CHECK(max_rel_err(results[0], results[1]) <= tol);
+}
+
+}  // namespace
+
+TEST_CASE("backend ops: matmul for every weight type and row count", "[backend][unit]") {
+  for (auto& p : pairs()) {
+    for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q4_0}) {
+      for (int64_t M : {1, 3, 8, 9, 70}) check_matmul(p, t, M, 256, 96, false, false, kTolF32);
+    }
+    check_matmul(p, GgmlType::F32, 1, 128, 40, true, true, kTolF32);
+    check_matmul(p, GgmlType::F16, 33, 128, 40, true, true, kTolF32);
+    check_matmul(p, GgmlType::Q4_0, 20, 64, 17, false, true, kTolF32);
+  }
+}
+
+TEST_CASE("backend ops: bf16 compute matmul within bf16 tolerance", "[backend][unit]") {
+  auto ps = pairs(ComputeType::BF16);
+  if (ps.empty()) std::printf("SKIPPED: no backend offers bf16 compute on this machine\n");
+  // bf16 keeps 8 significant bits: products of K=256 terms stay within ~4e-2 relative.
+  for (auto& p : ps) {
+    for (int64_t M : {1, 64}) check_matmul(p, GgmlType::F32, M, 256, 64, true, false, 4e-2);
+  }
+}
+
+TEST_CASE("backend ops: embed, rmsnorm, swiglu, add", "[backend][unit]") {
+  for (auto& p : pairs()) {
+    const int64_t V = 50, C = 72, T = 5;
+    auto table = randn(size_t(V * C), 1);
+    WeightSource src{"emb", GgmlType::F32, V, C, table.data()};
+    const int32_t ids[T] = {0, 49, 7, 7, 13};
+    auto xv = randn(size_t(T * C), 2), wv = randn(size_t(C), 3), gv = randn(size_t(T * C), 4), uv = randn(size_t(T * C), 8);
+    std::vector<float> r[2][4];
+    Backend* bs[2] = {p.ref.get(), p.dut.get()};
+    for (int i = 0; i < 2; ++i) {
+      Backend& b = *bs[i];
+      auto emb = b.load_weight(src);
+      Tensor e = b.alloc(T, C, DType::F32);
+      b.embed(*emb, ids, T, e);
+      r[i][0] = get(b, e);
+      Tensor x = make(b, T, C, xv), w = make(b, 1, C, wv), out = b.alloc(T, C, DType::F32);
+      b.rmsnorm(x, w, 1e-5f, out);
+      r[i][1] = get(b, out);
+      Tensor g = make(b, T, C, gv), u = make(b, T, C, uv);
+      b.swiglu(g, u, out);
+      r[i][2] = get(b, out);
+      b.add(g, u);
+      r[i][3] = get(b, g);
+    }
+    const char* names[4] = {"embed", "rmsnorm", "swiglu", "add"};
+    for (int k = 0; k < 4; ++k) {
+      INFO(p.dut->name() << " " << names[k]);
+      CHECK(max_rel_err(r[0][k], r[1][k]) <= kTolF32);
+    }
+  }
+}
+
+TEST_CASE("backend ops: rope in both styles", "[backend][unit]") {
+  for (auto& p : pairs()) {
+    for (RopeStyle style : {RopeStyle::Interleaved, RopeStyle::NeoX}) {
+      AttentionShape s{4, 2, 16, 12, 10000.0f, style};  // partial rotation: 12 of 16 dims
+      auto xv = randn(size_t(6 * 64), 9);
+      std::vector<float> r[2];
+      Backend* bs[2] = {p.ref.get(), p.dut.get()};
+      for (int i = 0; i < 2; ++i) {
+        Tensor x = make(*bs[i], 6, 64, xv);
+        bs[i]->rope(x, 4, s, 1000);
+        r[i] = get(*bs[i], x);
+      }
+      INFO(p.dut->name() << " rope style " << int(style));
+      CHECK(max_rel_err(r[0], r[1]) <= kTolF32);
+      CHECK(r[0] != xv);  // it did rotate
+    }
+  }
+}
+
+TEST_CASE("backend ops: kv_store + causal attention with grouped heads", "[backend][unit]") {
+  for (auto& p : pairs()) {
+    for (DType kv : {DType::F32, DType::F16, DType::BF16}) {
+      AttentionShape s{8, 2, 16, 16, 10000.0f, RopeStyle::Interleaved};
+      const int64_t kv_dim = 2 * 16, ctx = 64;
+      std::vector<float> r[2];
+      Backend* bs[2] = {p.ref.get(), p.dut.get()};
+      for (int i = 0; i < 2; ++i) {
+        Backend& b = *bs[i];
+        auto cache = b.create_kv_cache(2, ctx, kv_dim, kv);
+        // a 13-token "prompt" then 2 single steps, on layer 1
+        int64_t pos = 0;
+        std::vector<float> all;
+        for (int64_t T : {13, 1, 1}) {
+          Tensor q = make(b, T, 8 * 16, randn(size_t(T * 128), 100 + uint64_t(pos)));
+          Tensor k = make(b, T, kv_dim, randn(size_t(T * kv_dim), 200 + uint64_t(pos)));
+          Tensor v = make(b, T, kv_dim, randn(size_t(T * kv_dim), 300 + uint64_t(pos)));
+          Tensor out = b.alloc(T, 128, DType::F32);
+          b.kv_store(*cache, 1, k, v, pos);
+          b.attention(q, *cache, 1, pos, s, out);
+          auto o = get(b, out);
+          all.insert(all.end(), o.begin(), o.end());
+          pos += T;
+        }
+        r[i] = all;
+      }
+      INFO(p.dut->name() << " attention kv " << dtype_name(kv));
+      // f16/bf16 caches: both backends round q and probabilities the same way, so only the
+      // summation order differs; bf16 products amplify that a little.
+      CHECK(max_rel_err(r[0], r[1]) <= (kv == DType::BF16 ? 1e-2 : kTolF32 * 10));
+    }
+  }
+}
+
+TEST_CASE("backend ops: unknown backend names list the available ones", "[backend][unit]") {
+  try {
+    create_backend("tpu");
+    FAIL("expected an error");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("available: ref") != std::string::npos);
+  }
+}
