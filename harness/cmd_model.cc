@@ -7,7 +7,9 @@
 #include "engine/core/error.h"
 #include "engine/gguf/gguf.h"
 #include "engine/model/config.h"
+#include "engine/model/synth.h"
 #include "harness/commands.h"
+#include "harness/model_loader.h"
 
 namespace sb::cli {
 namespace {
@@ -110,6 +112,33 @@ void add_model_command(CLI::App& app) {
     nlohmann::json j = model_info_json(*f);
     if (info_json) std::printf("%s\n", j.dump(1).c_str());
     else print_model_info(j);
+  });
+
+  auto* path = model->add_subcommand("path", "Print the cached file of a preset model, synthesizing it on first use");
+  static std::string path_preset;
+  static uint64_t path_seed = 0;
+  path->add_option("--preset", path_preset, "Preset name")->required();
+  path->add_option("--seed", path_seed, "Seed of the synthetic weights")->capture_default_str();
+  path->callback([] { std::printf("%s\n", cached_preset_model(path_preset, path_seed).c_str()); });
+
+  auto* synth = model->add_subcommand("synth", "Write a synthetic model for a preset (deterministic weights, real tokenizer)");
+  static SynthOptions synth_opt;
+  static std::string synth_dtype = "f16", synth_out;
+  std::string preset_help = "Preset:";
+  for (const auto& p : presets()) preset_help += " " + p.name + " (" + p.description + ");";
+  synth->add_option("--preset", synth_opt.preset, preset_help)->default_val("codex-spark-mini");
+  synth->add_option("--dtype", synth_dtype, "Weight type: f32, f16, bf16, q8_0, q4_0")->default_val("f16");
+  synth->add_option("--seed", synth_opt.seed, "Seed for the weights")->default_val(0);
+  synth->add_option("-o,--output", synth_out, "Output GGUF file")->required();
+  synth->callback([] {
+    auto t = ggml_type_from_name(synth_dtype);
+    if (!t) fail("unknown --dtype '", synth_dtype, "' (f32, f16, bf16, q8_0, q4_0)");
+    synth_opt.dtype = *t;
+    find_preset(synth_opt.preset);  // clear error before any work
+    synthesize_model(synth_opt, synth_out);
+    auto f = GgufFile::open(synth_out);
+    std::printf("wrote %s: preset %s, %s, seed %llu, %s (synthetic weights)\n", synth_out.c_str(), synth_opt.preset.c_str(),
+                synth_dtype.c_str(), (unsigned long long)synth_opt.seed, human_bytes(double(f->file_size())).c_str());
   });
 }
 

@@ -15,5 +15,8 @@ struct ExitCode {
 
 void add_model_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
+void add_generate_command(CLI::App& app);
+void add_logits_command(CLI::App& app);
+void add_perplexity_command(CLI::App& app);
 
 }  // namespace sb::cli

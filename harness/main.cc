@@ -11,6 +11,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   sb::cli::add_model_command(app);
   sb::cli::add_tokenize_command(app);
+  sb::cli::add_generate_command(app);
+  sb::cli::add_logits_command(app);
+  sb::cli::add_perplexity_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -12,6 +13,8 @@
 #include <iostream>
 #include <mutex>
 #include <stdexcept>
+
+#include "engine/model/synth.h"
 
 namespace fs = std::filesystem;
 
@@ -57,6 +60,21 @@ std::string temp_dir(const std::string& tag) {
   }
   to_remove.push_back(tmpl);
   return tmpl;
+}
+
+std::string preset_model(const std::string& preset) {
+  fs::path dir = fs::path(SPARKBENCH_BINARY_DIR) / "test-models";
+  fs::create_directories(dir);
+  SynthOptions so;
+  so.preset = preset;
+  fs::path path = dir / synth_file_name(so);
+  int fd = ::open((path.string() + ".lock").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+  if (fd < 0) throw std::runtime_error("cannot create lock for " + path.string());
+  ::flock(fd, LOCK_EX);
+  if (!fs::exists(path)) synthesize_model(so, path.string());
+  ::flock(fd, LOCK_UN);
+  ::close(fd);
+  return path.string();
 }
 
 std::string sparkbench_bin() {

@@ -15,6 +15,9 @@ std::string shared_path(const std::string& rel);
 bool skip_without_shared();
 // A fresh empty directory under the build tree, removed at exit.
 std::string temp_dir(const std::string& tag);
+// A synthetic preset model (f16, seed 0) shared by the tests of one build tree: synthesized on
+// first use under <build>/test-models (with a file lock, so parallel tests wait), then reused.
+std::string preset_model(const std::string& preset);
 // The sparkbench executable under test.
 std::string sparkbench_bin();
 

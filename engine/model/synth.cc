@@ -1,0 +1,143 @@
+#include "engine/model/synth.h"
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "engine/core/error.h"
+#include "engine/gguf/gguf.h"
+#include "engine/model/config.h"
+#include "engine/model/spark_vocab.h"
+
+namespace sb {
+namespace {
+
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+uint64_t hash_name(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+// Approximately standard normal: the sum of four 16-bit uniforms, centred and scaled
+// (Irwin-Hall); cheap, exact in the first two moments, tails bounded at ~3.5 sigma.
+inline float approx_normal(uint64_t bits) {
+  const float s = float(bits & 0xffff) + float((bits >> 16) & 0xffff) + float((bits >> 32) & 0xffff) + float(bits >> 48);
+  return (s / 65536.0f - 2.0f) * 1.7320508f;  // var of U(0,1) sum of 4 = 1/3
+}
+
+std::vector<uint8_t> random_matrix(const std::string& name, int64_t rows, int64_t cols, float stddev, GgmlType t, uint64_t seed) {
+  const size_t row_bytes = size_t(ggml_row_bytes(t, cols));
+  std::vector<uint8_t> out(row_bytes * size_t(rows));
+  const uint64_t base = splitmix64(seed ^ hash_name(name));
+  #pragma omp parallel
+  {
+    std::vector<float> row(static_cast<size_t>(cols));
+    #pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      uint64_t state = splitmix64(base + uint64_t(r));
+      for (int64_t c = 0; c < cols; ++c) {
+        state = splitmix64(state);
+        row[size_t(c)] = approx_normal(state) * stddev;
+      }
+      quantize_row(t, row.data(), out.data() + size_t(r) * row_bytes, cols);
+    }
+  }
+  return out;
+}
+
+std::vector<uint8_t> ones(int64_t n) {
+  std::vector<float> v(static_cast<size_t>(n), 1.0f);
+  std::vector<uint8_t> out(v.size() * 4);
+  std::memcpy(out.data(), v.data(), out.size());
+  return out;
+}
+
+int file_type(GgmlType t) {  // llama.cpp's LLAMA_FTYPE numbering
+  switch (t) {
+    case GgmlType::F32: return 0;
+    case GgmlType::F16: return 1;
+    case GgmlType::Q4_0: return 2;
+    case GgmlType::Q8_0: return 7;
+    case GgmlType::BF16: return 32;
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::string synth_file_name(const SynthOptions& opt) {
+  return cat(opt.preset, "-", ggml_type_name(uint32_t(opt.dtype)), "-s", opt.seed, ".gguf");
+}
+
+void synthesize_model(const SynthOptions& opt, const std::string& path) {
+  const Preset& p = find_preset(opt.preset);
+  const ModelConfig& c = p.config;
+  GgufWriter w;
+  w.set("general.architecture", GgufValue::string("llama"));
+  w.set("general.name", GgufValue::string(c.name));
+  w.set("general.description", GgufValue::string(p.description + " (synthetic weights, seed " + std::to_string(opt.seed) + ")"));
+  w.set("general.file_type", GgufValue::u32(uint32_t(file_type(opt.dtype))));
+  w.set("general.quantization_version", GgufValue::u32(2));
+  w.set("sparkbench.synthetic", GgufValue::boolean(true));
+  w.set("sparkbench.seed", GgufValue::u64(opt.seed));
+  w.set("llama.context_length", GgufValue::u32(uint32_t(c.n_ctx)));
+  w.set("llama.embedding_length", GgufValue::u32(uint32_t(c.n_embd)));
+  w.set("llama.block_count", GgufValue::u32(uint32_t(c.n_layer)));
+  w.set("llama.feed_forward_length", GgufValue::u32(uint32_t(c.n_ff)));
+  w.set("llama.rope.dimension_count", GgufValue::u32(uint32_t(c.n_rot)));
+  w.set("llama.attention.head_count", GgufValue::u32(uint32_t(c.n_head)));
+  w.set("llama.attention.head_count_kv", GgufValue::u32(uint32_t(c.n_head_kv)));
+  w.set("llama.attention.layer_norm_rms_epsilon", GgufValue::f32(c.rms_eps));
+  w.set("llama.rope.freq_base", GgufValue::f32(c.rope_base));
+  w.set("llama.vocab_size", GgufValue::u32(uint32_t(c.n_vocab)));
+
+  const auto vocab = make_spark_vocab(int(c.n_vocab));
+  std::vector<std::string> tokens;
+  std::vector<float> scores;
+  std::vector<int32_t> types;
+  for (const auto& e : vocab) {
+    tokens.push_back(e.text);
+    scores.push_back(e.score);
+    types.push_back(e.type);
+  }
+  w.set("tokenizer.ggml.model", GgufValue::string("llama"));
+  w.set("tokenizer.ggml.tokens", GgufValue::strings(tokens));
+  w.set("tokenizer.ggml.scores", GgufValue::f32s(scores));
+  w.set("tokenizer.ggml.token_type", GgufValue::i32s(types));
+  w.set("tokenizer.ggml.bos_token_id", GgufValue::u32(1));
+  w.set("tokenizer.ggml.eos_token_id", GgufValue::u32(2));
+  w.set("tokenizer.ggml.unknown_token_id", GgufValue::u32(0));
+  w.set("tokenizer.ggml.add_bos_token", GgufValue::boolean(true));
+  w.set("tokenizer.ggml.add_eos_token", GgufValue::boolean(false));
+
+  const float s_in = 0.02f, s_out = 0.02f / std::sqrt(2.0f * float(c.n_layer));
+  const GgmlType t = opt.dtype;
+  w.add_tensor("token_embd.weight", t, {c.n_embd, c.n_vocab}, random_matrix("token_embd.weight", c.n_vocab, c.n_embd, s_in, t, opt.seed));
+  w.add_tensor("output_norm.weight", GgmlType::F32, {c.n_embd}, ones(c.n_embd));
+  w.add_tensor("output.weight", t, {c.n_embd, c.n_vocab}, random_matrix("output.weight", c.n_vocab, c.n_embd, s_in, t, opt.seed));
+  for (int64_t l = 0; l < c.n_layer; ++l) {
+    const std::string b = "blk." + std::to_string(l) + ".";
+    auto mat = [&](const std::string& n, int64_t in, int64_t out, float sd) {
+      w.add_tensor(b + n, t, {in, out}, random_matrix(b + n, out, in, sd, t, opt.seed));
+    };
+    w.add_tensor(b + "attn_norm.weight", GgmlType::F32, {c.n_embd}, ones(c.n_embd));
+    mat("attn_q.weight", c.n_embd, c.q_dim(), s_in);
+    mat("attn_k.weight", c.n_embd, c.kv_dim(), s_in);
+    mat("attn_v.weight", c.n_embd, c.kv_dim(), s_in);
+    mat("attn_output.weight", c.q_dim(), c.n_embd, s_out);
+    w.add_tensor(b + "ffn_norm.weight", GgmlType::F32, {c.n_embd}, ones(c.n_embd));
+    mat("ffn_gate.weight", c.n_embd, c.n_ff, s_in);
+    mat("ffn_up.weight", c.n_embd, c.n_ff, s_in);
+    mat("ffn_down.weight", c.n_ff, c.n_embd, s_out);
+  }
+  w.write(path);
+}
+
+}  // namespace sb

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs dependencies, builds, and runs every test:
+#   1. Release build, all tests (ctest);
+#   2. AddressSanitizer + UndefinedBehaviorSanitizer build, the [unit] tests (fuzzing included).
+# Tests that need ../shared (models, reference outputs) print SKIPPED when it is absent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+jobs="$(nproc 2>/dev/null || echo 2)"
+# OpenMP threads of tests running side by side should yield rather than spin.
+export OMP_WAIT_POLICY=PASSIVE
+
+echo "== release build"
+scripts/build.sh build
+echo "== release tests"
+(cd build && ctest --output-on-failure -j "$jobs")
+
+echo "== sanitizer build (address, undefined)"
+scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPARKBENCH_SANITIZE=ON \
+  -DSPARKBENCH_KERNEL_BENCH=OFF -DSPARKBENCH_TEST_SPEC="[unit]"
+echo "== sanitizer tests ([unit])"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --output-on-failure -j "$jobs")
