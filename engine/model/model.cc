@@ -113,23 +113,28 @@ void Context::rewind(int64_t pos) {
 }
 
 void Context::eval(const int32_t* ids, int64_t n, bool all_logits, std::vector<float>& logits) {
+  eval_rows(ids, n, all_logits ? 0 : n - 1, logits);
+}
+
+void Context::eval_rows(const int32_t* ids, int64_t n, int64_t first_row, std::vector<float>& logits) {
   const int64_t V = model_.config().n_vocab;
   if (n <= 0) fail("eval needs at least one token");
+  if (first_row < 0 || first_row > n) fail("eval: first logits row ", first_row, " out of range");
   if (pos_ + n > n_ctx_)
     fail("sequence of ", pos_ + n, " tokens exceeds the context of ", n_ctx_, " tokens");
   for (int64_t i = 0; i < n; ++i)
     if (ids[i] < 0 || ids[i] >= V) fail("token id ", ids[i], " out of range [0, ", V, ")");
-  logits.resize(size_t(all_logits ? n * V : V));
+  logits.resize(size_t((n - first_row) * V));
   for (int64_t done = 0; done < n;) {
     const int64_t chunk = std::min(n_batch_, n - done);
-    const bool last_chunk = done + chunk == n;
-    float* out = all_logits ? logits.data() + done * V : (last_chunk ? logits.data() : nullptr);
-    forward_chunk(ids + done, chunk, all_logits, out);
+    const int64_t out_from = std::max<int64_t>(0, first_row - done);
+    float* out = out_from < chunk ? logits.data() + (done + out_from - first_row) * V : nullptr;
+    forward_chunk(ids + done, chunk, out_from, out);
     done += chunk;
   }
 }
 
-void Context::forward_chunk(const int32_t* ids, int64_t T, bool all_logits, float* logits_out) {
+void Context::forward_chunk(const int32_t* ids, int64_t T, int64_t out_from, float* logits_out) {
   const ModelConfig& c = model_.config();
   Backend& b = model_.backend();
   Tensor x = x_.rows_view(0, T), h = h_.rows_view(0, T), q = q_.rows_view(0, T), k = k_.rows_view(0, T),
@@ -155,10 +160,10 @@ void Context::forward_chunk(const int32_t* ids, int64_t T, bool all_logits, floa
     b.matmul(gate, *L.w_down, x, nullptr, /*accumulate=*/true);
   }
   pos_ += T;
-  if (!logits_out) return;
-  const int64_t rows = all_logits ? T : 1;
-  Tensor xr = x.rows_view(T - rows, rows), hr = h.rows_view(T - rows, rows);
-  if (logits_.empty() || logits_.rows() < rows) logits_ = b.alloc(all_logits ? n_batch_ : 1, c.n_vocab, DType::F32);
+  if (!logits_out || out_from >= T) return;
+  const int64_t rows = T - out_from;
+  Tensor xr = x.rows_view(out_from, rows), hr = h.rows_view(out_from, rows);
+  if (logits_.empty() || logits_.rows() < rows) logits_ = b.alloc(rows == 1 ? 1 : n_batch_, c.n_vocab, DType::F32);
   Tensor lg = logits_.rows_view(0, rows);
   b.rmsnorm(xr, model_.output_norm(), c.rms_eps, hr);
   b.matmul(hr, model_.output(), lg);

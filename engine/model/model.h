@@ -78,6 +78,8 @@ class Context {
   // Runs ids[0..n) at positions pos() .. pos() + n - 1. If all_logits, `logits` receives n rows
   // of n_vocab values; otherwise only the last row. Advances pos() by n.
   void eval(const int32_t* ids, int64_t n, bool all_logits, std::vector<float>& logits);
+  // Like eval, but `logits` receives rows [first_row, n) (first_row == n: none).
+  void eval_rows(const int32_t* ids, int64_t n, int64_t first_row, std::vector<float>& logits);
   int64_t pos() const { return pos_; }
   int64_t n_ctx() const { return n_ctx_; }
   // Forgets positions >= pos (the cache keeps what came before), e.g. to reuse a shared prefix.
@@ -87,7 +89,8 @@ class Context {
   DType kv_type() const { return kv_->dtype(); }
 
  private:
-  void forward_chunk(const int32_t* ids, int64_t n, bool all_logits, float* logits_out);
+  // Runs T tokens; writes logits of chunk rows [out_from, T) to logits_out (none if out_from >= T).
+  void forward_chunk(const int32_t* ids, int64_t T, int64_t out_from, float* logits_out);
   const Model& model_;
   int64_t n_ctx_, n_batch_;
   int64_t pos_ = 0;

@@ -25,6 +25,9 @@ using tag = memory::format_tag;
 using ddt = memory::data_type;
 
 constexpr int64_t kSmallM = 8;  // products with at most this many rows use the AVX2 kernels
+// Below this much work (bytes touched or multiply-adds) an op runs on one thread: waking the
+// OpenMP team costs more than it saves.
+constexpr double kParallelWork = 256 * 1024;
 
 class CpuWeight : public Weight {
  public:
@@ -73,6 +76,9 @@ class CpuBackend : public Backend {
     }
   }
 
+  // Threads worth using for an op touching `work` bytes (or doing `work` multiply-adds).
+  int team(double work) const { return work < kParallelWork ? 1 : threads_; }
+
   std::string name() const override { return "cpu"; }
   std::string describe() const override {
     const dnnl_version_t* v = dnnl_version();
@@ -119,7 +125,8 @@ class CpuBackend : public Backend {
 
   void rmsnorm(const Tensor& x, const Tensor& w, float eps, Tensor& out) override {
     const int64_t C = x.cols();
-    #pragma omp parallel for schedule(static) if (x.rows() > 4)
+    const int nt = team(double(x.rows() * C) * 8);
+    #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
     for (int64_t t = 0; t < x.rows(); ++t) cpu::rmsnorm_row(x.as<float>() + t * C, w.as<float>(), eps, out.as<float>() + t * C, C);
   }
 
@@ -128,9 +135,13 @@ class CpuBackend : public Backend {
     const int64_t M = x.rows(), K = x.cols(), N = w.rows();
     if (K != w.cols() || y.rows() != M || y.cols() != N) fail("cpu matmul: shape mismatch");
     const float* b = bias ? bias->as<float>() : nullptr;
-    if (M <= kSmallM && !w.packed) {
+    // Decode-sized products, and products too small to repay oneDNN's threading, use the
+    // AVX2 kernels (each weight row read once and applied to every row of x).
+    const bool tiny = double(M) * double(N) * double(K) < 4.0 * 1024 * 1024;
+    if ((M <= kSmallM || tiny) && !w.packed) {
       const int64_t chunk = 16;
-      #pragma omp parallel for schedule(static)
+      const int nt = team(double(w.row_bytes) * double(N) * double(M));
+      #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
       for (int64_t n0 = 0; n0 < N; n0 += chunk)
         cpu::gemv_rows(w.source_type(), w.data, w.row_bytes, K, x.as<float>(), K, M, y.as<float>(), N, n0,
                        std::min(n0 + chunk, N), b, accumulate);
@@ -157,7 +168,8 @@ class CpuBackend : public Backend {
   void rope(Tensor& x, int64_t n_heads, const AttentionShape& s, int64_t pos0) override {
     const float theta_scale = std::pow(s.rope_base, -2.0f / float(s.n_rot));
     const int64_t half = s.n_rot / 2;
-    #pragma omp parallel for schedule(static) if (x.rows() > 4)
+    const int nt = team(double(x.rows() * x.cols()) * 16);
+    #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
     for (int64_t t = 0; t < x.rows(); ++t) {
       float cs[1024];
       float theta = float(pos0 + t);
@@ -198,7 +210,9 @@ class CpuBackend : public Backend {
     const size_t row_bytes = size_t(c.kv_dim()) * dtype_size(dt);
     const char* kbase = static_cast<const char*>(c.k_row(layer, 0));
     const char* vbase = static_cast<const char*>(c.v_row(layer, 0));
-    #pragma omp parallel
+    // work: every query row reads the keys and values before it
+    const int nt = team(double(T) * double(pos0 + T) * double(s.n_head * D) * 4);
+    #pragma omp parallel num_threads(nt) if (nt > 1)
     {
       std::vector<float> scores(size_t(pos0 + T));
       float qh[1024];
@@ -208,19 +222,9 @@ class CpuBackend : public Backend {
           const int64_t n_ctx = pos0 + t + 1, kvh = h / group;
           std::memcpy(qh, q.as<float>() + t * q.cols() + h * D, size_t(D) * 4);
           round_to_dtype(dt, qh, D);
-          float mx = -INFINITY;
-          for (int64_t p = 0; p < n_ctx; ++p) {
-            const float sc = cpu::dot_dtype(qh, dt, kbase + size_t(p) * row_bytes + size_t(kvh * D) * dtype_size(dt), D) * scale;
-            scores[size_t(p)] = sc;
-            mx = std::max(mx, sc);
-          }
-          double sum = 0;
-          for (int64_t p = 0; p < n_ctx; ++p) {
-            scores[size_t(p)] = std::exp(scores[size_t(p)] - mx);
-            sum += scores[size_t(p)];
-          }
-          const float inv = float(1.0 / sum);
-          for (int64_t p = 0; p < n_ctx; ++p) scores[size_t(p)] *= inv;
+          for (int64_t p = 0; p < n_ctx; ++p)
+            scores[size_t(p)] = cpu::dot_dtype(qh, dt, kbase + size_t(p) * row_bytes + size_t(kvh * D) * dtype_size(dt), D) * scale;
+          cpu::softmax_row(scores.data(), scores.data(), n_ctx);
           round_to_dtype(dt, scores.data(), n_ctx);
           float* o = out.as<float>() + t * out.cols() + h * D;
           std::memset(o, 0, size_t(D) * 4);
@@ -233,7 +237,8 @@ class CpuBackend : public Backend {
 
   void swiglu(const Tensor& gate, const Tensor& up, Tensor& out) override {
     const int64_t C = gate.cols();
-    #pragma omp parallel for schedule(static) if (gate.rows() > 4)
+    const int nt = team(double(gate.rows() * C) * 12);
+    #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
     for (int64_t t = 0; t < gate.rows(); ++t)
       cpu::swiglu_row(gate.as<float>() + t * C, up.as<float>() + t * C, out.as<float>() + t * C, C);
   }

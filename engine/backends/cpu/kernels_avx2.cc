@@ -2,6 +2,7 @@
 // -mf16c; nothing here runs unless cpu_supported() said yes).
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -240,6 +241,19 @@ void rmsnorm_row(const float* x, const float* w, float eps, float* out, int64_t 
   for (i = 0; i + 8 <= n; i += 8)
     _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), vs), _mm256_loadu_ps(w + i)));
   for (; i < n; ++i) out[i] = x[i] * scale * w[i];
+}
+
+void softmax_row(const float* x, float* y, int64_t n) {
+  if (n <= 0) return;
+  float mx = x[0];
+  for (int64_t i = 1; i < n; ++i) mx = std::max(mx, x[i]);
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    y[i] = std::exp(x[i] - mx);
+    sum += y[i];
+  }
+  const float inv = float(1.0 / sum);
+  for (int64_t i = 0; i < n; ++i) y[i] *= inv;
 }
 
 void swiglu_row(const float* g, const float* u, float* out, int64_t n) {
