@@ -1,0 +1,57 @@
+#include "evals/cached_lm.h"
+
+#include <nlohmann/json.hpp>
+
+#include "engine/core/sha256.h"
+
+namespace sb {
+namespace {
+std::string key_of(const std::string& identity, const nlohmann::json& req) {
+  return sha256_hex(identity + '\0' + req.dump());
+}
+}  // namespace
+
+LLResult CachedLM::loglikelihood(const LLRequest& r) {
+  const std::string key = key_of(identity(), {{"type", "loglikelihood"}, {"context", r.context}, {"continuation", r.continuation}});
+  if (auto v = cache_.get(key)) {
+    auto j = nlohmann::json::parse(*v);
+    ++hits_;
+    return LLResult{j["logprob"], j["is_greedy"], j["n_tokens"]};
+  }
+  ++misses_;
+  LLResult out = inner_.loglikelihood(r);
+  cache_.put(key, nlohmann::json{{"logprob", out.logprob}, {"is_greedy", out.is_greedy}, {"n_tokens", out.n_tokens}}.dump());
+  return out;
+}
+
+RollingResult CachedLM::loglikelihood_rolling(const std::string& text) {
+  const std::string key = key_of(identity(), {{"type", "rolling"}, {"text", text}});
+  if (auto v = cache_.get(key)) {
+    auto j = nlohmann::json::parse(*v);
+    ++hits_;
+    return RollingResult{j["logprob"], j["n_tokens"], j["n_bytes"]};
+  }
+  ++misses_;
+  RollingResult out = inner_.loglikelihood_rolling(text);
+  cache_.put(key, nlohmann::json{{"logprob", out.logprob}, {"n_tokens", out.n_tokens}, {"n_bytes", out.n_bytes}}.dump());
+  return out;
+}
+
+GenResult CachedLM::generate(const GenRequest& r) {
+  const std::string key = key_of(identity(), {{"type", "generate"}, {"prompt", r.prompt}, {"stop", r.stop}, {"max_tokens", r.max_tokens},
+                                              {"temperature", r.temperature}, {"top_p", r.top_p}, {"top_k", r.top_k}, {"seed", r.seed}});
+  if (auto v = cache_.get(key)) {
+    auto j = nlohmann::json::parse(*v);
+    ++hits_;
+    return GenResult{j["text"], j["stop_reason"], j["n_prompt_tokens"], j["n_gen_tokens"], j["ttft_ms"], j["tpot_ms"], j["total_ms"]};
+  }
+  ++misses_;
+  GenResult out = inner_.generate(r);
+  cache_.put(key, nlohmann::json{{"text", out.text}, {"stop_reason", out.stop_reason}, {"n_prompt_tokens", out.n_prompt_tokens},
+                                 {"n_gen_tokens", out.n_gen_tokens}, {"ttft_ms", out.ttft_ms}, {"tpot_ms", out.tpot_ms},
+                                 {"total_ms", out.total_ms}}
+                      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  return out;
+}
+
+}  // namespace sb

@@ -1,0 +1,74 @@
+// Code-generation problems and model samples in the public JSONL layouts, and the rule that
+// turns a problem plus a completion into the Python program the sandbox runs.
+//
+// Problems (one JSON object per line; plain or gzip-compressed, detected by content):
+// - HumanEval: task_id, prompt, entry_point, canonical_solution, test (all strings).
+//   program = prompt + completion + "\n" + test + "\n" + "check(" + entry_point + ")\n"
+// - MBPP: task_id (integer or string), text (or prompt), code, test_list (strings), optional
+//   test_setup_code (string) and test_imports (strings).
+//   program = completion + "\n" + test_setup_code + "\n" + test_imports and test_list, one a line.
+//   The problem's prompt is `text`; its canonical solution is `code`.
+// Each line is recognised by its fields (entry_point: HumanEval; test_list: MBPP); other
+// fields are ignored. Blank lines are skipped.
+//
+// Samples: task_id + completion (a string) per line; every other field is kept verbatim (the
+// whole object is kept) so results can be written back next to it. A task_id given as an
+// integer matches the problem whose task_id is that integer.
+//
+// Errors: malformed input throws sb::Error "FILE:LINE: <what is wrong>" (bad JSON, not an
+// object, missing field, wrong type, duplicate task_id, a sample naming an unknown task_id);
+// an unreadable or empty file gives "FILE: <what is wrong>". Loading is single-threaded; the
+// returned values are plain data.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace sb {
+
+enum class CodeFormat { HumanEval, Mbpp };
+
+struct CodeProblem {
+  CodeFormat format = CodeFormat::HumanEval;
+  std::string task_id;             // integers are kept in decimal
+  std::string prompt;              // HumanEval prompt, or MBPP text
+  std::string entry_point;         // HumanEval only
+  std::string canonical_solution;  // HumanEval canonical_solution, or MBPP code
+  std::string test;                // HumanEval test
+  std::vector<std::string> test_list;     // MBPP
+  std::vector<std::string> test_imports;  // MBPP (sanitized variant)
+  std::string test_setup_code;            // MBPP
+  int64_t line = 0;                       // where it was defined
+};
+
+// The program to execute for `completion` (see the rules above).
+std::string assemble_program(const CodeProblem& problem, const std::string& completion);
+// The program with the problem's own reference solution (HumanEval: prompt + canonical body).
+std::string canonical_program(const CodeProblem& problem);
+
+struct CodeProblemSet {
+  std::string path;
+  std::vector<CodeProblem> problems;  // file order
+  std::unordered_map<std::string, size_t> index;  // task_id -> position
+  const CodeProblem* find(const std::string& task_id) const;
+};
+
+struct CodeSample {
+  std::string task_id;
+  std::string completion;
+  nlohmann::ordered_json record;  // the whole input object, field order kept
+  int64_t line = 0;
+};
+
+// Reads a whole file, transparently decompressing gzip. Throws sb::Error "FILE: ...".
+std::string read_maybe_gzip(const std::string& path);
+
+CodeProblemSet load_code_problems(const std::string& path);
+// Samples in file order; each task_id must name a problem of `problems`.
+std::vector<CodeSample> load_code_samples(const std::string& path, const CodeProblemSet& problems);
+
+}  // namespace sb

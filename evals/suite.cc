@@ -1,0 +1,233 @@
+#include "evals/suite.h"
+
+#include <algorithm>
+#include <cstring>
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+
+#include "engine/core/error.h"
+#include "engine/core/mmap_file.h"
+#include "engine/core/sha256.h"
+
+namespace fs = std::filesystem;
+
+namespace sb {
+
+std::string Suite::item_id(size_t i) const {
+  const auto& v = items[i].value;
+  for (const char* k : {"id", "task_id"}) {
+    auto it = v.find(k);
+    if (it == v.end()) continue;
+    if (it->is_string()) return it->get<std::string>();
+    if (it->is_number_integer()) return name + "/" + std::to_string(it->get<int64_t>());
+  }
+  return name + "/" + std::to_string(i);
+}
+
+std::string datasets_dir() {
+  if (const char* d = std::getenv("SPARKBENCH_DATASETS"); d && *d) return d;
+#ifdef SPARKBENCH_SOURCE_DIR
+  return std::string(SPARKBENCH_SOURCE_DIR) + "/datasets";
+#else
+  return "datasets";
+#endif
+}
+
+std::vector<std::string> bundled_suites() {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(datasets_dir(), ec))
+    if (e.is_directory() && fs::exists(e.path() / "manifest.json")) out.push_back(e.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string fill_template(const std::string& tmpl, const nlohmann::json& item, const std::string& where) {
+  std::string out;
+  size_t i = 0;
+  while (i < tmpl.size()) {
+    if (tmpl[i] != '{') {
+      out += tmpl[i++];
+      continue;
+    }
+    const size_t close = tmpl.find('}', i);
+    if (close == std::string::npos) fail(where, ": unclosed '{' in template \"", tmpl, "\"");
+    std::string key = tmpl.substr(i + 1, close - i - 1);
+    int index = -1;
+    if (auto b = key.find('['); b != std::string::npos && key.back() == ']') {
+      index = std::atoi(key.substr(b + 1).c_str());
+      key = key.substr(0, b);
+    }
+    auto it = item.find(key);
+    if (it == item.end()) fail(where, ": template field '", key, "' is missing");
+    const nlohmann::json* v = &*it;
+    if (index >= 0) {
+      if (!v->is_array() || size_t(index) >= v->size()) fail(where, ": template field '", key, "[", index, "]' is out of range");
+      v = &(*v)[size_t(index)];
+    }
+    out += v->is_string() ? v->get<std::string>() : v->dump();
+    i = close + 1;
+  }
+  return out;
+}
+
+namespace {
+
+void check_unique_ids(const Suite& s) {
+  std::set<std::string> seen;
+  for (size_t i = 0; i < s.items.size(); ++i)
+    if (!seen.insert(s.item_id(i)).second)
+      fail(s.data_path, ":", s.items[i].line, ": duplicate item id '", s.item_id(i), "'");
+}
+
+Suite from_manifest(const fs::path& dir) {
+  Suite s;
+  s.source = dir.string();
+  const std::string mpath = (dir / "manifest.json").string();
+  try {
+    s.manifest = nlohmann::json::parse(read_file(mpath));
+  } catch (const nlohmann::json::parse_error& e) {
+    fail(mpath, ": invalid JSON: ", e.what());
+  }
+  if (!s.manifest.is_object()) fail(mpath, ": must be a JSON object");
+  for (const char* k : {"name", "task", "data"})
+    if (!s.manifest.contains(k) || !s.manifest[k].is_string()) fail(mpath, ": missing string field '", k, "'");
+  s.name = s.manifest["name"];
+  s.task = s.manifest["task"];
+  s.version = s.get<std::string>("version", "0");
+  s.data_path = (dir / s.manifest["data"].get<std::string>()).string();
+  s.data_sha256 = sha256_file(s.data_path);
+  const std::string want = s.get<std::string>("sha256", "");
+  if (!want.empty() && want != s.data_sha256)
+    fail(mpath, ": sha256 of ", s.manifest["data"].get<std::string>(), " is ", s.data_sha256, " but the manifest says ", want,
+         " (the data changed: update the manifest and bump its version)");
+  s.items = read_jsonl(s.data_path);
+  return s;
+}
+
+Suite from_public_file(const fs::path& path) {
+  Suite s;
+  s.source = path.string();
+  s.data_path = path.string();
+  s.data_sha256 = sha256_file(s.data_path);
+  std::string stem = path.filename().string();
+  for (const char* ext : {".gz", ".jsonl", ".json", ".txt"})
+    if (stem.size() > std::strlen(ext) && stem.compare(stem.size() - std::strlen(ext), std::strlen(ext), ext) == 0)
+      stem.resize(stem.size() - std::strlen(ext));
+  s.name = stem;
+  s.version = s.data_sha256.substr(0, 12);
+  const std::string f = path.string();
+  auto ends = [&](const char* e) { return f.size() >= std::strlen(e) && f.compare(f.size() - std::strlen(e), std::strlen(e), e) == 0; };
+  if (ends(".txt")) {
+    const std::string text = read_file(f);
+    int64_t line = 1, para_line = 1;
+    std::string para;
+    auto flush = [&] {
+      if (para.find_first_not_of(" \t\n") != std::string::npos) s.items.push_back({para_line, {{"text", para}}});
+      para.clear();
+    };
+    size_t pos = 0;
+    while (pos <= text.size()) {
+      size_t end = text.find('\n', pos);
+      if (end == std::string::npos) end = text.size();
+      std::string l = text.substr(pos, end - pos);
+      if (l.find_first_not_of(" \t\r") == std::string::npos) {
+        flush();
+        para_line = line + 1;
+      } else {
+        if (para.empty()) para_line = line;
+        para += (para.empty() ? "" : "\n") + l;
+      }
+      pos = end + 1;
+      ++line;
+    }
+    flush();
+    // One paragraph per line also counts as paragraphs when there are no blank lines.
+    if (s.items.size() == 1 && text.find('\n') != std::string::npos) {
+      s.items.clear();
+      int64_t ln = 0;
+      size_t p = 0;
+      while (p < text.size()) {
+        size_t e = text.find('\n', p);
+        if (e == std::string::npos) e = text.size();
+        ++ln;
+        std::string l = text.substr(p, e - p);
+        if (l.find_first_not_of(" \t\r") != std::string::npos) s.items.push_back({ln, {{"text", l}}});
+        p = e + 1;
+      }
+    }
+    if (s.items.empty()) fail(f, ": no text to score");
+    s.task = "perplexity";
+    s.manifest = {{"name", s.name}, {"task", "perplexity"}, {"text_field", "text"}, {"metrics", {"ppl", "bits_per_byte"}}};
+    return s;
+  }
+  if (ends(".json")) {  // SQuAD: {"data": [{"paragraphs": [{"context", "qas": [{"id", "question", "answers": [{"text"}]}]}]}]}
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(read_maybe_gz(f));
+    } catch (const nlohmann::json::parse_error& e) {
+      fail(f, ": invalid JSON: ", e.what());
+    }
+    if (!j.is_object() || !j.contains("data") || !j["data"].is_array()) fail(f, ": not a SQuAD-style file (expected {\"data\": [...]})");
+    int64_t n = 0;
+    for (const auto& art : j["data"]) {
+      for (const auto& para : art.value("paragraphs", nlohmann::json::array())) {
+        const std::string ctx = para.value("context", "");
+        for (const auto& qa : para.value("qas", nlohmann::json::array())) {
+          std::vector<std::string> answers;
+          for (const auto& a : qa.value("answers", nlohmann::json::array()))
+            if (a.contains("text") && a["text"].is_string()) answers.push_back(a["text"]);
+          if (answers.empty()) continue;  // unanswerable (SQuAD 2.0) items are skipped
+          ++n;
+          nlohmann::json item{{"context", ctx}, {"question", qa.value("question", "")}, {"answers", answers}};
+          if (qa.contains("id")) item["id"] = qa["id"].is_string() ? qa["id"].get<std::string>() : qa["id"].dump();
+          s.items.push_back({n, item});
+        }
+      }
+    }
+    if (s.items.empty()) fail(f, ": no answerable questions found");
+    s.task = "generate";
+    s.manifest = {{"name", s.name}, {"task", "generate"}, {"prompt_template", "Context: {context}\nQuestion: {question}\nAnswer:"},
+                  {"answers_field", "answers"}, {"stop", {"\n"}}, {"max_tokens", 32}, {"metrics", {"exact_match", "f1"}}};
+    return s;
+  }
+  s.items = read_jsonl(f);
+  if (s.items.empty()) fail(f, ": no items");
+  const auto& first = s.items.front().value;
+  if (first.contains("entry_point") && first.contains("test")) {
+    s.task = "code";
+    s.manifest = {{"name", s.name}, {"task", "code"}, {"format", "humaneval"}};
+  } else if (first.contains("test_list")) {
+    s.task = "code";
+    s.manifest = {{"name", s.name}, {"task", "code"}, {"format", "mbpp"}};
+  } else if (first.contains("question") && first.contains("answers")) {
+    s.task = "generate";
+    s.manifest = {{"name", s.name}, {"task", "generate"}, {"prompt_template", "Context: {context}\nQuestion: {question}\nAnswer:"},
+                  {"answers_field", "answers"}, {"stop", {"\n"}}, {"max_tokens", 32}, {"metrics", {"exact_match", "f1"}}};
+  } else {
+    fail(f, ":", s.items.front().line, ": unrecognized item format (expected HumanEval, MBPP or QA fields, or a suite directory)");
+  }
+  return s;
+}
+
+}  // namespace
+
+Suite load_suite(const std::string& name_or_path) {
+  fs::path p(name_or_path);
+  Suite s;
+  const fs::path bundled = fs::path(datasets_dir()) / name_or_path;
+  const bool bare = name_or_path.find('/') == std::string::npos;
+  if (bare && fs::exists(bundled / "manifest.json")) s = from_manifest(bundled);  // bundled names win over ./name
+  else if (fs::is_directory(p)) s = from_manifest(p);
+  else if (fs::is_regular_file(p)) s = from_public_file(p);
+  else {
+    std::string known;
+    for (const auto& n : bundled_suites()) known += (known.empty() ? "" : ", ") + n;
+    fail("unknown suite '", name_or_path, "' (bundled: ", known, "; or give a suite directory or a .jsonl/.json/.txt file)");
+  }
+  check_unique_ids(s);
+  return s;
+}
+
+}  // namespace sb

@@ -1,0 +1,50 @@
+// Suite: an evaluation data set and how to prompt and score it.
+//
+// A bundled suite is a directory datasets/<name>/ with manifest.json and a JSONL data file
+// (docs/SUITES.md documents every manifest field). load_suite() also accepts public formats as
+// they are: HumanEval / MBPP problem files (.jsonl or .jsonl.gz) become "code" suites, a
+// SQuAD-style .json file a "generate" QA suite, and a .txt file a "perplexity" suite (one item
+// per paragraph). The manifest's sha256 (of the data file) is checked when present, so a data
+// change without a version bump is caught. Errors throw sb::Error naming the file (and line).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "evals/jsonl.h"
+
+namespace sb {
+
+struct Suite {
+  std::string name;
+  std::string version;
+  std::string task;        // multiple_choice | generate | code | dialogue | perplexity
+  std::string source;      // directory or file it came from
+  std::string data_path;
+  std::string data_sha256;
+  nlohmann::json manifest;  // the full manifest (synthesized for public formats)
+  std::vector<JsonlRecord> items;
+
+  // Stable id of item i ("id", else "task_id", else "<name>/<i>").
+  std::string item_id(size_t i) const;
+  // Manifest value with a default.
+  template <class T>
+  T get(const char* key, T def) const {
+    auto it = manifest.find(key);
+    return it == manifest.end() || it->is_null() ? def : it->get<T>();
+  }
+};
+
+// Directory holding the bundled suites: $SPARKBENCH_DATASETS, else the source tree's datasets/.
+std::string datasets_dir();
+// Names of the bundled suites (directories with a manifest.json), sorted.
+std::vector<std::string> bundled_suites();
+// A bundled suite name, a suite directory, or a public-format file.
+Suite load_suite(const std::string& name_or_path);
+
+// Replaces {field} (and {field[N]} for arrays) in a template with the item's values.
+std::string fill_template(const std::string& tmpl, const nlohmann::json& item, const std::string& where);
+
+}  // namespace sb

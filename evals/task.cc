@@ -1,0 +1,50 @@
+#include "evals/task.h"
+
+#include <algorithm>
+#include <random>
+
+#include "engine/core/error.h"
+#include "evals/metrics.h"
+
+namespace sb {
+
+std::unique_ptr<Task> Task::create(const Suite& s, const TaskOptions& o) {
+  if (s.task == "multiple_choice") return make_multiple_choice_task(s, o);
+  if (s.task == "generate") return make_generate_task(s, o);
+  if (s.task == "dialogue") return make_dialogue_task(s, o);
+  if (s.task == "perplexity") return make_perplexity_task(s, o);
+  if (s.task == "code") return make_code_task(s, o);
+  fail(s.source, ": unknown task type '", s.task, "' (multiple_choice, generate, dialogue, perplexity, code)");
+}
+
+std::string Task::few_shot_prefix(size_t i, const std::string& target_template) const {
+  const auto fs = suite_.manifest.value("few_shot", nlohmann::json::object());
+  const int k = fs.value("k", 0);
+  if (k <= 0) return "";
+  const uint64_t seed = fs.value("seed", uint64_t(1234));
+  const std::string same = fs.value("exclude_same", std::string());
+  std::vector<size_t> pool;
+  for (size_t j = 0; j < size(); ++j) {
+    if (j == i) continue;
+    if (!same.empty() && suite_.items[j].value.value(same, nlohmann::json()) == suite_.items[i].value.value(same, nlohmann::json()))
+      continue;
+    pool.push_back(j);
+  }
+  std::mt19937_64 rng(seed + i);
+  std::shuffle(pool.begin(), pool.end(), rng);
+  const std::string tmpl = suite_.get<std::string>("prompt_template", "");
+  std::string out;
+  for (size_t n = 0; n < pool.size() && n < size_t(k); ++n) {
+    const auto& r = suite_.items[pool[n]];
+    const std::string where = suite_.data_path + ":" + std::to_string(r.line);
+    out += fill_template(tmpl, r.value, where) + fill_template(target_template, r.value, where) + "\n\n";
+  }
+  return out;
+}
+
+MetricResult mean_metric(const std::string& name, const std::vector<double>& values) {
+  MeanStat m = mean_stat(values);
+  return MetricResult{name, m.mean, m.stderr_, m.ci_low, m.ci_high, m.n};
+}
+
+}  // namespace sb

@@ -1,0 +1,84 @@
+// Task: turns a Suite's items into LanguageModel requests and scores them.
+//
+// run(i) evaluates one item and returns its rows (one row per item; `samples` rows per problem
+// for code). aggregate() computes the suite's metrics from rows alone — rows read back from the
+// results database after a resumed run give the same metrics as rows from one uninterrupted
+// run — so everything a metric needs is kept in ItemResult (`extra` holds task details).
+// Task types (manifest "task"):
+//   multiple_choice  acc, acc_norm (log-likelihood / continuation bytes), macro_f1 (with labels)
+//   generate         exact_match, f1 (SQuAD normalization) against "answers"
+//   dialogue         selection_acc, gold_ppl, distinct_1, distinct_2, repetition_rate
+//   perplexity       ppl, bits_per_byte (rolling log-likelihood of "text")
+//   code             pass@k (unbiased estimator; a k only when every problem has n >= k)
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "evals/language_model.h"
+#include "evals/suite.h"
+
+namespace sb {
+
+struct ItemResult {
+  std::string item_id;    // the suite item
+  std::string sample_id;  // unique row id: item_id, or item_id#k for repeated samples
+  std::string prompt;
+  std::string output;
+  double score = 0;
+  std::string outcome;
+  std::optional<double> ttft_ms, tpot_ms, latency_ms;
+  int64_t n_prompt_tokens = 0, n_gen_tokens = 0;
+  nlohmann::json extra = nlohmann::json::object();
+};
+
+struct MetricResult {
+  std::string metric;
+  double value = 0;
+  std::optional<double> stderr_, ci_low, ci_high;
+  int64_t n = 0;
+};
+
+struct TaskOptions {
+  int samples = 1;            // completions per code problem (> 1 samples at temperature)
+  float temperature = 0.8f;   // for samples > 1
+  uint64_t seed = 0;
+  int workers = 2;            // sandbox workers
+  double timeout_s = 10;      // per code sample
+  bool unsafe_no_sandbox = false;
+};
+
+class Task {
+ public:
+  static std::unique_ptr<Task> create(const Suite& suite, const TaskOptions& opt);
+  virtual ~Task() = default;
+  const Suite& suite() const { return suite_; }
+  size_t size() const { return suite_.items.size(); }
+  virtual std::vector<ItemResult> run(size_t i, LanguageModel& lm) = 0;
+  virtual std::vector<MetricResult> aggregate(const std::vector<ItemResult>& rows) const = 0;
+
+ protected:
+  Task(const Suite& s, const TaskOptions& o) : suite_(s), opt_(o) {}
+  // The few-shot prefix for item i: `few_shot.k` other items (seeded choice, skipping items
+  // that share `few_shot.exclude_same` with item i), each formatted as prompt + target, joined
+  // by blank lines; "" when k == 0.
+  std::string few_shot_prefix(size_t i, const std::string& target_template) const;
+  const Suite& suite_;
+  TaskOptions opt_;
+};
+
+// A metric that is a mean of per-row values, with its standard error and 95% interval.
+MetricResult mean_metric(const std::string& name, const std::vector<double>& values);
+
+std::unique_ptr<Task> make_multiple_choice_task(const Suite& s, const TaskOptions& o);
+std::unique_ptr<Task> make_generate_task(const Suite& s, const TaskOptions& o);
+std::unique_ptr<Task> make_dialogue_task(const Suite& s, const TaskOptions& o);
+std::unique_ptr<Task> make_perplexity_task(const Suite& s, const TaskOptions& o);
+std::unique_ptr<Task> make_code_task(const Suite& s, const TaskOptions& o);
+
+}  // namespace sb

@@ -1,0 +1,123 @@
+// dialogue: next-response selection among the gold response and its distractors (by
+// log-likelihood given the conversation), the perplexity of the gold response, and — from one
+// greedy response generated per conversation — distinct-1/2 and the repetition rate.
+#include <cmath>
+
+#include "engine/core/error.h"
+#include "evals/metrics.h"
+#include "evals/task.h"
+
+namespace sb {
+namespace {
+
+class DialogueTask : public Task {
+ public:
+  DialogueTask(const Suite& s, const TaskOptions& o) : Task(s, o) {
+    tmpl_ = s.get<std::string>("prompt_template", "{history}\n{next_speaker}:");
+    turn_tmpl_ = s.get<std::string>("turn_template", "{speaker}: {text}");
+    max_tokens_ = s.get<int>("max_tokens", 48);
+  }
+
+  std::vector<ItemResult> run(size_t i, LanguageModel& lm) override {
+    const auto& rec = suite_.items[i];
+    const std::string where = suite_.data_path + ":" + std::to_string(rec.line);
+    const auto& turns = require_field(rec, suite_.data_path, "turns");
+    if (!turns.is_array() || turns.empty()) fail(where, ": 'turns' must be a non-empty array");
+    std::string history;
+    std::string last;
+    std::vector<std::string> speakers;
+    for (const auto& t : turns) {
+      if (!t.is_object() || !t.contains("speaker") || !t.contains("text")) fail(where, ": each turn needs 'speaker' and 'text'");
+      history += (history.empty() ? "" : "\n") + fill_template(turn_tmpl_, t, where);
+      speakers.push_back(t["speaker"]);
+    }
+    // The next speaker: the one who spoke before the last turn (two-party alternation).
+    const std::string next = speakers.size() >= 2 ? speakers[speakers.size() - 2] : (speakers.back() == "A" ? "B" : "A");
+    const std::string prompt = fill_template(tmpl_, {{"history", history}, {"next_speaker", next}}, where);
+    const std::string gold = require_string(rec, suite_.data_path, "gold");
+    const auto& dis = require_field(rec, suite_.data_path, "distractors");
+    if (!dis.is_array() || dis.empty()) fail(where, ": 'distractors' must be a non-empty array");
+    std::vector<std::string> cands{gold};
+    for (const auto& d : dis) cands.push_back(d.get<std::string>());
+    std::vector<double> ll;
+    LLResult gold_r;
+    for (size_t c = 0; c < cands.size(); ++c) {
+      LLResult r = lm.loglikelihood({prompt, " " + cands[c]});
+      if (c == 0) gold_r = r;
+      ll.push_back(r.logprob);
+    }
+    const int pred = int(std::max_element(ll.begin(), ll.end()) - ll.begin());
+    GenRequest g;
+    g.prompt = prompt;
+    g.stop = {"\n"};
+    g.max_tokens = max_tokens_;
+    GenResult gen = lm.generate(g);
+    ItemResult out;
+    out.item_id = out.sample_id = suite_.item_id(i);
+    out.prompt = prompt;
+    out.output = gen.text;
+    out.score = pred == 0 ? 1.0 : 0.0;
+    out.outcome = pred == 0 ? "correct" : "wrong";
+    out.ttft_ms = gen.ttft_ms;
+    out.tpot_ms = gen.tpot_ms;
+    out.latency_ms = gen.total_ms;
+    out.n_prompt_tokens = gen.n_prompt_tokens;
+    out.n_gen_tokens = gen.n_gen_tokens;
+    out.extra = {{"selected", pred}, {"gold_logprob", gold_r.logprob}, {"gold_tokens", gold_r.n_tokens}, {"loglikelihoods", ll}};
+    return {out};
+  }
+
+  std::vector<MetricResult> aggregate(const std::vector<ItemResult>& rows) const override {
+    std::vector<double> sel;
+    std::vector<std::string> responses;
+    std::vector<double> lp, ntok, rep;
+    for (const auto& r : rows) {
+      sel.push_back(r.extra.at("selected").get<int>() == 0 ? 1.0 : 0.0);
+      lp.push_back(r.extra.at("gold_logprob"));
+      ntok.push_back(r.extra.at("gold_tokens"));
+      responses.push_back(r.output);
+      rep.push_back(repetition_rate(r.output));
+    }
+    const int64_t n = int64_t(rows.size());
+    auto ppl_of = [&](const std::vector<int64_t>& idx) {
+      double a = 0, b = 0;
+      for (int64_t k : idx) {
+        a += lp[size_t(k)];
+        b += ntok[size_t(k)];
+      }
+      return b > 0 ? std::exp(-a / b) : 0.0;
+    };
+    std::vector<int64_t> all(static_cast<size_t>(n));
+    for (int64_t k = 0; k < n; ++k) all[size_t(k)] = k;
+    std::vector<MetricResult> out{mean_metric("selection_acc", sel)};
+    auto with_ci = [&](const std::string& name, const std::function<double(const std::vector<int64_t>&)>& f) {
+      MetricResult m{name, f(all), std::nullopt, std::nullopt, std::nullopt, n};
+      auto [lo, hi] = bootstrap_ci(n, f);
+      m.ci_low = lo;
+      m.ci_high = hi;
+      out.push_back(m);
+    };
+    with_ci("gold_ppl", ppl_of);
+    for (int k : {1, 2}) {
+      auto f = [&, k](const std::vector<int64_t>& idx) {
+        std::vector<std::string> sub;
+        for (int64_t j : idx) sub.push_back(responses[size_t(j)]);
+        return distinct_n(sub, k);
+      };
+      const double se = jackknife_stderr(n, f);
+      out.push_back(MetricResult{"distinct_" + std::to_string(k), f(all), se, f(all) - 1.96 * se, f(all) + 1.96 * se, n});
+    }
+    out.push_back(mean_metric("repetition_rate", rep));
+    return out;
+  }
+
+ private:
+  std::string tmpl_, turn_tmpl_;
+  int max_tokens_;
+};
+
+}  // namespace
+
+std::unique_ptr<Task> make_dialogue_task(const Suite& s, const TaskOptions& o) { return std::make_unique<DialogueTask>(s, o); }
+
+}  // namespace sb

@@ -1,0 +1,113 @@
+// multiple_choice: each choice is scored by log P(choice | prompt); the prediction is the
+// argmax of the sum (acc) and of the sum divided by the choice's UTF-8 bytes (acc_norm).
+// Choices come either from a per-item list ("choices_field" + "answer_field" index) or from a
+// label set ("labels" + "label_field", each label rendered with "choices_template").
+#include <cmath>
+
+#include "engine/core/error.h"
+#include "evals/metrics.h"
+#include "evals/task.h"
+
+namespace sb {
+namespace {
+
+class MultipleChoiceTask : public Task {
+ public:
+  MultipleChoiceTask(const Suite& s, const TaskOptions& o) : Task(s, o) {
+    tmpl_ = s.get<std::string>("prompt_template", "");
+    if (tmpl_.empty()) fail(s.source, ": multiple_choice needs a prompt_template");
+    if (s.manifest.contains("labels")) {
+      labels_ = s.manifest["labels"].get<std::vector<std::string>>();
+      label_field_ = s.get<std::string>("label_field", "label");
+      choices_tmpl_ = s.get<std::string>("choices_template", " {label}");
+      if (labels_.size() < 2) fail(s.source, ": 'labels' needs at least two labels");
+    } else {
+      choices_field_ = s.get<std::string>("choices_field", "choices");
+      answer_field_ = s.get<std::string>("answer_field", "answer");
+    }
+  }
+
+  std::vector<ItemResult> run(size_t i, LanguageModel& lm) override {
+    const auto& rec = suite_.items[i];
+    const std::string where = suite_.data_path + ":" + std::to_string(rec.line);
+    std::vector<std::string> choices;
+    int gold = -1;
+    if (!labels_.empty()) {
+      const std::string label = require_string(rec, suite_.data_path, label_field_.c_str());
+      for (size_t l = 0; l < labels_.size(); ++l) {
+        choices.push_back(fill_template(choices_tmpl_, {{"label", labels_[l]}}, where));
+        if (labels_[l] == label) gold = int(l);
+      }
+      if (gold < 0) fail(where, ": label '", label, "' is not in the manifest's labels");
+    } else {
+      const auto& c = require_field(rec, suite_.data_path, choices_field_.c_str());
+      if (!c.is_array() || c.size() < 2) fail(where, ": field '", choices_field_, "' must be an array of at least 2 strings");
+      for (const auto& x : c) {
+        if (!x.is_string()) fail(where, ": choices must be strings");
+        choices.push_back(x.get<std::string>());
+      }
+      const auto& a = require_field(rec, suite_.data_path, answer_field_.c_str());
+      if (!a.is_number_integer() || a.get<int>() < 0 || a.get<size_t>() >= choices.size())
+        fail(where, ": field '", answer_field_, "' must be an index into the choices");
+      gold = a.get<int>();
+    }
+    const std::string prompt = few_shot_prefix(i, labels_.empty() ? "" : choices_tmpl_) + fill_template(tmpl_, rec.value, where);
+    std::vector<double> ll, norm;
+    for (const auto& c : choices) {
+      LLResult r = lm.loglikelihood({prompt, c});
+      ll.push_back(r.logprob);
+      norm.push_back(r.logprob / double(std::max<size_t>(1, c.size())));
+    }
+    const int pred = int(std::max_element(ll.begin(), ll.end()) - ll.begin());
+    const int pred_norm = int(std::max_element(norm.begin(), norm.end()) - norm.begin());
+    ItemResult out;
+    out.item_id = out.sample_id = suite_.item_id(i);
+    out.prompt = prompt;
+    out.output = choices[size_t(pred)];
+    out.score = pred == gold ? 1.0 : 0.0;
+    out.outcome = pred == gold ? "correct" : "wrong";
+    out.extra = {{"pred", pred}, {"pred_norm", pred_norm}, {"gold", gold}, {"loglikelihoods", ll}};
+    return {out};
+  }
+
+  std::vector<MetricResult> aggregate(const std::vector<ItemResult>& rows) const override {
+    std::vector<double> acc, acc_norm;
+    std::vector<int> pred, gold;
+    for (const auto& r : rows) {
+      const int g = r.extra.at("gold");
+      acc.push_back(r.extra.at("pred").get<int>() == g ? 1.0 : 0.0);
+      acc_norm.push_back(r.extra.at("pred_norm").get<int>() == g ? 1.0 : 0.0);
+      pred.push_back(r.extra.at("pred"));
+      gold.push_back(g);
+    }
+    std::vector<MetricResult> out{mean_metric("acc", acc), mean_metric("acc_norm", acc_norm)};
+    if (!labels_.empty() && !rows.empty()) {
+      const int nl = int(labels_.size());
+      MetricResult m{"macro_f1", macro_f1(pred, gold, nl), std::nullopt, std::nullopt, std::nullopt, int64_t(rows.size())};
+      auto [lo, hi] = bootstrap_ci(int64_t(rows.size()), [&](const std::vector<int64_t>& idx) {
+        std::vector<int> p, g;
+        for (int64_t k : idx) {
+          p.push_back(pred[size_t(k)]);
+          g.push_back(gold[size_t(k)]);
+        }
+        return macro_f1(p, g, nl);
+      });
+      m.ci_low = lo;
+      m.ci_high = hi;
+      out.push_back(m);
+    }
+    return out;
+  }
+
+ private:
+  std::string tmpl_, choices_tmpl_, label_field_, choices_field_, answer_field_;
+  std::vector<std::string> labels_;
+};
+
+}  // namespace
+
+std::unique_ptr<Task> make_multiple_choice_task(const Suite& s, const TaskOptions& o) {
+  return std::make_unique<MultipleChoiceTask>(s, o);
+}
+
+}  // namespace sb

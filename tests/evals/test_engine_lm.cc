@@ -1,0 +1,74 @@
+// EngineLM on the real stories260K model: request semantics and the `stories` suite score.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include "engine/backends/backend.h"
+#include "engine/generate/perplexity.h"
+#include "evals/engine_lm.h"
+#include "evals/task.h"
+#include "tests/test_support.h"
+
+using namespace sb;
+
+namespace {
+struct Fixture {
+  std::unique_ptr<Backend> backend = create_backend(available_backends().back(), {.threads = 2});
+  std::shared_ptr<const GgufFile> file = GgufFile::open(test::shared_path("models/stories260K.gguf"));
+  std::unique_ptr<Tokenizer> tok = Tokenizer::from_gguf(*file);
+  std::unique_ptr<Model> model = Model::load(file, *backend);
+};
+}  // namespace
+
+TEST_CASE("engine LM: loglikelihood equals a direct forward pass, with or without prefix reuse", "[evals][shared]") {
+  if (test::skip_without_shared()) return;
+  Fixture f;
+  EngineLM lm(*f.model, *f.tok, {}, "t");
+  // Direct computation: BOS + "Once upon a time" + ", there was"
+  std::vector<int32_t> ids = f.tok->encode("Once upon a time, there was", true);
+  const size_t n_ctx_tokens = f.tok->encode("Once upon a time", true).size();
+  Context c(*f.model, {});
+  std::vector<float> logits;
+  c.eval(ids.data(), int64_t(ids.size()), true, logits);
+  const int64_t V = f.model->config().n_vocab;
+  double want = 0;
+  for (size_t j = n_ctx_tokens - 1; j + 1 < ids.size(); ++j) want += log_prob(logits.data() + j * size_t(V), V, ids[j + 1]);
+  LLResult a = lm.loglikelihood({"Once upon a time", ", there was"});
+  CHECK(a.logprob == Approx(want).margin(1e-4));
+  CHECK(a.n_tokens == int64_t(ids.size() - n_ctx_tokens));
+  CHECK(a.is_greedy);  // greedy.json: ", there was" is the greedy continuation
+  LLResult other = lm.loglikelihood({"Once upon a time", " the stock market"});
+  CHECK(other.logprob < a.logprob);
+  CHECK_FALSE(other.is_greedy);
+  // Again after another request (prefix reuse path) gives the same number.
+  CHECK(lm.loglikelihood({"Once upon a time", ", there was"}).logprob == Approx(a.logprob).margin(1e-4));
+}
+
+TEST_CASE("engine LM: rolling loglikelihood scores every token once", "[evals][shared]") {
+  if (test::skip_without_shared()) return;
+  Fixture f;
+  EngineLM lm(*f.model, *f.tok, {.n_ctx = 64, .n_batch = 64}, "t");
+  std::string text;
+  for (int i = 0; i < 12; ++i) text += "Lily and Tom went to the park to play with a big red ball. ";
+  RollingResult r = lm.loglikelihood_rolling(text);
+  CHECK(r.n_tokens == int64_t(f.tok->encode(text, true).size()) - 1);
+  CHECK(r.n_bytes == int64_t(text.size()));
+  CHECK(std::exp(-r.logprob / double(r.n_tokens)) < 20);  // repetitive in-domain text is easy
+}
+
+TEST_CASE("engine LM: stories260K scores clearly above chance on the stories suite", "[evals][shared]") {
+  if (test::skip_without_shared()) return;
+  Fixture f;
+  EngineLM lm(*f.model, *f.tok, {}, "t");
+  Suite s = load_suite("stories");
+  auto task = Task::create(s, {});
+  std::vector<ItemResult> rows;
+  for (size_t i = 0; i < task->size(); ++i) rows.push_back(task->run(i, lm)[0]);
+  auto m = task->aggregate(rows);
+  REQUIRE(m[0].metric == "acc");
+  std::printf("stories260K on stories: acc %.3f [%.3f, %.3f], acc_norm %.3f [%.3f, %.3f] (n=%lld, chance 0.25)\n", m[0].value,
+              *m[0].ci_low, *m[0].ci_high, m[1].value, *m[1].ci_low, *m[1].ci_high, (long long)m[0].n);
+  CHECK(*m[0].ci_low > 0.25);  // significant at 95%
+  CHECK(*m[1].ci_low > 0.25);
+  CHECK(m[0].value > 0.55);
+}
