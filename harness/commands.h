@@ -6,6 +6,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include <nlohmann/json.hpp>
+
+#include "reports/store.h"
+
 namespace sb::cli {
 
 // Thrown by a command to end the process with a specific status after printing nothing more.
@@ -18,5 +22,13 @@ void add_tokenize_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
 void add_logits_command(CLI::App& app);
 void add_perplexity_command(CLI::App& app);
+void add_score_code_command(CLI::App& app);
+void add_run_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
+void add_ingest_command(CLI::App& app);
+
+// Parses Google Benchmark JSON output into kernel rows (failed benchmarks are skipped);
+// `context` receives its "context" object. Throws sb::Error naming `file` on malformed input.
+std::vector<KernelRow> parse_gbench_json(const std::string& text, const std::string& file, nlohmann::json* context);
 
 }  // namespace sb::cli

@@ -1,11 +1,14 @@
 // sparkbench: the command-line entry point. Subcommands live in harness/cmd_*.cc.
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 
 #include "engine/core/error.h"
+#include "engine/core/omp_env.h"
 #include "harness/commands.h"
 
 int main(int argc, char** argv) {
+  sb::bound_openmp_spinning(argv);
   CLI::App app{"sparkbench: benchmark and evaluate transformer decoders (GGUF) on interchangeable backends"};
   app.set_version_flag("--version", std::string("sparkbench ") + SPARKBENCH_VERSION + " (" + SPARKBENCH_GIT_COMMIT + ")");
   app.require_subcommand(1);
@@ -14,6 +17,10 @@ int main(int argc, char** argv) {
   sb::cli::add_generate_command(app);
   sb::cli::add_logits_command(app);
   sb::cli::add_perplexity_command(app);
+  sb::cli::add_score_code_command(app);
+  sb::cli::add_run_command(app);
+  sb::cli::add_bench_command(app);
+  sb::cli::add_ingest_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

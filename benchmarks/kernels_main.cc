@@ -1,0 +1,243 @@
+// sparkbench-kernels: every backend op at the Codex-Spark shapes (width 512, 16 heads of 32,
+// FFN 2048, vocab 32000), with bytes/s, FLOP/s and percent of this machine's measured peaks
+// (pct_peak_bw: bytes moved / DRAM read bandwidth; pct_peak_flops: FLOP/s / oneDNN's best f32
+// matmul throughput). Calibration runs first (benchmarks calib/*), setup stays outside the timed
+// loops, and `--short` runs a small subset quickly (CI). Output: any Google Benchmark format;
+// `--benchmark_format=json` ingests with `sparkbench ingest --kernels FILE`.
+#include <benchmark/benchmark.h>
+
+#include <omp.h>
+
+#include <cstring>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "benchmarks/calibration.h"
+#include "engine/backends/backend.h"
+#include "engine/backends/host.h"
+#include "engine/core/omp_env.h"
+#include "engine/gguf/ggml_types.h"
+
+#if SPARKBENCH_WITH_DNNL
+#include "engine/backends/cpu/kernels.h"
+#endif
+
+using namespace sb;
+using benchmark::Counter;
+
+namespace {
+
+bench::Peaks g_peaks;
+bool g_short = false;
+int g_threads = 0;
+
+std::vector<float> randn(size_t n, uint64_t seed, float scale = 1.0f) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> nd(0.0f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = nd(rng);
+  return v;
+}
+
+std::vector<uint8_t> quantized(GgmlType t, const std::vector<float>& w, int64_t rows, int64_t cols) {
+  std::vector<uint8_t> q(size_t(ggml_row_bytes(t, cols) * rows));
+  for (int64_t r = 0; r < rows; ++r) quantize_row(t, w.data() + r * cols, q.data() + size_t(r * ggml_row_bytes(t, cols)), cols);
+  return q;
+}
+
+Tensor filled(Backend& b, int64_t rows, int64_t cols, uint64_t seed) {
+  Tensor t = b.alloc(rows, cols, DType::F32);
+  auto v = randn(size_t(rows * cols), seed);
+  b.upload(t, v.data());
+  return t;
+}
+
+// Roofline counters: per-iteration work turned into rates and percentages by the framework.
+void roofline(benchmark::State& st, double bytes, double flops) {
+  st.SetBytesProcessed(int64_t(bytes) * int64_t(st.iterations()));
+  if (flops > 0) st.counters["FLOP/s"] = Counter(flops, Counter::kIsIterationInvariantRate);
+  if (g_peaks.dram_bytes_per_s > 0)
+    st.counters["pct_peak_bw"] = Counter(bytes / g_peaks.dram_bytes_per_s * 100.0, Counter::kIsIterationInvariantRate);
+  if (flops > 0 && g_peaks.f32_flops > 0)
+    st.counters["pct_peak_flops"] = Counter(flops / g_peaks.f32_flops * 100.0, Counter::kIsIterationInvariantRate);
+}
+
+std::unique_ptr<Backend> make(const std::string& name) {
+  BackendOptions o;
+  o.threads = g_threads;
+  return create_backend(name, o);
+}
+
+void register_calibration() {
+  benchmark::RegisterBenchmark("calib/dram_read", [](benchmark::State& st) {
+    // (Google Benchmark 1.7's DoNotOptimize corrupts doubles it is given by reference under GCC,
+    // so the loop only touches a pointer.)
+    for (auto _ : st) benchmark::DoNotOptimize(&g_peaks);
+    st.counters["bytes_per_second"] = g_peaks.dram_bytes_per_s;
+  })->Iterations(1);
+  benchmark::RegisterBenchmark("calib/matmul_peak", [](benchmark::State& st) {
+    for (auto _ : st) benchmark::DoNotOptimize(&g_peaks);
+    st.counters["f32_flops"] = g_peaks.f32_flops;
+    st.counters["bf16_flops"] = g_peaks.bf16_flops;
+    st.counters["s8_ops"] = g_peaks.s8_ops;
+  })->Iterations(1);
+}
+
+struct Proj {
+  const char* name;
+  int64_t n, k;
+};
+
+void register_backend(const std::string& be) {
+  std::vector<Proj> projs{{"attn_qkvo", 512, 512}, {"ffn_gate_up", 2048, 512}, {"ffn_down", 512, 2048}, {"output", 32000, 512}};
+  std::vector<int64_t> ms{1, 32, 512};
+  std::vector<GgmlType> types{GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q4_0};
+  if (g_short) {
+    projs = {{"attn_qkvo", 512, 512}, {"ffn_down", 512, 2048}};
+    ms = {1, 32};
+    types = {GgmlType::F32, GgmlType::F16, GgmlType::Q4_0};
+  }
+  for (const auto& p : projs)
+    for (GgmlType t : types)
+      for (int64_t m : ms) {
+        const std::string name = be + "/matmul/" + p.name + "/" + ggml_type_name(uint32_t(t)) + "/M:" + std::to_string(m);
+        benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) {
+          auto b = make(be);
+          auto wf = randn(size_t(p.n * p.k), 1, 0.05f);
+          auto q = quantized(t, wf, p.n, p.k);
+          auto w = b->load_weight({"w", t, p.n, p.k, q.data()});
+          Tensor x = filled(*b, m, p.k, 2), y = b->alloc(m, p.n, DType::F32);
+          for (auto _ : st) {
+            b->matmul(x, *w, y);
+            b->synchronize();
+          }
+          roofline(st, double(q.size()) + double(m * (p.k + p.n) * 4), 2.0 * double(m) * double(p.n) * double(p.k));
+        })->Unit(benchmark::kMicrosecond);
+      }
+
+  // attention over a KV cache of `ctx` positions (f16 cache): one decode row, or a whole prefill
+  std::vector<int64_t> ctxs = g_short ? std::vector<int64_t>{128} : std::vector<int64_t>{128, 512, 2048};
+  for (int64_t ctx : ctxs)
+    for (bool prefill : {false, true}) {
+      if (g_short && prefill) continue;
+      const std::string name = be + "/attention/ctx:" + std::to_string(ctx) + (prefill ? "/prefill" : "/decode");
+      benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) {
+        auto b = make(be);
+        AttentionShape s{16, 16, 32, 32, 10000.0f, RopeStyle::Interleaved};
+        auto cache = b->create_kv_cache(1, ctx, 512, DType::F16);
+        Tensor k = filled(*b, ctx, 512, 3), v = filled(*b, ctx, 512, 4);
+        b->kv_store(*cache, 0, k, v, 0);
+        const int64_t T = prefill ? ctx : 1, pos0 = prefill ? 0 : ctx - 1;
+        Tensor q = filled(*b, T, 512, 5), out = b->alloc(T, 512, DType::F32);
+        for (auto _ : st) {
+          b->attention(q, *cache, 0, pos0, s, out);
+          b->synchronize();
+        }
+        // bytes: the f16 K and V caches once; FLOPs: q.k and p.v (2 * 32 each) per head per (query, key) pair
+        const double pairs = prefill ? double(ctx) * double(ctx + 1) / 2 : double(ctx);
+        roofline(st, double(ctx) * 512 * 2 * 2, pairs * 16 * 32 * 4);
+      })->Unit(benchmark::kMicrosecond);
+    }
+
+  for (int64_t m : {int64_t(1), int64_t(512)}) {
+    const std::string M = "/M:" + std::to_string(m);
+    benchmark::RegisterBenchmark((be + "/rmsnorm" + M).c_str(), [=](benchmark::State& st) {
+      auto b = make(be);
+      Tensor x = filled(*b, m, 512, 6), w = filled(*b, 1, 512, 7), o = b->alloc(m, 512, DType::F32);
+      for (auto _ : st) b->rmsnorm(x, w, 1e-5f, o), b->synchronize();
+      roofline(st, double(m) * 512 * 8, double(m) * 512 * 4);
+    });
+    benchmark::RegisterBenchmark((be + "/rope" + M).c_str(), [=](benchmark::State& st) {
+      auto b = make(be);
+      AttentionShape s{16, 16, 32, 32, 10000.0f, RopeStyle::Interleaved};
+      Tensor x = filled(*b, m, 512, 8);
+      for (auto _ : st) b->rope(x, 16, s, 100), b->synchronize();
+      roofline(st, double(m) * 512 * 8, double(m) * 512 * 3);
+    });
+    benchmark::RegisterBenchmark((be + "/swiglu" + M).c_str(), [=](benchmark::State& st) {
+      auto b = make(be);
+      Tensor g = filled(*b, m, 2048, 9), u = filled(*b, m, 2048, 10), o = b->alloc(m, 2048, DType::F32);
+      for (auto _ : st) b->swiglu(g, u, o), b->synchronize();
+      roofline(st, double(m) * 2048 * 12, double(m) * 2048 * 6);
+    });
+    benchmark::RegisterBenchmark((be + "/embed" + M).c_str(), [=](benchmark::State& st) {
+      auto b = make(be);
+      auto table = quantized(GgmlType::F16, randn(size_t(32000) * 512, 11, 0.02f), 32000, 512);
+      auto w = b->load_weight({"emb", GgmlType::F16, 32000, 512, table.data()});
+      std::vector<int32_t> ids(static_cast<size_t>(m));
+      for (size_t i = 0; i < ids.size(); ++i) ids[i] = int32_t((i * 7919) % 32000);
+      Tensor x = b->alloc(m, 512, DType::F32);
+      for (auto _ : st) b->embed(*w, ids.data(), m, x), b->synchronize();
+      roofline(st, double(m) * 512 * 6, 0);
+    });
+  }
+}
+
+void register_conversions() {
+  const int64_t n = 512 * 2048;
+  auto src = randn(size_t(n), 12, 0.05f);
+  for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::F16, GgmlType::BF16}) {
+    const std::string tn = ggml_type_name(uint32_t(t));
+    benchmark::RegisterBenchmark(("convert/quantize/" + tn).c_str(), [=](benchmark::State& st) {
+      std::vector<uint8_t> q(size_t(ggml_row_bytes(t, n)));
+      for (auto _ : st) quantize_row(t, src.data(), q.data(), n), benchmark::ClobberMemory();
+      roofline(st, double(n) * 4 + double(q.size()), 0);
+    })->Unit(benchmark::kMicrosecond);
+#if SPARKBENCH_WITH_DNNL
+    benchmark::RegisterBenchmark(("convert/dequantize/" + tn).c_str(), [=](benchmark::State& st) {
+      std::vector<uint8_t> q(size_t(ggml_row_bytes(t, n)));
+      quantize_row(t, src.data(), q.data(), n);
+      std::vector<float> out(static_cast<size_t>(n));
+      const size_t row = size_t(ggml_row_bytes(t, 512));
+      for (auto _ : st) cpu::dequantize_rows(t, q.data(), row, 512, 0, 2048, out.data()), benchmark::ClobberMemory();
+      roofline(st, double(n) * 4 + double(q.size()), 0);
+    })->Unit(benchmark::kMicrosecond);
+#endif
+  }
+#if SPARKBENCH_WITH_DNNL
+  for (int64_t len : {int64_t(128), int64_t(2048)}) {
+    benchmark::RegisterBenchmark(("cpu/softmax/n:" + std::to_string(len)).c_str(), [=](benchmark::State& st) {
+      auto x = randn(size_t(len), 13);
+      std::vector<float> y(x.size());
+      for (auto _ : st) cpu::softmax_row(x.data(), y.data(), len), benchmark::ClobberMemory();
+      roofline(st, double(len) * 8, double(len) * 4);
+    });
+  }
+#endif
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  sb::bound_openmp_spinning(argv);
+  std::vector<char*> args;
+  for (int i = 0; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--short") == 0) g_short = true;
+    else if (std::strncmp(argv[i], "--threads=", 10) == 0) g_threads = std::atoi(argv[i] + 10);
+    else args.push_back(argv[i]);
+  }
+  static char short_min_time[] = "--benchmark_min_time=0.01";
+  bool has_min_time = false;
+  for (char* a : args) has_min_time |= std::strncmp(a, "--benchmark_min_time", 20) == 0;
+  if (g_short && !has_min_time) args.push_back(short_min_time);
+  int n = int(args.size());
+  benchmark::Initialize(&n, args.data());
+  if (benchmark::ReportUnrecognizedArguments(n, args.data())) return 1;
+  const int threads = g_threads > 0 ? g_threads : omp_get_num_procs();
+  g_peaks = bench::measure_peaks(threads, g_short ? 0.2 : 1.0);
+  benchmark::AddCustomContext("sparkbench_commit", SPARKBENCH_GIT_COMMIT);
+  benchmark::AddCustomContext("threads", std::to_string(threads));
+  benchmark::AddCustomContext("peak_dram_bytes_per_s", std::to_string(g_peaks.dram_bytes_per_s));
+  benchmark::AddCustomContext("peak_f32_flops", std::to_string(g_peaks.f32_flops));
+  benchmark::AddCustomContext("peak_bf16_flops", std::to_string(g_peaks.bf16_flops));
+  benchmark::AddCustomContext("peak_s8_ops", std::to_string(g_peaks.s8_ops));
+  register_calibration();
+  for (const auto& be : available_backends())
+    if (be != "ref") register_backend(be);
+  register_conversions();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

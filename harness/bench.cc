@@ -1,0 +1,372 @@
+#include "harness/bench.h"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/core/error.h"
+#include "engine/generate/sampler.h"
+#include "harness/provenance.h"
+
+namespace sb::cli {
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+double ns_since(clock_type::time_point t) { return std::chrono::duration<double, std::nano>(clock_type::now() - t).count(); }
+
+int64_t peak_rss() {
+  struct rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  return int64_t(ru.ru_maxrss) * 1024;
+}
+
+double mean(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x;
+  return v.empty() ? 0 : s / double(v.size());
+}
+double stddev(const std::vector<double>& v) {
+  if (v.size() < 2) return 0;
+  const double m = mean(v);
+  double s = 0;
+  for (double x : v) s += (x - m) * (x - m);
+  return std::sqrt(s / double(v.size() - 1));
+}
+double percentile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const double pos = q * double(v.size() - 1);
+  const size_t lo = size_t(pos);
+  const size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (v[hi] - v[lo]) * (pos - double(lo));
+}
+
+std::vector<int32_t> random_tokens(std::mt19937_64& rng, int64_t n, int64_t n_vocab) {
+  std::vector<int32_t> ids(static_cast<size_t>(n));
+  for (auto& t : ids) t = int32_t(3 + rng() % uint64_t(n_vocab - 3));
+  return ids;
+}
+
+struct Runner {
+  LoadedModel& lm;
+  Context& ctx;
+  std::mt19937_64& rng;
+  int64_t depth;
+  std::vector<float> logits;
+
+  void prefill_depth() {
+    ctx.rewind(0);
+    if (depth > 0) {
+      auto ids = random_tokens(rng, depth, lm.model->config().n_vocab);
+      ctx.eval(ids.data(), depth, false, logits);
+    }
+  }
+  // Returns ns for evaluating P tokens.
+  double pp(int64_t P) {
+    auto ids = random_tokens(rng, P, lm.model->config().n_vocab);
+    ctx.rewind(depth);
+    const auto t0 = clock_type::now();
+    ctx.eval(ids.data(), P, false, logits);
+    return ns_since(t0);
+  }
+  // N decode steps; returns total ns, appends step latencies (ms).
+  double tg(int64_t N, std::vector<double>& steps) {
+    auto ids = random_tokens(rng, N, lm.model->config().n_vocab);
+    ctx.rewind(depth);
+    const auto t0 = clock_type::now();
+    for (int64_t i = 0; i < N; ++i) {
+      const auto s = clock_type::now();
+      ctx.eval(&ids[size_t(i)], 1, false, logits);
+      steps.push_back(ns_since(s) / 1e6);
+    }
+    return ns_since(t0);
+  }
+  // Prompt + N greedy tokens; returns total ns; sets ttft/tpot (ms).
+  double pg(int64_t P, int64_t N, double& ttft, double& tpot, std::vector<double>& steps) {
+    auto ids = random_tokens(rng, P, lm.model->config().n_vocab);
+    const int64_t V = lm.model->config().n_vocab;
+    ctx.rewind(depth);
+    const auto t0 = clock_type::now();
+    ctx.eval(ids.data(), P, false, logits);
+    int32_t next = argmax(logits.data(), V);
+    ttft = ns_since(t0) / 1e6;
+    double last = ttft;
+    for (int64_t i = 1; i < N; ++i) {
+      ctx.eval(&next, 1, false, logits);
+      next = argmax(logits.data(), V);
+      const double now = ns_since(t0) / 1e6;
+      steps.push_back(now - last);
+      last = now;
+    }
+    tpot = N > 1 ? (last - ttft) / double(N - 1) : 0.0;
+    return ns_since(t0);
+  }
+};
+
+void finish(BenchRow& r, const std::vector<double>& ns, int64_t tokens) {
+  r.samples_ns = ns;
+  r.samples_ts.clear();
+  for (double x : ns) r.samples_ts.push_back(x > 0 ? double(tokens) * 1e9 / x : 0);
+  r.avg_ns = mean(ns);
+  r.stddev_ns = stddev(ns);
+  r.avg_ts = mean(r.samples_ts);
+  r.stddev_ts = stddev(r.samples_ts);
+  r.repetitions = int64_t(ns.size());
+}
+
+}  // namespace
+
+std::vector<BenchRow> run_bench(const BenchConfig& cfg, const std::function<void(const BenchRow&)>& on_row) {
+  if (cfg.repetitions < 1) fail("--repetitions must be at least 1");
+  std::vector<BenchRow> rows;
+  for (const auto& model : cfg.models)
+    for (const auto& backend : cfg.backends)
+      for (int threads : cfg.threads)
+        for (const auto& kv : cfg.kv_types)
+          for (int64_t depth : cfg.depths) {
+            ModelArgs a;
+            if (model.rfind("preset:", 0) == 0) a.preset = model.substr(7);
+            else a.model = model;
+            a.backend = backend;
+            a.threads = threads;
+            a.kv_type = kv;
+            a.compute = cfg.compute;
+            a.n_batch = cfg.n_batch;
+            int64_t need = 1;
+            for (int64_t p : cfg.n_prompt) need = std::max(need, p);
+            for (int64_t n : cfg.n_gen) need = std::max(need, n);
+            for (auto [p, n] : cfg.pg) need = std::max(need, p + n);
+            if (!cfg.scenario.empty())
+              need = std::max(need, (cfg.n_prompt.empty() ? 128 : cfg.n_prompt.front()) + (cfg.n_gen.empty() ? 32 : cfg.n_gen.front()));
+            LoadedModel lm = load_model(a);
+            const ModelConfig& mc = lm.model->config();
+            if (depth + need > mc.n_ctx) fail("depth ", depth, " + test length ", need, " exceeds the model context ", mc.n_ctx);
+            ContextOptions co = lm.ctx_opts;
+            co.n_ctx = depth + need;
+            Context ctx(*lm.model, co);
+            std::mt19937_64 rng(cfg.seed);
+            Runner run{lm, ctx, rng, depth, {}};
+            run.prefill_depth();
+            auto base = [&](const std::string& test, int64_t np, int64_t ng) {
+              BenchRow r;
+              r.model_filename = lm.path;
+              r.model_type = cat(mc.arch, " ", mc.n_layer, "L ", mc.n_embd, "d ", ggml_type_name(uint32_t(lm.model->file().tensor("blk.0.attn_q.weight")->type)));
+              r.model_size = int64_t(lm.model->weight_bytes());
+              r.model_n_params = mc.n_params();
+              r.backend = lm.backend->name();
+              r.backend_info = lm.backend->describe();
+              r.type_k = kv;
+              r.test = test;
+              r.n_batch = cfg.n_batch;
+              r.n_threads = threads;
+              r.n_prompt = np;
+              r.n_gen = ng;
+              r.n_depth = depth;
+              r.synthetic = lm.synthetic;
+              r.load_ms = lm.load_ms;
+              r.weight_bytes = int64_t(lm.model->weight_bytes());
+              r.kv_bytes = int64_t(ctx.kv_bytes());
+              return r;
+            };
+            auto emit = [&](BenchRow r) {
+              r.peak_rss_bytes = peak_rss();
+              if (on_row) on_row(r);
+              rows.push_back(std::move(r));
+            };
+            for (int64_t P : cfg.n_prompt) {
+              if (P <= 0) continue;
+              BenchRow r = base(cat("pp", P), P, 0);
+              run.pp(P);  // warm-up
+              std::vector<double> ns;
+              for (int i = 0; i < cfg.repetitions; ++i) ns.push_back(run.pp(P));
+              finish(r, ns, P);
+              emit(r);
+            }
+            for (int64_t N : cfg.n_gen) {
+              if (N <= 0) continue;
+              BenchRow r = base(cat("tg", N), 0, N);
+              std::vector<double> warm, steps;
+              run.tg(N, warm);
+              std::vector<double> ns;
+              for (int i = 0; i < cfg.repetitions; ++i) ns.push_back(run.tg(N, steps));
+              finish(r, ns, N);
+              r.p50_ms = percentile(steps, 0.50);
+              r.p90_ms = percentile(steps, 0.90);
+              r.p99_ms = percentile(steps, 0.99);
+              r.tpot_ms = mean(steps);
+              emit(r);
+            }
+            for (auto [P, N] : cfg.pg) {
+              BenchRow r = base(cat("pp", P, "+tg", N), P, N);
+              double ttft = 0, tpot = 0;
+              std::vector<double> warm, steps, ttfts, tpots, ns;
+              run.pg(P, N, ttft, tpot, warm);
+              for (int i = 0; i < cfg.repetitions; ++i) {
+                ns.push_back(run.pg(P, N, ttft, tpot, steps));
+                ttfts.push_back(ttft);
+                tpots.push_back(tpot);
+              }
+              finish(r, ns, P + N);
+              r.ttft_ms = mean(ttfts);
+              r.tpot_ms = mean(tpots);
+              r.p50_ms = percentile(steps, 0.50);
+              r.p90_ms = percentile(steps, 0.90);
+              r.p99_ms = percentile(steps, 0.99);
+              emit(r);
+            }
+            if (!cfg.scenario.empty()) {
+              const int64_t P = cfg.n_prompt.empty() ? 128 : cfg.n_prompt.front();
+              const int64_t N = cfg.n_gen.empty() ? 32 : cfg.n_gen.front();
+              BenchRow r = base(cat(cfg.scenario, ":pp", P, "+tg", N), P, N);
+              r.scenario = cfg.scenario;
+              double ttft = 0, tpot = 0;
+              std::vector<double> steps, lat, ttfts, tpots;
+              const auto t0 = clock_type::now();
+              for (int q = 0; q < cfg.queries; ++q) {
+                lat.push_back(run.pg(P, N, ttft, tpot, steps));
+                ttfts.push_back(ttft);
+                tpots.push_back(tpot);
+              }
+              const double wall_s = ns_since(t0) / 1e9;
+              finish(r, lat, P + N);
+              r.ttft_ms = mean(ttfts);
+              r.tpot_ms = mean(tpots);
+              // single-stream reports the 90th-percentile query latency; offline the throughput
+              r.p50_ms = percentile(lat, 0.50) / 1e6;
+              r.p90_ms = percentile(lat, 0.90) / 1e6;
+              r.p99_ms = percentile(lat, 0.99) / 1e6;
+              r.queries_per_s = double(cfg.queries) / wall_s;
+              if (cfg.scenario == "offline") r.avg_ts = double(cfg.queries * N) / wall_s;
+              emit(r);
+            }
+          }
+  return rows;
+}
+
+namespace {
+
+nlohmann::json row_json(const BenchRow& r) {
+  nlohmann::json j{{"build_commit", SPARKBENCH_GIT_COMMIT}, {"build_number", 0}, {"cpu_info", cpu_model()},
+                   {"backends", r.backend}, {"backend_info", r.backend_info}, {"model_filename", r.model_filename},
+                   {"model_type", r.model_type}, {"model_size", r.model_size}, {"model_n_params", r.model_n_params},
+                   {"synthetic_weights", r.synthetic}, {"n_batch", r.n_batch}, {"n_threads", r.n_threads}, {"type_k", r.type_k},
+                   {"type_v", r.type_k}, {"n_prompt", r.n_prompt}, {"n_gen", r.n_gen}, {"n_depth", r.n_depth}, {"test", r.test},
+                   {"repetitions", r.repetitions}, {"avg_ns", int64_t(r.avg_ns)}, {"stddev_ns", int64_t(r.stddev_ns)},
+                   {"avg_ts", r.avg_ts}, {"stddev_ts", r.stddev_ts}, {"samples_ns", r.samples_ns}, {"samples_ts", r.samples_ts},
+                   {"peak_rss_bytes", r.peak_rss_bytes}, {"weight_bytes", r.weight_bytes}, {"kv_bytes", r.kv_bytes},
+                   {"load_ms", r.load_ms}};
+  if (!r.scenario.empty()) j["scenario"] = r.scenario;
+  auto opt = [&](const char* k, const std::optional<double>& v) {
+    if (v) j[k] = *v;
+  };
+  opt("ttft_ms", r.ttft_ms);
+  opt("tpot_ms", r.tpot_ms);
+  opt("p50_ms", r.p50_ms);
+  opt("p90_ms", r.p90_ms);
+  opt("p99_ms", r.p99_ms);
+  opt("queries_per_s", r.queries_per_s);
+  return j;
+}
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+std::string base_name(const std::string& p) {
+  const auto s = p.find_last_of('/');
+  return s == std::string::npos ? p : p.substr(s + 1);
+}
+
+}  // namespace
+
+std::string render_bench(const std::vector<BenchRow>& rows, const std::string& format) {
+  std::ostringstream out;
+  if (format == "json") {
+    nlohmann::json a = nlohmann::json::array();
+    for (const auto& r : rows) a.push_back(row_json(r));
+    out << a.dump(1) << "\n";
+  } else if (format == "jsonl") {
+    for (const auto& r : rows) out << row_json(r).dump() << "\n";
+  } else if (format == "csv" || format == "sql") {
+    const std::vector<std::string> cols{"build_commit", "cpu_info", "backends", "model_filename", "model_type", "model_size",
+                                        "model_n_params", "n_batch", "n_threads", "type_k", "n_prompt", "n_gen", "n_depth",
+                                        "test", "repetitions", "avg_ns", "stddev_ns", "avg_ts", "stddev_ts", "ttft_ms", "tpot_ms",
+                                        "p50_ms", "p90_ms", "p99_ms", "peak_rss_bytes", "load_ms"};
+    auto cell = [](const nlohmann::json& j, const std::string& c, bool sql) -> std::string {
+      if (!j.contains(c)) return sql ? "NULL" : "";
+      const auto& v = j[c];
+      if (v.is_string()) {
+        std::string s = v.get<std::string>(), q;
+        for (char ch : s) {
+          if (ch == (sql ? '\'' : '"')) q += ch;
+          q += ch;
+        }
+        return sql ? "'" + q + "'" : "\"" + q + "\"";
+      }
+      return v.dump();
+    };
+    if (format == "csv") {
+      for (size_t i = 0; i < cols.size(); ++i) out << (i ? "," : "") << cols[i];
+      out << "\n";
+      for (const auto& r : rows) {
+        auto j = row_json(r);
+        for (size_t i = 0; i < cols.size(); ++i) out << (i ? "," : "") << cell(j, cols[i], false);
+        out << "\n";
+      }
+    } else {
+      out << "CREATE TABLE IF NOT EXISTS bench (";
+      for (size_t i = 0; i < cols.size(); ++i) out << (i ? ", " : "") << cols[i];
+      out << ");\n";
+      for (const auto& r : rows) {
+        auto j = row_json(r);
+        out << "INSERT INTO bench (";
+        for (size_t i = 0; i < cols.size(); ++i) out << (i ? ", " : "") << cols[i];
+        out << ") VALUES (";
+        for (size_t i = 0; i < cols.size(); ++i) out << (i ? ", " : "") << cell(j, cols[i], true);
+        out << ");\n";
+      }
+    }
+  } else if (format == "md" || format == "table") {
+    const bool md = format == "md";
+    const char* sep = md ? " | " : "  ";
+    std::vector<std::vector<std::string>> t{{"model", "size", "backend", "threads", "kv", "test", "t/s", "ttft ms", "tpot ms", "p90 ms", "peak RSS"}};
+    for (const auto& r : rows) {
+      t.push_back({base_name(r.model_filename) + (r.synthetic ? " (synthetic)" : ""), fmt("%.1f MiB", double(r.model_size) / 1048576.0),
+                   r.backend, std::to_string(r.n_threads), r.type_k,
+                   r.test + (r.n_depth ? " @ d" + std::to_string(r.n_depth) : ""),
+                   fmt("%.2f", r.avg_ts) + " ± " + fmt("%.2f", r.stddev_ts), r.ttft_ms ? fmt("%.1f", *r.ttft_ms) : "",
+                   r.tpot_ms ? fmt("%.2f", *r.tpot_ms) : "", r.p90_ms ? fmt("%.2f", *r.p90_ms) : "",
+                   fmt("%.0f MiB", double(r.peak_rss_bytes) / 1048576.0)});
+    }
+    std::vector<size_t> w(t[0].size(), 0);
+    for (const auto& row : t)
+      for (size_t c = 0; c < row.size(); ++c) w[c] = std::max(w[c], row[c].size());
+    for (size_t ri = 0; ri < t.size(); ++ri) {
+      if (md) out << "| ";
+      for (size_t c = 0; c < t[ri].size(); ++c) {
+        out << t[ri][c] << std::string(w[c] - t[ri][c].size(), ' ');
+        if (c + 1 < t[ri].size()) out << sep;
+      }
+      out << (md ? " |\n" : "\n");
+      if (ri == 0) {
+        if (md) out << "|";
+        for (size_t c = 0; c < w.size(); ++c) out << (md ? std::string(w[c] + 2, '-') + "|" : std::string(w[c], '-') + (c + 1 < w.size() ? "  " : ""));
+        out << "\n";
+      }
+    }
+  } else {
+    fail("unknown --output '", format, "' (table, md, json, jsonl, csv, sql)");
+  }
+  return out.str();
+}
+
+}  // namespace sb::cli

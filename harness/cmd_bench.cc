@@ -1,0 +1,137 @@
+// `sparkbench bench`: prefill/decode speed, TTFT/TPOT and latency percentiles (llama-bench-like).
+#include <cstdio>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/core/error.h"
+#include "harness/bench.h"
+#include "harness/commands.h"
+#include "harness/provenance.h"
+#include "reports/store.h"
+
+namespace sb::cli {
+namespace {
+
+template <class T>
+std::vector<T> parse_list(const std::vector<std::string>& in, const char* what) {
+  std::vector<T> out;
+  for (const auto& s : in) {
+    std::stringstream ss(s);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+      if (item.empty()) continue;
+      if constexpr (std::is_same_v<T, std::string>) {
+        out.push_back(item);
+      } else {
+        try {
+          size_t used = 0;
+          long long v = std::stoll(item, &used);
+          if (used != item.size()) throw std::invalid_argument(item);
+          out.push_back(T(v));
+        } catch (const std::exception&) {
+          fail(what, ": '", item, "' is not an integer");
+        }
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("bench", "Measure prefill/decode tokens/s, TTFT, TPOT and latency percentiles");
+  static std::vector<std::string> models, presets, backends, threads, kv, depths, np, ng, pg, variants;
+  static BenchConfig cfg;
+  static std::string output = "table", db, label;
+  cmd->add_option("-m,--model", models, "GGUF model file(s), comma-separated or repeated");
+  cmd->add_option("--preset", presets, "Synthetic preset model(s) instead of -m");
+  cmd->add_option("--backend", backends, "Backend(s)")->default_str(default_backend());
+  cmd->add_option("-t,--threads", threads, "Thread count(s) (0 = all cores)")->default_str("0");
+  cmd->add_option("--kv-type", kv, "KV cache type(s): f32, f16, bf16")->default_str("f16");
+  cmd->add_option("-d,--depth", depths, "Pre-filled KV depth(s)")->default_str("0");
+  cmd->add_option("-p,--n-prompt", np, "Prompt length(s) for prefill tests")->default_str("512");
+  cmd->add_option("-n,--n-gen", ng, "Generated tokens for decode tests")->default_str("128");
+  cmd->add_option("--pg", pg, "Combined prompt+generation test(s) as P,N (repeatable)");
+  cmd->add_option("-r,--repetitions", cfg.repetitions, "Timed repetitions per test")->capture_default_str();
+  cmd->add_option("-b,--batch-size", cfg.n_batch, "Rows per forward pass")->capture_default_str();
+  cmd->add_option("--compute", cfg.compute, "Matmul arithmetic: f32 or bf16")->capture_default_str();
+  cmd->add_option("--variant", variants, "Variant(s) (base = weights as stored)")->default_str("base");
+  cmd->add_option("--scenario", cfg.scenario, "Also run a load scenario: single-stream or offline")
+      ->check(CLI::IsMember({"single-stream", "offline"}));
+  cmd->add_option("--queries", cfg.queries, "Queries per scenario")->capture_default_str();
+  cmd->add_option("-o,--output", output, "table, md, json, jsonl, csv, sql")->capture_default_str();
+  cmd->add_option("--db", db, "Also store the rows in this results database");
+  cmd->add_option("--label", label, "Label of the stored run");
+  cmd->callback([] {
+    cfg.models = parse_list<std::string>(models, "--model");
+    for (const auto& p : parse_list<std::string>(presets, "--preset")) cfg.models.push_back("preset:" + p);
+    if (cfg.models.empty()) fail("give at least one -m MODEL or --preset NAME");
+    for (const auto& v : parse_list<std::string>(variants, "--variant"))
+      if (v != "base") fail("variant '", v, "' is not available yet (only 'base': the weights as stored)");
+    cfg.backends = backends.empty() ? std::vector<std::string>{default_backend()} : parse_list<std::string>(backends, "--backend");
+    cfg.threads = threads.empty() ? std::vector<int>{0} : parse_list<int>(threads, "--threads");
+    cfg.kv_types = kv.empty() ? std::vector<std::string>{"f16"} : parse_list<std::string>(kv, "--kv-type");
+    cfg.depths = depths.empty() ? std::vector<int64_t>{0} : parse_list<int64_t>(depths, "--depth");
+    cfg.n_prompt = np.empty() ? std::vector<int64_t>{512} : parse_list<int64_t>(np, "--n-prompt");
+    cfg.n_gen = ng.empty() ? std::vector<int64_t>{128} : parse_list<int64_t>(ng, "--n-gen");
+    for (const auto& s : pg) {
+      auto v = parse_list<int64_t>({s}, "--pg");
+      if (v.size() != 2) fail("--pg takes P,N (got '", s, "')");
+      cfg.pg.emplace_back(v[0], v[1]);
+    }
+    render_bench({}, output);  // validate the format before measuring
+    const bool stream = output == "jsonl";
+    auto rows = run_bench(cfg, [&](const BenchRow& r) {
+      if (stream) std::printf("%s", render_bench({r}, "jsonl").c_str()), std::fflush(stdout);
+    });
+    if (!stream) std::printf("%s", render_bench(rows, output).c_str());
+    if (!db.empty()) {
+      auto store = Store::open(db);
+      RunInfo info;
+      info.label = label;
+      info.kind = "bench";
+      info.git_commit = git_commit(&info.git_dirty);
+      info.tool_version = tool_version();
+      info.host = host_name();
+      info.cpu = cpu_model();
+      info.backend = rows.empty() ? "" : rows.front().backend;
+      info.threads = rows.empty() ? 0 : int(rows.front().n_threads);
+      info.model_path = rows.empty() ? "" : rows.front().model_filename;
+      info.model_sha256 = info.model_path.empty() ? "" : model_sha256(info.model_path, store.get());
+      info.synthetic_weights = !rows.empty() && rows.front().synthetic;
+      info.variant = "base";
+      info.config_json = nlohmann::json::parse(render_bench(rows, "json")).dump();
+      const int64_t run = store->begin_run(info);
+      for (const auto& r : rows) {
+        SpeedRow s;
+        s.test = r.test;
+        s.n_prompt = r.n_prompt;
+        s.n_gen = r.n_gen;
+        s.n_depth = r.n_depth;
+        s.repetitions = r.repetitions;
+        s.avg_ts = r.avg_ts;
+        s.stddev_ts = r.stddev_ts;
+        s.samples_ts = r.samples_ts;
+        s.samples_ns = r.samples_ns;
+        s.ttft_ms = r.ttft_ms;
+        s.tpot_ms = r.tpot_ms;
+        s.p50_ms = r.p50_ms;
+        s.p90_ms = r.p90_ms;
+        s.p99_ms = r.p99_ms;
+        s.peak_rss_bytes = r.peak_rss_bytes;
+        s.load_ms = r.load_ms;
+        s.extra_json = nlohmann::json{{"backend", r.backend}, {"n_threads", r.n_threads}, {"type_k", r.type_k},
+                                      {"model", r.model_filename}, {"scenario", r.scenario}, {"weight_bytes", r.weight_bytes},
+                                      {"kv_bytes", r.kv_bytes}}
+                           .dump();
+        store->add_speed(run, s);
+      }
+      store->finish_run(run, "complete");
+      std::fprintf(stderr, "stored %zu rows as run %lld in %s\n", rows.size(), (long long)run, db.c_str());
+    }
+  });
+}
+
+}  // namespace sb::cli

@@ -1,0 +1,198 @@
+#include "harness/runner.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/core/error.h"
+#include "engine/core/sha256.h"
+#include "evals/cached_lm.h"
+#include "evals/engine_lm.h"
+#include "harness/provenance.h"
+#include "reports/store.h"
+
+namespace sb::cli {
+namespace {
+
+std::atomic<bool> g_stop{false};
+void on_signal(int) { g_stop = true; }
+
+class StoreCache : public RequestCache {
+ public:
+  explicit StoreCache(Store& s) : s_(s) {}
+  std::optional<std::string> get(const std::string& key) override { return s_.cache_get(key); }
+  void put(const std::string& key, const std::string& value) override { s_.cache_put(key, value); }
+
+ private:
+  Store& s_;
+};
+
+SampleRow to_row(const std::string& task, const ItemResult& r) {
+  SampleRow s;
+  s.task = task;
+  s.sample_id = r.sample_id;
+  s.prompt_hash = sha256_hex(r.prompt);
+  s.output = r.output;
+  s.score = r.score;
+  s.outcome = r.outcome;
+  s.ttft_ms = r.ttft_ms;
+  s.tpot_ms = r.tpot_ms;
+  s.latency_ms = r.latency_ms;
+  s.n_prompt_tokens = r.n_prompt_tokens;
+  s.n_gen_tokens = r.n_gen_tokens;
+  nlohmann::json extra = r.extra;
+  extra["item_id"] = r.item_id;
+  s.extra_json = extra.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return s;
+}
+
+ItemResult from_row(const SampleRow& s) {
+  ItemResult r;
+  r.sample_id = s.sample_id;
+  r.output = s.output;
+  r.score = s.score;
+  r.outcome = s.outcome;
+  r.ttft_ms = s.ttft_ms;
+  r.tpot_ms = s.tpot_ms;
+  r.latency_ms = s.latency_ms;
+  r.n_prompt_tokens = s.n_prompt_tokens;
+  r.n_gen_tokens = s.n_gen_tokens;
+  r.extra = s.extra_json.empty() ? nlohmann::json::object() : nlohmann::json::parse(s.extra_json);
+  r.item_id = r.extra.value("item_id", s.sample_id);
+  return r;
+}
+
+std::string random_group_id() {
+  std::random_device rd;
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%08x%08x", rd(), rd());
+  return buf;
+}
+
+}  // namespace
+
+std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
+  ModelArgs margs = opt.model;
+  if (margs.model.empty() && margs.preset.empty()) margs.preset = "codex-spark-mini";
+  std::vector<std::string> suite_names;
+  for (const auto& s : opt.suites) {
+    if (s == "all") {
+      for (const auto& b : bundled_suites()) suite_names.push_back(b);
+    } else {
+      suite_names.push_back(s);
+    }
+  }
+  if (suite_names.empty()) fail("no suites to run (bundled suites live in ", datasets_dir(), ")");
+  // Load every suite first: bad data fails before any model work.
+  std::vector<Suite> suites;
+  for (const auto& n : suite_names) suites.push_back(load_suite(n));
+  for (const auto& v : opt.variants)
+    if (v != "base") fail("variant '", v, "' is not available yet (only 'base': the weights as stored)");
+
+  auto store = Store::open(opt.db);
+  store->mark_interrupted();
+  StoreCache cache(*store);
+  LoadedModel lm = load_model(margs);
+  const std::string sha = model_sha256(lm.path, store.get());
+  const std::string group = random_group_id();
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  g_stop = false;
+
+  std::vector<RunSummary> out;
+  for (const auto& variant : opt.variants) {
+    nlohmann::json config{{"model", lm.path}, {"model_sha256", sha}, {"variant", variant}, {"backend", margs.backend},
+                          {"kv_type", margs.kv_type}, {"compute", margs.compute}, {"suites", suite_names}, {"limit", opt.limit},
+                          {"samples", opt.task.samples}, {"temperature", opt.task.temperature}, {"seed", opt.task.seed},
+                          {"n_ctx", margs.n_ctx}};
+    RunSummary sum;
+    sum.variant = variant;
+    sum.model_path = lm.path;
+    sum.model_sha256 = sha;
+    sum.synthetic = lm.synthetic;
+    sum.backend = lm.backend->name();
+    int64_t run_id = 0;
+    if (opt.resume) {
+      for (const auto& r : store->list_runs(1000)) {
+        if ((r.status == "interrupted" || r.status == "failed") && nlohmann::json::parse(r.info.config_json) == config) {
+          run_id = r.id;
+          break;
+        }
+      }
+      if (!run_id) fail(opt.db, ": no interrupted run with this configuration to resume");
+      store->resume_run(run_id);
+      sum.resumed = true;
+    } else {
+      RunInfo info;
+      info.label = opt.label;
+      info.group_id = group;
+      info.kind = "eval";
+      info.git_commit = git_commit(&info.git_dirty);
+      info.tool_version = tool_version();
+      info.host = host_name();
+      info.cpu = cpu_model();
+      info.backend = lm.backend->name();
+      info.threads = margs.threads;
+      info.model_path = lm.path;
+      info.model_sha256 = sha;
+      info.model_arch = lm.model->config().arch;
+      info.synthetic_weights = lm.synthetic;
+      info.variant = variant;
+      info.seed = opt.task.seed;
+      info.config_json = config.dump();
+      run_id = store->begin_run(info);
+    }
+    sum.run_id = run_id;
+    const std::string identity = sha + "|" + variant + "|" + lm.backend->name() + "|kv=" + margs.kv_type + "|compute=" + margs.compute;
+    EngineLM engine(*lm.model, *lm.tokenizer, lm.ctx_opts, identity);
+    CachedLM cached(engine, cache);
+    try {
+      for (const auto& suite : suites) {
+        const auto t0 = std::chrono::steady_clock::now();
+        auto task = Task::create(suite, opt.task);
+        const size_t n = opt.limit > 0 ? std::min(task->size(), size_t(opt.limit)) : task->size();
+        std::set<std::string> done = store->sample_ids(run_id, suite.name);
+        for (size_t i = 0; i < n && !g_stop; ++i) {
+          const std::string id = suite.item_id(i);
+          if (done.count(id) || done.count(id + "#0")) continue;
+          if (opt.progress) std::fprintf(stderr, "\r[%s] %s %zu/%zu   ", variant.c_str(), suite.name.c_str(), i + 1, n);
+          std::vector<SampleRow> rows;
+          for (const auto& r : task->run(i, cached)) rows.push_back(to_row(suite.name, r));
+          store->add_samples(run_id, rows);
+        }
+        if (opt.progress) std::fprintf(stderr, "\n");
+        if (g_stop) break;
+        std::vector<ItemResult> rows;
+        for (const auto& s : store->samples(run_id, suite.name)) rows.push_back(from_row(s));
+        SuiteSummary ss{suite.name, suite.version, suite.task, int64_t(n), task->aggregate(rows),
+                        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()};
+        for (const auto& m : ss.metrics) store->add_metric(run_id, MetricRow{suite.name, m.metric, m.value, m.stderr_, m.ci_low, m.ci_high, m.n});
+        sum.suites.push_back(std::move(ss));
+      }
+    } catch (...) {
+      store->finish_run(run_id, "failed");
+      throw;
+    }
+    sum.cache_hits = cached.hits();
+    if (g_stop) {
+      store->finish_run(run_id, "interrupted");
+      sum.status = "interrupted";
+      out.push_back(std::move(sum));
+      break;
+    }
+    store->finish_run(run_id, "complete");
+    sum.status = "complete";
+    out.push_back(std::move(sum));
+  }
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  return out;
+}
+
+}  // namespace sb::cli
