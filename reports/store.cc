@@ -424,6 +424,30 @@ class SqliteStore final : public Store {
     return out;
   }
 
+  // --- Read queries for `sparkbench report` ---
+  std::vector<TaskTiming> sample_timings(int64_t run) override {
+    Stmt s = db_.prepare(
+        "SELECT task, count(*), avg(tpot_ms), avg(tpot_ms * tpot_ms), count(ttft_ms), avg(ttft_ms) "
+        "FROM samples WHERE run_id = ?1 AND tpot_ms IS NOT NULL AND n_gen_tokens >= 2 "
+        "GROUP BY task ORDER BY task",
+        "reading sample timings");
+    s.bind(1, run);
+    std::vector<TaskTiming> out;
+    while (s.step()) {
+      TaskTiming t;
+      t.task = s.str(0);
+      t.n = s.i64(1);
+      t.tpot_mean_ms = s.f64(2);
+      const double var = s.f64(3) - t.tpot_mean_ms * t.tpot_mean_ms;
+      t.tpot_sd_ms = t.n > 1 ? std::sqrt((var > 0 ? var : 0.0) * double(t.n) / double(t.n - 1)) : 0.0;
+      t.n_ttft = s.i64(4);
+      t.ttft_mean_ms = t.n_ttft ? s.f64(5) : 0.0;
+      out.push_back(std::move(t));
+    }
+    return out;
+  }
+  // --- end of report queries ---
+
   std::optional<std::string> cache_get(const std::string& key) override {
     Stmt s = db_.prepare("SELECT value FROM request_cache WHERE key = ?1", "reading the cache");
     s.bind(1, key);

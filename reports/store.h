@@ -27,7 +27,7 @@ namespace sb {
 struct RunInfo {
   std::string label;            // user label ("" = none)
   std::string group_id;         // runs started together (a variant sweep) share it
-  std::string kind = "eval";    // "eval" | "bench" | "ingest"
+  std::string kind = "eval";    // "eval" | "bench" | "kernels" (ingest)
   std::string git_commit;       // of the evaluated tree, "" if unknown
   bool git_dirty = false;
   std::string tool_version;     // sparkbench version (commit)
@@ -123,6 +123,21 @@ class Store {
   virtual std::vector<SpeedRow> speeds(int64_t run) = 0;
   virtual void add_kernels(int64_t run, const std::vector<KernelRow>& rows) = 0;
   virtual std::vector<KernelRow> kernels(int64_t run) = 0;
+
+  // --- Read queries for `sparkbench report` (reports/report_data.h) ---
+  // Decode timing of one task's generation samples in a run: the samples with a measured TPOT
+  // and at least 2 generated tokens (TPOT is undefined below that).
+  struct TaskTiming {
+    std::string task;
+    int64_t n = 0;                     // samples counted
+    double tpot_mean_ms = 0;           // mean of the per-sample TPOT
+    double tpot_sd_ms = 0;             // sample standard deviation (0 when n < 2)
+    int64_t n_ttft = 0;                // of those, samples with a TTFT
+    double ttft_mean_ms = 0;
+  };
+  // One row per task (sorted by task) with at least one such sample.
+  virtual std::vector<TaskTiming> sample_timings(int64_t run) = 0;
+  // --- end of report queries ---
 
   // Request cache shared by all runs: key = content hash of (model identity, request).
   virtual std::optional<std::string> cache_get(const std::string& key) = 0;

@@ -1,17 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages sparkbench needs to build, test and run. Idempotent: it only
 # calls apt-get when something is missing, so running it again costs a few dpkg queries.
-# Usage: scripts/setup.sh [--with-report-tools]   (must run as root, or with sudo available)
+# Usage: scripts/setup.sh   (must run as root, or with sudo available)
 set -euo pipefail
 
 pkgs=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libdnnl-dev libsqlite3-dev sqlite3 libcli11-dev catch2 libbenchmark-dev nlohmann-json3-dev
   libpcre2-dev libssl-dev zlib1g-dev bubblewrap python3
+  # `sparkbench report` screenshot test (headless Chromium renders the HTML report; skipped without it)
+  chromium fonts-dejavu-core
 )
-if [[ "${1:-}" == "--with-report-tools" ]]; then
-  pkgs+=(chromium)
-fi
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,0 +1,857 @@
+// compare: rows, decisions and renderers; see reports/compare.h and docs/COMPARE.md.
+#include "reports/compare.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <set>
+
+#include "engine/core/error.h"
+#include "reports/stats.h"
+
+namespace sb::compare {
+
+namespace {
+
+bool finite(double x) { return std::isfinite(x); }
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+// Value in the row's own units: accuracy 4 decimals, t/s 1 decimal, ns 3 significant digits.
+std::string fmt_value(const Row& r, double v) {
+  if (r.unit == "t/s") return fmt("%.1f", v);
+  if (r.unit == "ns") return fmt("%.4g", v);
+  return fmt("%.4f", v);
+}
+
+std::string fmt_delta(const Row& r) {
+  if (!r.delta) return "";
+  std::string s = r.unit == "t/s" ? fmt("%+.1f", *r.delta) : r.unit == "ns" ? fmt("%+.4g", *r.delta) : fmt("%+.4f", *r.delta);
+  if (r.rel_delta && finite(*r.rel_delta)) s += " (" + fmt("%+.1f", 100 * *r.rel_delta) + "%)";
+  return s;
+}
+
+std::string fmt_interval(const Row& r) {
+  if (!r.lo || !r.hi) return "";
+  return "[" + (r.unit == "t/s" ? fmt("%+.1f", *r.lo) : fmt("%+.4f", *r.lo)) + ", " +
+         (r.unit == "t/s" ? fmt("%+.1f", *r.hi) : fmt("%+.4f", *r.hi)) + "]";
+}
+
+std::string fmt_p(const std::optional<double>& p) {
+  if (!p) return "";
+  if (*p < 1e-4) return "<1e-4";
+  return fmt("%.2g", *p);
+}
+
+std::string fmt_n(const Row& r) {
+  if (r.kind == "accuracy" && r.n_paired > 0) return std::to_string(r.n_paired);
+  if (r.n_baseline == 0 && r.n_candidate == 0) return "";
+  return std::to_string(r.n_baseline) + "/" + std::to_string(r.n_candidate);
+}
+
+std::string run_line(const RunRecord& r) {
+  std::string s = "run " + std::to_string(r.id);
+  if (!r.info.label.empty()) s += " '" + r.info.label + "'";
+  s += " (" + r.info.kind + ", " + r.status + ", " + r.started_at;
+  if (!r.info.git_commit.empty()) s += ", commit " + r.info.git_commit.substr(0, 10) + (r.info.git_dirty ? "+dirty" : "");
+  if (!r.info.model_path.empty()) s += ", model " + r.info.model_path;
+  if (!r.info.model_sha256.empty()) s += " [" + r.info.model_sha256.substr(0, 12) + "]";
+  if (!r.info.variant.empty()) s += ", variant " + r.info.variant;
+  if (!r.info.backend.empty()) s += ", backend " + r.info.backend;
+  return s + ")";
+}
+
+std::vector<std::string> json_string_list(const std::string& config_json, const char* key) {
+  std::vector<std::string> out;
+  auto j = nlohmann::json::parse(config_json, nullptr, false);
+  if (j.is_object() && j.contains(key) && j[key].is_array())
+    for (const auto& x : j[key])
+      if (x.is_string()) out.push_back(x.get<std::string>());
+  return out;
+}
+
+std::string join(const std::vector<std::string>& v, const char* sep) {
+  std::string s;
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? sep : "") + v[i];
+  return s;
+}
+
+// Decides an accuracy row from its delta, p-value and threshold.
+void decide_accuracy(Row& r, const Options& o, bool significant_direction_ok = true) {
+  const double a = *r.baseline, b = *r.candidate, delta = *r.delta;
+  const bool bounded = a >= 0 && a <= 1 && b >= 0 && b <= 1;
+  const double worse = r.higher_is_better ? -delta : delta;  // > 0: candidate is worse
+  double mag = worse, thr = o.max_accuracy_drop;
+  std::string unit_note = "absolute";
+  if (!bounded) {
+    thr = o.max_relative_drop;
+    unit_note = "relative";
+    mag = a != 0 ? worse / std::fabs(a) : worse;
+  }
+  const bool tested = r.p.has_value();
+  const bool sig = tested && *r.p < o.alpha && significant_direction_ok;
+  const std::string thr_s = bounded ? fmt("%.3g", thr) : fmt("%.3g%%", 100 * thr);
+  auto add_note = [&](const std::string& s) { r.note = r.note.empty() ? s : r.note + "; " + s; };
+  if (mag > thr) {
+    if (sig) {
+      r.status = Status::regression;
+      add_note("worse by more than " + thr_s + " (" + unit_note + ") and significant");
+    } else if (!tested) {
+      r.status = Status::warn;
+      add_note("worse by more than " + thr_s + " but no interval to test it");
+    } else {
+      r.status = Status::warn;
+      add_note("worse by more than " + thr_s + " but not significant at alpha " + fmt("%.3g", o.alpha));
+    }
+  } else if (-mag > thr && sig) {
+    r.status = Status::improvement;
+    add_note("better by more than " + thr_s + " and significant");
+  } else {
+    r.status = Status::ok;
+    if (sig && delta != 0) add_note("significant but within " + thr_s);
+  }
+}
+
+struct TaskData {
+  std::vector<const MetricRow*> metrics;     // in stored order
+  std::vector<std::pair<std::string, double>> scores;  // (sample_id, score), finite only, stored order
+  bool present = false;
+};
+
+std::map<std::string, TaskData> by_task(const RunData& d, std::vector<std::string>& order) {
+  std::map<std::string, TaskData> m;
+  auto touch = [&](const std::string& t) -> TaskData& {
+    auto& td = m[t];
+    if (!td.present) {
+      td.present = true;
+      if (std::find(order.begin(), order.end(), t) == order.end()) order.push_back(t);
+    }
+    return td;
+  };
+  for (const auto& x : d.metrics) touch(x.task).metrics.push_back(&x);
+  for (const auto& s : d.samples) {
+    auto& td = touch(s.task);
+    if (finite(s.score)) td.scores.push_back({s.sample_id, s.score});
+  }
+  return m;
+}
+
+const MetricRow* find_metric(const TaskData& t, const std::string& name) {
+  for (const auto* m : t.metrics)
+    if (m->metric == name) return m;
+  return nullptr;
+}
+
+// The metric whose value is the mean of the task's per-sample scores, else the first metric.
+std::string primary_metric(const TaskData& a, const TaskData& b) {
+  for (const TaskData* t : {&a, &b}) {
+    if (t->scores.empty()) continue;
+    double s = 0;
+    for (const auto& x : t->scores) s += x.second;
+    const double mean = s / double(t->scores.size());
+    for (const auto* m : t->metrics)
+      if (finite(m->value) && std::fabs(m->value - mean) <= 1e-9 * std::max(1.0, std::fabs(mean))) return m->metric;
+  }
+  if (!a.metrics.empty()) return a.metrics.front()->metric;
+  if (!b.metrics.empty()) return b.metrics.front()->metric;
+  return "score";
+}
+
+bool is_primary_mean(const TaskData& t, const std::string& metric) {
+  if (t.scores.empty()) return false;
+  const MetricRow* m = find_metric(t, metric);
+  if (!m) return metric == "score";
+  double s = 0;
+  for (const auto& x : t.scores) s += x.second;
+  const double mean = s / double(t.scores.size());
+  return finite(m->value) && std::fabs(m->value - mean) <= 1e-9 * std::max(1.0, std::fabs(mean));
+}
+
+std::optional<double> stderr_of(const MetricRow& m) {
+  if (m.stderr_ && finite(*m.stderr_)) return std::fabs(*m.stderr_);
+  if (m.ci_low && m.ci_high && finite(*m.ci_low) && finite(*m.ci_high)) return std::fabs(*m.ci_high - *m.ci_low) / (2 * 1.959963984540054);
+  return std::nullopt;
+}
+
+void accuracy_rows(const RunData& A, const RunData& B, const Options& o, std::vector<Row>& rows) {
+  std::vector<std::string> order;
+  auto ta = by_task(A, order);
+  auto tb = by_task(B, order);
+  static const TaskData empty;
+  for (const auto& task : order) {
+    const TaskData& a = ta.count(task) ? ta.at(task) : empty;
+    const TaskData& b = tb.count(task) ? tb.at(task) : empty;
+    const std::string primary = primary_metric(a, b);
+    std::vector<std::string> names;
+    for (const TaskData* t : {&a, &b})
+      for (const auto* m : t->metrics)
+        if (std::find(names.begin(), names.end(), m->metric) == names.end()) names.push_back(m->metric);
+    if (names.empty()) names.push_back("score");  // samples but no metrics
+    // Paired samples, in the baseline's order.
+    std::map<std::string, double> bscore(b.scores.begin(), b.scores.end());
+    std::vector<double> pa, pb;
+    std::set<std::string> seen;
+    for (const auto& [id, s] : a.scores) {
+      auto it = bscore.find(id);
+      if (it == bscore.end() || !seen.insert(id).second) continue;
+      pa.push_back(s);
+      pb.push_back(it->second);
+    }
+    for (const auto& name : names) {
+      Row r;
+      r.kind = "accuracy";
+      r.task = task;
+      r.metric = name;
+      r.higher_is_better = !lower_is_better(name);
+      const MetricRow* ma = find_metric(a, name);
+      const MetricRow* mb = find_metric(b, name);
+      r.n_baseline = ma ? ma->n : int64_t(a.scores.size());
+      r.n_candidate = mb ? mb->n : int64_t(b.scores.size());
+      if (ma && finite(ma->value)) r.baseline = ma->value;
+      if (mb && finite(mb->value)) r.candidate = mb->value;
+      if (name == "score" && !ma && !mb) {
+        // Samples without metrics: the mean score is the value.
+        auto mean = [](const std::vector<std::pair<std::string, double>>& v) -> std::optional<double> {
+          if (v.empty()) return std::nullopt;
+          double s = 0;
+          for (const auto& x : v) s += x.second;
+          return s / double(v.size());
+        };
+        r.baseline = mean(a.scores);
+        r.candidate = mean(b.scores);
+      }
+      if (!a.present || !b.present) {
+        r.status = Status::incomparable;
+        r.note = std::string("task only in the ") + (a.present ? "baseline" : "candidate") + " run";
+        rows.push_back(r);
+        continue;
+      }
+      // The primary metric when it is the mean score: tested and valued on the paired samples,
+      // even if one run has no stored metric yet (an interrupted run stores metrics at the end).
+      const bool paired_mean =
+          name == primary && !pa.empty() && (name == "score" || is_primary_mean(a, name) || is_primary_mean(b, name));
+      if (paired_mean) {
+        double sa = 0, sb = 0;
+        for (size_t i = 0; i < pa.size(); ++i) {
+          sa += pa[i];
+          sb += pb[i];
+        }
+        r.baseline = sa / double(pa.size());
+        r.candidate = sb / double(pb.size());
+        if (!ma || !mb) r.note = std::string("from samples (no stored metric in the ") + (ma ? "candidate" : "baseline") + " run)";
+      }
+      if (name == "score" && pa.empty()) {
+        r.status = Status::incomparable;
+        r.note = "no metrics, and no samples pair by id";
+        rows.push_back(r);
+        continue;
+      }
+      if (!paired_mean && name != "score" && (!ma || !mb)) {
+        r.status = Status::incomparable;
+        r.note = std::string("metric only in the ") + (ma ? "baseline" : "candidate") + " run";
+        rows.push_back(r);
+        continue;
+      }
+      if (!r.baseline || !r.candidate) {
+        r.status = Status::incomparable;
+        r.note = "no value (NaN) in the " + std::string(!r.baseline ? "baseline" : "candidate") + " run";
+        rows.push_back(r);
+        continue;
+      }
+      r.delta = *r.candidate - *r.baseline;
+      if (*r.baseline != 0) r.rel_delta = *r.delta / std::fabs(*r.baseline);
+      bool direction_ok = true;
+      if (name == primary && !pa.empty()) {
+        r.n_paired = int64_t(pa.size());
+        const bool binary = std::all_of(pa.begin(), pa.end(), [](double x) { return x == 0 || x == 1; }) &&
+                            std::all_of(pb.begin(), pb.end(), [](double x) { return x == 0 || x == 1; });
+        stats::PairedDiff pd;
+        if (binary) {
+          int64_t nb = 0, nc = 0;
+          for (size_t i = 0; i < pa.size(); ++i) {
+            nb += pa[i] == 1 && pb[i] == 0;
+            nc += pa[i] == 0 && pb[i] == 1;
+          }
+          pd = stats::paired_pass_fail(nb, nc, int64_t(pa.size()), o.alpha);
+          r.test = "mcnemar-exact";
+          r.note += (r.note.empty() ? "" : "; ") + (nb + nc == 0 ? std::string("no sample changed")
+                                                                 : std::to_string(nb) + " samples now fail, " + std::to_string(nc) + " now pass");
+        } else {
+          pd = stats::paired_bootstrap(pa, pb, o.alpha, o.bootstrap_resamples, o.seed);
+          r.test = "paired-bootstrap";
+        }
+        r.p = pd.p;
+        const bool partial = int64_t(pa.size()) != int64_t(a.scores.size()) || int64_t(pa.size()) != int64_t(b.scores.size());
+        if (paired_mean) {
+          // The metric is the mean score: compared on the paired samples (values set above).
+          r.delta = pd.mean;
+          r.rel_delta = *r.baseline != 0 ? std::optional<double>(pd.mean / std::fabs(*r.baseline)) : std::nullopt;
+          r.lo = pd.lo;
+          r.hi = pd.hi;
+          if (partial) {
+            r.note += (r.note.empty() ? "" : "; ") + std::string("values over the ") + std::to_string(pa.size()) +
+                      " paired samples (" + std::to_string(a.scores.size()) + " and " + std::to_string(b.scores.size()) + " in the runs)";
+          }
+        } else {
+          // p-value from the per-sample scores; it counts only when they moved the same way.
+          r.note += (r.note.empty() ? "" : "; ") + std::string("p from per-sample scores");
+          direction_ok = (pd.mean > 0) == (*r.delta > 0) && pd.mean != 0;
+          if (partial) r.note += "; only " + std::to_string(pa.size()) + " samples pair";
+        }
+      } else {
+        std::optional<double> sa, sb;
+        if (ma && mb) {
+          sa = stderr_of(*ma);
+          sb = stderr_of(*mb);
+        }
+        if (name == primary && !a.scores.empty() && !b.scores.empty()) r.note = "no samples pair by id";
+        if (sa && sb) {
+          const double se = std::sqrt(*sa * *sa + *sb * *sb);
+          r.test = "z-stderr";
+          if (se > 0) {
+            const double z = *r.delta / se;
+            r.p = std::erfc(std::fabs(z) / std::sqrt(2.0));
+            const double q = stats::normal_quantile(1 - o.alpha / 2);
+            r.lo = *r.delta - q * se;
+            r.hi = *r.delta + q * se;
+          } else {
+            r.p = *r.delta == 0 ? 1.0 : 0.0;
+            r.lo = r.hi = *r.delta;
+          }
+        }
+      }
+      decide_accuracy(r, o, direction_ok);
+      rows.push_back(r);
+    }
+  }
+}
+
+std::string speed_key(const SpeedRow& s) {
+  return s.test + "|" + std::to_string(s.n_prompt) + "|" + std::to_string(s.n_gen) + "|" + std::to_string(s.n_depth);
+}
+
+std::string speed_label(const SpeedRow& s) {
+  std::string l = s.test;
+  if (s.n_depth > 0) l += " @d" + std::to_string(s.n_depth);
+  return l;
+}
+
+struct Series {
+  std::string label;
+  std::vector<double> v;
+};
+
+// Decides a speed or kernel row from repetition samples.
+void speed_row(Row& r, const std::vector<double>& a, const std::vector<double>& b, const Options& o, double floor) {
+  r.n_baseline = int64_t(a.size());
+  r.n_candidate = int64_t(b.size());
+  const double ma = stats::median(a), mb = stats::median(b);
+  r.baseline = ma;
+  r.candidate = mb;
+  r.delta = mb - ma;
+  if (ma != 0) r.rel_delta = (mb - ma) / std::fabs(ma);
+  const double worse_abs = r.higher_is_better ? ma - mb : mb - ma;
+  const double worse_rel = ma != 0 ? worse_abs / std::fabs(ma) : 0;
+  const bool beyond = worse_rel > o.max_speed_drop && worse_abs > floor;
+  const bool better = -worse_rel > o.max_speed_drop && -worse_abs > floor;
+  const std::string thr = fmt("%.3g%%", 100 * o.max_speed_drop) + (floor > 0 ? " and " + fmt("%.3g", floor) + " " + r.unit : "");
+  if (std::min(a.size(), b.size()) < size_t(std::max(1, o.min_repetitions))) {
+    r.status = Status::warn;
+    r.note = "too few repetitions to decide (" + std::to_string(a.size()) + " and " + std::to_string(b.size()) +
+             "; need at least " + std::to_string(o.min_repetitions) + ")";
+    if (beyond) r.note += "; slower by more than " + thr;
+    return;
+  }
+  const auto mw = stats::mann_whitney_u(a, b);
+  r.p = mw.p;
+  r.test = mw.exact ? "mann-whitney-exact" : "mann-whitney-normal";
+  const double min_p = stats::mann_whitney_min_p(a.size(), b.size());
+  if (min_p >= o.alpha) {
+    r.status = Status::warn;
+    r.note = "too few repetitions to decide (" + std::to_string(a.size()) + " and " + std::to_string(b.size()) +
+             ": the smallest possible p is " + fmt("%.2g", min_p) + ")";
+    if (beyond) r.note += "; slower by more than " + thr;
+    return;
+  }
+  const bool sig = mw.p < o.alpha;
+  if (beyond && sig) {
+    r.status = Status::regression;
+    r.note = "slower by more than " + thr + " and significant";
+  } else if (beyond) {
+    r.status = Status::warn;
+    r.note = "slower by more than " + thr + " but not significant at alpha " + fmt("%.3g", o.alpha);
+  } else if (better && sig) {
+    r.status = Status::improvement;
+    r.note = "faster by more than " + thr + " and significant";
+  } else {
+    r.status = Status::ok;
+  }
+}
+
+void speed_rows(const RunData& A, const RunData& B, const Options& o, std::vector<Row>& rows) {
+  std::vector<std::string> order;
+  std::map<std::string, Series> sa, sb;
+  auto collect = [&](const RunData& d, std::map<std::string, Series>& m) {
+    for (const auto& s : d.speed) {
+      const std::string k = speed_key(s);
+      if (std::find(order.begin(), order.end(), k) == order.end()) order.push_back(k);
+      auto& ser = m[k];
+      ser.label = speed_label(s);
+      size_t before = ser.v.size();
+      for (double x : s.samples_ts)
+        if (finite(x)) ser.v.push_back(x);
+      if (ser.v.size() == before && finite(s.avg_ts) && s.avg_ts > 0) ser.v.push_back(s.avg_ts);
+    }
+  };
+  collect(A, sa);
+  collect(B, sb);
+  for (const auto& k : order) {
+    Row r;
+    r.kind = "speed";
+    r.metric = "t/s";
+    r.unit = "t/s";
+    r.higher_is_better = true;
+    const bool ina = sa.count(k) && !sa[k].v.empty(), inb = sb.count(k) && !sb[k].v.empty();
+    r.task = (sa.count(k) ? sa[k] : sb[k]).label;
+    if (!ina || !inb) {
+      r.status = Status::incomparable;
+      r.n_baseline = ina ? int64_t(sa[k].v.size()) : 0;
+      r.n_candidate = inb ? int64_t(sb[k].v.size()) : 0;
+      if (ina) r.baseline = stats::median(sa[k].v);
+      if (inb) r.candidate = stats::median(sb[k].v);
+      r.note = std::string("configuration only in the ") + (ina ? "baseline" : "candidate") + " run";
+      rows.push_back(r);
+      continue;
+    }
+    speed_row(r, sa[k].v, sb[k].v, o, o.speed_floor_ts);
+    rows.push_back(r);
+  }
+}
+
+void kernel_rows(const RunData& A, const RunData& B, const Options& o, std::vector<Row>& rows) {
+  std::vector<std::string> order;
+  auto collect = [&](const RunData& d) {
+    std::map<std::string, std::vector<double>> it, mean;
+    for (const auto& k : d.kernels) {
+      if (std::find(order.begin(), order.end(), k.name) == order.end()) order.push_back(k.name);
+      if (!finite(k.real_time_ns)) continue;
+      if (k.run_type == "aggregate") {
+        if (k.aggregate == "mean") mean[k.name].push_back(k.real_time_ns);
+      } else {
+        it[k.name].push_back(k.real_time_ns);
+      }
+    }
+    for (auto& [name, v] : mean)
+      if (!it.count(name)) it[name] = v;  // only aggregates were kept: one value
+    return it;
+  };
+  auto ka = collect(A), kb = collect(B);
+  for (const auto& name : order) {
+    Row r;
+    r.kind = "kernel";
+    r.task = name;
+    r.metric = "real_time";
+    r.unit = "ns";
+    r.higher_is_better = false;
+    const bool ina = ka.count(name) > 0, inb = kb.count(name) > 0;
+    if (!ina || !inb) {
+      r.status = Status::incomparable;
+      if (ina) r.baseline = stats::median(ka[name]);
+      if (inb) r.candidate = stats::median(kb[name]);
+      r.n_baseline = ina ? int64_t(ka[name].size()) : 0;
+      r.n_candidate = inb ? int64_t(kb[name].size()) : 0;
+      r.note = std::string("benchmark only in the ") + (ina ? "baseline" : "candidate") + " run";
+      rows.push_back(r);
+      continue;
+    }
+    speed_row(r, ka[name], kb[name], o, 0.0);
+    rows.push_back(r);
+  }
+}
+
+std::string status_icon(Status s) {
+  switch (s) {
+    case Status::ok: return ":white_check_mark:";
+    case Status::regression: return ":x:";
+    case Status::improvement: return ":rocket:";
+    case Status::warn: return ":warning:";
+    case Status::incomparable: return ":grey_question:";
+  }
+  return "";
+}
+
+std::string md_cell(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    if (c == '|') o += "\\|";
+    else if (c == '\n' || c == '\r') o += ' ';
+    else if (c == '<') o += "&lt;";
+    else if (c == '>') o += "&gt;";
+    else if (c == '&') o += "&amp;";
+    else o += c;
+  }
+  return o;
+}
+
+std::string thresholds_line(const Options& o) {
+  return "alpha " + fmt("%.3g", o.alpha) + ", max accuracy drop " + fmt("%.3g", o.max_accuracy_drop) + " (absolute) / " +
+         fmt("%.3g", 100 * o.max_relative_drop) + "% (relative), max speed drop " + fmt("%.3g", 100 * o.max_speed_drop) +
+         "%, speed floor " + fmt("%.3g", o.speed_floor_ts) + " t/s, min repetitions " + std::to_string(o.min_repetitions);
+}
+
+// Replaces bytes that are not valid UTF-8 with U+FFFD (JSON and XML need valid text).
+std::string valid_utf8(const std::string& s) {
+  std::string o;
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    bool ok = len > 0 && i + len <= s.size();
+    uint32_t cp = len == 1 ? c : len == 2 ? c & 0x1f : len == 3 ? c & 0x0f : c & 0x07;
+    for (size_t k = 1; ok && k < len; ++k) {
+      const unsigned char d = static_cast<unsigned char>(s[i + k]);
+      if ((d & 0xc0) != 0x80) ok = false;
+      cp = (cp << 6) | (d & 0x3f);
+    }
+    if (ok && ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+               (cp >= 0xd800 && cp <= 0xdfff)))
+      ok = false;
+    if (ok) {
+      o.append(s, i, len);
+      i += len;
+    } else {
+      o += "\xEF\xBF\xBD";
+      i += 1;
+    }
+  }
+  return o;
+}
+
+}  // namespace
+
+const char* status_name(Status s) {
+  switch (s) {
+    case Status::ok: return "ok";
+    case Status::regression: return "regression";
+    case Status::improvement: return "improvement";
+    case Status::warn: return "warn";
+    case Status::incomparable: return "incomparable";
+  }
+  return "?";
+}
+
+bool lower_is_better(const std::string& m) {
+  static const std::set<std::string> lower{"ppl", "perplexity", "gold_ppl", "bits_per_byte", "bpb", "nll", "loss", "kld",
+                                           "kl_divergence", "repetition_rate", "wer", "cer", "error_rate", "ttft_ms",
+                                           "tpot_ms", "latency_ms"};
+  if (lower.count(m)) return true;
+  auto ends = [&](const char* suf) {
+    const std::string s(suf);
+    return m.size() >= s.size() && m.compare(m.size() - s.size(), s.size(), s) == 0;
+  };
+  auto starts = [&](const char* pre) { return m.rfind(pre, 0) == 0; };
+  // kld_mean/kld_p99..., ppl_delta/ppl_ratio, rms_dp: the variant fidelity metrics (lower = closer).
+  return ends("_ppl") || ends("_ms") || ends("_ns") || ends("_loss") || starts("kld") || starts("ppl") || starts("rms_");
+}
+
+int Result::count(Status s) const {
+  int n = 0;
+  for (const auto& r : rows) n += r.status == s;
+  return n;
+}
+
+int Result::exit_code() const {
+  if (count(Status::regression) > 0) return 1;
+  if (!comparable) return 2;
+  return 0;
+}
+
+std::string Result::verdict() const {
+  std::string s;
+  auto part = [&](Status st, const char* one, const char* many) {
+    const int n = count(st);
+    if (n == 0) return;
+    s += (s.empty() ? "" : ", ") + std::to_string(n) + " " + (n == 1 ? one : many);
+  };
+  part(Status::regression, "regression", "regressions");
+  part(Status::improvement, "improvement", "improvements");
+  part(Status::warn, "warning", "warnings");
+  part(Status::incomparable, "incomparable", "incomparable");
+  part(Status::ok, "ok", "ok");
+  if (!comparable) return "INCOMPARABLE: " + incomparable_reason + (s.empty() ? "" : " (" + s + ")");
+  if (count(Status::regression) > 0) return "REGRESSION: " + s;
+  return "no regression: " + s;
+}
+
+Result compare(const RunData& A, const RunData& B, const Options& o) {
+  Result res;
+  res.baseline = A.run;
+  res.candidate = B.run;
+  res.options = o;
+  accuracy_rows(A, B, o, res.rows);
+  speed_rows(A, B, o, res.rows);
+  kernel_rows(A, B, o, res.rows);
+  if (A.run.id == B.run.id && A.run.id != 0) res.warnings.push_back("baseline and candidate are the same run (" + std::to_string(A.run.id) + ")");
+  for (const auto* r : {&A.run, &B.run}) {
+    const char* which = r == &A.run ? "baseline" : "candidate";
+    if (!r->status.empty() && r->status != "complete")
+      res.warnings.push_back(std::string(which) + " run " + std::to_string(r->id) + " is " + r->status + ": its results may be partial");
+    if (r->info.synthetic_weights)
+      res.warnings.push_back(std::string(which) + " run " + std::to_string(r->id) + " used synthetic weights: accuracy is meaningless");
+  }
+  if (A.run.info.kind != B.run.info.kind)
+    res.warnings.push_back("the runs are of different kinds (" + A.run.info.kind + " and " + B.run.info.kind + ")");
+  const auto suites_a = json_string_list(A.run.info.config_json, "suites"), suites_b = json_string_list(B.run.info.config_json, "suites");
+  if (!suites_a.empty() && !suites_b.empty() && suites_a != suites_b)
+    res.warnings.push_back("the runs evaluated different suites (" + join(suites_a, ",") + " and " + join(suites_b, ",") + ")");
+  const int compared = int(res.rows.size()) - res.count(Status::incomparable);
+  if (res.rows.empty()) {
+    res.comparable = false;
+    res.incomparable_reason = "neither run has results (metrics, samples, speed or kernel rows)";
+  } else if (compared == 0) {
+    res.comparable = false;
+    res.incomparable_reason = "the runs have no task, bench configuration or kernel in common";
+  }
+  return res;
+}
+
+RunRecord resolve_run(Store& store, const std::string& ref, const std::string& db_path) {
+  if (ref.rfind("latest~", 0) == 0) {
+    const std::string k = ref.substr(7);
+    if (k.empty() || k.size() > 9 || k.find_first_not_of("0123456789") != std::string::npos)
+      fail(db_path, ": bad run reference '", ref, "' (latest~N needs a number N)");
+    const int back = std::stoi(k);
+    auto runs = store.list_runs(back + 1);
+    if (int(runs.size()) <= back) fail(db_path, ": no run '", ref, "': the database holds only ", runs.size(), " runs");
+    return runs[size_t(back)];
+  }
+  auto r = store.find_run(ref);
+  if (!r) fail(db_path, ": no run '", ref, "' (give a run id, a label, 'latest' or 'latest~N')");
+  return *r;
+}
+
+std::unique_ptr<Store> open_existing(const std::string& path) {
+  if (path.empty()) fail("cannot open database: empty path");
+  if (path != ":memory:") {
+    struct stat st{};
+    if (::stat(path.c_str(), &st) != 0)
+      fail(path, ": cannot open database: ", std::strerror(errno), errno == ENOENT ? " (no results database at this path)" : "");
+    if (S_ISDIR(st.st_mode)) fail(path, ": cannot open database: is a directory, not a results database");
+  }
+  return Store::open(path);
+}
+
+RunData load_run(Store& store, const RunRecord& run) {
+  RunData d;
+  d.run = run;
+  d.metrics = store.metrics(run.id);
+  d.samples = store.samples(run.id);
+  d.speed = store.speeds(run.id);
+  d.kernels = store.kernels(run.id);
+  return d;
+}
+
+std::string format_table(const Result& r) {
+  std::vector<std::vector<std::string>> cells;
+  cells.push_back({"status", "kind", "task", "metric", "baseline", "candidate", "delta", "interval", "p", "n", "test", "note"});
+  for (const auto& x : r.rows)
+    cells.push_back({status_name(x.status), x.kind, x.task, x.metric, x.baseline ? fmt_value(x, *x.baseline) : "-",
+                     x.candidate ? fmt_value(x, *x.candidate) : "-", fmt_delta(x), fmt_interval(x), fmt_p(x.p), fmt_n(x),
+                     x.test, x.note});
+  std::vector<size_t> w(cells[0].size(), 0);
+  for (const auto& row : cells)
+    for (size_t i = 0; i + 1 < row.size(); ++i) w[i] = std::max(w[i], row[i].size());
+  std::string out = "baseline:  " + run_line(r.baseline) + "\ncandidate: " + run_line(r.candidate) + "\n\n";
+  for (const auto& row : cells) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(w[i] - row[i].size() + 2, ' ');
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out += line + "\n";
+  }
+  if (r.rows.empty()) out += "(no rows)\n";
+  for (const auto& wmsg : r.warnings) out += "warning: " + wmsg + "\n";
+  out += "thresholds: " + thresholds_line(r.options) + "\n";
+  out += r.verdict() + "\n";
+  return out;
+}
+
+std::string format_markdown(const Result& r) {
+  std::string icon = r.count(Status::regression) ? ":x:" : !r.comparable ? ":grey_question:" : ":white_check_mark:";
+  std::string out = "### sparkbench compare " + icon + " " + md_cell(r.verdict()) + "\n\n";
+  out += "- baseline: " + md_cell(run_line(r.baseline)) + "\n";
+  out += "- candidate: " + md_cell(run_line(r.candidate)) + "\n\n";
+  if (!r.rows.empty()) {
+    out += "| | kind | task | metric | baseline | candidate | delta | " + fmt("%.0f", 100 * (1 - r.options.alpha)) +
+           "% interval | p | n | note |\n";
+    out += "|---|---|---|---|---:|---:|---:|---|---:|---:|---|\n";
+    // Regressions first, then warnings, improvements, incomparable, ok.
+    for (Status s : {Status::regression, Status::warn, Status::improvement, Status::incomparable, Status::ok})
+      for (const auto& x : r.rows) {
+        if (x.status != s) continue;
+        out += "| " + status_icon(x.status) + " " + status_name(x.status) + " | " + x.kind + " | " + md_cell(x.task) + " | " +
+               md_cell(x.metric) + " | " + (x.baseline ? fmt_value(x, *x.baseline) : "-") + " | " +
+               (x.candidate ? fmt_value(x, *x.candidate) : "-") + " | " + fmt_delta(x) + " | " + fmt_interval(x) + " | " +
+               md_cell(fmt_p(x.p)) + " | " + fmt_n(x) + " | " + md_cell(x.note + (x.test.empty() ? "" : (x.note.empty() ? "(" : " (") + x.test + ")")) +
+               " |\n";
+      }
+    out += "\n";
+  }
+  for (const auto& w : r.warnings) out += "> :warning: " + md_cell(w) + "\n";
+  if (!r.warnings.empty()) out += "\n";
+  out += "<sub>thresholds: " + md_cell(thresholds_line(r.options)) + "</sub>\n";
+  return out;
+}
+
+std::string xml_escape(const std::string& in) {
+  const std::string s = valid_utf8(in);
+  std::string o;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    switch (c) {
+      case '&': o += "&amp;"; break;
+      case '<': o += "&lt;"; break;
+      case '>': o += "&gt;"; break;
+      case '"': o += "&quot;"; break;
+      case '\'': o += "&apos;"; break;
+      default:
+        if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') break;  // not allowed in XML 1.0
+        // U+FFFE and U+FFFF (EF BF BE / EF BF BF) are not allowed either.
+        if (c == 0xEF && i + 2 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0xBF &&
+            (static_cast<unsigned char>(s[i + 2]) == 0xBE || static_cast<unsigned char>(s[i + 2]) == 0xBF)) {
+          i += 2;
+          break;
+        }
+        o += char(c);
+    }
+  }
+  return o;
+}
+
+std::string format_junit(const Result& r) {
+  std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  const int failures = r.count(Status::regression), skipped = r.count(Status::incomparable);
+  out += "<testsuites name=\"sparkbench compare\" tests=\"" + std::to_string(r.rows.size()) + "\" failures=\"" +
+         std::to_string(failures) + "\" errors=\"" + std::string(r.comparable ? "0" : "1") + "\" skipped=\"" +
+         std::to_string(skipped) + "\">\n";
+  std::vector<std::string> kinds;
+  for (const auto& x : r.rows)
+    if (std::find(kinds.begin(), kinds.end(), x.kind) == kinds.end()) kinds.push_back(x.kind);
+  if (!r.comparable && kinds.empty()) kinds.push_back("runs");
+  for (const auto& kind : kinds) {
+    int n = 0, f = 0, sk = 0;
+    for (const auto& x : r.rows)
+      if (x.kind == kind) {
+        ++n;
+        f += x.status == Status::regression;
+        sk += x.status == Status::incomparable;
+      }
+    const bool error_here = !r.comparable && kind == kinds.front();
+    out += "  <testsuite name=\"" + xml_escape(kind) + "\" tests=\"" + std::to_string(n + (error_here ? 1 : 0)) + "\" failures=\"" +
+           std::to_string(f) + "\" errors=\"" + (error_here ? "1" : "0") + "\" skipped=\"" + std::to_string(sk) + "\">\n";
+    out += "    <properties>\n      <property name=\"baseline\" value=\"" + xml_escape(run_line(r.baseline)) +
+           "\"/>\n      <property name=\"candidate\" value=\"" + xml_escape(run_line(r.candidate)) + "\"/>\n    </properties>\n";
+    if (error_here) {
+      out += "    <testcase classname=\"sparkbench.compare\" name=\"comparable\">\n      <error message=\"" +
+             xml_escape(r.incomparable_reason) + "\" type=\"incomparable\"/>\n    </testcase>\n";
+    }
+    for (const auto& x : r.rows) {
+      if (x.kind != kind) continue;
+      out += "    <testcase classname=\"" + xml_escape("sparkbench.compare." + x.kind + "." + x.task) + "\" name=\"" +
+             xml_escape(x.metric) + "\" time=\"0\">\n";
+      std::string detail = "baseline " + (x.baseline ? fmt_value(x, *x.baseline) : "-") + ", candidate " +
+                           (x.candidate ? fmt_value(x, *x.candidate) : "-");
+      if (x.delta) detail += ", delta " + fmt_delta(x);
+      if (x.lo) detail += ", interval " + fmt_interval(x);
+      if (x.p) detail += ", p " + fmt_p(x.p) + " (" + x.test + ")";
+      if (!x.note.empty()) detail += "; " + x.note;
+      if (x.status == Status::regression)
+        out += "      <failure message=\"" + xml_escape("regression: " + detail) + "\" type=\"regression\">" +
+               xml_escape(detail) + "</failure>\n";
+      else if (x.status == Status::incomparable)
+        out += "      <skipped message=\"" + xml_escape("incomparable: " + x.note) + "\"/>\n";
+      out += "      <system-out>" + xml_escape(std::string(status_name(x.status)) + ": " + detail) + "</system-out>\n";
+      out += "    </testcase>\n";
+    }
+    out += "  </testsuite>\n";
+  }
+  out += "</testsuites>\n";
+  return out;
+}
+
+nlohmann::json to_json(const Result& r) {
+  auto run_json = [](const RunRecord& x) {
+    return nlohmann::json{{"id", x.id},
+                          {"label", valid_utf8(x.info.label)},
+                          {"kind", x.info.kind},
+                          {"status", x.status},
+                          {"started_at", x.started_at},
+                          {"git_commit", x.info.git_commit},
+                          {"git_dirty", x.info.git_dirty},
+                          {"model_path", valid_utf8(x.info.model_path)},
+                          {"model_sha256", x.info.model_sha256},
+                          {"variant", valid_utf8(x.info.variant)},
+                          {"backend", x.info.backend}};
+  };
+  auto opt = [](const std::optional<double>& v) -> nlohmann::json {
+    if (v && std::isfinite(*v)) return *v;
+    return nullptr;
+  };
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& x : r.rows)
+    rows.push_back({{"kind", x.kind},
+                    {"task", valid_utf8(x.task)},
+                    {"metric", valid_utf8(x.metric)},
+                    {"status", status_name(x.status)},
+                    {"higher_is_better", x.higher_is_better},
+                    {"unit", x.unit},
+                    {"baseline", opt(x.baseline)},
+                    {"candidate", opt(x.candidate)},
+                    {"delta", opt(x.delta)},
+                    {"rel_delta", opt(x.rel_delta)},
+                    {"ci_low", opt(x.lo)},
+                    {"ci_high", opt(x.hi)},
+                    {"p", opt(x.p)},
+                    {"test", x.test},
+                    {"n_baseline", x.n_baseline},
+                    {"n_candidate", x.n_candidate},
+                    {"n_paired", x.n_paired},
+                    {"note", valid_utf8(x.note)}});
+  nlohmann::json warnings = nlohmann::json::array();
+  for (const auto& w : r.warnings) warnings.push_back(valid_utf8(w));
+  const auto& o = r.options;
+  return {{"baseline", run_json(r.baseline)},
+          {"candidate", run_json(r.candidate)},
+          {"comparable", r.comparable},
+          {"incomparable_reason", r.incomparable_reason},
+          {"exit_code", r.exit_code()},
+          {"verdict", valid_utf8(r.verdict())},
+          {"counts",
+           {{"regression", r.count(Status::regression)},
+            {"improvement", r.count(Status::improvement)},
+            {"warn", r.count(Status::warn)},
+            {"incomparable", r.count(Status::incomparable)},
+            {"ok", r.count(Status::ok)}}},
+          {"thresholds",
+           {{"alpha", o.alpha},
+            {"max_accuracy_drop", o.max_accuracy_drop},
+            {"max_relative_drop", o.max_relative_drop},
+            {"max_speed_drop", o.max_speed_drop},
+            {"speed_floor_ts", o.speed_floor_ts},
+            {"min_repetitions", o.min_repetitions},
+            {"bootstrap_resamples", o.bootstrap_resamples}}},
+          {"warnings", warnings},
+          {"rows", rows}};
+}
+
+}  // namespace sb::compare

@@ -1,0 +1,403 @@
+// The HTML report: see reports/report_html.h.
+#include "reports/report_html.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "reports/svg_chart.h"
+
+namespace sb::report {
+
+namespace {
+
+using svg::escape;
+namespace T = text;
+
+struct Cell {
+  std::string html;   // already escaped
+  bool num = false;   // right-aligned number
+  std::string attrs;  // extra attributes (escaped)
+};
+
+Cell c(const std::string& plain) { return {escape(plain), false, ""}; }
+Cell n(const std::string& plain, const std::string& attrs = "") { return {escape(plain), true, attrs}; }
+
+// `attrs`: attributes of the <table> element, already escaped.
+std::string table(const std::vector<std::string>& head, const std::vector<std::vector<Cell>>& rows, const std::string& attrs = "") {
+  std::string o = "<table" + (attrs.empty() ? std::string() : " " + attrs) + ">\n<thead><tr>";
+  for (const auto& h : head) o += "<th>" + escape(h) + "</th>";
+  o += "</tr></thead>\n<tbody>\n";
+  for (const auto& r : rows) {
+    o += "<tr>";
+    for (const auto& x : r)
+      o += std::string("<td") + (x.num ? " class=\"num\"" : "") + (x.attrs.empty() ? "" : " " + x.attrs) + ">" + x.html + "</td>";
+    o += "</tr>\n";
+  }
+  return o + "</tbody>\n</table>\n";
+}
+
+std::string opt_ms(const std::optional<double>& v) { return v ? T::ms(*v) : "-"; }
+
+const char* kCss = R"(
+body { font-family: "DejaVu Sans", "Liberation Sans", Arial, Helvetica, sans-serif; color: #111; background: #fff;
+       margin: 0 auto; max-width: 1240px; padding: 16px 24px 48px; line-height: 1.4; }
+h1 { font-size: 26px; margin: 8px 0 4px; }
+h2 { font-size: 20px; margin: 32px 0 8px; border-bottom: 2px solid #0072B2; padding-bottom: 4px; }
+h3 { font-size: 16px; margin: 20px 0 6px; }
+p.meta, p.note, figcaption { color: #444; font-size: 13px; }
+nav a { margin-right: 14px; color: #0072B2; }
+.warn { background: #fff4d6; border-left: 5px solid #E69F00; padding: 8px 12px; margin: 12px 0; }
+ul.verdicts li { margin: 4px 0; }
+table { border-collapse: collapse; margin: 8px 0 16px; font-size: 13px; }
+th, td { border: 1px solid #ccc; padding: 3px 8px; text-align: left; vertical-align: top; }
+th { background: #eef3f8; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+tr.regression td { background: #fde8de; }
+tr.pareto td:first-child { font-weight: bold; }
+figure { margin: 8px 0 20px; }
+svg.chart { max-width: 100%; height: auto; border: 1px solid #ddd; }
+.rbar { display: inline-block; height: 10px; background: #0072B2; vertical-align: middle; margin-left: 6px; }
+code { background: #f3f3f3; padding: 0 3px; }
+details summary { cursor: pointer; color: #0072B2; }
+)";
+
+std::string pct_bar(const std::optional<double>& p) {
+  if (!p) return "-";
+  const double w = std::clamp(*p, 0.0, 100.0);
+  return escape(T::num(*p, 3)) + "%<span class=\"rbar\" style=\"width:" + svg::fmt(w * 0.8, 3) + "px\"></span>";
+}
+
+std::string section_tradeoff(const ReportData& d) {
+  std::string o = "<section id=\"tradeoff\">\n<h2>Best trade-off per suite</h2>\n";
+  o += "<p class=\"note\">For each latency budget, the configuration with the best primary score whose decode latency "
+       "(TPOT) is within it. ";
+  o += d.budgets_ms.empty() ? "Budgets are the latencies of the Pareto-optimal configurations (each row holds from that "
+                              "latency up to the next row's); give <code>--budget-ms X</code> to ask about your own."
+                            : "Budgets from <code>--budget-ms</code>.";
+  o += "</p>\n";
+  if (d.suites.empty()) o += "<p>No eval results in the selected runs.</p>\n";
+  for (const auto& s : d.suites) {
+    o += "<h3>" + escape(s.suite) + " <small>" + escape(T::metric_title(s.metric, s.higher_better)) + "</small></h3>\n";
+    if (s.points.empty()) {
+      o += "<p>No configuration of this suite has a latency.</p>\n";
+      continue;
+    }
+    std::vector<std::vector<Cell>> rows;
+    for (const auto& b : s.budgets) {
+      if (b.point < 0) {
+        rows.push_back({n(T::budget(b)), c("nothing fits"), n("-"), n("-"), n("-")});
+        continue;
+      }
+      const auto& p = s.points[b.point];
+      rows.push_back({n(T::budget(b), "data-budget=\"" + svg::fmt_exact(b.budget_ms) + "\""),
+                      c(T::config_label(d, p.score.config)),
+                      n(T::score(p.score), "data-value=\"" + svg::fmt_exact(p.score.value) + "\""), n(T::ms(p.latency.ms)),
+                      n(std::to_string(p.score.run))});
+    }
+    o += table({"latency budget", "best configuration", s.metric + " [95% CI]", "TPOT (ms/token)", "run"}, rows,
+               "class=\"tradeoff\" data-suite=\"" + escape(s.suite) + "\"");
+  }
+  return o + "</section>\n";
+}
+
+std::string section_scatter(const ReportData& d, const RenderOptions& opt) {
+  std::string o = "<section id=\"scatter\">\n<h2>Accuracy vs latency</h2>\n";
+  o += "<p class=\"note\">One mark per configuration (its newest run): the primary score with its 95% interval against the "
+       "decode latency per output token. Bold outlines and the dashed staircase mark the Pareto frontier. Latency axis: " +
+       std::string(opt.log_latency ? "log scale." : "linear (use <code>--log-latency</code> for a log scale).") + "</p>\n";
+  for (const auto& s : d.suites) {
+    o += "<h3>" + escape(s.suite) + "</h3>\n";
+    if (!s.points.empty()) {
+      svg::Chart ch("scatter-" + slug(s.suite), s.suite + ": " + s.metric + " vs decode latency");
+      ch.x.title = T::kLatencyTitle;
+      ch.x.log = opt.log_latency;
+      ch.y.title = T::metric_title(s.metric, s.higher_better);
+      ch.description = "Scatter of " + s.metric + " against decode latency for " + std::to_string(s.points.size()) +
+                       " configurations of suite " + s.suite + "; " + std::to_string(s.frontier.size()) + " on the Pareto frontier.";
+      ch.emphasis_legend = "Pareto-optimal (bold outline)";
+      for (const auto& p : s.points) {
+        svg::Series se;
+        se.name = T::config_label(d, p.score.config);
+        se.style = p.score.config >= 0 ? d.configs[p.score.config].style : 0;
+        svg::Point pt;
+        pt.x = p.latency.ms;
+        pt.y = p.score.value;
+        pt.lo = p.score.lo();
+        pt.hi = p.score.hi();
+        pt.label = se.name;
+        pt.emphasis = p.pareto;
+        pt.tooltip = se.name + " (run " + std::to_string(p.score.run) + "): " + s.metric + " " + T::score(p.score) + ", " +
+                     T::ms(p.latency.ms) + " ms/token from " + T::latency_source(p.latency);
+        pt.data = {{"run", std::to_string(p.score.run)}, {"config", std::to_string(p.score.config)},
+                   {"pareto", p.pareto ? "1" : "0"}, {"latency-source", p.latency.source}};
+        se.points.push_back(pt);
+        ch.series.push_back(std::move(se));
+      }
+      svg::Path fr;
+      fr.name = "Pareto frontier";
+      fr.step = true;
+      for (int i : s.frontier) fr.points.emplace_back(s.points[i].latency.ms, s.points[i].score.value);
+      ch.paths.push_back(fr);
+      if (!d.budgets_ms.empty()) {
+        double lo = INFINITY, hi = -INFINITY;
+        for (const auto& p : s.points) lo = std::min(lo, p.score.lo().value_or(p.score.value)), hi = std::max(hi, p.score.hi().value_or(p.score.value));
+        for (double b : d.budgets_ms) {
+          svg::Path bp;
+          bp.name = "budget " + T::ms(b) + " ms/token";
+          bp.css_class = "budget";
+          bp.stroke = "#777777";  // gray: no series color, and a dotted line unlike the frontier's dashes
+          bp.dash = "2 3";
+          bp.points = {{b, lo}, {b, hi}};
+          ch.paths.push_back(bp);
+        }
+      }
+      o += "<figure>\n" + ch.render();
+      o += "<figcaption>Interval whiskers: 95% interval of the score. Hover a mark for its run and latency source.</figcaption>\n</figure>\n";
+      std::vector<std::vector<Cell>> rows;
+      for (const auto& p : s.points)
+        rows.push_back({c(T::config_label(d, p.score.config)), n(T::score(p.score)), n(T::ms(p.latency.ms)),
+                        c(T::latency_source(p.latency)), c(p.pareto ? "yes" : ""), n(std::to_string(p.score.run))});
+      o += table({"configuration", s.metric + " [95% CI]", "TPOT (ms/token)", "latency from", "Pareto", "run"}, rows);
+    }
+    if (!s.unplotted.empty()) {
+      o += "<p class=\"note\">Scored but without any latency measurement (not plotted): ";
+      for (size_t i = 0; i < s.unplotted.size(); ++i)
+        o += (i ? "; " : "") + escape(T::config_label(d, s.unplotted[i].config) + " (run " + std::to_string(s.unplotted[i].run) +
+                                      ", " + T::score(s.unplotted[i]) + ")");
+      o += ". Run <code>sparkbench bench</code> on the same model, variant and backend to place them.</p>\n";
+    }
+  }
+  return o + "</section>\n";
+}
+
+std::string section_scores(const ReportData& d) {
+  std::string o = "<section id=\"scores\">\n<h2>Scores per suite</h2>\n";
+  o += "<p class=\"note\">The primary metric of each configuration's newest run, with 95% interval whiskers; every stored "
+       "metric of those runs in the table below each chart.</p>\n";
+  for (const auto& s : d.suites) {
+    std::vector<const Score*> shown;
+    for (const auto& p : s.points) shown.push_back(&p.score);
+    for (const auto& u : s.unplotted) shown.push_back(&u);
+    std::sort(shown.begin(), shown.end(), [](const Score* a, const Score* b) { return a->config < b->config; });
+    svg::Chart ch("scores-" + slug(s.suite), s.suite + ": " + s.metric, 880, int(110 + 30 * shown.size()));
+    ch.x.title = T::metric_title(s.metric, s.higher_better);
+    ch.y.title = "configuration";
+    ch.description = "Bars of " + s.metric + " per configuration for suite " + s.suite + ", with 95% interval whiskers.";
+    for (size_t i = 0; i < shown.size(); ++i) {
+      const Score& sc = *shown[i];
+      ch.y.categories.push_back(T::config_label(d, sc.config));
+      svg::Series se;
+      se.name = T::config_label(d, sc.config);
+      se.style = sc.config >= 0 ? d.configs[sc.config].style : 0;
+      se.kind = svg::SeriesKind::HBars;
+      svg::Point pt;
+      pt.x = sc.value;
+      pt.y = double(i);
+      pt.lo = sc.lo();
+      pt.hi = sc.hi();
+      pt.label = T::num(sc.value, 3);
+      pt.tooltip = se.name + " (run " + std::to_string(sc.run) + "): " + T::score(sc) + ", n = " + std::to_string(sc.n);
+      pt.data = {{"run", std::to_string(sc.run)}, {"config", std::to_string(sc.config)}, {"metric", sc.metric}};
+      se.points.push_back(pt);
+      ch.series.push_back(std::move(se));
+    }
+    ch.legend = false;  // the category labels name every bar
+    o += "<h3>" + escape(s.suite) + "</h3>\n<figure>\n" + ch.render() + "</figure>\n";
+    std::vector<std::vector<Cell>> rows;
+    for (const auto& m : s.all_metrics)
+      rows.push_back({c(T::config_label(d, m.config)), c(m.metric), n(T::num(m.value), "data-value=\"" + svg::fmt_exact(m.value) + "\""),
+                      n(T::interval(m)), n(m.sigma ? T::num(*m.sigma, 3) : "-"), n(std::to_string(m.n)), n(std::to_string(m.run))});
+    o += table({"configuration", "metric", "value", "95% CI", "std. error", "n", "run"}, rows, "class=\"metrics\"");
+  }
+  return o + "</section>\n";
+}
+
+std::string section_trends(const ReportData& d, const RenderOptions& opt) {
+  std::string o = "<section id=\"trends\">\n<h2>Trends</h2>\n";
+  o += "<p class=\"note\">Each line is one configuration across the selected runs (oldest left; ticks name the run and its "
+       "commit). Whiskers: \xC2\xB1" "1.96 standard errors. A dashed ring marks a regression: worse than the previous run of the same "
+       "configuration by more than 2 combined standard errors.</p>\n";
+  if (d.trends.empty()) o += "<p>No eval runs selected.</p>\n";
+  for (const auto& t : d.trends) {
+    svg::Chart ch("trend-" + slug(t.task + "-" + t.metric), T::trend_title(t));
+    for (int64_t r : t.runs) ch.x.categories.push_back(T::run_tick(d, r));
+    ch.x.title = "run (id and git commit, oldest first)";
+    ch.y.title = t.task == "latency" ? T::kLatencyTitle : T::metric_title(t.metric, t.higher_better);
+    ch.y.log = t.task == "latency" && opt.log_latency;
+    ch.flag_legend = "regression (> 2 sigma worse)";
+    ch.description = "Trend of " + T::trend_title(t) + " over " + std::to_string(t.runs.size()) + " runs.";
+    for (const auto& s : t.series) {
+      svg::Series se;
+      se.name = T::config_label(d, s.config);
+      se.style = s.config >= 0 ? d.configs[s.config].style : 0;
+      se.kind = svg::SeriesKind::LinesPoints;
+      for (const auto& p : s.points) {
+        svg::Point pt;
+        pt.x = double(std::lower_bound(t.runs.begin(), t.runs.end(), p.run) - t.runs.begin());
+        pt.y = p.value;
+        if (p.sigma) pt.lo = p.value - 1.959963984540054 * *p.sigma, pt.hi = p.value + 1.959963984540054 * *p.sigma;
+        pt.flagged = p.regression;
+        pt.tooltip = se.name + ", run " + std::to_string(p.run) + (p.commit.empty() ? "" : " (" + p.commit + ")") + ": " +
+                     T::num(p.value) + (p.regression ? "; REGRESSION: " + p.why : "");
+        pt.data = {{"run", std::to_string(p.run)}, {"regression", p.regression ? "1" : "0"}};
+        se.points.push_back(pt);
+      }
+      ch.series.push_back(std::move(se));
+    }
+    o += "<figure>\n" + ch.render() + "</figure>\n";
+  }
+  const auto regs = T::regressions(d);
+  o += "<h3>Regressions</h3>\n";
+  if (regs.empty()) {
+    o += "<p>None flagged.</p>\n";
+  } else {
+    std::vector<std::vector<Cell>> rows;
+    for (const auto& r : regs)
+      rows.push_back({c(T::trend_title(*r.trend)), c(T::config_label(d, r.config)),
+                      c("r" + std::to_string(r.prev.run) + " " + r.prev.commit), n(T::num(r.prev.value)),
+                      c("r" + std::to_string(r.cur.run) + " " + r.cur.commit), n(T::num(r.cur.value)), c(r.cur.why)});
+    o += table({"trend", "configuration", "previous run", "value", "run", "value", "rule"}, rows, "class=\"regressions\"");
+  }
+  return o + "</section>\n";
+}
+
+struct SpeedSummary {
+  int64_t run;
+  std::optional<double> prefill_ts, decode_ts, ttft, tpot;
+  std::string prefill_test, decode_test;
+  std::optional<int64_t> rss;
+};
+
+std::vector<SpeedSummary> speed_summaries(const ReportData& d) {
+  std::vector<SpeedSummary> out;
+  for (const auto& sv : d.speed) {
+    if (out.empty() || out.back().run != sv.run) out.push_back({sv.run, {}, {}, {}, {}, "", "", {}});
+    auto& s = out.back();
+    const SpeedRow& r = sv.row;
+    if (r.n_gen == 0 && r.n_prompt > 0 && (!s.prefill_ts || r.n_depth == 0)) s.prefill_ts = r.avg_ts, s.prefill_test = r.test;
+    if (r.n_prompt == 0 && r.n_gen > 0 && (!s.decode_ts || r.n_depth == 0)) s.decode_ts = r.avg_ts, s.decode_test = r.test;
+    if (r.ttft_ms && !s.ttft) s.ttft = r.ttft_ms;
+    if (r.tpot_ms && !s.tpot) s.tpot = r.tpot_ms;
+    if (r.peak_rss_bytes) s.rss = std::max(s.rss.value_or(0), *r.peak_rss_bytes);
+  }
+  return out;
+}
+
+std::string section_speed(const ReportData& d) {
+  std::string o = "<section id=\"speed\">\n<h2>Speed</h2>\n";
+  if (d.speed.empty()) return o + "<p>No bench runs selected (<code>sparkbench bench --db FILE</code> stores them).</p>\n</section>\n";
+  o += "<p class=\"note\">llama-bench conventions: ppP = prefill of P tokens, tgN = N decode steps, ppP+tgN = a request "
+       "(TTFT = time to first token, TPOT = time per output token after the first). t/s is the mean over repetitions.</p>\n";
+  std::vector<std::vector<Cell>> rows;
+  for (const auto& s : speed_summaries(d)) {
+    const RunView* r = d.run(s.run);
+    rows.push_back({n(std::to_string(s.run)), c(r ? r->model : ""), c(r ? r->rec.info.backend : ""),
+                    n(r ? std::to_string(r->rec.info.threads) : ""), c(r ? r->rec.info.variant : ""),
+                    n(s.prefill_ts ? T::num(*s.prefill_ts, 4) + " (" + s.prefill_test + ")" : "-"),
+                    n(s.decode_ts ? T::num(*s.decode_ts, 4) + " (" + s.decode_test + ")" : "-"), n(opt_ms(s.ttft)), n(opt_ms(s.tpot)),
+                    n(s.rss ? T::bytes(double(*s.rss)) : "-")});
+  }
+  o += table({"run", "model", "backend", "threads", "variant", "prefill t/s", "decode t/s", "TTFT (ms)", "TPOT (ms/token)",
+              "peak RSS"},
+             rows, "class=\"speed-summary\"");
+  rows.clear();
+  for (const auto& sv : d.speed) {
+    const SpeedRow& r = sv.row;
+    rows.push_back({n(std::to_string(sv.run)), c(r.test), n(std::to_string(r.n_prompt)), n(std::to_string(r.n_gen)),
+                    n(std::to_string(r.n_depth)), n(std::to_string(r.repetitions)),
+                    n(T::num(r.avg_ts) + " \xC2\xB1 " + T::num(r.stddev_ts, 3), "data-value=\"" + svg::fmt_exact(r.avg_ts) + "\""),
+                    n(opt_ms(r.ttft_ms)), n(opt_ms(r.tpot_ms)), n(opt_ms(r.p50_ms)), n(opt_ms(r.p90_ms)), n(opt_ms(r.p99_ms)),
+                    n(r.peak_rss_bytes ? T::bytes(double(*r.peak_rss_bytes)) : "-")});
+  }
+  o += "<details open=\"open\"><summary>Every bench row</summary>\n";
+  o += table({"run", "test", "n_prompt", "n_gen", "depth", "reps", "t/s", "TTFT (ms)", "TPOT (ms)", "p50 (ms)", "p90 (ms)",
+              "p99 (ms)", "peak RSS"},
+             rows, "class=\"speed\"");
+  return o + "</details>\n</section>\n";
+}
+
+std::string section_kernels(const ReportData& d) {
+  std::string o = "<section id=\"kernels\">\n<h2>Kernels</h2>\n";
+  if (d.kernels.empty())
+    return o + "<p>No kernel results selected (<code>sparkbench ingest --kernels FILE.json</code> stores them).</p>\n</section>\n";
+  o += "<p class=\"note\">From kernels run " + std::to_string(d.kernels_run) +
+       (d.other_kernel_runs ? " (" + std::to_string(d.other_kernel_runs) + " earlier kernels runs selected but not shown)" : "") +
+       ". Roofline: % of this machine's measured DRAM bandwidth and of oneDNN's best f32 matmul FLOP/s (calibrated by "
+       "sparkbench-kernels); the higher of the two is how close the kernel is to its bound.</p>\n";
+  std::vector<std::vector<Cell>> rows;
+  for (const auto& k : d.kernels) {
+    std::optional<double> roof;
+    if (k.pct_peak_bw || k.pct_peak_flops) roof = std::max(k.pct_peak_bw.value_or(0), k.pct_peak_flops.value_or(0));
+    rows.push_back({c(k.name), n(T::duration_ns(k.real_time_ns)), n(T::duration_ns(k.cpu_time_ns)),
+                    n(k.bytes_per_s ? T::rate(*k.bytes_per_s, "B") : "-"), n(k.flops_per_s ? T::rate(*k.flops_per_s, "FLOP") : "-"),
+                    n(k.pct_peak_bw ? T::num(*k.pct_peak_bw, 3) + "%" : "-"),
+                    n(k.pct_peak_flops ? T::num(*k.pct_peak_flops, 3) + "%" : "-"),
+                    {pct_bar(roof), true, roof ? "data-value=\"" + svg::fmt_exact(*roof) + "\"" : ""}});
+  }
+  o += table({"kernel", "time", "CPU time", "bandwidth", "compute", "% peak BW", "% peak FLOP/s", "roofline"}, rows, "class=\"kernels\"");
+  return o + "</section>\n";
+}
+
+std::string section_runs(const ReportData& d) {
+  std::string o = "<section id=\"runs\">\n<h2>Runs</h2>\n<p class=\"note\">Selection: " + escape(d.selection) + ".</p>\n";
+  std::vector<std::vector<Cell>> rows;
+  for (const auto& r : d.runs) {
+    const RunInfo& i = r.rec.info;
+    rows.push_back({n(std::to_string(r.rec.id)), c(i.label), c(i.kind), c(r.rec.status), c(r.rec.started_at), c(r.commit),
+                    c(i.host), c(i.cpu + (i.gpu.empty() ? "" : " / " + i.gpu)), c(i.backend), n(std::to_string(i.threads)),
+                    c(r.model), c(i.model_sha256.substr(0, 12)), c(i.variant), c(i.synthetic_weights ? "synthetic" : ""),
+                    c(r.config >= 0 ? T::config_label(d, r.config) : "")});
+  }
+  o += table({"id", "label", "kind", "status", "started (UTC)", "commit", "host", "CPU / GPU", "backend", "threads", "model",
+              "sha256", "variant", "weights", "configuration"},
+             rows, "class=\"runs\"");
+  return o + "</section>\n";
+}
+
+}  // namespace
+
+std::string slug(const std::string& s) {
+  std::string o;
+  for (unsigned char ch : s) {
+    if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '.') o += char(ch);
+    else if (ch >= 'A' && ch <= 'Z') o += char(ch - 'A' + 'a');
+    else if (ch == '@') o += "at";
+    else if (o.empty() || o.back() != '-') o += '-';
+  }
+  return o.empty() ? "x" : o;
+}
+
+std::string render_html(const ReportData& d, const RenderOptions& opt) {
+  std::string o = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n";
+  o += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n";
+  o += "<meta name=\"generator\" content=\"sparkbench report\"/>\n";
+  o += "<title>" + escape(opt.title) + "</title>\n<style>" + kCss + "</style>\n</head>\n<body>\n";
+  o += "<header>\n<h1>" + escape(opt.title) + "</h1>\n";
+  o += "<p class=\"meta\">Database <code>" + escape(d.db_path) + "</code> \xC2\xB7 " + std::to_string(d.runs.size()) +
+       " runs (" + escape(d.selection) + ") \xC2\xB7 " + std::to_string(d.configs.size()) + " configurations \xC2\xB7 " +
+       std::to_string(d.suites.size()) + " suites \xC2\xB7 generated " + escape(d.generated_at) + "</p>\n";
+  if (d.any_synthetic)
+    o += "<p class=\"warn\"><strong>Synthetic weights:</strong> some selected runs used a synthesized model; their scores "
+         "say nothing about a trained model.</p>\n";
+  o += "<nav><a href=\"#summary\">Summary</a><a href=\"#tradeoff\">Best trade-off</a><a href=\"#scatter\">Accuracy vs latency</a>"
+       "<a href=\"#scores\">Scores</a><a href=\"#trends\">Trends</a><a href=\"#speed\">Speed</a><a href=\"#kernels\">Kernels</a>"
+       "<a href=\"#runs\">Runs</a><a href=\"#method\">Method</a></nav>\n</header>\n";
+  o += "<section id=\"summary\">\n<h2>Summary</h2>\n";
+  if (d.runs.empty()) o += "<p>No runs match the selection.</p>\n";
+  o += "<ul class=\"verdicts\">\n";
+  for (const auto& v : T::verdicts(d)) o += "<li>" + escape(v) + "</li>\n";
+  o += "</ul>\n</section>\n";
+  o += section_tradeoff(d);
+  o += section_scatter(d, opt);
+  o += section_scores(d);
+  o += section_trends(d, opt);
+  o += section_speed(d);
+  o += section_kernels(d);
+  o += section_runs(d);
+  o += "<section id=\"method\">\n<h2>Method</h2>\n<ul>\n";
+  for (const auto& m : T::method_notes(d)) o += "<li>" + escape(m) + "</li>\n";
+  o += "</ul>\n</section>\n</body>\n</html>\n";
+  return o;
+}
+
+}  // namespace sb::report
