@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "benchmarks/calibration.h"
+#include "benchmarks/kernels_cuda.h"
+#include "benchmarks/kernels_quant.h"
 #include "engine/backends/backend.h"
 #include "engine/backends/host.h"
 #include "engine/core/omp_env.h"
@@ -235,7 +237,9 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("peak_s8_ops", std::to_string(g_peaks.s8_ops));
   register_calibration();
   for (const auto& be : available_backends())
-    if (be != "ref") register_backend(be);
+    if (be != "ref" && be != "cuda") register_backend(be);
+  sb::bench::register_cuda_kernels(g_short);  // cuda/*: timed with CUDA events (kernels_cuda.cc)
+  sb::bench::register_quant_kernels(g_short, g_threads);  // quant/*: int8, q8_0, q4_0 (kernels_quant.cc)
   register_conversions();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

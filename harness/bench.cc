@@ -14,18 +14,13 @@
 #include "engine/core/error.h"
 #include "engine/generate/sampler.h"
 #include "harness/provenance.h"
+#include "harness/variants.h"
 
 namespace sb::cli {
 namespace {
 
 using clock_type = std::chrono::steady_clock;
 double ns_since(clock_type::time_point t) { return std::chrono::duration<double, std::nano>(clock_type::now() - t).count(); }
-
-int64_t peak_rss() {
-  struct rusage ru{};
-  ::getrusage(RUSAGE_SELF, &ru);
-  return int64_t(ru.ru_maxrss) * 1024;
-}
 
 double mean(const std::vector<double>& v) {
   double s = 0;
@@ -130,7 +125,10 @@ std::vector<BenchRow> run_bench(const BenchConfig& cfg, const std::function<void
     for (const auto& backend : cfg.backends)
       for (int threads : cfg.threads)
         for (const auto& kv : cfg.kv_types)
-          for (int64_t depth : cfg.depths) {
+          for (int64_t depth : cfg.depths)
+            for (const auto& variant : cfg.variants) {
+            const compress::VariantSpec spec = compress::parse_variant(variant);
+            const bool per_config = reset_peak_rss();
             ModelArgs a;
             if (model.rfind("preset:", 0) == 0) a.preset = model.substr(7);
             else a.model = model;
@@ -146,6 +144,16 @@ std::vector<BenchRow> run_bench(const BenchConfig& cfg, const std::function<void
             if (!cfg.scenario.empty())
               need = std::max(need, (cfg.n_prompt.empty() ? 128 : cfg.n_prompt.front()) + (cfg.n_gen.empty() ? 32 : cfg.n_gen.front()));
             LoadedModel lm = load_model(a);
+            std::vector<std::string> notes;
+            if (!spec.is_base()) {
+              const std::string text = spec.needs_calibration()
+                                           ? read_calibration(cfg.calibration.empty() ? default_calibration_path() : cfg.calibration)
+                                           : std::string();
+              VariantLoad vl = load_variant_model(lm.model->file_ptr(), spec, *lm.backend, *lm.tokenizer, text);
+              notes = vl.vm.report.notes;
+              lm.model = std::move(vl.model);
+              lm.load_ms += vl.load_ms;
+            }
             const ModelConfig& mc = lm.model->config();
             if (depth + need > mc.n_ctx) fail("depth ", depth, " + test length ", need, " exceeds the model context ", mc.n_ctx);
             ContextOptions co = lm.ctx_opts;
@@ -157,7 +165,10 @@ std::vector<BenchRow> run_bench(const BenchConfig& cfg, const std::function<void
             auto base = [&](const std::string& test, int64_t np, int64_t ng) {
               BenchRow r;
               r.model_filename = lm.path;
-              r.model_type = cat(mc.arch, " ", mc.n_layer, "L ", mc.n_embd, "d ", ggml_type_name(uint32_t(lm.model->file().tensor("blk.0.attn_q.weight")->type)));
+              r.model_type = cat(mc.arch, " ", mc.n_layer, "L ", mc.n_embd, "d ", weight_type_label(*lm.model, spec));
+              r.variant = spec.name();
+              r.variant_notes = notes;
+              r.peak_rss_per_config = per_config;
               r.model_size = int64_t(lm.model->weight_bytes());
               r.model_n_params = mc.n_params();
               r.backend = lm.backend->name();
@@ -176,7 +187,7 @@ std::vector<BenchRow> run_bench(const BenchConfig& cfg, const std::function<void
               return r;
             };
             auto emit = [&](BenchRow r) {
-              r.peak_rss_bytes = peak_rss();
+              r.peak_rss_bytes = peak_rss_bytes();
               if (on_row) on_row(r);
               rows.push_back(std::move(r));
             };
@@ -261,7 +272,8 @@ nlohmann::json row_json(const BenchRow& r) {
                    {"repetitions", r.repetitions}, {"avg_ns", int64_t(r.avg_ns)}, {"stddev_ns", int64_t(r.stddev_ns)},
                    {"avg_ts", r.avg_ts}, {"stddev_ts", r.stddev_ts}, {"samples_ns", r.samples_ns}, {"samples_ts", r.samples_ts},
                    {"peak_rss_bytes", r.peak_rss_bytes}, {"weight_bytes", r.weight_bytes}, {"kv_bytes", r.kv_bytes},
-                   {"load_ms", r.load_ms}};
+                   {"load_ms", r.load_ms}, {"variant", r.variant}, {"peak_rss_per_config", r.peak_rss_per_config}};
+  if (!r.variant_notes.empty()) j["variant_notes"] = r.variant_notes;
   if (!r.scenario.empty()) j["scenario"] = r.scenario;
   auto opt = [&](const char* k, const std::optional<double>& v) {
     if (v) j[k] = *v;
@@ -300,7 +312,7 @@ std::string render_bench(const std::vector<BenchRow>& rows, const std::string& f
     const std::vector<std::string> cols{"build_commit", "cpu_info", "backends", "model_filename", "model_type", "model_size",
                                         "model_n_params", "n_batch", "n_threads", "type_k", "n_prompt", "n_gen", "n_depth",
                                         "test", "repetitions", "avg_ns", "stddev_ns", "avg_ts", "stddev_ts", "ttft_ms", "tpot_ms",
-                                        "p50_ms", "p90_ms", "p99_ms", "peak_rss_bytes", "load_ms"};
+                                        "p50_ms", "p90_ms", "p99_ms", "peak_rss_bytes", "load_ms", "variant"};
     auto cell = [](const nlohmann::json& j, const std::string& c, bool sql) -> std::string {
       if (!j.contains(c)) return sql ? "NULL" : "";
       const auto& v = j[c];
@@ -338,9 +350,10 @@ std::string render_bench(const std::vector<BenchRow>& rows, const std::string& f
   } else if (format == "md" || format == "table") {
     const bool md = format == "md";
     const char* sep = md ? " | " : "  ";
-    std::vector<std::vector<std::string>> t{{"model", "size", "backend", "threads", "kv", "test", "t/s", "ttft ms", "tpot ms", "p90 ms", "peak RSS"}};
+    std::vector<std::vector<std::string>> t{{"model", "variant", "size", "backend", "threads", "kv", "test", "t/s", "ttft ms", "tpot ms", "p90 ms", "peak RSS"}};
     for (const auto& r : rows) {
-      t.push_back({base_name(r.model_filename) + (r.synthetic ? " (synthetic)" : ""), fmt("%.1f MiB", double(r.model_size) / 1048576.0),
+      t.push_back({base_name(r.model_filename) + (r.synthetic ? " (synthetic)" : ""), r.variant,
+                   fmt("%.1f MiB", double(r.model_size) / 1048576.0),
                    r.backend, std::to_string(r.n_threads), r.type_k,
                    r.test + (r.n_depth ? " @ d" + std::to_string(r.n_depth) : ""),
                    fmt("%.2f", r.avg_ts) + " ± " + fmt("%.2f", r.stddev_ts), r.ttft_ms ? fmt("%.1f", *r.ttft_ms) : "",
@@ -363,6 +376,14 @@ std::string render_bench(const std::vector<BenchRow>& rows, const std::string& f
         out << "\n";
       }
     }
+    std::vector<std::string> seen;
+    for (const auto& r : rows)
+      for (const auto& n : r.variant_notes) {
+        const std::string line = "note [" + r.variant + "]: " + n;
+        if (std::find(seen.begin(), seen.end(), line) != seen.end()) continue;
+        seen.push_back(line);
+        out << (md ? "\n" : "") << line << "\n";
+      }
   } else {
     fail("unknown --output '", format, "' (table, md, json, jsonl, csv, sql)");
   }

@@ -9,7 +9,9 @@
 // Depth d pre-fills d random tokens (untimed) so the test runs against a d-token KV cache.
 // Each test runs once untimed (warm-up), then `repetitions` timed times. Random token ids are
 // drawn from a fixed seed, avoiding special tokens. Peak resident memory is the process's
-// high-water mark (getrusage) after the configuration ran.
+// high-water mark after the configuration ran, reset before each configuration where the kernel
+// allows it (harness/variants.h), so each row reports its own configuration's peak.
+// Variants (--variant, docs/VARIANTS.md) are applied in memory at load, one configuration each.
 //
 // Scenarios (MLPerf LoadGen vocabulary): "single-stream" issues one query (ppP+tgN) at a time
 // and reports the 90th-percentile query latency; "offline" runs a batch of queries back to back
@@ -31,6 +33,8 @@ struct BenchConfig {
   std::vector<std::string> backends;
   std::vector<int> threads;
   std::vector<std::string> kv_types;
+  std::vector<std::string> variants{"base"};  // variant specs
+  std::string calibration;                    // text file for prune-layers ("" = bundled)
   std::vector<int64_t> depths{0};
   std::vector<int64_t> n_prompt{512};
   std::vector<int64_t> n_gen{128};
@@ -46,6 +50,9 @@ struct BenchConfig {
 struct BenchRow {
   // identification (llama-bench field names where they exist)
   std::string model_filename, model_type, backend, backend_info, type_k, test, scenario;
+  std::string variant = "base";
+  std::vector<std::string> variant_notes;
+  bool peak_rss_per_config = false;
   int64_t model_size = 0, model_n_params = 0, n_batch = 0, n_threads = 0;
   int64_t n_prompt = 0, n_gen = 0, n_depth = 0, repetitions = 0;
   bool synthetic = false;

@@ -1,9 +1,12 @@
 // `sparkbench bench`: prefill/decode speed, TTFT/TPOT and latency percentiles (llama-bench-like).
+#include <algorithm>
 #include <cstdio>
+#include <random>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "engine/compress/variant.h"
 #include "engine/core/error.h"
 #include "harness/bench.h"
 #include "harness/commands.h"
@@ -57,7 +60,8 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("-r,--repetitions", cfg.repetitions, "Timed repetitions per test")->capture_default_str();
   cmd->add_option("-b,--batch-size", cfg.n_batch, "Rows per forward pass")->capture_default_str();
   cmd->add_option("--compute", cfg.compute, "Matmul arithmetic: f32 or bf16")->capture_default_str();
-  cmd->add_option("--variant", variants, "Variant(s) (base = weights as stored)")->default_str("base");
+  cmd->add_option("--variant", variants, compress::variant_help())->default_str("base");
+  cmd->add_option("--calibration", cfg.calibration, "Calibration text for prune-layers (default: datasets/calibration/stories.txt)");
   cmd->add_option("--scenario", cfg.scenario, "Also run a load scenario: single-stream or offline")
       ->check(CLI::IsMember({"single-stream", "offline"}));
   cmd->add_option("--queries", cfg.queries, "Queries per scenario")->capture_default_str();
@@ -68,8 +72,14 @@ void add_bench_command(CLI::App& app) {
     cfg.models = parse_list<std::string>(models, "--model");
     for (const auto& p : parse_list<std::string>(presets, "--preset")) cfg.models.push_back("preset:" + p);
     if (cfg.models.empty()) fail("give at least one -m MODEL or --preset NAME");
-    for (const auto& v : parse_list<std::string>(variants, "--variant"))
-      if (v != "base") fail("variant '", v, "' is not available yet (only 'base': the weights as stored)");
+    cfg.variants.clear();
+    for (const auto& v : parse_list<std::string>(variants, "--variant")) {
+      const std::string name = compress::parse_variant(v).name();  // bad specs fail before any work
+      if (std::find(cfg.variants.begin(), cfg.variants.end(), name) != cfg.variants.end())
+        fail("--variant: '", v, "' is listed twice (as ", name, ")");
+      cfg.variants.push_back(name);
+    }
+    if (cfg.variants.empty()) cfg.variants.push_back("base");
     cfg.backends = backends.empty() ? std::vector<std::string>{default_backend()} : parse_list<std::string>(backends, "--backend");
     cfg.threads = threads.empty() ? std::vector<int>{0} : parse_list<int>(threads, "--threads");
     cfg.kv_types = kv.empty() ? std::vector<std::string>{"f16"} : parse_list<std::string>(kv, "--kv-type");
@@ -89,47 +99,56 @@ void add_bench_command(CLI::App& app) {
     if (!stream) std::printf("%s", render_bench(rows, output).c_str());
     if (!db.empty()) {
       auto store = Store::open(db);
-      RunInfo info;
-      info.label = label;
-      info.kind = "bench";
-      info.git_commit = git_commit(&info.git_dirty);
-      info.tool_version = tool_version();
-      info.host = host_name();
-      info.cpu = cpu_model();
-      info.backend = rows.empty() ? "" : rows.front().backend;
-      info.threads = rows.empty() ? 0 : int(rows.front().n_threads);
-      info.model_path = rows.empty() ? "" : rows.front().model_filename;
-      info.model_sha256 = info.model_path.empty() ? "" : model_sha256(info.model_path, store.get());
-      info.synthetic_weights = !rows.empty() && rows.front().synthetic;
-      info.variant = "base";
-      info.config_json = nlohmann::json::parse(render_bench(rows, "json")).dump();
-      const int64_t run = store->begin_run(info);
-      for (const auto& r : rows) {
-        SpeedRow s;
-        s.test = r.test;
-        s.n_prompt = r.n_prompt;
-        s.n_gen = r.n_gen;
-        s.n_depth = r.n_depth;
-        s.repetitions = r.repetitions;
-        s.avg_ts = r.avg_ts;
-        s.stddev_ts = r.stddev_ts;
-        s.samples_ts = r.samples_ts;
-        s.samples_ns = r.samples_ns;
-        s.ttft_ms = r.ttft_ms;
-        s.tpot_ms = r.tpot_ms;
-        s.p50_ms = r.p50_ms;
-        s.p90_ms = r.p90_ms;
-        s.p99_ms = r.p99_ms;
-        s.peak_rss_bytes = r.peak_rss_bytes;
-        s.load_ms = r.load_ms;
-        s.extra_json = nlohmann::json{{"backend", r.backend}, {"n_threads", r.n_threads}, {"type_k", r.type_k},
-                                      {"model", r.model_filename}, {"scenario", r.scenario}, {"weight_bytes", r.weight_bytes},
-                                      {"kv_bytes", r.kv_bytes}}
-                           .dump();
-        store->add_speed(run, s);
+      std::random_device rd;
+      char group[17];
+      std::snprintf(group, sizeof group, "%08x%08x", rd(), rd());
+      for (const auto& variant : cfg.variants) {
+        std::vector<BenchRow> vrows;
+        for (const auto& r : rows)
+          if (r.variant == variant) vrows.push_back(r);
+        RunInfo info;
+        info.group_id = cfg.variants.size() > 1 ? group : "";
+        info.label = label;
+        info.kind = "bench";
+        info.git_commit = git_commit(&info.git_dirty);
+        info.tool_version = tool_version();
+        info.host = host_name();
+        info.cpu = cpu_model();
+        info.backend = vrows.empty() ? "" : vrows.front().backend;
+        info.threads = vrows.empty() ? 0 : int(vrows.front().n_threads);
+        info.model_path = vrows.empty() ? "" : vrows.front().model_filename;
+        info.model_sha256 = info.model_path.empty() ? "" : model_sha256(info.model_path, store.get());
+        info.synthetic_weights = !vrows.empty() && vrows.front().synthetic;
+        info.variant = variant;
+        info.config_json = nlohmann::json::parse(render_bench(vrows, "json")).dump();
+        const int64_t run = store->begin_run(info);
+        for (const auto& r : vrows) {
+          SpeedRow s;
+          s.test = r.test;
+          s.n_prompt = r.n_prompt;
+          s.n_gen = r.n_gen;
+          s.n_depth = r.n_depth;
+          s.repetitions = r.repetitions;
+          s.avg_ts = r.avg_ts;
+          s.stddev_ts = r.stddev_ts;
+          s.samples_ts = r.samples_ts;
+          s.samples_ns = r.samples_ns;
+          s.ttft_ms = r.ttft_ms;
+          s.tpot_ms = r.tpot_ms;
+          s.p50_ms = r.p50_ms;
+          s.p90_ms = r.p90_ms;
+          s.p99_ms = r.p99_ms;
+          s.peak_rss_bytes = r.peak_rss_bytes;
+          s.load_ms = r.load_ms;
+          s.extra_json = nlohmann::json{{"backend", r.backend}, {"n_threads", r.n_threads}, {"type_k", r.type_k},
+                                        {"model", r.model_filename}, {"scenario", r.scenario}, {"weight_bytes", r.weight_bytes},
+                                        {"kv_bytes", r.kv_bytes}, {"variant", r.variant}}
+                             .dump();
+          store->add_speed(run, s);
+        }
+        store->finish_run(run, "complete");
+        std::fprintf(stderr, "stored %zu rows as run %lld (variant %s) in %s\n", vrows.size(), (long long)run, variant.c_str(), db.c_str());
       }
-      store->finish_run(run, "complete");
-      std::fprintf(stderr, "stored %zu rows as run %lld in %s\n", rows.size(), (long long)run, db.c_str());
     }
   });
 }

@@ -4,12 +4,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/compress/apply.h"
 #include "engine/core/error.h"
 #include "engine/gguf/gguf.h"
 #include "engine/model/config.h"
 #include "engine/model/synth.h"
 #include "harness/commands.h"
 #include "harness/model_loader.h"
+#include "harness/variants.h"
 
 namespace sb::cli {
 namespace {
@@ -140,6 +142,69 @@ void add_model_command(CLI::App& app) {
     std::printf("wrote %s: preset %s, %s, seed %llu, %s (synthetic weights)\n", synth_out.c_str(), synth_opt.preset.c_str(),
                 synth_dtype.c_str(), (unsigned long long)synth_opt.seed, human_bytes(double(f->file_size())).c_str());
   });
+
+  // quantize | prune: the same pipeline (engine/compress/apply.h), each insisting on its kind.
+  struct WriteArgs {
+    std::string in, out, variant, calibration, backend;
+    int threads = 0;
+    bool json = false;
+  };
+  static WriteArgs wa[2];
+  for (int which = 0; which < 2; ++which) {
+    const bool quant = which == 0;
+    auto* c = model->add_subcommand(quant ? "quantize" : "prune",
+                                    quant ? "Write a copy of a model with its weights converted (f32, f16, bf16, q8_0, q4_0; may add pruning)"
+                                          : "Write a copy of a model with weights pruned (prune:F, prune24, prune-heads:N, prune-layers:N)");
+    WriteArgs& a = wa[which];
+    a.backend = default_backend();
+    c->add_option("-m,--model", a.in, "Input GGUF model")->required();
+    c->add_option("-o,--output", a.out, "Output GGUF file")->required();
+    c->add_option("--variant", a.variant, "Variant spec, e.g. q4_0, prune:0.5, q8_0+prune-heads:2")->required();
+    c->add_option("--calibration", a.calibration, "Calibration text for prune-layers (default: datasets/calibration/stories.txt)");
+    c->add_option("--backend", a.backend, "Backend that runs the model for layer ranking")->capture_default_str();
+    c->add_option("-t,--threads", a.threads, "CPU threads (0 = all cores)")->capture_default_str();
+    c->add_flag("--json", a.json, "Print one JSON object");
+    c->callback([quant, &a] {
+      const compress::VariantSpec spec = compress::parse_variant(a.variant);
+      if (quant && !spec.gguf_type() && spec.weights != compress::WeightKind::Int8)
+        fail("model quantize: variant '", a.variant, "' names no weight type (f32, f16, bf16, q8_0, q4_0); use model prune for pruning alone");
+      if (!quant && !spec.pruned()) fail("model prune: variant '", a.variant, "' prunes nothing (prune:F, prune24, prune-heads:N, prune-layers:N)");
+      auto base = GgufFile::open(a.in);
+      if (!base->tensor("token_embd.weight")) fail(a.in, ": not a model this tool can run (no token_embd.weight)");
+      std::unique_ptr<Backend> backend;
+      std::unique_ptr<Tokenizer> tok;
+      compress::Calibration calib;
+      if (spec.needs_calibration()) {
+        BackendOptions bo;
+        bo.threads = a.threads;
+        backend = create_backend(a.backend, bo);
+        tok = Tokenizer::from_gguf(*base);
+        calib.backend = backend.get();
+        calib.tokenizer = tok.get();
+        calib.text = read_calibration(a.calibration.empty() ? default_calibration_path() : a.calibration);
+      }
+      const auto rep = compress::write_variant(base, spec, spec.needs_calibration() ? &calib : nullptr, a.out);
+      auto f = GgufFile::open(a.out);
+      const ModelConfig cfg = ModelConfig::from_gguf(*f);  // the output must read back as a model
+      if (a.json) {
+        nlohmann::json j = model_info_json(*f);
+        j["variant"] = rep.name;
+        j["source"] = a.in;
+        j["source_bytes"] = base->file_size();
+        j["notes"] = rep.notes;
+        j["removed_layers"] = rep.removed_layers;
+        j["kept_heads"] = rep.kept_heads;
+        j["layer_similarity"] = rep.layer_similarity;
+        if (rep.prunable > 0) j["zeroed_fraction"] = double(rep.zeroed) / double(rep.prunable);
+        std::printf("%s\n", j.dump(1).c_str());
+      } else {
+        std::printf("wrote %s: variant %s, %s (from %s), %lld layers, %lld heads\n", a.out.c_str(), rep.name.c_str(),
+                    human_bytes(double(f->file_size())).c_str(), human_bytes(double(base->file_size())).c_str(),
+                    (long long)cfg.n_layer, (long long)cfg.n_head);
+        for (const auto& n : rep.notes) std::printf("note: %s\n", n.c_str());
+      }
+    });
+  }
 }
 
 }  // namespace sb::cli

@@ -1,6 +1,7 @@
 // `sparkbench run`: evaluate a model on the bundled suites and record everything in SQLite.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <sstream>
 
@@ -32,6 +33,92 @@ std::string fmt_metric(const MetricResult& m) {
   return buf;
 }
 
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+std::string mib(int64_t b) { return fmt(b >= 10 * 1048576 ? "%.0f MiB" : "%.2f MiB", double(b) / 1048576.0); }
+
+// The primary (first) metric of a suite with its interval: "0.6200 ± 0.0300".
+std::string short_metric(const MetricResult& m) {
+  if (m.stderr_ && *m.stderr_ > 0) return fmt("%.3f", m.value) + " ± " + fmt("%.3f", *m.stderr_);
+  if (m.ci_low && m.ci_high) return fmt("%.3f", m.value) + " [" + fmt("%.3f", *m.ci_low) + "," + fmt("%.3f", *m.ci_high) + "]";
+  return fmt("%.3f", m.value);
+}
+
+// One row per variant: suite scores, fidelity, speed, memory, size.
+void print_sweep_table(const std::vector<RunSummary>& runs) {
+  std::vector<std::string> head{"variant", "weights"};
+  std::vector<std::string> suite_cols;
+  for (const auto& r : runs)
+    for (const auto& s : r.suites)
+      if (!s.metrics.empty() && std::find(suite_cols.begin(), suite_cols.end(), s.name + " " + s.metrics[0].metric) == suite_cols.end())
+        suite_cols.push_back(s.name + " " + s.metrics[0].metric);
+  for (const auto& c : suite_cols) head.push_back(c);
+  for (const char* h : {"KLD mean", "KLD p99", "same top1", "PPL ratio", "RMS dp", "pp t/s", "tg t/s", "TTFT ms", "peak RSS", "size"})
+    head.push_back(h);
+  std::vector<std::vector<std::string>> t{head};
+  for (const auto& r : runs) {
+    std::vector<std::string> row{r.variant, r.weight_type};
+    for (const auto& c : suite_cols) {
+      std::string cell;
+      for (const auto& s : r.suites)
+        if (!s.metrics.empty() && s.name + " " + s.metrics[0].metric == c) cell = short_metric(s.metrics[0]);
+      row.push_back(cell);
+    }
+    if (r.fidelity) {
+      const auto& f = *r.fidelity;
+      row.push_back(fmt("%.5f", f.kld_mean) + " ± " + fmt("%.5f", f.kld_mean_stderr));
+      row.push_back(fmt("%.4f", f.kld_p99));
+      row.push_back(fmt("%.2f%%", f.same_top1));
+      row.push_back(fmt("%.4f", f.ppl_ratio));
+      row.push_back(fmt("%.3f%%", f.rms_dp));
+    } else {
+      for (int i = 0; i < 5; ++i) row.push_back("");
+    }
+    if (r.speed) {
+      row.push_back(fmt("%.1f", r.speed->prefill_ts));
+      row.push_back(fmt("%.2f", r.speed->decode_ts));
+      row.push_back(fmt("%.1f", r.speed->ttft_ms));
+    } else {
+      for (int i = 0; i < 3; ++i) row.push_back("");
+    }
+    row.push_back(mib(r.peak_rss_bytes) + (r.peak_per_variant ? "" : "*"));
+    row.push_back(mib(r.model_bytes));
+    t.push_back(row);
+  }
+  std::vector<size_t> w(head.size(), 0);
+  auto width = [](const std::string& s) {  // display width (UTF-8 continuation bytes do not count)
+    size_t n = 0;
+    for (unsigned char ch : s) n += (ch & 0xc0) != 0x80;
+    return n;
+  };
+  for (const auto& row : t)
+    for (size_t c = 0; c < row.size(); ++c) w[c] = std::max(w[c], width(row[c]));
+  std::printf("\nvariants (fidelity against the baseline on the calibration text; speed: quick probe)\n");
+  for (size_t ri = 0; ri < t.size(); ++ri) {
+    for (size_t c = 0; c < t[ri].size(); ++c)
+      std::printf("%s%s%s", t[ri][c].c_str(), std::string(w[c] - width(t[ri][c]), ' ').c_str(), c + 1 < t[ri].size() ? "  " : "\n");
+    if (ri == 0) {
+      for (size_t c = 0; c < w.size(); ++c) std::printf("%s%s", std::string(w[c], '-').c_str(), c + 1 < w.size() ? "  " : "\n");
+    }
+  }
+  bool any_star = false;
+  for (const auto& r : runs) any_star |= !r.peak_per_variant;
+  if (any_star) std::printf("* peak RSS of the process so far (this kernel refused to reset the high-water mark)\n");
+  for (const auto& r : runs)
+    for (const auto& n : r.notes) std::printf("note [%s]: %s\n", r.variant.c_str(), n.c_str());
+}
+
+nlohmann::json fidelity_json(const compress::Fidelity& f) {
+  return {{"n_tokens", f.n_tokens}, {"kld_mean", f.kld_mean}, {"kld_mean_stderr", f.kld_mean_stderr}, {"kld_median", f.kld_median},
+          {"kld_p99", f.kld_p99}, {"kld_max", f.kld_max}, {"same_top1", f.same_top1}, {"same_top1_stderr", f.same_top1_stderr},
+          {"ppl_base", f.ppl_base}, {"ppl", f.ppl}, {"ppl_delta", f.ppl_delta}, {"ppl_delta_stderr", f.ppl_delta_stderr},
+          {"ppl_ratio", f.ppl_ratio}, {"ppl_ratio_stderr", f.ppl_ratio_stderr}, {"rms_dp", f.rms_dp}};
+}
+
 }  // namespace
 
 void add_run_command(CLI::App& app) {
@@ -40,7 +127,14 @@ void add_run_command(CLI::App& app) {
   static std::vector<std::string> variants, suites;
   static bool json = false;
   add_model_args(cmd, o.model);
-  cmd->add_option("--variant", variants, "Comma-separated variants (base = weights as stored)")->default_str("base");
+  cmd->add_option("--variant", variants, compress::variant_help())->default_str("base");
+  cmd->add_option("--baseline", o.baseline, "Variant the others' fidelity is measured against")->capture_default_str();
+  cmd->add_option("--calibration", o.calibration, "Calibration text for fidelity and layer ranking (default: datasets/calibration/stories.txt)");
+  cmd->add_option("--calib-ctx", o.calib_ctx, "Fidelity window in tokens")->capture_default_str();
+  cmd->add_flag("!--no-fidelity", o.fidelity, "Skip the fidelity metrics of a variant sweep");
+  cmd->add_flag("!--no-speed", o.speed, "Skip the speed probe of a variant sweep");
+  cmd->add_option("--speed-prompt", o.speed_prompt, "Prompt tokens of the speed probe")->capture_default_str();
+  cmd->add_option("--speed-gen", o.speed_gen, "Decode steps of the speed probe")->capture_default_str();
   cmd->add_option("--suite", suites, "Comma-separated suites: bundled names, 'all', suite directories or data files")->default_str("all");
   cmd->add_option("--limit", o.limit, "At most this many items per suite (0 = all)")->capture_default_str();
   cmd->add_option("--samples", o.task.samples, "Completions per code problem (pass@k needs samples >= k)")->capture_default_str();
@@ -63,7 +157,16 @@ void add_run_command(CLI::App& app) {
       for (const auto& r : runs) {
         nlohmann::json jr{{"run_id", r.run_id}, {"status", r.status}, {"variant", r.variant}, {"model", r.model_path},
                           {"model_sha256", r.model_sha256}, {"synthetic_weights", r.synthetic}, {"backend", r.backend},
-                          {"resumed", r.resumed}, {"cache_hits", r.cache_hits}, {"db", o.db}};
+                          {"resumed", r.resumed}, {"cache_hits", r.cache_hits}, {"db", o.db},
+                          {"weight_type", r.weight_type}, {"model_bytes", r.model_bytes}, {"peak_rss_bytes", r.peak_rss_bytes},
+                          {"peak_rss_per_variant", r.peak_per_variant}, {"load_ms", r.load_ms}, {"notes", r.notes}};
+        if (r.fidelity) {
+          jr["kld_mean"] = r.fidelity->kld_mean;
+          jr["fidelity"] = fidelity_json(*r.fidelity);
+        }
+        if (r.speed)
+          jr["speed"] = {{"n_prompt", r.speed->n_prompt}, {"n_gen", r.speed->n_gen}, {"prefill_ts", r.speed->prefill_ts},
+                         {"decode_ts", r.speed->decode_ts}, {"ttft_ms", r.speed->ttft_ms}, {"tpot_ms", r.speed->tpot_ms}};
         for (const auto& s : r.suites) {
           nlohmann::json js{{"version", s.version}, {"task", s.task}, {"n_items", s.n_items}, {"seconds", s.seconds}};
           for (const auto& m : s.metrics) {
@@ -90,6 +193,7 @@ void add_run_command(CLI::App& app) {
                         fmt_metric(s.metrics[k]).c_str(), (long long)s.metrics[k].n,
                         k ? "" : std::to_string(int(s.seconds + 0.5)).c_str());
       }
+      if (!runs.empty() && (runs.size() > 1 || runs[0].fidelity || runs[0].speed || runs[0].variant != "base")) print_sweep_table(runs);
       std::printf("results: %s\n", o.db.c_str());
     }
     for (const auto& r : runs)

@@ -26,6 +26,9 @@ void add_score_code_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_ingest_command(CLI::App& app);
+void add_report_command(CLI::App& app);
+void add_compare_command(CLI::App& app);  // errors exit 2 (ExitCode), regressions 1
+void add_history_command(CLI::App& app);  // errors exit 2 (ExitCode)
 
 // Parses Google Benchmark JSON output into kernel rows (failed benchmarks are skipped);
 // `context` receives its "context" object. Throws sb::Error naming `file` on malformed input.

@@ -21,10 +21,17 @@ int main(int argc, char** argv) {
   sb::cli::add_run_command(app);
   sb::cli::add_bench_command(app);
   sb::cli::add_ingest_command(app);
+  sb::cli::add_report_command(app);
+  sb::cli::add_compare_command(app);
+  sb::cli::add_history_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    const int rc = app.exit(e);
+    // compare and history document exit status 2 for every error, bad options included.
+    for (const auto* sub : app.get_subcommands())
+      if (rc != 0 && (sub->get_name() == "compare" || sub->get_name() == "history")) return 2;
+    return rc;
   } catch (const sb::cli::ExitCode& e) {
     return e.code;
   } catch (const sb::Error& e) {

@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstdio>
 #include <random>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -89,34 +90,85 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
     }
   }
   if (suite_names.empty()) fail("no suites to run (bundled suites live in ", datasets_dir(), ")");
-  // Load every suite first: bad data fails before any model work.
+  // Parse variants and load every suite first: bad input fails before any model work.
+  std::vector<compress::VariantSpec> specs;
+  {
+    std::set<std::string> names;
+    for (const auto& v : opt.variants) {
+      specs.push_back(compress::parse_variant(v));
+      if (!names.insert(specs.back().name()).second) fail("variant '", v, "' is listed twice (as ", specs.back().name(), ")");
+    }
+  }
+  if (specs.empty()) fail("no variants to run");
+  const compress::VariantSpec baseline = compress::parse_variant(opt.baseline);
+  const bool sweep = !(specs.size() == 1 && specs[0].is_base());
+  const bool want_fidelity = sweep && opt.fidelity, want_speed = sweep && opt.speed;
+  bool need_calib = want_fidelity || baseline.needs_calibration();
+  for (const auto& v : specs) need_calib |= v.needs_calibration();
+  const std::string calib_path = opt.calibration.empty() ? default_calibration_path() : opt.calibration;
+  const std::string calib_text = need_calib ? read_calibration(calib_path) : std::string();
   std::vector<Suite> suites;
   for (const auto& n : suite_names) suites.push_back(load_suite(n));
-  for (const auto& v : opt.variants)
-    if (v != "base") fail("variant '", v, "' is not available yet (only 'base': the weights as stored)");
 
   auto store = Store::open(opt.db);
   store->mark_interrupted();
   StoreCache cache(*store);
   LoadedModel lm = load_model(margs);
   const std::string sha = model_sha256(lm.path, store.get());
+  const std::string calib_sha = calib_text.empty() ? "" : sha256_hex(calib_text);
   const std::string group = random_group_id();
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   g_stop = false;
 
+  // Fidelity reference: the baseline variant over the calibration text.
+  std::optional<compress::FidelityReference> ref;
+  int64_t fid_ctx = std::min(opt.calib_ctx, lm.model->config().n_ctx);
+  if (margs.n_ctx > 0) fid_ctx = std::min(fid_ctx, margs.n_ctx);
+  if (want_fidelity) {
+    if (opt.progress) std::fprintf(stderr, "[fidelity] baseline %s on %s\n", baseline.name().c_str(), calib_path.c_str());
+    std::unique_ptr<Model> owned;
+    const Model* bm = lm.model.get();
+    if (!baseline.is_base()) {
+      VariantLoad bl = load_variant_model(lm.model->file_ptr(), baseline, *lm.backend, *lm.tokenizer, calib_text);
+      owned = std::move(bl.model);
+      bm = owned.get();
+    }
+    ContextOptions co = lm.ctx_opts;
+    co.n_ctx = fid_ctx;
+    Context ctx(*bm, co);
+    ref = compress::fidelity_reference(ctx, *lm.tokenizer, calib_text, fid_ctx);
+  }
+
   std::vector<RunSummary> out;
-  for (const auto& variant : opt.variants) {
+  for (const auto& spec : specs) {
+    const std::string variant = spec.name();
     nlohmann::json config{{"model", lm.path}, {"model_sha256", sha}, {"variant", variant}, {"backend", margs.backend},
                           {"kv_type", margs.kv_type}, {"compute", margs.compute}, {"suites", suite_names}, {"limit", opt.limit},
                           {"samples", opt.task.samples}, {"temperature", opt.task.temperature}, {"seed", opt.task.seed},
                           {"n_ctx", margs.n_ctx}};
+    if (spec.needs_calibration()) config["calibration_sha256"] = calib_sha;
     RunSummary sum;
     sum.variant = variant;
     sum.model_path = lm.path;
     sum.model_sha256 = sha;
     sum.synthetic = lm.synthetic;
     sum.backend = lm.backend->name();
+    sum.peak_per_variant = reset_peak_rss();
+    // The variant's model (the base model itself for "base").
+    std::unique_ptr<Model> owned;
+    const Model* model = lm.model.get();
+    sum.load_ms = lm.load_ms;
+    if (!spec.is_base()) {
+      if (opt.progress) std::fprintf(stderr, "[%s] applying the variant ...\n", variant.c_str());
+      VariantLoad vl = load_variant_model(lm.model->file_ptr(), spec, *lm.backend, *lm.tokenizer, calib_text);
+      sum.notes = vl.vm.report.notes;
+      sum.load_ms = vl.load_ms;
+      owned = std::move(vl.model);
+      model = owned.get();
+    }
+    sum.model_bytes = int64_t(model->weight_bytes());
+    sum.weight_type = weight_type_label(*model, spec);
     int64_t run_id = 0;
     if (opt.resume) {
       for (const auto& r : store->list_runs(1000)) {
@@ -141,7 +193,7 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
       info.threads = margs.threads;
       info.model_path = lm.path;
       info.model_sha256 = sha;
-      info.model_arch = lm.model->config().arch;
+      info.model_arch = model->config().arch;
       info.synthetic_weights = lm.synthetic;
       info.variant = variant;
       info.seed = opt.task.seed;
@@ -149,8 +201,9 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
       run_id = store->begin_run(info);
     }
     sum.run_id = run_id;
-    const std::string identity = sha + "|" + variant + "|" + lm.backend->name() + "|kv=" + margs.kv_type + "|compute=" + margs.compute;
-    EngineLM engine(*lm.model, *lm.tokenizer, lm.ctx_opts, identity);
+    std::string identity = sha + "|" + variant + "|" + lm.backend->name() + "|kv=" + margs.kv_type + "|compute=" + margs.compute;
+    if (spec.needs_calibration()) identity += "|calib=" + calib_sha;
+    EngineLM engine(*model, *lm.tokenizer, lm.ctx_opts, identity);
     CachedLM cached(engine, cache);
     try {
       for (const auto& suite : suites) {
@@ -175,9 +228,62 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
         for (const auto& m : ss.metrics) store->add_metric(run_id, MetricRow{suite.name, m.metric, m.value, m.stderr_, m.ci_low, m.ci_high, m.n});
         sum.suites.push_back(std::move(ss));
       }
+      if (!g_stop && ref) {
+        if (opt.progress) std::fprintf(stderr, "[%s] fidelity ...\n", variant.c_str());
+        ContextOptions co = lm.ctx_opts;
+        co.n_ctx = fid_ctx;
+        Context ctx(*model, co);
+        const compress::Fidelity f = compress::measure_fidelity(*ref, ctx, *lm.tokenizer, calib_text);
+        const int64_t n = f.n_tokens;
+        auto put = [&](const char* name, double v, std::optional<double> se) {
+          store->add_metric(run_id, MetricRow{"fidelity", name, v, se, std::nullopt, std::nullopt, n});
+        };
+        put("kld_mean", f.kld_mean, f.kld_mean_stderr);
+        put("kld_median", f.kld_median, std::nullopt);
+        put("kld_p99", f.kld_p99, std::nullopt);
+        put("kld_max", f.kld_max, std::nullopt);
+        put("same_top1", f.same_top1, f.same_top1_stderr);
+        put("ppl_delta", f.ppl_delta, f.ppl_delta_stderr);
+        put("ppl_ratio", f.ppl_ratio, f.ppl_ratio_stderr);
+        put("rms_dp", f.rms_dp, std::nullopt);
+        put("ppl", f.ppl, std::nullopt);
+        sum.fidelity = f;
+      }
+      if (!g_stop && want_speed) {
+        if (opt.progress) std::fprintf(stderr, "[%s] speed ...\n", variant.c_str());
+        QuickSpeed q = measure_speed(*model, lm.ctx_opts, opt.speed_prompt, opt.speed_gen, std::max(1, opt.speed_reps));
+        sum.speed = q;
+      }
     } catch (...) {
       store->finish_run(run_id, "failed");
       throw;
+    }
+    sum.peak_rss_bytes = peak_rss_bytes();
+    if (sum.speed) {
+      const QuickSpeed& q = *sum.speed;
+      const std::string extra = nlohmann::json{{"variant", variant}, {"backend", lm.backend->name()}, {"type_k", margs.kv_type},
+                                               {"weight_bytes", sum.model_bytes}, {"source", "run"}}.dump();
+      SpeedRow pp;
+      pp.test = cat("pp", q.n_prompt);
+      pp.n_prompt = q.n_prompt;
+      pp.repetitions = int64_t(q.prefill_samples_ts.size());
+      pp.avg_ts = q.prefill_ts;
+      pp.samples_ts = q.prefill_samples_ts;
+      pp.ttft_ms = q.ttft_ms;
+      pp.peak_rss_bytes = sum.peak_rss_bytes;
+      pp.load_ms = sum.load_ms;
+      pp.extra_json = extra;
+      store->add_speed(run_id, pp);
+      SpeedRow tg;
+      tg.test = cat("tg", q.n_gen);
+      tg.n_gen = q.n_gen;
+      tg.repetitions = int64_t(q.decode_samples_ts.size());
+      tg.avg_ts = q.decode_ts;
+      tg.samples_ts = q.decode_samples_ts;
+      tg.tpot_ms = q.tpot_ms;
+      tg.peak_rss_bytes = sum.peak_rss_bytes;
+      tg.extra_json = extra;
+      store->add_speed(run_id, tg);
     }
     sum.cache_hits = cached.hits();
     if (g_stop) {

@@ -8,17 +8,36 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "engine/compress/apply.h"
+#include "engine/compress/fidelity.h"
 #include "evals/task.h"
 #include "harness/model_loader.h"
+#include "harness/variants.h"
 
 namespace sb::cli {
 
+// Variant sweeps (docs/VARIANTS.md): every variant is applied to the model in memory and
+// evaluated on the suites as its own run; runs of one invocation share RunInfo::group_id. When
+// the list holds anything but "base", each run also gets
+//   - fidelity against the baseline variant on the calibration text, stored as metrics of the
+//     task "fidelity" (kld_mean, kld_median, kld_p99, kld_max, same_top1, ppl_delta, ppl_ratio,
+//     rms_dp, ppl; see engine/compress/fidelity.h for units)
+//   - a quick speed probe (prefill/decode tokens/s, TTFT, TPOT) stored as speed rows
+//   - the model size (bytes of weights as held) and the peak resident memory of the variant.
 struct RunOptions {
   ModelArgs model;
   std::vector<std::string> variants{"base"};
+  std::string baseline = "base";     // fidelity reference variant
+  std::string calibration;           // calibration text file ("" = datasets/calibration/stories.txt)
+  int64_t calib_ctx = 256;           // fidelity window (tokens)
+  bool fidelity = true;              // only for sweeps (a list other than just "base")
+  bool speed = true;                 // likewise
+  int64_t speed_prompt = 64, speed_gen = 16;
+  int speed_reps = 2;
   std::vector<std::string> suites{"all"};
   int64_t limit = 0;  // items per suite (0 = all)
   TaskOptions task;
@@ -38,7 +57,15 @@ struct SuiteSummary {
 struct RunSummary {
   int64_t run_id = 0;
   std::string status;
-  std::string variant;
+  std::string variant;               // canonical spec
+  std::vector<std::string> notes;    // what the variant did (honesty notes included)
+  std::optional<compress::Fidelity> fidelity;
+  std::optional<QuickSpeed> speed;
+  int64_t model_bytes = 0;           // weights as the backend holds them
+  int64_t peak_rss_bytes = 0;
+  bool peak_per_variant = false;     // false: process peak so far (reset refused)
+  double load_ms = 0;
+  std::string weight_type;
   std::string model_path, model_sha256;
   bool synthetic = false;
   std::string backend;

@@ -5,6 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh build
-model="$(build/harness/sparkbench model path --preset codex-spark-mini)"
-build/harness/sparkbench model info "$model"
-build/harness/sparkbench generate --preset codex-spark-mini -p "def fibonacci(n):" -n 32
+# The main job: every bundled suite (first 20 items each) on the default model; results and
+# per-sample rows go to ./sparkbench.db. Drop --limit for the full suites.
+build/harness/sparkbench run --limit 20

@@ -17,7 +17,7 @@ echo "== release tests"
 
 echo "== sanitizer build (address, undefined)"
 scripts/build.sh build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPARKBENCH_SANITIZE=ON \
-  -DSPARKBENCH_KERNEL_BENCH=OFF -DSPARKBENCH_TEST_SPEC="[unit]"
+  -DSPARKBENCH_KERNEL_BENCH=OFF -DSPARKBENCH_CUDA=OFF -DSPARKBENCH_TEST_SPEC="[unit]"
 echo "== sanitizer tests ([unit])"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --output-on-failure -j "$jobs")

@@ -1,5 +1,7 @@
 #include "engine/backends/backend.h"
 
+#include <vector>
+
 #include "engine/core/error.h"
 
 namespace sb {
@@ -20,11 +22,32 @@ DType dtype_from_name(const std::string& name) {
   fail("unknown type '", name, "' (f32, f16, bf16)");
 }
 
+const char* weight_format_name(WeightFormat f) {
+  switch (f) {
+    case WeightFormat::Ggml: return "ggml";
+    case WeightFormat::Int8PerChannel: return "int8 per-channel";
+  }
+  return "?";
+}
+
 size_t dtype_size(DType t) { return t == DType::F32 ? 4 : 2; }
 
 Tensor Tensor::rows_view(int64_t r0, int64_t n) const {
   if (r0 < 0 || n < 0 || r0 + n > rows_) fail("rows_view(", r0, ", ", n, ") out of range for ", rows_, " rows");
   return Tensor(mem_, offset_ + size_t(r0 * cols_) * dtype_size(dtype_), n, cols_, dtype_);
+}
+
+void Backend::argmax_rows(const Tensor& logits, int32_t* out) {
+  const int64_t R = logits.rows(), V = logits.cols();
+  std::vector<float> v(size_t(R * V));
+  download(logits, v.data());
+  for (int64_t r = 0; r < R; ++r) {
+    const float* row = v.data() + r * V;
+    int64_t best = 0;
+    for (int64_t i = 1; i < V; ++i)
+      if (row[i] > row[best] || (row[best] != row[best] && row[i] == row[i])) best = i;  // NaN never wins
+    out[r] = int32_t(best);
+  }
 }
 
 }  // namespace sb

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,6 +23,12 @@
 namespace sb {
 
 class Backend;
+
+// A recorded decode step owned by the caller (see Backend::run_step_graph).
+class StepGraph {
+ public:
+  virtual ~StepGraph() = default;
+};
 
 // Element types of backend tensors (activations, norms, KV cache).
 enum class DType : uint8_t { F32, F16, BF16 };
@@ -60,12 +67,24 @@ class Tensor {
 // Where a weight matrix comes from: `rows` output features x `cols` input features, stored as
 // GGUF stores it (row n holds the `cols` weights of output n) in `type`. `data` is host memory
 // (usually the model file's mmap) that stays valid for the model's lifetime.
+//
+// Compression variants add in-memory formats that are not GGUF types (see `format`): with
+// WeightFormat::Int8PerChannel, `data` holds rows x cols int8 values (row-major, row n = output
+// n, values in [-127, 127]) and `scales` holds `rows` f32 scales, w[n][k] = scales[n] * q[n][k];
+// `type` then names the type the weights were quantized from (informational only). A backend
+// that does not implement a format says so through supports_format() (the loader fails with a
+// clear message instead of misreading the bytes).
+enum class WeightFormat : uint8_t { Ggml, Int8PerChannel };
+const char* weight_format_name(WeightFormat f);
+
 struct WeightSource {
   std::string name;
   GgmlType type = GgmlType::F32;
   int64_t rows = 0;
   int64_t cols = 0;
   const void* data = nullptr;
+  WeightFormat format = WeightFormat::Ggml;
+  const float* scales = nullptr;  // Int8PerChannel: one per row
 };
 
 // A weight matrix prepared by a backend (repacked, uploaded or used in place).
@@ -75,6 +94,7 @@ class Weight {
   int64_t rows() const { return rows_; }  // N (outputs)
   int64_t cols() const { return cols_; }  // K (inputs)
   GgmlType source_type() const { return type_; }
+  WeightFormat format() const { return format_; }
   // Bytes the backend holds for this weight (resident or device), for memory reports.
   virtual size_t bytes() const = 0;
 
@@ -82,6 +102,7 @@ class Weight {
   Weight(int64_t rows, int64_t cols, GgmlType type) : rows_(rows), cols_(cols), type_(type) {}
   int64_t rows_, cols_;
   GgmlType type_;
+  WeightFormat format_ = WeightFormat::Ggml;  // set by backends that load other formats
 };
 
 // Per-layer key/value cache: for each layer, K and V as (n_ctx, kv_dim) in `dtype`.
@@ -132,6 +153,8 @@ class Backend {
   virtual void upload(Tensor& dst, const float* src) = 0;    // dst must be F32, rows*cols values
   virtual void download(const Tensor& src, float* dst) = 0;  // any dtype -> f32; waits for pending ops
   virtual std::unique_ptr<Weight> load_weight(const WeightSource& src) = 0;
+  // Whether load_weight() accepts weights in format `f` (every backend reads WeightFormat::Ggml).
+  virtual bool supports_format(WeightFormat f) const { return f == WeightFormat::Ggml; }
   virtual std::unique_ptr<KvCache> create_kv_cache(int64_t n_layer, int64_t n_ctx, int64_t kv_dim, DType dt) = 0;
   virtual void synchronize() {}
 
@@ -155,9 +178,30 @@ class Backend {
   virtual void swiglu(const Tensor& gate, const Tensor& up, Tensor& out) = 0;
   // x += y (same shape).
   virtual void add(Tensor& x, const Tensor& y) = 0;
+
+  // ---- optional hooks (the defaults in backend.cc are correct for every backend) ----
+  // out[r] = the index of the largest value of row r of logits (R, V), the lowest index among
+  // equal maxima (as sb::argmax); NaN never wins. `out` is host memory of R values. Default:
+  // download + host loop. A device backend picks on the device and copies back R ids.
+  virtual void argmax_rows(const Tensor& logits, int32_t* out);
+
+  // Decode-step graphs. A single-token forward step is the same op sequence every time except
+  // for the token id and the position, so a backend may record it once and replay it (CUDA
+  // graphs). `record` issues exactly the ops of one step (T = 1) for `token` at `pos`. Returns
+  // false when the caller must run the step itself (the default; also a backend's first call
+  // for a new `graph`, a warm-up). Returns true when the step for (token, pos) has been
+  // issued: `graph` was empty of a recording, `record` was called while the backend recorded
+  // (ops are captured, not run) and the recording was launched, or an earlier recording was
+  // launched again. The caller owns `graph` (one per sequence) and must reset it whenever
+  // anything the recorded ops touch changes: reallocated tensors, another set of layers.
+  virtual bool run_step_graph(std::unique_ptr<StepGraph>& /*graph*/, int32_t /*token*/, int64_t /*pos*/,
+                              const std::function<void()>& /*record*/) {
+    return false;
+  }
 };
 
-// Names of the backends compiled into this binary ("ref", "cpu", "cuda").
+// Names of the backends usable in this process: compiled in and, for "cuda", with a device
+// present ("ref", "cpu", "cuda"). create_backend() explains why a compiled-in one is unusable.
 std::vector<std::string> available_backends();
 // Creates a backend by name; throws sb::Error for an unknown or unavailable one.
 std::unique_ptr<Backend> create_backend(const std::string& name, const BackendOptions& opt = {});

@@ -2,6 +2,8 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 
@@ -53,6 +55,18 @@ void from_dtype(DType dt, const void* src, float* dst, int64_t n) {
 void round_to_dtype(DType dt, float* x, int64_t n) {
   if (dt == DType::F16) for (int64_t i = 0; i < n; ++i) x[i] = f16_to_f32(f32_to_f16(x[i]));
   if (dt == DType::BF16) for (int64_t i = 0; i < n; ++i) x[i] = bf16_to_f32(f32_to_bf16(x[i]));
+}
+
+float quantize_row_s8(const float* x, int8_t* q, int64_t n) {
+  float amax = 0.0f;
+  for (int64_t i = 0; i < n; ++i) amax = std::max(amax, std::fabs(x[i]));
+  if (amax == 0.0f || !std::isfinite(amax)) {
+    std::memset(q, 0, size_t(n));
+    return 0.0f;
+  }
+  const float id = 127.0f / amax;
+  for (int64_t i = 0; i < n; ++i) q[i] = int8_t(std::nearbyint(x[i] * id));
+  return amax / 127.0f;
 }
 
 }  // namespace sb

@@ -1,4 +1,4 @@
-// The one place that knows which backends were compiled in.
+// The one place that knows which backends were compiled in (and, for cuda, usable).
 #include "engine/backends/backend.h"
 #include "engine/backends/ref/ref_backend.h"
 #include "engine/core/error.h"
@@ -18,7 +18,9 @@ std::vector<std::string> available_backends() {
   v.push_back("cpu");
 #endif
 #if SPARKBENCH_WITH_CUDA
-  v.push_back("cuda");
+  // Listed only with a device present, so that loops over the usable backends (tests, tools)
+  // work on GPU-less machines; create_backend("cuda") still explains why it is unusable.
+  if (cuda_device_available()) v.push_back("cuda");
 #endif
   return v;
 }

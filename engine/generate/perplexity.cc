@@ -42,7 +42,8 @@ double running(const std::vector<double>& nll) {
 }  // namespace
 
 PerplexityResult perplexity(Context& ctx, const Tokenizer& tok, const std::string& text, PplProtocol protocol,
-                            int64_t n_ctx, const std::function<void(int64_t, int64_t)>& on_chunk) {
+                            int64_t n_ctx, const std::function<void(int64_t, int64_t)>& on_chunk,
+                            const ScoredRowFn& on_scored) {
   const int64_t V = ctx.model().config().n_vocab;
   if (n_ctx < 8) fail("perplexity: context ", n_ctx, " is too small (at least 8)");
   if (n_ctx > ctx.n_ctx()) fail("perplexity: context ", n_ctx, " exceeds the model context ", ctx.n_ctx());
@@ -59,8 +60,10 @@ PerplexityResult perplexity(Context& ctx, const Tokenizer& tok, const std::strin
       if (tok.bos_id() >= 0) chunk[0] = tok.bos_id();
       ctx.rewind(0);
       ctx.eval(chunk.data(), n_ctx, true, logits);
-      for (int64_t j = n_ctx / 2; j <= n_ctx - 2; ++j)
+      for (int64_t j = n_ctx / 2; j <= n_ctx - 2; ++j) {
         r.token_nll.push_back(-log_prob(logits.data() + j * V, V, ids[size_t(c * n_ctx + j + 1)]));
+        if (on_scored) on_scored(logits.data() + j * V, ids[size_t(c * n_ctx + j + 1)]);
+      }
       r.running_ppl.push_back(running(r.token_nll));
       if (on_chunk) on_chunk(c + 1, n_chunk);
     }
@@ -83,6 +86,7 @@ PerplexityResult perplexity(Context& ctx, const Tokenizer& tok, const std::strin
         const int64_t target = s + j + 1;
         if (target <= scored_to) continue;
         r.token_nll.push_back(-log_prob(logits.data() + j * V, V, ids[size_t(target)]));
+        if (on_scored) on_scored(logits.data() + j * V, ids[size_t(target)]);
         scored_to = target;
       }
       r.running_ppl.push_back(running(r.token_nll));

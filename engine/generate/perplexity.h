@@ -38,9 +38,13 @@ struct PerplexityResult {
   std::vector<double> token_nll;    // per scored token, in order
 };
 
-// `on_chunk(i, n)` reports progress. Throws sb::Error when the text is too short for one chunk.
+// `on_chunk(i, n)` reports progress. `on_scored(logits, target)`, when given, sees the n_vocab
+// logits of every scored row in order with the token it predicts (fidelity metrics compare these
+// between two models). Throws sb::Error when the text is too short for one chunk.
+using ScoredRowFn = std::function<void(const float* logits, int32_t target)>;
 PerplexityResult perplexity(Context& ctx, const Tokenizer& tok, const std::string& text, PplProtocol protocol,
-                            int64_t n_ctx, const std::function<void(int64_t, int64_t)>& on_chunk = nullptr);
+                            int64_t n_ctx, const std::function<void(int64_t, int64_t)>& on_chunk = nullptr,
+                            const ScoredRowFn& on_scored = nullptr);
 
 // log-softmax of `logits` at `target` (computed in double).
 double log_prob(const float* logits, int64_t n_vocab, int32_t target);

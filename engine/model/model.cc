@@ -47,6 +47,8 @@ std::unique_ptr<Model> Model::load(std::shared_ptr<const GgufFile> file, Backend
   auto load_matrix = [&](const std::string& name, int64_t in, int64_t out) {
     WeightSource src = matrix_source(f, name, in, out);
     if (transform) src = transform(src, m->owned_);
+    if (!backend.supports_format(src.format))
+      fail("backend ", backend.name(), " cannot run ", weight_format_name(src.format), " weights ('", name, "'); use another backend");
     return backend.load_weight(src);
   };
   m->tok_embd_ = backend.load_weight(matrix_source(f, "token_embd.weight", c.n_embd, c.n_vocab));
@@ -94,6 +96,7 @@ Context::Context(const Model& model, const ContextOptions& opt) : model_(model) 
   const ModelConfig& c = model.config();
   n_ctx_ = opt.n_ctx > 0 ? opt.n_ctx : c.n_ctx;
   n_batch_ = std::max<int64_t>(1, std::min(opt.n_batch, n_ctx_));
+  step_graphs_ = opt.step_graphs;
   Backend& b = model.backend();
   kv_ = b.create_kv_cache(c.n_layer, n_ctx_, c.kv_dim(), opt.kv_type);
   shape_ = AttentionShape{c.n_head, c.n_head_kv, c.head_dim, c.n_rot, c.rope_base, c.rope_style};
@@ -116,14 +119,32 @@ void Context::eval(const int32_t* ids, int64_t n, bool all_logits, std::vector<f
   eval_rows(ids, n, all_logits ? 0 : n - 1, logits);
 }
 
-void Context::eval_rows(const int32_t* ids, int64_t n, int64_t first_row, std::vector<float>& logits) {
+void Context::check_eval(const int32_t* ids, int64_t n) const {
   const int64_t V = model_.config().n_vocab;
   if (n <= 0) fail("eval needs at least one token");
-  if (first_row < 0 || first_row > n) fail("eval: first logits row ", first_row, " out of range");
   if (pos_ + n > n_ctx_)
     fail("sequence of ", pos_ + n, " tokens exceeds the context of ", n_ctx_, " tokens");
   for (int64_t i = 0; i < n; ++i)
     if (ids[i] < 0 || ids[i] >= V) fail("token id ", ids[i], " out of range [0, ", V, ")");
+}
+
+int32_t Context::eval_greedy(const int32_t* ids, int64_t n) {
+  check_eval(ids, n);
+  int32_t next = 0;
+  for (int64_t done = 0; done < n;) {
+    const int64_t chunk = std::min(n_batch_, n - done);
+    const bool last = done + chunk == n;
+    forward_chunk(ids + done, chunk, last ? chunk - 1 : chunk, nullptr, last ? &next : nullptr);
+    done += chunk;
+  }
+  return next;
+}
+
+void Context::eval_rows(const int32_t* ids, int64_t n, int64_t first_row, std::vector<float>& logits) {
+  const int64_t V = model_.config().n_vocab;
+  if (n <= 0) fail("eval needs at least one token");
+  if (first_row < 0 || first_row > n) fail("eval: first logits row ", first_row, " out of range");
+  check_eval(ids, n);
   logits.resize(size_t((n - first_row) * V));
   for (int64_t done = 0; done < n;) {
     const int64_t chunk = std::min(n_batch_, n - done);
@@ -134,14 +155,27 @@ void Context::eval_rows(const int32_t* ids, int64_t n, int64_t first_row, std::v
   }
 }
 
-void Context::forward_chunk(const int32_t* ids, int64_t T, int64_t out_from, float* logits_out) {
+void Context::forward_chunk(const int32_t* ids, int64_t T, int64_t out_from, float* logits_out, int32_t* argmax_out) {
   const ModelConfig& c = model_.config();
   Backend& b = model_.backend();
+  const bool want = (logits_out || argmax_out) && out_from < T;
+  const int64_t rows = want ? T - out_from : 0;
+  if (want && (logits_.empty() || logits_.rows() < rows)) {
+    logits_ = b.alloc(rows == 1 ? 1 : n_batch_, c.n_vocab, DType::F32);
+    graph_.reset();  // a recorded step wrote into the old logits tensor
+  }
   Tensor x = x_.rows_view(0, T), h = h_.rows_view(0, T), q = q_.rows_view(0, T), k = k_.rows_view(0, T),
          v = v_.rows_view(0, T), att = att_.rows_view(0, T), gate = gate_.rows_view(0, T), up = up_.rows_view(0, T);
+  Tensor lg = want ? logits_.rows_view(0, rows) : Tensor();
+  // One forward pass over the chunk, up to the logits (not their download).
+  auto run = [&] {
   b.embed(model_.tok_embd(), ids, T, x);
   for (int64_t l : model_.active_layers()) {
     const LayerWeights& L = model_.layer(l);
+    if (observer_) {
+      observed_in_.resize(size_t(T * c.n_embd));
+      b.download(x, observed_in_.data());
+    }
     // attention block: x += wo . attn(rope(wq h), rope(wk h), wv h),  h = rmsnorm(x)
     b.rmsnorm(x, L.attn_norm, c.rms_eps, h);
     b.matmul(h, *L.wq, q, L.bq.empty() ? nullptr : &L.bq);
@@ -158,16 +192,30 @@ void Context::forward_chunk(const int32_t* ids, int64_t T, int64_t out_from, flo
     b.matmul(h, *L.w_up, up);
     b.swiglu(gate, up, gate);
     b.matmul(gate, *L.w_down, x, nullptr, /*accumulate=*/true);
+    if (observer_) {
+      observed_out_.resize(size_t(T * c.n_embd));
+      b.download(x, observed_out_.data());
+      observer_(l, T, c.n_embd, observed_in_.data(), observed_out_.data());
+    }
   }
-  pos_ += T;
-  if (!logits_out || out_from >= T) return;
-  const int64_t rows = T - out_from;
+  if (!want) return;
   Tensor xr = x.rows_view(out_from, rows), hr = h.rows_view(out_from, rows);
-  if (logits_.empty() || logits_.rows() < rows) logits_ = b.alloc(rows == 1 ? 1 : n_batch_, c.n_vocab, DType::F32);
-  Tensor lg = logits_.rows_view(0, rows);
   b.rmsnorm(xr, model_.output_norm(), c.rms_eps, hr);
   b.matmul(hr, model_.output(), lg);
-  b.download(lg, logits_out);
+  };
+  // A single-token step with logits is the same op sequence every time: a backend may record
+  // it once and replay it (Backend::run_step_graph); otherwise the ops run directly.
+  bool done = false;
+  if (T == 1 && want && step_graphs_ && !observer_) {
+    if (graph_ && graph_layers_ != model_.active_layers()) graph_.reset();
+    if (!graph_) graph_layers_ = model_.active_layers();
+    done = b.run_step_graph(graph_, ids[0], pos_, run);
+  }
+  if (!done) run();
+  pos_ += T;
+  if (!want) return;
+  if (argmax_out) b.argmax_rows(lg, argmax_out);
+  else b.download(lg, logits_out);
 }
 
 }  // namespace sb

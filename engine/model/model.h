@@ -70,6 +70,9 @@ struct ContextOptions {
   int64_t n_ctx = 0;        // 0 = the model's context length
   int64_t n_batch = 512;    // rows per forward chunk during prompt processing
   DType kv_type = DType::F16;
+  // Let the backend record a single-token step once and replay it (CUDA graphs; other
+  // backends ignore this). Results are the same either way.
+  bool step_graphs = true;
 };
 
 class Context {
@@ -80,17 +83,27 @@ class Context {
   void eval(const int32_t* ids, int64_t n, bool all_logits, std::vector<float>& logits);
   // Like eval, but `logits` receives rows [first_row, n) (first_row == n: none).
   void eval_rows(const int32_t* ids, int64_t n, int64_t first_row, std::vector<float>& logits);
+  // Like eval of the last row, but returns its greedy next token (argmax, ties to the lowest id)
+  // instead of the logits; a device backend picks it without copying the logits to the host.
+  int32_t eval_greedy(const int32_t* ids, int64_t n);
   int64_t pos() const { return pos_; }
   int64_t n_ctx() const { return n_ctx_; }
   // Forgets positions >= pos (the cache keeps what came before), e.g. to reuse a shared prefix.
   void rewind(int64_t pos);
   const Model& model() const { return model_; }
+  // Analysis hook (layer-importance ranking for layer pruning): when set, eval calls
+  // f(layer, T, C, in, out) after every layer with the chunk's hidden states (T, C) before and
+  // after that layer (host copies, valid during the call). Costs two downloads per layer.
+  using LayerObserver = std::function<void(int64_t layer, int64_t T, int64_t C, const float* in, const float* out)>;
+  void set_layer_observer(LayerObserver f) { observer_ = std::move(f); }
   size_t kv_bytes() const { return kv_->bytes(); }
   DType kv_type() const { return kv_->dtype(); }
 
  private:
-  // Runs T tokens; writes logits of chunk rows [out_from, T) to logits_out (none if out_from >= T).
-  void forward_chunk(const int32_t* ids, int64_t T, int64_t out_from, float* logits_out);
+  // Runs T tokens; writes logits of chunk rows [out_from, T) to logits_out (none if out_from >= T),
+  // or with argmax_out instead, the greedy token of each of those rows.
+  void forward_chunk(const int32_t* ids, int64_t T, int64_t out_from, float* logits_out, int32_t* argmax_out = nullptr);
+  void check_eval(const int32_t* ids, int64_t n) const;
   const Model& model_;
   int64_t n_ctx_, n_batch_;
   int64_t pos_ = 0;
@@ -98,6 +111,12 @@ class Context {
   AttentionShape shape_;
   // activations for up to n_batch rows
   Tensor x_, h_, q_, k_, v_, att_, gate_, up_, logits_;
+  // recorded decode step (Backend::run_step_graph) and the layers it was recorded with
+  bool step_graphs_ = true;
+  std::unique_ptr<StepGraph> graph_;
+  std::vector<int64_t> graph_layers_;
+  LayerObserver observer_;
+  std::vector<float> observed_in_, observed_out_;
 };
 
 }  // namespace sb

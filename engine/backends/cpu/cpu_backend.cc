@@ -6,6 +6,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <cstdlib>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -32,22 +33,37 @@ constexpr double kParallelWork = 256 * 1024;
 class CpuWeight : public Weight {
  public:
   CpuWeight(const WeightSource& s) : Weight(s.rows, s.cols, s.type), data(static_cast<const uint8_t*>(s.data)) {
-    row_bytes = size_t(ggml_row_bytes(s.type, s.cols));
+    format_ = s.format;
+    row_bytes = format_ == WeightFormat::Int8PerChannel ? size_t(s.cols) : size_t(ggml_row_bytes(s.type, s.cols));
   }
-  size_t bytes() const override { return packed ? packed_md.get_size() : row_bytes * size_t(rows_); }
+  size_t bytes() const override {
+    if (format_ == WeightFormat::Int8PerChannel)
+      return size_t(rows_) * (size_t(kpad) + 4) + (packed ? packed_md.get_size() + size_t(rows_) * 4 : 0);
+    return packed ? packed_md.get_size() : row_bytes * size_t(rows_);
+  }
   const uint8_t* data;
   size_t row_bytes;
-  // Set when the weight was reordered into a oneDNN layout (repack or bf16 compute).
+  // Set when the weight was reordered into a oneDNN layout (repack, bf16 compute, or int8 on a
+  // CPU with VNNI: s8 weights for oneDNN's u8 x s8 matmul).
   std::shared_ptr<void> packed;
   memory::desc packed_md;
+  // Int8PerChannel: rows padded with zeros to kpad bytes, one f32 scale per row; colsum[n] =
+  // sum_k q[n][k] (the u8 shift's compensation on the oneDNN path).
+  std::shared_ptr<void> q8;
+  int64_t kpad = 0;
+  std::vector<float> scales;
+  std::vector<int32_t> colsum;
+  const int8_t* q8_data() const { return static_cast<const int8_t*>(q8.get()); }
 };
 
 struct PrimKey {
   int64_t k, n;
-  int kind;  // 0 plain f32 'ba', 1 packed (desc below), 2 bf16 packed
+  int kind;  // 0 plain f32 'ba', 1 packed (desc below), 2 bf16 packed, 3 u8 x s8 -> s32 packed,
+             // 4 f32 'ba' tile into a dst with leading dimension ldd
   bool bias, accumulate;
+  int64_t ldd = 0;
   bool operator<(const PrimKey& o) const {
-    return std::tie(k, n, kind, bias, accumulate) < std::tie(o.k, o.n, o.kind, o.bias, o.accumulate);
+    return std::tie(k, n, kind, bias, accumulate, ldd) < std::tie(o.k, o.n, o.kind, o.bias, o.accumulate, o.ldd);
   }
 };
 
@@ -66,6 +82,24 @@ class CpuBackend : public Backend {
     if (!cpu::cpu_supported()) fail("cpu backend: this CPU lacks AVX2/FMA/F16C (use --backend ref)");
     threads_ = opt.threads > 0 ? opt.threads : omp_get_num_procs();
     omp_set_num_threads(threads_);
+    // oneDNN's int8 matmul is exact only with VNNI: without it (AVX2) it sums u8 x s8 pairs in
+    // saturating 16-bit arithmetic (measured: wrong results for full-range 8-bit inputs), so
+    // there the int8 format runs on this project's AVX2 kernel, which is exact.
+    const dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
+    int8_dnnl_ = isa == dnnl::cpu_isa::avx2_vnni || isa == dnnl::cpu_isa::avx512_core_vnni ||
+                 isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx;
+    if (const char* e = std::getenv("SPARKBENCH_CPU_INT8"); e && *e) {
+      const std::string v = e;
+      if (v == "avx2") int8_dnnl_ = false;
+      else if (v != "onednn") fail("SPARKBENCH_CPU_INT8 must be avx2 or onednn, not '", v, "'");
+      else if (!int8_dnnl_) fail("SPARKBENCH_CPU_INT8=onednn: oneDNN's int8 matmul saturates on this CPU (no VNNI)");
+    }
+    if (const char* e = std::getenv("SPARKBENCH_CPU_QPREFILL"); e && *e) {
+      const std::string v = e;
+      if (v == "expand") qprefill_ = QPrefill::Expand;
+      else if (v == "avx2_tiles") qprefill_ = QPrefill::Avx2Tiles;
+      else if (v != "onednn_tiles") fail("SPARKBENCH_CPU_QPREFILL must be onednn_tiles, avx2_tiles or expand, not '", v, "'");
+    }
     if (compute_ == ComputeType::BF16) {
       // Probe once so an unsupported CPU fails at start-up with a clear message.
       try {
@@ -83,7 +117,9 @@ class CpuBackend : public Backend {
   std::string describe() const override {
     const dnnl_version_t* v = dnnl_version();
     return cat("cpu: oneDNN ", v->major, ".", v->minor, ".", v->patch, ", ", cpu::cpu_isa_string(), ", ", threads_,
-               " threads, compute ", compute_ == ComputeType::BF16 ? "bf16" : "f32", repack_ ? ", repacked weights" : "");
+               " threads, compute ", compute_ == ComputeType::BF16 ? "bf16" : "f32", repack_ ? ", repacked weights" : "",
+               ", int8 prefill ", int8_dnnl_ ? "oneDNN u8s8 (VNNI)" : "AVX2 kernel (no VNNI)", ", block-weight prefill ",
+               qprefill_ == QPrefill::OnednnTiles ? "oneDNN tiles" : qprefill_ == QPrefill::Avx2Tiles ? "AVX2 tiles" : "expanded");
   }
 
   Tensor alloc(int64_t rows, int64_t cols, DType dt) override { return host_tensor(rows, cols, dt); }
@@ -93,8 +129,14 @@ class CpuBackend : public Backend {
     return std::make_unique<HostKvCache>(n_layer, n_ctx, kv_dim, dt);
   }
 
+  bool supports_format(WeightFormat) const override { return true; }
+
   std::unique_ptr<Weight> load_weight(const WeightSource& src) override {
     auto w = std::make_unique<CpuWeight>(src);
+    if (src.format == WeightFormat::Int8PerChannel) {
+      load_int8(*w, src);
+      return w;
+    }
     const bool bf16 = compute_ == ComputeType::BF16;
     if (!bf16 && !(repack_ && src.type == GgmlType::F32)) return w;
     // Reorder once: f32 (dequantized if needed) in GGUF layout -> oneDNN's preferred layout.
@@ -119,6 +161,12 @@ class CpuBackend : public Backend {
     const auto& w = static_cast<const CpuWeight&>(table);
     for (int64_t t = 0; t < n; ++t) {
       if (ids[t] < 0 || ids[t] >= w.rows()) fail("token id ", ids[t], " out of range [0, ", w.rows(), ")");
+      if (w.format() == WeightFormat::Int8PerChannel) {
+        const int8_t* q = w.q8_data() + ids[t] * w.kpad;
+        float* o = x.as<float>() + t * x.cols();
+        for (int64_t k = 0; k < w.cols(); ++k) o[k] = w.scales[size_t(ids[t])] * float(q[k]);
+        continue;
+      }
       cpu::dequantize_rows(w.source_type(), w.data, w.row_bytes, w.cols(), ids[t], ids[t] + 1, x.as<float>() + t * x.cols());
     }
   }
@@ -135,6 +183,10 @@ class CpuBackend : public Backend {
     const int64_t M = x.rows(), K = x.cols(), N = w.rows();
     if (K != w.cols() || y.rows() != M || y.cols() != N) fail("cpu matmul: shape mismatch");
     const float* b = bias ? bias->as<float>() : nullptr;
+    if (w.format() == WeightFormat::Int8PerChannel) {
+      matmul_int8(x, w, y, b, accumulate);
+      return;
+    }
     // Decode-sized products, and products too small to repay oneDNN's threading, use the
     // AVX2 kernels (each weight row read once and applied to every row of x).
     const bool tiny = double(M) * double(N) * double(K) < 4.0 * 1024 * 1024;
@@ -153,6 +205,20 @@ class CpuBackend : public Backend {
       return;
     }
     const float* wf = reinterpret_cast<const float*>(w.data);
+    if (w.source_type() != GgmlType::F32 && qprefill_ == QPrefill::OnednnTiles) {
+      matmul_tiles(x, w, y, bias, accumulate);
+      return;
+    }
+    if (w.source_type() != GgmlType::F32 && qprefill_ == QPrefill::Avx2Tiles) {
+      // Each thread dequantizes a tile of kTileRows weight rows into cache and multiplies it by
+      // all M rows with the AVX2 kernel.
+      const int64_t chunk = cpu::kTileRows;
+      #pragma omp parallel for schedule(dynamic, 1)
+      for (int64_t n0 = 0; n0 < N; n0 += chunk)
+        cpu::gemm_rows_tiled(w.source_type(), w.data, w.row_bytes, K, x.as<float>(), K, M, y.as<float>(), N, n0,
+                             std::min(n0 + chunk, N), b, accumulate);
+      return;
+    }
     if (w.source_type() != GgmlType::F32) {
       // Expand to f32 once per call; the cost is amortized over the M > 8 rows.
       scratch_.resize(size_t(N * K));
@@ -249,9 +315,128 @@ class CpuBackend : public Backend {
   }
 
  private:
+  // Block and half-precision weights with M > 8 rows (prompt processing), fused per tile: a tile
+  // of weight rows (about 512 KiB as f32, so it stays in L2) is dequantized by all threads, then
+  // one oneDNN f32 matmul multiplies all M rows by it into a column slice of y. The whole matrix
+  // never exists in f32. Measured against the alternatives in docs/VARIANTS.md.
+  void matmul_tiles(const Tensor& x, const CpuWeight& w, Tensor& y, const Tensor* bias, bool accumulate) {
+    const int64_t M = x.rows(), K = x.cols(), N = w.rows();
+    const int64_t T = std::min(N, std::max<int64_t>(16, (int64_t(512) * 1024 / (K * 4)) / 16 * 16));
+    scratch_.resize(size_t(T * K));
+    memory src({{M, K}, ddt::f32, tag::ab}, eng_, x.data());
+    for (int64_t n0 = 0; n0 < N; n0 += T) {
+      const int64_t nt = std::min(T, N - n0);
+      #pragma omp parallel for schedule(static)
+      for (int64_t r = 0; r < nt; r += 16)
+        cpu::dequantize_rows(w.source_type(), w.data + size_t(n0) * w.row_bytes, w.row_bytes, K, r, std::min(r + 16, nt),
+                             scratch_.data() + r * K);
+      PrimKey key{K, nt, 4, bias != nullptr, accumulate, N};
+      auto it = prims_.find(key);
+      if (it == prims_.end()) it = prims_.emplace(key, dnnl::matmul(tile_pd(K, nt, N, bias != nullptr, accumulate))).first;
+      memory wm({{K, nt}, ddt::f32, tag::ba}, eng_, scratch_.data());
+      memory dst(memory::desc({M, nt}, ddt::f32, memory::dims{N, 1}), eng_, y.as<float>() + n0);
+      std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, dst}};
+      if (bias) args.emplace(DNNL_ARG_BIAS, memory({{1, nt}, ddt::f32, tag::ab}, eng_, bias->as<float>() + n0));
+      it->second.execute(stream_, args);
+      stream_.wait();
+    }
+  }
+
+  // f32 x (K x nt, 'ba') -> a column slice of a dst with leading dimension ldd.
+  dnnl::matmul::primitive_desc tile_pd(int64_t K, int64_t nt, int64_t ldd, bool bias, bool accumulate) {
+    memory::desc src({DNNL_RUNTIME_DIM_VAL, K}, ddt::f32, tag::ab);
+    memory::desc wts({K, nt}, ddt::f32, tag::ba);
+    memory::desc dst({DNNL_RUNTIME_DIM_VAL, nt}, ddt::f32, memory::dims{ldd, 1});
+    dnnl::primitive_attr attr;
+    if (accumulate) {
+      dnnl::post_ops po;
+      po.append_sum(1.0f);
+      attr.set_post_ops(po);
+    }
+    if (bias)
+      return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, wts, memory::desc({1, nt}, ddt::f32, tag::ab), dst), attr, eng_);
+    return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, wts, dst), attr, eng_);
+  }
+
+  void load_int8(CpuWeight& w, const WeightSource& src) {
+    if (!src.scales) fail("cpu backend: int8 weight '", src.name, "' has no scales");
+    const int64_t N = src.rows, K = src.cols;
+    w.kpad = cpu::int8_padded(K);
+    w.scales.assign(src.scales, src.scales + N);
+    const int8_t* in = static_cast<const int8_t*>(src.data);
+    int8_t* out;
+    if (w.kpad == K) {  // rows already whole 32-byte blocks: used in place (the source outlives the weight)
+      out = const_cast<int8_t*>(in);
+      w.q8 = std::shared_ptr<void>(out, [](void*) {});
+    } else {            // rows padded with zeros to whole 32-byte blocks
+      w.q8 = host_alloc(size_t(N * w.kpad));
+      out = static_cast<int8_t*>(w.q8.get());
+      for (int64_t n = 0; n < N; ++n) std::memcpy(out + n * w.kpad, in + n * K, size_t(K));
+    }
+    if (!int8_dnnl_) return;
+    // s8 weights in oneDNN's layout for u8 x s8 -> s32, and the column sums for the u8 shift.
+    w.colsum.assign(size_t(N), 0);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t k = 0; k < K; ++k) w.colsum[size_t(n)] += in[n * K + k];
+    auto pd = matmul_pd(K, N, 3, false, false, memory::desc());
+    memory::desc want = pd.weights_desc();
+    memory plain_mem(memory::desc({K, N}, ddt::s8, memory::dims{1, w.kpad}), eng_, out);
+    w.packed = host_alloc(want.get_size());
+    w.packed_md = want;
+    memory packed_mem(want, eng_, w.packed.get());
+    dnnl::reorder(plain_mem, packed_mem).execute(stream_, plain_mem, packed_mem);
+    stream_.wait();
+  }
+
+  // Int8 weights: activations quantized per token (bit-identical to the reference), then exact
+  // integer products: AVX2 kernel for decode (and for prefill without VNNI), oneDNN u8 x s8
+  // matmul for prefill with VNNI (x shifted by +128 to u8; 128 * colsum subtracted after).
+  void matmul_int8(const Tensor& x, const CpuWeight& w, Tensor& y, const float* bias, bool accumulate) {
+    const int64_t M = x.rows(), K = x.cols(), N = w.rows(), kp = w.kpad;
+    xq_.resize(size_t(M * kp));
+    xd_.resize(size_t(M));
+    const int nq = team(double(M * K) * 8);
+    #pragma omp parallel for schedule(static) num_threads(nq) if (nq > 1)
+    for (int64_t t = 0; t < M; ++t) xd_[size_t(t)] = cpu::quantize_row_s8(x.as<float>() + t * K, xq_.data() + t * kp, K, kp);
+    if (M > kSmallM && w.packed) {
+      xu8_.resize(size_t(M * kp));
+      for (size_t i = 0; i < xu8_.size(); ++i) xu8_[i] = uint8_t(int(xq_[i]) + 128);
+      acc32_.resize(size_t(M * N));
+      PrimKey key{K, N, 3, false, false};
+      auto it = prims_.find(key);
+      if (it == prims_.end()) it = prims_.emplace(key, dnnl::matmul(matmul_pd(K, N, 3, false, false, memory::desc()))).first;
+      memory src(memory::desc({M, K}, ddt::u8, memory::dims{kp, 1}), eng_, xu8_.data());
+      memory dst({{M, N}, ddt::s32, tag::ab}, eng_, acc32_.data());
+      memory wm(w.packed_md, eng_, w.packed.get());
+      it->second.execute(stream_, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, dst}});
+      stream_.wait();
+      float* yp = y.as<float>();
+      #pragma omp parallel for schedule(static)
+      for (int64_t t = 0; t < M; ++t)
+        for (int64_t n = 0; n < N; ++n) {
+          float v = float(acc32_[size_t(t * N + n)] - 128 * w.colsum[size_t(n)]) * (xd_[size_t(t)] * w.scales[size_t(n)]);
+          if (bias) v += bias[n];
+          yp[t * N + n] = accumulate ? yp[t * N + n] + v : v;
+        }
+      return;
+    }
+    const int64_t chunk = cpu::kTileRows;
+    const int nt = team(double(kp) * double(N) * double(M));
+    #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
+    for (int64_t n0 = 0; n0 < N; n0 += chunk)
+      cpu::gemm_s8_rows(xq_.data(), xd_.data(), M, w.q8_data(), w.scales.data(), kp, y.as<float>(), N, n0, std::min(n0 + chunk, N),
+                        bias, accumulate);
+  }
+
   // kind 0: f32 weights in plain 'ba' layout; 1: f32 weights in oneDNN's chosen layout;
-  // 2: bf16 src/weights (chosen layout), f32 dst.
+  // 2: bf16 src/weights (chosen layout), f32 dst; 3: u8 src, s8 weights (chosen layout), s32 dst.
   dnnl::matmul::primitive_desc matmul_pd(int64_t K, int64_t N, int kind, bool bias, bool accumulate, const memory::desc&) {
+    if (kind == 3) {
+      memory::desc src({DNNL_RUNTIME_DIM_VAL, K}, ddt::u8, tag::ab);
+      memory::desc wts({K, N}, ddt::s8, tag::any);
+      memory::desc dst({DNNL_RUNTIME_DIM_VAL, N}, ddt::s32, tag::ab);
+      return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, wts, dst), eng_);
+    }
     const ddt in = kind == 2 ? ddt::bf16 : ddt::f32;
     memory::desc src({DNNL_RUNTIME_DIM_VAL, K}, in, tag::ab);
     memory::desc wts = kind == 0 ? memory::desc({K, N}, ddt::f32, tag::ba) : memory::desc({K, N}, in, tag::any);
@@ -296,6 +481,14 @@ class CpuBackend : public Backend {
   std::map<PrimKey, dnnl::matmul> prims_;
   std::vector<float> scratch_;
   std::vector<uint16_t> xbf16_;
+  bool int8_dnnl_ = false;       // int8 prefill through oneDNN (CPU has VNNI)
+  // Prefill with f16/bf16/q8_0/q4_0 weights (SPARKBENCH_CPU_QPREFILL): dequantized tiles through
+  // oneDNN (default), tiles through the AVX2 kernel, or the whole matrix expanded per call.
+  enum class QPrefill { OnednnTiles, Avx2Tiles, Expand } qprefill_ = QPrefill::OnednnTiles;
+  std::vector<int8_t> xq_;
+  std::vector<float> xd_;
+  std::vector<uint8_t> xu8_;
+  std::vector<int32_t> acc32_;
 };
 
 }  // namespace

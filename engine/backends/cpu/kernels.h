@@ -24,6 +24,27 @@ void gemv_rows(GgmlType type, const uint8_t* w, size_t row_bytes, int64_t k, con
 // Dequantizes weight rows [n0, n1) to f32 at out (row-major, k per row).
 void dequantize_rows(GgmlType type, const uint8_t* w, size_t row_bytes, int64_t k, int64_t n0, int64_t n1, float* out);
 
+// Like gemv_rows, for prompt-sized m: weight rows [n0, n1) (at most kTileRows) are dequantized
+// once into a thread-local f32 tile that stays in cache, then multiplied by every row of x with
+// a 4x2 register-blocked FMA kernel. One of the cpu backend's prefill strategies for f16/bf16/
+// q8_0/q4_0 weights (SPARKBENCH_CPU_QPREFILL=avx2_tiles); dequantized tiles through oneDNN
+// measured faster and are the default (docs/VARIANTS.md).
+constexpr int64_t kTileRows = 16;
+void gemm_rows_tiled(GgmlType type, const uint8_t* w, size_t row_bytes, int64_t k, const float* x, int64_t ldx, int64_t m,
+                     float* y, int64_t ldy, int64_t n0, int64_t n1, const float* bias, bool accumulate);
+
+// ---- int8 weight format (per-output-channel scales, dynamic per-token activations) ----
+// Rows are padded with zeros to kpad = a multiple of 32 bytes.
+inline int64_t int8_padded(int64_t k) { return (k + 31) / 32 * 32; }
+// Bit-identical to sb::quantize_row_s8 (engine/backends/host.h) for the first n values; writes
+// zeros to q[n, npad). Returns the scale d (x ~= d * q).
+float quantize_row_s8(const float* x, int8_t* q, int64_t n, int64_t npad);
+// y[t * ldy + n] = xd[t] * ws[n] * sum_k xq[t][k] * w[n][k] (+ bias[n]) (+ old y), for t < m and
+// n in [n0, n1); xq rows and w rows are `kpad` bytes apart (zero padded). Exact integer sums
+// (vpmaddubsw on |x| and sign-adjusted w never saturates for values in [-127, 127]).
+void gemm_s8_rows(const int8_t* xq, const float* xd, int64_t m, const int8_t* w, const float* ws, int64_t kpad, float* y,
+                  int64_t ldy, int64_t n0, int64_t n1, const float* bias, bool accumulate);
+
 float dot_f32(const float* a, const float* b, int64_t n);
 // Dot product of f32 `a` with `n` values of dtype `dt` at b.
 float dot_dtype(const float* a, DType dt, const void* b, int64_t n);

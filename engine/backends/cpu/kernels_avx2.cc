@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include "engine/backends/cpu/kernels.h"
 #include "engine/core/half.h"
@@ -136,9 +137,22 @@ void dequant_row(GgmlType type, const uint8_t* w, float* out, int64_t k) {
       }
       return;
     }
-    case GgmlType::Q4_0:
-      dequantize_row(GgmlType::Q4_0, w, out, k);
+    case GgmlType::Q4_0: {
+      const BlockQ4_0* b = reinterpret_cast<const BlockQ4_0*>(w);
+      const __m128i mask = _mm_set1_epi8(0x0f), eight = _mm_set1_epi8(8);
+      for (int64_t i = 0; i < k / kQK; ++i) {
+        const __m256 d = _mm256_set1_ps(f16_to_f32(b[i].d));
+        const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[i].qs));
+        const __m128i lo = _mm_sub_epi8(_mm_and_si128(q, mask), eight);
+        const __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(q, 4), mask), eight);
+        float* o = out + i * kQK;
+        _mm256_storeu_ps(o, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo))));
+        _mm256_storeu_ps(o + 8, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8)))));
+        _mm256_storeu_ps(o + 16, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi))));
+        _mm256_storeu_ps(o + 24, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8)))));
+      }
       return;
+    }
   }
 }
 
@@ -219,6 +233,166 @@ void gemv_rows(GgmlType type, const uint8_t* w, size_t row_bytes, int64_t k, con
       float& out = y[t * ldy + n];
       out = accumulate ? out + v : v;
     }
+  }
+}
+
+namespace {
+
+// acc[r][j] = dot(x row r, w row j) for an MR x NR block (k elements, rows ldx / ldw apart).
+template <int MR, int NR>
+inline void f32_block(const float* x, int64_t ldx, const float* w, int64_t ldw, int64_t k, float* y, int64_t ldy,
+                      const float* bias, bool accumulate) {
+  __m256 acc[MR][NR];
+  for (int r = 0; r < MR; ++r)
+    for (int j = 0; j < NR; ++j) acc[r][j] = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= k; i += 8) {
+    __m256 wv[NR];
+    for (int j = 0; j < NR; ++j) wv[j] = _mm256_loadu_ps(w + j * ldw + i);
+    for (int r = 0; r < MR; ++r) {
+      const __m256 xv = _mm256_loadu_ps(x + r * ldx + i);
+      for (int j = 0; j < NR; ++j) acc[r][j] = _mm256_fmadd_ps(xv, wv[j], acc[r][j]);
+    }
+  }
+  for (int r = 0; r < MR; ++r)
+    for (int j = 0; j < NR; ++j) {
+      float v = hsum(acc[r][j]);
+      for (int64_t t = i; t < k; ++t) v += x[r * ldx + t] * w[j * ldw + t];
+      if (bias) v += bias[j];
+      float& out = y[r * ldy + j];
+      out = accumulate ? out + v : v;
+    }
+}
+
+template <int MR>
+inline void f32_rows(const float* x, int64_t ldx, const float* w, int64_t nb, int64_t k, float* y, int64_t ldy,
+                     const float* bias, bool accumulate) {
+  int64_t j = 0;
+  for (; j + 2 <= nb; j += 2) f32_block<MR, 2>(x, ldx, w + j * k, k, k, y + j, ldy, bias ? bias + j : nullptr, accumulate);
+  if (j < nb) f32_block<MR, 1>(x, ldx, w + j * k, k, k, y + j, ldy, bias ? bias + j : nullptr, accumulate);
+}
+
+}  // namespace
+
+void gemm_rows_tiled(GgmlType type, const uint8_t* w, size_t row_bytes, int64_t k, const float* x, int64_t ldx, int64_t m,
+                     float* y, int64_t ldy, int64_t n0, int64_t n1, const float* bias, bool accumulate) {
+  thread_local std::vector<float> tile;
+  const int64_t nb = n1 - n0;
+  const float* wt;
+  if (type == GgmlType::F32) {
+    wt = reinterpret_cast<const float*>(w + size_t(n0) * row_bytes);
+  } else {
+    if (tile.size() < size_t(nb * k)) tile.resize(size_t(nb * k));
+    for (int64_t n = n0; n < n1; ++n) dequant_row(type, w + size_t(n) * row_bytes, tile.data() + (n - n0) * k, k);
+    wt = tile.data();
+  }
+  const float* b = bias ? bias + n0 : nullptr;
+  int64_t t = 0;
+  for (; t + 4 <= m; t += 4) f32_rows<4>(x + t * ldx, ldx, wt, nb, k, y + t * ldy + n0, ldy, b, accumulate);
+  switch (m - t) {
+    case 3: f32_rows<3>(x + t * ldx, ldx, wt, nb, k, y + t * ldy + n0, ldy, b, accumulate); break;
+    case 2: f32_rows<2>(x + t * ldx, ldx, wt, nb, k, y + t * ldy + n0, ldy, b, accumulate); break;
+    case 1: f32_rows<1>(x + t * ldx, ldx, wt, nb, k, y + t * ldy + n0, ldy, b, accumulate); break;
+    default: break;
+  }
+}
+
+float quantize_row_s8(const float* x, int8_t* q, int64_t n, int64_t npad) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  __m256 vmax = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) vmax = _mm256_max_ps(vmax, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + i)));
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, vmax);
+  float amax = 0.0f;
+  for (float v : lanes) amax = std::max(amax, v);
+  for (; i < n; ++i) amax = std::max(amax, std::fabs(x[i]));
+  if (amax == 0.0f || !std::isfinite(amax)) {
+    std::memset(q, 0, size_t(npad));
+    return 0.0f;
+  }
+  const float id = 127.0f / amax;
+  const __m256 vid = _mm256_set1_ps(id);
+  const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m256i a = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i), vid));
+    const __m256i b = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i + 8), vid));
+    const __m256i c = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i + 16), vid));
+    const __m256i d = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i + 24), vid));
+    const __m256i ab = _mm256_packs_epi32(a, b), cd = _mm256_packs_epi32(c, d);
+    const __m256i abcd = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(ab, cd), order);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + i), abcd);
+  }
+  for (; i < n; ++i) q[i] = int8_t(std::nearbyint(x[i] * id));
+  if (npad > n) std::memset(q + n, 0, size_t(npad - n));
+  return amax / 127.0f;
+}
+
+namespace {
+
+inline int32_t hsum_i32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+  return _mm_cvtsi128_si32(s);
+}
+
+// Integer dot products of an MR x NR block: |x| (u8) times w with x's sign (s8) by vpmaddubsw
+// (pairs stay within 2 * 127 * 127, no saturation), widened to s32 by vpmaddwd.
+template <int MR, int NR>
+inline void s8_block(const int8_t* x, const float* xd, const int8_t* w, const float* ws, int64_t kpad, float* y, int64_t ldy,
+                     const float* bias, bool accumulate) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i acc[MR][NR];
+  for (int r = 0; r < MR; ++r)
+    for (int j = 0; j < NR; ++j) acc[r][j] = _mm256_setzero_si256();
+  for (int64_t i = 0; i < kpad; i += 32) {
+    __m256i wv[NR];
+    for (int j = 0; j < NR; ++j) wv[j] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + j * kpad + i));
+    for (int r = 0; r < MR; ++r) {
+      const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + r * kpad + i));
+      const __m256i ax = _mm256_abs_epi8(xv);
+      for (int j = 0; j < NR; ++j) {
+        const __m256i p = _mm256_maddubs_epi16(ax, _mm256_sign_epi8(wv[j], xv));
+        acc[r][j] = _mm256_add_epi32(acc[r][j], _mm256_madd_epi16(p, ones));
+      }
+    }
+  }
+  for (int r = 0; r < MR; ++r)
+    for (int j = 0; j < NR; ++j) {
+      float v = float(hsum_i32(acc[r][j])) * (xd[r] * ws[j]);
+      if (bias) v += bias[j];
+      float& out = y[r * ldy + j];
+      out = accumulate ? out + v : v;
+    }
+}
+
+template <int MR>
+inline void s8_rows(const int8_t* x, const float* xd, const int8_t* w, const float* ws, int64_t nb, int64_t kpad, float* y,
+                    int64_t ldy, const float* bias, bool accumulate) {
+  constexpr int NR = MR >= 3 ? 2 : 4;
+  int64_t j = 0;
+  for (; j + NR <= nb; j += NR)
+    s8_block<MR, NR>(x, xd, w + j * kpad, ws + j, kpad, y + j, ldy, bias ? bias + j : nullptr, accumulate);
+  for (; j < nb; ++j) s8_block<MR, 1>(x, xd, w + j * kpad, ws + j, kpad, y + j, ldy, bias ? bias + j : nullptr, accumulate);
+}
+
+}  // namespace
+
+void gemm_s8_rows(const int8_t* xq, const float* xd, int64_t m, const int8_t* w, const float* ws, int64_t kpad, float* y,
+                  int64_t ldy, int64_t n0, int64_t n1, const float* bias, bool accumulate) {
+  const int8_t* wb = w + n0 * kpad;
+  const float* sb = ws + n0;
+  const float* b = bias ? bias + n0 : nullptr;
+  const int64_t nb = n1 - n0;
+  int64_t t = 0;
+  for (; t + 4 <= m; t += 4) s8_rows<4>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy + n0, ldy, b, accumulate);
+  switch (m - t) {
+    case 3: s8_rows<3>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy + n0, ldy, b, accumulate); break;
+    case 2: s8_rows<2>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy + n0, ldy, b, accumulate); break;
+    case 1: s8_rows<1>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy + n0, ldy, b, accumulate); break;
+    default: break;
   }
 }
 

@@ -13,14 +13,31 @@ namespace {
 class RefWeight : public Weight {
  public:
   explicit RefWeight(const WeightSource& s) : Weight(s.rows, s.cols, s.type), data_(static_cast<const uint8_t*>(s.data)) {
-    row_bytes_ = size_t(ggml_row_bytes(s.type, s.cols));
+    format_ = s.format;
+    if (format_ == WeightFormat::Int8PerChannel) {
+      if (!s.scales) fail("ref backend: int8 weight '", s.name, "' has no scales");
+      scales_ = s.scales;
+      row_bytes_ = size_t(s.cols);
+    } else {
+      row_bytes_ = size_t(ggml_row_bytes(s.type, s.cols));
+    }
   }
-  size_t bytes() const override { return row_bytes_ * size_t(rows_); }
-  void row(int64_t n, float* out) const { dequantize_row(type_, data_ + size_t(n) * row_bytes_, out, cols_); }
+  size_t bytes() const override { return row_bytes_ * size_t(rows_) + (scales_ ? size_t(rows_) * 4 : 0); }
+  void row(int64_t n, float* out) const {
+    if (format_ == WeightFormat::Int8PerChannel) {
+      const int8_t* q = int8_row(n);
+      for (int64_t k = 0; k < cols_; ++k) out[k] = scales_[n] * float(q[k]);
+      return;
+    }
+    dequantize_row(type_, data_ + size_t(n) * row_bytes_, out, cols_);
+  }
+  const int8_t* int8_row(int64_t n) const { return reinterpret_cast<const int8_t*>(data_ + size_t(n) * row_bytes_); }
+  float scale(int64_t n) const { return scales_[n]; }
 
  private:
   const uint8_t* data_;
   size_t row_bytes_;
+  const float* scales_ = nullptr;
 };
 
 void require_f32(const Tensor& t, const char* what) {
@@ -39,6 +56,7 @@ class RefBackend : public Backend {
   }
   void download(const Tensor& src, float* dst) override { from_dtype(src.dtype(), src.data(), dst, src.rows() * src.cols()); }
   std::unique_ptr<Weight> load_weight(const WeightSource& src) override { return std::make_unique<RefWeight>(src); }
+  bool supports_format(WeightFormat) const override { return true; }
   std::unique_ptr<KvCache> create_kv_cache(int64_t n_layer, int64_t n_ctx, int64_t kv_dim, DType dt) override {
     return std::make_unique<HostKvCache>(n_layer, n_ctx, kv_dim, dt);
   }
@@ -68,6 +86,25 @@ class RefBackend : public Backend {
     const auto& w = static_cast<const RefWeight&>(weight);
     const int64_t T = x.rows(), K = x.cols(), N = w.rows();
     if (K != w.cols() || y.rows() != T || y.cols() != N) fail("ref matmul: shape mismatch");
+    if (w.format() == WeightFormat::Int8PerChannel) {
+      // The int8 format's definition: x quantized per token (quantize_row_s8), exact integer
+      // dot products, y = d_x[t] * scale_w[n] * sum_k qx[t][k] * qw[n][k].
+      std::vector<int8_t> xq(size_t(T * K));
+      std::vector<float> xd(static_cast<size_t>(T));
+      for (int64_t t = 0; t < T; ++t) xd[size_t(t)] = quantize_row_s8(x.as<float>() + t * K, xq.data() + t * K, K);
+      for (int64_t n = 0; n < N; ++n) {
+        const int8_t* wq = w.int8_row(n);
+        for (int64_t t = 0; t < T; ++t) {
+          int64_t acc = 0;
+          for (int64_t k = 0; k < K; ++k) acc += int64_t(xq[size_t(t * K + k)]) * int64_t(wq[k]);
+          double v = double(acc) * double(xd[size_t(t)]) * double(w.scale(n));
+          if (bias) v += bias->as<float>()[n];
+          float& out = y.as<float>()[t * N + n];
+          out = accumulate ? out + float(v) : float(v);
+        }
+      }
+      return;
+    }
     std::vector<float> row(static_cast<size_t>(K));
     for (int64_t n = 0; n < N; ++n) {
       w.row(n, row.data());

@@ -1,0 +1,112 @@
+// Host-side launchers of the CUDA backend's kernels (defined in the .cu files beside this one).
+//
+// Contract shared by every launcher: all pointers are device memory (unless a comment says
+// host); the launch is asynchronous on `st`; a bad launch throws sb::Error (SB_CUDA_CHECK_LAUNCH).
+// Shapes are row-major (rows, cols), rows = tokens, as in engine/backends/backend.h. Callers
+// (cuda_backend.cc) validate shapes before launching; launchers only check what a kernel needs
+// (for example head_dim <= kMaxHeadDim).
+//
+// Positions: kernels that depend on the sequence position take a PosArg. With dev == nullptr
+// they use `host`; otherwise they read *dev when they run, which is what lets one captured CUDA
+// graph serve every decode step (the backend writes the step's position there before replay).
+#pragma once
+
+#include <cstdint>
+
+#include <cuda_runtime.h>
+
+namespace sb::cuda {
+
+// Element types of activations and KV caches (same order as sb::DType).
+enum class Elem : uint8_t { F32 = 0, F16 = 1, BF16 = 2 };
+
+// Device weight formats. Dense formats are row-major (N, K). Q8_0 and Q4_0 are split into two
+// arrays so that every row of quants is 16-byte aligned: `scales` holds the f16 block scales
+// (N, K / 32) and `data` the quants: Q8_0 int8 (N, K); Q4_0 (N, K / 2) bytes, each 32-element
+// block as GGUF packs it (byte j: element j in the low nibble, element j + 16 in the high one).
+enum class WFmt : uint8_t { F32, F16, BF16, Q8_0, Q4_0 };
+
+struct WeightView {
+  WFmt fmt = WFmt::F32;
+  const void* data = nullptr;
+  const uint16_t* scales = nullptr;  // Q8_0 / Q4_0 only
+  int64_t rows = 0;                  // N
+  int64_t cols = 0;                  // K
+};
+
+struct PosArg {
+  const int32_t* dev = nullptr;
+  int32_t host = 0;
+};
+
+constexpr int kGemvMaxRows = 8;    // gemv() handles at most this many rows of x
+constexpr int kMaxHeadDim = 256;   // attention kernels' limit on head_dim
+
+// ---- elementwise.cu ----
+// x(n, C) = dequantized rows ids[t] of `table` (ids: device int32, validated by the caller).
+void embed_rows(const WeightView& table, const int32_t* ids, int64_t n, float* x, cudaStream_t st);
+// out = x / sqrt(mean(x^2) + eps) * w per row; out may alias x.
+void rmsnorm(const float* x, const float* w, float eps, float* out, int64_t rows, int64_t cols, cudaStream_t st);
+// RoPE in place on x(rows, cols): heads of head_dim, first n_rot dims of each rotated;
+// row t at position pos + t; angles by repeated float multiplication by theta_scale.
+void rope(float* x, int64_t rows, int64_t cols, int64_t n_heads, int64_t head_dim, int64_t n_rot, float theta_scale,
+          bool neox, PosArg pos, cudaStream_t st);
+// Converts k, v (rows, kv_dim) f32 into the cache rows pos .. pos + rows - 1 of one layer
+// (k_layer / v_layer: (n_ctx, kv_dim) of `dt`).
+void kv_store(Elem dt, void* k_layer, void* v_layer, const float* k, const float* v, int64_t rows, int64_t kv_dim,
+              PosArg pos, cudaStream_t st);
+void swiglu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t st);
+void add_inplace(float* x, const float* y, int64_t n, cudaStream_t st);
+// y(M, N) += bias(N) per row.
+void add_bias(float* y, const float* bias, int64_t M, int64_t N, cudaStream_t st);
+// n f32 values to f16 / bf16 (dt != F32), round to nearest even.
+void f32_to_elem(const float* src, void* dst, Elem dt, int64_t n, cudaStream_t st);
+// out[r] = argmax of row r of x(rows, cols): the lowest index among equal maxima; NaN never
+// wins unless the row is all NaN (then 0).
+void argmax_rows(const float* x, int64_t rows, int64_t cols, int32_t* out, cudaStream_t st);
+// step[0] = pos, step[1] = token (the state a captured decode graph reads).
+void set_step(int32_t* step, int32_t pos, int32_t token, cudaStream_t st);
+
+// ---- gemv.cu ----
+// y(M, N) = x(M, K) . W^T (+ bias) (+ y if accumulate) for M <= kGemvMaxRows, any WFmt, f32
+// accumulation; one warp per output feature reads its weight row once for all M rows.
+void gemv(const WeightView& w, const float* x, int64_t M, float* y, const float* bias, bool accumulate, cudaStream_t st);
+// Dense copy of the whole weight, (N, K) row-major, as f32 (out_dt F32) or bf16 (out_dt BF16).
+void dequantize(const WeightView& w, void* out, Elem out_dt, cudaStream_t st);
+
+// ---- attention.cu ----
+struct AttnArgs {
+  Elem kv_type = Elem::F32;
+  const float* q = nullptr;      // (T, n_head * head_dim)
+  const void* k_layer = nullptr; // (n_ctx, kv_dim) of kv_type
+  const void* v_layer = nullptr;
+  float* out = nullptr;          // (T, n_head * head_dim)
+  int64_t T = 0;
+  int64_t n_ctx = 0;
+  int64_t kv_dim = 0;
+  int64_t n_head = 0;
+  int64_t group = 1;             // n_head / n_head_kv
+  int64_t head_dim = 0;
+  float scale = 1.0f;            // 1 / sqrt(head_dim)
+  PosArg pos0;                   // position of query row 0
+};
+// Call once per process before the attention launchers (raises the shared-memory limit).
+void attention_init();
+// Causal attention for T >= 1 query rows (tiled; used for prefill).
+void attention_prefill(const AttnArgs& a, cudaStream_t st);
+
+// Split-K ("flash-decoding") attention for T == 1. The context is cut into chunks of
+// decode_chunk(n_ctx) positions; n_split blocks per head each handle one chunk (chunks past
+// the current position do nothing), so a graph captured with n_split = decode_splits(n_ctx)
+// works at every position. Scratch (device, floats): scores n_head * n_ctx, ml n_head *
+// n_split * 2, partial n_head * n_split * head_dim.
+struct DecodeScratch {
+  float* scores = nullptr;
+  float* ml = nullptr;
+  float* partial = nullptr;
+};
+int64_t decode_chunk(int64_t n_ctx);
+int64_t decode_splits(int64_t n_ctx);
+void attention_decode(const AttnArgs& a, int64_t n_split, const DecodeScratch& s, cudaStream_t st);
+
+}  // namespace sb::cuda

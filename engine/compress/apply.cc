@@ -1,0 +1,241 @@
+#include "engine/compress/apply.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <set>
+
+#include "engine/compress/prune.h"
+#include "engine/compress/quantize.h"
+#include "engine/core/error.h"
+#include "engine/model/config.h"
+
+namespace sb::compress {
+namespace {
+
+const char* const kLayerMatrices[] = {"attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_output.weight",
+                                      "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight"};
+
+bool is_layer_matrix(const std::string& suffix) {
+  for (const char* m : kLayerMatrices)
+    if (suffix == m) return true;
+  return false;
+}
+
+int file_type_of(GgmlType t) {  // llama.cpp's LLAMA_FTYPE numbering
+  switch (t) {
+    case GgmlType::F32: return 0;
+    case GgmlType::F16: return 1;
+    case GgmlType::Q4_0: return 2;
+    case GgmlType::Q8_0: return 7;
+    case GgmlType::BF16: return 32;
+  }
+  return 0;
+}
+
+// Splits "blk.<i>.<rest>"; returns -1 for other names.
+int64_t block_index(const std::string& name, std::string* rest) {
+  if (name.rfind("blk.", 0) != 0) return -1;
+  const size_t dot = name.find('.', 4);
+  if (dot == std::string::npos) return -1;
+  try {
+    size_t used = 0;
+    const int64_t i = std::stoll(name.substr(4, dot - 4), &used);
+    if (used != dot - 4) return -1;
+    *rest = name.substr(dot + 1);
+    return i;
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
+struct Built {
+  GgufWriter writer;
+  VariantReport report;
+  bool changed = false;
+};
+
+Built build(std::shared_ptr<const GgufFile> base_ptr, const VariantSpec& spec, const Calibration* calib) {
+  const GgufFile& base = *base_ptr;
+  Built b;
+  b.report.name = spec.name();
+  const ModelConfig c = ModelConfig::from_gguf(base);
+  const std::string a = c.arch + ".";
+  const std::optional<GgmlType> target = spec.gguf_type();
+
+  // 1. layers
+  std::vector<int64_t> new_index(size_t(c.n_layer));
+  for (int64_t l = 0; l < c.n_layer; ++l) new_index[size_t(l)] = l;
+  if (spec.prune_layers > 0) {
+    if (!calib || !calib->backend || !calib->tokenizer || calib->text.empty())
+      fail("prune-layers:", spec.prune_layers, " needs a calibration text to rank the layers");
+    if (spec.prune_layers >= c.n_layer)
+      fail("prune-layers:", spec.prune_layers, ": the model has ", c.n_layer, " layers; at least one must remain");
+    b.report.layer_similarity = layer_similarity(base_ptr, *calib->backend, *calib->tokenizer, calib->text, calib->n_ctx, calib->max_tokens);
+    b.report.removed_layers = layers_to_remove(b.report.layer_similarity, spec.prune_layers);
+    std::set<int64_t> removed(b.report.removed_layers.begin(), b.report.removed_layers.end());
+    int64_t next = 0;
+    for (int64_t l = 0; l < c.n_layer; ++l) new_index[size_t(l)] = removed.count(l) ? -1 : next++;
+    std::string list;
+    for (int64_t l : b.report.removed_layers) list += (list.empty() ? "" : ", ") + std::to_string(l);
+    b.report.notes.push_back(cat("removed layers ", list, " of ", c.n_layer,
+                                 " (highest input/output cosine similarity on the calibration text)"));
+  }
+  // 2. heads
+  std::vector<std::vector<int64_t>> keep_heads;  // per original layer
+  int64_t new_head = c.n_head, new_head_kv = c.n_head_kv;
+  if (spec.prune_heads > 0) {
+    keep_heads = heads_to_keep(head_importance(base, c), c, spec.prune_heads);
+    new_head = int64_t(keep_heads[0].size());
+    new_head_kv = new_head / (c.n_head / c.n_head_kv);
+    for (int64_t l = 0; l < c.n_layer; ++l)
+      if (new_index[size_t(l)] >= 0) b.report.kept_heads.push_back(keep_heads[size_t(l)]);
+    b.report.notes.push_back(cat("removed ", spec.prune_heads, " of ", c.n_head, " attention heads in every layer (", new_head,
+                                 " heads, ", new_head_kv, " KV heads remain; ranked by weight-norm importance)"));
+  }
+  if (spec.unstructured()) {
+    b.report.notes.push_back(cat(spec.prune_24 ? "2:4 sparsity" : cat("magnitude pruning of ", spec.prune_fraction * 100, "%"),
+                                 ": zeroed weights are stored and multiplied densely (no sparse kernel in any backend), "
+                                 "so this changes accuracy only, not speed or model size"));
+  }
+
+  b.writer.copy_metadata(base);
+  b.writer.set("sparkbench.variant", GgufValue::string(spec.name()));
+  if (spec.prune_layers > 0) b.writer.set(a + "block_count", GgufValue::u32(uint32_t(c.n_layer - spec.prune_layers)));
+  if (spec.prune_heads > 0) {
+    b.writer.set(a + "attention.head_count", GgufValue::u32(uint32_t(new_head)));
+    b.writer.set(a + "attention.head_count_kv", GgufValue::u32(uint32_t(new_head_kv)));
+    b.writer.set(a + "attention.key_length", GgufValue::u32(uint32_t(c.head_dim)));
+    b.writer.set(a + "attention.value_length", GgufValue::u32(uint32_t(c.head_dim)));
+  }
+  if (target) b.writer.set("general.file_type", GgufValue::u32(uint32_t(file_type_of(*target))));
+  b.changed = spec.structured() || spec.unstructured();
+
+  const int64_t D = c.head_dim, g = c.n_head / c.n_head_kv;
+  std::map<std::string, int> fallback_count;
+  for (const auto& t : base.tensors()) {
+    std::string rest, name = t.name;
+    const int64_t layer = block_index(t.name, &rest);
+    if (layer >= 0 && layer < c.n_layer) {
+      if (new_index[size_t(layer)] < 0) continue;
+      name = "blk." + std::to_string(new_index[size_t(layer)]) + "." + rest;
+    }
+    const bool matrix = t.ne.size() == 2;
+    const bool layer_matrix = layer >= 0 && matrix && is_layer_matrix(rest);
+    bool head_cut = spec.prune_heads > 0 && layer >= 0 && layer < c.n_layer &&
+                    (rest == "attn_q.weight" || rest == "attn_k.weight" || rest == "attn_v.weight" || rest == "attn_output.weight" ||
+                     rest == "attn_q.bias" || rest == "attn_k.bias" || rest == "attn_v.bias");
+    const bool prune = spec.unstructured() && layer_matrix;
+    GgmlType out_type = t.type;
+    if (matrix && target) out_type = *target;
+    if (!head_cut && !prune && out_type == t.type) {
+      b.writer.add_tensor_ref(name, t.type, t.ne, base.tensor_data(t), size_t(t.nbytes));
+      continue;
+    }
+    b.changed = true;
+    std::vector<int64_t> ne = t.ne;
+    const int64_t cols = ne[0], rows = t.rows();
+    std::vector<float> w = base.tensor_f32(t);
+    if (head_cut) {
+      const auto& kq = keep_heads[size_t(layer)];
+      std::vector<int64_t> keep_units;  // heads (q, output) or KV heads (k, v)
+      const bool kv = rest == "attn_k.weight" || rest == "attn_v.weight" || rest == "attn_k.bias" || rest == "attn_v.bias";
+      for (int64_t h : kq)
+        if (!kv) keep_units.push_back(h);
+        else if (h % g == 0) keep_units.push_back(h / g);
+      std::vector<float> cut;
+      if (rest == "attn_output.weight") {  // columns = q_dim inputs
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t u : keep_units) cut.insert(cut.end(), w.begin() + r * cols + u * D, w.begin() + r * cols + (u + 1) * D);
+        ne[0] = int64_t(keep_units.size()) * D;
+      } else if (matrix) {  // rows = q_dim / kv_dim outputs
+        for (int64_t u : keep_units) cut.insert(cut.end(), w.begin() + u * D * cols, w.begin() + (u + 1) * D * cols);
+        ne[1] = int64_t(keep_units.size()) * D;
+      } else {  // bias vector
+        for (int64_t u : keep_units) cut.insert(cut.end(), w.begin() + u * D, w.begin() + (u + 1) * D);
+        ne[0] = int64_t(keep_units.size()) * D;
+      }
+      w = std::move(cut);
+    }
+    const int64_t out_cols = ne[0], out_rows = int64_t(w.size()) / out_cols;
+    if (prune) {
+      b.report.prunable += int64_t(w.size());
+      b.report.zeroed += spec.prune_24 ? prune_2_4(w.data(), out_rows, out_cols) : prune_magnitude(w.data(), int64_t(w.size()), spec.prune_fraction);
+    }
+    if (!fits_type(out_type, out_cols)) {
+      b.report.fallback.push_back(name);
+      fallback_count[rest.empty() ? name : rest]++;
+      out_type = GgmlType::F16;
+    }
+    b.writer.add_tensor(name, out_type, ne, from_f32(out_type, w.data(), out_rows, out_cols));
+  }
+  if (!b.report.fallback.empty()) {
+    std::string what;
+    for (const auto& [k, n] : fallback_count) what += (what.empty() ? "" : ", ") + k + (n > 1 ? cat(" x", n) : "");
+    b.report.notes.push_back(cat(b.report.fallback.size(), " tensor(s) stored as f16: rows not a multiple of 32 values (", what, ")"));
+  }
+  return b;
+}
+
+// A GgufFile parsed from a buffer it keeps alive.
+std::shared_ptr<const GgufFile> in_memory(const GgufWriter& w, const std::string& name) {
+  struct Holder {
+    std::vector<uint8_t> bytes;
+    std::shared_ptr<const GgufFile> file;
+  };
+  auto h = std::make_shared<Holder>();
+  h->bytes = w.serialize();
+  h->file = GgufFile::parse(h->bytes.data(), h->bytes.size(), name);
+  return std::shared_ptr<const GgufFile>(h, h->file.get());
+}
+
+}  // namespace
+
+VariantModel apply_variant(std::shared_ptr<const GgufFile> base, const VariantSpec& spec, const Calibration* calib,
+                           bool release_file_pages) {
+  VariantModel vm;
+  vm.spec = spec;
+  vm.file = base;
+  vm.report.name = spec.name();
+  if (spec.is_base()) {
+    vm.report.identical_to_base = true;
+    return vm;
+  }
+  bool need_build = spec.pruned();
+  if (auto t = spec.gguf_type())
+    for (const auto& ti : base->tensors()) need_build |= ti.ne.size() == 2 && ti.type != *t;
+  bool from_file = true;
+  if (need_build) {
+    Built b = build(base, spec, calib);
+    vm.report = std::move(b.report);
+    if (b.changed) {
+      vm.file = in_memory(b.writer, base->name() + " [" + spec.name() + "]");
+      from_file = false;
+    }
+  }
+  if (spec.weights == WeightKind::Int8) {
+    vm.transform = int8_transform(release_file_pages && from_file);
+    vm.report.notes.push_back("int8: layer and output matrices quantized per output channel, activations per token at run time; "
+                              "the embedding table stays as stored");
+  } else if (vm.file == base) {
+    vm.report.identical_to_base = true;
+    vm.report.notes.push_back("every weight matrix is already " + spec.name() + ": identical to the stored model");
+  }
+  return vm;
+}
+
+VariantReport write_variant(std::shared_ptr<const GgufFile> base, const VariantSpec& spec, const Calibration* calib,
+                            const std::string& path) {
+  if (spec.weights == WeightKind::Int8)
+    fail("variant '", spec.name(), "': int8 is an in-memory format (no GGUF type); apply it at load time with --variant, "
+         "or write q8_0 instead");
+  Built b = build(base, spec, calib);
+  b.writer.write(path);
+  return b.report;
+}
+
+std::unique_ptr<Model> load_variant(const VariantModel& vm, Backend& backend) {
+  return Model::load(vm.file, backend, vm.transform);
+}
+
+}  // namespace sb::compress
