@@ -33,6 +33,24 @@ void write_output(const std::string& path, const std::string& text) { write_file
 
 }  // namespace
 
+void run_with_status_2_on_error(const std::function<int()>& body) {
+  int code = 0;
+  try {
+    code = body();
+  } catch (const Error& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "error: %s\n", e.what());
+    code = 2;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "error: out of memory\n");
+    code = 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: internal: %s\n", e.what());
+    code = 2;
+  }
+  if (code != 0) throw ExitCode{code};
+}
+
 void add_compare_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("compare", "Regression check between two runs (exit 0 ok, 1 regression, 2 error)");
   static std::string db = "sparkbench.db", baseline, candidate = "latest", junit, markdown;
@@ -66,8 +84,7 @@ void add_compare_command(CLI::App& app) {
   cmd->add_option("--seed", o.seed, "Bootstrap seed")->capture_default_str();
   cmd->footer(kFooter);
   cmd->callback([] {
-    int code = 0;
-    try {
+    run_with_status_2_on_error([]() -> int {
       auto store = compare::open_existing(db);
       const RunRecord a = compare::resolve_run(*store, baseline, db);
       const RunRecord b = compare::resolve_run(*store, candidate, db);
@@ -80,19 +97,8 @@ void add_compare_command(CLI::App& app) {
       if (!res.comparable)
         std::fprintf(stderr, "error: %s: runs %lld and %lld cannot be compared: %s\n", db.c_str(), (long long)a.id, (long long)b.id,
                      res.incomparable_reason.c_str());
-      code = res.exit_code();
-    } catch (const Error& e) {
-      std::fflush(stdout);
-      std::fprintf(stderr, "error: %s\n", e.what());
-      code = 2;
-    } catch (const std::bad_alloc&) {
-      std::fprintf(stderr, "error: out of memory\n");
-      code = 2;
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "error: internal: %s\n", e.what());
-      code = 2;
-    }
-    if (code != 0) throw ExitCode{code};
+      return res.exit_code();
+    });
   });
 }
 

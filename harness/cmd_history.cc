@@ -44,24 +44,13 @@ void add_history_command(CLI::App& app) {
   cmd->add_flag("--json", json, "Print the series as JSON");
   cmd->footer(kFooter);
   cmd->callback([] {
-    int code = 0;
-    try {
+    run_with_status_2_on_error([]() -> int {
       auto store = compare::open_existing(db);
       const history::History h = history::build(*store, o, db);
       if (json) std::printf("%s\n", history::to_json(h).dump(1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
       else std::fputs(history::format_table(h).c_str(), stdout);
-    } catch (const Error& e) {
-      std::fflush(stdout);
-      std::fprintf(stderr, "error: %s\n", e.what());
-      code = 2;
-    } catch (const std::bad_alloc&) {
-      std::fprintf(stderr, "error: out of memory\n");
-      code = 2;
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "error: internal: %s\n", e.what());
-      code = 2;
-    }
-    if (code != 0) throw ExitCode{code};
+      return 0;
+    });
   });
 }
 

@@ -4,6 +4,8 @@
 // (compare uses its own documented codes through ExitCode).
 #pragma once
 
+#include <functional>
+
 #include <CLI/CLI.hpp>
 
 #include <nlohmann/json.hpp>
@@ -16,6 +18,10 @@ namespace sb::cli {
 struct ExitCode {
   int code;
 };
+
+// For commands whose errors exit with status 2 (compare, history): runs `body`; an exception
+// prints "error: <message>" and becomes status 2; a non-zero status throws ExitCode.
+void run_with_status_2_on_error(const std::function<int()>& body);
 
 void add_model_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);

@@ -546,7 +546,6 @@ class SqliteStore final : public Store {
 
 }  // namespace
 
-void Store::verify(bool) { fail("verify() is not implemented by this store"); }
 
 std::unique_ptr<Store> Store::open(const std::string& path) {
   if (path.empty()) fail("cannot open database: empty path");
