@@ -25,6 +25,7 @@
 
 #include "engine/backends/backend.h"
 #include "engine/backends/cuda/cuda_backend.h"
+#include "engine/backends/cuda/cuda_check.h"
 #include "engine/core/error.h"
 #include "engine/gguf/ggml_types.h"
 
@@ -113,22 +114,26 @@ int copies_for(double bytes, int max_copies) {
 template <class F>
 void timed(benchmark::State& st, Backend& b, int reps, F&& op) {
   cudaStream_t s = stream_of(b);
-  cudaEvent_t e0 = nullptr, e1 = nullptr;
-  cudaEventCreate(&e0);
-  cudaEventCreate(&e1);
+  struct Events {
+    cudaEvent_t e0 = nullptr, e1 = nullptr;
+    ~Events() {
+      if (e0) cudaEventDestroy(e0);
+      if (e1) cudaEventDestroy(e1);
+    }
+  } ev;
+  SB_CUDA_CHECK(cudaEventCreate(&ev.e0));
+  SB_CUDA_CHECK(cudaEventCreate(&ev.e1));
   for (int r = 0; r < reps; ++r) op(r);  // warm-up (first-use allocations, cuBLAS heuristics)
   b.synchronize();
   for (auto _ : st) {
-    cudaEventRecord(e0, s);
+    SB_CUDA_CHECK(cudaEventRecord(ev.e0, s));
     for (int r = 0; r < reps; ++r) op(r);
-    cudaEventRecord(e1, s);
-    cudaEventSynchronize(e1);
+    SB_CUDA_CHECK(cudaEventRecord(ev.e1, s));
+    SB_CUDA_CHECK(cudaEventSynchronize(ev.e1));
     float ms = 0;
-    cudaEventElapsedTime(&ms, e0, e1);
+    SB_CUDA_CHECK(cudaEventElapsedTime(&ms, ev.e0, ev.e1));
     st.SetIterationTime(double(ms) / 1e3 / reps);
   }
-  cudaEventDestroy(e0);
-  cudaEventDestroy(e1);
 }
 
 void roofline(benchmark::State& st, double bytes, double flops, double peak_flops) {

@@ -183,7 +183,7 @@ void add_model_command(CLI::App& app) {
         calib.tokenizer = tok.get();
         calib.text = read_calibration(a.calibration.empty() ? default_calibration_path() : a.calibration);
       }
-      const auto rep = compress::write_variant(base, spec, spec.needs_calibration() ? &calib : nullptr, a.out);
+      const auto rep = compress::write_variant(base, spec, spec.needs_calibration() ? &calib : nullptr, a.out, /*release_file_pages=*/true);
       auto f = GgufFile::open(a.out);
       const ModelConfig cfg = ModelConfig::from_gguf(*f);  // the output must read back as a model
       if (a.json) {

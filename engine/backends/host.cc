@@ -65,7 +65,10 @@ float quantize_row_s8(const float* x, int8_t* q, int64_t n) {
     return 0.0f;
   }
   const float id = 127.0f / amax;
-  for (int64_t i = 0; i < n; ++i) q[i] = int8_t(std::nearbyint(x[i] * id));
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = x[i] * id;
+    q[i] = v == v ? int8_t(std::nearbyint(v)) : 0;  // NaN -> 0 (amax ignores NaN)
+  }
   return amax / 127.0f;
 }
 

@@ -40,7 +40,8 @@ void round_to_dtype(DType dt, float* x, int64_t n);
 
 // Symmetric int8 quantization of one row (the int8 weight format's per-output-channel weights
 // and its dynamic per-token activations): amax = max |x|, d = amax / 127, q = round-to-nearest-
-// even(x * (127 / amax)) in [-127, 127] (all zero when amax == 0). Returns d, so x ~= d * q.
+// even(x * (127 / amax)) in [-127, 127] (all zero when amax is 0 or infinite; NaN values become
+// 0 and do not count in amax). Returns d, so x ~= d * q.
 // Every backend must quantize activations exactly like this (the cpu backend's AVX2 version is
 // bit-identical), so int8 products agree with the reference up to float rounding of the scales.
 float quantize_row_s8(const float* x, int8_t* q, int64_t n);

@@ -1,6 +1,10 @@
 #include "engine/compress/apply.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <set>
@@ -49,15 +53,28 @@ int64_t block_index(const std::string& name, std::string* rest) {
   }
 }
 
+// Drops the pages of a range of a read-only file mapping from the resident set (they are read
+// again from the file if touched).
+void release_pages(const void* p, size_t bytes) {
+  const uintptr_t page = uintptr_t(::sysconf(_SC_PAGESIZE));
+  const uintptr_t a = (reinterpret_cast<uintptr_t>(p) + page - 1) / page * page;
+  const uintptr_t b = (reinterpret_cast<uintptr_t>(p) + bytes) / page * page;
+  if (b > a) ::madvise(reinterpret_cast<void*>(a), b - a, MADV_DONTNEED);
+}
+
 struct Built {
   GgufWriter writer;
   VariantReport report;
   bool changed = false;
+  bool release_file_pages = false;
 };
 
-Built build(std::shared_ptr<const GgufFile> base_ptr, const VariantSpec& spec, const Calibration* calib) {
+// Plans the variant: metadata and every tensor's shape and type now, the converted bytes lazily
+// (when the writer serializes), so peak memory is the output plus one tensor.
+Built build(std::shared_ptr<const GgufFile> base_ptr, const VariantSpec& spec, const Calibration* calib, bool release_file_pages) {
   const GgufFile& base = *base_ptr;
   Built b;
+  b.release_file_pages = release_file_pages;
   b.report.name = spec.name();
   const ModelConfig c = ModelConfig::from_gguf(base);
   const std::string a = c.arch + ".";
@@ -72,13 +89,15 @@ Built build(std::shared_ptr<const GgufFile> base_ptr, const VariantSpec& spec, c
     if (spec.prune_layers >= c.n_layer)
       fail("prune-layers:", spec.prune_layers, ": the model has ", c.n_layer, " layers; at least one must remain");
     b.report.layer_similarity = layer_similarity(base_ptr, *calib->backend, *calib->tokenizer, calib->text, calib->n_ctx, calib->max_tokens);
+    if (release_file_pages)  // the ranking read every weight; what the variant keeps is read again below
+      for (const auto& t : base.tensors()) release_pages(base.tensor_data(t), size_t(t.nbytes));
     b.report.removed_layers = layers_to_remove(b.report.layer_similarity, spec.prune_layers);
     std::set<int64_t> removed(b.report.removed_layers.begin(), b.report.removed_layers.end());
     int64_t next = 0;
     for (int64_t l = 0; l < c.n_layer; ++l) new_index[size_t(l)] = removed.count(l) ? -1 : next++;
     std::string list;
     for (int64_t l : b.report.removed_layers) list += (list.empty() ? "" : ", ") + std::to_string(l);
-    b.report.notes.push_back(cat("removed layers ", list, " of ", c.n_layer,
+    b.report.notes.push_back(cat("removed layer", b.report.removed_layers.size() > 1 ? "s " : " ", list, " of ", c.n_layer,
                                  " (highest input/output cosine similarity on the calibration text)"));
   }
   // 2. heads
@@ -113,6 +132,7 @@ Built build(std::shared_ptr<const GgufFile> base_ptr, const VariantSpec& spec, c
 
   const int64_t D = c.head_dim, g = c.n_head / c.n_head_kv;
   std::map<std::string, int> fallback_count;
+  auto heads = std::make_shared<const std::vector<std::vector<int64_t>>>(std::move(keep_heads));
   for (const auto& t : base.tensors()) {
     std::string rest, name = t.name;
     const int64_t layer = block_index(t.name, &rest);
@@ -122,52 +142,75 @@ Built build(std::shared_ptr<const GgufFile> base_ptr, const VariantSpec& spec, c
     }
     const bool matrix = t.ne.size() == 2;
     const bool layer_matrix = layer >= 0 && matrix && is_layer_matrix(rest);
-    bool head_cut = spec.prune_heads > 0 && layer >= 0 && layer < c.n_layer &&
-                    (rest == "attn_q.weight" || rest == "attn_k.weight" || rest == "attn_v.weight" || rest == "attn_output.weight" ||
-                     rest == "attn_q.bias" || rest == "attn_k.bias" || rest == "attn_v.bias");
+    const bool head_cut = spec.prune_heads > 0 && layer >= 0 && layer < c.n_layer &&
+                          (rest == "attn_q.weight" || rest == "attn_k.weight" || rest == "attn_v.weight" ||
+                           rest == "attn_output.weight" || rest == "attn_q.bias" || rest == "attn_k.bias" || rest == "attn_v.bias");
     const bool prune = spec.unstructured() && layer_matrix;
     GgmlType out_type = t.type;
     if (matrix && target) out_type = *target;
     if (!head_cut && !prune && out_type == t.type) {
-      b.writer.add_tensor_ref(name, t.type, t.ne, base.tensor_data(t), size_t(t.nbytes));
+      if (!b.release_file_pages) {
+        b.writer.add_tensor_ref(name, t.type, t.ne, base.tensor_data(t), size_t(t.nbytes));
+      } else {  // copied when written, then its file pages dropped
+        b.writer.add_tensor_lazy(name, t.type, t.ne, size_t(t.nbytes), [base_ptr, t] {
+          const uint8_t* p = base_ptr->tensor_data(t);
+          std::vector<uint8_t> bytes(p, p + t.nbytes);
+          release_pages(p, size_t(t.nbytes));
+          return bytes;
+        });
+      }
       continue;
     }
     b.changed = true;
+    // Output shape: heads (q rows, output columns, q bias) or KV heads (k, v rows and biases).
     std::vector<int64_t> ne = t.ne;
-    const int64_t cols = ne[0], rows = t.rows();
-    std::vector<float> w = base.tensor_f32(t);
+    std::vector<int64_t> keep_units;
+    const bool kv = rest == "attn_k.weight" || rest == "attn_v.weight" || rest == "attn_k.bias" || rest == "attn_v.bias";
     if (head_cut) {
-      const auto& kq = keep_heads[size_t(layer)];
-      std::vector<int64_t> keep_units;  // heads (q, output) or KV heads (k, v)
-      const bool kv = rest == "attn_k.weight" || rest == "attn_v.weight" || rest == "attn_k.bias" || rest == "attn_v.bias";
-      for (int64_t h : kq)
+      for (int64_t h : (*heads)[size_t(layer)])
         if (!kv) keep_units.push_back(h);
         else if (h % g == 0) keep_units.push_back(h / g);
-      std::vector<float> cut;
-      if (rest == "attn_output.weight") {  // columns = q_dim inputs
-        for (int64_t r = 0; r < rows; ++r)
-          for (int64_t u : keep_units) cut.insert(cut.end(), w.begin() + r * cols + u * D, w.begin() + r * cols + (u + 1) * D);
-        ne[0] = int64_t(keep_units.size()) * D;
-      } else if (matrix) {  // rows = q_dim / kv_dim outputs
-        for (int64_t u : keep_units) cut.insert(cut.end(), w.begin() + u * D * cols, w.begin() + (u + 1) * D * cols);
-        ne[1] = int64_t(keep_units.size()) * D;
-      } else {  // bias vector
-        for (int64_t u : keep_units) cut.insert(cut.end(), w.begin() + u * D, w.begin() + (u + 1) * D);
-        ne[0] = int64_t(keep_units.size()) * D;
-      }
-      w = std::move(cut);
+      if (rest == "attn_output.weight" || !matrix) ne[0] = int64_t(keep_units.size()) * D;
+      else ne[1] = int64_t(keep_units.size()) * D;
     }
-    const int64_t out_cols = ne[0], out_rows = int64_t(w.size()) / out_cols;
+    const int64_t out_cols = ne[0], out_rows = (matrix ? ne[1] : 1);
     if (prune) {
-      b.report.prunable += int64_t(w.size());
-      b.report.zeroed += spec.prune_24 ? prune_2_4(w.data(), out_rows, out_cols) : prune_magnitude(w.data(), int64_t(w.size()), spec.prune_fraction);
+      b.report.prunable += out_rows * out_cols;
+      if (spec.prune_24) b.report.zeroed += out_rows * ((out_cols / 4) * 2 + (out_cols % 4) / 2);
+      else b.report.zeroed += int64_t(std::floor(spec.prune_fraction * double(out_rows * out_cols)));
     }
     if (!fits_type(out_type, out_cols)) {
       b.report.fallback.push_back(name);
       fallback_count[rest.empty() ? name : rest]++;
       out_type = GgmlType::F16;
     }
-    b.writer.add_tensor(name, out_type, ne, from_f32(out_type, w.data(), out_rows, out_cols));
+    const size_t nbytes = size_t(ggml_row_bytes(out_type, out_cols) * out_rows);
+    // The bytes are made when the writer reaches this tensor, one tensor at a time.
+    b.writer.add_tensor_lazy(name, out_type, ne, nbytes,
+                             [base_ptr, t, rest, matrix, head_cut, keep_units, D, prune, spec, out_type, out_rows, out_cols,
+                              release = b.release_file_pages] {
+      std::vector<float> w = base_ptr->tensor_f32(t);
+      if (release) release_pages(base_ptr->tensor_data(t), size_t(t.nbytes));
+      if (head_cut) {
+        const int64_t cols = t.ne[0], rows = t.rows();
+        std::vector<float> cut;
+        cut.reserve(size_t(out_rows * out_cols));
+        if (rest == "attn_output.weight") {  // columns = q_dim inputs
+          for (int64_t r = 0; r < rows; ++r)
+            for (int64_t u : keep_units) cut.insert(cut.end(), w.begin() + r * cols + u * D, w.begin() + r * cols + (u + 1) * D);
+        } else if (matrix) {  // rows = q_dim / kv_dim outputs
+          for (int64_t u : keep_units) cut.insert(cut.end(), w.begin() + u * D * cols, w.begin() + (u + 1) * D * cols);
+        } else {  // bias vector
+          for (int64_t u : keep_units) cut.insert(cut.end(), w.begin() + u * D, w.begin() + (u + 1) * D);
+        }
+        w = std::move(cut);
+      }
+      if (prune) {
+        if (spec.prune_24) prune_2_4(w.data(), out_rows, out_cols);
+        else prune_magnitude(w.data(), int64_t(w.size()), spec.prune_fraction);
+      }
+      return from_f32(out_type, w.data(), out_rows, out_cols);
+    });
   }
   if (!b.report.fallback.empty()) {
     std::string what;
@@ -206,7 +249,7 @@ VariantModel apply_variant(std::shared_ptr<const GgufFile> base, const VariantSp
     for (const auto& ti : base->tensors()) need_build |= ti.ne.size() == 2 && ti.type != *t;
   bool from_file = true;
   if (need_build) {
-    Built b = build(base, spec, calib);
+    Built b = build(base, spec, calib, release_file_pages);
     vm.report = std::move(b.report);
     if (b.changed) {
       vm.file = in_memory(b.writer, base->name() + " [" + spec.name() + "]");
@@ -225,11 +268,11 @@ VariantModel apply_variant(std::shared_ptr<const GgufFile> base, const VariantSp
 }
 
 VariantReport write_variant(std::shared_ptr<const GgufFile> base, const VariantSpec& spec, const Calibration* calib,
-                            const std::string& path) {
+                            const std::string& path, bool release_file_pages) {
   if (spec.weights == WeightKind::Int8)
     fail("variant '", spec.name(), "': int8 is an in-memory format (no GGUF type); apply it at load time with --variant, "
          "or write q8_0 instead");
-  Built b = build(base, spec, calib);
+  Built b = build(base, spec, calib, release_file_pages);
   b.writer.write(path);
   return b.report;
 }

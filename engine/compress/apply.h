@@ -57,13 +57,14 @@ struct VariantModel {
   VariantReport report;
 };
 
-// `release_file_pages`: for int8, drop the converted matrices' pages of a base file opened with
-// GgufFile::open from the resident set (never pass true for a parsed in-memory buffer).
+// `release_file_pages`: drop the pages of the base file's tensors from the resident set once
+// they have been converted (a file opened with GgufFile::open; never pass true for a parsed
+// in-memory buffer), so peak memory is about the variant's size, not the base's plus it.
 VariantModel apply_variant(std::shared_ptr<const GgufFile> base, const VariantSpec& spec, const Calibration* calib,
                            bool release_file_pages = false);
 // Writes the variant as a GGUF file (atomically). int8 cannot be written (not a GGUF type).
 VariantReport write_variant(std::shared_ptr<const GgufFile> base, const VariantSpec& spec, const Calibration* calib,
-                            const std::string& path);
+                            const std::string& path, bool release_file_pages = false);
 
 // Loads `vm` on `backend` (Model::load with the file and transform).
 std::unique_ptr<Model> load_variant(const VariantModel& vm, Backend& backend);

@@ -414,6 +414,12 @@ void GgufWriter::add_tensor_ref(const std::string& name, GgmlType type, std::vec
   tensors_.push_back(Pending{name, type, std::move(ne), {}, data, nbytes});
 }
 
+void GgufWriter::add_tensor_lazy(const std::string& name, GgmlType type, std::vector<int64_t> ne, size_t nbytes,
+                                 std::function<std::vector<uint8_t>()> produce) {
+  add_tensor_ref(name, type, std::move(ne), nullptr, nbytes);
+  tensors_.back().produce = std::move(produce);
+}
+
 size_t GgufWriter::alignment() const {
   for (const auto& kv : kv_)
     if (kv.first == "general.alignment") return size_t(kv.second.as_int("general.alignment"));
@@ -500,13 +506,24 @@ void GgufWriter::emit(Sink& sink, uint32_t version) const {
   }
   pad(align);
   for (const auto& t : tensors_) {
-    counted(t.data, t.nbytes);
+    if (t.produce) {
+      const std::vector<uint8_t> bytes = t.produce();
+      if (bytes.size() != t.nbytes) fail("gguf writer: tensor '", t.name, "' produced ", bytes.size(), " bytes, expected ", t.nbytes);
+      counted(bytes.data(), bytes.size());
+    } else {
+      counted(t.data, t.nbytes);
+    }
     pad(align);
   }
 }
 
 std::vector<uint8_t> GgufWriter::serialize(uint32_t version) const {
   std::vector<uint8_t> out;
+  // Reserve the tensor data (plus room for metadata) so the buffer is not regrown and copied;
+  // reserved pages that are never written cost no memory.
+  size_t data = size_t(8) << 20;
+  for (const auto& t : tensors_) data += t.nbytes + 64;
+  out.reserve(data);
   auto sink = [&](const void* p, size_t n) {
     const uint8_t* b = static_cast<const uint8_t*>(p);
     out.insert(out.end(), b, b + n);

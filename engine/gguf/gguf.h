@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -147,6 +148,11 @@ class GgufWriter {
   void add_tensor(const std::string& name, GgmlType type, std::vector<int64_t> ne, std::vector<uint8_t> data);
   // Adds a tensor referencing caller memory that must outlive write().
   void add_tensor_ref(const std::string& name, GgmlType type, std::vector<int64_t> ne, const void* data, size_t nbytes);
+  // Adds a tensor whose bytes `produce` returns when write()/serialize() reaches it (then they are
+  // dropped), so a converted model never needs all its new tensors in memory at once. The result
+  // must have exactly `nbytes` bytes (sb::Error otherwise).
+  void add_tensor_lazy(const std::string& name, GgmlType type, std::vector<int64_t> ne, size_t nbytes,
+                       std::function<std::vector<uint8_t>()> produce);
   size_t tensor_count() const { return tensors_.size(); }
   // Writes the file (atomically). version 3 by default; 2 is accepted for tests.
   void write(const std::string& path, uint32_t version = 3) const;
@@ -161,6 +167,7 @@ class GgufWriter {
     std::vector<uint8_t> owned;
     const void* data;
     size_t nbytes;
+    std::function<std::vector<uint8_t>()> produce;  // lazy tensors
   };
   template <class Sink>
   void emit(Sink& sink, uint32_t version) const;

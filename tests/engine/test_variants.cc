@@ -243,11 +243,15 @@ TEST_CASE("variants: int8 activation quantizer of the cpu kernels is bit-identic
     return;
   }
   for (int64_t n : {1, 31, 32, 64, 172, 2048}) {
-    auto x = randn(size_t(n), uint64_t(n), 3.0f);
+    auto x = randn(size_t(n), uint64_t(n), 0.7f);
+    for (auto& v : x) v = std::clamp(v, -1.9f, 1.9f);
     if (n >= 32) {
-      x[0] = 4.0f;   // amax 4: id = 31.75, x * id lands exactly on .5 for these
-      x[1] = 2.0f / 127.0f * 4.0f * 0.5f;
+      x[0] = 127.0f / 64.0f;  // amax = 127/64, so x * (127 / amax) = 64 x exactly: ties below
+      x[1] = 0.5f / 64.0f;    // 0.5 -> 0
+      x[2] = 1.5f / 64.0f;    // 1.5 -> 2
+      x[3] = -2.5f / 64.0f;   // -2.5 -> -2
       x[5] = -0.0f;
+      x[9] = NAN;             // NaN quantizes to 0 on both sides
     }
     std::vector<int8_t> a(static_cast<size_t>(n)), b(static_cast<size_t>(cpu::int8_padded(n)), 99);
     const float da = quantize_row_s8(x.data(), a.data(), n);
@@ -255,6 +259,13 @@ TEST_CASE("variants: int8 activation quantizer of the cpu kernels is bit-identic
     INFO("n = " << n);
     CHECK(da == db);
     CHECK(std::equal(a.begin(), a.end(), b.begin()));
+    if (n >= 32) {
+      CHECK(a[0] == 127);
+      CHECK(a[1] == 0);
+      CHECK(a[2] == 2);
+      CHECK(a[3] == -2);
+      CHECK(a[9] == 0);
+    }
     for (int64_t i = n; i < cpu::int8_padded(n); ++i) CHECK(b[size_t(i)] == 0);
   }
   std::vector<float> zeros(40, 0.0f);
@@ -501,7 +512,7 @@ TEST_CASE("variants: head importance and layer ranking choose the least importan
   CHECK_THROWS_WITH(layers_to_remove({0.5, 0.9}, 2), Catch::Contains("at least one must remain"));
 }
 
-TEST_CASE("variants: type conversion keeps shapes, sets file type, falls back to f16 for partial blocks", "[variants][unit]") {
+TEST_CASE("variants: type conversion keeps shapes and sets the file type and int8 is a load-time transform", "[variants][unit]") {
   auto tm = tiny_model(4, 4, 1, 70);  // ffn_down has rows of 96 values (3 blocks): fits
   auto vm = apply_variant(tm.file, parse_variant("q4_0"), nullptr);
   CHECK(vm.file->get_int("general.file_type", -1) == 2);

@@ -315,16 +315,20 @@ float quantize_row_s8(const float* x, int8_t* q, int64_t n, int64_t npad) {
   const __m256 vid = _mm256_set1_ps(id);
   const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
   i = 0;
+  auto scaled = [&](const float* p) {  // x * id with NaN lanes zeroed, rounded to nearest even
+    const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(p), vid);
+    return _mm256_cvtps_epi32(_mm256_and_ps(v, _mm256_cmp_ps(v, v, _CMP_ORD_Q)));
+  };
   for (; i + 32 <= n; i += 32) {
-    const __m256i a = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i), vid));
-    const __m256i b = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i + 8), vid));
-    const __m256i c = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i + 16), vid));
-    const __m256i d = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + i + 24), vid));
+    const __m256i a = scaled(x + i), b = scaled(x + i + 8), c = scaled(x + i + 16), d = scaled(x + i + 24);
     const __m256i ab = _mm256_packs_epi32(a, b), cd = _mm256_packs_epi32(c, d);
     const __m256i abcd = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(ab, cd), order);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + i), abcd);
   }
-  for (; i < n; ++i) q[i] = int8_t(std::nearbyint(x[i] * id));
+  for (; i < n; ++i) {
+    const float v = x[i] * id;
+    q[i] = v == v ? int8_t(std::nearbyint(v)) : 0;
+  }
   if (npad > n) std::memset(q + n, 0, size_t(npad - n));
   return amax / 127.0f;
 }
@@ -368,10 +372,14 @@ inline void s8_block(const int8_t* x, const float* xd, const int8_t* w, const fl
     }
 }
 
-template <int MR>
+// NR weight rows per block. Decode-sized products (stream = true) take one row at a time: a
+// single sequential stream runs at DRAM speed (measured on Zen 3: about 7 GB/s against 4 GB/s
+// for four interleaved 512-byte rows), while prompt-sized ones, computing from cache, reuse
+// each x load across rows.
+template <int MR, bool stream>
 inline void s8_rows(const int8_t* x, const float* xd, const int8_t* w, const float* ws, int64_t nb, int64_t kpad, float* y,
                     int64_t ldy, const float* bias, bool accumulate) {
-  constexpr int NR = MR >= 3 ? 2 : 4;
+  constexpr int NR = stream ? 1 : MR >= 3 ? 2 : 4;
   int64_t j = 0;
   for (; j + NR <= nb; j += NR)
     s8_block<MR, NR>(x, xd, w + j * kpad, ws + j, kpad, y + j, ldy, bias ? bias + j : nullptr, accumulate);
@@ -386,12 +394,23 @@ void gemm_s8_rows(const int8_t* xq, const float* xd, int64_t m, const int8_t* w,
   const float* sb = ws + n0;
   const float* b = bias ? bias + n0 : nullptr;
   const int64_t nb = n1 - n0;
+  if (m <= 8) {  // decode: weights stream from memory once
+    int64_t t = 0;
+    for (; t + 4 <= m; t += 4) s8_rows<4, true>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy + n0, ldy, b, accumulate);
+    switch (m - t) {
+      case 3: s8_rows<3, true>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy + n0, ldy, b, accumulate); break;
+      case 2: s8_rows<2, true>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy + n0, ldy, b, accumulate); break;
+      case 1: s8_rows<1, true>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy + n0, ldy, b, accumulate); break;
+      default: break;
+    }
+    return;
+  }
   int64_t t = 0;
-  for (; t + 4 <= m; t += 4) s8_rows<4>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy + n0, ldy, b, accumulate);
+  for (; t + 4 <= m; t += 4) s8_rows<4, false>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy + n0, ldy, b, accumulate);
   switch (m - t) {
-    case 3: s8_rows<3>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy + n0, ldy, b, accumulate); break;
-    case 2: s8_rows<2>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy + n0, ldy, b, accumulate); break;
-    case 1: s8_rows<1>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy + n0, ldy, b, accumulate); break;
+    case 3: s8_rows<3, false>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy + n0, ldy, b, accumulate); break;
+    case 2: s8_rows<2, false>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy + n0, ldy, b, accumulate); break;
+    case 1: s8_rows<1, false>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy + n0, ldy, b, accumulate); break;
     default: break;
   }
 }

@@ -168,9 +168,9 @@ class CudaBackend : public Backend {
   std::string name() const override { return "cuda"; }
   std::string describe() const override {
     int drv = 0, rt = 0, cub = 0;
-    cudaDriverGetVersion(&drv);
-    cudaRuntimeGetVersion(&rt);
-    cublasGetVersion(cublas_.get(), &cub);
+    SB_CUDA_CHECK(cudaDriverGetVersion(&drv));
+    SB_CUDA_CHECK(cudaRuntimeGetVersion(&rt));
+    SB_CUBLAS_CHECK(cublasGetVersion(cublas_.get(), &cub));
     char mem[32];
     std::snprintf(mem, sizeof mem, "%.1f GiB", double(prop_.totalGlobalMem) / double(1ull << 30));
     return cat("cuda: ", prop_.name, " (sm_", prop_.major, prop_.minor, ", ", prop_.multiProcessorCount, " SMs, ", mem,
