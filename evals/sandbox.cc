@@ -1,6 +1,7 @@
 #include "evals/sandbox.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -132,20 +133,60 @@ std::string last_line(const std::string& text) {
   return line;
 }
 
-bool kill_namespace_init(pid_t bwrap_pid, const std::string& info) {
+namespace {
+
+// The init's pid from bwrap's --info-fd JSON, or -1 while it is not there yet.
+pid_t namespace_init_pid(const std::string& info) {
   size_t key = info.find("\"child-pid\"");
-  if (key == std::string::npos) return false;
+  if (key == std::string::npos) return -1;
   size_t colon = info.find(':', key);
-  if (colon == std::string::npos) return false;
+  if (colon == std::string::npos || info.find_first_of(",}", colon) == std::string::npos) return -1;
   long child = std::strtol(info.c_str() + colon + 1, nullptr, 10);
-  if (child <= 1) return false;
-  int pidfd = int(::syscall(SYS_pidfd_open, pid_t(child), 0));
+  return child > 1 ? pid_t(child) : -1;
+}
+
+// A pidfd on `child` if it is bwrap_pid's child, else -1. The pid names the init only while it
+// is still bwrap's child (bwrap, our unreaped child, has not reaped it): then the pidfd,
+// opened first, refers to the right process.
+int pidfd_of_child(pid_t bwrap_pid, pid_t child) {
+  if (child <= 1) return -1;
+  int pidfd = int(::syscall(SYS_pidfd_open, child, 0));
+  if (pidfd < 0) return -1;
+  if (parent_of(child) != bwrap_pid) {
+    ::close(pidfd);
+    return -1;
+  }
+  return pidfd;
+}
+
+}  // namespace
+
+bool kill_namespace_init(pid_t bwrap_pid, const std::string& info) {
+  int pidfd = pidfd_of_child(bwrap_pid, namespace_init_pid(info));
   if (pidfd < 0) return false;
-  // The pid names the init only while it is still bwrap's child (bwrap, our unreaped child,
-  // has not reaped it): then the pidfd, opened first, refers to the right process.
-  bool ok = parent_of(pid_t(child)) == bwrap_pid && ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0) == 0;
+  bool ok = ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0) == 0;
   ::close(pidfd);
   return ok;
+}
+
+NamespaceInit::~NamespaceInit() { close_fd(pidfd_); }
+
+void NamespaceInit::track(pid_t bwrap_pid, const std::string& info) {
+  if (pidfd_ < 0) pidfd_ = pidfd_of_child(bwrap_pid, namespace_init_pid(info));
+}
+
+bool NamespaceInit::kill() {
+  return pidfd_ >= 0 && ::syscall(SYS_pidfd_send_signal, pidfd_, SIGKILL, nullptr, 0) == 0;
+}
+
+bool NamespaceInit::kill_and_wait(int timeout_ms) {
+  if (pidfd_ < 0) return true;
+  kill();
+  pollfd p{pidfd_, POLLIN, 0};
+  int r;
+  while ((r = ::poll(&p, 1, timeout_ms)) < 0 && errno == EINTR) {
+  }
+  return r > 0;
 }
 
 uint64_t cpu_seconds_for(const SandboxLimits& l) {
@@ -393,12 +434,21 @@ SandboxResult Sandbox::run_process(const std::string& program, double timeout_s)
   sl.keep_bytes = l.output_keep_bytes;
   sl.kill_after_bytes = l.output_kill_bytes;
   sl.counted_streams = 2;
-  sl.kill = [](pid_t bwrap_pid, const std::vector<CapturedStream>& streams) {
-    return kill_namespace_init(bwrap_pid, streams[3].data);
+  NamespaceInit init;
+  sl.on_output = [&init](pid_t bwrap_pid, const std::vector<CapturedStream>& streams) {
+    init.track(bwrap_pid, streams[3].data);
+  };
+  sl.kill = [&init](pid_t bwrap_pid, const std::vector<CapturedStream>& streams) {
+    init.track(bwrap_pid, streams[3].data);
+    return init.kill();
   };
   std::vector<int> fds = {out.read, err.read, status.read, info.read};
   out.read = err.read = status.read = info.read = -1;  // run_supervised owns them now
   SupervisedResult sup = run_supervised(pid, fds, sl);
+  // bwrap is gone; its namespace may not be yet (see NamespaceInit). The program has ended, so
+  // whatever it left behind goes now, and the run returns only once it is gone.
+  if (!init.kill_and_wait(5000))
+    return sandbox_error("processes of the sandbox were still alive 5 s after it ended", true);
   RunEnd end;
   end.streams = std::move(sup.streams);
   end.timed_out = sup.timed_out;

@@ -47,6 +47,32 @@ std::string last_line(const std::string& text);
 // Kills the PID-namespace init named by bwrap's --info-fd JSON if it is still bwrap_pid's
 // child; true when the signal was sent.
 bool kill_namespace_init(pid_t bwrap_pid, const std::string& info);
+
+// Holds a pidfd on the PID-namespace init of one bwrap run, so the harness can wait until the
+// whole namespace is gone. Needed because bwrap exits as soon as its init reports the
+// program's exit status, which is before that init exits and the kernel kills (and reaps)
+// everything else in the namespace; without waiting, a daemon the program started can still
+// be alive for a moment after the run returned.
+class NamespaceInit {
+ public:
+  NamespaceInit() = default;
+  ~NamespaceInit();
+  NamespaceInit(const NamespaceInit&) = delete;
+  NamespaceInit& operator=(const NamespaceInit&) = delete;
+  // Opens the pidfd once `info` (bwrap's --info-fd JSON so far) names the init and the init is
+  // still bwrap_pid's child; call only while bwrap_pid is our unreaped child.
+  void track(pid_t bwrap_pid, const std::string& info);
+  bool tracked() const { return pidfd_ >= 0; }
+  // SIGKILL to the init (and so to the namespace); true when sent.
+  bool kill();
+  // Kills the init and waits until it has exited, which the kernel allows only after every
+  // other process of the namespace is gone. True when gone within `timeout_ms` (or never
+  // tracked: then there is nothing to wait on).
+  bool kill_and_wait(int timeout_ms);
+
+ private:
+  int pidfd_ = -1;
+};
 // rlimits for the sandboxed process tree; with_cpu = false for the long-lived fork server.
 std::vector<ResourceLimit> rlimits_for(const SandboxLimits& l, bool with_cpu, bool with_nproc);
 // RLIMIT_CPU seconds for one program.

@@ -293,6 +293,7 @@ SupervisedResult run_supervised(pid_t pid, const std::vector<int>& capture_fds, 
     }
     for (size_t k = 0; pr > 0 && k < which.size(); ++k)
       if (pfds[k].revents) cap.read_ready(which[k]);
+    if (pr > 0 && !exited && limits.on_output) limits.on_output(pid, cap.streams());
     if (limits.kill_after_bytes && cap.counted_bytes() > limits.kill_after_bytes && !exited && !killed) {
       r.output_limit = true;
       do_kill();

@@ -88,6 +88,9 @@ struct SuperviseLimits {
   // namespace's init) and the child is given 2 s to exit before its process group gets
   // SIGKILL; false (or no callback) sends SIGKILL to the process group at once.
   std::function<bool(pid_t pid, const std::vector<CapturedStream>& streams)> kill;
+  // Called after every read while the child has not been reaped yet (so `pid` still names it
+  // and its children's parent is still `pid`), with what was read so far.
+  std::function<void(pid_t pid, const std::vector<CapturedStream>& streams)> on_output;
 };
 
 // Reads a set of capture pipes without blocking, keeping the first `keep_bytes` of each and
