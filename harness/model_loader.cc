@@ -14,14 +14,14 @@
 namespace sb::cli {
 
 std::string default_backend() {
-  for (const auto& b : available_backends())
+  for (const auto& b : compiled_backends())
     if (b == "cpu") return b;
   return "ref";
 }
 
 void add_model_args(CLI::App* cmd, ModelArgs& a) {
   std::string backends;
-  for (const auto& b : available_backends()) backends += (backends.empty() ? "" : ", ") + b;
+  for (const auto& b : compiled_backends()) backends += (backends.empty() ? "" : ", ") + b;
   cmd->add_option("-m,--model", a.model, "GGUF model file");
   cmd->add_option("--preset", a.preset, "Use a synthetic preset model instead (codex-spark, codex-spark-mini), cached after first use");
   a.backend = default_backend();

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepares the GPU device check (scripts/device_check.sh) on the build machine:
-#   1. builds ./build-dev (Release, CUDA on, oneDNN off: the GPU image has no libdnnl),
-#   2. copies the three executables into .devbin/ (debug info stripped),
+#   1. builds ./build-dev (Release, CUDA on, oneDNN off: the GPU image has no libdnnl), or the
+#      existing build named by DEV_BUILD (e.g. DEV_BUILD=build: libdnnl then travels gzipped),
+#   2. copies the three executables and the CUDA plugin into .devbin/ (debug info stripped),
 #   3. copies into .devlibs/ the shared libraries they need that a bare CUDA image may lack
 #      (sqlite3, pcre2, Google Benchmark, OpenSSL, zlib, gomp, cudart ...), and libstdc++ /
 #      libgcc_s into .devlibs/fallback/ (used only if the device's own are too old);
@@ -12,12 +13,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs="${1:-2}"
-build=build-dev
+build="${DEV_BUILD:-build-dev}"
 shared="${SPARKBENCH_SHARED:-../shared}"
 
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSPARKBENCH_DNNL=OFF -DSPARKBENCH_CUDA=ON >/dev/null
-grep -q '^SPARKBENCH_HAVE_CUDA' "$build/CMakeCache.txt" 2>/dev/null || true
-nice ninja -C "$build" -j "$jobs" sparkbench sparkbench-tests sparkbench-kernels
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSPARKBENCH_DNNL=OFF -DSPARKBENCH_CUDA=ON >/dev/null
+fi
+nice ninja -C "$build" -j "$jobs" sparkbench sparkbench-tests sparkbench-kernels sb_engine_cuda
 
 rm -rf .devbin .devlibs .devshared
 mkdir -p .devbin .devlibs/fallback .devshared/models .devshared/reference/stories260k
@@ -25,6 +27,9 @@ for exe in harness/sparkbench tests/sparkbench-tests benchmarks/sparkbench-kerne
   cp "$build/$exe" .devbin/
   strip --strip-debug ".devbin/$(basename "$exe")"
 done
+# The CUDA backend plugin: found next to the executables (engine/backends/cuda_plugin.cc).
+cp "$build/lib/libsparkbench-cuda.so" .devbin/
+strip --strip-debug .devbin/libsparkbench-cuda.so
 
 # Shared libraries: everything ldd resolves except glibc, the dynamic loader and the parts of
 # CUDA that must come from the device (driver, cuBLAS).
@@ -34,6 +39,7 @@ ldd .devbin/* 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}' | sort
       linux-vdso*|ld-linux*|libc.so*|libm.so*|libpthread.so*|libdl.so*|librt.so*|libutil.so*|libresolv.so*) ;;
       libcuda.so*|libcublas.so*|libcublasLt.so*|libnvidia*) ;;
       libstdc++.so*|libgcc_s.so*) cp -L "$path" ".devlibs/fallback/$soname" ;;
+      libdnnl.so*) gzip -c "$path" >".devlibs/$soname.gz" ;;  # 38 MB; device_check.sh unpacks it
       *) cp -L "$path" ".devlibs/$soname" ;;
     esac
   done

@@ -202,7 +202,11 @@ class Backend {
 
 // Names of the backends usable in this process: compiled in and, for "cuda", with a device
 // present ("ref", "cpu", "cuda"). create_backend() explains why a compiled-in one is unusable.
+// Probing "cuda" loads the CUDA plugin and initializes the CUDA runtime (see
+// engine/backends/cuda/plugin_abi.h), so code that only needs names uses compiled_backends().
 std::vector<std::string> available_backends();
+// Names of the backends compiled into this build, without probing any device.
+std::vector<std::string> compiled_backends();
 // Creates a backend by name; throws sb::Error for an unknown or unavailable one.
 std::unique_ptr<Backend> create_backend(const std::string& name, const BackendOptions& opt = {});
 

@@ -25,6 +25,17 @@ std::vector<std::string> available_backends() {
   return v;
 }
 
+std::vector<std::string> compiled_backends() {
+  std::vector<std::string> v{"ref"};
+#if SPARKBENCH_WITH_DNNL
+  v.push_back("cpu");
+#endif
+#if SPARKBENCH_WITH_CUDA
+  v.push_back("cuda");
+#endif
+  return v;
+}
+
 std::unique_ptr<Backend> create_backend(const std::string& name, const BackendOptions& opt) {
   if (name == "ref") return make_ref_backend(opt);
 #if SPARKBENCH_WITH_DNNL
@@ -34,7 +45,7 @@ std::unique_ptr<Backend> create_backend(const std::string& name, const BackendOp
   if (name == "cuda") return make_cuda_backend(opt);
 #endif
   std::string known;
-  for (const auto& b : available_backends()) known += (known.empty() ? "" : ", ") + b;
+  for (const auto& b : compiled_backends()) known += (known.empty() ? "" : ", ") + b;
   fail("backend '", name, "' is not available in this build (available: ", known, ")");
 }
 

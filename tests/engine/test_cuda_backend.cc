@@ -498,3 +498,38 @@ TEST_CASE("backends: cuda without a usable device fails with one clear line", "[
   CHECK_THROWS_WITH(create_backend("cuda"), Catch::Contains("not available in this build"));
 #endif
 }
+
+TEST_CASE("backends: cpu runs never load cuBLAS (the CUDA backend is a plugin)", "[backend][unit]") {
+  // Linking cuBLAS costs every process about 150 MB of resident memory and initializing the
+  // CUDA runtime more; a run on another backend must load neither. The dynamic loader's own
+  // log (LD_DEBUG=files) names every library the real executable loads, dlopen included.
+  if (test::skip_without_shared()) return;
+  const std::string backend = compiled_backends().size() > 1 && compiled_backends()[1] == "cpu" ? "cpu" : "ref";
+  auto r = test::run_process({"env", "LD_DEBUG=files", test::sparkbench_bin(), "generate", "-m",
+                              test::shared_path("models/stories260K.gguf"), "-p", "Once", "-n", "2", "--backend", backend});
+  INFO(r.err.substr(0, 2000));
+  CHECK(r.exit_code == 0);
+  CHECK(r.err.find("file=libc.so.6") != std::string::npos);  // the log is there
+  CHECK(r.err.find("libcublas") == std::string::npos);
+  CHECK(r.err.find("libcudart") == std::string::npos);
+  CHECK(r.err.find("libsparkbench-cuda") == std::string::npos);
+}
+
+TEST_CASE("backends: a missing CUDA plugin is one clear line naming where it was looked for", "[backend][unit]") {
+#if SPARKBENCH_WITH_CUDA
+  auto r = test::run_process({"env", "SPARKBENCH_CUDA_PLUGIN=/nonexistent/libsparkbench-cuda.so", test::sparkbench_bin(),
+                              "generate", "-m", "/nonexistent/model.gguf", "-p", "hi", "--backend", "cuda"});
+  INFO(r.err);
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("cuda: the CUDA backend plugin libsparkbench-cuda.so was not found (looked in: "
+                   "/nonexistent/libsparkbench-cuda.so; set SPARKBENCH_CUDA_PLUGIN to its path)") != std::string::npos);
+  // a file that is not a shared library
+  auto bad = test::run_process({"env", "SPARKBENCH_CUDA_PLUGIN=" + std::string(SPARKBENCH_SOURCE_DIR) + "/README.md",
+                                test::sparkbench_bin(), "generate", "-m", "/nonexistent/model.gguf", "-p", "hi", "--backend", "cuda"});
+  INFO(bad.err);
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.err.find("cuda: cannot load the CUDA backend plugin: ") != std::string::npos);
+#else
+  std::printf("SKIPPED: this build has no CUDA backend plugin\n");
+#endif
+}

@@ -1,7 +1,7 @@
 // CudaBackend: the Backend interface on one GPU (see cuda_backend.h for the contract).
 // Host-side code only: memory, weight upload and repacking, shape checks, cuBLAS, CUDA graphs.
 // The kernels are in elementwise.cu, gemv.cu and attention.cu (declared in cuda_kernels.h).
-#include "engine/backends/cuda/cuda_backend.h"
+#include "engine/backends/cuda/plugin_abi.h"
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -20,6 +20,8 @@
 
 namespace sb {
 namespace {
+
+bool device_available(std::string* why);
 
 using cuda::Elem;
 using cuda::PosArg;
@@ -129,7 +131,7 @@ class CudaBackend : public Backend {
  public:
   explicit CudaBackend(const BackendOptions& opt) : compute_(opt.compute) {
     std::string why;
-    if (!cuda_device_available(&why)) fail("cuda: no CUDA device available (", why, ")");
+    if (!device_available(&why)) fail("cuda: no CUDA device available (", why, ")");
     int n = 0;
     SB_CUDA_CHECK(cudaGetDeviceCount(&n));
     if (opt.device < 0 || opt.device >= n) fail("cuda: device ", opt.device, " not present (", n, " device(s))");
@@ -575,7 +577,9 @@ class CudaBackend : public Backend {
 
 }  // namespace
 
-bool cuda_device_available(std::string* why) {
+namespace {
+
+bool device_available(std::string* why) {
   static std::once_flag once;
   static bool ok = false;
   static std::string reason;
@@ -595,11 +599,27 @@ bool cuda_device_available(std::string* why) {
   return ok;
 }
 
-std::unique_ptr<Backend> make_cuda_backend(const BackendOptions& opt) { return std::make_unique<CudaBackend>(opt); }
+Backend* make_backend(const BackendOptions& opt, std::string* error) {
+  try {
+    return new CudaBackend(opt);
+  } catch (const std::exception& e) {
+    *error = e.what();
+  } catch (...) {
+    *error = "cuda: unknown error while creating the backend";
+  }
+  return nullptr;
+}
 
-void* cuda_stream_of(Backend& b) {
+void* stream_of(Backend& b) {
   auto* c = dynamic_cast<CudaBackend*>(&b);
   return c ? static_cast<void*>(c->stream()) : nullptr;
 }
 
+}  // namespace
 }  // namespace sb
+
+extern "C" __attribute__((visibility("default"))) const sb::CudaPluginV1* sparkbench_cuda_plugin_v1() {
+  static const sb::CudaPluginV1 table = {sizeof(sb::CudaPluginV1), sizeof(sb::BackendOptions), &sb::make_backend,
+                                         &sb::device_available, &sb::stream_of};
+  return &table;
+}

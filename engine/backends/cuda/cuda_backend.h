@@ -8,8 +8,10 @@
 // Decode steps can be recorded once as a CUDA graph and replayed (Backend::run_step_graph);
 // SPARKBENCH_CUDA_GRAPHS=0 turns that off. Failures (no device, out of memory, CUDA or cuBLAS
 // errors) throw sb::Error with one line naming the call, file:line and the library's message.
-// Only engine/backends/registry.cc and CUDA-specific tools include this header; it pulls in
-// no CUDA headers.
+// The backend is built as a plugin, libsparkbench-cuda.so (see plugin_abi.h), so that CPU-only
+// runs do not carry cuBLAS; the functions below (engine/backends/cuda_plugin.cc) load it on
+// first use. Only engine/backends/registry.cc and CUDA-specific tools include this header; it
+// pulls in no CUDA headers.
 #pragma once
 
 #include <memory>
@@ -20,7 +22,8 @@
 namespace sb {
 
 // Throws sb::Error "cuda: no CUDA device available (cudaGetDeviceCount: ...)" when there is no
-// usable device, or "cuda: device N not present ..." for a bad BackendOptions::device.
+// usable device, "cuda: the CUDA backend plugin ... was not found (...)" or "cuda: cannot load
+// the CUDA backend plugin: <dlerror>" when the plugin is missing or broken, or "cuda: device N not present ..." for a bad BackendOptions::device.
 std::unique_ptr<Backend> make_cuda_backend(const BackendOptions& opt);
 
 // Whether this process can see at least one CUDA device (probed once, then cached). When not,
