@@ -25,6 +25,11 @@ log="$OUT/log.txt"
 : >"$summary"
 : >"$log"
 
+# libraries that travel gzipped (libdnnl) are unpacked first
+for gz in "$root"/.devlibs/*.gz; do
+  [ -f "$gz" ] && gunzip -f "$gz"
+done
+
 # ---- environment: our libraries first, then the device's CUDA (cuBLAS comes from there) ----
 libs="$root/.devlibs"
 for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do
@@ -81,6 +86,8 @@ step "nvidia-smi" 20 "$log" nvidia-smi
 
 # 1. the [cuda] test cases (ops vs ref, attention, stories260K vs llama.cpp, graphs vs direct)
 step "tests [cuda]" 120 "$OUT/tests.txt" "$bin/sparkbench-tests" "[cuda]" --durations yes
+# the variant cases loop over every usable backend, cuda included (int8 weights among them)
+step "tests [variants]" 60 "$OUT/tests.txt" "$bin/sparkbench-tests" "[variants]" 
 # 2. end to end through the CLI
 step "generate stories260K" 30 "$OUT/stories.txt" "$bin/sparkbench" generate -m "$stories" -p "Once upon a time" -n 64 \
   --ignore-eos --json --backend cuda --kv-type f32
@@ -109,6 +116,8 @@ step "synth codex-spark f16" 90 "$log" "$bin/sparkbench" model synth --preset co
 if [ -f "$spark" ]; then
   step "bench codex-spark graphs on" 60 "$OUT/bench_spark.jsonl" "$bin/sparkbench" bench -m "$spark" -p 128 -n 32 -r 3 \
     --pg 128,32 --backend cuda --output jsonl
+  step "bench codex-spark int8" 60 "$OUT/bench_spark.jsonl" "$bin/sparkbench" bench -m "$spark" -p 128,512 -n 32 -r 3 \
+    --variant int8 --backend cuda --output jsonl
   step "bench codex-spark graphs off" 40 "$OUT/bench_spark.jsonl" env SPARKBENCH_CUDA_GRAPHS=0 "$bin/sparkbench" bench -m "$spark" \
     -p 128 -n 32 -r 2 --backend cuda --output jsonl
   step "bench codex-spark bf16" 40 "$OUT/bench_spark.jsonl" "$bin/sparkbench" bench -m "$spark" -p 512 -n 32 -r 2 \
@@ -116,7 +125,7 @@ if [ -f "$spark" ]; then
 fi
 # 4. kernel microbenchmarks (CUDA events)
 step "kernels cuda/" 90 "$OUT/kernels.json" "$bin/sparkbench-kernels" --benchmark_filter='^cuda/' \
-  --benchmark_min_time=0.05 --benchmark_format=json
+  --benchmark_min_time=0.002 --benchmark_format=json
 # 5. the shared backend/model tests, which now loop over cuda too (lowest priority)
 step "tests [backend],[model]" 60 "$OUT/tests.txt" "$bin/sparkbench-tests" "[backend],[model]"
 

@@ -13,6 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/backends/backend.h"
+#include "engine/compress/apply.h"
+#include "engine/gguf/gguf.h"
 #include "engine/core/error.h"
 #include "engine/model/model.h"
 #include "engine/model/plg.h"
@@ -23,6 +25,7 @@
 #endif
 
 using namespace sb;
+using namespace sb::compress;
 
 namespace {
 
@@ -447,6 +450,46 @@ TEST_CASE("cuda: decode with CUDA graphs gives the same ids and logits as withou
   const double diff = max_abs_diff(lg_g, lg_d);
   std::printf("cuda graphs vs direct decode: %zu ids, max |logit diff| = %.3g\n", ids_g.size(), diff);
   CHECK(diff <= 1e-6);  // same kernels and arithmetic: expected to be exactly 0
+}
+
+TEST_CASE("cuda: the int8 variant of stories260K matches the ref backend's int8 (ids, logits, graphs)", "[cuda][shared]") {
+  auto cu = cuda_or_skip();
+  if (!cu) return;
+  if (test::skip_without_shared()) return;
+  auto ref = create_backend("ref");
+  auto vm = apply_variant(GgufFile::open(test::shared_path("models/stories260K.gguf")), parse_variant("int8"), nullptr);
+  auto mc = load_variant(vm, *cu);
+  auto mr = load_variant(vm, *ref);
+  const int64_t V = mc->config().n_vocab;
+  const std::vector<int32_t> prompt{1, 403, 407, 261, 378};
+  // ref: the prompt as one batch (every row), then 24 greedy steps
+  auto run = [&](const Model& m, bool graphs, std::vector<int32_t>& ids, std::vector<float>& all) {
+    Context ctx(m, {.kv_type = DType::F32, .step_graphs = graphs});
+    std::vector<float> logits;
+    ctx.eval(prompt.data(), int64_t(prompt.size()), true, logits);
+    all = logits;
+    logits.assign(all.end() - V, all.end());
+    for (int i = 0; i < 24; ++i) {
+      int64_t best = 0;
+      for (int64_t t = 1; t < V; ++t)
+        if (logits[size_t(t)] > logits[size_t(best)]) best = t;
+      ids.push_back(int32_t(best));
+      ctx.eval(&ids.back(), 1, false, logits);
+      all.insert(all.end(), logits.begin(), logits.end());
+    }
+  };
+  std::vector<int32_t> ids_r, ids_g, ids_d;
+  std::vector<float> lg_r, lg_g, lg_d;
+  run(*mr, false, ids_r, lg_r);
+  run(*mc, true, ids_g, lg_g);
+  run(*mc, false, ids_d, lg_d);
+  const double vs_ref = max_abs_diff(lg_r, lg_g), graphs = max_abs_diff(lg_g, lg_d);
+  std::printf("cuda int8 stories260K: max |logit diff| vs ref int8 = %.3g, graphs vs direct = %.3g\n", vs_ref, graphs);
+  CHECK(ids_g == ids_r);
+  CHECK(ids_d == ids_r);
+  // exact integer sums on both; what differs is float scaling, attention and norm order
+  CHECK(vs_ref <= 1e-3);
+  CHECK(graphs <= 1e-6);
 }
 
 TEST_CASE("cuda: bf16 compute runs stories260K close to f32", "[cuda][shared]") {

@@ -63,6 +63,7 @@ class Scratch {
     }
     return p_;
   }
+  size_t capacity() const { return cap_; }
 
  private:
   void* p_ = nullptr;
@@ -76,9 +77,15 @@ class CudaWeight : public Weight {
   WeightView view() const {
     return WeightView{fmt_, data_.get(), static_cast<const uint16_t*>(scales_.get()), rows_, cols_};
   }
+  // WeightFormat::Int8PerChannel: data_ holds int8 rows of ld_ bytes, scales_ one f32 per row.
+  cuda::Int8View int8_view() const {
+    return cuda::Int8View{static_cast<const int8_t*>(data_.get()), static_cast<const float*>(scales_.get()), rows_, cols_, ld_};
+  }
+  void set_format(WeightFormat f) { format_ = f; }
   WFmt fmt_;
   std::shared_ptr<void> data_, scales_;
   size_t bytes_ = 0;
+  int64_t ld_ = 0;
 };
 
 // K and V for every layer as (n_ctx, kv_dim) in dtype, laid out like HostKvCache, plus the
@@ -226,6 +233,7 @@ class CudaBackend : public Backend {
   std::unique_ptr<Weight> load_weight(const WeightSource& src) override {
     use_device();
     if (src.rows <= 0 || src.cols <= 0 || !src.data) fail("cuda: weight '", src.name, "' has no data or a bad shape");
+    if (src.format == WeightFormat::Int8PerChannel) return int8_weight(src);
     if (src.format != WeightFormat::Ggml)
       fail("cuda: weight '", src.name, "' is in the ", weight_format_name(src.format), " format, which this backend does not run");
     const int64_t N = src.rows, K = src.cols;
@@ -247,6 +255,10 @@ class CudaBackend : public Backend {
     for (int64_t r = 0; r < N; ++r)
       dequantize_row(src.type, static_cast<const uint8_t*>(src.data) + size_t(r) * row_bytes, f.data() + r * K, K);
     return dense(src, f.data(), WFmt::F32, bf16);
+  }
+
+  bool supports_format(WeightFormat f) const override {
+    return f == WeightFormat::Ggml || f == WeightFormat::Int8PerChannel;
   }
 
   std::unique_ptr<KvCache> create_kv_cache(int64_t n_layer, int64_t n_ctx, int64_t kv_dim, DType dt) override {
@@ -285,7 +297,10 @@ class CudaBackend : public Backend {
       SB_CUDA_CHECK(cudaEventRecord(ids_copied_.get(), stream()));
       d_ids = static_cast<const int32_t*>(d_ids_.get());
     }
-    cuda::embed_rows(w.view(), d_ids, n, x.as<float>(), stream());
+    if (w.format() == WeightFormat::Int8PerChannel)
+      cuda::embed_rows_s8(w.int8_view(), d_ids, n, x.as<float>(), stream());
+    else
+      cuda::embed_rows(w.view(), d_ids, n, x.as<float>(), stream());
   }
 
   void rmsnorm(const Tensor& x, const Tensor& w, float eps, Tensor& out) override {
@@ -307,6 +322,10 @@ class CudaBackend : public Backend {
     if (M == 0) return;
     use_device();
     const float* b = bias ? bias->as<float>() : nullptr;
+    if (w.format() == WeightFormat::Int8PerChannel) {
+      matmul_s8(x, w, y, b, accumulate);
+      return;
+    }
     if (M <= cuda::kGemvMaxRows) {
       cuda::gemv(w.view(), x.as<float>(), M, y.as<float>(), b, accumulate, stream());
       return;
@@ -499,6 +518,38 @@ class CudaBackend : public Backend {
     return w;
   }
 
+  // Int8PerChannel: rows copied into 16-byte aligned, zero-padded rows; f32 scales as given.
+  std::unique_ptr<Weight> int8_weight(const WeightSource& src) {
+    if (!src.scales) fail("cuda: int8 weight '", src.name, "' has no scales");
+    const int64_t N = src.rows, K = src.cols, ld = (K + 15) / 16 * 16;
+    std::vector<int8_t> rows(size_t(N * ld), 0);
+    const auto* q = static_cast<const int8_t*>(src.data);
+    for (int64_t n = 0; n < N; ++n) std::memcpy(&rows[size_t(n * ld)], q + n * K, size_t(K));
+    auto w = std::make_unique<CudaWeight>(src, WFmt::F32);  // fmt_ unused for int8
+    w->set_format(WeightFormat::Int8PerChannel);
+    w->ld_ = ld;
+    w->data_ = device_alloc(rows.size(), stream());
+    w->scales_ = device_alloc(size_t(N) * 4, stream());
+    SB_CUDA_CHECK(cudaMemcpyAsync(w->data_.get(), rows.data(), rows.size(), cudaMemcpyHostToDevice, stream()));
+    SB_CUDA_CHECK(cudaMemcpyAsync(w->scales_.get(), src.scales, size_t(N) * 4, cudaMemcpyHostToDevice, stream()));
+    SB_CUDA_CHECK(cudaStreamSynchronize(stream()));
+    w->bytes_ = rows.size() + size_t(N) * 4;
+    return w;
+  }
+
+  // int8 product: x quantized per token into q8scratch_ (rows padded like the weight's), then
+  // exact int32 sums. Runs inside recorded decode steps once the first step has sized the scratch.
+  void matmul_s8(const Tensor& x, const CudaWeight& w, Tensor& y, const float* bias, bool accumulate) {
+    const int64_t M = x.rows(), ld = w.ld_;
+    const size_t qbytes = size_t(M * ld), need = qbytes + size_t(M) * 4 + 16;
+    if (capturing_ && need > q8scratch_.capacity()) fail("cuda: int8 scratch must be sized before a step is recorded");
+    char* base = static_cast<char*>(q8scratch_.get(need, stream()));
+    auto* q = reinterpret_cast<int8_t*>(base);
+    auto* d = reinterpret_cast<float*>(base + (qbytes + 15) / 16 * 16);
+    cuda::quantize_rows_s8(x.as<float>(), M, x.cols(), ld, q, d, stream());
+    cuda::gemm_s8(w.int8_view(), q, d, ld, M, y.as<float>(), bias, accumulate, stream());
+  }
+
   // Q8_0 / Q4_0: blocks split into a scale array and 16-byte aligned rows of quants.
   std::unique_ptr<Weight> quantized(const WeightSource& src) {
     const int64_t N = src.rows, K = src.cols;
@@ -569,7 +620,7 @@ class CudaBackend : public Backend {
   std::shared_ptr<void> d_ids_;
   size_t ids_cap_ = 0;
   std::shared_ptr<void> step_;  // int32 {pos, token} read by recorded decode steps
-  Scratch wscratch_, xscratch_, argmax_buf_;
+  Scratch wscratch_, xscratch_, argmax_buf_, q8scratch_;
   bool graphs_ = true;
   bool capturing_ = false;
   int64_t capture_pos_ = 0;

@@ -5,6 +5,9 @@
 // stream per backend instance; download(), argmax_rows() and synchronize() wait for it.
 // Matmuls: a hand-written GEMV for M <= 8 rows (decode), cuBLAS GemmEx above (f32 without TF32
 // under ComputeType::F32; bf16 tensor cores with f32 accumulation under ComputeType::BF16).
+// int8 weights (WeightFormat::Int8PerChannel, the "int8" variant): activations are quantized per
+// token on the device exactly as sb::quantize_row_s8, and products are exact int32 __dp4a sums
+// (int8.cu, any row count, also inside recorded decode steps), scaled per token and channel.
 // Decode steps can be recorded once as a CUDA graph and replayed (Backend::run_step_graph);
 // SPARKBENCH_CUDA_GRAPHS=0 turns that off. Failures (no device, out of memory, CUDA or cuBLAS
 // errors) throw sb::Error with one line naming the call, file:line and the library's message.

@@ -74,6 +74,26 @@ void gemv(const WeightView& w, const float* x, int64_t M, float* y, const float*
 // Dense copy of the whole weight, (N, K) row-major, as f32 (out_dt F32) or bf16 (out_dt BF16).
 void dequantize(const WeightView& w, void* out, Elem out_dt, cudaStream_t st);
 
+// ---- int8.cu (WeightFormat::Int8PerChannel) ----
+// int8 weights: (N, K) values in [-127, 127], rows `ld` bytes apart (a multiple of 16, zero
+// padded past K), one f32 scale per row: W[n][k] = scales[n] * data[n * ld + k].
+struct Int8View {
+  const int8_t* data = nullptr;
+  const float* scales = nullptr;
+  int64_t rows = 0;  // N
+  int64_t cols = 0;  // K
+  int64_t ld = 0;
+};
+// Per-token quantization of x(M, K) into q (M rows of ldq bytes, zero padded) and d (M scales),
+// bit-identical to sb::quantize_row_s8.
+void quantize_rows_s8(const float* x, int64_t M, int64_t K, int64_t ldq, int8_t* q, float* d, cudaStream_t st);
+// y(M, N) = d[t] * scales[n] * (exact int32 sum_k q[t][k] * w[n][k]) (+ bias) (+ y if
+// accumulate), any M; ldq must equal w.ld. Reads each weight row once per 8 tokens.
+void gemm_s8(const Int8View& w, const int8_t* q, const float* d, int64_t ldq, int64_t M, float* y, const float* bias,
+             bool accumulate, cudaStream_t st);
+// x(n, K) = dequantized rows ids[t] of an int8 table (ids validated by the caller).
+void embed_rows_s8(const Int8View& w, const int32_t* ids, int64_t n, float* x, cudaStream_t st);
+
 // ---- attention.cu ----
 struct AttnArgs {
   Elem kv_type = Elem::F32;

@@ -1,0 +1,116 @@
+// Kernels of the int8 weight format (WeightFormat::Int8PerChannel): per-token activation
+// quantization exactly as sb::quantize_row_s8 (engine/backends/host.h), products as exact
+// int32 sums with __dp4a, then y = float(sum) * d_x[t] * scale_w[n] (+ bias) (+ y).
+#include "engine/backends/cuda/device_utils.cuh"
+
+namespace sb::cuda {
+namespace {
+
+constexpr int kQuantThreads = 256;
+constexpr int kS8Warps = 4;  // output features per block (one per warp)
+
+// One block per row. amax ignores NaN (fmaxf), an all-zero, all-NaN or non-finite row gives
+// zeros and d = 0; q = round-to-nearest-even(x * (127 / amax)), NaN -> 0; pad columns are 0.
+__global__ void __launch_bounds__(kQuantThreads)
+    quantize_s8_kernel(const float* x, int64_t K, int64_t ldq, int8_t* q, float* d) {
+  const int64_t t = blockIdx.x;
+  const float* xr = x + t * K;
+  int8_t* qr = q + t * ldq;
+  float amax = 0.0f;
+  for (int64_t k = threadIdx.x; k < K; k += blockDim.x) amax = fmaxf(amax, fabsf(xr[k]));
+  amax = block_max(amax);
+  const bool zero = amax == 0.0f || !isfinite(amax);
+  const float id = zero ? 0.0f : __fdiv_rn(127.0f, amax);
+  for (int64_t k = threadIdx.x; k < ldq; k += blockDim.x) {
+    int8_t v = 0;
+    if (!zero && k < K) {
+      const float s = __fmul_rn(xr[k], id);
+      v = s == s ? int8_t(__float2int_rn(s)) : int8_t(0);
+    }
+    qr[k] = v;
+  }
+  if (threadIdx.x == 0) d[t] = zero ? 0.0f : __fdiv_rn(amax, 127.0f);
+}
+
+// y[t][n] for one n per warp and up to kGemvMaxRows tokens (blockIdx.y picks the token tile).
+// Rows of w and xq are ldw / ldq bytes, multiples of 16 and zero-padded past K.
+__global__ void __launch_bounds__(kS8Warps * 32)
+    gemm_s8_kernel(const int8_t* w, const float* ws, int64_t N, int64_t ldw, const int8_t* xq, const float* xd,
+                   int64_t ldq, int64_t M, float* y, const float* bias, bool accumulate) {
+  const int lane = threadIdx.x & 31;
+  const int64_t n = int64_t(blockIdx.x) * kS8Warps + (threadIdx.x >> 5);
+  if (n >= N) return;  // warp-uniform
+  const int64_t t0 = int64_t(blockIdx.y) * kGemvMaxRows;
+  const int mt = M - t0 < kGemvMaxRows ? int(M - t0) : kGemvMaxRows;
+  int acc[kGemvMaxRows];
+#pragma unroll
+  for (int m = 0; m < kGemvMaxRows; ++m) acc[m] = 0;
+  const int8_t* wr = w + n * ldw;
+  for (int64_t k = int64_t(lane) * 16; k < ldw; k += 32 * 16) {
+    const int4 wv = __ldg(reinterpret_cast<const int4*>(wr + k));
+#pragma unroll
+    for (int m = 0; m < kGemvMaxRows; ++m) {
+      if (m < mt) {
+        const int4 xv = __ldg(reinterpret_cast<const int4*>(xq + (t0 + m) * ldq + k));
+        acc[m] = __dp4a(wv.x, xv.x, acc[m]);
+        acc[m] = __dp4a(wv.y, xv.y, acc[m]);
+        acc[m] = __dp4a(wv.z, xv.z, acc[m]);
+        acc[m] = __dp4a(wv.w, xv.w, acc[m]);
+      }
+    }
+  }
+#pragma unroll
+  for (int m = 0; m < kGemvMaxRows; ++m) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) acc[m] += __shfl_xor_sync(0xffffffffu, acc[m], o);
+  }
+  if (lane == 0) {
+    const float s = ws[n];
+    const float b = bias ? bias[n] : 0.0f;
+#pragma unroll
+    for (int m = 0; m < kGemvMaxRows; ++m) {
+      if (m < mt) {
+        float* o = y + (t0 + m) * N + n;
+        const float v = float(acc[m]) * xd[t0 + m] * s + b;
+        *o = accumulate ? *o + v : v;
+      }
+    }
+  }
+}
+
+__global__ void embed_s8_kernel(const int8_t* w, const float* ws, int64_t ldw, int64_t K, const int32_t* ids,
+                                float* x) {
+  const int64_t t = blockIdx.x;
+  const int64_t r = ids[t];
+  const float s = ws[r];
+  for (int64_t k = threadIdx.x; k < K; k += blockDim.x) x[t * K + k] = s * float(w[r * ldw + k]);
+}
+
+}  // namespace
+
+void quantize_rows_s8(const float* x, int64_t M, int64_t K, int64_t ldq, int8_t* q, float* d, cudaStream_t st) {
+  if (M <= 0) return;
+  if (M > 0x7fffffff) fail("cuda: ", M, " rows are too many for one quantize launch");
+  quantize_s8_kernel<<<unsigned(M), kQuantThreads, 0, st>>>(x, K, ldq, q, d);
+  SB_CUDA_CHECK_LAUNCH();
+}
+
+void gemm_s8(const Int8View& w, const int8_t* xq, const float* xd, int64_t ldq, int64_t M, float* y, const float* bias,
+             bool accumulate, cudaStream_t st) {
+  if (M <= 0) return;
+  if (w.ld % 16 != 0 || ldq != w.ld || reinterpret_cast<uintptr_t>(w.data) % 16 || reinterpret_cast<uintptr_t>(xq) % 16)
+    fail("cuda gemm_s8: rows must be 16-byte aligned and padded alike");
+  const int64_t tiles = (M + kGemvMaxRows - 1) / kGemvMaxRows;
+  if (tiles > 65535) fail("cuda gemm_s8: ", M, " rows are too many for one launch");
+  const dim3 grid(blocks_for(w.rows, kS8Warps), unsigned(tiles));
+  gemm_s8_kernel<<<grid, kS8Warps * 32, 0, st>>>(w.data, w.scales, w.rows, w.ld, xq, xd, ldq, M, y, bias, accumulate);
+  SB_CUDA_CHECK_LAUNCH();
+}
+
+void embed_rows_s8(const Int8View& w, const int32_t* ids, int64_t n, float* x, cudaStream_t st) {
+  if (n <= 0) return;
+  embed_s8_kernel<<<unsigned(n), 256, 0, st>>>(w.data, w.scales, w.ld, w.cols, ids, x);
+  SB_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace sb::cuda
