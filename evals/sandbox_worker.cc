@@ -30,11 +30,6 @@ Clock::time_point after(double seconds) {
   return Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
 }
 
-int ms_until(Clock::time_point t) {
-  auto d = std::chrono::duration_cast<std::chrono::milliseconds>(t - Clock::now()).count();
-  return d <= 0 ? 0 : int(std::min<int64_t>(d + 1, 1000));
-}
-
 // Sends `msg` with descriptors; false when the peer is gone.
 bool send_with_fds(int sock, const std::string& msg, const std::vector<int>& fds) {
   iovec iov{const_cast<char*>(msg.data()), msg.size()};
@@ -150,7 +145,7 @@ bool SandboxWorker::start_server(std::string& why) {
     std::vector<size_t> which;
     cap.add_pollfds(pfds, which);
     pfds.push_back({control_, POLLIN, 0});
-    int pr = ::poll(pfds.data(), nfds_t(pfds.size()), ms_until(deadline));
+    int pr = ::poll(pfds.data(), nfds_t(pfds.size()), poll_ms_until(deadline));
     if (pr < 0 && errno != EINTR) break;
     for (size_t k = 0; pr > 0 && k < which.size(); ++k)
       if (pfds[k].revents) cap.read_ready(which[k]);
@@ -248,7 +243,7 @@ SandboxResult SandboxWorker::run_in_server(const std::string& program, bool& ret
     cap.add_pollfds(pfds, which);
     const bool watch_control = !done && !lost && !ended;
     if (watch_control) pfds.push_back({control_, POLLIN, 0});
-    const int wait_ms = (done || lost || ended) ? ms_until(drain_deadline) : ms_until(deadline);
+    const int wait_ms = (done || lost || ended) ? poll_ms_until(drain_deadline) : poll_ms_until(deadline);
     int pr = ::poll(pfds.data(), nfds_t(pfds.size()), wait_ms);
     if (pr < 0 && errno != EINTR) {
       const int e = errno;

@@ -127,12 +127,12 @@ bool close_fd_range(int lo, int hi) {
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-int ms_until(Clock::time_point t) {
+}  // namespace
+
+int poll_ms_until(Clock::time_point t) {
   auto d = std::chrono::duration_cast<std::chrono::milliseconds>(t - Clock::now()).count();
   return d <= 0 ? 0 : int(std::min<int64_t>(d + 1, 1000));
 }
-
-}  // namespace
 
 void close_fd(int& fd) {
   if (fd >= 0) ::close(fd);  // Linux always releases the descriptor, even on EINTR
@@ -278,9 +278,9 @@ SupervisedResult run_supervised(pid_t pid, const std::vector<int>& capture_fds, 
     cap.add_pollfds(pfds, which);
     if (!exited && pidfd >= 0) pfds.push_back({pidfd, POLLIN, 0});
     int wait_ms;
-    if (exited) wait_ms = ms_until(drain_deadline);
+    if (exited) wait_ms = poll_ms_until(drain_deadline);
     else if (killed) wait_ms = 50;
-    else wait_ms = ms_until(deadline);
+    else wait_ms = poll_ms_until(deadline);
     if (!exited && pidfd < 0) wait_ms = std::min(wait_ms, 10);
     int pr = ::poll(pfds.data(), nfds_t(pfds.size()), wait_ms);
     if (pr < 0 && errno != EINTR) {

@@ -24,12 +24,17 @@
 #include <poll.h>
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
 
 namespace sb {
+
+// A poll(2) timeout for waiting until `deadline`: milliseconds left, rounded up, capped at
+// 1000 (so loops re-check their state at least once a second), 0 once it has passed.
+int poll_ms_until(std::chrono::steady_clock::time_point deadline);
 
 struct ResourceLimit {
   int resource = 0;  // RLIMIT_*

@@ -15,6 +15,7 @@
 #include "engine/generate/sampler.h"
 #include "harness/provenance.h"
 #include "harness/variants.h"
+#include "harness/text_format.h"
 
 namespace sb::cli {
 namespace {
@@ -287,12 +288,6 @@ nlohmann::json row_json(const BenchRow& r) {
   return j;
 }
 
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-
 std::string base_name(const std::string& p) {
   const auto s = p.find_last_of('/');
   return s == std::string::npos ? p : p.substr(s + 1);
@@ -353,12 +348,12 @@ std::string render_bench(const std::vector<BenchRow>& rows, const std::string& f
     std::vector<std::vector<std::string>> t{{"model", "variant", "size", "backend", "threads", "kv", "test", "t/s", "ttft ms", "tpot ms", "p90 ms", "peak RSS"}};
     for (const auto& r : rows) {
       t.push_back({base_name(r.model_filename) + (r.synthetic ? " (synthetic)" : ""), r.variant,
-                   fmt("%.1f MiB", double(r.model_size) / 1048576.0),
+                   format_double("%.1f MiB", double(r.model_size) / 1048576.0),
                    r.backend, std::to_string(r.n_threads), r.type_k,
                    r.test + (r.n_depth ? " @ d" + std::to_string(r.n_depth) : ""),
-                   fmt("%.2f", r.avg_ts) + " ± " + fmt("%.2f", r.stddev_ts), r.ttft_ms ? fmt("%.1f", *r.ttft_ms) : "",
-                   r.tpot_ms ? fmt("%.2f", *r.tpot_ms) : "", r.p90_ms ? fmt("%.2f", *r.p90_ms) : "",
-                   fmt("%.0f MiB", double(r.peak_rss_bytes) / 1048576.0)});
+                   format_double("%.2f", r.avg_ts) + " ± " + format_double("%.2f", r.stddev_ts), r.ttft_ms ? format_double("%.1f", *r.ttft_ms) : "",
+                   r.tpot_ms ? format_double("%.2f", *r.tpot_ms) : "", r.p90_ms ? format_double("%.2f", *r.p90_ms) : "",
+                   format_double("%.0f MiB", double(r.peak_rss_bytes) / 1048576.0)});
     }
     std::vector<size_t> w(t[0].size(), 0);
     for (const auto& row : t)

@@ -15,7 +15,7 @@ namespace sb::cli {
 
 namespace {
 
-constexpr const char* kFooter = R"(RUN is a run id, a label (the latest run with it), 'latest', or 'latest~N' (N runs before the latest).
+constexpr const char* kCompareFooter = R"(RUN is a run id, a label (the latest run with it), 'latest', or 'latest~N' (N runs before the latest).
 
 Accuracy: per task and metric. The task's primary metric (acc, exact_match, pass@1...: the mean of
 the per-sample scores) is tested on samples paired by id: McNemar's exact test for pass/fail scores,
@@ -82,7 +82,7 @@ void add_compare_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(100, 1000000));
   cmd->add_option("--seed", o.seed, "Bootstrap seed")->capture_default_str();
-  cmd->footer(kFooter);
+  cmd->footer(kCompareFooter);
   cmd->callback([] {
     run_with_status_2_on_error([]() -> int {
       auto store = compare::open_existing(db);

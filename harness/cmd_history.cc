@@ -14,7 +14,7 @@ namespace sb::cli {
 
 namespace {
 
-constexpr const char* kFooter = R"(Prints the metric's value in every complete run (oldest first; one series per task and
+constexpr const char* kHistoryFooter = R"(Prints the metric's value in every complete run (oldest first; one series per task and
 variant) with the level of a piecewise-constant fit and its change points marked "<- step". NAME is
 a metric (acc, pass@1, exact_match, ppl...) or a bench test (pp128, tg32: mean tokens/s).
 
@@ -42,7 +42,7 @@ void add_history_command(CLI::App& app) {
   cmd->add_option("--limit", o.limit, "The most recent N runs of each series (0 = all)")->capture_default_str()->check(CLI::NonNegativeNumber);
   cmd->add_option("--penalty", o.gamma, "Step penalty factor: higher marks fewer steps")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_flag("--json", json, "Print the series as JSON");
-  cmd->footer(kFooter);
+  cmd->footer(kHistoryFooter);
   cmd->callback([] {
     run_with_status_2_on_error([]() -> int {
       auto store = compare::open_existing(db);

@@ -10,6 +10,7 @@
 #include "engine/core/error.h"
 #include "harness/commands.h"
 #include "harness/runner.h"
+#include "harness/text_format.h"
 
 namespace sb::cli {
 namespace {
@@ -33,19 +34,13 @@ std::string fmt_metric(const MetricResult& m) {
   return buf;
 }
 
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-
-std::string mib(int64_t b) { return fmt(b >= 10 * 1048576 ? "%.0f MiB" : "%.2f MiB", double(b) / 1048576.0); }
+std::string mib(int64_t b) { return format_double(b >= 10 * 1048576 ? "%.0f MiB" : "%.2f MiB", double(b) / 1048576.0); }
 
 // The primary (first) metric of a suite with its interval: "0.6200 ± 0.0300".
 std::string short_metric(const MetricResult& m) {
-  if (m.stderr_ && *m.stderr_ > 0) return fmt("%.3f", m.value) + " ± " + fmt("%.3f", *m.stderr_);
-  if (m.ci_low && m.ci_high) return fmt("%.3f", m.value) + " [" + fmt("%.3f", *m.ci_low) + "," + fmt("%.3f", *m.ci_high) + "]";
-  return fmt("%.3f", m.value);
+  if (m.stderr_ && *m.stderr_ > 0) return format_double("%.3f", m.value) + " ± " + format_double("%.3f", *m.stderr_);
+  if (m.ci_low && m.ci_high) return format_double("%.3f", m.value) + " [" + format_double("%.3f", *m.ci_low) + "," + format_double("%.3f", *m.ci_high) + "]";
+  return format_double("%.3f", m.value);
 }
 
 // One row per variant: suite scores, fidelity, speed, memory, size.
@@ -70,18 +65,18 @@ void print_sweep_table(const std::vector<RunSummary>& runs) {
     }
     if (r.fidelity) {
       const auto& f = *r.fidelity;
-      row.push_back(fmt("%.5f", f.kld_mean) + " ± " + fmt("%.5f", f.kld_mean_stderr));
-      row.push_back(fmt("%.4f", f.kld_p99));
-      row.push_back(fmt("%.2f%%", f.same_top1));
-      row.push_back(fmt("%.4f", f.ppl_ratio));
-      row.push_back(fmt("%.3f%%", f.rms_dp));
+      row.push_back(format_double("%.5f", f.kld_mean) + " ± " + format_double("%.5f", f.kld_mean_stderr));
+      row.push_back(format_double("%.4f", f.kld_p99));
+      row.push_back(format_double("%.2f%%", f.same_top1));
+      row.push_back(format_double("%.4f", f.ppl_ratio));
+      row.push_back(format_double("%.3f%%", f.rms_dp));
     } else {
       for (int i = 0; i < 5; ++i) row.push_back("");
     }
     if (r.speed) {
-      row.push_back(fmt("%.1f", r.speed->prefill_ts));
-      row.push_back(fmt("%.2f", r.speed->decode_ts));
-      row.push_back(fmt("%.1f", r.speed->ttft_ms));
+      row.push_back(format_double("%.1f", r.speed->prefill_ts));
+      row.push_back(format_double("%.2f", r.speed->decode_ts));
+      row.push_back(format_double("%.1f", r.speed->ttft_ms));
     } else {
       for (int i = 0; i < 3; ++i) row.push_back("");
     }

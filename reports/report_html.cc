@@ -36,8 +36,6 @@ std::string table(const std::vector<std::string>& head, const std::vector<std::v
   return o + "</tbody>\n</table>\n";
 }
 
-std::string opt_ms(const std::optional<double>& v) { return v ? T::ms(*v) : "-"; }
-
 const char* kCss = R"(
 body { font-family: "DejaVu Sans", "Liberation Sans", Arial, Helvetica, sans-serif; color: #111; background: #fff;
        margin: 0 auto; max-width: 1240px; padding: 16px 24px 48px; line-height: 1.4; }
@@ -294,7 +292,7 @@ std::string section_speed(const ReportData& d) {
     rows.push_back({n(std::to_string(s.run)), c(r ? r->model : ""), c(r ? r->rec.info.backend : ""),
                     n(r ? std::to_string(r->rec.info.threads) : ""), c(r ? r->rec.info.variant : ""),
                     n(s.prefill_ts ? T::num(*s.prefill_ts, 4) + " (" + s.prefill_test + ")" : "-"),
-                    n(s.decode_ts ? T::num(*s.decode_ts, 4) + " (" + s.decode_test + ")" : "-"), n(opt_ms(s.ttft)), n(opt_ms(s.tpot)),
+                    n(s.decode_ts ? T::num(*s.decode_ts, 4) + " (" + s.decode_test + ")" : "-"), n(T::ms_or_dash(s.ttft)), n(T::ms_or_dash(s.tpot)),
                     n(s.rss ? T::bytes(double(*s.rss)) : "-")});
   }
   o += table({"run", "model", "backend", "threads", "variant", "prefill t/s", "decode t/s", "TTFT (ms)", "TPOT (ms/token)",
@@ -306,7 +304,7 @@ std::string section_speed(const ReportData& d) {
     rows.push_back({n(std::to_string(sv.run)), c(r.test), n(std::to_string(r.n_prompt)), n(std::to_string(r.n_gen)),
                     n(std::to_string(r.n_depth)), n(std::to_string(r.repetitions)),
                     n(T::num(r.avg_ts) + " \xC2\xB1 " + T::num(r.stddev_ts, 3), "data-value=\"" + svg::fmt_exact(r.avg_ts) + "\""),
-                    n(opt_ms(r.ttft_ms)), n(opt_ms(r.tpot_ms)), n(opt_ms(r.p50_ms)), n(opt_ms(r.p90_ms)), n(opt_ms(r.p99_ms)),
+                    n(T::ms_or_dash(r.ttft_ms)), n(T::ms_or_dash(r.tpot_ms)), n(T::ms_or_dash(r.p50_ms)), n(T::ms_or_dash(r.p90_ms)), n(T::ms_or_dash(r.p99_ms)),
                     n(r.peak_rss_bytes ? T::bytes(double(*r.peak_rss_bytes)) : "-")});
   }
   o += "<details open=\"open\"><summary>Every bench row</summary>\n";

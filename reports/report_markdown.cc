@@ -34,8 +34,6 @@ std::string md_table(const std::vector<std::string>& head, const std::vector<std
   return o + "\n";
 }
 
-std::string opt_ms(const std::optional<double>& v) { return v ? T::ms(*v) : "-"; }
-
 }  // namespace
 
 std::string md_cell(const std::string& s) {
@@ -141,7 +139,7 @@ std::string render_markdown(const ReportData& d, const RenderOptions& opt) {
       const RunView* rv = d.run(sv.run);
       rows.push_back({std::to_string(sv.run), rv ? rv->model : "", rv ? rv->rec.info.backend : "",
                       rv ? std::to_string(rv->rec.info.threads) : "", r.test, T::num(r.avg_ts) + " \xC2\xB1 " + T::num(r.stddev_ts, 3),
-                      opt_ms(r.ttft_ms), opt_ms(r.tpot_ms), opt_ms(r.p99_ms),
+                      T::ms_or_dash(r.ttft_ms), T::ms_or_dash(r.tpot_ms), T::ms_or_dash(r.p99_ms),
                       r.peak_rss_bytes ? T::bytes(double(*r.peak_rss_bytes)) : "-"});
     }
     o += md_table({"run", "model", "backend", "threads", "test", "t/s", "TTFT (ms)", "TPOT (ms)", "p99 (ms)", "peak RSS"}, rows,

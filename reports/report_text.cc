@@ -15,6 +15,8 @@ std::string num(double v, int sig) { return svg::fmt(v, sig); }
 
 std::string ms(double v) { return svg::fmt(v, 3); }
 
+std::string ms_or_dash(const std::optional<double>& v) { return v ? ms(*v) : "-"; }
+
 std::string interval(const Score& s) {
   auto lo = s.lo(), hi = s.hi();
   if (!lo || !hi) return "";

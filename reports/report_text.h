@@ -2,6 +2,7 @@
 // say the same thing in the same words (verdicts, method notes, units).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@ namespace text {
 
 std::string num(double v, int sig = 4);           // compact number ("0.4231", "12.5")
 std::string ms(double v);                          // milliseconds, 3 significant digits
+std::string ms_or_dash(const std::optional<double>& v);  // ms(*v), or "-" when absent
 std::string interval(const Score& s);              // "[0.351, 0.492]" or "" when none
 std::string score(const Score& s);                 // "0.4231 [0.351, 0.492]"
 std::string bytes(double b);                       // "123.4 MiB"
