@@ -271,6 +271,10 @@ class CpuBackend : public Backend {
                  Tensor& out) override {
     const auto& c = static_cast<const HostKvCache&>(cache);
     const int64_t D = s.head_dim, group = s.n_head / s.n_head_kv, T = q.rows();
+    if (T >= kAttnGemmRows) {
+      attention_gemm(q, c, layer, pos0, s, out);
+      return;
+    }
     const float scale = 1.0f / std::sqrt(float(D));
     const DType dt = c.dtype();
     const size_t row_bytes = size_t(c.kv_dim()) * dtype_size(dt);
@@ -299,6 +303,89 @@ class CpuBackend : public Backend {
         }
       }
     }
+  }
+
+  // Prompt rows attend through two matrix products per head (oneDNN matmuls, threaded inside),
+  // with the same roundings as the row-at-a-time path: q and the probabilities rounded to the KV
+  // type, K and V used exactly (converted to f32 once per KV head). Query rows go in blocks of
+  // kAttnBlock so the score block stays small; keys past a block's last row are not computed.
+  void attention_gemm(const Tensor& q, const HostKvCache& c, int64_t layer, int64_t pos0, const AttentionShape& s,
+                      Tensor& out) {
+    const int64_t D = s.head_dim, group = s.n_head / s.n_head_kv, T = q.rows(), n = pos0 + T;
+    const float scale = 1.0f / std::sqrt(float(D));
+    const DType dt = c.dtype();
+    const size_t esz = dtype_size(dt);
+    if (!attn_qk_) {
+      using dims = memory::dims;
+      const auto rt = DNNL_RUNTIME_DIM_VAL;
+      attn_qk_ = std::make_unique<dnnl::matmul>(dnnl::matmul::primitive_desc(
+          dnnl::matmul::desc(memory::desc(dims{rt, rt}, ddt::f32, tag::ab), memory::desc(dims{rt, rt}, ddt::f32, tag::ba),
+                             memory::desc(dims{rt, rt}, ddt::f32, tag::ab)),
+          eng_));
+      attn_pv_ = std::make_unique<dnnl::matmul>(dnnl::matmul::primitive_desc(
+          dnnl::matmul::desc(memory::desc(dims{rt, rt}, ddt::f32, tag::ab), memory::desc(dims{rt, rt}, ddt::f32, tag::ab),
+                             memory::desc(dims{rt, rt}, ddt::f32, tag::ab)),
+          eng_));
+    }
+    const int64_t tb_max = std::min<int64_t>(T, kAttnBlock);
+    attn_k_.resize(size_t(n * D));
+    attn_v_.resize(size_t(n * D));
+    attn_q_.resize(size_t(tb_max * D));
+    attn_s_.resize(size_t(tb_max * n));
+    attn_o_.resize(size_t(tb_max * D));
+    const int nt = team(double(n) * double(D) * 8);
+    for (int64_t kvh = 0; kvh < s.n_head_kv; ++kvh) {
+      const char* kb = static_cast<const char*>(c.k_row(layer, 0)) + size_t(kvh * D) * esz;
+      const char* vb = static_cast<const char*>(c.v_row(layer, 0)) + size_t(kvh * D) * esz;
+      const size_t row_bytes = size_t(c.kv_dim()) * esz;
+      #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+      for (int64_t p = 0; p < n; ++p) {
+        cpu::convert_to_f32(dt, kb + size_t(p) * row_bytes, attn_k_.data() + p * D, D);
+        cpu::convert_to_f32(dt, vb + size_t(p) * row_bytes, attn_v_.data() + p * D, D);
+      }
+      for (int64_t h = kvh * group; h < (kvh + 1) * group; ++h) {
+        for (int64_t t0 = 0; t0 < T; t0 += kAttnBlock) {
+          const int64_t tb = std::min<int64_t>(kAttnBlock, T - t0), keys = pos0 + t0 + tb;
+          for (int64_t r = 0; r < tb; ++r) {
+            std::memcpy(attn_q_.data() + r * D, q.as<float>() + (t0 + r) * q.cols() + h * D, size_t(D) * 4);
+            round_row(dt, attn_q_.data() + r * D, D);
+          }
+          run_matmul(*attn_qk_, attn_q_.data(), {tb, D}, attn_k_.data(), {D, keys}, tag::ba, attn_s_.data(), {tb, keys});
+          const int ns = team(double(tb) * double(keys) * 8);
+          #pragma omp parallel for schedule(static) num_threads(ns) if (ns > 1)
+          for (int64_t r = 0; r < tb; ++r) {
+            float* row = attn_s_.data() + r * keys;
+            const int64_t valid = pos0 + t0 + r + 1;
+            for (int64_t p = 0; p < valid; ++p) row[p] *= scale;
+            cpu::softmax_row(row, row, valid);
+            round_row(dt, row, valid);
+            std::fill(row + valid, row + keys, 0.0f);
+          }
+          run_matmul(*attn_pv_, attn_s_.data(), {tb, keys}, attn_v_.data(), {keys, D}, tag::ab, attn_o_.data(), {tb, D});
+          for (int64_t r = 0; r < tb; ++r)
+            std::memcpy(out.as<float>() + (t0 + r) * out.cols() + h * D, attn_o_.data() + r * D, size_t(D) * 4);
+        }
+      }
+    }
+  }
+
+  // round_to_dtype through the vectorized conversions (same results, many times faster).
+  static void round_row(DType dt, float* x, int64_t n) {
+    if (dt == DType::F32) return;
+    uint16_t tmp[512];
+    for (int64_t i = 0; i < n; i += 512) {
+      const int64_t m = std::min<int64_t>(512, n - i);
+      cpu::convert_from_f32(dt, x + i, tmp, m);
+      cpu::convert_to_f32(dt, tmp, x + i, m);
+    }
+  }
+
+  // dst (M, N) = src (M, K) . wei (K, N) on a runtime-shaped matmul; all buffers dense f32.
+  void run_matmul(dnnl::matmul& prim, float* src, memory::dims sd, float* wei, memory::dims wd, tag wtag, float* dst,
+                  memory::dims dd) {
+    memory ms({sd, ddt::f32, tag::ab}, eng_, src), mw({wd, ddt::f32, wtag}, eng_, wei), md({dd, ddt::f32, tag::ab}, eng_, dst);
+    prim.execute(stream_, {{DNNL_ARG_SRC, ms}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DST, md}});
+    stream_.wait();
   }
 
   void swiglu(const Tensor& gate, const Tensor& up, Tensor& out) override {
@@ -489,6 +576,11 @@ class CpuBackend : public Backend {
   std::vector<float> xd_;
   std::vector<uint8_t> xu8_;
   std::vector<int32_t> acc32_;
+  // prefill attention (attention_gemm): two runtime-shaped matmuls and their buffers
+  static constexpr int64_t kAttnGemmRows = 16;  // query rows from which the matmul path is used
+  static constexpr int64_t kAttnBlock = 256;    // query rows per score block
+  std::unique_ptr<dnnl::matmul> attn_qk_, attn_pv_;
+  std::vector<float> attn_k_, attn_v_, attn_q_, attn_s_, attn_o_;
 };
 
 }  // namespace

@@ -16,7 +16,9 @@
 //     with f32 accumulation (needs a CPU where oneDNN implements bf16 matmul, i.e. AVX-512;
 //     elsewhere creation fails with a clear error).
 // Threads: OpenMP with BackendOptions::threads (oneDNN shares the same OpenMP runtime).
-// Attention, norms, RoPE and SwiGLU are vectorized loops parallel over rows/heads.
+// Attention: 16 or more query rows (prompt processing) run per head as two oneDNN matmuls (Q.K^T
+// and P.V, blocks of 256 query rows) with the row path's roundings; fewer rows (decode) run a
+// vectorized loop per row and head. Norms, RoPE and SwiGLU are vectorized loops parallel over rows.
 #pragma once
 
 #include <memory>
