@@ -71,4 +71,21 @@ TEST_CASE("engine LM: stories260K scores clearly above chance on the stories sui
   CHECK(*m[0].ci_low > 0.25);  // significant at 95%
   CHECK(*m[1].ci_low > 0.25);
   CHECK(m[0].value > 0.55);
+  // The "easy" group (ids 0-65, out-of-domain distractors) can be passed without reading the
+  // context: its gold choices are the shortest in tokens, so even random weights score high
+  // there (datasets/stories/README.md). The claim that the model reads stories rests on the
+  // in-domain and knowledge groups (ids 66-214), where the context-free baseline is near chance.
+  int64_t n = 0, correct = 0;
+  for (const auto& r : rows) {
+    const int64_t id = std::stoll(r.item_id.substr(r.item_id.find('/') + 1));
+    if (id < 66) continue;
+    ++n;
+    correct += r.score > 0.5;
+  }
+  const double p = double(correct) / double(n), z = 1.96;
+  const double lo = (p + z * z / (2 * n) - z * std::sqrt(p * (1 - p) / n + z * z / (4.0 * n * n))) / (1 + z * z / n);
+  std::printf("stories260K on the context-dependent items (ids 66-214): acc %.3f, Wilson 95%% low %.3f (n=%lld)\n", p, lo,
+              (long long)n);
+  CHECK(n == 149);
+  CHECK(lo > 0.25);
 }
