@@ -118,6 +118,8 @@ if [ -f "$spark" ]; then
     --pg 128,32 --backend cuda --output jsonl
   step "bench codex-spark int8" 60 "$OUT/bench_spark.jsonl" "$bin/sparkbench" bench -m "$spark" -p 128,512 -n 32 -r 3 \
     --variant int8 --backend cuda --output jsonl
+  step "bench codex-spark int8 two-launch" 40 "$OUT/bench_spark.jsonl" env SPARKBENCH_CUDA_FUSED_INT8=0 "$bin/sparkbench" bench \
+    -m "$spark" -p 128 -n 32 -r 3 --variant int8 --backend cuda --output jsonl
   step "bench codex-spark graphs off" 40 "$OUT/bench_spark.jsonl" env SPARKBENCH_CUDA_GRAPHS=0 "$bin/sparkbench" bench -m "$spark" \
     -p 128 -n 32 -r 2 --backend cuda --output jsonl
   step "bench codex-spark bf16" 40 "$OUT/bench_spark.jsonl" "$bin/sparkbench" bench -m "$spark" -p 512 -n 32 -r 2 \

@@ -14,6 +14,7 @@
 
 #include "engine/backends/backend.h"
 #include "engine/compress/apply.h"
+#include "engine/compress/quantize.h"
 #include "engine/gguf/gguf.h"
 #include "engine/core/error.h"
 #include "engine/model/model.h"
@@ -177,6 +178,40 @@ TEST_CASE("cuda: matmul matches ref for every weight type, row count and shape",
     CHECK(matmul_err(*ref, *cu, GgmlType::F32, M, 172, 64, false, false, 1) <= kTolF32);
     CHECK(matmul_err(*ref, *cu, GgmlType::Q8_0, M, 96, 20, false, false, 1) <= kTolF32);  // x as a row view
     CHECK(matmul_err(*ref, *cu, GgmlType::F16, M, 98, 20, false, false, 1) <= kTolF32);
+  }
+}
+
+TEST_CASE("cuda: int8 weights match ref at decode and prefill row counts on the fused and two-launch paths", "[cuda]") {
+  auto cu = cuda_or_skip();
+  if (!cu) return;
+  ::setenv("SPARKBENCH_CUDA_FUSED_INT8", "0", 1);
+  auto unfused = create_backend("cuda");
+  ::unsetenv("SPARKBENCH_CUDA_FUSED_INT8");
+  auto ref = create_backend("ref");
+  struct Shape { int64_t M, K, N; };
+  // K = 100: rows padded to 112 bytes; K = 8192 with M = 8: 64 KiB of activations, past the
+  // fused kernel's shared memory, so the two-launch path runs for decode too.
+  for (Shape sh : {Shape{1, 64, 33}, Shape{3, 100, 40}, Shape{8, 512, 130}, Shape{9, 512, 64}, Shape{40, 100, 33},
+                   Shape{8, 8192, 20}, Shape{1, 8192, 20}}) {
+    auto wv = randn(size_t(sh.N * sh.K), uint64_t(sh.K + sh.N), 0.1f);
+    auto m = quantize_int8(wv.data(), sh.N, sh.K);
+    WeightSource src{"w", GgmlType::F32, sh.N, sh.K, m.q.data(), WeightFormat::Int8PerChannel, m.scales.data()};
+    auto xv = randn(size_t(sh.M * sh.K), 5);
+    xv[0] = std::nanf("");  // NaN activations count as 0 and do not set the scale
+    auto bv = randn(size_t(sh.N), 6), yv = randn(size_t(sh.M * sh.N), 7);
+    for (bool extra : {false, true}) {
+      std::vector<float> out[3];
+      Backend* bs[3] = {ref.get(), cu.get(), unfused.get()};
+      for (int i = 0; i < 3; ++i) {
+        auto w = bs[i]->load_weight(src);
+        Tensor x = make(*bs[i], sh.M, sh.K, xv), y = make(*bs[i], sh.M, sh.N, yv), b = make(*bs[i], 1, sh.N, bv);
+        bs[i]->matmul(x, *w, y, extra ? &b : nullptr, extra);
+        out[i] = get(*bs[i], y);
+      }
+      INFO("M=" << sh.M << " K=" << sh.K << " N=" << sh.N << " bias+acc=" << extra);
+      CHECK(max_rel_err(out[0], out[1]) <= 1e-5);
+      CHECK(out[1] == out[2]);  // the same quantization and integer sums either way
+    }
   }
 }
 

@@ -165,6 +165,8 @@ class CudaBackend : public Backend {
     step_ = device_alloc(2 * sizeof(int32_t), s);
     const char* g = std::getenv("SPARKBENCH_CUDA_GRAPHS");
     graphs_ = !(g && std::string(g) == "0");
+    const char* f = std::getenv("SPARKBENCH_CUDA_FUSED_INT8");
+    fused_s8_ = !(f && std::string(f) == "0");
     SB_CUDA_CHECK(cudaStreamSynchronize(s));
   }
 
@@ -541,6 +543,7 @@ class CudaBackend : public Backend {
   // exact int32 sums. Runs inside recorded decode steps once the first step has sized the scratch.
   void matmul_s8(const Tensor& x, const CudaWeight& w, Tensor& y, const float* bias, bool accumulate) {
     const int64_t M = x.rows(), ld = w.ld_;
+    if (fused_s8_ && cuda::gemv_s8_fused(w.int8_view(), x.as<float>(), M, y.as<float>(), bias, accumulate, stream())) return;
     const size_t qbytes = size_t(M * ld), need = qbytes + size_t(M) * 4 + 16;
     if (capturing_ && need > q8scratch_.capacity()) fail("cuda: int8 scratch must be sized before a step is recorded");
     char* base = static_cast<char*>(q8scratch_.get(need, stream()));
@@ -621,6 +624,7 @@ class CudaBackend : public Backend {
   size_t ids_cap_ = 0;
   std::shared_ptr<void> step_;  // int32 {pos, token} read by recorded decode steps
   Scratch wscratch_, xscratch_, argmax_buf_, q8scratch_;
+  bool fused_s8_ = true;  // SPARKBENCH_CUDA_FUSED_INT8=0: decode int8 products as two launches
   bool graphs_ = true;
   bool capturing_ = false;
   int64_t capture_pos_ = 0;

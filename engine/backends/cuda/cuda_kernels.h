@@ -91,6 +91,11 @@ void quantize_rows_s8(const float* x, int64_t M, int64_t K, int64_t ldq, int8_t*
 // accumulate), any M; ldq must equal w.ld. Reads each weight row once per 8 tokens.
 void gemm_s8(const Int8View& w, const int8_t* q, const float* d, int64_t ldq, int64_t M, float* y, const float* bias,
              bool accumulate, cudaStream_t st);
+// The same product for M <= kGemvMaxRows in one launch (each block quantizes x itself, with
+// identical results). Returns false without launching when x does not fit the 48 KiB of shared
+// memory (M * w.ld bytes), so the caller falls back to quantize_rows_s8 + gemm_s8.
+bool gemv_s8_fused(const Int8View& w, const float* x, int64_t M, float* y, const float* bias, bool accumulate,
+                   cudaStream_t st);
 // x(n, K) = dequantized rows ids[t] of an int8 table (ids validated by the caller).
 void embed_rows_s8(const Int8View& w, const int32_t* ids, int64_t n, float* x, cudaStream_t st);
 

@@ -7,7 +7,9 @@ namespace sb::cuda {
 namespace {
 
 constexpr int kQuantThreads = 256;
-constexpr int kS8Warps = 4;  // output features per block (one per warp)
+constexpr int kS8Warps = 4;     // output features per block (one per warp)
+constexpr int kFusedWarps = 8;  // the same for the fused decode kernel (more outputs per quantization)
+constexpr size_t kFusedMaxSmem = 48 * 1024;  // the default dynamic shared-memory limit
 
 // One block per row. amax ignores NaN (fmaxf), an all-zero, all-NaN or non-finite row gives
 // zeros and d = 0; q = round-to-nearest-even(x * (127 / amax)), NaN -> 0; pad columns are 0.
@@ -78,6 +80,73 @@ __global__ void __launch_bounds__(kS8Warps * 32)
   }
 }
 
+// Decode-sized products (M <= kGemvMaxRows) in one launch: every block quantizes the M rows of
+// x into shared memory itself (the same arithmetic as quantize_s8_kernel, so bit-identical),
+// then each warp computes one output feature as gemm_s8_kernel does. Re-quantizing x per block
+// reads M * K floats from L2, far cheaper than the launch it saves.
+__global__ void __launch_bounds__(kFusedWarps * 32)
+    gemv_s8_fused_kernel(const int8_t* w, const float* ws, int64_t N, int64_t K, int64_t ldw, const float* x, int M,
+                         float* y, const float* bias, bool accumulate) {
+  extern __shared__ float smem[];
+  float* xd = smem;                                          // kGemvMaxRows scales
+  int8_t* xq = reinterpret_cast<int8_t*>(smem + kGemvMaxRows);  // M rows of ldw bytes (16-aligned)
+  for (int m = 0; m < M; ++m) {
+    const float* xr = x + int64_t(m) * K;
+    float amax = 0.0f;
+    for (int64_t k = threadIdx.x; k < K; k += blockDim.x) amax = fmaxf(amax, fabsf(xr[k]));
+    amax = block_max(amax);
+    const bool zero = amax == 0.0f || !isfinite(amax);
+    const float id = zero ? 0.0f : __fdiv_rn(127.0f, amax);
+    for (int64_t k = threadIdx.x; k < ldw; k += blockDim.x) {
+      int8_t v = 0;
+      if (!zero && k < K) {
+        const float sv = __fmul_rn(xr[k], id);
+        v = sv == sv ? int8_t(__float2int_rn(sv)) : int8_t(0);
+      }
+      xq[int64_t(m) * ldw + k] = v;
+    }
+    if (threadIdx.x == 0) xd[m] = zero ? 0.0f : __fdiv_rn(amax, 127.0f);
+  }
+  __syncthreads();
+  const int lane = threadIdx.x & 31;
+  const int64_t n = int64_t(blockIdx.x) * kFusedWarps + (threadIdx.x >> 5);
+  if (n >= N) return;  // warp-uniform, after the last barrier
+  int acc[kGemvMaxRows];
+#pragma unroll
+  for (int m = 0; m < kGemvMaxRows; ++m) acc[m] = 0;
+  const int8_t* wr = w + n * ldw;
+  for (int64_t k = int64_t(lane) * 16; k < ldw; k += 32 * 16) {
+    const int4 wv = __ldg(reinterpret_cast<const int4*>(wr + k));
+#pragma unroll
+    for (int m = 0; m < kGemvMaxRows; ++m) {
+      if (m < M) {
+        const int4 xv = *reinterpret_cast<const int4*>(xq + int64_t(m) * ldw + k);
+        acc[m] = __dp4a(wv.x, xv.x, acc[m]);
+        acc[m] = __dp4a(wv.y, xv.y, acc[m]);
+        acc[m] = __dp4a(wv.z, xv.z, acc[m]);
+        acc[m] = __dp4a(wv.w, xv.w, acc[m]);
+      }
+    }
+  }
+#pragma unroll
+  for (int m = 0; m < kGemvMaxRows; ++m) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) acc[m] += __shfl_xor_sync(0xffffffffu, acc[m], o);
+  }
+  if (lane == 0) {
+    const float sc = ws[n];
+    const float b = bias ? bias[n] : 0.0f;
+#pragma unroll
+    for (int m = 0; m < kGemvMaxRows; ++m) {
+      if (m < M) {
+        float* o = y + int64_t(m) * N + n;
+        const float v = float(acc[m]) * xd[m] * sc + b;
+        *o = accumulate ? *o + v : v;
+      }
+    }
+  }
+}
+
 __global__ void embed_s8_kernel(const int8_t* w, const float* ws, int64_t ldw, int64_t K, const int32_t* ids,
                                 float* x) {
   const int64_t t = blockIdx.x;
@@ -105,6 +174,17 @@ void gemm_s8(const Int8View& w, const int8_t* xq, const float* xd, int64_t ldq, 
   const dim3 grid(blocks_for(w.rows, kS8Warps), unsigned(tiles));
   gemm_s8_kernel<<<grid, kS8Warps * 32, 0, st>>>(w.data, w.scales, w.rows, w.ld, xq, xd, ldq, M, y, bias, accumulate);
   SB_CUDA_CHECK_LAUNCH();
+}
+
+bool gemv_s8_fused(const Int8View& w, const float* x, int64_t M, float* y, const float* bias, bool accumulate,
+                   cudaStream_t st) {
+  const size_t smem = kGemvMaxRows * sizeof(float) + size_t(M) * size_t(w.ld);
+  if (M < 1 || M > kGemvMaxRows || smem > kFusedMaxSmem || w.ld % 16 != 0 || reinterpret_cast<uintptr_t>(w.data) % 16)
+    return false;
+  gemv_s8_fused_kernel<<<blocks_for(w.rows, kFusedWarps), kFusedWarps * 32, smem, st>>>(w.data, w.scales, w.rows, w.cols,
+                                                                                        w.ld, x, int(M), y, bias, accumulate);
+  SB_CUDA_CHECK_LAUNCH();
+  return true;
 }
 
 void embed_rows_s8(const Int8View& w, const int32_t* ids, int64_t n, float* x, cudaStream_t st) {
