@@ -1,8 +1,9 @@
 // CUDA op microbenchmarks at the Codex-Spark shapes (width 512, 16 heads of 32, FFN 2048, vocab
 // 32000): matmul at M = 1, 32, 512 for every weight type (f32 compute) and for 16-bit tensor-core
-// GEMMs (bf16 compute), attention (decode and prefill) at contexts 128, 512, 2048, and the
-// row-wise ops. Each op goes through the public Backend interface; the time is taken with CUDA
-// events around `reps` back-to-back launches on the backend's stream (UseManualTime, time per
+// GEMMs (bf16 compute), int8 weights (cuda/matmul_int8), attention (decode and prefill) at
+// contexts 128, 512, 2048, and the row-wise ops. Each op goes through the public Backend
+// interface; the time is taken with CUDA events around `reps` back-to-back launches on the
+// backend's stream (UseManualTime, time per
 // launch). Weights and KV caches are cycled through enough copies to exceed twice the L2 cache,
 // so the bytes come from HBM as in a real decode step, not from L2.
 // Counters: bytes_per_second (SetBytesProcessed), FLOP/s, pct_peak_bw and pct_peak_flops against
@@ -26,6 +27,7 @@
 #include "engine/backends/backend.h"
 #include "engine/backends/cuda/cuda_backend.h"
 #include "engine/backends/cuda/cuda_check.h"
+#include "engine/compress/quantize.h"
 #include "engine/core/error.h"
 #include "engine/gguf/ggml_types.h"
 
@@ -191,6 +193,32 @@ void register_matmul(const char* family, ComputeType compute, const std::vector<
       }
 }
 
+// The int8 variant's weights (WeightFormat::Int8PerChannel): the timed product includes the
+// per-token activation quantization (fused into one launch for M <= 8). FLOP/s counts the
+// integer multiply-adds; the f32 peak is the reference (dp4a runs on the CUDA cores).
+void register_matmul_int8(const std::vector<int64_t>& ms, const std::vector<Proj>& projs) {
+  for (const auto& p : projs)
+    for (int64_t m : ms) {
+      const std::string name = std::string("cuda/matmul_int8/") + p.name + "/int8/M:" + std::to_string(m);
+      benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) {
+        guarded(st, [&] {
+          Backend& b = backend(ComputeType::F32);
+          auto q = compress::quantize_int8(proj_weights(p).data(), p.n, p.k);
+          const WeightSource src{"w", GgmlType::F32, p.n, p.k, q.q.data(), WeightFormat::Int8PerChannel, q.scales.data()};
+          std::vector<std::unique_ptr<Weight>> ws;
+          ws.push_back(b.load_weight(src));
+          const double wbytes = double(ws[0]->bytes());
+          const int copies = copies_for(wbytes, 256);
+          while (int(ws.size()) < copies) ws.push_back(b.load_weight(src));
+          Tensor x = filled(b, m, p.k, 2), y = b.alloc(m, p.n, DType::F32);
+          timed(st, b, copies, [&](int r) { b.matmul(x, *ws[size_t(r)], y); });
+          roofline(st, wbytes + double(m * (p.k + p.n) * 4), 2.0 * double(m) * double(p.n) * double(p.k), g_gpu.f32);
+          st.counters["weight_copies"] = copies;
+        });
+      })->UseManualTime()->Unit(benchmark::kMicrosecond);
+    }
+}
+
 void register_attention() {
   const std::vector<int64_t> ctxs = g_short ? std::vector<int64_t>{128} : std::vector<int64_t>{128, 512, 2048};
   for (int64_t ctx : ctxs)
@@ -310,6 +338,7 @@ void register_cuda_kernels(bool short_run) {
   // to bf16 per call); M = 1 stays on the GEMV.
   register_matmul("matmul_bf16", ComputeType::BF16, {GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0},
                   g_short ? std::vector<int64_t>{32} : std::vector<int64_t>{32, 512}, projs);
+  register_matmul_int8(ms, projs);
   register_attention();
   register_rowwise();
 }
