@@ -11,6 +11,7 @@
 #include "harness/bench.h"
 #include "harness/commands.h"
 #include "harness/provenance.h"
+#include "harness/text_format.h"
 #include "reports/store.h"
 
 namespace sb::cli {
@@ -19,22 +20,17 @@ namespace {
 template <class T>
 std::vector<T> parse_list(const std::vector<std::string>& in, const char* what) {
   std::vector<T> out;
-  for (const auto& s : in) {
-    std::stringstream ss(s);
-    std::string item;
-    while (std::getline(ss, item, ',')) {
-      if (item.empty()) continue;
-      if constexpr (std::is_same_v<T, std::string>) {
-        out.push_back(item);
-      } else {
-        try {
-          size_t used = 0;
-          long long v = std::stoll(item, &used);
-          if (used != item.size()) throw std::invalid_argument(item);
-          out.push_back(T(v));
-        } catch (const std::exception&) {
-          fail(what, ": '", item, "' is not an integer");
-        }
+  for (const auto& item : split_commas(in)) {
+    if constexpr (std::is_same_v<T, std::string>) {
+      out.push_back(item);
+    } else {
+      try {
+        size_t used = 0;
+        long long v = std::stoll(item, &used);
+        if (used != item.size()) throw std::invalid_argument(item);
+        out.push_back(T(v));
+      } catch (const std::exception&) {
+        fail(what, ": '", item, "' is not an integer");
       }
     }
   }

@@ -11,6 +11,7 @@
 #include "engine/core/error.h"
 #include "engine/core/mmap_file.h"
 #include "harness/commands.h"
+#include "harness/text_format.h"
 #include "reports/report_data.h"
 #include "reports/report_html.h"
 #include "reports/report_markdown.h"
@@ -19,17 +20,6 @@
 
 namespace sb::cli {
 namespace {
-
-std::vector<std::string> split_commas(const std::vector<std::string>& in) {
-  std::vector<std::string> out;
-  for (const auto& s : in) {
-    std::stringstream ss(s);
-    std::string item;
-    while (std::getline(ss, item, ','))
-      if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
 
 double parse_budget(const std::string& s) {
   size_t used = 0;

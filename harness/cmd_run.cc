@@ -15,17 +15,6 @@
 namespace sb::cli {
 namespace {
 
-std::vector<std::string> split_list(const std::vector<std::string>& in) {
-  std::vector<std::string> out;
-  for (const auto& s : in) {
-    std::stringstream ss(s);
-    std::string item;
-    while (std::getline(ss, item, ','))
-      if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
-
 std::string fmt_metric(const MetricResult& m) {
   char buf[128];
   if (m.stderr_ && *m.stderr_ > 0) std::snprintf(buf, sizeof buf, "%.4f +/- %.4f", m.value, *m.stderr_);
@@ -143,8 +132,8 @@ void add_run_command(CLI::App& app) {
   cmd->add_flag("--resume", o.resume, "Finish the latest interrupted run with the same configuration");
   cmd->add_flag("--json", json, "Print the results as JSON");
   cmd->callback([] {
-    o.variants = variants.empty() ? std::vector<std::string>{"base"} : split_list(variants);
-    o.suites = suites.empty() ? std::vector<std::string>{"all"} : split_list(suites);
+    o.variants = variants.empty() ? std::vector<std::string>{"base"} : split_commas(variants);
+    o.suites = suites.empty() ? std::vector<std::string>{"all"} : split_commas(suites);
     o.progress = ::isatty(2);
     auto runs = run_evaluation(o);
     if (json) {
