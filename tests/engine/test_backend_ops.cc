@@ -7,21 +7,19 @@
 
 #include "engine/backends/backend.h"
 #include "engine/core/error.h"
+#include "tests/engine/backend_test_util.h"
 
 using namespace sb;
+using sb::test::randn;
+using sb::test::make;
+using sb::test::get;
+using sb::test::max_rel_err;
+using sb::test::quantized;
 
 namespace {
 
 // Tolerances relative to max(1, |ref|): f32 arithmetic differs only in summation order.
 constexpr double kTolF32 = 1e-4;
-
-std::vector<float> randn(size_t n, uint64_t seed, float scale = 1.0f) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> nd(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = nd(rng);
-  return v;
-}
 
 struct Pair {
   std::unique_ptr<Backend> ref, dut;
@@ -49,35 +47,6 @@ std::vector<Pair> pairs(ComputeType compute = ComputeType::F32) {
   }
   if (out.empty() && compute == ComputeType::F32) std::printf("SKIPPED: only the ref backend is compiled in\n");
   return out;
-}
-
-Tensor make(Backend& b, int64_t rows, int64_t cols, const std::vector<float>& v) {
-  Tensor t = b.alloc(rows, cols, DType::F32);
-  b.upload(t, v.data());
-  return t;
-}
-
-std::vector<float> get(Backend& b, const Tensor& t) {
-  std::vector<float> v(size_t(t.rows() * t.cols()));
-  b.download(t, v.data());
-  return v;
-}
-
-double max_rel_err(const std::vector<float>& ref, const std::vector<float>& got) {
-  REQUIRE(ref.size() == got.size());
-  double worst = 0;
-  for (size_t i = 0; i < ref.size(); ++i) {
-    REQUIRE(std::isfinite(got[i]));
-    worst = std::max(worst, std::fabs(double(ref[i]) - got[i]) / std::max(1.0, std::fabs(double(ref[i]))));
-  }
-  return worst;
-}
-
-std::vector<uint8_t> quantized(GgmlType t, const std::vector<float>& w, int64_t rows, int64_t cols) {
-  std::vector<uint8_t> q(size_t(ggml_row_bytes(t, cols) * rows));
-  for (int64_t r = 0; r < rows; ++r)
-    quantize_row(t, w.data() + r * cols, q.data() + size_t(r * ggml_row_bytes(t, cols)), cols);
-  return q;
 }
 
 void check_matmul(Pair& p, GgmlType type, int64_t M, int64_t K, int64_t N, bool bias, bool acc, double tol) {

@@ -23,10 +23,17 @@
 
 #if SPARKBENCH_WITH_CUDA
 #include "engine/backends/cuda/cuda_backend.h"
+#include "tests/engine/backend_test_util.h"
 #endif
 
 using namespace sb;
 using namespace sb::compress;
+using sb::test::randn;
+using sb::test::make;
+using sb::test::get;
+using sb::test::max_rel_err;
+using sb::test::max_abs_diff;
+using sb::test::quantized;
 
 namespace {
 
@@ -50,50 +57,6 @@ std::unique_ptr<Backend> cuda_or_skip(ComputeType compute = ComputeType::F32) {
   std::printf("SKIPPED: no CUDA device: this build has no CUDA backend (configure with -DSPARKBENCH_CUDA=ON)\n");
   return nullptr;
 #endif
-}
-
-std::vector<float> randn(size_t n, uint64_t seed, float scale = 1.0f) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> nd(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = nd(rng);
-  return v;
-}
-
-Tensor make(Backend& b, int64_t rows, int64_t cols, const std::vector<float>& v) {
-  Tensor t = b.alloc(rows, cols, DType::F32);
-  b.upload(t, v.data());
-  return t;
-}
-
-std::vector<float> get(Backend& b, const Tensor& t) {
-  std::vector<float> v(size_t(t.rows() * t.cols()));
-  b.download(t, v.data());
-  return v;
-}
-
-double max_rel_err(const std::vector<float>& ref, const std::vector<float>& got) {
-  REQUIRE(ref.size() == got.size());
-  double worst = 0;
-  for (size_t i = 0; i < ref.size(); ++i) {
-    REQUIRE(std::isfinite(got[i]));
-    worst = std::max(worst, std::fabs(double(ref[i]) - got[i]) / std::max(1.0, std::fabs(double(ref[i]))));
-  }
-  return worst;
-}
-
-double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  REQUIRE(a.size() == b.size());
-  double worst = 0;
-  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, double(std::fabs(a[i] - b[i])));
-  return worst;
-}
-
-std::vector<uint8_t> quantized(GgmlType t, const std::vector<float>& w, int64_t rows, int64_t cols) {
-  std::vector<uint8_t> q(size_t(ggml_row_bytes(t, cols) * rows));
-  for (int64_t r = 0; r < rows; ++r)
-    quantize_row(t, w.data() + r * cols, q.data() + size_t(r * ggml_row_bytes(t, cols)), cols);
-  return q;
 }
 
 // y = x . W^T (+ bias) (+ y) on ref and cuda from the same inputs; returns the worst relative error.

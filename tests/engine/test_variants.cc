@@ -23,20 +23,16 @@
 
 #if SPARKBENCH_WITH_DNNL
 #include "engine/backends/cpu/kernels.h"
+#include "tests/engine/backend_test_util.h"
 #endif
 
 using namespace sb;
 using namespace sb::compress;
+using sb::test::make;
+using sb::test::max_rel_err;
+using sb::test::randn;
 
 namespace {
-
-std::vector<float> randn(size_t n, uint64_t seed, float scale = 1.0f) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> nd(0.0f, scale);
-  std::vector<float> v(n);
-  for (auto& x : v) x = nd(rng);
-  return v;
-}
 
 std::string parse_error(const std::string& spec) {
   try {
@@ -61,33 +57,17 @@ std::vector<std::unique_ptr<Backend>> dut_backends() {
   return out;
 }
 
-Tensor upload(Backend& b, int64_t rows, int64_t cols, const std::vector<float>& v) {
-  Tensor t = b.alloc(rows, cols, DType::F32);
-  b.upload(t, v.data());
-  return t;
-}
-
 std::vector<float> run_matmul(Backend& b, const WeightSource& src, int64_t M, const std::vector<float>& xv,
                               const std::vector<float>* bias, const std::vector<float>* y0) {
   auto w = b.load_weight(src);
-  Tensor x = upload(b, M, src.cols, xv);
-  Tensor y = y0 ? upload(b, M, src.rows, *y0) : b.alloc(M, src.rows, DType::F32);
+  Tensor x = make(b, M, src.cols, xv);
+  Tensor y = y0 ? make(b, M, src.rows, *y0) : b.alloc(M, src.rows, DType::F32);
   Tensor bt;
-  if (bias) bt = upload(b, 1, src.rows, *bias);
+  if (bias) bt = make(b, 1, src.rows, *bias);
   b.matmul(x, *w, y, bias ? &bt : nullptr, y0 != nullptr);
   std::vector<float> out(size_t(M * src.rows));
   b.download(y, out.data());
   return out;
-}
-
-double max_rel(const std::vector<float>& a, const std::vector<float>& b) {
-  REQUIRE(a.size() == b.size());
-  double worst = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    REQUIRE(std::isfinite(b[i]));
-    worst = std::max(worst, std::fabs(double(a[i]) - b[i]) / std::max(1.0, std::fabs(double(a[i]))));
-  }
-  return worst;
 }
 
 // A small Llama-shaped model in memory (no tokenizer): vocab 48, width 64, n_head heads of 16.
@@ -332,7 +312,7 @@ TEST_CASE("variants: every weight kind's matmul on each backend matches the refe
           auto a = run_matmul(*ref, src, s.M, xv, extra ? &bv : nullptr, extra ? &yv : nullptr);
           auto b = run_matmul(*dut, src, s.M, xv, extra ? &bv : nullptr, extra ? &yv : nullptr);
           INFO(dut->name() << " " << ggml_type_name(uint32_t(t)) << " M=" << s.M << " K=" << s.K << " N=" << s.N << " bias+acc=" << extra);
-          CHECK(max_rel(a, b) <= 1e-4);
+          CHECK(max_rel_err(a, b) <= 1e-4);
         }
       }
       auto m = quantize_int8(wv.data(), s.N, s.K);
@@ -341,7 +321,7 @@ TEST_CASE("variants: every weight kind's matmul on each backend matches the refe
         auto a = run_matmul(*ref, s8, s.M, xv, extra ? &bv : nullptr, extra ? &yv : nullptr);
         auto b = run_matmul(*dut, s8, s.M, xv, extra ? &bv : nullptr, extra ? &yv : nullptr);
         INFO(dut->name() << " int8 M=" << s.M << " K=" << s.K << " N=" << s.N << " bias+acc=" << extra);
-        CHECK(max_rel(a, b) <= 1e-5);
+        CHECK(max_rel_err(a, b) <= 1e-5);
       }
     }
     // K not a multiple of 32 (stories260K's ffn_down has K = 172): f16 and int8 (zero padded)
@@ -350,10 +330,10 @@ TEST_CASE("variants: every weight kind's matmul on each backend matches the refe
       auto wv = randn(size_t(N * K), 21, 0.1f), xv = randn(size_t(M * K), 22);
       auto q = from_f32(GgmlType::F16, wv.data(), N, K);
       WeightSource src{"w", GgmlType::F16, N, K, q.data()};
-      CHECK(max_rel(run_matmul(*ref, src, M, xv, nullptr, nullptr), run_matmul(*dut, src, M, xv, nullptr, nullptr)) <= 1e-4);
+      CHECK(max_rel_err(run_matmul(*ref, src, M, xv, nullptr, nullptr), run_matmul(*dut, src, M, xv, nullptr, nullptr)) <= 1e-4);
       auto m = quantize_int8(wv.data(), N, K);
       WeightSource s8{"w", GgmlType::F32, N, K, m.q.data(), WeightFormat::Int8PerChannel, m.scales.data()};
-      CHECK(max_rel(run_matmul(*ref, s8, M, xv, nullptr, nullptr), run_matmul(*dut, s8, M, xv, nullptr, nullptr)) <= 1e-5);
+      CHECK(max_rel_err(run_matmul(*ref, s8, M, xv, nullptr, nullptr), run_matmul(*dut, s8, M, xv, nullptr, nullptr)) <= 1e-5);
     }
   }
 }
@@ -383,7 +363,7 @@ TEST_CASE("variants: oneDNN int8 matmul is used only where it is exact", "[varia
   auto m = quantize_int8(wv.data(), N, K);
   WeightSource s8{"w", GgmlType::F32, N, K, m.q.data(), WeightFormat::Int8PerChannel, m.scales.data()};
   auto bv = randn(size_t(N), 33), yv = randn(size_t(M * N), 34);
-  CHECK(max_rel(run_matmul(*ref, s8, M, xv, &bv, &yv), run_matmul(*cpu, s8, M, xv, &bv, &yv)) <= 1e-5);
+  CHECK(max_rel_err(run_matmul(*ref, s8, M, xv, &bv, &yv), run_matmul(*cpu, s8, M, xv, &bv, &yv)) <= 1e-5);
 #else
   std::printf("SKIPPED: the cpu backend is not compiled in\n");
 #endif
@@ -484,7 +464,7 @@ TEST_CASE("variants: head pruning equals zeroing the removed heads' output colum
       const std::vector<int32_t> ids{1, 5, 9, 20, 33, 47, 2, 8, 8, 15};
       auto a = logits_of(*pruned, ids), r = logits_of(*reference, ids);
       INFO(name << " heads " << c.heads << "/" << c.kv << " prune " << c.prune);
-      CHECK(max_rel(r, a) < 1e-4);
+      CHECK(max_rel_err(r, a) < 1e-4);
       CHECK(pruned->weight_bytes() < reference->weight_bytes());
     }
   }

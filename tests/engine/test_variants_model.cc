@@ -16,9 +16,11 @@
 #include "harness/model_loader.h"
 #include "harness/variants.h"
 #include "tests/test_support.h"
+#include "tests/engine/backend_test_util.h"
 
 using namespace sb;
 using namespace sb::compress;
+using sb::test::max_abs_diff;
 
 namespace {
 
@@ -27,13 +29,6 @@ std::vector<float> logits_of(const Model& m, const std::vector<int32_t>& ids) {
   std::vector<float> logits;
   ctx.eval(ids.data(), int64_t(ids.size()), true, logits);
   return logits;
-}
-
-double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  REQUIRE(a.size() == b.size());
-  double d = 0;
-  for (size_t i = 0; i < a.size(); ++i) d = std::max(d, double(std::fabs(a[i] - b[i])));
-  return d;
 }
 
 struct Stories {

@@ -1,0 +1,67 @@
+// Helpers shared by the backend tests (test_backend_ops, test_cuda_backend, test_variants,
+// test_variants_model): seeded data, host <-> backend copies, error measures, GGUF quantization.
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "engine/backends/backend.h"
+#include "engine/gguf/ggml_types.h"
+
+namespace sb::test {
+
+// n normal values (mean 0, sd `scale`) from a seeded generator.
+inline std::vector<float> randn(size_t n, uint64_t seed, float scale = 1.0f) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> nd(0.0f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = nd(rng);
+  return v;
+}
+
+// An f32 tensor on `b` holding v (rows x cols values).
+inline Tensor make(Backend& b, int64_t rows, int64_t cols, const std::vector<float>& v) {
+  Tensor t = b.alloc(rows, cols, DType::F32);
+  b.upload(t, v.data());
+  return t;
+}
+
+// The values of an f32 tensor, copied to the host.
+inline std::vector<float> get(Backend& b, const Tensor& t) {
+  std::vector<float> v(size_t(t.rows() * t.cols()));
+  b.download(t, v.data());
+  return v;
+}
+
+// max |ref - got| / max(1, |ref|); every value of `got` must be finite.
+inline double max_rel_err(const std::vector<float>& ref, const std::vector<float>& got) {
+  REQUIRE(ref.size() == got.size());
+  double worst = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    REQUIRE(std::isfinite(got[i]));
+    worst = std::max(worst, std::fabs(double(ref[i]) - got[i]) / std::max(1.0, std::fabs(double(ref[i]))));
+  }
+  return worst;
+}
+
+inline double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  REQUIRE(a.size() == b.size());
+  double worst = 0;
+  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, double(std::fabs(a[i] - b[i])));
+  return worst;
+}
+
+// rows x cols f32 weights as GGUF type t (ggml's row quantizers).
+inline std::vector<uint8_t> quantized(GgmlType t, const std::vector<float>& w, int64_t rows, int64_t cols) {
+  std::vector<uint8_t> q(size_t(ggml_row_bytes(t, cols) * rows));
+  for (int64_t r = 0; r < rows; ++r)
+    quantize_row(t, w.data() + r * cols, q.data() + size_t(r * ggml_row_bytes(t, cols)), cols);
+  return q;
+}
+
+}  // namespace sb::test
