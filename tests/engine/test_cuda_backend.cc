@@ -19,11 +19,11 @@
 #include "engine/core/error.h"
 #include "engine/model/model.h"
 #include "engine/model/plg.h"
+#include "tests/engine/backend_test_util.h"
 #include "tests/test_support.h"
 
 #if SPARKBENCH_WITH_CUDA
 #include "engine/backends/cuda/cuda_backend.h"
-#include "tests/engine/backend_test_util.h"
 #endif
 
 using namespace sb;

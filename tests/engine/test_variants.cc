@@ -20,10 +20,10 @@
 #include "engine/core/half.h"
 #include "engine/gguf/gguf.h"
 #include "engine/model/model.h"
+#include "tests/engine/backend_test_util.h"
 
 #if SPARKBENCH_WITH_DNNL
 #include "engine/backends/cpu/kernels.h"
-#include "tests/engine/backend_test_util.h"
 #endif
 
 using namespace sb;
