@@ -1,9 +1,11 @@
 #include "engine/gguf/ggml_types.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstring>
 
+#include "engine/core/error.h"
 #include "engine/core/half.h"
 
 namespace sb {
@@ -16,41 +18,92 @@ bool ggml_type_supported(uint32_t raw) {
     case GgmlType::Q8_0:
     case GgmlType::Q4_0:
       return true;
+    default:
+      return false;
   }
-  return false;
 }
 
+namespace {
+
+struct TypeInfo {
+  GgmlType type;
+  const char* name;  // lower case
+  int64_t block_size;
+  int64_t block_bytes;
+};
+
+// Every type ggml numbers, with the block geometry of those this project reads (and Q8_K).
+constexpr TypeInfo kTypes[] = {
+    {GgmlType::F32, "f32", 1, 4},
+    {GgmlType::F16, "f16", 1, 2},
+    {GgmlType::Q4_0, "q4_0", kQK, sizeof(BlockQ4_0)},
+    {GgmlType::Q4_1, "q4_1", kQK, sizeof(BlockQ4_1)},
+    {GgmlType::Q5_0, "q5_0", kQK, sizeof(BlockQ5_0)},
+    {GgmlType::Q5_1, "q5_1", kQK, sizeof(BlockQ5_1)},
+    {GgmlType::Q8_0, "q8_0", kQK, sizeof(BlockQ8_0)},
+    {GgmlType::Q8_1, "q8_1", 0, 0},
+    {GgmlType::Q2_K, "q2_k", kQK_K, sizeof(BlockQ2_K)},
+    {GgmlType::Q3_K, "q3_k", kQK_K, sizeof(BlockQ3_K)},
+    {GgmlType::Q4_K, "q4_k", kQK_K, sizeof(BlockQ4_K)},
+    {GgmlType::Q5_K, "q5_k", kQK_K, sizeof(BlockQ5_K)},
+    {GgmlType::Q6_K, "q6_k", kQK_K, sizeof(BlockQ6_K)},
+    {GgmlType::Q8_K, "q8_k", kQK_K, sizeof(BlockQ8_K)},
+    {GgmlType::IQ2_XXS, "iq2_xxs", 0, 0},
+    {GgmlType::IQ2_XS, "iq2_xs", 0, 0},
+    {GgmlType::IQ3_XXS, "iq3_xxs", 0, 0},
+    {GgmlType::IQ1_S, "iq1_s", 0, 0},
+    {GgmlType::IQ4_NL, "iq4_nl", kQK, sizeof(BlockIQ4_NL)},
+    {GgmlType::IQ3_S, "iq3_s", 0, 0},
+    {GgmlType::IQ2_S, "iq2_s", 0, 0},
+    {GgmlType::IQ4_XS, "iq4_xs", kQK_K, sizeof(BlockIQ4_XS)},
+    {GgmlType::I8, "i8", 0, 0},
+    {GgmlType::I16, "i16", 0, 0},
+    {GgmlType::I32, "i32", 0, 0},
+    {GgmlType::I64, "i64", 0, 0},
+    {GgmlType::F64, "f64", 0, 0},
+    {GgmlType::IQ1_M, "iq1_m", 0, 0},
+    {GgmlType::BF16, "bf16", 1, 2},
+    {GgmlType::TQ1_0, "tq1_0", 0, 0},
+    {GgmlType::TQ2_0, "tq2_0", 0, 0},
+    {GgmlType::MXFP4, "mxfp4", 0, 0},
+};
+
+const TypeInfo* find_type(uint32_t raw) {
+  for (const TypeInfo& t : kTypes)
+    if (uint32_t(t.type) == raw) return &t;
+  return nullptr;
+}
+
+}  // namespace
+
 std::string ggml_type_name(uint32_t raw) {
-  switch (GgmlType(raw)) {
-    case GgmlType::F32: return "f32";
-    case GgmlType::F16: return "f16";
-    case GgmlType::BF16: return "bf16";
-    case GgmlType::Q8_0: return "q8_0";
-    case GgmlType::Q4_0: return "q4_0";
-  }
-  return "type" + std::to_string(raw);
+  const TypeInfo* t = find_type(raw);
+  return t ? t->name : "type" + std::to_string(raw);
+}
+
+std::string ggml_type_label(uint32_t raw) {
+  const TypeInfo* t = find_type(raw);
+  std::string up = t ? t->name : "type " + std::to_string(raw);
+  for (char& c : up) c = char(std::toupper(static_cast<unsigned char>(c)));
+  if (t) return up + " (" + std::to_string(raw) + ")";
+  return "type " + std::to_string(raw) + " (unknown to ggml)";
 }
 
 std::optional<GgmlType> ggml_type_from_name(std::string_view name) {
-  for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q4_0}) {
-    if (ggml_type_name(uint32_t(t)) == name) return t;
+  for (const TypeInfo& t : kTypes) {
+    if (t.name == name && ggml_type_supported(uint32_t(t.type))) return t.type;
   }
   return std::nullopt;
 }
 
 int64_t ggml_block_size(GgmlType t) {
-  return (t == GgmlType::Q8_0 || t == GgmlType::Q4_0) ? kQK : 1;
+  const TypeInfo* i = find_type(uint32_t(t));
+  return i ? i->block_size : 0;
 }
 
 int64_t ggml_block_bytes(GgmlType t) {
-  switch (t) {
-    case GgmlType::F32: return 4;
-    case GgmlType::F16:
-    case GgmlType::BF16: return 2;
-    case GgmlType::Q8_0: return sizeof(BlockQ8_0);
-    case GgmlType::Q4_0: return sizeof(BlockQ4_0);
-  }
-  return 0;
+  const TypeInfo* i = find_type(uint32_t(t));
+  return i ? i->block_bytes : 0;
 }
 
 void dequantize_row(GgmlType t, const void* src, float* dst, int64_t n) {
@@ -87,6 +140,8 @@ void dequantize_row(GgmlType t, const void* src, float* dst, int64_t n) {
       }
       return;
     }
+    default:
+      fail("dequantize_row: type ", ggml_type_label(uint32_t(t)), " is not supported");
   }
 }
 
@@ -140,6 +195,8 @@ void quantize_row(GgmlType t, const float* src, void* dst, int64_t n) {
       }
       return;
     }
+    default:
+      fail("quantize_row: type ", ggml_type_label(uint32_t(t)), " is not supported");
   }
 }
 

@@ -306,7 +306,7 @@ void GgufFile::parse_all() {
     }
     ti.n_elements = n;
     uint32_t type = c.read<uint32_t>(label + " type");
-    if (!ggml_type_supported(type)) fail(name_, ": ", label, " has unsupported tensor type ", ggml_type_name(type));
+    if (!ggml_type_supported(type)) fail(name_, ": ", label, " has type ", ggml_type_label(type), ", which sparkbench does not support");
     ti.type = GgmlType(type);
     if (ti.ne[0] % ggml_block_size(ti.type) != 0)
       fail(name_, ": ", label, ": row length ", ti.ne[0], " is not a multiple of the ", ggml_type_name(type), " block size");

@@ -196,7 +196,12 @@ TEST_CASE("gguf: absurd tensor dimensions and types are rejected", "[gguf][unit]
   {
     auto b = good;
     b[type_at] = 77;
-    CHECK(parse_error(b).find("unsupported tensor type type77") != std::string::npos);
+    CHECK(parse_error(b).find("has type type 77 (unknown to ggml), which sparkbench does not support") != std::string::npos);
+  }
+  {
+    auto b = good;
+    b[type_at] = 16;
+    CHECK(parse_error(b).find("tensor 't' has type IQ2_XXS (16), which sparkbench does not support") != std::string::npos);
   }
   {
     auto b = good;
