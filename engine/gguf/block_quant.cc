@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "engine/core/half.h"
+#include "engine/gguf/block_dequant.h"  // the packed-scale readers
 
 namespace sb {
 namespace {
@@ -346,9 +347,7 @@ void q3_k_row(const float* x, BlockQ3_K* y, int64_t nb) {
       y[i].d = f32_to_f16(0.0f);
     }
     for (int j = 0; j < kQK_K / 16; ++j) {
-      int sc = j < 8 ? y[i].scales[j] & 0xF : y[i].scales[j - 8] >> 4;
-      sc = (sc | (((y[i].scales[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32;
-      const float d = h2f(y[i].d) * float(int8_t(sc));
+      const float d = h2f(y[i].d) * float(q3k_scale(j, y[i].scales));
       if (d == 0.0f) continue;
       for (int k = 0; k < 16; ++k) {
         const int l = round_even(x[16 * j + k] / d);
@@ -404,13 +403,7 @@ void k_scales_fit(const float* x, uint8_t* L, uint8_t packed[kKScaleSize], uint1
   *dmin = f32_to_f16(max_min / 63.0f);
   for (int j = 0; j < kQK_K / 32; ++j) {
     uint8_t sc, m;
-    if (j < 4) {
-      sc = packed[j] & 63;
-      m = packed[j + 4] & 63;
-    } else {
-      sc = uint8_t((packed[j + 4] & 0xF) | ((packed[j - 4] >> 6) << 4));
-      m = uint8_t((packed[j + 4] >> 4) | ((packed[j] >> 6) << 4));
-    }
+    k_scale_min(j, packed, &sc, &m);
     const float dd = h2f(*d) * sc;
     if (dd == 0.0f) continue;
     const float dm = h2f(*dmin) * m;
