@@ -153,21 +153,21 @@ void add_model_command(CLI::App& app) {
   for (int which = 0; which < 2; ++which) {
     const bool quant = which == 0;
     auto* c = model->add_subcommand(quant ? "quantize" : "prune",
-                                    quant ? "Write a copy of a model with its weights converted (f32, f16, bf16, q8_0, q4_0; may add pruning)"
+                                    quant ? "Write a copy of a model with its weights converted (f32, f16, bf16, q8_0 ... q2_k, iq4_nl, iq4_xs, llama.cpp mixes q4_k_m ...; may add pruning)"
                                           : "Write a copy of a model with weights pruned (prune:F, prune24, prune-heads:N, prune-layers:N)");
     WriteArgs& a = wa[which];
     a.backend = default_backend();
     c->add_option("-m,--model", a.in, "Input GGUF model")->required();
     c->add_option("-o,--output", a.out, "Output GGUF file")->required();
-    c->add_option("--variant", a.variant, "Variant spec, e.g. q4_0, prune:0.5, q8_0+prune-heads:2")->required();
+    c->add_option("--variant", a.variant, "Variant spec, e.g. q4_0, q4_k_m, prune:0.5, q8_0+prune-heads:2")->required();
     c->add_option("--calibration", a.calibration, "Calibration text for prune-layers (default: datasets/calibration/stories.txt)");
     c->add_option("--backend", a.backend, "Backend that runs the model for layer ranking")->capture_default_str();
     c->add_option("-t,--threads", a.threads, "CPU threads (0 = all cores)")->capture_default_str();
     c->add_flag("--json", a.json, "Print one JSON object");
     c->callback([quant, &a] {
       const compress::VariantSpec spec = compress::parse_variant(a.variant);
-      if (quant && !spec.gguf_type() && spec.weights != compress::WeightKind::Int8)
-        fail("model quantize: variant '", a.variant, "' names no weight type (f32, f16, bf16, q8_0, q4_0); use model prune for pruning alone");
+      if (quant && !spec.converts_weights() && spec.weights != compress::WeightKind::Int8)
+        fail("model quantize: variant '", a.variant, "' names no weight type (f32, f16, bf16, q8_0 ... q2_k, a mix such as q4_k_m); use model prune for pruning alone");
       if (!quant && !spec.pruned()) fail("model prune: variant '", a.variant, "' prunes nothing (prune:F, prune24, prune-heads:N, prune-layers:N)");
       auto base = GgufFile::open(a.in);
       if (!base->tensor("token_embd.weight")) fail(a.in, ": not a model this tool can run (no token_embd.weight)");

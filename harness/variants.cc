@@ -45,6 +45,7 @@ VariantLoad load_variant_model(std::shared_ptr<const GgufFile> base, const compr
 
 std::string weight_type_label(const Model& m, const compress::VariantSpec& spec) {
   if (spec.weights == compress::WeightKind::Int8) return "int8";
+  if (spec.llama_mix()) return spec.name().substr(0, spec.name().find('+'));  // a mix of types: its name
   const GgufTensorInfo* t = m.file().tensor("blk.0.attn_q.weight");
   return t ? ggml_type_name(uint32_t(t->type)) : "?";
 }

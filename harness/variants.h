@@ -34,7 +34,7 @@ struct VariantLoad {
 // Applies `spec` to `base` (calibration used for prune-layers, on `backend`) and loads it.
 VariantLoad load_variant_model(std::shared_ptr<const GgufFile> base, const compress::VariantSpec& spec, Backend& backend,
                                const Tokenizer& tok, const std::string& calibration_text);
-// "q4_0", "int8", or the stored type of blk.0.attn_q.weight for the model-type column.
+// "int8", a mix's name ("q4_k_m"), or the stored type of blk.0.attn_q.weight for the model-type column.
 std::string weight_type_label(const Model& m, const compress::VariantSpec& spec);
 
 bool reset_peak_rss();

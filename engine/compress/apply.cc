@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "engine/compress/llama_mix.h"
 #include "engine/compress/prune.h"
 #include "engine/compress/quantize.h"
 #include "engine/core/error.h"
@@ -24,17 +25,6 @@ bool is_layer_matrix(const std::string& suffix) {
   for (const char* m : kLayerMatrices)
     if (suffix == m) return true;
   return false;
-}
-
-int file_type_of(GgmlType t) {  // llama.cpp's LLAMA_FTYPE numbering
-  switch (t) {
-    case GgmlType::F32: return 0;
-    case GgmlType::F16: return 1;
-    case GgmlType::Q4_0: return 2;
-    case GgmlType::Q8_0: return 7;
-    case GgmlType::BF16: return 32;
-  }
-  return 0;
 }
 
 // Splits "blk.<i>.<rest>"; returns -1 for other names.
@@ -127,7 +117,9 @@ Built build(std::shared_ptr<const GgufFile> base_ptr, const VariantSpec& spec, c
     b.writer.set(a + "attention.key_length", GgufValue::u32(uint32_t(c.head_dim)));
     b.writer.set(a + "attention.value_length", GgufValue::u32(uint32_t(c.head_dim)));
   }
-  if (target) b.writer.set("general.file_type", GgufValue::u32(uint32_t(file_type_of(*target))));
+  if (auto ft = spec.file_type()) b.writer.set("general.file_type", GgufValue::u32(uint32_t(*ft)));
+  const std::optional<int> mix = spec.llama_mix();
+  const MixModel mix_model{c.arch, c.n_layer - spec.prune_layers, new_head, new_head_kv, base.tensor("output.weight") != nullptr};
   b.changed = spec.structured() || spec.unstructured();
 
   const int64_t D = c.head_dim, g = c.n_head / c.n_head_kv;
@@ -146,8 +138,27 @@ Built build(std::shared_ptr<const GgufFile> base_ptr, const VariantSpec& spec, c
                           (rest == "attn_q.weight" || rest == "attn_k.weight" || rest == "attn_v.weight" ||
                            rest == "attn_output.weight" || rest == "attn_q.bias" || rest == "attn_k.bias" || rest == "attn_v.bias");
     const bool prune = spec.unstructured() && layer_matrix;
+    // Output shape: heads (q rows, output columns, q bias) or KV heads (k, v rows and biases).
+    std::vector<int64_t> ne = t.ne;
+    std::vector<int64_t> keep_units;
+    const bool kv = rest == "attn_k.weight" || rest == "attn_v.weight" || rest == "attn_k.bias" || rest == "attn_v.bias";
+    if (head_cut) {
+      for (int64_t h : (*heads)[size_t(layer)])
+        if (!kv) keep_units.push_back(h);
+        else if (h % g == 0) keep_units.push_back(h / g);
+      if (rest == "attn_output.weight" || !matrix) ne[0] = int64_t(keep_units.size()) * D;
+      else ne[1] = int64_t(keep_units.size()) * D;
+    }
+    const int64_t out_cols = ne[0], out_rows = (matrix ? ne[1] : 1);
     GgmlType out_type = t.type;
-    if (matrix && target) out_type = *target;
+    if (matrix && (target || mix)) {
+      const GgmlType want = mix ? llama_mix_choice(*mix, mix_model, name, out_cols) : *target;
+      out_type = block_fallback(want, out_cols);
+      if (out_type != want) {
+        b.report.fallback.push_back(name);
+        fallback_count[cat(rest.empty() ? name : rest, " ", ggml_type_name(uint32_t(want)), "->", ggml_type_name(uint32_t(out_type)))]++;
+      }
+    }
     if (!head_cut && !prune && out_type == t.type) {
       if (!b.release_file_pages) {
         b.writer.add_tensor_ref(name, t.type, t.ne, base.tensor_data(t), size_t(t.nbytes));
@@ -162,27 +173,10 @@ Built build(std::shared_ptr<const GgufFile> base_ptr, const VariantSpec& spec, c
       continue;
     }
     b.changed = true;
-    // Output shape: heads (q rows, output columns, q bias) or KV heads (k, v rows and biases).
-    std::vector<int64_t> ne = t.ne;
-    std::vector<int64_t> keep_units;
-    const bool kv = rest == "attn_k.weight" || rest == "attn_v.weight" || rest == "attn_k.bias" || rest == "attn_v.bias";
-    if (head_cut) {
-      for (int64_t h : (*heads)[size_t(layer)])
-        if (!kv) keep_units.push_back(h);
-        else if (h % g == 0) keep_units.push_back(h / g);
-      if (rest == "attn_output.weight" || !matrix) ne[0] = int64_t(keep_units.size()) * D;
-      else ne[1] = int64_t(keep_units.size()) * D;
-    }
-    const int64_t out_cols = ne[0], out_rows = (matrix ? ne[1] : 1);
     if (prune) {
       b.report.prunable += out_rows * out_cols;
       if (spec.prune_24) b.report.zeroed += out_rows * ((out_cols / 4) * 2 + (out_cols % 4) / 2);
       else b.report.zeroed += int64_t(std::floor(spec.prune_fraction * double(out_rows * out_cols)));
-    }
-    if (!fits_type(out_type, out_cols)) {
-      b.report.fallback.push_back(name);
-      fallback_count[rest.empty() ? name : rest]++;
-      out_type = GgmlType::F16;
     }
     const size_t nbytes = size_t(ggml_row_bytes(out_type, out_cols) * out_rows);
     // The bytes are made when the writer reaches this tensor, one tensor at a time.
@@ -215,7 +209,8 @@ Built build(std::shared_ptr<const GgufFile> base_ptr, const VariantSpec& spec, c
   if (!b.report.fallback.empty()) {
     std::string what;
     for (const auto& [k, n] : fallback_count) what += (what.empty() ? "" : ", ") + k + (n > 1 ? cat(" x", n) : "");
-    b.report.notes.push_back(cat(b.report.fallback.size(), " tensor(s) stored as f16: rows not a multiple of 32 values (", what, ")"));
+    b.report.notes.push_back(cat(b.report.fallback.size(), " tensor(s) stored in a fallback type, their rows not being whole blocks "
+                                 "of the chosen one, as llama-quantize does (", what, ")"));
   }
   return b;
 }
@@ -244,7 +239,7 @@ VariantModel apply_variant(std::shared_ptr<const GgufFile> base, const VariantSp
     vm.report.identical_to_base = true;
     return vm;
   }
-  bool need_build = spec.pruned();
+  bool need_build = spec.pruned() || spec.llama_mix();
   if (auto t = spec.gguf_type())
     for (const auto& ti : base->tensors()) need_build |= ti.ne.size() == 2 && ti.type != *t;
   bool from_file = true;

@@ -8,9 +8,13 @@
 //                      follows from the width)
 //   3. prune:F/prune24 zero weights of every layer matrix (not embeddings, output, norms)
 //   4. weight type     every 2-D weight matrix (embeddings and output too) converted to the
-//                      type; rows that are not a whole number of 32-value blocks fall back to
-//                      f16 for q8_0/q4_0, as llama-quantize does. int8 is not a GGUF type: it
-//                      is applied at load by a WeightTransform (quantize.h) on top of 1-3.
+//                      type, or for a llama.cpp mix (q4_k_m ...) to the type llama-quantize
+//                      picks for it (llama_mix.h, on the pruned model's names and layer count);
+//                      rows that are not whole blocks of that type fall back as llama-quantize
+//                      does (block_fallback: q4_k -> q5_0, q6_k -> q8_0, ..., else f16).
+//                      general.file_type is set to the variant's LLAMA_FTYPE (file_type.h).
+//                      int8 is not a GGUF type: it is applied at load by a WeightTransform
+//                      (quantize.h) on top of 1-3.
 // Steps that do nothing are skipped; a variant that changes nothing loads the base file as is.
 // Layer ranking runs the base model, so it needs a Calibration (backend, tokenizer, text);
 // without one, prune-layers fails with a clear error. Other failures (heads not dividing the
@@ -46,7 +50,7 @@ struct VariantReport {
   std::vector<double> layer_similarity;   // per original layer (prune-layers only)
   std::vector<std::vector<int64_t>> kept_heads;  // per remaining layer (prune-heads only)
   int64_t zeroed = 0, prunable = 0;       // unstructured pruning: weights zeroed / considered
-  std::vector<std::string> fallback;      // tensors stored as f16 instead of a block type
+  std::vector<std::string> fallback;      // tensors stored in a fallback type (rows not whole blocks)
   bool identical_to_base = false;         // nothing changed: the base file is used
 };
 

@@ -1,7 +1,7 @@
 // Weight conversions for compression variants.
 //
-// GGUF types (f32, f16, bf16, q8_0, q4_0) use ggml's reference quantizers (engine/gguf/
-// ggml_types.h), so files written here read back in llama.cpp. The int8 format is in memory
+// GGUF types (f32, f16, bf16, q8_0 ... iq4_xs) use ggml's reference quantizers (engine/gguf/
+// ggml_types.h, block_quant.h), so files written here read back in llama.cpp. The int8 format is in memory
 // only (no GGUF type): per output channel (row) n, d_n = max_k |w[n][k]| / 127 and
 // q[n][k] = round-to-nearest-even(w[n][k] * 127 / max|w[n]|) in [-127, 127] (the same rounding
 // as the activations, sb::quantize_row_s8).
@@ -19,7 +19,7 @@ namespace sb::compress {
 std::vector<float> to_f32(GgmlType t, const void* data, int64_t rows, int64_t cols);
 // Converts rows x cols f32 values to type `t` (cols must be a whole number of blocks).
 std::vector<uint8_t> from_f32(GgmlType t, const float* w, int64_t rows, int64_t cols);
-// Whether rows of `cols` values can be stored as `t` (block types need cols % 32 == 0).
+// Whether rows of `cols` values can be stored as `t` (whole blocks of 32 or 256 values).
 bool fits_type(GgmlType t, int64_t cols);
 
 struct Int8Matrix {

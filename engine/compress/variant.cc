@@ -6,24 +6,58 @@
 #include <set>
 
 #include "engine/core/error.h"
+#include "engine/gguf/file_type.h"
 
 namespace sb::compress {
 namespace {
 
-constexpr const char* kKnown =
-    "base, f32, f16, bf16, int8, q8_0, q4_0, prune:F, prune24, prune-heads:N, prune-layers:N";
+// Every weight-type part: its spelling, the one GGUF type (pure kinds) or whether it is a
+// llama.cpp mix (its LLAMA_FTYPE number comes from the file type table by name).
+struct KindInfo {
+  WeightKind kind;
+  const char* name;
+  std::optional<GgmlType> type;  // nullopt: int8 or a mix
+  bool mix;
+};
+const KindInfo kKinds[] = {
+    {WeightKind::F32, "f32", GgmlType::F32, false},       {WeightKind::F16, "f16", GgmlType::F16, false},
+    {WeightKind::BF16, "bf16", GgmlType::BF16, false},    {WeightKind::Int8, "int8", std::nullopt, false},
+    {WeightKind::Q8_0, "q8_0", GgmlType::Q8_0, false},    {WeightKind::Q5_1, "q5_1", GgmlType::Q5_1, false},
+    {WeightKind::Q5_0, "q5_0", GgmlType::Q5_0, false},    {WeightKind::Q4_1, "q4_1", GgmlType::Q4_1, false},
+    {WeightKind::Q4_0, "q4_0", GgmlType::Q4_0, false},    {WeightKind::IQ4_NL, "iq4_nl", GgmlType::IQ4_NL, false},
+    {WeightKind::Q6_K, "q6_k", GgmlType::Q6_K, false},    {WeightKind::Q5_K, "q5_k", GgmlType::Q5_K, false},
+    {WeightKind::Q4_K, "q4_k", GgmlType::Q4_K, false},    {WeightKind::IQ4_XS, "iq4_xs", GgmlType::IQ4_XS, false},
+    {WeightKind::Q3_K, "q3_k", GgmlType::Q3_K, false},    {WeightKind::Q2_K, "q2_k", GgmlType::Q2_K, false},
+    {WeightKind::Q5_K_M, "q5_k_m", std::nullopt, true},   {WeightKind::Q5_K_S, "q5_k_s", std::nullopt, true},
+    {WeightKind::Q4_K_M, "q4_k_m", std::nullopt, true},   {WeightKind::Q4_K_S, "q4_k_s", std::nullopt, true},
+    {WeightKind::Q3_K_L, "q3_k_l", std::nullopt, true},   {WeightKind::Q3_K_M, "q3_k_m", std::nullopt, true},
+    {WeightKind::Q3_K_S, "q3_k_s", std::nullopt, true},
+};
+
+const KindInfo* kind_info(WeightKind k) {
+  for (const auto& i : kKinds)
+    if (i.kind == k) return &i;
+  return nullptr;
+}
+
+const KindInfo* kind_info(const std::string& name) {
+  for (const auto& i : kKinds)
+    if (name == i.name) return &i;
+  return nullptr;
+}
+
+const std::string& known_parts() {
+  static const std::string s = [] {
+    std::string out = "base";
+    for (const auto& i : kKinds) out += std::string(", ") + i.name;
+    return out + ", prune:F, prune24, prune-heads:N, prune-layers:N";
+  }();
+  return s;
+}
 
 const char* kind_name(WeightKind k) {
-  switch (k) {
-    case WeightKind::AsStored: return "";
-    case WeightKind::F32: return "f32";
-    case WeightKind::F16: return "f16";
-    case WeightKind::BF16: return "bf16";
-    case WeightKind::Q8_0: return "q8_0";
-    case WeightKind::Q4_0: return "q4_0";
-    case WeightKind::Int8: return "int8";
-  }
-  return "";
+  const KindInfo* i = kind_info(k);
+  return i ? i->name : "";
 }
 
 std::string fmt_fraction(double f) {
@@ -41,14 +75,20 @@ std::string fmt_fraction(double f) {
 bool VariantSpec::is_base() const { return weights == WeightKind::AsStored && !pruned(); }
 
 std::optional<GgmlType> VariantSpec::gguf_type() const {
-  switch (weights) {
-    case WeightKind::F32: return GgmlType::F32;
-    case WeightKind::F16: return GgmlType::F16;
-    case WeightKind::BF16: return GgmlType::BF16;
-    case WeightKind::Q8_0: return GgmlType::Q8_0;
-    case WeightKind::Q4_0: return GgmlType::Q4_0;
-    default: return std::nullopt;
-  }
+  const KindInfo* i = kind_info(weights);
+  return i ? i->type : std::nullopt;
+}
+
+std::optional<int> VariantSpec::llama_mix() const {
+  const KindInfo* i = kind_info(weights);
+  if (!i || !i->mix) return std::nullopt;
+  return find_llama_file_type(i->name)->id;
+}
+
+std::optional<int> VariantSpec::file_type() const {
+  if (auto m = llama_mix()) return m;
+  if (auto t = gguf_type()) return llama_file_type_of(*t);
+  return std::nullopt;
 }
 
 std::string VariantSpec::name() const {
@@ -65,7 +105,7 @@ std::string VariantSpec::name() const {
 }
 
 VariantSpec parse_variant(const std::string& spec) {
-  if (spec.empty()) fail("empty variant (known parts: ", kKnown, ")");
+  if (spec.empty()) fail("empty variant (known parts: ", known_parts(), ")");
   VariantSpec v;
   bool base = false, has_type = false;
   std::set<std::string> seen;
@@ -95,11 +135,10 @@ VariantSpec parse_variant(const std::string& spec) {
       bad(part, key == "prune" ? "is a second unstructured pruning (prune:F and prune24 exclude each other)" : "appears twice");
     if (part == "base") {
       base = true;
-    } else if (part == "f32" || part == "f16" || part == "bf16" || part == "int8" || part == "q8_0" || part == "q4_0") {
+    } else if (const KindInfo* ki = kind_info(part)) {
       if (has_type) bad(part, "is a second weight type (give at most one)");
       has_type = true;
-      v.weights = part == "f32" ? WeightKind::F32 : part == "f16" ? WeightKind::F16 : part == "bf16" ? WeightKind::BF16
-                : part == "int8" ? WeightKind::Int8 : part == "q8_0" ? WeightKind::Q8_0 : WeightKind::Q4_0;
+      v.weights = ki->kind;
     } else if (part.rfind("prune:", 0) == 0) {
       const std::string num = part.substr(6);
       char* end = nullptr;
@@ -114,7 +153,7 @@ VariantSpec parse_variant(const std::string& spec) {
     } else if (part.rfind("prune-layers:", 0) == 0) {
       v.prune_layers = integer(part, part.substr(13));
     } else {
-      bad(part, cat("is not a known part (known: ", kKnown, ")"));
+      bad(part, cat("is not a known part (known: ", known_parts(), ")"));
     }
   }
   if (base && parts.size() > 1) fail("variant '", spec, "': 'base' (the weights as stored) cannot be combined with other parts");
@@ -142,8 +181,10 @@ std::vector<VariantSpec> parse_variant_list(const std::string& list) {
 
 const char* variant_help() {
   return "Variant spec(s), comma-separated; parts combine with '+': base (as stored), f32, f16, bf16, int8 "
-         "(per-channel weights, per-token activations), q8_0, q4_0, prune:F (magnitude), prune24 (2:4), "
-         "prune-heads:N, prune-layers:N; e.g. f32,int8,q4_0+prune:0.5";
+         "(per-channel weights, per-token activations), one GGUF type for every matrix (q8_0, q5_1, q5_0, q4_1, q4_0, "
+         "iq4_nl, q6_k, q5_k, q4_k, iq4_xs, q3_k, q2_k), a llama.cpp mix (q5_k_m, q5_k_s, q4_k_m, q4_k_s, q3_k_l, "
+         "q3_k_m, q3_k_s), prune:F (magnitude), prune24 (2:4), prune-heads:N, prune-layers:N; "
+         "e.g. f32,int8,q4_k_m,q4_0+prune:0.5";
 }
 
 }  // namespace sb::compress

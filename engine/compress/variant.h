@@ -3,7 +3,15 @@
 // A spec is one or more parts joined by '+':
 //   base                     the weights as stored (no transform; cannot be combined)
 //   f32 | f16 | bf16         every weight matrix converted to that GGUF type
-//   q8_0 | q4_0              GGUF block quantization (32 weights per block, f16 scale)
+//   q8_0 | q4_0 | q4_1 | q5_0 | q5_1 | iq4_nl
+//                            GGUF block quantization, 32 weights per block, every weight matrix
+//   q2_k | q3_k | q4_k | q5_k | q6_k | iq4_xs
+//                            GGUF super-block quantization (256 weights), every weight matrix
+//                            (llama-quantize --pure); rows that are not whole blocks fall back as
+//                            llama-quantize does (llama_mix.h: block_fallback)
+//   q3_k_s | q3_k_m | q3_k_l | q4_k_s | q4_k_m | q5_k_s | q5_k_m
+//                            llama.cpp's mixes: the type per tensor that llama-quantize chooses
+//                            for that file type (engine/compress/llama_mix.h)
 //   int8                     in-memory int8: per-output-channel symmetric weights (f32 scale per
 //                            row) with dynamic per-token symmetric activation quantization
 //   prune:F                  unstructured magnitude pruning: the fraction F (0 <= F < 1) of each
@@ -27,7 +35,11 @@
 
 namespace sb::compress {
 
-enum class WeightKind : uint8_t { AsStored, F32, F16, BF16, Q8_0, Q4_0, Int8 };
+enum class WeightKind : uint8_t {
+  AsStored, F32, F16, BF16, Q8_0, Q4_0, Int8,
+  Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS,       // one type throughout
+  Q3_K_S, Q3_K_M, Q3_K_L, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M,              // llama.cpp mixes
+};
 
 struct VariantSpec {
   WeightKind weights = WeightKind::AsStored;
@@ -41,8 +53,14 @@ struct VariantSpec {
   bool structured() const { return prune_heads > 0 || prune_layers > 0; }
   bool pruned() const { return unstructured() || structured(); }
   bool needs_calibration() const { return prune_layers > 0; }
-  // The GGUF type every weight matrix is converted to (nullopt: as stored, or int8).
+  // The GGUF type every weight matrix is converted to (nullopt: as stored, int8, or a mix).
   std::optional<GgmlType> gguf_type() const;
+  // The LLAMA_FTYPE number of a mix (q4_k_m: 15); nullopt for the other kinds.
+  std::optional<int> llama_mix() const;
+  // Whether weight matrices are converted to GGUF types (one type or a mix).
+  bool converts_weights() const { return gguf_type() || llama_mix(); }
+  // general.file_type of a file holding this variant's types (nullopt: keep the base file's).
+  std::optional<int> file_type() const;
   std::string name() const;               // canonical spec
 };
 

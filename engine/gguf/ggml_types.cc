@@ -7,6 +7,7 @@
 
 #include "engine/core/error.h"
 #include "engine/gguf/block_dequant.h"
+#include "engine/gguf/block_quant.h"
 #include "engine/core/half.h"
 
 namespace sb {
@@ -217,6 +218,7 @@ void quantize_row(GgmlType t, const float* src, void* dst, int64_t n) {
       return;
     }
     default:
+      if (quantize_row_block(t, src, dst, n)) return;  // Q4_1 ... IQ4_XS (block_quant.h)
       fail("quantize_row: type ", ggml_type_label(uint32_t(t)), " is not supported");
   }
 }

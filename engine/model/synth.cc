@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "engine/core/error.h"
+#include "engine/gguf/file_type.h"
 #include "engine/gguf/gguf.h"
 #include "engine/model/config.h"
 #include "engine/model/spark_vocab.h"
@@ -59,17 +60,6 @@ std::vector<uint8_t> ones(int64_t n) {
   return out;
 }
 
-int file_type(GgmlType t) {  // llama.cpp's LLAMA_FTYPE numbering
-  switch (t) {
-    case GgmlType::F32: return 0;
-    case GgmlType::F16: return 1;
-    case GgmlType::Q4_0: return 2;
-    case GgmlType::Q8_0: return 7;
-    case GgmlType::BF16: return 32;
-  }
-  return 0;
-}
-
 }  // namespace
 
 std::string synth_file_name(const SynthOptions& opt) {
@@ -83,7 +73,7 @@ void synthesize_model(const SynthOptions& opt, const std::string& path) {
   w.set("general.architecture", GgufValue::string("llama"));
   w.set("general.name", GgufValue::string(c.name));
   w.set("general.description", GgufValue::string(p.description + " (synthetic weights, seed " + std::to_string(opt.seed) + ")"));
-  w.set("general.file_type", GgufValue::u32(uint32_t(file_type(opt.dtype))));
+  w.set("general.file_type", GgufValue::u32(uint32_t(llama_file_type_of(opt.dtype).value_or(0))));
   w.set("general.quantization_version", GgufValue::u32(2));
   w.set("sparkbench.synthetic", GgufValue::boolean(true));
   w.set("sparkbench.seed", GgufValue::u64(opt.seed));
