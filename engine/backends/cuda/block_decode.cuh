@@ -103,22 +103,43 @@ __device__ __forceinline__ float iq4_level(int nibble) {
   return float(int8_t(uint8_t(w >> (8 * (nibble & 7)))));
 }
 
-// Q4_K / Q5_K: 6-bit scale and min of sub-block j (0..7) from the 12 packed bytes.
-__device__ __forceinline__ void scale_min_k4(int j, const uint8_t* q, int& sc, int& m) {
+// The 12 packed scale bytes of Q3_K / Q4_K / Q5_K as three little-endian words; byte i is
+// picked with selects and shifts, so a sub-block index known only at run time does not put
+// the bytes in local memory.
+struct Scales12 {
+  uint32_t w[3];
+  __device__ __forceinline__ int byte(int i) const {
+    const uint32_t v = i < 4 ? w[0] : (i < 8 ? w[1] : w[2]);
+    return int((v >> (8 * (i & 3))) & 0xFF);
+  }
+};
+template <int A>
+__device__ __forceinline__ Scales12 load_scales12(const uint8_t* p) {
+  uint8_t b[12];
+  load_bytes<12, A>(p, b);
+  Scales12 s;
+#pragma unroll
+  for (int i = 0; i < 3; ++i)
+    s.w[i] = uint32_t(b[4 * i]) | uint32_t(b[4 * i + 1]) << 8 | uint32_t(b[4 * i + 2]) << 16 | uint32_t(b[4 * i + 3]) << 24;
+  return s;
+}
+
+// Q4_K / Q5_K: 6-bit scale and min of sub-block j (0..7).
+__device__ __forceinline__ void scale_min_k4(int j, const Scales12& q, int& sc, int& m) {
   if (j < 4) {
-    sc = q[j] & 63;
-    m = q[j + 4] & 63;
+    sc = q.byte(j) & 63;
+    m = q.byte(j + 4) & 63;
   } else {
-    sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
-    m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    sc = (q.byte(j + 4) & 0xF) | ((q.byte(j - 4) >> 6) << 4);
+    m = (q.byte(j + 4) >> 4) | ((q.byte(j) >> 6) << 4);
   }
 }
 
-// Q3_K: signed scale i (0..15) from the 12 packed bytes: low 4 bits in the nibbles of bytes
-// 0..7, high 2 bits in bytes 8..11.
-__device__ __forceinline__ int scale_q3k(int i, const uint8_t* s) {
-  const int lo = (s[i % 8] >> (4 * (i / 8))) & 0xF;
-  const int hi = (s[8 + i % 4] >> (2 * (i / 4))) & 3;
+// Q3_K: signed scale i (0..15): low 4 bits in the nibbles of bytes 0..7, high 2 bits in
+// bytes 8..11.
+__device__ __forceinline__ int scale_q3k(int i, const Scales12& s) {
+  const int lo = (s.byte(i % 8) >> (4 * (i / 8))) & 0xF;
+  const int hi = (s.byte(8 + i % 4) >> (2 * (i / 4))) & 3;
   return (lo | (hi << 4)) - 32;
 }
 
@@ -182,13 +203,14 @@ __device__ __forceinline__ void decode_group(const uint8_t* row, int64_t g, floa
       // {scales[16], qs[64], d, dmin}: sub-block s uses qs[32 (s / 4) ..][2 (s % 4) bit shift],
       // scale bytes 2s (first 16) and 2s + 1 (last 16): x = d * (sc & 15) * q - dmin * (sc >> 4)
       const float d = f16_at(b + 80), dmin = f16_at(b + 82);
-      uint8_t q[32], sc[4];
-      load_bytes<4, 4>(b + 2 * s - (2 * s) % 4, sc);  // the 4-byte word holding scales 2s, 2s + 1
+      uint8_t q[32];
+      // the 4-byte word holding scale bytes 2s and 2s + 1
+      const uint32_t sc = __ldg(reinterpret_cast<const uint32_t*>(b + 2 * s - (2 * s) % 4));
       load_bytes<32, 4>(b + 16 + 32 * (s / 4), q);
       const int shift = 2 * (s % 4);
 #pragma unroll
       for (int half = 0; half < 2; ++half) {
-        const int byte = sc[(2 * s) % 4 + half];
+        const int byte = int((sc >> (8 * ((2 * s) % 4 + half))) & 0xFF);
         const float dl = mul(d, float(byte & 0xF)), ml = mul(dmin, float(byte >> 4));
 #pragma unroll
         for (int l = 0; l < 16; ++l) w[16 * half + l] = mul_sub(dl, float((q[16 * half + l] >> shift) & 3), ml);
@@ -196,10 +218,10 @@ __device__ __forceinline__ void decode_group(const uint8_t* row, int64_t g, floa
     } else if constexpr (F == WFmt::Q3_K) {
       // {hmask[32], qs[64], scales[12], d}: x = d * (scale - 32) * ((q >> 2(s % 4)) & 3) - 4 * !hbit)
       const float d = f16_at(b + 108);
-      uint8_t hm[32], q[32], sc[12];
+      uint8_t hm[32], q[32];
       load_bytes<32, 2>(b, hm);
       load_bytes<32, 2>(b + 32 + 32 * (s / 4), q);
-      load_bytes<12, 2>(b + 96, sc);
+      const Scales12 sc = load_scales12<2>(b + 96);
       const int shift = 2 * (s % 4);
 #pragma unroll
       for (int half = 0; half < 2; ++half) {
@@ -216,8 +238,8 @@ __device__ __forceinline__ void decode_group(const uint8_t* row, int64_t g, floa
       // bit s of qh[l] as 16 for Q5_K: x = d * sc * q - dmin * m
       constexpr bool five = F == WFmt::Q5_K;
       const float d = f16_at(b), dmin = f16_at(b + 2);
-      uint8_t scales[12], q[32];
-      load_bytes<12, 4>(b + 4, scales);
+      uint8_t q[32];
+      const Scales12 scales = load_scales12<4>(b + 4);
       load_bytes<32, 16>(b + (five ? 48 : 16) + 32 * (s / 2), q);
       int sc, m;
       scale_min_k4(s, scales, sc, m);
