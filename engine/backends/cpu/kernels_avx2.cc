@@ -108,8 +108,18 @@ float dot_row(GgmlType type, const uint8_t* w, const float* x, int64_t k) {
     case GgmlType::BF16: return dot_bf16(x, reinterpret_cast<const uint16_t*>(w), k);
     case GgmlType::Q8_0: return dot_q8_0(x, reinterpret_cast<const BlockQ8_0*>(w), k);
     case GgmlType::Q4_0: return dot_q4_0(x, reinterpret_cast<const BlockQ4_0*>(w), k);
+    default: {  // other block types: decoded a chunk at a time by the reference dequantizer
+      float buf[kQK_K];
+      const int64_t bs = ggml_block_size(type), step = kQK_K / bs * bs;
+      float s = 0.0f;
+      for (int64_t i = 0; i < k; i += step) {
+        const int64_t n = std::min(step, k - i);
+        dequantize_row(type, w + size_t(i / bs) * size_t(ggml_block_bytes(type)), buf, n);
+        s += dot_f32(x + i, buf, n);
+      }
+      return s;
+    }
   }
-  return 0.0f;
 }
 
 void dequant_row(GgmlType type, const uint8_t* w, float* out, int64_t k) {
@@ -153,6 +163,7 @@ void dequant_row(GgmlType type, const uint8_t* w, float* out, int64_t k) {
       }
       return;
     }
+    default: dequantize_row(type, w, out, k); return;  // other block types: the reference dequantizer
   }
 }
 
