@@ -28,6 +28,23 @@ using cuda::PosArg;
 using cuda::WeightView;
 using cuda::WFmt;
 
+// The raw-block WFmt of a GGUF type (cuda_kernels.h), or false for types without one.
+bool block_fmt_of(GgmlType t, WFmt* f) {
+  switch (t) {
+    case GgmlType::Q4_1: *f = WFmt::Q4_1; return true;
+    case GgmlType::Q5_0: *f = WFmt::Q5_0; return true;
+    case GgmlType::Q5_1: *f = WFmt::Q5_1; return true;
+    case GgmlType::IQ4_NL: *f = WFmt::IQ4_NL; return true;
+    case GgmlType::Q2_K: *f = WFmt::Q2_K; return true;
+    case GgmlType::Q3_K: *f = WFmt::Q3_K; return true;
+    case GgmlType::Q4_K: *f = WFmt::Q4_K; return true;
+    case GgmlType::Q5_K: *f = WFmt::Q5_K; return true;
+    case GgmlType::Q6_K: *f = WFmt::Q6_K; return true;
+    case GgmlType::IQ4_XS: *f = WFmt::IQ4_XS; return true;
+    default: return false;
+  }
+}
+
 Elem elem_of(DType t) {
   switch (t) {
     case DType::F32: return Elem::F32;
@@ -250,7 +267,10 @@ class CudaBackend : public Backend {
       case GgmlType::Q8_0:
       case GgmlType::Q4_0:
         return quantized(src);
+      default:
+        break;
     }
+    if (WFmt f; block_fmt_of(src.type, &f)) return raw_blocks(src, f);
     // A type this backend has no kernel for: dequantize on the host, then treat as f32.
     std::vector<float> f(size_t(N * K));
     const size_t row_bytes = size_t(ggml_row_bytes(src.type, K));
@@ -577,6 +597,21 @@ class CudaBackend : public Backend {
     SB_CUDA_CHECK(cudaMemcpyAsync(w->data_.get(), quants.data(), quants.size(), cudaMemcpyHostToDevice, stream()));
     SB_CUDA_CHECK(cudaStreamSynchronize(stream()));
     w->bytes_ = scales.size() * 2 + quants.size();
+    return w;
+  }
+
+  // The block formats from Q4_1 on: the rows uploaded exactly as the file stores them.
+  std::unique_ptr<Weight> raw_blocks(const WeightSource& src, WFmt fmt) {
+    const int64_t N = src.rows, K = src.cols, be = ggml_block_size(src.type);
+    if (be <= 0 || K % be != 0)
+      fail("cuda: weight '", src.name, "' (", ggml_type_label(uint32_t(src.type)), ") has ", K,
+           " columns, not a multiple of its block of ", be);
+    const size_t bytes = size_t(N) * size_t(ggml_row_bytes(src.type, K));
+    auto w = std::make_unique<CudaWeight>(src, fmt);
+    w->data_ = device_alloc(bytes, stream());
+    SB_CUDA_CHECK(cudaMemcpyAsync(w->data_.get(), src.data, bytes, cudaMemcpyHostToDevice, stream()));
+    SB_CUDA_CHECK(cudaStreamSynchronize(stream()));
+    w->bytes_ = bytes;
     return w;
   }
 

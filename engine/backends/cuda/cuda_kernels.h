@@ -24,7 +24,11 @@ enum class Elem : uint8_t { F32 = 0, F16 = 1, BF16 = 2 };
 // arrays so that every row of quants is 16-byte aligned: `scales` holds the f16 block scales
 // (N, K / 32) and `data` the quants: Q8_0 int8 (N, K); Q4_0 (N, K / 2) bytes, each 32-element
 // block as GGUF packs it (byte j: element j in the low nibble, element j + 16 in the high one).
-enum class WFmt : uint8_t { F32, F16, BF16, Q8_0, Q4_0 };
+// The formats from Q4_1 on are kept as raw GGUF blocks: `data` holds the rows exactly as the
+// file stores them (row n at n * (K / block elements) * block bytes) and is decoded 32
+// elements at a time (block_decode.cuh); K must be a multiple of the block's elements (32, or
+// 256 for the K-quants and IQ4_XS).
+enum class WFmt : uint8_t { F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS };
 
 struct WeightView {
   WFmt fmt = WFmt::F32;
@@ -69,9 +73,11 @@ void set_step(int32_t* step, int32_t pos, int32_t token, cudaStream_t st);
 
 // ---- gemv.cu ----
 // y(M, N) = x(M, K) . W^T (+ bias) (+ y if accumulate) for M <= kGemvMaxRows, any WFmt, f32
-// accumulation; one warp per output feature reads its weight row once for all M rows.
+// accumulation; one warp per output feature reads its weight row once for all M rows (block
+// formats: each lane decodes one 32-element group at a time and applies it to every row).
 void gemv(const WeightView& w, const float* x, int64_t M, float* y, const float* bias, bool accumulate, cudaStream_t st);
-// Dense copy of the whole weight, (N, K) row-major, as f32 (out_dt F32) or bf16 (out_dt BF16).
+// Dense copy of the whole weight, (N, K) row-major, as out_dt (f32, f16 or bf16), values
+// identical to the host's dequantize_row (then rounded to out_dt).
 void dequantize(const WeightView& w, void* out, Elem out_dt, cudaStream_t st);
 
 // ---- int8.cu (WeightFormat::Int8PerChannel) ----

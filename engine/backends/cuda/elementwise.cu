@@ -4,7 +4,7 @@
 #include <cfloat>
 #include <climits>
 
-#include "engine/backends/cuda/device_utils.cuh"
+#include "engine/backends/cuda/block_decode.cuh"
 
 namespace sb::cuda {
 namespace {
@@ -19,7 +19,17 @@ __global__ void embed_kernel(const void* data, const uint16_t* scales, int64_t V
     for (int64_t c = threadIdx.x; c < C; c += blockDim.x) row[c] = NAN;
     return;
   }
-  for (int64_t c = threadIdx.x; c < C; c += blockDim.x) row[c] = weight_at<F>(data, scales, C, id, c);
+  if constexpr (is_block_fmt(F)) {  // one 32-element group per thread and step
+    const uint8_t* src = static_cast<const uint8_t*>(data) + id * block_row_bytes<F>(C);
+    for (int64_t g = threadIdx.x; g < C / 32; g += blockDim.x) {
+      float w[32];
+      decode_group<F>(src, g, w);
+#pragma unroll
+      for (int j = 0; j < 32; ++j) row[32 * g + j] = w[j];
+    }
+  } else {
+    for (int64_t c = threadIdx.x; c < C; c += blockDim.x) row[c] = weight_at<F>(data, scales, C, id, c);
+  }
 }
 
 // One block per row: sum of squares (f32), then out = x * scale * w.
@@ -136,14 +146,11 @@ int row_threads(int64_t cols) { return cols >= 256 ? 256 : (cols >= 128 ? 128 : 
 
 void embed_rows(const WeightView& w, const int32_t* ids, int64_t n, float* x, cudaStream_t st) {
   if (n <= 0) return;
-  const int th = row_threads(w.cols);
-  switch (w.fmt) {
-    case WFmt::F32: embed_kernel<WFmt::F32><<<unsigned(n), th, 0, st>>>(w.data, w.scales, w.rows, w.cols, ids, x); break;
-    case WFmt::F16: embed_kernel<WFmt::F16><<<unsigned(n), th, 0, st>>>(w.data, w.scales, w.rows, w.cols, ids, x); break;
-    case WFmt::BF16: embed_kernel<WFmt::BF16><<<unsigned(n), th, 0, st>>>(w.data, w.scales, w.rows, w.cols, ids, x); break;
-    case WFmt::Q8_0: embed_kernel<WFmt::Q8_0><<<unsigned(n), th, 0, st>>>(w.data, w.scales, w.rows, w.cols, ids, x); break;
-    case WFmt::Q4_0: embed_kernel<WFmt::Q4_0><<<unsigned(n), th, 0, st>>>(w.data, w.scales, w.rows, w.cols, ids, x); break;
-  }
+  with_fmt(w.fmt, [&](auto tag) {
+    constexpr WFmt F = decltype(tag)::value;
+    const int th = row_threads(is_block_fmt(F) ? w.cols / 32 : w.cols);
+    embed_kernel<F><<<unsigned(n), th, 0, st>>>(w.data, w.scales, w.rows, w.cols, ids, x);
+  });
   SB_CUDA_CHECK_LAUNCH();
 }
 
