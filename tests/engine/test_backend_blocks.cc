@@ -47,7 +47,7 @@ const std::vector<TypeCase>& block_types() {
 }
 
 // rows x cols weights of type c.type: random bytes, f16 scales of magnitude 2^-12 .. 2^-8 with
-// random signs (the decoded weights stay within about +-1).
+// random signs (decoded weights stay within +-16: Q6_K's and IQ4_XS's widest products).
 std::vector<uint8_t> random_blocks(const TypeCase& c, int64_t rows, int64_t cols, uint64_t seed) {
   std::mt19937_64 rng(seed);
   const size_t bb = size_t(ggml_block_bytes(c.type)), nb = size_t(rows * cols / ggml_block_size(c.type));

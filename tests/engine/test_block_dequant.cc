@@ -344,3 +344,18 @@ TEST_CASE("block types: a truncated K-quant file is one error line from the CLI,
   CHECK(r.err.find(path + ": tensor 't' data ends past end of file") != std::string::npos);
   CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
 }
+
+TEST_CASE("block types: model synth with a readable type that has no quantizer is an error line, not an abort",
+          "[gguf][quant][cli]") {
+  // q3_k is read (ggml_type_from_name knows it); whether or not quantize_row writes it, the
+  // command must end normally: a written file, or one error line.
+  const std::string path = test::temp_dir("synth-q3k") + "/m.gguf";
+  auto r = test::run_cli({"model", "synth", "--preset", "codex-spark-mini", "--dtype", "q3_k", "-o", path});
+  INFO(r.err);
+  CHECK(r.signal == 0);
+  if (r.exit_code != 0) {
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.rfind("error: ", 0) == 0);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  }
+}
