@@ -3,6 +3,7 @@
 // made in ../shared/reference/kquants, and on small in-memory models.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <map>
 
 #include "engine/backends/backend.h"
@@ -187,4 +188,37 @@ TEST_CASE("variants: KLD on kq-base orders q8_0 < q6_k < q5_k_m < q4_k_m < q3_k_
   CHECK(f["q4_k_m"].kld_mean < f["q3_k_m"].kld_mean);
   CHECK(f["q3_k_m"].kld_mean < f["q2_k"].kld_mean);
   CHECK(f["q6_k"].same_top1 > f["q2_k"].same_top1);
+}
+
+TEST_CASE("llama mix: combined with pruning, the rule sees the pruned model", "[variants][shared]") {
+  if (test::skip_without_shared()) return;
+  auto file = GgufFile::open(test::shared_path("reference/kquants/kq-base.gguf"));
+  auto type_of = [](const VariantModel& vm, const char* name) { return ggml_type_name(uint32_t(vm.file->tensor(name)->type)); };
+  // zeroed weights: the same types as q4_k_m alone
+  auto pruned = apply_variant(file, parse_variant("q4_k_m+prune:0.5"), nullptr);
+  CHECK(type_of(pruned, "blk.0.attn_v.weight") == "q4_k");
+  CHECK(type_of(pruned, "blk.1.attn_v.weight") == "q6_k");
+  CHECK(type_of(pruned, "blk.1.ffn_down.weight") == "q6_k");
+  CHECK(type_of(pruned, "output.weight") == "q6_k");
+  CHECK(pruned.file->get_int("general.file_type", -1) == 15);
+  // 2 of 4 heads removed: attn_output rows now have 128 values, not whole Q4_K blocks -> Q5_0,
+  // as llama-quantize would do on the pruned file; the notes say so
+  auto heads = apply_variant(file, parse_variant("q4_k_m+prune-heads:2"), nullptr);
+  CHECK(type_of(heads, "blk.0.attn_output.weight") == "q5_0");
+  CHECK(type_of(heads, "blk.0.attn_q.weight") == "q4_k");
+  CHECK(type_of(heads, "blk.1.attn_v.weight") == "q6_k");
+  CHECK(heads.report.fallback.size() == 2);
+  bool noted = false;
+  for (const auto& n : heads.report.notes) noted |= n.find("attn_output.weight q4_k->q5_0 x2") != std::string::npos;
+  CHECK(noted);
+  // both run
+  auto backend = create_backend("ref", {});
+  for (const VariantModel* vm : {&pruned, &heads}) {
+    auto m = load_variant(*vm, *backend);
+    Context ctx(*m, {.n_ctx = 16, .kv_type = DType::F32});
+    const std::vector<int32_t> ids{1, 50, 60, 70};
+    std::vector<float> logits;
+    ctx.eval(ids.data(), 4, false, logits);
+    for (float v : logits) REQUIRE(std::isfinite(v));
+  }
 }
