@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <random>
 
@@ -17,11 +18,14 @@
 #include "engine/backends/backend.h"
 #include "engine/compress/apply.h"
 #include "engine/compress/quantize.h"
+#include "engine/generate/perplexity.h"
 #include "engine/gguf/gguf.h"
 #include "engine/core/error.h"
 #include "engine/core/half.h"
+#include "engine/core/mmap_file.h"
 #include "engine/model/model.h"
 #include "engine/model/plg.h"
+#include "engine/tokenizer/tokenizer.h"
 #include "tests/engine/backend_test_util.h"
 #include "tests/test_support.h"
 
@@ -607,6 +611,55 @@ TEST_CASE("cuda: the int8 variant of stories260K matches the ref backend's int8 
   // exact integer sums on both; what differs is float scaling, attention and norm order
   CHECK(vs_ref <= 1e-3);
   CHECK(graphs <= 1e-6);
+}
+
+TEST_CASE("cuda: every llama.cpp quant reference file (kquants) gives ref's logits in prefill and decode, and its PPL", "[cuda][shared]") {
+  auto cu = cuda_or_skip();
+  if (!cu) return;
+  if (test::skip_without_shared()) return;
+  auto ref = create_backend("ref");
+  const std::string dir = test::shared_path("reference/kquants");
+  std::vector<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    if (e.path().extension() == ".gguf") files.push_back(e.path().filename().string());
+  std::sort(files.begin(), files.end());
+  REQUIRE(files.size() >= 14);  // the README's set: base, pure Q8_0/Q4_0 and 11 llama-quantize mixes
+  const std::string text = read_file(test::shared_path("reference/stories260k/ppl.txt"));
+  for (const auto& file : files) {
+    INFO(file);
+    auto f = GgufFile::open(dir + "/" + file);
+    auto tok = Tokenizer::from_gguf(*f);
+    std::vector<int32_t> ids = tok->encode(text, true);
+    REQUIRE(ids.size() >= 16);
+    ids.resize(16);
+    std::unique_ptr<Model> models[2] = {Model::load(f, *ref), Model::load(f, *cu)};
+    // 12 prompt rows in one batch (dequantize + cuBLAS), then 4 single-token steps (GEMV; the
+    // second is recorded as a decode graph, the rest replay it)
+    std::vector<float> rows[2];
+    for (int i = 0; i < 2; ++i) {
+      Context ctx(*models[i], {.kv_type = DType::F32});
+      std::vector<float> logits;
+      ctx.eval(ids.data(), 12, true, logits);
+      rows[i] = logits;
+      for (size_t t = 12; t < ids.size(); ++t) {
+        ctx.eval(&ids[t], 1, false, logits);
+        rows[i].insert(rows[i].end(), logits.begin(), logits.end());
+      }
+    }
+    REQUIRE(rows[1].size() == rows[0].size());
+    const double err = max_rel_err(rows[0], rows[1]);  // every cuda logit must be finite
+    std::printf("cuda %s: max logit error vs ref %.3g\n", file.c_str(), err);
+    CHECK(err <= 1e-3);
+    // llama-perplexity's protocol (-c 128 -b 128, f16 KV), as test_kquants runs on ref and cpu
+    double ppl[2];
+    for (int i = 0; i < 2; ++i) {
+      Context ctx(*models[i], {.n_ctx = 128, .n_batch = 128, .kv_type = DType::F16});
+      ppl[i] = perplexity(ctx, *tok, text, PplProtocol::LlamaCpp, 128).ppl;
+    }
+    std::printf("cuda %s: PPL %.4f, ref %.4f\n", file.c_str(), ppl[1], ppl[0]);
+    INFO("PPL ref " << ppl[0] << ", cuda " << ppl[1]);
+    CHECK(std::fabs(ppl[1] / ppl[0] - 1) < 1e-3);  // NaN fails
+  }
 }
 
 TEST_CASE("cuda: bf16 compute runs stories260K close to f32", "[cuda][shared]") {
