@@ -128,7 +128,11 @@ void add_model_command(CLI::App& app) {
   static std::string synth_dtype = "f16", synth_out;
   std::string preset_help = "Preset:";
   for (const auto& p : presets()) preset_help += " " + p.name + " (" + p.description + ");";
-  synth->add_option("--preset", synth_opt.preset, preset_help)->default_val("codex-spark-mini");
+  static std::string synth_arch;
+  auto* preset_opt = synth->add_option("--preset", synth_opt.preset, preset_help)->default_val("codex-spark-mini");
+  synth->add_option("--arch", synth_arch,
+                    "Architecture family instead of --preset: llama3, qwen3, gemma2, phi3 (the <arch>-tiny preset)")
+      ->excludes(preset_opt);
   synth->add_option("--dtype", synth_dtype, "Weight type: f32, f16, bf16, q8_0, q4_0")->default_val("f16");
   synth->add_option("--seed", synth_opt.seed, "Seed for the weights")->default_val(0);
   synth->add_option("-o,--output", synth_out, "Output GGUF file")->required();
@@ -136,6 +140,7 @@ void add_model_command(CLI::App& app) {
     auto t = ggml_type_from_name(synth_dtype);
     if (!t) fail("unknown --dtype '", synth_dtype, "' (f32, f16, bf16, q8_0, q4_0)");
     synth_opt.dtype = *t;
+    if (!synth_arch.empty()) synth_opt.preset = find_family_preset(synth_arch).name;
     find_preset(synth_opt.preset);  // clear error before any work
     synthesize_model(synth_opt, synth_out);
     auto f = GgufFile::open(synth_out);
