@@ -54,7 +54,7 @@ nlohmann::json model_info_json(const GgufFile& f) {
                     {"n_layer", c.n_layer}, {"n_head", c.n_head}, {"n_head_kv", c.n_head_kv},
                     {"n_ff", c.n_ff}, {"head_dim", c.head_dim}, {"n_rot", c.n_rot},
                     {"rope_base", c.rope_base}, {"rms_eps", c.rms_eps},
-                    {"tied_output", c.tied_output}, {"qkv_bias", c.qkv_bias}};
+                    {"tied_output", c.tied_output}, {"qkv_bias", c.qkv_bias}, {"features", c.features()}};
   }
   nlohmann::json tok;
   tok["model"] = f.get_string("tokenizer.ggml.model", "");
@@ -82,6 +82,9 @@ void print_model_info(const nlohmann::json& j) {
     std::printf("context       %lld   vocab %lld   rope base %g (%lld dims)   rms eps %g%s\n",
                 h["n_ctx"].get<long long>(), h["n_vocab"].get<long long>(), h["rope_base"].get<double>(),
                 h["n_rot"].get<long long>(), h["rms_eps"].get<double>(), h["tied_output"].get<bool>() ? "   tied output" : "");
+    std::string features;
+    for (const auto& x : h["features"]) features += (features.empty() ? "" : ", ") + x.get<std::string>();
+    if (!features.empty()) std::printf("features      %s\n", features.c_str());
   }
   std::string types;
   for (auto& [k, v] : j["tensor_types"].items()) types += (types.empty() ? "" : ", ") + k + " x" + std::to_string(v.get<int>());

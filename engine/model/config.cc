@@ -41,6 +41,24 @@ void ModelConfig::set_arch_defaults() {
   }
 }
 
+std::vector<std::string> ModelConfig::features() const {
+  std::vector<std::string> v;
+  if (qkv_bias) v.push_back("qkv bias");
+  if (rope_freqs) v.push_back("rope_freqs");
+  if (rope_freq_scale != 1.0f) v.push_back(cat("linear rope scaling x", 1.0f / rope_freq_scale));
+  if (qk_norm) v.push_back("per-head q/k norm");
+  if (fused_qkv) v.push_back("fused qkv");
+  if (fused_gate_up) v.push_back("fused gate/up");
+  if (geglu) v.push_back("geglu");
+  if (post_norms) v.push_back("post norms");
+  if (embd_scale != 0.0f) v.push_back(cat("embeddings x", embd_scale));
+  if (attn_scale != 0.0f) v.push_back(cat("attention scale ", attn_scale));
+  if (attn_softcap > 0.0f) v.push_back(cat("attention soft-cap ", attn_softcap));
+  if (final_softcap > 0.0f) v.push_back(cat("final soft-cap ", final_softcap));
+  if (n_swa > 0) v.push_back(cat("window ", n_swa, swa_even_layers ? " on even layers" : " on all layers"));
+  return v;
+}
+
 namespace {
 const char* const kArchs = "llama, qwen2, qwen3, gemma2, phi3";
 }

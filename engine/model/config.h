@@ -69,6 +69,9 @@ struct ModelConfig {
   int64_t kv_dim() const { return n_head_kv * head_dim; }
   // The sliding window of layer l (0 = full causal attention).
   int64_t window(int64_t l) const { return n_swa > 0 && (!swa_even_layers || l % 2 == 0) ? n_swa : 0; }
+  // The architecture variations in use, one short phrase each (e.g. "rope_freqs",
+  // "window 4096 on even layers"), for `model info`; empty for a plain llama.
+  std::vector<std::string> features() const;
   // Sets the per-architecture fields from `arch` and the shape (what from_gguf does without a
   // file, with each key's default): used by presets.
   void set_arch_defaults();
