@@ -59,7 +59,7 @@ std::string error_of(const std::function<void()>& f) {
 
 }  // namespace
 
-TEST_CASE("families: each <arch>-tiny file carries its architecture's features", "[synth][families][unit]") {
+TEST_CASE("families: each family preset file carries its architecture's features", "[synth][families][unit]") {
   struct Want { const char* family; const char* arch; RopeStyle rope; };
   for (auto w : {Want{"llama3", "llama", RopeStyle::Interleaved}, Want{"qwen3", "qwen3", RopeStyle::NeoX},
                  Want{"gemma2", "gemma2", RopeStyle::NeoX}, Want{"phi3", "phi3", RopeStyle::NeoX}}) {
