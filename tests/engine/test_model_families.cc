@@ -3,6 +3,7 @@
 // executable, determinism, and one-line errors for missing or inconsistent metadata.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <functional>
@@ -184,6 +185,16 @@ TEST_CASE("families: generate and perplexity run and are deterministic", "[synth
     CHECK(std::isfinite(ppl[0]));
     CHECK(ppl[0] > 1.0);
     CHECK(ppl[0] == ppl[1]);
+  }
+  // compression variants that would break an architecture's structure are refused in one line
+  struct Refused { const char* fam; const char* variant; const char* expect; };
+  for (auto r : {Refused{"phi3", "prune-heads:2", "prune-heads is not supported for phi3"},
+                 Refused{"gemma2", "prune-layers:2", "prune-layers is not supported for gemma2"}}) {
+    auto p = test::run_cli({"model", "prune", "-m", dir + "/" + r.fam + ".gguf", "--variant", r.variant, "-o", dir + "/p.gguf"});
+    INFO(p.err);
+    CHECK(p.exit_code == 1);
+    CHECK(p.err.find(r.expect) != std::string::npos);
+    CHECK(std::count(p.err.begin(), p.err.end(), '\n') == 1);
   }
   auto bad = test::run_cli({"model", "synth", "--arch", "mamba", "-o", dir + "/x.gguf"});
   CHECK(bad.exit_code != 0);
