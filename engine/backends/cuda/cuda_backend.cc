@@ -362,8 +362,14 @@ class CudaBackend : public Backend {
     if (n_heads * s.head_dim > x.cols() || s.n_rot > s.head_dim || s.n_rot < 0) fail("cuda rope: shape mismatch");
     use_device();
     const float theta_scale = std::pow(s.rope_base, -2.0f / float(s.n_rot));  // as the ref backend
-    cuda::rope(x.as<float>(), x.rows(), x.cols(), n_heads, s.head_dim, s.n_rot, theta_scale, s.rope_style == RopeStyle::NeoX,
-               pos_arg(pos0, x.rows()), stream());
+    const float* ff = nullptr;
+    if (!s.freq_factors.empty()) {
+      require_f32(s.freq_factors, "rope freq_factors");
+      if (s.freq_factors.rows() * s.freq_factors.cols() != s.n_rot / 2) fail("cuda rope: freq_factors size mismatch");
+      ff = s.freq_factors.as<float>();
+    }
+    cuda::rope(x.as<float>(), x.rows(), x.cols(), n_heads, s.head_dim, s.n_rot, theta_scale, s.freq_scale, ff,
+               s.rope_style == RopeStyle::NeoX, pos_arg(pos0, x.rows()), stream());
   }
 
   void kv_store(KvCache& cache, int64_t layer, const Tensor& k, const Tensor& v, int64_t pos0) override {
@@ -403,7 +409,9 @@ class CudaBackend : public Backend {
     a.n_head = s.n_head;
     a.group = s.n_head / s.n_head_kv;
     a.head_dim = D;
-    a.scale = 1.0f / std::sqrt(float(D));  // as the ref backend
+    a.scale = s.kq_scale();  // as the ref backend
+    a.softcap = s.softcap;
+    a.window = s.window;
     a.pos0 = pos_arg(pos0, T);
     if (T > 1) {
       cuda::attention_prefill(a, stream());
@@ -424,6 +432,29 @@ class CudaBackend : public Backend {
     if (up.rows() * up.cols() != n || out.rows() * out.cols() != n) fail("cuda swiglu: shape mismatch");
     use_device();
     cuda::swiglu(gate.as<float>(), up.as<float>(), out.as<float>(), n, stream());
+  }
+
+  void geglu(const Tensor& gate, const Tensor& up, Tensor& out) override {
+    require_f32(gate, "geglu gate");
+    require_f32(up, "geglu up");
+    require_f32(out, "geglu output");
+    const int64_t n = gate.rows() * gate.cols();
+    if (up.rows() * up.cols() != n || out.rows() * out.cols() != n) fail("cuda geglu: shape mismatch");
+    use_device();
+    cuda::geglu(gate.as<float>(), up.as<float>(), out.as<float>(), n, stream());
+  }
+
+  void scale(Tensor& x, float s) override {
+    require_f32(x, "scale x");
+    use_device();
+    cuda::scale_inplace(x.as<float>(), s, x.rows() * x.cols(), stream());
+  }
+
+  void softcap(Tensor& x, float cap) override {
+    require_f32(x, "softcap x");
+    if (!(cap > 0.0f)) fail("cuda softcap: cap must be positive");
+    use_device();
+    cuda::softcap_inplace(x.as<float>(), cap, x.rows() * x.cols(), stream());
   }
 
   void add(Tensor& x, const Tensor& y) override {

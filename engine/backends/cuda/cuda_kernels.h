@@ -52,15 +52,21 @@ void embed_rows(const WeightView& table, const int32_t* ids, int64_t n, float* x
 // out = x / sqrt(mean(x^2) + eps) * w per row; out may alias x.
 void rmsnorm(const float* x, const float* w, float eps, float* out, int64_t rows, int64_t cols, cudaStream_t st);
 // RoPE in place on x(rows, cols): heads of head_dim, first n_rot dims of each rotated;
-// row t at position pos + t; angles by repeated float multiplication by theta_scale.
+// row t at position pos + t; angle of pair i: freq_scale * (theta_i / ff[i]) with theta_i by
+// repeated float multiplication by theta_scale (ff: device, n_rot / 2 values, or nullptr = 1).
 void rope(float* x, int64_t rows, int64_t cols, int64_t n_heads, int64_t head_dim, int64_t n_rot, float theta_scale,
-          bool neox, PosArg pos, cudaStream_t st);
+          float freq_scale, const float* ff, bool neox, PosArg pos, cudaStream_t st);
 // Converts k, v (rows, kv_dim) f32 into the cache rows pos .. pos + rows - 1 of one layer
 // (k_layer / v_layer: (n_ctx, kv_dim) of `dt`).
 void kv_store(Elem dt, void* k_layer, void* v_layer, const float* k, const float* v, int64_t rows, int64_t kv_dim,
               PosArg pos, cudaStream_t st);
 void swiglu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t st);
+// out = gelu_tanh(gate) * up (sb::gelu_tanh's formula).
+void geglu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t st);
 void add_inplace(float* x, const float* y, int64_t n, cudaStream_t st);
+// x *= s;  x = cap * tanh(x / cap).
+void scale_inplace(float* x, float s, int64_t n, cudaStream_t st);
+void softcap_inplace(float* x, float cap, int64_t n, cudaStream_t st);
 // y(M, N) += bias(N) per row.
 void add_bias(float* y, const float* bias, int64_t M, int64_t N, cudaStream_t st);
 // n f32 values to f16 / bf16 (dt != F32), round to nearest even.
@@ -118,7 +124,9 @@ struct AttnArgs {
   int64_t n_head = 0;
   int64_t group = 1;             // n_head / n_head_kv
   int64_t head_dim = 0;
-  float scale = 1.0f;            // 1 / sqrt(head_dim)
+  float scale = 1.0f;            // AttentionShape::kq_scale()
+  float softcap = 0.0f;          // > 0: s = softcap * tanh(s / softcap)
+  int64_t window = 0;            // > 0: query at p sees keys p - window + 1 .. p
   PosArg pos0;                   // position of query row 0
 };
 // Call once per process before the attention launchers (raises the shared-memory limit).

@@ -47,7 +47,7 @@ __global__ void rmsnorm_kernel(const float* x, const float* w, float eps, float*
 // One block per row; thread items are (head, pair i). The angle of pair i is pos multiplied
 // i times by theta_scale in float, exactly the ref backend's running product.
 __global__ void rope_kernel(float* x, int64_t cols, int64_t n_heads, int64_t head_dim, int64_t half, float theta_scale,
-                            bool neox, PosArg pos) {
+                            float freq_scale, const float* ff, bool neox, PosArg pos) {
   const int64_t t = blockIdx.x;
   const float p = float(pos_of(pos) + t);
   float* row = x + t * cols;
@@ -55,8 +55,9 @@ __global__ void rope_kernel(float* x, int64_t cols, int64_t n_heads, int64_t hea
     const int64_t h = idx / half, i = idx % half;
     float theta = p;
     for (int64_t j = 0; j < i; ++j) theta *= theta_scale;
+    const float angle = freq_scale * (ff ? theta / ff[i] : theta);
     float sn, cs;
-    sincosf(theta, &sn, &cs);
+    sincosf(angle, &sn, &cs);
     float* v = row + h * head_dim;
     const int64_t a = neox ? i : 2 * i;
     const int64_t b = neox ? i + half : 2 * i + 1;
@@ -81,6 +82,22 @@ __global__ void swiglu_kernel(const float* g, const float* u, float* out, int64_
     const float gv = g[i];
     out[i] = gv / (1.0f + expf(-gv)) * u[i];
   }
+}
+
+__global__ void geglu_kernel(const float* g, const float* u, float* out, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    const float gv = g[i];
+    out[i] = 0.5f * gv * (1.0f + tanhf(0.79788456080286535587989211986876f * gv * (1.0f + 0.044715f * gv * gv))) * u[i];
+  }
+}
+
+__global__ void scale_kernel(float* x, float s, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) x[i] *= s;
+}
+
+__global__ void softcap_kernel(float* x, float cap, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    x[i] = cap * tanhf(x[i] / cap);
 }
 
 __global__ void add_kernel(float* x, const float* y, int64_t n) {
@@ -161,10 +178,11 @@ void rmsnorm(const float* x, const float* w, float eps, float* out, int64_t rows
 }
 
 void rope(float* x, int64_t rows, int64_t cols, int64_t n_heads, int64_t head_dim, int64_t n_rot, float theta_scale,
-          bool neox, PosArg pos, cudaStream_t st) {
+          float freq_scale, const float* ff, bool neox, PosArg pos, cudaStream_t st) {
   const int64_t half = n_rot / 2;
   if (rows <= 0 || half <= 0) return;
-  rope_kernel<<<unsigned(rows), row_threads(n_heads * half), 0, st>>>(x, cols, n_heads, head_dim, half, theta_scale, neox, pos);
+  rope_kernel<<<unsigned(rows), row_threads(n_heads * half), 0, st>>>(x, cols, n_heads, head_dim, half, theta_scale,
+                                                                      freq_scale, ff, neox, pos);
   SB_CUDA_CHECK_LAUNCH();
 }
 
@@ -197,6 +215,24 @@ unsigned ew_blocks(int64_t n) {
 void swiglu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t st) {
   if (n <= 0) return;
   swiglu_kernel<<<ew_blocks(n), 256, 0, st>>>(gate, up, out, n);
+  SB_CUDA_CHECK_LAUNCH();
+}
+
+void geglu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t st) {
+  if (n <= 0) return;
+  geglu_kernel<<<ew_blocks(n), 256, 0, st>>>(gate, up, out, n);
+  SB_CUDA_CHECK_LAUNCH();
+}
+
+void scale_inplace(float* x, float s, int64_t n, cudaStream_t st) {
+  if (n <= 0) return;
+  scale_kernel<<<ew_blocks(n), 256, 0, st>>>(x, s, n);
+  SB_CUDA_CHECK_LAUNCH();
+}
+
+void softcap_inplace(float* x, float cap, int64_t n, cudaStream_t st) {
+  if (n <= 0) return;
+  softcap_kernel<<<ew_blocks(n), 256, 0, st>>>(x, cap, n);
   SB_CUDA_CHECK_LAUNCH();
 }
 
