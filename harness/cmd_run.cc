@@ -131,6 +131,7 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--label", o.label, "Label for the run (compare/report can refer to it)");
   cmd->add_flag("--resume", o.resume, "Finish the latest interrupted run with the same configuration");
   cmd->add_flag("--json", json, "Print the results as JSON");
+  add_chat_args(cmd, o.chat, /*scoring_flag=*/true);
   cmd->callback([] {
     o.variants = variants.empty() ? std::vector<std::string>{"base"} : split_commas(variants);
     o.suites = suites.empty() ? std::vector<std::string>{"all"} : split_commas(suites);

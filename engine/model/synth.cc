@@ -116,6 +116,7 @@ void synthesize_model(const SynthOptions& opt, const std::string& path) {
   w.set("tokenizer.ggml.unknown_token_id", GgufValue::u32(0));
   w.set("tokenizer.ggml.add_bos_token", GgufValue::boolean(true));
   w.set("tokenizer.ggml.add_eos_token", GgufValue::boolean(false));
+  if (!opt.chat_template.empty()) w.set("tokenizer.chat_template", GgufValue::string(opt.chat_template));
 
   const float s_in = 0.02f, s_out = 0.02f / std::sqrt(2.0f * float(c.n_layer));
   const GgmlType t = opt.dtype;
