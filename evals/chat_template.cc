@@ -256,9 +256,11 @@ std::string ChatTemplate::request(const std::string& line) {
 }
 
 std::string ChatTemplate::render(const std::vector<ChatMessage>& messages, bool add_generation_prompt) {
-  nlohmann::json ms = nlohmann::json::array();
+  // ordered_json: each message reaches the template as {"role", "content"} in that order, as
+  // Python dicts built by callers are (visible to templates that apply tojson to messages).
+  nlohmann::ordered_json ms = nlohmann::ordered_json::array();
   for (const auto& m : messages) ms.push_back({{"role", m.role}, {"content", m.content}});
-  const nlohmann::json req{{"messages", ms}, {"add_generation_prompt", add_generation_prompt}};
+  const nlohmann::ordered_json req{{"messages", ms}, {"add_generation_prompt", add_generation_prompt}};
   const nlohmann::json j = parse_answer(request(req.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace)));
   if (!j.contains("text") || !j["text"].is_string()) fail("chat template ", opt_.name, ": the Jinja2 helper answered without text");
   return j["text"].get<std::string>();

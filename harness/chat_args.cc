@@ -8,11 +8,11 @@ namespace sb::cli {
 
 void add_chat_args(CLI::App* cmd, ChatArgs& a, bool scoring_flag) {
   auto* chat = cmd->add_flag("--chat", a.chat,
-                             "Prompt as a chat: render prompts as user messages with the model's chat template "
-                             "(tokenizer.chat_template, real Jinja2 via python3)");
-  cmd->add_option("--chat-template", a.template_file, "Jinja2 chat template file used instead of the model's (needs --chat)")
-      ->needs(chat);
-  cmd->add_option("--system", a.system, "System message sent before the user message (needs --chat)")->needs(chat);
+                             std::string("Prompt as a chat: the prompt becomes a user message rendered by the model's chat template "
+                                         "(tokenizer.chat_template) with real Jinja2 (python3-jinja2)") +
+                                 (scoring_flag ? "; applies to generate and dialogue tasks" : ""));
+  cmd->add_option("--chat-template", a.template_file, "Jinja2 chat template file used instead of the model's")->needs(chat);
+  cmd->add_option("--system", a.system, "System message sent before the user message")->needs(chat);
   if (scoring_flag)
     cmd->add_flag("--chat-scoring", a.scoring,
                   "Chat-format log-likelihood contexts too (multiple choice, dialogue selection; default: plain text)")

@@ -158,6 +158,7 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
     sum.model_sha256 = sha;
     sum.synthetic = lm.synthetic;
     sum.backend = lm.backend->name();
+    sum.chat = chat_config(opt.chat, chat.get());
     sum.peak_per_variant = reset_peak_rss();
     // The variant's model (the base model itself for "base").
     std::unique_ptr<Model> owned;

@@ -74,6 +74,7 @@ struct RunSummary {
   bool synthetic = false;
   std::string backend;
   bool resumed = false;
+  nlohmann::json chat;               // chat_config() of the run: null without --chat
   int64_t cache_hits = 0;
   std::vector<SuiteSummary> suites;
 };

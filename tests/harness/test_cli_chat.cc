@@ -102,6 +102,7 @@ TEST_CASE("cli chat: synth embeds a template; generate --chat and run --chat use
   const std::string db = dir + "/r.db";
   auto run = run_dialogue(model, db, {"--chat"});
   CHECK(run["status"] == "complete");
+  CHECK(run["chat"]["template_source"] == model + " (tokenizer.chat_template)");
   const auto& m = run["suites"]["dialogue"]["metrics"];
   CHECK(m["selection_acc"]["n"] == 1);
   CHECK(m.contains("distinct_1"));
@@ -113,7 +114,9 @@ TEST_CASE("cli chat: the request cache never mixes chat modes, templates or syst
   const std::string db = test::temp_dir("chat-cache") + "/r.db";
   const std::string inst = chat_data("inst.jinja"), chatml = chat_data("chatml.jinja");
   // One dialogue item: 4 log-likelihood requests (plain text in every mode here) + 1 generation.
-  CHECK(run_dialogue(model, db, {})["cache_hits"] == 0);
+  const auto first = run_dialogue(model, db, {});
+  CHECK(first["cache_hits"] == 0);
+  CHECK(first["chat"].is_null());
   CHECK(run_dialogue(model, db, {})["cache_hits"] == 5);  // the cache works ...
   // ... but is not shared with chat runs, even for the plain-text log-likelihood requests.
   CHECK(run_dialogue(model, db, {"--chat", "--chat-template", inst})["cache_hits"] == 0);
