@@ -142,7 +142,7 @@ ChatTemplate::ChatTemplate(Options opt) : opt_(std::move(opt)) {
   err_fd_ = err.read;
   try {
     nlohmann::json init{{"template", opt_.source}, {"bos_token", opt_.bos_token}, {"eos_token", opt_.eos_token}};
-    const nlohmann::json j = parse_answer(request(init.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace)));
+    const nlohmann::json j = parse_answer(request(init.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace), opt_.start_timeout_s));
     version_ = j.value("version", std::string());
   } catch (...) {
     stop();  // the destructor does not run for a throwing constructor
@@ -207,10 +207,10 @@ void ChatTemplate::die(const std::string& what) {
   fail(dead_);
 }
 
-std::string ChatTemplate::request(const std::string& line) {
+std::string ChatTemplate::request(const std::string& line, double timeout_s) {
   if (!dead_.empty()) fail(dead_);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                                               std::chrono::duration<double>(opt_.timeout_s));
+                                                               std::chrono::duration<double>(timeout_s));
   const std::string msg = line + "\n";
   size_t sent = 0;
   inbuf_.clear();
@@ -226,7 +226,7 @@ std::string ChatTemplate::request(const std::string& line) {
     p[n++] = {sock_, short(POLLIN | (sent < msg.size() ? POLLOUT : 0)), 0};
     if (err_fd_ >= 0) p[n++] = {err_fd_, POLLIN, 0};
     const int ms = poll_ms_until(deadline);
-    if (ms == 0) die(cat("did not answer within ", opt_.timeout_s, " s and was killed"));
+    if (ms == 0) die(cat("did not answer within ", timeout_s, " s and was killed"));
     const int r = ::poll(p, n, ms);
     if (r < 0) {
       if (errno == EINTR) continue;
@@ -243,8 +243,13 @@ std::string ChatTemplate::request(const std::string& line) {
     }
     if (p[0].revents & POLLOUT) {
       const ssize_t k = ::send(sock_, msg.data() + sent, msg.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (k > 0) sent += size_t(k);
-      else if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) die("stopped reading its input");
+      if (k > 0) {
+        sent += size_t(k);
+      } else if (k < 0 && errno == EPIPE) {
+        sent = msg.size();  // it closed its end: the read below sees end of file and reports the exit
+      } else if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        die(std::string("could not be written to: ") + std::strerror(errno));
+      }
     }
     if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
       char buf[65536];
@@ -261,7 +266,7 @@ std::string ChatTemplate::render(const std::vector<ChatMessage>& messages, bool 
   nlohmann::ordered_json ms = nlohmann::ordered_json::array();
   for (const auto& m : messages) ms.push_back({{"role", m.role}, {"content", m.content}});
   const nlohmann::ordered_json req{{"messages", ms}, {"add_generation_prompt", add_generation_prompt}};
-  const nlohmann::json j = parse_answer(request(req.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace)));
+  const nlohmann::json j = parse_answer(request(req.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace), opt_.timeout_s));
   if (!j.contains("text") || !j["text"].is_string()) fail("chat template ", opt_.name, ": the Jinja2 helper answered without text");
   return j["text"].get<std::string>();
 }

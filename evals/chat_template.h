@@ -23,7 +23,8 @@
 //   - an error raised while rendering (raise_exception, undefined operations, sandbox
 //     violations) - from render(); the helper stays usable afterwards;
 //   - the helper dies (its last stderr line is quoted) or does not answer within `timeout_s`
-//     (it is killed): never a hang. After that every render() fails at once.
+//     (`start_timeout_s` at start-up; it is killed): never a hang. After that every render()
+//     fails at once with the same message.
 // Not thread-safe: one caller at a time. The destructor closes the pipe and reaps the helper
 // (SIGKILL after 2 s). Writes use MSG_NOSIGNAL, so a dead helper never raises SIGPIPE.
 #pragma once
@@ -49,7 +50,8 @@ class ChatTemplate {
     std::string name;       // for messages: "model.gguf (tokenizer.chat_template)" or a file
     std::string bos_token;  // texts of the vocab's BOS / EOS tokens ("" when it has none)
     std::string eos_token;
-    double timeout_s = 60;  // per request (start-up included)
+    double timeout_s = 60;         // per render
+    double start_timeout_s = 60;   // start-up: interpreter, jinja2 import, template compilation
   };
 
   explicit ChatTemplate(Options opt);
@@ -69,7 +71,7 @@ class ChatTemplate {
 
  private:
   // Sends one JSON line and reads one back; throws (after killing the helper) on death/timeout.
-  std::string request(const std::string& line);
+  std::string request(const std::string& line, double timeout_s);
   [[noreturn]] void die(const std::string& what);
   // The answer's JSON object; its "error" as sb::Error when "ok" is not true.
   nlohmann::json parse_answer(const std::string& line) const;

@@ -119,7 +119,7 @@ TEST_CASE("chat template: multi-turn renders byte-identical to Jinja2 run direct
   CHECK(p.find("BOS|EOS|False") != std::string::npos);
 }
 
-TEST_CASE("chat template: template errors are one line naming the template; the helper survives them", "[chat][unit]") {
+TEST_CASE("chat template: template errors are one line naming the template and the helper survives them", "[chat][unit]") {
   if (skip_without_jinja2()) return;
   ChatTemplate inst(opts("inst.jinja"));
   const std::string e1 = error_of([&] { inst.render({{"user", "a"}, {"user", "b"}}, true); });
@@ -147,7 +147,7 @@ TEST_CASE("chat template: template errors are one line naming the template; the 
   CHECK(e4.find("chat template escape.jinja: SecurityError: ") == 0);
 }
 
-TEST_CASE("chat template: a missing interpreter, missing jinja2, a dying or hanging helper are clear errors", "[chat][unit]") {
+TEST_CASE("chat template: a missing interpreter or jinja2 and a dying or hanging helper are clear errors", "[chat][unit]") {
   const std::string dir = test::temp_dir("chat-py");
   struct EnvGuard {
     ~EnvGuard() { ::unsetenv("SPARKBENCH_PYTHON"); }
@@ -193,7 +193,7 @@ TEST_CASE("chat template: a missing interpreter, missing jinja2, a dying or hang
   CHECK(error_of([&] { slow.render({{"user", "u"}}, true); }) == e);
 }
 
-TEST_CASE("chat template: special tokens in the rendered prompt tokenize to their ids, with one BOS", "[chat]") {
+TEST_CASE("chat template: special tokens in the rendered prompt tokenize to their ids with one BOS", "[chat]") {
   if (skip_without_jinja2()) return;
   auto file = GgufFile::open(test::preset_model("codex-spark-mini"));
   auto tok = Tokenizer::from_gguf(*file);

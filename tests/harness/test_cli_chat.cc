@@ -68,7 +68,7 @@ void check_one_line_error(const test::RunResult& r, const std::string& needle) {
 
 }  // namespace
 
-TEST_CASE("cli chat: synth embeds a template; generate --chat and run --chat use it", "[cli][chat]") {
+TEST_CASE("cli chat: synth embeds a template that generate --chat and run --chat use", "[cli][chat]") {
   if (skip_without_jinja2()) return;
   const std::string dir = test::temp_dir("chat-cli");
   const std::string model = dir + "/chat.gguf";
@@ -108,7 +108,7 @@ TEST_CASE("cli chat: synth embeds a template; generate --chat and run --chat use
   CHECK(m.contains("distinct_1"));
 }
 
-TEST_CASE("cli chat: the request cache never mixes chat modes, templates or system texts", "[cli][chat]") {
+TEST_CASE("cli chat: the request cache never mixes chat modes or templates or system texts", "[cli][chat]") {
   if (skip_without_jinja2()) return;
   const std::string model = test::preset_model("codex-spark-mini");
   const std::string db = test::temp_dir("chat-cache") + "/r.db";
