@@ -167,21 +167,28 @@ ChatTemplate::~ChatTemplate() { stop(); }
 void ChatTemplate::stop() {
   close_fd(sock_);  // the helper sees end of input and exits
   if (pid_ > 0) {
+    // Wait up to 2 s for it to exit without reaping it (WNOWAIT: its pid, and so its process
+    // group id, stay ours), then SIGKILL the group - itself if still running, or anything it
+    // left behind - and reap it.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-    int status = 0;
-    pid_t r = 0;
-    while ((r = ::waitpid(pid_, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() < deadline)
+    while (std::chrono::steady_clock::now() < deadline) {
+      siginfo_t info{};
+      if (::waitid(P_PID, id_t(pid_), &info, WEXITED | WNOHANG | WNOWAIT) != 0 && errno != EINTR) break;
+      if (info.si_pid == pid_) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    if (r == 0) {
-      ::kill(-pid_, SIGKILL);
-      while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-      }
-    } else {
-      ::kill(-pid_, SIGKILL);  // anything it left behind in its process group
+    }
+    ::kill(-pid_, SIGKILL);
+    int status = 0;
+    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
     pid_ = -1;
   }
   close_fd(err_fd_);
+}
+
+void ChatTemplate::keep_stderr(const char* data, size_t n) {
+  errbuf_.append(data, n);
+  if (errbuf_.size() > (1u << 16)) errbuf_.erase(0, errbuf_.size() - (1u << 15));  // the tail matters
 }
 
 void ChatTemplate::die(const std::string& what) {
@@ -193,7 +200,7 @@ void ChatTemplate::die(const std::string& what) {
     char buf[4096];
     const ssize_t n = ::read(err_fd_, buf, sizeof buf);
     if (n <= 0) break;
-    if (errbuf_.size() < (1u << 16)) errbuf_.append(buf, size_t(n));
+    keep_stderr(buf, size_t(n));
   }
   int status = 0;
   if (pid_ > 0) {
@@ -236,7 +243,7 @@ std::string ChatTemplate::request(const std::string& line, double timeout_s) {
       char buf[4096];
       const ssize_t k = ::read(err_fd_, buf, sizeof buf);
       if (k > 0) {
-        if (errbuf_.size() < (1u << 16)) errbuf_.append(buf, size_t(k));
+        keep_stderr(buf, size_t(k));
       } else if (k == 0 || errno != EINTR) {
         close_fd(err_fd_);
       }

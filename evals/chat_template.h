@@ -76,6 +76,7 @@ class ChatTemplate {
   // The answer's JSON object; its "error" as sb::Error when "ok" is not true.
   nlohmann::json parse_answer(const std::string& line) const;
   void stop();
+  void keep_stderr(const char* data, size_t n);  // the last 32-64 KiB of the helper's stderr
 
   Options opt_;
   std::string version_;
