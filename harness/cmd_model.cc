@@ -6,6 +6,7 @@
 
 #include "engine/compress/apply.h"
 #include "engine/core/error.h"
+#include "engine/core/mmap_file.h"
 #include "engine/gguf/gguf.h"
 #include "engine/model/config.h"
 #include "engine/model/synth.h"
@@ -65,6 +66,7 @@ nlohmann::json model_info_json(const GgufFile& f) {
     std::string key = std::string("tokenizer.ggml.") + k + "_token_id";
     if (f.find(key)) tok[std::string(k) + "_id"] = f.get_int(key, -1);
   }
+  if (f.find("tokenizer.chat_template")) tok["chat_template_bytes"] = f.get_string("tokenizer.chat_template", "").size();
   j["tokenizer"] = tok;
   return j;
 }
@@ -98,6 +100,7 @@ void print_model_info(const nlohmann::json& j) {
   if (t.contains("merges")) std::printf(", %lld merges", t["merges"].get<long long>());
   if (t.contains("bos_id")) std::printf(", bos %lld", t["bos_id"].get<long long>());
   if (t.contains("eos_id")) std::printf(", eos %lld", t["eos_id"].get<long long>());
+  if (t.contains("chat_template_bytes")) std::printf(", chat template (%lld bytes)", t["chat_template_bytes"].get<long long>());
   std::printf("\n");
 }
 
@@ -139,7 +142,10 @@ void add_model_command(CLI::App& app) {
   synth->add_option("--dtype", synth_dtype, "Weight type: f32, f16, bf16, q8_0, q4_0")->default_val("f16");
   synth->add_option("--seed", synth_opt.seed, "Seed for the weights")->default_val(0);
   synth->add_option("-o,--output", synth_out, "Output GGUF file")->required();
+  static std::string synth_chat;
+  synth->add_option("--chat-template", synth_chat, "Jinja2 chat template file to embed as tokenizer.chat_template");
   synth->callback([] {
+    if (!synth_chat.empty()) synth_opt.chat_template = read_file(synth_chat);
     auto t = ggml_type_from_name(synth_dtype);
     if (!t) fail("unknown --dtype '", synth_dtype, "' (f32, f16, bf16, q8_0, q4_0)");
     synth_opt.dtype = *t;

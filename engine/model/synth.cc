@@ -158,6 +158,7 @@ void synthesize_model(const SynthOptions& opt, const std::string& path) {
   w.set("tokenizer.ggml.unknown_token_id", GgufValue::u32(0));
   w.set("tokenizer.ggml.add_bos_token", GgufValue::boolean(true));
   w.set("tokenizer.ggml.add_eos_token", GgufValue::boolean(false));
+  if (!opt.chat_template.empty()) w.set("tokenizer.chat_template", GgufValue::string(opt.chat_template));
 
   const float s_in = p.init_std, s_out = p.init_std / std::sqrt(2.0f * float(c.n_layer));
   const float jit = p.norm_jitter;

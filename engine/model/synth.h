@@ -24,6 +24,7 @@ struct SynthOptions {
   std::string preset = "codex-spark-mini";
   GgmlType dtype = GgmlType::F16;  // matrices and embeddings; norms stay f32
   uint64_t seed = 0;
+  std::string chat_template;  // stored as tokenizer.chat_template when non-empty
 };
 
 // Writes the model to `path`. Throws sb::Error on an unknown preset or I/O failure.
