@@ -84,7 +84,7 @@ step() {
 } >>"$summary"
 step "nvidia-smi" 20 "$log" nvidia-smi
 
-# 1. the [cuda] test cases (ops vs ref, attention, stories260K vs llama.cpp, graphs vs direct)
+# 1. the [cuda] test cases (ops vs ref, attention, stories260K vs llama.cpp, the kquants files, graphs vs direct)
 step "tests [cuda]" 120 "$OUT/tests.txt" "$bin/sparkbench-tests" "[cuda]" --durations yes
 # the variant cases loop over every usable backend, cuda included (int8 weights among them)
 step "tests [variants]" 60 "$OUT/tests.txt" "$bin/sparkbench-tests" "[variants]" 
