@@ -36,6 +36,12 @@ std::vector<uint8_t> random_matrix(const std::string& name, int64_t rows, int64_
   const size_t row_bytes = size_t(ggml_row_bytes(t, cols));
   std::vector<uint8_t> out(row_bytes * size_t(rows));
   const uint64_t base = splitmix64(seed ^ hash_name(name));
+  {  // a type without a quantizer throws here, in the calling thread: an exception must not leave
+     // the parallel region below (that aborts the process)
+    std::vector<float> zeros(size_t(ggml_block_size(t)));
+    std::vector<uint8_t> block(size_t(ggml_block_bytes(t)));
+    quantize_row(t, zeros.data(), block.data(), ggml_block_size(t));
+  }
   #pragma omp parallel
   {
     std::vector<float> row(static_cast<size_t>(cols));

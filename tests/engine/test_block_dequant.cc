@@ -1,17 +1,23 @@
-// dequantize_row for the llama.cpp block types Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K..Q6_K, IQ4_XS:
+// dequantize_row for the llama.cpp block types Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K..Q6_K, IQ4_XS
+// (and, at the end, files of those types with bad rows or cut blocks):
 // blocks are packed here by this test's own encoder, written from the layouts in ggml's
 // ggml-common.h (bit positions of every quant, scale and min), from chosen integer quants,
 // scales and mins; the decoded values must equal the formula computed here. Scales are powers
 // of two and quants small integers, so every expected value is exact and compared with ==.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
 #include <vector>
 
+#include "engine/core/error.h"
 #include "engine/core/half.h"
+#include "engine/core/mmap_file.h"
 #include "engine/gguf/ggml_types.h"
+#include "engine/gguf/gguf.h"
+#include "tests/test_support.h"
 
 using namespace sb;
 
@@ -270,4 +276,86 @@ TEST_CASE("block dequant: single hand-computed values pin the nibble and bit ord
   dequantize_row(GgmlType::Q6_K, &d, y, 256);
   CHECK(y[255] == 2.0f * -3.0f * -1.0f);
   CHECK(y[254] == 192.0f);  // stored quant 0 -> -32, times 2 * -3
+}
+
+namespace {
+
+const GgmlType kNewBlockTypes[] = {GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::IQ4_NL, GgmlType::Q2_K,
+                                   GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::IQ4_XS};
+
+// A file holding one tensor 't' of `type`, 2 blocks per row, 3 rows, as the last thing in the file.
+std::vector<uint8_t> one_tensor_file(GgmlType type) {
+  GgufWriter w;
+  const int64_t bs = ggml_block_size(type);
+  std::vector<uint8_t> data(size_t(ggml_row_bytes(type, 2 * bs) * 3), 0);
+  w.add_tensor("t", type, {2 * bs, 3}, data);
+  return w.serialize();
+}
+
+std::string parse_error(const std::vector<uint8_t>& bytes) {
+  try {
+    GgufFile::parse(bytes.data(), bytes.size(), "bad.gguf");
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("block types: a row that is not whole blocks, or a cut last block, is one line naming file and tensor",
+          "[gguf][quant][unit]") {
+  for (GgmlType type : kNewBlockTypes) {
+    const std::string tn = ggml_type_name(uint32_t(type));
+    INFO(tn);
+    const auto good = one_tensor_file(type);
+    {  // it parses, and its data ends where the tensor's last block ends (plus alignment padding)
+      auto f = GgufFile::parse(good.data(), good.size(), "good.gguf");
+      const auto& t = f->tensors().at(0);
+      CHECK(t.type == type);
+      CHECK(t.nbytes == uint64_t(ggml_block_bytes(type) * 6));
+      // the last block, cut in half: past the end of the file
+      const size_t end = size_t(f->data_offset() + t.offset + t.nbytes);
+      REQUIRE(end <= good.size());
+      std::vector<uint8_t> cut(good.begin(), good.begin() + long(end - size_t(ggml_block_bytes(type) / 2)));
+      const std::string err = parse_error(cut);
+      CHECK(err.rfind("bad.gguf: tensor 't' data ends past end of file", 0) == 0);
+      CHECK(err.find('\n') == std::string::npos);
+    }
+    {  // row length one block plus 16 values
+      // layout: header(24) + name (8 + 1) + n_dims(4) + dim0(8) + ...
+      auto b = good;
+      const uint64_t bad_row = uint64_t(ggml_block_size(type)) + 16;
+      std::memcpy(b.data() + 24 + 9 + 4, &bad_row, 8);
+      const std::string err = parse_error(b);
+      CHECK(err == "bad.gguf: tensor 't': row length " + std::to_string(bad_row) + " is not a multiple of the " + tn +
+                       " block size");
+    }
+  }
+}
+
+TEST_CASE("block types: a truncated K-quant file is one error line from the CLI, no crash", "[gguf][quant][cli]") {
+  const auto good = one_tensor_file(GgmlType::Q6_K);
+  const std::string path = test::temp_dir("block-cut") + "/cut-q6_k.gguf";
+  write_file_atomic(path, good.data(), good.size() - 200);  // inside the tensor's second-to-last block
+  auto r = test::run_cli({"model", "info", path});
+  CHECK(r.exit_code == 1);
+  CHECK(r.signal == 0);
+  CHECK(r.err.find(path + ": tensor 't' data ends past end of file") != std::string::npos);
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+}
+
+TEST_CASE("block types: model synth with a readable type that has no quantizer is an error line, not an abort",
+          "[gguf][quant][cli]") {
+  // q3_k is read (ggml_type_from_name knows it); whether or not quantize_row writes it, the
+  // command must end normally: a written file, or one error line.
+  const std::string path = test::temp_dir("synth-q3k") + "/m.gguf";
+  auto r = test::run_cli({"model", "synth", "--preset", "codex-spark-mini", "--dtype", "q3_k", "-o", path});
+  INFO(r.err);
+  CHECK(r.signal == 0);
+  if (r.exit_code != 0) {
+    CHECK(r.exit_code == 1);
+    CHECK(r.err.rfind("error: ", 0) == 0);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  }
 }

@@ -1,7 +1,9 @@
 // Vectorized CPU kernels used by the cpu backend (x86-64 with AVX2, FMA and F16C; the backend
 // checks the CPU before calling any of them). All functions are single-threaded: the backend
 // splits work across OpenMP threads by rows. Weight rows are in GGUF layout (one output row of
-// `k` inputs per row, `row_bytes` apart) for the types F32, F16, BF16, Q8_0, Q4_0.
+// `k` inputs per row, `row_bytes` apart) for the types F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0,
+// Q5_1, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS (every type ggml_type_supported() accepts;
+// block layouts in engine/gguf/block_dequant.h).
 #pragma once
 
 #include <cstddef>
@@ -18,7 +20,9 @@ bool cpu_supported();
 const char* cpu_isa_string();
 
 // For rows n in [n0, n1): y[t * ldy + n] = dot(x[t * ldx ..], W[n]) (+ bias[n]) (+ old y if
-// accumulate), for t < m. Intended for small m (decode); reads each weight row once.
+// accumulate), for t < m. Intended for small m (decode); reads each weight row once. For m = 1
+// each block (super-block) is decoded into a stack buffer and multiplied with x at once; for
+// m > 1 a row is decoded once into a stack buffer (heap above 16384 values) and reused.
 void gemv_rows(GgmlType type, const uint8_t* w, size_t row_bytes, int64_t k, const float* x, int64_t ldx, int64_t m,
                float* y, int64_t ldy, int64_t n0, int64_t n1, const float* bias, bool accumulate);
 // Dequantizes weight rows [n0, n1) to f32 at out (row-major, k per row).

@@ -10,6 +10,7 @@
 
 #include "engine/backends/cpu/kernels.h"
 #include "engine/core/half.h"
+#include "engine/gguf/block_dequant.h"
 
 namespace sb::cpu {
 
@@ -101,6 +102,177 @@ float dot_q4_0(const float* x, const BlockQ4_0* b, int64_t n) {
   return hsum(acc);
 }
 
+// ---- block decoders for the llama.cpp block types beyond Q8_0/Q4_0 ----
+// Each decodes one block (32 elements) or super-block (256) of its type into f32 at y, with the
+// layouts and scale packings of engine/gguf/block_dequant.h: quants are gathered into 32 int8
+// lanes in element order, then scaled (sub-block scale d * sc computed in f32 as the reference
+// does; the "- min" term fused into one FMA, so a value may differ from the reference by 1 ulp).
+
+// y[0..15] = d0 * q + a0, y[16..31] = d1 * q + a1 for 32 int8 quants q in element order.
+inline void store_q32(__m256i q, __m256 d0, __m256 a0, __m256 d1, __m256 a1, float* y) {
+  const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+  auto f = [](__m128i v) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v)); };
+  _mm256_storeu_ps(y, _mm256_fmadd_ps(d0, f(lo), a0));
+  _mm256_storeu_ps(y + 8, _mm256_fmadd_ps(d0, f(_mm_srli_si128(lo, 8)), a0));
+  _mm256_storeu_ps(y + 16, _mm256_fmadd_ps(d1, f(hi), a1));
+  _mm256_storeu_ps(y + 24, _mm256_fmadd_ps(d1, f(_mm_srli_si128(hi, 8)), a1));
+}
+// Same without an offset (y = d * q).
+inline void store_q32(__m256i q, __m256 d0, __m256 d1, float* y) {
+  const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+  auto f = [](__m128i v) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v)); };
+  _mm256_storeu_ps(y, _mm256_mul_ps(d0, f(lo)));
+  _mm256_storeu_ps(y + 8, _mm256_mul_ps(d0, f(_mm_srli_si128(lo, 8))));
+  _mm256_storeu_ps(y + 16, _mm256_mul_ps(d1, f(hi)));
+  _mm256_storeu_ps(y + 24, _mm256_mul_ps(d1, f(_mm_srli_si128(hi, 8))));
+}
+
+// 16 bytes of packed nibbles -> 32 lanes: low nibbles (elements 0..15), then high ones (16..31).
+inline __m256i nibbles32(const uint8_t* qs) {
+  const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)), m = _mm_set1_epi8(0x0f);
+  return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), m), _mm_and_si128(q, m));
+}
+// 32 bytes -> nibble `hi` of each byte, in 32 lanes.
+inline __m256i nibble_of(__m256i q, int hi) {
+  return _mm256_and_si256(hi ? _mm256_srli_epi16(q, 4) : q, _mm256_set1_epi8(0x0f));
+}
+// Lane j = 0x10 when bit j of the 32-bit qh is set (the fifth bit of Q5_0 / Q5_1 quants).
+inline __m256i q5_high_bits(const uint8_t* qh4) {
+  uint32_t qh;
+  std::memcpy(&qh, qh4, 4);
+  const __m256i shuf = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,  //
+                                        2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+  const __m256i bit = _mm256_set1_epi64x(int64_t(0x8040201008040201));
+  const __m256i v = _mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32(int32_t(qh)), shuf), bit);
+  return _mm256_and_si256(_mm256_cmpeq_epi8(v, bit), _mm256_set1_epi8(0x10));
+}
+// Lanes where (byte & mask) != 0 become 0xff.
+inline __m256i bit_set(__m256i v, int mask) {
+  const __m256i m = _mm256_set1_epi8(char(mask));
+  return _mm256_cmpeq_epi8(_mm256_and_si256(v, m), m);
+}
+inline __m256i iq4_lookup(__m256i idx) {
+  const __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(kValuesIQ4NL));
+  return _mm256_shuffle_epi8(_mm256_set_m128i(t, t), idx);
+}
+
+inline void decode(const BlockQ4_1& b, float* y) {
+  const __m256 d = _mm256_set1_ps(f16_to_f32(b.d)), m = _mm256_set1_ps(f16_to_f32(b.m));
+  store_q32(nibbles32(b.qs), d, m, d, m, y);
+}
+inline void decode(const BlockQ5_0& b, float* y) {
+  const __m256 d = _mm256_set1_ps(f16_to_f32(b.d));
+  const __m256i q = _mm256_sub_epi8(_mm256_or_si256(nibbles32(b.qs), q5_high_bits(b.qh)), _mm256_set1_epi8(16));
+  store_q32(q, d, d, y);
+}
+inline void decode(const BlockQ5_1& b, float* y) {
+  const __m256 d = _mm256_set1_ps(f16_to_f32(b.d)), m = _mm256_set1_ps(f16_to_f32(b.m));
+  store_q32(_mm256_or_si256(nibbles32(b.qs), q5_high_bits(b.qh)), d, m, d, m, y);
+}
+inline void decode(const BlockIQ4_NL& b, float* y) {
+  const __m256 d = _mm256_set1_ps(f16_to_f32(b.d));
+  store_q32(iq4_lookup(nibbles32(b.qs)), d, d, y);
+}
+inline void decode(const BlockQ2_K& b, float* y) {
+  const float d = f16_to_f32(b.d), dmin = f16_to_f32(b.dmin);
+  for (int h = 0; h < 2; ++h) {
+    const __m256i qs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 32 * h));
+    for (int s = 0; s < 4; ++s) {
+      const __m256i q = _mm256_and_si256(_mm256_srli_epi16(qs, 2 * s), _mm256_set1_epi8(3));
+      const uint8_t s0 = b.scales[8 * h + 2 * s], s1 = b.scales[8 * h + 2 * s + 1];
+      store_q32(q, _mm256_set1_ps(d * float(s0 & 0x0f)), _mm256_set1_ps(-(dmin * float(s0 >> 4))),
+                _mm256_set1_ps(d * float(s1 & 0x0f)), _mm256_set1_ps(-(dmin * float(s1 >> 4))), y + 128 * h + 32 * s);
+    }
+  }
+}
+inline void decode(const BlockQ3_K& b, float* y) {
+  const float d = f16_to_f32(b.d);
+  const __m256i hm = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.hmask));
+  for (int h = 0; h < 2; ++h) {
+    const __m256i qs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 32 * h));
+    for (int s = 0; s < 4; ++s) {
+      const __m256i lo = _mm256_and_si256(_mm256_srli_epi16(qs, 2 * s), _mm256_set1_epi8(3));
+      // a clear high bit subtracts 4
+      const __m256i q = _mm256_sub_epi8(lo, _mm256_andnot_si256(bit_set(hm, 1 << (4 * h + s)), _mm256_set1_epi8(4)));
+      const int j = 8 * h + 2 * s;
+      store_q32(q, _mm256_set1_ps(d * float(q3k_scale(j, b.scales))), _mm256_set1_ps(d * float(q3k_scale(j + 1, b.scales))),
+                y + 128 * h + 32 * s);
+    }
+  }
+}
+template <class B>  // BlockQ4_K or BlockQ5_K
+inline void decode_k45(const B& b, const uint8_t* qh, float* y) {
+  const float d = f16_to_f32(b.d), dmin = f16_to_f32(b.dmin);
+  const __m256i h = qh ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh)) : _mm256_setzero_si256();
+  for (int c = 0; c < 4; ++c) {
+    const __m256i qs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 32 * c));
+    for (int hi = 0; hi < 2; ++hi) {
+      __m256i q = nibble_of(qs, hi);
+      if (qh) q = _mm256_or_si256(q, _mm256_and_si256(bit_set(h, 1 << (2 * c + hi)), _mm256_set1_epi8(0x10)));
+      uint8_t sc, m;
+      k_scale_min(2 * c + hi, b.scales, &sc, &m);
+      const __m256 dv = _mm256_set1_ps(d * float(sc)), mv = _mm256_set1_ps(-(dmin * float(m)));
+      store_q32(q, dv, mv, dv, mv, y + 64 * c + 32 * hi);
+    }
+  }
+}
+inline void decode(const BlockQ4_K& b, float* y) { decode_k45(b, nullptr, y); }
+inline void decode(const BlockQ5_K& b, float* y) { decode_k45(b, b.qh, y); }
+inline void decode(const BlockQ6_K& b, float* y) {
+  const float d = f16_to_f32(b.d);
+  for (int h = 0; h < 2; ++h) {
+    const __m256i ql[2] = {_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.ql + 64 * h)),
+                           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.ql + 64 * h + 32))};
+    const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qh + 32 * h));
+    for (int r = 0; r < 4; ++r) {
+      const __m256i top = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * r), _mm256_set1_epi8(3)), 4);
+      const __m256i q = _mm256_sub_epi8(_mm256_or_si256(nibble_of(ql[r % 2], r / 2), top), _mm256_set1_epi8(32));
+      const int j = 8 * h + 2 * r;
+      store_q32(q, _mm256_set1_ps(d * float(b.scales[j])), _mm256_set1_ps(d * float(b.scales[j + 1])), y + 128 * h + 32 * r);
+    }
+  }
+}
+inline void decode(const BlockIQ4_XS& b, float* y) {
+  const float d = f16_to_f32(b.d);
+  for (int ib = 0; ib < 8; ++ib) {
+    const __m256 dl = _mm256_set1_ps(d * float(iq4xs_scale(ib, b)));
+    store_q32(iq4_lookup(nibbles32(b.qs + 16 * ib)), dl, dl, y + 32 * ib);
+  }
+}
+
+// Fused decode: each block is decoded into a stack buffer (L1) and multiplied with x at once.
+template <class B, int64_t QK>
+float dot_decoded(const float* x, const B* b, int64_t n) {
+  alignas(32) float buf[QK];
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / QK; ++i) {
+    decode(b[i], buf);
+    const float* xb = x + i * QK;
+    for (int j = 0; j < QK; j += 16) {
+      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(xb + j), _mm256_load_ps(buf + j), a0);
+      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(xb + j + 8), _mm256_load_ps(buf + j + 8), a1);
+    }
+  }
+  return hsum(_mm256_add_ps(a0, a1));
+}
+template <class B, int64_t QK>
+void dequant_decoded(const B* b, float* out, int64_t n) {
+  for (int64_t i = 0; i < n / QK; ++i) decode(b[i], out + i * QK);
+}
+
+// The types decoded above: X(ggml type, block struct, elements per block).
+#define SB_DECODED_TYPES(X)                  \
+  X(Q4_1, BlockQ4_1, kQK)                    \
+  X(Q5_0, BlockQ5_0, kQK)                    \
+  X(Q5_1, BlockQ5_1, kQK)                    \
+  X(IQ4_NL, BlockIQ4_NL, kQK)                \
+  X(Q2_K, BlockQ2_K, kQK_K)                  \
+  X(Q3_K, BlockQ3_K, kQK_K)                  \
+  X(Q4_K, BlockQ4_K, kQK_K)                  \
+  X(Q5_K, BlockQ5_K, kQK_K)                  \
+  X(Q6_K, BlockQ6_K, kQK_K)                  \
+  X(IQ4_XS, BlockIQ4_XS, kQK_K)
+
 float dot_row(GgmlType type, const uint8_t* w, const float* x, int64_t k) {
   switch (type) {
     case GgmlType::F32: return dot_f32(x, reinterpret_cast<const float*>(w), k);
@@ -108,18 +280,13 @@ float dot_row(GgmlType type, const uint8_t* w, const float* x, int64_t k) {
     case GgmlType::BF16: return dot_bf16(x, reinterpret_cast<const uint16_t*>(w), k);
     case GgmlType::Q8_0: return dot_q8_0(x, reinterpret_cast<const BlockQ8_0*>(w), k);
     case GgmlType::Q4_0: return dot_q4_0(x, reinterpret_cast<const BlockQ4_0*>(w), k);
-    default: {  // other block types: decoded a chunk at a time by the reference dequantizer
-      float buf[kQK_K];
-      const int64_t bs = ggml_block_size(type), step = kQK_K / bs * bs;
-      float s = 0.0f;
-      for (int64_t i = 0; i < k; i += step) {
-        const int64_t n = std::min(step, k - i);
-        dequantize_row(type, w + size_t(i / bs) * size_t(ggml_block_bytes(type)), buf, n);
-        s += dot_f32(x + i, buf, n);
-      }
-      return s;
-    }
+#define SB_DOT_CASE(T, B, QK) \
+  case GgmlType::T: return dot_decoded<B, QK>(x, reinterpret_cast<const B*>(w), k);
+    SB_DECODED_TYPES(SB_DOT_CASE)
+#undef SB_DOT_CASE
+    default: break;
   }
+  return 0.0f;  // not reached: the backend loads only the types listed in kernels.h
 }
 
 void dequant_row(GgmlType type, const uint8_t* w, float* out, int64_t k) {
@@ -163,7 +330,11 @@ void dequant_row(GgmlType type, const uint8_t* w, float* out, int64_t k) {
       }
       return;
     }
-    default: dequantize_row(type, w, out, k); return;  // other block types: the reference dequantizer
+#define SB_DEQUANT_CASE(T, B, QK) \
+  case GgmlType::T: dequant_decoded<B, QK>(reinterpret_cast<const B*>(w), out, k); return;
+    SB_DECODED_TYPES(SB_DEQUANT_CASE)
+#undef SB_DEQUANT_CASE
+    default: return;
   }
 }
 
