@@ -10,6 +10,7 @@
 #                      include cuda (test_backend_ops, test_model_ref)
 #   stories.txt        sparkbench generate/logits on stories260K with --backend cuda vs llama.cpp
 #   bench_stories.json sparkbench bench on stories260K
+#   bench_kquants.jsonl sparkbench bench on three llama.cpp quant files (Q4_K_M, Q6_K, IQ4_XS mixes)
 #   bench_spark.jsonl  sparkbench bench on codex-spark f16 (graphs on; graphs off; bf16 compute)
 #   kernels.json       sparkbench-kernels --benchmark_filter=^cuda/ (Google Benchmark JSON)
 set -u
@@ -84,7 +85,7 @@ step() {
 } >>"$summary"
 step "nvidia-smi" 20 "$log" nvidia-smi
 
-# 1. the [cuda] test cases (ops vs ref, attention, stories260K vs llama.cpp, graphs vs direct)
+# 1. the [cuda] test cases (ops vs ref, attention, stories260K vs llama.cpp, the kquants files, graphs vs direct)
 step "tests [cuda]" 120 "$OUT/tests.txt" "$bin/sparkbench-tests" "[cuda]" --durations yes
 # the variant cases loop over every usable backend, cuda included (int8 weights among them)
 step "tests [variants]" 60 "$OUT/tests.txt" "$bin/sparkbench-tests" "[variants]" 
@@ -112,6 +113,13 @@ fi
 # 3. speed: stories260K, then codex-spark f16 (96 layers) with graphs on / off and bf16 compute
 step "bench stories260K" 40 "$OUT/bench_stories.json" "$bin/sparkbench" bench -m "$stories" -p 128 -n 32 -r 3 --backend cuda \
   --output json
+kq="$SPARKBENCH_SHARED/reference/kquants"
+for f in kq-Q4_K_M kq-Q6_K kq-IQ4_XS; do  # llama.cpp block types end to end (tiny model: a path check, not a speed figure)
+  if [ -f "$kq/$f.gguf" ]; then
+    step "bench $f" 20 "$OUT/bench_kquants.jsonl" "$bin/sparkbench" bench -m "$kq/$f.gguf" -p 128 -n 32 -r 2 --backend cuda \
+      --output jsonl
+  fi
+done
 step "synth codex-spark f16" 90 "$log" "$bin/sparkbench" model synth --preset codex-spark --dtype f16 -o "$spark"
 if [ -f "$spark" ]; then
   step "bench codex-spark graphs on" 60 "$OUT/bench_spark.jsonl" "$bin/sparkbench" bench -m "$spark" -p 128 -n 32 -r 3 \

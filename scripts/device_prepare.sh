@@ -52,6 +52,10 @@ if [ -d "$shared" ]; then
   cp "$shared/models/stories260K.gguf" .devshared/models/
   cp "$shared/reference/README.md" .devshared/reference/
   cp "$shared"/reference/stories260k/* .devshared/reference/stories260k/
+  if [ -d "$shared/reference/kquants" ]; then  # the quantized files (kq-base.gguf, F32, is not needed)
+    mkdir -p .devshared/reference/kquants
+    cp "$shared"/reference/kquants/kq-*Q*.gguf "$shared"/reference/kquants/*.txt .devshared/reference/kquants/
+  fi
 else
   echo "warning: $shared not found: the device check will skip the stories260K tests" >&2
 fi

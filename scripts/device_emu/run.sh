@@ -70,7 +70,7 @@ compile "$here/emu_runtime.cc" "$out/obj/emu_runtime.o" "${pic[@]}"
 "${cxx[@]}" -shared -o "$out/libsparkbench-cuda.so" "${objs[@]}" -lpthread
 objs=()
 for t in tests/test_main.cc tests/test_support.cc tests/engine/test_cuda_backend.cc tests/engine/test_backend_ops.cc \
-         tests/engine/test_model_ref.cc; do
+         tests/engine/test_model_ref.cc tests/engine/test_backend_blocks.cc; do
   compile "$root/$t" "$out/obj/test_$(basename "$t" .cc).o" "${defs[@]}"
 done
 libs=(-lpcre2-8 -lcrypto -lpthread -fopenmp -ldl)

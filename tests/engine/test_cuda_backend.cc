@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 
 #include <nlohmann/json.hpp>
@@ -613,20 +614,34 @@ TEST_CASE("cuda: the int8 variant of stories260K matches the ref backend's int8 
   CHECK(graphs <= 1e-6);
 }
 
-TEST_CASE("cuda: every llama.cpp quant reference file (kquants) gives ref's logits in prefill and decode, and its PPL", "[cuda][shared]") {
+TEST_CASE("cuda: every llama.cpp quant reference file (kquants) gives ref's logits in prefill and decode, and llama.cpp's PPL", "[cuda][shared]") {
   auto cu = cuda_or_skip();
   if (!cu) return;
   if (test::skip_without_shared()) return;
-  auto ref = create_backend("ref");
   const std::string dir = test::shared_path("reference/kquants");
+  if (!std::filesystem::is_directory(dir)) {
+    std::printf("SKIPPED: %s not found\n", dir.c_str());
+    return;
+  }
+  auto ref = create_backend("ref");
+  // llama-perplexity.txt: "<file> Final estimate: PPL = <value> +/- <stderr>" per line (README there)
+  std::map<std::string, double> llama_ppl;
+  {
+    std::ifstream in(dir + "/llama-perplexity.txt");
+    for (std::string line; std::getline(in, line);)
+      if (const auto at = line.find("PPL = "); at != std::string::npos)
+        llama_ppl[line.substr(0, line.find(' '))] = std::stod(line.substr(at + 6));
+  }
+  // the quantized files (kq-base.gguf is F32, which the other cases cover)
   std::vector<std::string> files;
   for (const auto& e : std::filesystem::directory_iterator(dir))
-    if (e.path().extension() == ".gguf") files.push_back(e.path().filename().string());
+    if (e.path().extension() == ".gguf" && e.path().filename() != "kq-base.gguf") files.push_back(e.path().filename().string());
   std::sort(files.begin(), files.end());
-  REQUIRE(files.size() >= 14);  // the README's set: base, pure Q8_0/Q4_0 and 11 llama-quantize mixes
+  REQUIRE(files.size() >= 13);  // the README's set: pure Q8_0/Q4_0 and 11 llama-quantize mixes
   const std::string text = read_file(test::shared_path("reference/stories260k/ppl.txt"));
   for (const auto& file : files) {
     INFO(file);
+    REQUIRE(llama_ppl.count(file) == 1);
     auto f = GgufFile::open(dir + "/" + file);
     auto tok = Tokenizer::from_gguf(*f);
     std::vector<int32_t> ids = tok->encode(text, true);
@@ -648,17 +663,14 @@ TEST_CASE("cuda: every llama.cpp quant reference file (kquants) gives ref's logi
     }
     REQUIRE(rows[1].size() == rows[0].size());
     const double err = max_rel_err(rows[0], rows[1]);  // every cuda logit must be finite
-    std::printf("cuda %s: max logit error vs ref %.3g\n", file.c_str(), err);
+    // llama-perplexity's protocol (-c 128 -b 128, f16 KV) on cuda; 0.3% as test_kquants
+    // allows ref and cpu (llama.cpp quantizes activations inside its products, see the README)
+    Context ctx(*models[1], {.n_ctx = 128, .n_batch = 128, .kv_type = DType::F16});
+    const double ppl = perplexity(ctx, *tok, text, PplProtocol::LlamaCpp, 128).ppl, rel = ppl / llama_ppl[file] - 1;
+    std::printf("cuda %s: max logit error vs ref %.3g, PPL %.4f vs llama.cpp %.4f (%+.3f%%)\n", file.c_str(), err, ppl,
+                llama_ppl[file], rel * 100);
     CHECK(err <= 1e-3);
-    // llama-perplexity's protocol (-c 128 -b 128, f16 KV), as test_kquants runs on ref and cpu
-    double ppl[2];
-    for (int i = 0; i < 2; ++i) {
-      Context ctx(*models[i], {.n_ctx = 128, .n_batch = 128, .kv_type = DType::F16});
-      ppl[i] = perplexity(ctx, *tok, text, PplProtocol::LlamaCpp, 128).ppl;
-    }
-    std::printf("cuda %s: PPL %.4f, ref %.4f\n", file.c_str(), ppl[1], ppl[0]);
-    INFO("PPL ref " << ppl[0] << ", cuda " << ppl[1]);
-    CHECK(std::fabs(ppl[1] / ppl[0] - 1) < 1e-3);  // NaN fails
+    CHECK(std::fabs(rel) < 3e-3);  // NaN fails
   }
 }
 
