@@ -129,12 +129,12 @@ void add_model_command(CLI::App& app) {
   std::string preset_help = "Preset:";
   for (const auto& p : presets()) preset_help += " " + p.name + " (" + p.description + ");";
   synth->add_option("--preset", synth_opt.preset, preset_help)->default_val("codex-spark-mini");
-  synth->add_option("--dtype", synth_dtype, "Weight type: f32, f16, bf16, q8_0, q4_0")->default_val("f16");
+  synth->add_option("--dtype", synth_dtype, "Weight type of every matrix: f32, f16, bf16, q8_0, q5_1, q5_0, q4_1, q4_0, iq4_nl, q6_k, q5_k, q4_k, iq4_xs, q3_k, q2_k")->default_val("f16");
   synth->add_option("--seed", synth_opt.seed, "Seed for the weights")->default_val(0);
   synth->add_option("-o,--output", synth_out, "Output GGUF file")->required();
   synth->callback([] {
     auto t = ggml_type_from_name(synth_dtype);
-    if (!t) fail("unknown --dtype '", synth_dtype, "' (f32, f16, bf16, q8_0, q4_0)");
+    if (!t) fail("unknown --dtype '", synth_dtype, "' (f32, f16, bf16, q8_0, q5_1, q5_0, q4_1, q4_0, iq4_nl, q6_k, q5_k, q4_k, iq4_xs, q3_k, q2_k)");
     synth_opt.dtype = *t;
     find_preset(synth_opt.preset);  // clear error before any work
     synthesize_model(synth_opt, synth_out);
