@@ -12,7 +12,9 @@ std::string key_of(const std::string& identity, const nlohmann::json& req) {
 }  // namespace
 
 LLResult CachedLM::loglikelihood(const LLRequest& r) {
-  const std::string key = key_of(identity(), {{"type", "loglikelihood"}, {"context", r.context}, {"continuation", r.continuation}});
+  nlohmann::json req{{"type", "loglikelihood"}, {"context", r.context}, {"continuation", r.continuation}};
+  if (r.chat) req["chat"] = true;  // (absent for plain requests: keys of older caches stay valid)
+  const std::string key = key_of(identity(), req);
   if (auto v = cache_.get(key)) {
     auto j = nlohmann::json::parse(*v);
     ++hits_;
@@ -38,8 +40,10 @@ RollingResult CachedLM::loglikelihood_rolling(const std::string& text) {
 }
 
 GenResult CachedLM::generate(const GenRequest& r) {
-  const std::string key = key_of(identity(), {{"type", "generate"}, {"prompt", r.prompt}, {"stop", r.stop}, {"max_tokens", r.max_tokens},
-                                              {"temperature", r.temperature}, {"top_p", r.top_p}, {"top_k", r.top_k}, {"seed", r.seed}});
+  nlohmann::json req{{"type", "generate"}, {"prompt", r.prompt}, {"stop", r.stop}, {"max_tokens", r.max_tokens},
+                     {"temperature", r.temperature}, {"top_p", r.top_p}, {"top_k", r.top_k}, {"seed", r.seed}};
+  if (r.chat) req["chat"] = true;
+  const std::string key = key_of(identity(), req);
   if (auto v = cache_.get(key)) {
     auto j = nlohmann::json::parse(*v);
     ++hits_;

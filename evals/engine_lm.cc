@@ -26,8 +26,9 @@ void EngineLM::eval_from(const std::vector<int32_t>& ids, int64_t from, std::vec
 
 LLResult EngineLM::loglikelihood(const LLRequest& r) {
   const bool bos = tok_.add_bos_default();
-  std::vector<int32_t> whole = tok_.encode(r.context + r.continuation, bos);
-  std::vector<int32_t> ctx = tok_.encode(r.context, bos);
+  auto encode = [&](const std::string& t) { return r.chat ? tok_.encode_chat(t) : tok_.encode(t, bos); };
+  std::vector<int32_t> whole = encode(r.context + r.continuation);
+  std::vector<int32_t> ctx = encode(r.context);
   size_t split = 0;
   while (split < ctx.size() && split < whole.size() && ctx[split] == whole[split]) ++split;
   if (split == whole.size()) fail("loglikelihood: the continuation adds no tokens");
@@ -82,7 +83,7 @@ RollingResult EngineLM::loglikelihood_rolling(const std::string& text) {
 }
 
 GenResult EngineLM::generate(const GenRequest& r) {
-  std::vector<int32_t> ids = tok_.encode(r.prompt, tok_.add_bos_default());
+  std::vector<int32_t> ids = r.chat ? tok_.encode_chat(r.prompt) : tok_.encode(r.prompt, tok_.add_bos_default());
   const int64_t n_ctx = ctx_.n_ctx();
   const int64_t room = std::max<int64_t>(1, std::min<int64_t>(r.max_tokens, n_ctx / 2));
   if (int64_t(ids.size()) + room > n_ctx) {  // keep the prompt's tail (BOS first)

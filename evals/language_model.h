@@ -8,6 +8,11 @@
 //     perplexity; long texts are scored in windows so every token is scored once.
 //   generate(prompt, stop, max_tokens, sampling): generated text cut at the first stop string.
 //
+// `chat` marks text rendered by a chat template (evals/chat_template.h): its special-token
+// texts (<|im_start|>, <s>, ...) are read as their token ids, and BOS is added only when the
+// vocab adds one and the text does not already start with it (as llama.cpp does). Plain
+// requests never parse special-token texts.
+//
 // Implementations throw sb::Error on failures. Not thread-safe unless stated.
 #pragma once
 
@@ -20,6 +25,7 @@ namespace sb {
 struct LLRequest {
   std::string context;
   std::string continuation;
+  bool chat = false;  // context is a rendered chat prompt
 };
 struct LLResult {
   double logprob = 0;
@@ -35,6 +41,7 @@ struct RollingResult {
 
 struct GenRequest {
   std::string prompt;
+  bool chat = false;  // prompt is a rendered chat prompt
   std::vector<std::string> stop;
   int max_tokens = 128;
   float temperature = 0.0f;  // 0 = greedy

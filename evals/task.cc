@@ -4,6 +4,7 @@
 #include <random>
 
 #include "engine/core/error.h"
+#include "evals/chat_template.h"
 #include "evals/metrics.h"
 
 namespace sb {
@@ -15,6 +16,13 @@ std::unique_ptr<Task> Task::create(const Suite& s, const TaskOptions& o) {
   if (s.task == "perplexity") return make_perplexity_task(s, o);
   if (s.task == "code") return make_code_task(s, o);
   fail(s.source, ": unknown task type '", s.task, "' (multiple_choice, generate, dialogue, perplexity, code)");
+}
+
+std::string ChatMode::prompt(const std::string& user) const {
+  std::vector<ChatMessage> m;
+  if (!system.empty()) m.push_back({"system", system});
+  m.push_back({"user", user});
+  return tmpl->render(m, /*add_generation_prompt=*/true);
 }
 
 std::string Task::few_shot_prefix(size_t i, const std::string& target_template) const {

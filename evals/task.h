@@ -10,6 +10,7 @@
 //   dialogue         selection_acc, gold_ppl, distinct_1, distinct_2, repetition_rate
 //   perplexity       ppl, bits_per_byte (rolling log-likelihood of "text")
 //   code             pass@k (unbiased estimator; a k only when every problem has n >= k)
+// ItemResult::prompt is the text the model was given (the rendered chat prompt in chat mode).
 #pragma once
 
 #include <cstdint>
@@ -44,6 +45,21 @@ struct MetricResult {
   int64_t n = 0;
 };
 
+class ChatTemplate;
+
+// Chat prompting (`run --chat`): generate and dialogue tasks send their prompt as one user
+// message (after a system message when `system` is set), rendered by the model's chat template
+// with the generation prompt; log-likelihood contexts (multiple choice, dialogue selection)
+// stay plain text unless `scoring` is set. Perplexity and code prompts always stay plain.
+struct ChatMode {
+  ChatTemplate* tmpl = nullptr;  // null: plain prompts (not owned)
+  std::string system;            // sent as a system message when non-empty
+  bool scoring = false;
+  bool on() const { return tmpl != nullptr; }
+  // The rendered prompt for one user message. Throws sb::Error from the template.
+  std::string prompt(const std::string& user) const;
+};
+
 struct TaskOptions {
   int samples = 1;            // completions per code problem (> 1 samples at temperature)
   float temperature = 0.8f;   // for samples > 1
@@ -51,6 +67,7 @@ struct TaskOptions {
   int workers = 2;            // sandbox workers
   double timeout_s = 10;      // per code sample
   bool unsafe_no_sandbox = false;
+  ChatMode chat;
 };
 
 class Task {

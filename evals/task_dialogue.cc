@@ -1,6 +1,10 @@
 // dialogue: next-response selection among the gold response and its distractors (by
 // log-likelihood given the conversation), the perplexity of the gold response, and — from one
 // greedy response generated per conversation — distinct-1/2 and the repetition rate.
+// In chat mode (TaskOptions::chat) the whole plain prompt, history and "A:" cue included, is
+// one user message: the suite's conversations open with the speaker who answers next, which
+// templates that require user/assistant alternation starting with the user would reject if
+// each turn were its own message.
 #include <cmath>
 
 #include "engine/core/error.h"
@@ -39,22 +43,26 @@ class DialogueTask : public Task {
     if (!dis.is_array() || dis.empty()) fail(where, ": 'distractors' must be a non-empty array");
     std::vector<std::string> cands{gold};
     for (const auto& d : dis) cands.push_back(d.get<std::string>());
+    // Chat mode: the plain prompt (history + "A:") is the user message; the assistant answers.
+    const std::string chat_prompt = opt_.chat.on() ? opt_.chat.prompt(prompt) : std::string();
+    const bool chat_ll = opt_.chat.on() && opt_.chat.scoring;
     std::vector<double> ll;
     LLResult gold_r;
     for (size_t c = 0; c < cands.size(); ++c) {
-      LLResult r = lm.loglikelihood({prompt, " " + cands[c]});
+      LLResult r = lm.loglikelihood({chat_ll ? chat_prompt : prompt, " " + cands[c], chat_ll});
       if (c == 0) gold_r = r;
       ll.push_back(r.logprob);
     }
     const int pred = int(std::max_element(ll.begin(), ll.end()) - ll.begin());
     GenRequest g;
-    g.prompt = prompt;
+    g.prompt = opt_.chat.on() ? chat_prompt : prompt;
+    g.chat = opt_.chat.on();
     g.stop = {"\n"};
     g.max_tokens = max_tokens_;
     GenResult gen = lm.generate(g);
     ItemResult out;
     out.item_id = out.sample_id = suite_.item_id(i);
-    out.prompt = prompt;
+    out.prompt = g.prompt;
     out.output = gen.text;
     out.score = pred == 0 ? 1.0 : 0.0;
     out.outcome = pred == 0 ? "correct" : "wrong";

@@ -36,6 +36,10 @@ class GenerateTask : public Task {
     if (golds.empty()) fail(where, ": field '", answers_field_, "' must be a string or a non-empty array of strings");
     GenRequest g;
     g.prompt = few_shot_prefix(i, target_tmpl_) + fill_template(tmpl_, rec.value, where);
+    if (opt_.chat.on()) {
+      g.prompt = opt_.chat.prompt(g.prompt);
+      g.chat = true;
+    }
     g.stop = stop_;
     g.max_tokens = max_tokens_;
     GenResult r = lm.generate(g);

@@ -51,10 +51,12 @@ class MultipleChoiceTask : public Task {
         fail(where, ": field '", answer_field_, "' must be an index into the choices");
       gold = a.get<int>();
     }
-    const std::string prompt = few_shot_prefix(i, labels_.empty() ? "" : choices_tmpl_) + fill_template(tmpl_, rec.value, where);
+    std::string prompt = few_shot_prefix(i, labels_.empty() ? "" : choices_tmpl_) + fill_template(tmpl_, rec.value, where);
+    const bool chat = opt_.chat.on() && opt_.chat.scoring;
+    if (chat) prompt = opt_.chat.prompt(prompt);
     std::vector<double> ll, norm;
     for (const auto& c : choices) {
-      LLResult r = lm.loglikelihood({prompt, c});
+      LLResult r = lm.loglikelihood({prompt, c, chat});
       ll.push_back(r.logprob);
       norm.push_back(r.logprob / double(std::max<size_t>(1, c.size())));
     }

@@ -8,6 +8,8 @@
 #include "engine/core/error.h"
 #include "engine/core/mmap_file.h"
 #include "engine/generate/generate.h"
+#include "evals/task.h"
+#include "harness/chat_args.h"
 #include "harness/commands.h"
 #include "harness/model_loader.h"
 
@@ -19,6 +21,7 @@ void add_generate_command(CLI::App& app) {
   static std::string prompt, prompt_file;
   static GenerateOptions g;
   static bool json = false, no_bos = false;
+  static ChatArgs chat;
   add_model_args(cmd, margs);
   cmd->add_option("-p,--prompt", prompt, "Prompt text");
   cmd->add_option("-f,--prompt-file", prompt_file, "Read the prompt from a file (byte for byte)");
@@ -35,12 +38,18 @@ void add_generate_command(CLI::App& app) {
   cmd->add_flag("--ignore-eos", g.ignore_eog, "Keep generating past end-of-generation tokens");
   cmd->add_flag("--no-bos", no_bos, "Do not prepend BOS to the prompt");
   cmd->add_flag("--json", json, "Print one JSON object instead of streaming text");
+  add_chat_args(cmd, chat, /*scoring_flag=*/false);
   cmd->callback([] {
     if (!prompt_file.empty()) prompt = read_file(prompt_file);
     if (g.max_tokens < 0) fail("--n-predict must be >= 0");
+    if (chat.chat && no_bos) fail("--no-bos does not combine with --chat (the template and the vocab decide the BOS)");
     LoadedModel lm = load_model(margs);
+    // --chat: the prompt is a user message (after --system), rendered by the chat template.
+    std::unique_ptr<ChatTemplate> tmpl = open_chat_template(chat, lm.model->file(), *lm.tokenizer);
+    if (tmpl) prompt = ChatMode{tmpl.get(), chat.system}.prompt(prompt);
     Context ctx(*lm.model, lm.ctx_opts);
-    std::vector<int32_t> ids = lm.tokenizer->encode(prompt, !no_bos && lm.tokenizer->add_bos_default());
+    std::vector<int32_t> ids = tmpl ? lm.tokenizer->encode_chat(prompt)
+                                    : lm.tokenizer->encode(prompt, !no_bos && lm.tokenizer->add_bos_default());
     if (lm.synthetic && !json) std::fprintf(stderr, "note: %s has synthetic (random) weights; its text is meaningless\n", lm.path.c_str());
     GenerateResult r;
     if (json) {
@@ -65,6 +74,7 @@ void add_generate_command(CLI::App& app) {
       j["backend"] = lm.backend->name();
       j["backend_info"] = lm.backend->describe();
       j["prompt"] = prompt;
+      if (tmpl) j["chat_template"] = {{"source", tmpl->name()}, {"engine", tmpl->engine_version()}, {"system", chat.system}};
       j["prompt_ids"] = r.prompt_ids;
       j["generated_ids"] = r.generated_ids;
       j["text"] = r.text;

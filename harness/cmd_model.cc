@@ -6,6 +6,7 @@
 
 #include "engine/compress/apply.h"
 #include "engine/core/error.h"
+#include "engine/core/mmap_file.h"
 #include "engine/gguf/gguf.h"
 #include "engine/model/config.h"
 #include "engine/model/synth.h"
@@ -54,7 +55,7 @@ nlohmann::json model_info_json(const GgufFile& f) {
                     {"n_layer", c.n_layer}, {"n_head", c.n_head}, {"n_head_kv", c.n_head_kv},
                     {"n_ff", c.n_ff}, {"head_dim", c.head_dim}, {"n_rot", c.n_rot},
                     {"rope_base", c.rope_base}, {"rms_eps", c.rms_eps},
-                    {"tied_output", c.tied_output}, {"qkv_bias", c.qkv_bias}};
+                    {"tied_output", c.tied_output}, {"qkv_bias", c.qkv_bias}, {"features", c.features()}};
   }
   nlohmann::json tok;
   tok["model"] = f.get_string("tokenizer.ggml.model", "");
@@ -65,6 +66,7 @@ nlohmann::json model_info_json(const GgufFile& f) {
     std::string key = std::string("tokenizer.ggml.") + k + "_token_id";
     if (f.find(key)) tok[std::string(k) + "_id"] = f.get_int(key, -1);
   }
+  if (f.find("tokenizer.chat_template")) tok["chat_template_bytes"] = f.get_string("tokenizer.chat_template", "").size();
   j["tokenizer"] = tok;
   return j;
 }
@@ -82,6 +84,9 @@ void print_model_info(const nlohmann::json& j) {
     std::printf("context       %lld   vocab %lld   rope base %g (%lld dims)   rms eps %g%s\n",
                 h["n_ctx"].get<long long>(), h["n_vocab"].get<long long>(), h["rope_base"].get<double>(),
                 h["n_rot"].get<long long>(), h["rms_eps"].get<double>(), h["tied_output"].get<bool>() ? "   tied output" : "");
+    std::string features;
+    for (const auto& x : h["features"]) features += (features.empty() ? "" : ", ") + x.get<std::string>();
+    if (!features.empty()) std::printf("features      %s\n", features.c_str());
   }
   std::string types;
   for (auto& [k, v] : j["tensor_types"].items()) types += (types.empty() ? "" : ", ") + k + " x" + std::to_string(v.get<int>());
@@ -95,6 +100,7 @@ void print_model_info(const nlohmann::json& j) {
   if (t.contains("merges")) std::printf(", %lld merges", t["merges"].get<long long>());
   if (t.contains("bos_id")) std::printf(", bos %lld", t["bos_id"].get<long long>());
   if (t.contains("eos_id")) std::printf(", eos %lld", t["eos_id"].get<long long>());
+  if (t.contains("chat_template_bytes")) std::printf(", chat template (%lld bytes)", t["chat_template_bytes"].get<long long>());
   std::printf("\n");
 }
 
@@ -128,14 +134,22 @@ void add_model_command(CLI::App& app) {
   static std::string synth_dtype = "f16", synth_out;
   std::string preset_help = "Preset:";
   for (const auto& p : presets()) preset_help += " " + p.name + " (" + p.description + ");";
-  synth->add_option("--preset", synth_opt.preset, preset_help)->default_val("codex-spark-mini");
+  static std::string synth_arch;
+  auto* preset_opt = synth->add_option("--preset", synth_opt.preset, preset_help)->default_val("codex-spark-mini");
+  synth->add_option("--arch", synth_arch,
+                    "Architecture family instead of --preset: llama3, qwen3, gemma2, phi3 (the <arch>-tiny preset)")
+      ->excludes(preset_opt);
   synth->add_option("--dtype", synth_dtype, "Weight type of every matrix: f32, f16, bf16, q8_0, q5_1, q5_0, q4_1, q4_0, iq4_nl, q6_k, q5_k, q4_k, iq4_xs, q3_k, q2_k")->default_val("f16");
   synth->add_option("--seed", synth_opt.seed, "Seed for the weights")->default_val(0);
   synth->add_option("-o,--output", synth_out, "Output GGUF file")->required();
+  static std::string synth_chat;
+  synth->add_option("--chat-template", synth_chat, "Jinja2 chat template file to embed as tokenizer.chat_template");
   synth->callback([] {
+    if (!synth_chat.empty()) synth_opt.chat_template = read_file(synth_chat);
     auto t = ggml_type_from_name(synth_dtype);
     if (!t) fail("unknown --dtype '", synth_dtype, "' (f32, f16, bf16, q8_0, q5_1, q5_0, q4_1, q4_0, iq4_nl, q6_k, q5_k, q4_k, iq4_xs, q3_k, q2_k)");
     synth_opt.dtype = *t;
+    if (!synth_arch.empty()) synth_opt.preset = find_family_preset(synth_arch).name;
     find_preset(synth_opt.preset);  // clear error before any work
     synthesize_model(synth_opt, synth_out);
     auto f = GgufFile::open(synth_out);

@@ -131,6 +131,7 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--label", o.label, "Label for the run (compare/report can refer to it)");
   cmd->add_flag("--resume", o.resume, "Finish the latest interrupted run with the same configuration");
   cmd->add_flag("--json", json, "Print the results as JSON");
+  add_chat_args(cmd, o.chat, /*scoring_flag=*/true);
   cmd->callback([] {
     o.variants = variants.empty() ? std::vector<std::string>{"base"} : split_commas(variants);
     o.suites = suites.empty() ? std::vector<std::string>{"all"} : split_commas(suites);
@@ -143,7 +144,8 @@ void add_run_command(CLI::App& app) {
                           {"model_sha256", r.model_sha256}, {"synthetic_weights", r.synthetic}, {"backend", r.backend},
                           {"resumed", r.resumed}, {"cache_hits", r.cache_hits}, {"db", o.db},
                           {"weight_type", r.weight_type}, {"model_bytes", r.model_bytes}, {"peak_rss_bytes", r.peak_rss_bytes},
-                          {"peak_rss_per_variant", r.peak_per_variant}, {"load_ms", r.load_ms}, {"notes", r.notes}};
+                          {"peak_rss_per_variant", r.peak_per_variant}, {"load_ms", r.load_ms}, {"notes", r.notes},
+                          {"chat", r.chat}};
         if (r.fidelity) {
           jr["kld_mean"] = r.fidelity->kld_mean;
           jr["fidelity"] = fidelity_json(*r.fidelity);
@@ -170,6 +172,10 @@ void add_run_command(CLI::App& app) {
         std::printf("run %lld (%s) %s  variant %s  backend %s%s\n", (long long)r.run_id, r.status.c_str(), r.model_path.c_str(),
                     r.variant.c_str(), r.backend.c_str(), r.resumed ? "  (resumed)" : "");
         if (r.synthetic) std::printf("  ** synthetic weights: scores measure the harness, not a trained model **\n");
+        if (!r.chat.is_null())
+          std::printf("  chat: %s%s%s\n", r.chat["template_source"].get<std::string>().c_str(),
+                      r.chat["system"].get<std::string>().empty() ? "" : ", with a system message",
+                      r.chat["scoring"].get<bool>() ? ", log-likelihood contexts chat-formatted" : "");
         std::printf("  %-12s %-16s %-30s %6s %8s\n", "suite", "metric", "value", "n", "time s");
         for (const auto& s : r.suites)
           for (size_t k = 0; k < s.metrics.size(); ++k)

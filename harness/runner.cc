@@ -114,6 +114,9 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
   store->mark_interrupted();
   StoreCache cache(*store);
   LoadedModel lm = load_model(margs);
+  std::unique_ptr<ChatTemplate> chat = open_chat_template(opt.chat, lm.model->file(), *lm.tokenizer);
+  TaskOptions task_opt = opt.task;
+  task_opt.chat = ChatMode{chat.get(), opt.chat.system, opt.chat.scoring};
   const std::string sha = model_sha256(lm.path, store.get());
   const std::string calib_sha = calib_text.empty() ? "" : sha256_hex(calib_text);
   const std::string group = random_group_id();
@@ -148,12 +151,14 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
                           {"samples", opt.task.samples}, {"temperature", opt.task.temperature}, {"seed", opt.task.seed},
                           {"n_ctx", margs.n_ctx}};
     if (spec.needs_calibration()) config["calibration_sha256"] = calib_sha;
+    if (chat) config["chat"] = chat_config(opt.chat, chat.get());
     RunSummary sum;
     sum.variant = variant;
     sum.model_path = lm.path;
     sum.model_sha256 = sha;
     sum.synthetic = lm.synthetic;
     sum.backend = lm.backend->name();
+    sum.chat = chat_config(opt.chat, chat.get());
     sum.peak_per_variant = reset_peak_rss();
     // The variant's model (the base model itself for "base").
     std::unique_ptr<Model> owned;
@@ -203,12 +208,13 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
     sum.run_id = run_id;
     std::string identity = sha + "|" + variant + "|" + lm.backend->name() + "|kv=" + margs.kv_type + "|compute=" + margs.compute;
     if (spec.needs_calibration()) identity += "|calib=" + calib_sha;
+    identity += chat_identity(opt.chat, chat.get());
     EngineLM engine(*model, *lm.tokenizer, lm.ctx_opts, identity);
     CachedLM cached(engine, cache);
     try {
       for (const auto& suite : suites) {
         const auto t0 = std::chrono::steady_clock::now();
-        auto task = Task::create(suite, opt.task);
+        auto task = Task::create(suite, task_opt);
         const size_t n = opt.limit > 0 ? std::min(task->size(), size_t(opt.limit)) : task->size();
         std::set<std::string> done = store->sample_ids(run_id, suite.name);
         for (size_t i = 0; i < n && !g_stop; ++i) {

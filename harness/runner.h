@@ -15,6 +15,7 @@
 #include "engine/compress/apply.h"
 #include "engine/compress/fidelity.h"
 #include "evals/task.h"
+#include "harness/chat_args.h"
 #include "harness/model_loader.h"
 #include "harness/variants.h"
 
@@ -41,6 +42,9 @@ struct RunOptions {
   std::vector<std::string> suites{"all"};
   int64_t limit = 0;  // items per suite (0 = all)
   TaskOptions task;
+  // --chat: generate/dialogue prompts rendered by the chat template (task.chat is filled from
+  // this); the template, system text and mode are part of the cache identity and run config.
+  ChatArgs chat;
   std::string db = "sparkbench.db";
   std::string label;
   bool resume = false;
@@ -70,6 +74,7 @@ struct RunSummary {
   bool synthetic = false;
   std::string backend;
   bool resumed = false;
+  nlohmann::json chat;               // chat_config() of the run: null without --chat
   int64_t cache_hits = 0;
   std::vector<SuiteSummary> suites;
 };

@@ -8,6 +8,8 @@ pkgs=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libdnnl-dev libsqlite3-dev sqlite3 libcli11-dev catch2 libbenchmark-dev nlohmann-json3-dev
   libpcre2-dev libssl-dev zlib1g-dev bubblewrap python3
+  # --chat: models' chat templates are rendered by real Jinja2 (evals/chat_template.h)
+  python3-jinja2
   # `sparkbench report` screenshot test (headless Chromium renders the HTML report; skipped without it)
   chromium fonts-dejavu-core
 )

@@ -1,5 +1,6 @@
 #include "engine/backends/backend.h"
 
+#include <cmath>
 #include <vector>
 
 #include "engine/core/error.h"
@@ -36,6 +37,14 @@ Tensor Tensor::rows_view(int64_t r0, int64_t n) const {
   if (r0 < 0 || n < 0 || r0 + n > rows_) fail("rows_view(", r0, ", ", n, ") out of range for ", rows_, " rows");
   return Tensor(mem_, offset_ + size_t(r0 * cols_) * dtype_size(dtype_), n, cols_, dtype_);
 }
+
+Tensor Tensor::reshaped(int64_t rows, int64_t cols) const {
+  if (rows < 0 || cols < 0 || rows * cols != rows_ * cols_)
+    fail("reshaped(", rows, ", ", cols, ") does not match ", rows_, " x ", cols_);
+  return Tensor(mem_, offset_, rows, cols, dtype_);
+}
+
+float AttentionShape::kq_scale() const { return attn_scale != 0.0f ? attn_scale : 1.0f / std::sqrt(float(head_dim)); }
 
 void Backend::argmax_rows(const Tensor& logits, int32_t* out) {
   const int64_t R = logits.rows(), V = logits.cols();

@@ -48,6 +48,9 @@ class Tensor {
   size_t bytes() const { return size_t(rows_ * cols_) * dtype_size(dtype_); }
   // Rows [r0, r0 + n) of this tensor (same memory).
   Tensor rows_view(int64_t r0, int64_t n) const;
+  // The same memory seen as (rows, cols) with rows * cols == this->rows() * this->cols(), e.g.
+  // (T, n_head * head_dim) as (T * n_head, head_dim) for a per-head op.
+  Tensor reshaped(int64_t rows, int64_t cols) const;
   // Raw pointer for the owning backend's use only.
   void* data() const { return static_cast<char*>(mem_.get()) + offset_; }
   template <class T>
@@ -131,7 +134,8 @@ struct BackendOptions {
   int device = 0;                       // GPU ordinal (cuda)
 };
 
-// Attention geometry for rope/attention ops.
+// Attention geometry and the per-architecture variations of rope/attention (llama.cpp's
+// ggml_rope_ext and llm_build_kqv semantics).
 struct AttentionShape {
   int64_t n_head = 0;
   int64_t n_head_kv = 0;
@@ -139,6 +143,21 @@ struct AttentionShape {
   int64_t n_rot = 0;
   float rope_base = 10000.0f;
   RopeStyle rope_style = RopeStyle::Interleaved;
+  // RoPE angle of pair i (i < n_rot / 2) at position p:
+  //   freq_scale * (p * base^(-2i / n_rot)) / freq_factors[i]
+  // computed as p * theta_scale^i by repeated float multiplication, then divided by the factor,
+  // then scaled. freq_scale = 1 / linear scaling factor; freq_factors: (1, n_rot / 2) F32
+  // (llama3's rope_freqs.weight) or empty for all 1.
+  float freq_scale = 1.0f;
+  Tensor freq_factors;
+  // Attention logit of query q and key k: s = dot(q, k) * kq_scale(); with softcap > 0,
+  // s = softcap * tanh(s / softcap) (gemma2); then softmax over the visible keys.
+  float attn_scale = 0.0f;  // 0: 1 / sqrt(head_dim)
+  float softcap = 0.0f;     // 0: none
+  // Sliding window: with window > 0, the query at position p sees keys at positions
+  // p - window + 1 .. p only (llama.cpp masks p - pos_k >= n_swa). 0: all earlier positions.
+  int64_t window = 0;
+  float kq_scale() const;
 };
 
 class Backend {
@@ -176,8 +195,15 @@ class Backend {
                          const AttentionShape& s, Tensor& out) = 0;
   // out(T, F) = silu(gate) * up.
   virtual void swiglu(const Tensor& gate, const Tensor& up, Tensor& out) = 0;
+  // out(T, F) = gelu(gate) * up, gelu in the tanh approximation (ggml_gelu):
+  // 0.5 g (1 + tanh(sqrt(2/pi) g (1 + 0.044715 g^2))).
+  virtual void geglu(const Tensor& gate, const Tensor& up, Tensor& out) = 0;
   // x += y (same shape).
   virtual void add(Tensor& x, const Tensor& y) = 0;
+  // x *= s.
+  virtual void scale(Tensor& x, float s) = 0;
+  // x = cap * tanh(x / cap) (logit soft-capping), cap > 0.
+  virtual void softcap(Tensor& x, float cap) = 0;
 
   // ---- optional hooks (the defaults in backend.cc are correct for every backend) ----
   // out[r] = the index of the largest value of row r of logits (R, V), the lowest index among

@@ -4,6 +4,7 @@
 // the unused tail of a KV cache) are not resident.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <memory>
 
@@ -37,6 +38,11 @@ void to_dtype(DType dt, const float* src, void* dst, int64_t n);
 void from_dtype(DType dt, const void* src, float* dst, int64_t n);
 // Rounds n f32 values in place to what `dt` can represent (identity for F32).
 void round_to_dtype(DType dt, float* x, int64_t n);
+
+// gelu, tanh approximation, as ggml_gelu_f32: 0.5 x (1 + tanh(sqrt(2/pi) x (1 + 0.044715 x^2))).
+inline float gelu_tanh(float x) {
+  return 0.5f * x * (1.0f + std::tanh(0.79788456080286535587989211986876f * x * (1.0f + 0.044715f * x * x)));
+}
 
 // Symmetric int8 quantization of one row (the int8 weight format's per-output-channel weights
 // and its dynamic per-token activations): amax = max |x|, d = amax / 127, q = round-to-nearest-

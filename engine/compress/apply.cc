@@ -69,6 +69,10 @@ Built build(std::shared_ptr<const GgufFile> base_ptr, const VariantSpec& spec, c
   const ModelConfig c = ModelConfig::from_gguf(base);
   const std::string a = c.arch + ".";
   const std::optional<GgmlType> target = spec.gguf_type();
+  if (spec.prune_heads > 0 && c.fused_qkv)
+    fail(base.name(), ": prune-heads is not supported for ", c.arch, " (q, k and v are fused in attn_qkv.weight)");
+  if (spec.prune_layers > 0 && c.swa_even_layers)
+    fail(base.name(), ": prune-layers is not supported for ", c.arch, " (its sliding-window layers alternate by index)");
 
   // 1. layers
   std::vector<int64_t> new_index(size_t(c.n_layer));

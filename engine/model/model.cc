@@ -24,6 +24,15 @@ WeightSource matrix_source(const GgufFile& f, const std::string& name, int64_t i
   return WeightSource{name, t.type, out, in, f.tensor_data(t)};
 }
 
+// Output rows [r0, r0 + n) of a fused matrix (rows are independent in every GGUF type).
+WeightSource row_slice(const WeightSource& s, int64_t r0, int64_t n, const std::string& part) {
+  WeightSource out = s;
+  out.name = s.name + "[" + part + "]";
+  out.rows = n;
+  out.data = static_cast<const uint8_t*>(s.data) + size_t(r0) * size_t(ggml_row_bytes(s.type, s.cols));
+  return out;
+}
+
 Tensor vector_tensor(const GgufFile& f, Backend& b, const std::string& name, int64_t n) {
   const GgufTensorInfo& t = need_tensor(f, name);
   if (t.n_elements != n) fail(f.name(), ": tensor '", name, "' has ", t.n_elements, " elements, expected ", n);
@@ -44,29 +53,51 @@ std::unique_ptr<Model> Model::load(std::shared_ptr<const GgufFile> file, Backend
   const GgufFile& f = *file;
   m->cfg_ = ModelConfig::from_gguf(f);
   const ModelConfig& c = m->cfg_;
-  auto load_matrix = [&](const std::string& name, int64_t in, int64_t out) {
-    WeightSource src = matrix_source(f, name, in, out);
+  auto load_source = [&](WeightSource src) {
     if (transform) src = transform(src, m->owned_);
     if (!backend.supports_format(src.format))
-      fail("backend ", backend.name(), " cannot run ", weight_format_name(src.format), " weights ('", name, "'); use another backend");
+      fail("backend ", backend.name(), " cannot run ", weight_format_name(src.format), " weights ('", src.name, "'); use another backend");
     return backend.load_weight(src);
   };
+  auto load_matrix = [&](const std::string& name, int64_t in, int64_t out) { return load_source(matrix_source(f, name, in, out)); };
   m->tok_embd_ = backend.load_weight(matrix_source(f, "token_embd.weight", c.n_embd, c.n_vocab));
   m->output_norm_ = vector_tensor(f, backend, "output_norm.weight", c.n_embd);
   m->output_ = load_matrix(c.tied_output ? "token_embd.weight" : "output.weight", c.n_embd, c.n_vocab);
+  if (c.rope_freqs) m->rope_freqs_ = vector_tensor(f, backend, "rope_freqs.weight", c.n_rot / 2);
   m->layers_.resize(size_t(c.n_layer));
   for (int64_t i = 0; i < c.n_layer; ++i) {
     const std::string p = "blk." + std::to_string(i) + ".";
     LayerWeights& L = m->layers_[size_t(i)];
     L.attn_norm = vector_tensor(f, backend, p + "attn_norm.weight", c.n_embd);
     L.ffn_norm = vector_tensor(f, backend, p + "ffn_norm.weight", c.n_embd);
-    L.wq = load_matrix(p + "attn_q.weight", c.n_embd, c.q_dim());
-    L.wk = load_matrix(p + "attn_k.weight", c.n_embd, c.kv_dim());
-    L.wv = load_matrix(p + "attn_v.weight", c.n_embd, c.kv_dim());
+    if (c.fused_qkv) {  // rows: q, then k, then v
+      const WeightSource qkv = matrix_source(f, p + "attn_qkv.weight", c.n_embd, c.q_dim() + 2 * c.kv_dim());
+      L.wq = load_source(row_slice(qkv, 0, c.q_dim(), "q"));
+      L.wk = load_source(row_slice(qkv, c.q_dim(), c.kv_dim(), "k"));
+      L.wv = load_source(row_slice(qkv, c.q_dim() + c.kv_dim(), c.kv_dim(), "v"));
+    } else {
+      L.wq = load_matrix(p + "attn_q.weight", c.n_embd, c.q_dim());
+      L.wk = load_matrix(p + "attn_k.weight", c.n_embd, c.kv_dim());
+      L.wv = load_matrix(p + "attn_v.weight", c.n_embd, c.kv_dim());
+    }
     L.wo = load_matrix(p + "attn_output.weight", c.q_dim(), c.n_embd);
-    L.w_gate = load_matrix(p + "ffn_gate.weight", c.n_embd, c.n_ff);
-    L.w_up = load_matrix(p + "ffn_up.weight", c.n_embd, c.n_ff);
+    if (c.fused_gate_up) {  // llama.cpp's LLM_FFN_SWIGLU: silu(first half) * second half
+      const WeightSource gu = matrix_source(f, p + "ffn_up.weight", c.n_embd, 2 * c.n_ff);
+      L.w_gate = load_source(row_slice(gu, 0, c.n_ff, "gate"));
+      L.w_up = load_source(row_slice(gu, c.n_ff, c.n_ff, "up"));
+    } else {
+      L.w_gate = load_matrix(p + "ffn_gate.weight", c.n_embd, c.n_ff);
+      L.w_up = load_matrix(p + "ffn_up.weight", c.n_embd, c.n_ff);
+    }
     L.w_down = load_matrix(p + "ffn_down.weight", c.n_ff, c.n_embd);
+    if (c.qk_norm) {
+      L.q_norm = vector_tensor(f, backend, p + "attn_q_norm.weight", c.head_dim);
+      L.k_norm = vector_tensor(f, backend, p + "attn_k_norm.weight", c.head_dim);
+    }
+    if (c.post_norms) {
+      L.post_attn_norm = vector_tensor(f, backend, p + "post_attention_norm.weight", c.n_embd);
+      L.post_ffn_norm = vector_tensor(f, backend, p + "post_ffw_norm.weight", c.n_embd);
+    }
     if (c.qkv_bias) {
       L.bq = vector_tensor(f, backend, p + "attn_q.bias", c.q_dim());
       L.bk = vector_tensor(f, backend, p + "attn_k.bias", c.kv_dim());
@@ -75,6 +106,17 @@ std::unique_ptr<Model> Model::load(std::shared_ptr<const GgufFile> file, Backend
     m->active_.push_back(i);
   }
   return m;
+}
+
+AttentionShape Model::attention_shape(int64_t l) const {
+  const ModelConfig& c = cfg_;
+  AttentionShape s{c.n_head, c.n_head_kv, c.head_dim, c.n_rot, c.rope_base, c.rope_style};
+  s.freq_scale = c.rope_freq_scale;
+  s.freq_factors = rope_freqs_;
+  s.attn_scale = c.attn_scale;
+  s.softcap = c.attn_softcap;
+  s.window = c.window(l);
+  return s;
 }
 
 size_t Model::weight_bytes() const {
@@ -99,7 +141,7 @@ Context::Context(const Model& model, const ContextOptions& opt) : model_(model) 
   step_graphs_ = opt.step_graphs;
   Backend& b = model.backend();
   kv_ = b.create_kv_cache(c.n_layer, n_ctx_, c.kv_dim(), opt.kv_type);
-  shape_ = AttentionShape{c.n_head, c.n_head_kv, c.head_dim, c.n_rot, c.rope_base, c.rope_style};
+  for (int64_t l = 0; l < c.n_layer; ++l) shapes_.push_back(model.attention_shape(l));
   x_ = b.alloc(n_batch_, c.n_embd, DType::F32);
   h_ = b.alloc(n_batch_, c.n_embd, DType::F32);
   q_ = b.alloc(n_batch_, c.q_dim(), DType::F32);
@@ -170,6 +212,7 @@ void Context::forward_chunk(const int32_t* ids, int64_t T, int64_t out_from, flo
   // One forward pass over the chunk, up to the logits (not their download).
   auto run = [&] {
   b.embed(model_.tok_embd(), ids, T, x);
+  if (c.embd_scale != 0.0f) b.scale(x, c.embd_scale);
   for (int64_t l : model_.active_layers()) {
     const LayerWeights& L = model_.layer(l);
     if (observer_) {
@@ -177,21 +220,40 @@ void Context::forward_chunk(const int32_t* ids, int64_t T, int64_t out_from, flo
       b.download(x, observed_in_.data());
     }
     // attention block: x += wo . attn(rope(wq h), rope(wk h), wv h),  h = rmsnorm(x)
+    const AttentionShape& shape = shapes_[size_t(l)];
     b.rmsnorm(x, L.attn_norm, c.rms_eps, h);
     b.matmul(h, *L.wq, q, L.bq.empty() ? nullptr : &L.bq);
     b.matmul(h, *L.wk, k, L.bk.empty() ? nullptr : &L.bk);
     b.matmul(h, *L.wv, v, L.bv.empty() ? nullptr : &L.bv);
-    b.rope(q, c.n_head, shape_, pos_);
-    b.rope(k, c.n_head_kv, shape_, pos_);
+    if (c.qk_norm) {  // qwen3: RMS norm of every head before RoPE
+      Tensor qh = q.reshaped(T * c.n_head, c.head_dim), kh = k.reshaped(T * c.n_head_kv, c.head_dim);
+      b.rmsnorm(qh, L.q_norm, c.rms_eps, qh);
+      b.rmsnorm(kh, L.k_norm, c.rms_eps, kh);
+    }
+    b.rope(q, c.n_head, shape, pos_);
+    b.rope(k, c.n_head_kv, shape, pos_);
     b.kv_store(*kv_, l, k, v, pos_);
-    b.attention(q, *kv_, l, pos_, shape_, att);
-    b.matmul(att, *L.wo, x, nullptr, /*accumulate=*/true);
-    // feed-forward block: x += w_down . (silu(w_gate h) * (w_up h)),  h = rmsnorm(x)
+    b.attention(q, *kv_, l, pos_, shape, att);
+    if (c.post_norms) {  // gemma2: x += rmsnorm(wo . attn)
+      b.matmul(att, *L.wo, h);
+      b.rmsnorm(h, L.post_attn_norm, c.rms_eps, h);
+      b.add(x, h);
+    } else {
+      b.matmul(att, *L.wo, x, nullptr, /*accumulate=*/true);
+    }
+    // feed-forward block: x += w_down . (act(w_gate h) * (w_up h)),  h = rmsnorm(x)
     b.rmsnorm(x, L.ffn_norm, c.rms_eps, h);
     b.matmul(h, *L.w_gate, gate);
     b.matmul(h, *L.w_up, up);
-    b.swiglu(gate, up, gate);
-    b.matmul(gate, *L.w_down, x, nullptr, /*accumulate=*/true);
+    if (c.geglu) b.geglu(gate, up, gate);
+    else b.swiglu(gate, up, gate);
+    if (c.post_norms) {
+      b.matmul(gate, *L.w_down, h);
+      b.rmsnorm(h, L.post_ffn_norm, c.rms_eps, h);
+      b.add(x, h);
+    } else {
+      b.matmul(gate, *L.w_down, x, nullptr, /*accumulate=*/true);
+    }
     if (observer_) {
       observed_out_.resize(size_t(T * c.n_embd));
       b.download(x, observed_out_.data());
@@ -202,6 +264,7 @@ void Context::forward_chunk(const int32_t* ids, int64_t T, int64_t out_from, flo
   Tensor xr = x.rows_view(out_from, rows), hr = h.rows_view(out_from, rows);
   b.rmsnorm(xr, model_.output_norm(), c.rms_eps, hr);
   b.matmul(hr, model_.output(), lg);
+  if (c.final_softcap > 0.0f) b.softcap(lg, c.final_softcap);
   };
   // A single-token step with logits is the same op sequence every time: a backend may record
   // it once and replay it (Backend::run_step_graph); otherwise the ops run directly.

@@ -6,7 +6,8 @@
 // data on the way in (compression variants); replaced data is owned by the Model.
 // Context::eval runs a batch of tokens at the current position through all layers: the prompt
 // as matrix-matrix products in chunks of n_batch rows, then one token per step. Exceeding the
-// context is an sb::Error (no sliding window).
+// context is an sb::Error (a sliding window masks attention but the cache still holds every
+// position).
 // Threading: a Model may be shared by several Contexts used one at a time (the backend is not
 // re-entrant); a Context is used from one thread.
 #pragma once
@@ -26,10 +27,14 @@ namespace sb {
 // buffers the new source points into; the Model keeps them alive.
 using WeightTransform = std::function<WeightSource(const WeightSource& src, std::vector<std::vector<uint8_t>>& keep)>;
 
+// One layer's weights. Fused file tensors (phi3's attn_qkv / gate+up ffn_up) are loaded as
+// row slices into wq/wk/wv and w_gate/w_up, so every architecture runs the same matmuls.
 struct LayerWeights {
   std::unique_ptr<Weight> wq, wk, wv, wo, w_gate, w_up, w_down;
   Tensor attn_norm, ffn_norm;
-  Tensor bq, bk, bv;  // empty unless the model has Q/K/V biases
+  Tensor bq, bk, bv;                  // empty unless the model has Q/K/V biases
+  Tensor q_norm, k_norm;              // (1, head_dim), qwen3 only
+  Tensor post_attn_norm, post_ffn_norm;  // gemma2 only
 };
 
 class Model {
@@ -52,6 +57,10 @@ class Model {
   const Weight& tok_embd() const { return *tok_embd_; }
   const Weight& output() const { return *output_; }
   const Tensor& output_norm() const { return output_norm_; }
+  // rope_freqs.weight (1, n_rot / 2), empty when the file has none.
+  const Tensor& rope_freqs() const { return rope_freqs_; }
+  // The attention geometry and variations of layer l (rope scaling, window, soft-cap).
+  AttentionShape attention_shape(int64_t l) const;
   const LayerWeights& layer(int64_t i) const { return layers_[size_t(i)]; }
 
  private:
@@ -60,7 +69,7 @@ class Model {
   Backend& backend_;
   ModelConfig cfg_;
   std::unique_ptr<Weight> tok_embd_, output_;
-  Tensor output_norm_;
+  Tensor output_norm_, rope_freqs_;
   std::vector<LayerWeights> layers_;
   std::vector<int64_t> active_;
   std::vector<std::vector<uint8_t>> owned_;
@@ -108,7 +117,7 @@ class Context {
   int64_t n_ctx_, n_batch_;
   int64_t pos_ = 0;
   std::unique_ptr<KvCache> kv_;
-  AttentionShape shape_;
+  std::vector<AttentionShape> shapes_;  // per layer
   // activations for up to n_batch rows
   Tensor x_, h_, q_, k_, v_, att_, gate_, up_, logits_;
   // recorded decode step (Backend::run_step_graph) and the layers it was recorded with

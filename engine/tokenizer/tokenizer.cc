@@ -51,6 +51,12 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos, bool
   return out;
 }
 
+std::vector<int32_t> Tokenizer::encode_chat(std::string_view text) const {
+  std::vector<int32_t> out = encode(text, false, true);
+  if (add_bos_default() && v_->bos >= 0 && (out.empty() || out.front() != v_->bos)) out.insert(out.begin(), v_->bos);
+  return out;
+}
+
 std::string Tokenizer::token_to_piece(int32_t id) const {
   check_id(id);
   return v_->piece[size_t(id)];

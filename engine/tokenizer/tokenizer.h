@@ -63,6 +63,10 @@ class Tokenizer {
   // control/unknown token texts in the input also map to their ids (user-defined ones always
   // do, as in llama.cpp). Empty text gives no tokens (just BOS when asked).
   std::vector<int32_t> encode(std::string_view text, bool add_bos, bool parse_special = false) const;
+  // A prompt rendered by a chat template: special-token texts always map to their ids, and
+  // BOS is prepended only when the vocab adds one (add_bos_default()) and the text did not
+  // already start with it (templates that render {{ bos_token }} get exactly one BOS).
+  std::vector<int32_t> encode_chat(std::string_view text) const;
 
   // The bytes a token stands for: SPM '▁' -> ' ' and <0xXX> -> that byte; BPE byte-level
   // unmapping; user-defined tokens -> their text as-is; control, unknown and unused -> "".

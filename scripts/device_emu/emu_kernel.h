@@ -57,7 +57,7 @@ inline T __ldg(const T* p) {
   }
   return *p;
 }
-// int8 and rounding intrinsics (int8.cu)
+// int8 and rounding intrinsics (int8.cu, block_decode.cuh)
 inline int __dp4a(int a, int b, int c) {
   for (int i = 0; i < 4; ++i) c += int(int8_t(uint32_t(a) >> (8 * i))) * int(int8_t(uint32_t(b) >> (8 * i)));
   return c;
@@ -65,6 +65,8 @@ inline int __dp4a(int a, int b, int c) {
 inline int __float2int_rn(float v) { return int(std::nearbyint(v)); }
 inline float __fdiv_rn(float a, float b) { return a / b; }
 inline float __fmul_rn(float a, float b) { return a * b; }
+inline float __fadd_rn(float a, float b) { return a + b; }
+inline float __fsub_rn(float a, float b) { return a - b; }
 using std::isfinite;
 inline int min(int a, int b) { return a < b ? a : b; }
 inline int max(int a, int b) { return a > b ? a : b; }

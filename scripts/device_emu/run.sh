@@ -62,7 +62,8 @@ compile() {  # SRC OBJ [extra flags]: recompiles when the source or this script'
 }
 pic=(-fPIC -fvisibility=hidden)
 for b in "$out"/src/*.cc; do compile "$b" "$out/obj/$(basename "$b" .cc).o" "${pic[@]}" -include emu_kernel.h; done
-for f in engine/backends/cuda/cuda_backend.cc engine/backends/backend.cc engine/backends/host.cc engine/gguf/ggml_types.cc; do
+for f in engine/backends/cuda/cuda_backend.cc engine/backends/backend.cc engine/backends/host.cc engine/gguf/ggml_types.cc \
+         engine/gguf/block_dequant.cc; do
   compile "$root/$f" "$out/obj/plugin_$(basename "$f" .cc).o" "${pic[@]}"
 done
 compile "$here/emu_runtime.cc" "$out/obj/emu_runtime.o" "${pic[@]}"

@@ -6,7 +6,10 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstddef>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <random>
 
@@ -15,10 +18,14 @@
 #include "engine/backends/backend.h"
 #include "engine/compress/apply.h"
 #include "engine/compress/quantize.h"
+#include "engine/generate/perplexity.h"
 #include "engine/gguf/gguf.h"
 #include "engine/core/error.h"
+#include "engine/core/half.h"
+#include "engine/core/mmap_file.h"
 #include "engine/model/model.h"
 #include "engine/model/plg.h"
+#include "engine/tokenizer/tokenizer.h"
 #include "tests/engine/backend_test_util.h"
 #include "tests/test_support.h"
 
@@ -59,12 +66,11 @@ std::unique_ptr<Backend> cuda_or_skip(ComputeType compute = ComputeType::F32) {
 #endif
 }
 
-// y = x . W^T (+ bias) (+ y) on ref and cuda from the same inputs; returns the worst relative error.
-// x_offset > 0 takes x as a row view of a larger tensor (a pointer that may be unaligned).
-double matmul_err(Backend& ref, Backend& dut, GgmlType type, int64_t M, int64_t K, int64_t N, bool bias, bool acc,
-                  int64_t x_offset = 0) {
-  auto wv = randn(size_t(N * K), 11 + uint64_t(M) + uint64_t(K), 0.1f);
-  auto q = quantized(type, wv, N, K);
+// y = x . W^T (+ bias) (+ y) on ref and cuda from the same inputs and the weight rows `q`
+// (N x K of `type`); returns the worst relative error. x_offset > 0 takes x as a row view of a
+// larger tensor (a pointer that may be unaligned).
+double matmul_err_of(Backend& ref, Backend& dut, GgmlType type, const std::vector<uint8_t>& q, int64_t M, int64_t K,
+                     int64_t N, bool bias, bool acc, int64_t x_offset = 0) {
   WeightSource src{"w", type, N, K, q.data()};
   auto xv = randn(size_t((M + x_offset) * K), 5);
   auto bv = randn(size_t(N), 6);
@@ -81,10 +87,59 @@ double matmul_err(Backend& ref, Backend& dut, GgmlType type, int64_t M, int64_t 
   return max_rel_err(out[0], out[1]);
 }
 
+// The same with weights N(0, 0.1) quantized to `type` by ggml's row quantizers.
+double matmul_err(Backend& ref, Backend& dut, GgmlType type, int64_t M, int64_t K, int64_t N, bool bias, bool acc,
+                  int64_t x_offset = 0) {
+  auto wv = randn(size_t(N * K), 11 + uint64_t(M) + uint64_t(K), 0.1f);
+  return matmul_err_of(ref, dut, type, quantized(type, wv, N, K), M, K, N, bias, acc, x_offset);
+}
+
 const char* tname(GgmlType t) {
   static thread_local std::string s;
   s = ggml_type_name(uint32_t(t));
   return s.c_str();
+}
+
+// The block types the CUDA backend decodes from raw GGUF blocks.
+const GgmlType kBlockTypes[] = {GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::IQ4_NL, GgmlType::Q2_K,
+                                GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::IQ4_XS};
+
+// rows x cols of block type t with every quant and packed sub-block scale byte random (so every
+// bit of every field is exercised, which quantizers do not guarantee) and the f16 block scales
+// random finite values sized so that weights stay around 0.1 (some are f16 subnormals).
+std::vector<uint8_t> random_blocks(GgmlType t, int64_t rows, int64_t cols, uint64_t seed) {
+  struct Layout {
+    std::vector<size_t> f16;  // offsets of the f16 fields in a block
+    double level;             // rough largest |quant x sub-block scale|
+  };
+  Layout l;
+  switch (t) {
+    case GgmlType::Q4_1: l = {{offsetof(BlockQ4_1, d), offsetof(BlockQ4_1, m)}, 15}; break;
+    case GgmlType::Q5_0: l = {{offsetof(BlockQ5_0, d)}, 16}; break;
+    case GgmlType::Q5_1: l = {{offsetof(BlockQ5_1, d), offsetof(BlockQ5_1, m)}, 31}; break;
+    case GgmlType::IQ4_NL: l = {{offsetof(BlockIQ4_NL, d)}, 127}; break;
+    case GgmlType::Q2_K: l = {{offsetof(BlockQ2_K, d), offsetof(BlockQ2_K, dmin)}, 45}; break;
+    case GgmlType::Q3_K: l = {{offsetof(BlockQ3_K, d)}, 128}; break;
+    case GgmlType::Q4_K: l = {{offsetof(BlockQ4_K, d), offsetof(BlockQ4_K, dmin)}, 945}; break;
+    case GgmlType::Q5_K: l = {{offsetof(BlockQ5_K, d), offsetof(BlockQ5_K, dmin)}, 1953}; break;
+    case GgmlType::Q6_K: l = {{offsetof(BlockQ6_K, d)}, 4064}; break;
+    case GgmlType::IQ4_XS: l = {{offsetof(BlockIQ4_XS, d)}, 4064}; break;
+    default: FAIL("random_blocks: not a block type: " << tname(t));
+  }
+  const int64_t bb = ggml_block_bytes(t), nblocks = rows * cols / ggml_block_size(t);
+  REQUIRE(bb > 0);
+  REQUIRE(cols % ggml_block_size(t) == 0);
+  std::vector<uint8_t> q(size_t(nblocks * bb));
+  std::mt19937_64 rng(seed);
+  for (auto& b : q) b = uint8_t(rng());
+  std::uniform_real_distribution<float> u(0.2f, 1.0f);
+  for (int64_t i = 0; i < nblocks; ++i)
+    for (size_t off : l.f16) {
+      const float v = float(0.1 / l.level) * u(rng) * (rng() & 1 ? -1.0f : 1.0f);
+      const uint16_t h = f32_to_f16(v);
+      std::memcpy(&q[size_t(i * bb) + off], &h, 2);
+    }
+  return q;
 }
 
 }  // namespace
@@ -141,6 +196,74 @@ TEST_CASE("cuda: matmul matches ref for every weight type, row count and shape",
     CHECK(matmul_err(*ref, *cu, GgmlType::F32, M, 172, 64, false, false, 1) <= kTolF32);
     CHECK(matmul_err(*ref, *cu, GgmlType::Q8_0, M, 96, 20, false, false, 1) <= kTolF32);  // x as a row view
     CHECK(matmul_err(*ref, *cu, GgmlType::F16, M, 98, 20, false, false, 1) <= kTolF32);
+  }
+}
+
+TEST_CASE("cuda: every llama.cpp block type (Q4_1 .. IQ4_XS) matches ref in matmul, bf16 matmul and embed", "[cuda]") {
+  auto cu = cuda_or_skip();
+  if (!cu) return;
+  auto cub = cuda_or_skip(ComputeType::BF16);
+  REQUIRE(cub);
+  auto ref = create_backend("ref");
+  for (GgmlType t : kBlockTypes) {
+    const int64_t be = ggml_block_size(t);
+    INFO(tname(t));
+    REQUIRE((be == 32 || be == 256));
+    // GEMV (M <= 8: each lane decodes a group once for every row) and dequantize + cuBLAS
+    // (M > 8); K from one block to 2048 (the FFN down projection's width).
+    for (int64_t K : {be, int64_t(512), int64_t(2048)})
+      for (int64_t M : {1, 4, 8, 9, 33}) {
+        const int64_t N = K == 2048 ? 40 : 70;
+        auto q = random_blocks(t, N, K, uint64_t(K * 100 + M));
+        INFO("M=" << M << " K=" << K << " N=" << N);
+        CHECK(matmul_err_of(*ref, *cu, t, q, M, K, N, false, false) <= kTolF32);
+      }
+    for (int64_t M : {1, 5, 12}) {
+      auto q = random_blocks(t, 17, 256, uint64_t(M));
+      INFO("bias/accumulate M=" << M);
+      CHECK(matmul_err_of(*ref, *cu, t, q, M, 256, 17, true, false) <= kTolF32);
+      CHECK(matmul_err_of(*ref, *cu, t, q, M, 256, 17, true, true, 1) <= kTolF32);  // x as a row view
+    }
+    for (int64_t M : {1, 9}) {  // bf16 compute: dequantized to bf16 for cuBLAS above 8 rows
+      auto q = random_blocks(t, 48, 512, uint64_t(M + 7));
+      INFO("bf16 compute M=" << M);
+      CHECK(matmul_err_of(*ref, *cub, t, q, M, 512, 48, true, false) <= 4e-2);
+    }
+    // embedding rows: a copy of the dequantized values, so exact (a NaN would fail ==)
+    const int64_t V = 50, C = 512, T = 5;
+    const int32_t ids[T] = {0, 49, 7, 7, 13};
+    auto table = random_blocks(t, V, C, 99);
+    WeightSource src{"emb", t, V, C, table.data()};
+    std::vector<float> r[2];
+    Backend* bs[2] = {ref.get(), cu.get()};
+    for (int i = 0; i < 2; ++i) {
+      auto emb = bs[i]->load_weight(src);
+      Tensor e = bs[i]->alloc(T, C, DType::F32);
+      bs[i]->embed(*emb, ids, T, e);
+      r[i] = get(*bs[i], e);
+    }
+    CHECK(r[0] == r[1]);
+    // the host decoder's values themselves (not just agreement): finite, and not all zero
+    CHECK(std::all_of(r[0].begin(), r[0].end(), [](float v) { return std::isfinite(v); }));
+    CHECK(std::any_of(r[0].begin(), r[0].end(), [](float v) { return v != 0.0f; }));
+  }
+}
+
+TEST_CASE("cuda: a block-type weight whose width is not a multiple of its block is one clear error", "[cuda]") {
+  auto cu = cuda_or_skip();
+  if (!cu) return;
+  std::vector<uint8_t> bytes(4096, 0);
+  for (GgmlType t : {GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::IQ4_XS}) {
+    INFO(tname(t));
+    try {
+      cu->load_weight({"blk.0.ffn_down.weight", t, 2, 128, bytes.data()});
+      FAIL("no error");
+    } catch (const Error& e) {
+      const std::string msg = e.what();
+      CHECK(msg.find("blk.0.ffn_down.weight") != std::string::npos);
+      CHECK(msg.find("128 columns") != std::string::npos);
+      CHECK(msg.find("256") != std::string::npos);
+    }
   }
 }
 
@@ -488,6 +611,55 @@ TEST_CASE("cuda: the int8 variant of stories260K matches the ref backend's int8 
   // exact integer sums on both; what differs is float scaling, attention and norm order
   CHECK(vs_ref <= 1e-3);
   CHECK(graphs <= 1e-6);
+}
+
+TEST_CASE("cuda: every llama.cpp quant reference file (kquants) gives ref's logits in prefill and decode, and its PPL", "[cuda][shared]") {
+  auto cu = cuda_or_skip();
+  if (!cu) return;
+  if (test::skip_without_shared()) return;
+  auto ref = create_backend("ref");
+  const std::string dir = test::shared_path("reference/kquants");
+  std::vector<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    if (e.path().extension() == ".gguf") files.push_back(e.path().filename().string());
+  std::sort(files.begin(), files.end());
+  REQUIRE(files.size() >= 14);  // the README's set: base, pure Q8_0/Q4_0 and 11 llama-quantize mixes
+  const std::string text = read_file(test::shared_path("reference/stories260k/ppl.txt"));
+  for (const auto& file : files) {
+    INFO(file);
+    auto f = GgufFile::open(dir + "/" + file);
+    auto tok = Tokenizer::from_gguf(*f);
+    std::vector<int32_t> ids = tok->encode(text, true);
+    REQUIRE(ids.size() >= 16);
+    ids.resize(16);
+    std::unique_ptr<Model> models[2] = {Model::load(f, *ref), Model::load(f, *cu)};
+    // 12 prompt rows in one batch (dequantize + cuBLAS), then 4 single-token steps (GEMV; the
+    // second is recorded as a decode graph, the rest replay it)
+    std::vector<float> rows[2];
+    for (int i = 0; i < 2; ++i) {
+      Context ctx(*models[i], {.kv_type = DType::F32});
+      std::vector<float> logits;
+      ctx.eval(ids.data(), 12, true, logits);
+      rows[i] = logits;
+      for (size_t t = 12; t < ids.size(); ++t) {
+        ctx.eval(&ids[t], 1, false, logits);
+        rows[i].insert(rows[i].end(), logits.begin(), logits.end());
+      }
+    }
+    REQUIRE(rows[1].size() == rows[0].size());
+    const double err = max_rel_err(rows[0], rows[1]);  // every cuda logit must be finite
+    std::printf("cuda %s: max logit error vs ref %.3g\n", file.c_str(), err);
+    CHECK(err <= 1e-3);
+    // llama-perplexity's protocol (-c 128 -b 128, f16 KV), as test_kquants runs on ref and cpu
+    double ppl[2];
+    for (int i = 0; i < 2; ++i) {
+      Context ctx(*models[i], {.n_ctx = 128, .n_batch = 128, .kv_type = DType::F16});
+      ppl[i] = perplexity(ctx, *tok, text, PplProtocol::LlamaCpp, 128).ppl;
+    }
+    std::printf("cuda %s: PPL %.4f, ref %.4f\n", file.c_str(), ppl[1], ppl[0]);
+    INFO("PPL ref " << ppl[0] << ", cuda " << ppl[1]);
+    CHECK(std::fabs(ppl[1] / ppl[0] - 1) < 1e-3);  // NaN fails
+  }
 }
 
 TEST_CASE("cuda: bf16 compute runs stories260K close to f32", "[cuda][shared]") {

@@ -234,14 +234,19 @@ class CpuBackend : public Backend {
   void rope(Tensor& x, int64_t n_heads, const AttentionShape& s, int64_t pos0) override {
     const float theta_scale = std::pow(s.rope_base, -2.0f / float(s.n_rot));
     const int64_t half = s.n_rot / 2;
+    const float* ff = s.freq_factors.empty() ? nullptr : s.freq_factors.as<float>();
+    if (ff && s.freq_factors.rows() * s.freq_factors.cols() != half)
+      fail("cpu rope: freq_factors has ", s.freq_factors.rows() * s.freq_factors.cols(), " values, expected ", half);
+    const float fs = s.freq_scale;
     const int nt = team(double(x.rows() * x.cols()) * 16);
     #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
     for (int64_t t = 0; t < x.rows(); ++t) {
       float cs[1024];
       float theta = float(pos0 + t);
       for (int64_t i = 0; i < half; ++i) {
-        cs[2 * i] = std::cos(theta);
-        cs[2 * i + 1] = std::sin(theta);
+        const float angle = fs * (ff ? theta / ff[i] : theta);
+        cs[2 * i] = std::cos(angle);
+        cs[2 * i + 1] = std::sin(angle);
         theta *= theta_scale;
       }
       for (int64_t h = 0; h < n_heads; ++h) {
@@ -275,7 +280,7 @@ class CpuBackend : public Backend {
       attention_gemm(q, c, layer, pos0, s, out);
       return;
     }
-    const float scale = 1.0f / std::sqrt(float(D));
+    const float scale = s.kq_scale(), cap = s.softcap;
     const DType dt = c.dtype();
     const size_t row_bytes = size_t(c.kv_dim()) * dtype_size(dt);
     const char* kbase = static_cast<const char*>(c.k_row(layer, 0));
@@ -290,15 +295,18 @@ class CpuBackend : public Backend {
       for (int64_t t = 0; t < T; ++t) {
         for (int64_t h = 0; h < s.n_head; ++h) {
           const int64_t n_ctx = pos0 + t + 1, kvh = h / group;
+          const int64_t lo = s.window > 0 ? std::max<int64_t>(0, n_ctx - s.window) : 0;  // first visible key
           std::memcpy(qh, q.as<float>() + t * q.cols() + h * D, size_t(D) * 4);
           round_to_dtype(dt, qh, D);
-          for (int64_t p = 0; p < n_ctx; ++p)
+          for (int64_t p = lo; p < n_ctx; ++p)
             scores[size_t(p)] = cpu::dot_dtype(qh, dt, kbase + size_t(p) * row_bytes + size_t(kvh * D) * dtype_size(dt), D) * scale;
-          cpu::softmax_row(scores.data(), scores.data(), n_ctx);
-          round_to_dtype(dt, scores.data(), n_ctx);
+          if (cap > 0.0f)
+            for (int64_t p = lo; p < n_ctx; ++p) scores[size_t(p)] = cap * std::tanh(scores[size_t(p)] / cap);
+          cpu::softmax_row(scores.data() + lo, scores.data() + lo, n_ctx - lo);
+          round_to_dtype(dt, scores.data() + lo, n_ctx - lo);
           float* o = out.as<float>() + t * out.cols() + h * D;
           std::memset(o, 0, size_t(D) * 4);
-          for (int64_t p = 0; p < n_ctx; ++p)
+          for (int64_t p = lo; p < n_ctx; ++p)
             cpu::axpy_dtype(scores[size_t(p)], dt, vbase + size_t(p) * row_bytes + size_t(kvh * D) * dtype_size(dt), o, D);
         }
       }
@@ -312,7 +320,7 @@ class CpuBackend : public Backend {
   void attention_gemm(const Tensor& q, const HostKvCache& c, int64_t layer, int64_t pos0, const AttentionShape& s,
                       Tensor& out) {
     const int64_t D = s.head_dim, group = s.n_head / s.n_head_kv, T = q.rows(), n = pos0 + T;
-    const float scale = 1.0f / std::sqrt(float(D));
+    const float scale = s.kq_scale(), cap = s.softcap;
     const DType dt = c.dtype();
     const size_t esz = dtype_size(dt);
     if (!attn_qk_) {
@@ -356,9 +364,13 @@ class CpuBackend : public Backend {
           for (int64_t r = 0; r < tb; ++r) {
             float* row = attn_s_.data() + r * keys;
             const int64_t valid = pos0 + t0 + r + 1;
-            for (int64_t p = 0; p < valid; ++p) row[p] *= scale;
-            cpu::softmax_row(row, row, valid);
-            round_row(dt, row, valid);
+            const int64_t lo = s.window > 0 ? std::max<int64_t>(0, valid - s.window) : 0;  // first visible key
+            for (int64_t p = lo; p < valid; ++p) row[p] *= scale;
+            if (cap > 0.0f)
+              for (int64_t p = lo; p < valid; ++p) row[p] = cap * std::tanh(row[p] / cap);
+            cpu::softmax_row(row + lo, row + lo, valid - lo);
+            round_row(dt, row + lo, valid - lo);
+            std::fill(row, row + lo, 0.0f);
             std::fill(row + valid, row + keys, 0.0f);
           }
           run_matmul(*attn_pv_, attn_s_.data(), {tb, keys}, attn_v_.data(), {keys, D}, tag::ab, attn_o_.data(), {tb, D});
@@ -396,9 +408,30 @@ class CpuBackend : public Backend {
       cpu::swiglu_row(gate.as<float>() + t * C, up.as<float>() + t * C, out.as<float>() + t * C, C);
   }
 
+  void geglu(const Tensor& gate, const Tensor& up, Tensor& out) override {
+    const int64_t n = gate.rows() * gate.cols();
+    const int nt = team(double(n) * 24);
+    #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+    for (int64_t i = 0; i < n; ++i) out.as<float>()[i] = gelu_tanh(gate.as<float>()[i]) * up.as<float>()[i];
+  }
+
   void add(Tensor& x, const Tensor& y) override {
     const int64_t n = x.rows() * x.cols();
     cpu::add_row(x.as<float>(), y.as<float>(), n);
+  }
+
+  void scale(Tensor& x, float s) override {
+    const int64_t n = x.rows() * x.cols();
+    float* p = x.as<float>();
+    for (int64_t i = 0; i < n; ++i) p[i] *= s;
+  }
+
+  void softcap(Tensor& x, float cap) override {
+    const int64_t n = x.rows() * x.cols();
+    const int nt = team(double(n) * 24);
+    float* p = x.as<float>();
+    #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+    for (int64_t i = 0; i < n; ++i) p[i] = cap * std::tanh(p[i] / cap);
   }
 
  private:

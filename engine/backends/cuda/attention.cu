@@ -30,6 +30,11 @@ size_t prefill_smem_bytes(int64_t D) {
   return size_t(kBQ * D + kBK * (D + 1) + kBK * D + kPrefillWarps * kBK) * sizeof(float);
 }
 
+// s, or softcap * tanh(s / softcap) when softcap > 0 (gemma2's attention logit soft-cap).
+__device__ __forceinline__ float softcapped(float s, float softcap) {
+  return softcap > 0.0f ? softcap * tanhf(s / softcap) : s;
+}
+
 __device__ __forceinline__ float dot_smem(const float* a, const float* b, int D) {
   float acc = 0.0f;
   for (int d = 0; d < D; ++d) acc += a[d] * b[d];
@@ -50,7 +55,7 @@ __device__ __forceinline__ void load_tile(float* tile, int stride, const T* cach
 template <class T>
 __global__ void __launch_bounds__(kPrefillWarps * 32)
     attn_prefill_kernel(const float* q, const T* kc, const T* vc, float* out, int T_rows, int64_t kv_dim, int group, int D,
-                        float scale, PosArg pos_arg) {
+                        float scale, float softcap, int window, PosArg pos_arg) {
   extern __shared__ float smem[];
   float* Qs = smem;                  // kBQ x D, rounded to T
   float* Ks = Qs + kBQ * D;          // kBK x (D + 1) (padded: lane-per-key dot products hit distinct banks)
@@ -80,8 +85,8 @@ __global__ void __launch_bounds__(kPrefillWarps * 32)
 #pragma unroll
     for (int j = 0; j < kRowsPerWarp; ++j) {
       const int r = warp + j * kPrefillWarps;
-      if (r < tq && key <= pos0 + t0 + r) {
-        const float s = dot_smem(Qs + r * D, Ks + lane * (D + 1), D) * scale;
+      if (r < tq && key <= pos0 + t0 + r && (window == 0 || key > pos0 + t0 + r - window)) {
+        const float s = softcapped(dot_smem(Qs + r * D, Ks + lane * (D + 1), D) * scale, softcap);
         const float mn = fmaxf(m[j], s);
         l[j] = l[j] * expf(m[j] - mn) + expf(s - mn);
         m[j] = mn;
@@ -116,8 +121,8 @@ __global__ void __launch_bounds__(kPrefillWarps * 32)
       if (r >= tq) continue;  // warp-uniform
       const int qpos = pos0 + t0 + r;
       float p = 0.0f;
-      if (key <= qpos) {
-        const float s = dot_smem(Qs + r * D, Ks + lane * (D + 1), D) * scale;
+      if (key <= qpos && (window == 0 || key > qpos - window)) {
+        const float s = softcapped(dot_smem(Qs + r * D, Ks + lane * (D + 1), D) * scale, softcap);
         p = round_to<T>(expf(s - m[j]) / l[j]);
       }
       P[lane] = p;
@@ -172,17 +177,18 @@ __device__ __forceinline__ float dot_key(const float* qs, const T* k, int D) {
 template <class T, bool VEC8>
 __global__ void __launch_bounds__(kScoreThreads)
     attn_decode_scores(const float* q, const T* kc, float* scores, float* ml, int64_t n_ctx, int64_t kv_dim, int group,
-                       int D, float scale, int chunk, PosArg pos_arg) {
+                       int D, float scale, float softcap, int window, int chunk, PosArg pos_arg) {
   __shared__ float qs[kMaxHeadDim];
   const int h = blockIdx.x, j = blockIdx.y, hk = h / group;
   const int n_kv = pos_of(pos_arg) + 1;
-  const int p0 = j * chunk, p1 = min(p0 + chunk, n_kv);
+  const int lo = window > 0 ? max(0, n_kv - window) : 0;  // first visible key
+  const int p0 = max(j * chunk, lo), p1 = min(j * chunk + chunk, n_kv);
   for (int d = threadIdx.x; d < D; d += blockDim.x) qs[d] = round_to<T>(q[int64_t(h) * D + d]);
   __syncthreads();
   float* srow = scores + int64_t(h) * n_ctx;
   float mx = -INFINITY;
   for (int p = p0 + threadIdx.x; p < p1; p += blockDim.x) {
-    const float s = dot_key<T, VEC8>(qs, kc + int64_t(p) * kv_dim + int64_t(hk) * D, D) * scale;
+    const float s = softcapped(dot_key<T, VEC8>(qs, kc + int64_t(p) * kv_dim + int64_t(hk) * D, D) * scale, softcap);
     srow[p] = s;
     mx = fmaxf(mx, s);
   }
@@ -203,13 +209,14 @@ __global__ void __launch_bounds__(kScoreThreads)
 template <class T>
 __global__ void __launch_bounds__(kValueThreads)
     attn_decode_values(const float* scores, const float* ml, const T* vc, float* partial, int64_t n_ctx, int64_t kv_dim,
-                       int group, int D, int chunk, PosArg pos_arg) {
+                       int group, int D, int window, int chunk, PosArg pos_arg) {
   __shared__ float row_m, row_l;
   __shared__ float P[kValueThreads];
   __shared__ float red[kValueThreads];
   const int h = blockIdx.x, j = blockIdx.y, hk = h / group, ns = gridDim.y;
   const int n_kv = pos_of(pos_arg) + 1;
-  const int p0 = j * chunk, p1 = min(p0 + chunk, n_kv);
+  const int lo = window > 0 ? max(0, n_kv - window) : 0;  // first visible key
+  const int p0 = max(j * chunk, lo), p1 = min(j * chunk + chunk, n_kv);
   if (threadIdx.x == 0) {
     const float* r = ml + int64_t(h) * ns * 2;
     float M = -INFINITY;
@@ -259,7 +266,7 @@ void prefill_typed(const AttnArgs& a, cudaStream_t st) {
   const dim3 grid(unsigned(a.n_head), unsigned((a.T + kBQ - 1) / kBQ));
   attn_prefill_kernel<T><<<grid, kPrefillWarps * 32, prefill_smem_bytes(a.head_dim), st>>>(
       a.q, static_cast<const T*>(a.k_layer), static_cast<const T*>(a.v_layer), a.out, int(a.T), a.kv_dim, int(a.group),
-      int(a.head_dim), a.scale, a.pos0);
+      int(a.head_dim), a.scale, a.softcap, int(a.window), a.pos0);
   SB_CUDA_CHECK_LAUNCH();
 }
 
@@ -271,13 +278,13 @@ void decode_typed(const AttnArgs& a, int64_t n_split, const DecodeScratch& s, cu
   const T* vc = static_cast<const T*>(a.v_layer);
   if (a.head_dim % 8 == 0)
     attn_decode_scores<T, true><<<grid, kScoreThreads, 0, st>>>(a.q, kc, s.scores, s.ml, a.n_ctx, a.kv_dim, int(a.group),
-                                                               int(a.head_dim), a.scale, chunk, a.pos0);
+                                                               int(a.head_dim), a.scale, a.softcap, int(a.window), chunk, a.pos0);
   else
     attn_decode_scores<T, false><<<grid, kScoreThreads, 0, st>>>(a.q, kc, s.scores, s.ml, a.n_ctx, a.kv_dim, int(a.group),
-                                                                int(a.head_dim), a.scale, chunk, a.pos0);
+                                                                int(a.head_dim), a.scale, a.softcap, int(a.window), chunk, a.pos0);
   SB_CUDA_CHECK_LAUNCH();
   attn_decode_values<T><<<grid, kValueThreads, 0, st>>>(s.scores, s.ml, vc, s.partial, a.n_ctx, a.kv_dim, int(a.group),
-                                                       int(a.head_dim), chunk, a.pos0);
+                                                       int(a.head_dim), int(a.window), chunk, a.pos0);
   SB_CUDA_CHECK_LAUNCH();
   const int th = int((a.head_dim + 31) / 32 * 32);
   attn_decode_combine<<<unsigned(a.n_head), th, 0, st>>>(s.partial, a.out, int(n_split), int(a.head_dim));
@@ -289,6 +296,7 @@ void check_args(const AttnArgs& a) {
     fail("cuda attention: head_dim ", a.head_dim, " is not supported (1..", kMaxHeadDim, ")");
   if (a.n_head < 1 || a.n_head > 65535 || a.group < 1) fail("cuda attention: bad head counts");
   if (a.n_ctx > 0x7fffffff) fail("cuda attention: context too long");
+  if (a.window < 0 || a.window > 0x7fffffff) fail("cuda attention: bad window ", a.window);
 }
 
 }  // namespace

@@ -28,6 +28,23 @@ using cuda::PosArg;
 using cuda::WeightView;
 using cuda::WFmt;
 
+// The raw-block WFmt of a GGUF type (cuda_kernels.h), or false for types without one.
+bool block_fmt_of(GgmlType t, WFmt* f) {
+  switch (t) {
+    case GgmlType::Q4_1: *f = WFmt::Q4_1; return true;
+    case GgmlType::Q5_0: *f = WFmt::Q5_0; return true;
+    case GgmlType::Q5_1: *f = WFmt::Q5_1; return true;
+    case GgmlType::IQ4_NL: *f = WFmt::IQ4_NL; return true;
+    case GgmlType::Q2_K: *f = WFmt::Q2_K; return true;
+    case GgmlType::Q3_K: *f = WFmt::Q3_K; return true;
+    case GgmlType::Q4_K: *f = WFmt::Q4_K; return true;
+    case GgmlType::Q5_K: *f = WFmt::Q5_K; return true;
+    case GgmlType::Q6_K: *f = WFmt::Q6_K; return true;
+    case GgmlType::IQ4_XS: *f = WFmt::IQ4_XS; return true;
+    default: return false;
+  }
+}
+
 Elem elem_of(DType t) {
   switch (t) {
     case DType::F32: return Elem::F32;
@@ -250,7 +267,10 @@ class CudaBackend : public Backend {
       case GgmlType::Q8_0:
       case GgmlType::Q4_0:
         return quantized(src);
+      default:
+        break;
     }
+    if (WFmt f; block_fmt_of(src.type, &f)) return raw_blocks(src, f);
     // A type this backend has no kernel for: dequantize on the host, then treat as f32.
     std::vector<float> f(size_t(N * K));
     const size_t row_bytes = size_t(ggml_row_bytes(src.type, K));
@@ -342,8 +362,14 @@ class CudaBackend : public Backend {
     if (n_heads * s.head_dim > x.cols() || s.n_rot > s.head_dim || s.n_rot < 0) fail("cuda rope: shape mismatch");
     use_device();
     const float theta_scale = std::pow(s.rope_base, -2.0f / float(s.n_rot));  // as the ref backend
-    cuda::rope(x.as<float>(), x.rows(), x.cols(), n_heads, s.head_dim, s.n_rot, theta_scale, s.rope_style == RopeStyle::NeoX,
-               pos_arg(pos0, x.rows()), stream());
+    const float* ff = nullptr;
+    if (!s.freq_factors.empty()) {
+      require_f32(s.freq_factors, "rope freq_factors");
+      if (s.freq_factors.rows() * s.freq_factors.cols() != s.n_rot / 2) fail("cuda rope: freq_factors size mismatch");
+      ff = s.freq_factors.as<float>();
+    }
+    cuda::rope(x.as<float>(), x.rows(), x.cols(), n_heads, s.head_dim, s.n_rot, theta_scale, s.freq_scale, ff,
+               s.rope_style == RopeStyle::NeoX, pos_arg(pos0, x.rows()), stream());
   }
 
   void kv_store(KvCache& cache, int64_t layer, const Tensor& k, const Tensor& v, int64_t pos0) override {
@@ -383,7 +409,9 @@ class CudaBackend : public Backend {
     a.n_head = s.n_head;
     a.group = s.n_head / s.n_head_kv;
     a.head_dim = D;
-    a.scale = 1.0f / std::sqrt(float(D));  // as the ref backend
+    a.scale = s.kq_scale();  // as the ref backend
+    a.softcap = s.softcap;
+    a.window = s.window;
     a.pos0 = pos_arg(pos0, T);
     if (T > 1) {
       cuda::attention_prefill(a, stream());
@@ -404,6 +432,29 @@ class CudaBackend : public Backend {
     if (up.rows() * up.cols() != n || out.rows() * out.cols() != n) fail("cuda swiglu: shape mismatch");
     use_device();
     cuda::swiglu(gate.as<float>(), up.as<float>(), out.as<float>(), n, stream());
+  }
+
+  void geglu(const Tensor& gate, const Tensor& up, Tensor& out) override {
+    require_f32(gate, "geglu gate");
+    require_f32(up, "geglu up");
+    require_f32(out, "geglu output");
+    const int64_t n = gate.rows() * gate.cols();
+    if (up.rows() * up.cols() != n || out.rows() * out.cols() != n) fail("cuda geglu: shape mismatch");
+    use_device();
+    cuda::geglu(gate.as<float>(), up.as<float>(), out.as<float>(), n, stream());
+  }
+
+  void scale(Tensor& x, float s) override {
+    require_f32(x, "scale x");
+    use_device();
+    cuda::scale_inplace(x.as<float>(), s, x.rows() * x.cols(), stream());
+  }
+
+  void softcap(Tensor& x, float cap) override {
+    require_f32(x, "softcap x");
+    if (!(cap > 0.0f)) fail("cuda softcap: cap must be positive");
+    use_device();
+    cuda::softcap_inplace(x.as<float>(), cap, x.rows() * x.cols(), stream());
   }
 
   void add(Tensor& x, const Tensor& y) override {
@@ -577,6 +628,21 @@ class CudaBackend : public Backend {
     SB_CUDA_CHECK(cudaMemcpyAsync(w->data_.get(), quants.data(), quants.size(), cudaMemcpyHostToDevice, stream()));
     SB_CUDA_CHECK(cudaStreamSynchronize(stream()));
     w->bytes_ = scales.size() * 2 + quants.size();
+    return w;
+  }
+
+  // The block formats from Q4_1 on: the rows uploaded exactly as the file stores them.
+  std::unique_ptr<Weight> raw_blocks(const WeightSource& src, WFmt fmt) {
+    const int64_t N = src.rows, K = src.cols, be = ggml_block_size(src.type);
+    if (be <= 0 || K % be != 0)
+      fail("cuda: weight '", src.name, "' (", ggml_type_label(uint32_t(src.type)), ") has ", K,
+           " columns, not a multiple of its block of ", be);
+    const size_t bytes = size_t(N) * size_t(ggml_row_bytes(src.type, K));
+    auto w = std::make_unique<CudaWeight>(src, fmt);
+    w->data_ = device_alloc(bytes, stream());
+    SB_CUDA_CHECK(cudaMemcpyAsync(w->data_.get(), src.data, bytes, cudaMemcpyHostToDevice, stream()));
+    SB_CUDA_CHECK(cudaStreamSynchronize(stream()));
+    w->bytes_ = bytes;
     return w;
   }
 

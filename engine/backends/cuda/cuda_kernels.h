@@ -24,7 +24,11 @@ enum class Elem : uint8_t { F32 = 0, F16 = 1, BF16 = 2 };
 // arrays so that every row of quants is 16-byte aligned: `scales` holds the f16 block scales
 // (N, K / 32) and `data` the quants: Q8_0 int8 (N, K); Q4_0 (N, K / 2) bytes, each 32-element
 // block as GGUF packs it (byte j: element j in the low nibble, element j + 16 in the high one).
-enum class WFmt : uint8_t { F32, F16, BF16, Q8_0, Q4_0 };
+// The formats from Q4_1 on are kept as raw GGUF blocks: `data` holds the rows exactly as the
+// file stores them (row n at n * (K / block elements) * block bytes) and is decoded 32
+// elements at a time (block_decode.cuh); K must be a multiple of the block's elements (32, or
+// 256 for the K-quants and IQ4_XS).
+enum class WFmt : uint8_t { F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS };
 
 struct WeightView {
   WFmt fmt = WFmt::F32;
@@ -48,15 +52,21 @@ void embed_rows(const WeightView& table, const int32_t* ids, int64_t n, float* x
 // out = x / sqrt(mean(x^2) + eps) * w per row; out may alias x.
 void rmsnorm(const float* x, const float* w, float eps, float* out, int64_t rows, int64_t cols, cudaStream_t st);
 // RoPE in place on x(rows, cols): heads of head_dim, first n_rot dims of each rotated;
-// row t at position pos + t; angles by repeated float multiplication by theta_scale.
+// row t at position pos + t; angle of pair i: freq_scale * (theta_i / ff[i]) with theta_i by
+// repeated float multiplication by theta_scale (ff: device, n_rot / 2 values, or nullptr = 1).
 void rope(float* x, int64_t rows, int64_t cols, int64_t n_heads, int64_t head_dim, int64_t n_rot, float theta_scale,
-          bool neox, PosArg pos, cudaStream_t st);
+          float freq_scale, const float* ff, bool neox, PosArg pos, cudaStream_t st);
 // Converts k, v (rows, kv_dim) f32 into the cache rows pos .. pos + rows - 1 of one layer
 // (k_layer / v_layer: (n_ctx, kv_dim) of `dt`).
 void kv_store(Elem dt, void* k_layer, void* v_layer, const float* k, const float* v, int64_t rows, int64_t kv_dim,
               PosArg pos, cudaStream_t st);
 void swiglu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t st);
+// out = gelu_tanh(gate) * up (sb::gelu_tanh's formula).
+void geglu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t st);
 void add_inplace(float* x, const float* y, int64_t n, cudaStream_t st);
+// x *= s;  x = cap * tanh(x / cap).
+void scale_inplace(float* x, float s, int64_t n, cudaStream_t st);
+void softcap_inplace(float* x, float cap, int64_t n, cudaStream_t st);
 // y(M, N) += bias(N) per row.
 void add_bias(float* y, const float* bias, int64_t M, int64_t N, cudaStream_t st);
 // n f32 values to f16 / bf16 (dt != F32), round to nearest even.
@@ -69,9 +79,11 @@ void set_step(int32_t* step, int32_t pos, int32_t token, cudaStream_t st);
 
 // ---- gemv.cu ----
 // y(M, N) = x(M, K) . W^T (+ bias) (+ y if accumulate) for M <= kGemvMaxRows, any WFmt, f32
-// accumulation; one warp per output feature reads its weight row once for all M rows.
+// accumulation; one warp per output feature reads its weight row once for all M rows (block
+// formats: each lane decodes one 32-element group at a time and applies it to every row).
 void gemv(const WeightView& w, const float* x, int64_t M, float* y, const float* bias, bool accumulate, cudaStream_t st);
-// Dense copy of the whole weight, (N, K) row-major, as f32 (out_dt F32) or bf16 (out_dt BF16).
+// Dense copy of the whole weight, (N, K) row-major, as out_dt (f32, f16 or bf16), values
+// identical to the host's dequantize_row (then rounded to out_dt).
 void dequantize(const WeightView& w, void* out, Elem out_dt, cudaStream_t st);
 
 // ---- int8.cu (WeightFormat::Int8PerChannel) ----
@@ -112,7 +124,9 @@ struct AttnArgs {
   int64_t n_head = 0;
   int64_t group = 1;             // n_head / n_head_kv
   int64_t head_dim = 0;
-  float scale = 1.0f;            // 1 / sqrt(head_dim)
+  float scale = 1.0f;            // AttentionShape::kq_scale()
+  float softcap = 0.0f;          // > 0: s = softcap * tanh(s / softcap)
+  int64_t window = 0;            // > 0: query at p sees keys p - window + 1 .. p
   PosArg pos0;                   // position of query row 0
 };
 // Call once per process before the attention launchers (raises the shared-memory limit).

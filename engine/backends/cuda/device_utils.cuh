@@ -1,5 +1,6 @@
 // Device-side helpers shared by the CUDA backend's kernels: element conversions, vector loads
-// of 8 elements, weight element access for every WFmt, warp/block reductions, launch checks.
+// of 8 elements, WFmt dispatch, weight element access for the dense and split formats,
+// warp/block reductions, launch checks.
 // Only the .cu files include this.
 #pragma once
 
@@ -63,7 +64,34 @@ __device__ __forceinline__ void load8(const __nv_bfloat16* p, float* out) {
 
 __device__ __forceinline__ float half_bits_to_f32(uint16_t b) { return __half2float(__ushort_as_half(b)); }
 
-// ---- one weight element W[n][k] of any format (the scalar path; matches dequantize_row) ----
+// ---- runtime format -> template argument: fn(FmtTag<F>{}) for F == f ----
+template <WFmt F>
+struct FmtTag {
+  static constexpr WFmt value = F;
+};
+template <class Fn>
+void with_fmt(WFmt f, Fn&& fn) {
+  switch (f) {
+    case WFmt::F32: fn(FmtTag<WFmt::F32>{}); break;
+    case WFmt::F16: fn(FmtTag<WFmt::F16>{}); break;
+    case WFmt::BF16: fn(FmtTag<WFmt::BF16>{}); break;
+    case WFmt::Q8_0: fn(FmtTag<WFmt::Q8_0>{}); break;
+    case WFmt::Q4_0: fn(FmtTag<WFmt::Q4_0>{}); break;
+    case WFmt::Q4_1: fn(FmtTag<WFmt::Q4_1>{}); break;
+    case WFmt::Q5_0: fn(FmtTag<WFmt::Q5_0>{}); break;
+    case WFmt::Q5_1: fn(FmtTag<WFmt::Q5_1>{}); break;
+    case WFmt::IQ4_NL: fn(FmtTag<WFmt::IQ4_NL>{}); break;
+    case WFmt::Q2_K: fn(FmtTag<WFmt::Q2_K>{}); break;
+    case WFmt::Q3_K: fn(FmtTag<WFmt::Q3_K>{}); break;
+    case WFmt::Q4_K: fn(FmtTag<WFmt::Q4_K>{}); break;
+    case WFmt::Q5_K: fn(FmtTag<WFmt::Q5_K>{}); break;
+    case WFmt::Q6_K: fn(FmtTag<WFmt::Q6_K>{}); break;
+    case WFmt::IQ4_XS: fn(FmtTag<WFmt::IQ4_XS>{}); break;
+  }
+}
+
+// ---- one weight element W[n][k] of the split and dense formats (the scalar path; matches
+// dequantize_row). The raw block formats decode whole groups instead (block_decode.cuh). ----
 template <WFmt F>
 __device__ __forceinline__ float weight_at(const void* data, const uint16_t* scales, int64_t K, int64_t n, int64_t k) {
   if constexpr (F == WFmt::F32) {
@@ -76,6 +104,7 @@ __device__ __forceinline__ float weight_at(const void* data, const uint16_t* sca
     const float d = half_bits_to_f32(scales[n * (K / 32) + k / 32]);
     return d * float(static_cast<const int8_t*>(data)[n * K + k]);
   } else {
+    static_assert(F == WFmt::Q4_0, "block formats are decoded by decode_group (block_decode.cuh)");
     const float d = half_bits_to_f32(scales[n * (K / 32) + k / 32]);
     const uint8_t* blk = static_cast<const uint8_t*>(data) + n * (K / 2) + (k / 32) * 16;
     const int j = int(k % 32);

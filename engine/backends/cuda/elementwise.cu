@@ -4,7 +4,7 @@
 #include <cfloat>
 #include <climits>
 
-#include "engine/backends/cuda/device_utils.cuh"
+#include "engine/backends/cuda/block_decode.cuh"
 
 namespace sb::cuda {
 namespace {
@@ -19,7 +19,17 @@ __global__ void embed_kernel(const void* data, const uint16_t* scales, int64_t V
     for (int64_t c = threadIdx.x; c < C; c += blockDim.x) row[c] = NAN;
     return;
   }
-  for (int64_t c = threadIdx.x; c < C; c += blockDim.x) row[c] = weight_at<F>(data, scales, C, id, c);
+  if constexpr (is_block_fmt(F)) {  // one 32-element group per thread and step
+    const uint8_t* src = static_cast<const uint8_t*>(data) + id * block_row_bytes<F>(C);
+    for (int64_t g = threadIdx.x; g < C / 32; g += blockDim.x) {
+      float w[32];
+      decode_group<F>(src, g, w);
+#pragma unroll
+      for (int j = 0; j < 32; ++j) row[32 * g + j] = w[j];
+    }
+  } else {
+    for (int64_t c = threadIdx.x; c < C; c += blockDim.x) row[c] = weight_at<F>(data, scales, C, id, c);
+  }
 }
 
 // One block per row: sum of squares (f32), then out = x * scale * w.
@@ -37,7 +47,7 @@ __global__ void rmsnorm_kernel(const float* x, const float* w, float eps, float*
 // One block per row; thread items are (head, pair i). The angle of pair i is pos multiplied
 // i times by theta_scale in float, exactly the ref backend's running product.
 __global__ void rope_kernel(float* x, int64_t cols, int64_t n_heads, int64_t head_dim, int64_t half, float theta_scale,
-                            bool neox, PosArg pos) {
+                            float freq_scale, const float* ff, bool neox, PosArg pos) {
   const int64_t t = blockIdx.x;
   const float p = float(pos_of(pos) + t);
   float* row = x + t * cols;
@@ -45,8 +55,9 @@ __global__ void rope_kernel(float* x, int64_t cols, int64_t n_heads, int64_t hea
     const int64_t h = idx / half, i = idx % half;
     float theta = p;
     for (int64_t j = 0; j < i; ++j) theta *= theta_scale;
+    const float angle = freq_scale * (ff ? theta / ff[i] : theta);
     float sn, cs;
-    sincosf(theta, &sn, &cs);
+    sincosf(angle, &sn, &cs);
     float* v = row + h * head_dim;
     const int64_t a = neox ? i : 2 * i;
     const int64_t b = neox ? i + half : 2 * i + 1;
@@ -71,6 +82,22 @@ __global__ void swiglu_kernel(const float* g, const float* u, float* out, int64_
     const float gv = g[i];
     out[i] = gv / (1.0f + expf(-gv)) * u[i];
   }
+}
+
+__global__ void geglu_kernel(const float* g, const float* u, float* out, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    const float gv = g[i];
+    out[i] = 0.5f * gv * (1.0f + tanhf(0.79788456080286535587989211986876f * gv * (1.0f + 0.044715f * gv * gv))) * u[i];
+  }
+}
+
+__global__ void scale_kernel(float* x, float s, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) x[i] *= s;
+}
+
+__global__ void softcap_kernel(float* x, float cap, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    x[i] = cap * tanhf(x[i] / cap);
 }
 
 __global__ void add_kernel(float* x, const float* y, int64_t n) {
@@ -136,14 +163,11 @@ int row_threads(int64_t cols) { return cols >= 256 ? 256 : (cols >= 128 ? 128 : 
 
 void embed_rows(const WeightView& w, const int32_t* ids, int64_t n, float* x, cudaStream_t st) {
   if (n <= 0) return;
-  const int th = row_threads(w.cols);
-  switch (w.fmt) {
-    case WFmt::F32: embed_kernel<WFmt::F32><<<unsigned(n), th, 0, st>>>(w.data, w.scales, w.rows, w.cols, ids, x); break;
-    case WFmt::F16: embed_kernel<WFmt::F16><<<unsigned(n), th, 0, st>>>(w.data, w.scales, w.rows, w.cols, ids, x); break;
-    case WFmt::BF16: embed_kernel<WFmt::BF16><<<unsigned(n), th, 0, st>>>(w.data, w.scales, w.rows, w.cols, ids, x); break;
-    case WFmt::Q8_0: embed_kernel<WFmt::Q8_0><<<unsigned(n), th, 0, st>>>(w.data, w.scales, w.rows, w.cols, ids, x); break;
-    case WFmt::Q4_0: embed_kernel<WFmt::Q4_0><<<unsigned(n), th, 0, st>>>(w.data, w.scales, w.rows, w.cols, ids, x); break;
-  }
+  with_fmt(w.fmt, [&](auto tag) {
+    constexpr WFmt F = decltype(tag)::value;
+    const int th = row_threads(is_block_fmt(F) ? w.cols / 32 : w.cols);
+    embed_kernel<F><<<unsigned(n), th, 0, st>>>(w.data, w.scales, w.rows, w.cols, ids, x);
+  });
   SB_CUDA_CHECK_LAUNCH();
 }
 
@@ -154,10 +178,11 @@ void rmsnorm(const float* x, const float* w, float eps, float* out, int64_t rows
 }
 
 void rope(float* x, int64_t rows, int64_t cols, int64_t n_heads, int64_t head_dim, int64_t n_rot, float theta_scale,
-          bool neox, PosArg pos, cudaStream_t st) {
+          float freq_scale, const float* ff, bool neox, PosArg pos, cudaStream_t st) {
   const int64_t half = n_rot / 2;
   if (rows <= 0 || half <= 0) return;
-  rope_kernel<<<unsigned(rows), row_threads(n_heads * half), 0, st>>>(x, cols, n_heads, head_dim, half, theta_scale, neox, pos);
+  rope_kernel<<<unsigned(rows), row_threads(n_heads * half), 0, st>>>(x, cols, n_heads, head_dim, half, theta_scale,
+                                                                      freq_scale, ff, neox, pos);
   SB_CUDA_CHECK_LAUNCH();
 }
 
@@ -190,6 +215,24 @@ unsigned ew_blocks(int64_t n) {
 void swiglu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t st) {
   if (n <= 0) return;
   swiglu_kernel<<<ew_blocks(n), 256, 0, st>>>(gate, up, out, n);
+  SB_CUDA_CHECK_LAUNCH();
+}
+
+void geglu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t st) {
+  if (n <= 0) return;
+  geglu_kernel<<<ew_blocks(n), 256, 0, st>>>(gate, up, out, n);
+  SB_CUDA_CHECK_LAUNCH();
+}
+
+void scale_inplace(float* x, float s, int64_t n, cudaStream_t st) {
+  if (n <= 0) return;
+  scale_kernel<<<ew_blocks(n), 256, 0, st>>>(x, s, n);
+  SB_CUDA_CHECK_LAUNCH();
+}
+
+void softcap_inplace(float* x, float cap, int64_t n, cudaStream_t st) {
+  if (n <= 0) return;
+  softcap_kernel<<<ew_blocks(n), 256, 0, st>>>(x, cap, n);
   SB_CUDA_CHECK_LAUNCH();
 }
 

@@ -8,18 +8,19 @@
 // fuses bias and the residual accumulate. cuBLAS at M = 1 either picks a GEMV of its own (no
 // fused accumulate or quantized formats) or a tiled GEMM that wastes most of its tile; and the
 // quantized formats would need a dequantized copy first.
-#include "engine/backends/cuda/device_utils.cuh"
+#include "engine/backends/cuda/block_decode.cuh"
 
 namespace sb::cuda {
 namespace {
 
 constexpr int kWarps = 4;  // output features per block (one per warp)
 
-// Elements per 16-byte weight load for each format.
+// Elements per 16-byte weight load for each format (block formats: one decoded group).
 template <WFmt F>
 __host__ __device__ constexpr int chunk_elems() {
   return F == WFmt::F32 ? 4 : (F == WFmt::F16 || F == WFmt::BF16) ? 8 : F == WFmt::Q8_0 ? 16 : 32;
 }
+static_assert(chunk_elems<WFmt::Q4_K>() == 32, "block formats decode 32-element groups");
 
 // Loads chunk_elems<F>() consecutive weights of row n starting at k0 (a multiple of the chunk).
 template <WFmt F>
@@ -50,6 +51,8 @@ __device__ __forceinline__ void load_chunk(const void* data, const uint16_t* sca
     const float d = half_bits_to_f32(scales[n * (K / 32) + k0 / 32]);
 #pragma unroll
     for (int i = 0; i < 16; ++i) w[i] = d * float(q[i]);
+  } else if constexpr (is_block_fmt(F)) {
+    decode_group<F>(static_cast<const uint8_t*>(data) + n * block_row_bytes<F>(K), k0 / 32, w);
   } else {
     const uint4 raw = __ldg(reinterpret_cast<const uint4*>(static_cast<const uint8_t*>(data) + n * (K / 2) + k0 / 2));
     const uint8_t* q = reinterpret_cast<const uint8_t*>(&raw);
@@ -63,7 +66,8 @@ __device__ __forceinline__ void load_chunk(const void* data, const uint16_t* sca
 }
 
 // y[m][n] for one n per warp. VEC: 16-byte weight loads and float4 x loads (K a multiple of the
-// chunk and x 16-byte aligned); otherwise one element per lane per step.
+// chunk and x 16-byte aligned); otherwise one element per lane per step. Block formats always
+// take the VEC path (a lane decodes a whole group).
 template <WFmt F, bool VEC>
 __global__ void __launch_bounds__(kWarps * 32)
     gemv_kernel(const void* data, const uint16_t* scales, int64_t N, int64_t K, const float* x, int M, float* y,
@@ -121,12 +125,18 @@ template <WFmt F>
 void launch_gemv(const WeightView& w, const float* x, int64_t M, float* y, const float* bias, bool accumulate,
                  cudaStream_t st) {
   const unsigned grid = blocks_for(w.rows, kWarps);
-  const bool vec = w.cols % chunk_elems<F>() == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0 &&
-                   reinterpret_cast<uintptr_t>(w.data) % 16 == 0;
-  if (vec)
+  const bool x_aligned = reinterpret_cast<uintptr_t>(x) % 16 == 0;
+  if constexpr (is_block_fmt(F)) {
+    // Rows of x are K floats apart with K a multiple of 32, so backend tensors are always aligned.
+    if (!x_aligned) fail("cuda gemv: x is not 16-byte aligned (", w.cols, " columns)");
     gemv_kernel<F, true><<<grid, kWarps * 32, 0, st>>>(w.data, w.scales, w.rows, w.cols, x, int(M), y, bias, accumulate);
-  else
-    gemv_kernel<F, false><<<grid, kWarps * 32, 0, st>>>(w.data, w.scales, w.rows, w.cols, x, int(M), y, bias, accumulate);
+  } else {
+    const bool vec = w.cols % chunk_elems<F>() == 0 && x_aligned && reinterpret_cast<uintptr_t>(w.data) % 16 == 0;
+    if (vec)
+      gemv_kernel<F, true><<<grid, kWarps * 32, 0, st>>>(w.data, w.scales, w.rows, w.cols, x, int(M), y, bias, accumulate);
+    else
+      gemv_kernel<F, false><<<grid, kWarps * 32, 0, st>>>(w.data, w.scales, w.rows, w.cols, x, int(M), y, bias, accumulate);
+  }
   SB_CUDA_CHECK_LAUNCH();
 }
 
@@ -137,17 +147,31 @@ __global__ void dequantize_kernel(const void* data, const uint16_t* scales, int6
     out[i] = from_f32<OutT>(weight_at<F>(data, scales, K, i / K, i % K));
 }
 
+// Block formats: one thread per 32-element group (decoded once, written as 32 outputs).
+template <WFmt F, class OutT>
+__global__ void dequantize_blocks_kernel(const uint8_t* data, int64_t N, int64_t K, OutT* out) {
+  const int64_t G = K / 32, total = N * G;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t n = i / G, g = i % G;
+    float w[32];
+    decode_group<F>(data + n * block_row_bytes<F>(K), g, w);
+    OutT* o = out + n * K + g * 32;
+#pragma unroll
+    for (int j = 0; j < 32; ++j) o[j] = from_f32<OutT>(w[j]);
+  }
+}
+
 template <class OutT>
 void launch_dequantize(const WeightView& w, OutT* out, cudaStream_t st) {
-  unsigned grid = blocks_for(w.rows * w.cols, 256);
-  if (grid > 65535u) grid = 65535u;
-  switch (w.fmt) {
-    case WFmt::F32: dequantize_kernel<WFmt::F32, OutT><<<grid, 256, 0, st>>>(w.data, w.scales, w.rows, w.cols, out); break;
-    case WFmt::F16: dequantize_kernel<WFmt::F16, OutT><<<grid, 256, 0, st>>>(w.data, w.scales, w.rows, w.cols, out); break;
-    case WFmt::BF16: dequantize_kernel<WFmt::BF16, OutT><<<grid, 256, 0, st>>>(w.data, w.scales, w.rows, w.cols, out); break;
-    case WFmt::Q8_0: dequantize_kernel<WFmt::Q8_0, OutT><<<grid, 256, 0, st>>>(w.data, w.scales, w.rows, w.cols, out); break;
-    case WFmt::Q4_0: dequantize_kernel<WFmt::Q4_0, OutT><<<grid, 256, 0, st>>>(w.data, w.scales, w.rows, w.cols, out); break;
-  }
+  with_fmt(w.fmt, [&](auto tag) {
+    constexpr WFmt F = decltype(tag)::value;
+    unsigned grid = blocks_for(is_block_fmt(F) ? w.rows * (w.cols / 32) : w.rows * w.cols, 256);
+    if (grid > 65535u) grid = 65535u;
+    if constexpr (is_block_fmt(F))
+      dequantize_blocks_kernel<F, OutT><<<grid, 256, 0, st>>>(static_cast<const uint8_t*>(w.data), w.rows, w.cols, out);
+    else
+      dequantize_kernel<F, OutT><<<grid, 256, 0, st>>>(w.data, w.scales, w.rows, w.cols, out);
+  });
   SB_CUDA_CHECK_LAUNCH();
 }
 
@@ -155,13 +179,7 @@ void launch_dequantize(const WeightView& w, OutT* out, cudaStream_t st) {
 
 void gemv(const WeightView& w, const float* x, int64_t M, float* y, const float* bias, bool accumulate, cudaStream_t st) {
   if (M < 1 || M > kGemvMaxRows) fail("cuda gemv: ", M, " rows (1..", kGemvMaxRows, " supported)");
-  switch (w.fmt) {
-    case WFmt::F32: launch_gemv<WFmt::F32>(w, x, M, y, bias, accumulate, st); break;
-    case WFmt::F16: launch_gemv<WFmt::F16>(w, x, M, y, bias, accumulate, st); break;
-    case WFmt::BF16: launch_gemv<WFmt::BF16>(w, x, M, y, bias, accumulate, st); break;
-    case WFmt::Q8_0: launch_gemv<WFmt::Q8_0>(w, x, M, y, bias, accumulate, st); break;
-    case WFmt::Q4_0: launch_gemv<WFmt::Q4_0>(w, x, M, y, bias, accumulate, st); break;
-  }
+  with_fmt(w.fmt, [&](auto tag) { launch_gemv<decltype(tag)::value>(w, x, M, y, bias, accumulate, st); });
 }
 
 void dequantize(const WeightView& w, void* out, Elem out_dt, cudaStream_t st) {

@@ -1,6 +1,7 @@
 #include "engine/backends/ref/ref_backend.h"
 
 #include <cmath>
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -121,12 +122,16 @@ class RefBackend : public Backend {
 
   void rope(Tensor& x, int64_t n_heads, const AttentionShape& s, int64_t pos0) override {
     const float theta_scale = std::pow(s.rope_base, -2.0f / float(s.n_rot));
+    const float* ff = s.freq_factors.empty() ? nullptr : s.freq_factors.as<float>();
+    if (ff && s.freq_factors.rows() * s.freq_factors.cols() != s.n_rot / 2)
+      fail("ref rope: freq_factors has ", s.freq_factors.rows() * s.freq_factors.cols(), " values, expected ", s.n_rot / 2);
     std::vector<float> cs(static_cast<size_t>(s.n_rot));
     for (int64_t t = 0; t < x.rows(); ++t) {
       float theta = float(pos0 + t);
       for (int64_t i = 0; i < s.n_rot / 2; ++i) {
-        cs[size_t(2 * i)] = std::cos(theta);
-        cs[size_t(2 * i + 1)] = std::sin(theta);
+        const float angle = s.freq_scale * (ff ? theta / ff[i] : theta);
+        cs[size_t(2 * i)] = std::cos(angle);
+        cs[size_t(2 * i + 1)] = std::sin(angle);
         theta *= theta_scale;
       }
       for (int64_t h = 0; h < n_heads; ++h) {
@@ -156,7 +161,7 @@ class RefBackend : public Backend {
                  Tensor& out) override {
     const auto& c = static_cast<const HostKvCache&>(cache);
     const int64_t D = s.head_dim, group = s.n_head / s.n_head_kv;
-    const float scale = 1.0f / std::sqrt(float(D));
+    const float scale = s.kq_scale();
     const int64_t n_kv = pos0 + q.rows();
     std::vector<float> kf(static_cast<size_t>(n_kv * c.kv_dim())), vf(size_t(n_kv * c.kv_dim()));
     for (int64_t p = 0; p < n_kv; ++p) {
@@ -166,29 +171,32 @@ class RefBackend : public Backend {
     std::vector<float> qh(static_cast<size_t>(D)), scores(static_cast<size_t>(n_kv));
     for (int64_t t = 0; t < q.rows(); ++t) {
       const int64_t n_ctx = pos0 + t + 1;
+      const int64_t lo = s.window > 0 ? std::max<int64_t>(0, n_ctx - s.window) : 0;  // first visible key
       for (int64_t h = 0; h < s.n_head; ++h) {
         const int64_t kvh = h / group;
         std::memcpy(qh.data(), q.as<float>() + t * q.cols() + h * D, size_t(D) * 4);
         round_to_dtype(c.dtype(), qh.data(), D);
         float mx = -INFINITY;
-        for (int64_t p = 0; p < n_ctx; ++p) {
+        for (int64_t p = lo; p < n_ctx; ++p) {
           const float* kr = kf.data() + p * c.kv_dim() + kvh * D;
           double acc = 0;
           for (int64_t d = 0; d < D; ++d) acc += double(qh[size_t(d)]) * double(kr[d]);
-          scores[size_t(p)] = float(acc) * scale;
+          float sc = float(acc) * scale;
+          if (s.softcap > 0.0f) sc = s.softcap * std::tanh(sc / s.softcap);
+          scores[size_t(p)] = sc;
           mx = std::max(mx, scores[size_t(p)]);
         }
         double sum = 0;
-        for (int64_t p = 0; p < n_ctx; ++p) {
+        for (int64_t p = lo; p < n_ctx; ++p) {
           scores[size_t(p)] = std::exp(scores[size_t(p)] - mx);
           sum += scores[size_t(p)];
         }
-        for (int64_t p = 0; p < n_ctx; ++p) scores[size_t(p)] = float(scores[size_t(p)] / sum);
-        round_to_dtype(c.dtype(), scores.data(), n_ctx);
+        for (int64_t p = lo; p < n_ctx; ++p) scores[size_t(p)] = float(scores[size_t(p)] / sum);
+        round_to_dtype(c.dtype(), scores.data() + lo, n_ctx - lo);
         float* o = out.as<float>() + t * out.cols() + h * D;
         for (int64_t d = 0; d < D; ++d) {
           double acc = 0;
-          for (int64_t p = 0; p < n_ctx; ++p) acc += double(scores[size_t(p)]) * double(vf[size_t(p * c.kv_dim() + kvh * D + d)]);
+          for (int64_t p = lo; p < n_ctx; ++p) acc += double(scores[size_t(p)]) * double(vf[size_t(p * c.kv_dim() + kvh * D + d)]);
           o[d] = float(acc);
         }
       }
@@ -203,9 +211,24 @@ class RefBackend : public Backend {
     }
   }
 
+  void geglu(const Tensor& gate, const Tensor& up, Tensor& out) override {
+    const int64_t n = gate.rows() * gate.cols();
+    for (int64_t i = 0; i < n; ++i) out.as<float>()[i] = gelu_tanh(gate.as<float>()[i]) * up.as<float>()[i];
+  }
+
   void add(Tensor& x, const Tensor& y) override {
     const int64_t n = x.rows() * x.cols();
     for (int64_t i = 0; i < n; ++i) x.as<float>()[i] += y.as<float>()[i];
+  }
+
+  void scale(Tensor& x, float s) override {
+    const int64_t n = x.rows() * x.cols();
+    for (int64_t i = 0; i < n; ++i) x.as<float>()[i] *= s;
+  }
+
+  void softcap(Tensor& x, float cap) override {
+    const int64_t n = x.rows() * x.cols();
+    for (int64_t i = 0; i < n; ++i) x.as<float>()[i] = cap * std::tanh(x.as<float>()[i] / cap);
   }
 };
 
