@@ -4,8 +4,10 @@
 // Contract: for the same f32 input they write the same bytes as llama.cpp's llama-quantize
 // without an importance matrix (ggml's quantize_row_*_ref for Q4_1..Q6_K, and the 7-step scale
 // search of quantize_iq4_nl / quantize_iq4_xs), so files written here hold what llama.cpp would
-// write. That takes the same float operations in the same order (no FMA contraction; this file
-// is compiled without -mfma) and ggml's round-half-to-even. In short, per type:
+// write. That takes the same float operations in the same order and ggml's round-half-to-even;
+// this file is compiled without -mfma, so no multiply-add is fused (a build that allowed FMA
+// contraction here could move the last bit of some scales; the byte-identity test would show it).
+// In short, per type:
 //   Q4_1/Q5_1  d = (max - min) / (2^bits - 1), m = min, q = trunc((x - min) / d + 0.5)
 //   Q5_0       d = (value of largest |x|) / -16, q = trunc(x / d + 16.5) clamped to 31
 //   Q2_K/Q4_K/Q5_K  per sub-block (16/32/32 values) a scale and a min fitted by a weighted

@@ -148,3 +148,26 @@ TEST_CASE("cli model quantize and prune write variant files", "[cli][model][vari
   CHECK(e4.exit_code == 1);
   CHECK(e4.err.find("multiple of 2") != std::string::npos);
 }
+
+TEST_CASE("cli run and bench: llama.cpp types and mixes as variants", "[cli][variants][shared]") {
+  if (test::skip_without_shared()) return;
+  const std::string model = test::shared_path("reference/kquants/kq-base.gguf");
+  auto r = test::run_cli({"run", "-m", model, "--variant", "q6_k,q4_k_m,q2_k", "--suite", "stories", "--limit", "2", "--no-speed",
+                          "--db", test::temp_dir("variants-kq") + "/v.db", "-t", "2", "--json"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  auto j = nlohmann::json::parse(r.out);
+  REQUIRE(j.size() == 3);
+  CHECK(j[1]["variant"] == "q4_k_m");
+  CHECK(j[0]["kld_mean"].get<double>() > 0);
+  CHECK(j[0]["kld_mean"].get<double>() < j[1]["kld_mean"].get<double>());
+  CHECK(j[1]["kld_mean"].get<double>() < j[2]["kld_mean"].get<double>());
+  CHECK(j[2]["model_bytes"].get<int64_t>() < j[1]["model_bytes"].get<int64_t>());
+  auto b = test::run_cli({"bench", "-m", model, "--variant", "q4_k_m+prune:0.5", "-p", "8", "-n", "2", "-r", "1", "-t", "1", "--output", "json"});
+  INFO(b.err);
+  REQUIRE(b.exit_code == 0);
+  auto bj = nlohmann::json::parse(b.out);
+  REQUIRE(bj.size() == 2);
+  CHECK(bj[0]["variant"] == "q4_k_m+prune:0.5");
+  CHECK(bj[0]["model_type"].get<std::string>().find("q4_k_m") != std::string::npos);
+}
