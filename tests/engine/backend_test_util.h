@@ -7,10 +7,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <memory>
 #include <random>
 #include <vector>
 
 #include "engine/backends/backend.h"
+#include "engine/core/error.h"
 #include "engine/gguf/ggml_types.h"
 
 namespace sb::test {
@@ -62,6 +65,22 @@ inline std::vector<uint8_t> quantized(GgmlType t, const std::vector<float>& w, i
   for (int64_t r = 0; r < rows; ++r)
     quantize_row(t, w.data() + r * cols, q.data() + size_t(r * ggml_row_bytes(t, cols)), cols);
   return q;
+}
+
+// Every usable backend but ref (the devices under test); one that is compiled in but unusable
+// here is reported as SKIPPED and left out.
+inline std::vector<std::unique_ptr<Backend>> non_ref_backends() {
+  std::vector<std::unique_ptr<Backend>> out;
+  for (const auto& name : available_backends()) {
+    if (name == "ref") continue;
+    try {
+      out.push_back(create_backend(name, {.threads = 2}));
+    } catch (const Error& e) {
+      std::printf("SKIPPED: backend %s unavailable here: %s\n", name.c_str(), e.what());
+    }
+  }
+  if (out.empty()) std::printf("SKIPPED: only the ref backend is usable here\n");
+  return out;
 }
 
 }  // namespace sb::test

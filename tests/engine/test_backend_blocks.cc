@@ -76,20 +76,6 @@ double rel_err(const std::vector<float>& ref, const std::vector<float>& got) {
   return worst;
 }
 
-std::vector<std::unique_ptr<Backend>> duts() {
-  std::vector<std::unique_ptr<Backend>> out;
-  for (const auto& name : available_backends()) {
-    if (name == "ref") continue;
-    try {
-      out.push_back(create_backend(name, {.threads = 2}));
-    } catch (const Error& e) {
-      std::printf("SKIPPED: backend %s unavailable here: %s\n", name.c_str(), e.what());
-    }
-  }
-  if (out.empty()) std::printf("SKIPPED: only the ref backend is usable here\n");
-  return out;
-}
-
 // y = x . W^T (+ bias) (+ old y) on ref and dut; returns the relative error.
 double matmul_err(Backend& ref, Backend& dut, const TypeCase& c, int64_t M, int64_t K, int64_t N, bool extra) {
   const auto q = random_blocks(c, N, K, uint64_t(K * 7 + N));
@@ -113,7 +99,7 @@ constexpr double kTol = 1e-4;
 
 TEST_CASE("backend blocks: matmul of every llama.cpp block type at decode and prompt row counts", "[backend][unit]") {
   auto ref = create_backend("ref");
-  for (auto& dut : duts()) {
+  for (auto& dut : test::non_ref_backends()) {
     for (const auto& c : block_types()) {
       const bool k_quant = ggml_block_size(c.type) == kQK_K;
       // K: one block row, several (not a multiple of 256 for the 32-element types); N not a
@@ -160,7 +146,7 @@ TEST_CASE("backend blocks: cpu prefill alternatives (AVX2 tiles, whole-matrix ex
 
 TEST_CASE("backend blocks: embedding rows of every block type", "[backend][unit]") {
   auto ref = create_backend("ref");
-  for (auto& dut : duts()) {
+  for (auto& dut : test::non_ref_backends()) {
     for (const auto& c : block_types()) {
       const int64_t V = 19, C = 512;
       const auto q = random_blocks(c, V, C, 77);

@@ -43,20 +43,6 @@ std::string parse_error(const std::string& spec) {
   return "";
 }
 
-std::vector<std::unique_ptr<Backend>> dut_backends() {
-  std::vector<std::unique_ptr<Backend>> out;
-  for (const auto& name : available_backends()) {
-    if (name == "ref") continue;
-    try {
-      out.push_back(create_backend(name, {.threads = 2}));
-    } catch (const Error& e) {
-      std::printf("SKIPPED: backend %s unavailable here: %s\n", name.c_str(), e.what());
-    }
-  }
-  if (out.empty()) std::printf("SKIPPED: only the ref backend is compiled in\n");
-  return out;
-}
-
 std::vector<float> run_matmul(Backend& b, const WeightSource& src, int64_t M, const std::vector<float>& xv,
                               const std::vector<float>* bias, const std::vector<float>* y0) {
   auto w = b.load_weight(src);
@@ -300,7 +286,7 @@ TEST_CASE("variants: every weight kind's matmul on each backend matches the refe
   // f32 / f16 / bf16 / q8_0 / q4_0 use the same (dequantize-then-f32) arithmetic as ref: 1e-4.
   // int8 sums exact integers on every backend and differs only in float scaling: 1e-5.
   struct Shape { int64_t M, K, N; };
-  for (auto& dut : dut_backends()) {
+  for (auto& dut : test::non_ref_backends()) {
     for (Shape s : {Shape{1, 96, 37}, Shape{3, 64, 20}, Shape{8, 256, 50}, Shape{9, 96, 33}, Shape{13, 160, 70}, Shape{70, 256, 96}}) {
       auto wv = randn(size_t(s.N * s.K), uint64_t(s.M * 7 + s.N), 0.1f);
       auto xv = randn(size_t(s.M * s.K), uint64_t(s.K));

@@ -17,21 +17,15 @@
 #include "engine/gguf/gguf.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "evals/chat_template.h"
+#include "tests/evals/chat_test_util.h"
 #include "tests/test_support.h"
 
 using namespace sb;
+using sb::test::chat_data;
+using sb::test::skip_without_jinja2;
 
 namespace {
 
-std::string chat_data(const std::string& name) { return std::string(SPARKBENCH_SOURCE_DIR) + "/tests/data/chat/" + name; }
-
-// True (after printing SKIPPED) when the interpreter ChatTemplate uses cannot import jinja2.
-bool skip_without_jinja2() {
-  const std::string py = ChatTemplate::python_path();
-  if (test::run_process({py, "-I", "-c", "import jinja2"}).exit_code == 0) return false;
-  std::printf("SKIPPED: %s cannot import jinja2 (install python3-jinja2)\n", py.c_str());
-  return true;
-}
 
 // The expected rendering, computed by this test's own Jinja2 program (Hugging Face's
 // environment as transformers' _compile_jinja_template builds it), not by ChatTemplate.

@@ -11,20 +11,15 @@
 
 #include "engine/core/mmap_file.h"
 #include "evals/chat_template.h"
+#include "tests/evals/chat_test_util.h"
 #include "tests/test_support.h"
 
 using namespace sb;
+using sb::test::chat_data;
+using sb::test::skip_without_jinja2;
 
 namespace {
 
-std::string chat_data(const std::string& name) { return std::string(SPARKBENCH_SOURCE_DIR) + "/tests/data/chat/" + name; }
-
-bool skip_without_jinja2() {
-  const std::string py = ChatTemplate::python_path();
-  if (test::run_process({py, "-I", "-c", "import jinja2"}).exit_code == 0) return false;
-  std::printf("SKIPPED: %s cannot import jinja2 (install python3-jinja2)\n", py.c_str());
-  return true;
-}
 
 // Jinja2 run directly by the test (Hugging Face's environment), for the expected prompt.
 std::string jinja2_direct(const std::string& template_file, const nlohmann::json& messages) {
