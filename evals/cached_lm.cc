@@ -1,5 +1,8 @@
 #include "evals/cached_lm.h"
 
+#include <cmath>
+#include <limits>
+
 #include <nlohmann/json.hpp>
 
 #include "engine/core/sha256.h"
@@ -8,6 +11,22 @@ namespace sb {
 namespace {
 std::string key_of(const std::string& identity, const nlohmann::json& req) {
   return sha256_hex(identity + '\0' + req.dump());
+}
+// JSON has no NaN or infinity (nlohmann writes them as null): a non-finite log-likelihood from a
+// broken model is stored as the string "nan", "inf" or "-inf" and read back as that value.
+nlohmann::json num_out(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  return v;
+}
+double num_in(const nlohmann::json& j) {
+  if (j.is_string()) {
+    const std::string s = j.get<std::string>();
+    if (s == "inf") return std::numeric_limits<double>::infinity();
+    if (s == "-inf") return -std::numeric_limits<double>::infinity();
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+  return j.get<double>();
 }
 }  // namespace
 
@@ -18,11 +37,11 @@ LLResult CachedLM::loglikelihood(const LLRequest& r) {
   if (auto v = cache_.get(key)) {
     auto j = nlohmann::json::parse(*v);
     ++hits_;
-    return LLResult{j["logprob"], j["is_greedy"], j["n_tokens"]};
+    return LLResult{num_in(j["logprob"]), j["is_greedy"], j["n_tokens"]};
   }
   ++misses_;
   LLResult out = inner_.loglikelihood(r);
-  cache_.put(key, nlohmann::json{{"logprob", out.logprob}, {"is_greedy", out.is_greedy}, {"n_tokens", out.n_tokens}}.dump());
+  cache_.put(key, nlohmann::json{{"logprob", num_out(out.logprob)}, {"is_greedy", out.is_greedy}, {"n_tokens", out.n_tokens}}.dump());
   return out;
 }
 
@@ -31,11 +50,11 @@ RollingResult CachedLM::loglikelihood_rolling(const std::string& text) {
   if (auto v = cache_.get(key)) {
     auto j = nlohmann::json::parse(*v);
     ++hits_;
-    return RollingResult{j["logprob"], j["n_tokens"], j["n_bytes"]};
+    return RollingResult{num_in(j["logprob"]), j["n_tokens"], j["n_bytes"]};
   }
   ++misses_;
   RollingResult out = inner_.loglikelihood_rolling(text);
-  cache_.put(key, nlohmann::json{{"logprob", out.logprob}, {"n_tokens", out.n_tokens}, {"n_bytes", out.n_bytes}}.dump());
+  cache_.put(key, nlohmann::json{{"logprob", num_out(out.logprob)}, {"n_tokens", out.n_tokens}, {"n_bytes", out.n_bytes}}.dump());
   return out;
 }
 

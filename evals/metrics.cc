@@ -27,6 +27,16 @@ MeanStat mean_stat(const std::vector<double>& x) {
   return m;
 }
 
+int select_choice(const std::vector<double>& scores, int gold) {
+  int best = -1;
+  for (size_t k = 0; k < scores.size(); ++k) {
+    if (!std::isfinite(scores[k])) return -1;
+    // Strictly better wins; an equal score replaces the gold (and only the gold).
+    if (best < 0 || scores[k] > scores[size_t(best)] || (scores[k] == scores[size_t(best)] && best == gold)) best = int(k);
+  }
+  return best;
+}
+
 std::string squad_normalize(const std::string& s) {
   std::string lower;
   for (unsigned char c : s) {

@@ -5,6 +5,11 @@
 //     whitespace), exact match and token F1 against the best of several gold answers.
 //   macro_f1 over a label set; corpus-level distinct-n; repetition rate of one response (the
 //     share of its word trigrams that already occurred earlier in it).
+//   select_choice: the prediction of a log-likelihood selection task (multiple choice, dialogue
+//     response selection) from its candidates' scores, hardened against faulty models: any
+//     non-finite score (NaN, +inf, -inf) makes the item invalid (no prediction), and a tie for
+//     the maximum that includes the gold candidate goes to another tied candidate (a tie is
+//     not a win, so a model that scores every choice the same scores 0, not the gold's share).
 //   bootstrap_ci: percentile interval of a statistic over items resampled with replacement
 //     (seeded, so reports are reproducible).
 #pragma once
@@ -24,6 +29,10 @@ struct MeanStat {
   int64_t n = 0;
 };
 MeanStat mean_stat(const std::vector<double>& x);
+
+// Index of the chosen candidate (see above); -1 when any score is not finite. `gold` is the
+// gold candidate's index (ties are broken against it), or -1 for none.
+int select_choice(const std::vector<double>& scores, int gold);
 
 std::string squad_normalize(const std::string& s);
 double exact_match(const std::string& pred, const std::vector<std::string>& golds);

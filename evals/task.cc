@@ -55,4 +55,10 @@ MetricResult mean_metric(const std::string& name, const std::vector<double>& val
   return MetricResult{name, m.mean, m.stderr_, m.ci_low, m.ci_high, m.n};
 }
 
+MetricResult invalid_metric(const std::vector<ItemResult>& rows) {
+  int64_t bad = 0;
+  for (const auto& r : rows) bad += r.extra.value("invalid", false) ? 1 : 0;
+  return MetricResult{"invalid", double(bad), std::nullopt, std::nullopt, std::nullopt, int64_t(rows.size())};
+}
+
 }  // namespace sb

@@ -5,11 +5,14 @@
 // results database after a resumed run give the same metrics as rows from one uninterrupted
 // run — so everything a metric needs is kept in ItemResult (`extra` holds task details).
 // Task types (manifest "task"):
-//   multiple_choice  acc, acc_norm (log-likelihood / continuation bytes), macro_f1 (with labels)
+//   multiple_choice  acc, acc_norm (log-likelihood / continuation bytes), invalid, macro_f1 (with labels)
 //   generate         exact_match, f1 (SQuAD normalization) against "answers"
-//   dialogue         selection_acc, gold_ppl, distinct_1, distinct_2, repetition_rate
+//   dialogue         selection_acc, invalid, gold_ppl, distinct_1, distinct_2, repetition_rate
 //   perplexity       ppl, bits_per_byte (rolling log-likelihood of "text")
 //   code             pass@k (unbiased estimator; a k only when every problem has n >= k)
+// `invalid` (selection tasks) is the number of items with a non-finite candidate score (a broken
+// model or variant): such an item is wrong, its outcome is "invalid", and its row's
+// extra["invalid"] is true.
 // ItemResult::prompt is the text the model was given (the rendered chat prompt in chat mode).
 #pragma once
 
@@ -91,6 +94,10 @@ class Task {
 
 // A metric that is a mean of per-row values, with its standard error and 95% interval.
 MetricResult mean_metric(const std::string& name, const std::vector<double>& values);
+
+// The `invalid` metric: the number of rows whose extra["invalid"] is true (rows stored before
+// the flag existed count as valid); n is the number of rows.
+MetricResult invalid_metric(const std::vector<ItemResult>& rows);
 
 std::unique_ptr<Task> make_multiple_choice_task(const Suite& s, const TaskOptions& o);
 std::unique_ptr<Task> make_generate_task(const Suite& s, const TaskOptions& o);

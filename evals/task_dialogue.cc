@@ -1,6 +1,9 @@
 // dialogue: next-response selection among the gold response and its distractors (by
 // log-likelihood given the conversation), the perplexity of the gold response, and — from one
 // greedy response generated per conversation — distinct-1/2 and the repetition rate.
+// Selection uses select_choice (evals/metrics.h): a tie with the gold is a miss, and an item with
+// a non-finite score is a miss counted in `invalid`; gold_ppl leaves out items whose gold score
+// is not finite (its n says how many it covers).
 // In chat mode (TaskOptions::chat) the whole plain prompt, history and "A:" cue included, is
 // one user message: the suite's conversations open with the speaker who answers next, which
 // templates that require user/assistant alternation starting with the user would reject if
@@ -53,7 +56,8 @@ class DialogueTask : public Task {
       if (c == 0) gold_r = r;
       ll.push_back(r.logprob);
     }
-    const int pred = int(std::max_element(ll.begin(), ll.end()) - ll.begin());
+    const int pred = select_choice(ll, 0);
+    const bool invalid = pred < 0;
     GenRequest g;
     g.prompt = opt_.chat.on() ? chat_prompt : prompt;
     g.chat = opt_.chat.on();
@@ -65,13 +69,13 @@ class DialogueTask : public Task {
     out.prompt = g.prompt;
     out.output = gen.text;
     out.score = pred == 0 ? 1.0 : 0.0;
-    out.outcome = pred == 0 ? "correct" : "wrong";
+    out.outcome = invalid ? "invalid" : pred == 0 ? "correct" : "wrong";
     out.ttft_ms = gen.ttft_ms;
     out.tpot_ms = gen.tpot_ms;
     out.latency_ms = gen.total_ms;
     out.n_prompt_tokens = gen.n_prompt_tokens;
     out.n_gen_tokens = gen.n_gen_tokens;
-    out.extra = {{"selected", pred}, {"gold_logprob", gold_r.logprob}, {"gold_tokens", gold_r.n_tokens}, {"loglikelihoods", ll}};
+    out.extra = {{"selected", pred}, {"gold_logprob", gold_r.logprob}, {"gold_tokens", gold_r.n_tokens}, {"loglikelihoods", ll}, {"invalid", invalid}};
     return {out};
   }
 
@@ -81,8 +85,12 @@ class DialogueTask : public Task {
     std::vector<double> lp, ntok, rep;
     for (const auto& r : rows) {
       sel.push_back(r.extra.at("selected").get<int>() == 0 ? 1.0 : 0.0);
-      lp.push_back(r.extra.at("gold_logprob"));
-      ntok.push_back(r.extra.at("gold_tokens"));
+      // A non-finite gold score is stored as JSON null.
+      const auto& glp = r.extra.at("gold_logprob");
+      if (glp.is_number() && std::isfinite(glp.get<double>())) {
+        lp.push_back(glp.get<double>());
+        ntok.push_back(r.extra.at("gold_tokens"));
+      }
       responses.push_back(r.output);
       rep.push_back(repetition_rate(r.output));
     }
@@ -95,17 +103,21 @@ class DialogueTask : public Task {
       }
       return b > 0 ? std::exp(-a / b) : 0.0;
     };
-    std::vector<int64_t> all(static_cast<size_t>(n));
-    for (int64_t k = 0; k < n; ++k) all[size_t(k)] = k;
-    std::vector<MetricResult> out{mean_metric("selection_acc", sel)};
-    auto with_ci = [&](const std::string& name, const std::function<double(const std::vector<int64_t>&)>& f) {
-      MetricResult m{name, f(all), std::nullopt, std::nullopt, std::nullopt, n};
-      auto [lo, hi] = bootstrap_ci(n, f);
+    auto all_of = [](int64_t count) {
+      std::vector<int64_t> idx(static_cast<size_t>(count));
+      for (int64_t k = 0; k < count; ++k) idx[size_t(k)] = k;
+      return idx;
+    };
+    const std::vector<int64_t> all = all_of(n);
+    std::vector<MetricResult> out{mean_metric("selection_acc", sel), invalid_metric(rows)};
+    {
+      const int64_t n_ppl = int64_t(lp.size());
+      MetricResult m{"gold_ppl", ppl_of(all_of(n_ppl)), std::nullopt, std::nullopt, std::nullopt, n_ppl};
+      auto [lo, hi] = bootstrap_ci(n_ppl, ppl_of);
       m.ci_low = lo;
       m.ci_high = hi;
       out.push_back(m);
-    };
-    with_ci("gold_ppl", ppl_of);
+    }
     for (int k : {1, 2}) {
       auto f = [&, k](const std::vector<int64_t>& idx) {
         std::vector<std::string> sub;

@@ -1,5 +1,7 @@
 // multiple_choice: each choice is scored by log P(choice | prompt); the prediction is the
-// argmax of the sum (acc) and of the sum divided by the choice's UTF-8 bytes (acc_norm).
+// argmax of the sum (acc) and of the sum divided by the choice's UTF-8 bytes (acc_norm), chosen
+// by select_choice (evals/metrics.h): a tie with the gold is not a win, and an item with any
+// non-finite score is wrong for both and counted in `invalid` (number of such items).
 // Choices come either from a per-item list ("choices_field" + "answer_field" index) or from a
 // label set ("labels" + "label_field", each label rendered with "choices_template").
 #include <cmath>
@@ -60,15 +62,16 @@ class MultipleChoiceTask : public Task {
       ll.push_back(r.logprob);
       norm.push_back(r.logprob / double(std::max<size_t>(1, c.size())));
     }
-    const int pred = int(std::max_element(ll.begin(), ll.end()) - ll.begin());
-    const int pred_norm = int(std::max_element(norm.begin(), norm.end()) - norm.begin());
+    const int pred = select_choice(ll, gold);
+    const int pred_norm = select_choice(norm, gold);
+    const bool invalid = pred < 0;
     ItemResult out;
     out.item_id = out.sample_id = suite_.item_id(i);
     out.prompt = prompt;
-    out.output = choices[size_t(pred)];
+    out.output = invalid ? std::string() : choices[size_t(pred)];
     out.score = pred == gold ? 1.0 : 0.0;
-    out.outcome = pred == gold ? "correct" : "wrong";
-    out.extra = {{"pred", pred}, {"pred_norm", pred_norm}, {"gold", gold}, {"loglikelihoods", ll}};
+    out.outcome = invalid ? "invalid" : pred == gold ? "correct" : "wrong";
+    out.extra = {{"pred", pred}, {"pred_norm", pred_norm}, {"gold", gold}, {"loglikelihoods", ll}, {"invalid", invalid}};
     return {out};
   }
 
@@ -82,7 +85,7 @@ class MultipleChoiceTask : public Task {
       pred.push_back(r.extra.at("pred"));
       gold.push_back(g);
     }
-    std::vector<MetricResult> out{mean_metric("acc", acc), mean_metric("acc_norm", acc_norm)};
+    std::vector<MetricResult> out{mean_metric("acc", acc), mean_metric("acc_norm", acc_norm), invalid_metric(rows)};
     if (!labels_.empty() && !rows.empty()) {
       const int nl = int(labels_.size());
       MetricResult m{"macro_f1", macro_f1(pred, gold, nl), std::nullopt, std::nullopt, std::nullopt, int64_t(rows.size())};

@@ -17,7 +17,8 @@ namespace {
 
 std::string fmt_metric(const MetricResult& m) {
   char buf[128];
-  if (m.stderr_ && *m.stderr_ > 0) std::snprintf(buf, sizeof buf, "%.4f +/- %.4f", m.value, *m.stderr_);
+  if (m.metric == "invalid") std::snprintf(buf, sizeof buf, "%.0f items", m.value);  // a count (evals/task.h)
+  else if (m.stderr_ && *m.stderr_ > 0) std::snprintf(buf, sizeof buf, "%.4f +/- %.4f", m.value, *m.stderr_);
   else if (m.ci_low && m.ci_high) std::snprintf(buf, sizeof buf, "%.4f [%.4f, %.4f]", m.value, *m.ci_low, *m.ci_high);
   else std::snprintf(buf, sizeof buf, "%.4f", m.value);
   return buf;

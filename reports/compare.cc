@@ -551,7 +551,7 @@ const char* status_name(Status s) {
 bool lower_is_better(const std::string& m) {
   static const std::set<std::string> lower{"ppl", "perplexity", "gold_ppl", "bits_per_byte", "bpb", "nll", "loss", "kld",
                                            "kl_divergence", "repetition_rate", "wer", "cer", "error_rate", "ttft_ms",
-                                           "tpot_ms", "latency_ms"};
+                                           "tpot_ms", "latency_ms", "invalid"};
   if (lower.count(m)) return true;
   auto ends = [&](const char* suf) {
     const std::string s(suf);

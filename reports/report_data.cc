@@ -540,7 +540,7 @@ std::string primary_metric(const std::string& suite, const std::vector<std::stri
 }
 
 bool higher_is_better(const std::string& metric) {
-  for (const char* w : {"ppl", "perplexity", "kld", "bits_per_byte", "bpb", "loss", "repetition", "error", "latency", "_ms"})
+  for (const char* w : {"ppl", "perplexity", "kld", "bits_per_byte", "bpb", "loss", "repetition", "error", "latency", "_ms", "invalid"})
     if (metric.find(w) != std::string::npos) return false;
   return true;
 }

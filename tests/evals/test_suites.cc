@@ -63,16 +63,22 @@ TEST_CASE("suites: an oracle model scores 1 and a constant one scores chance", "
   for (const auto& r : s.items) gold[{r.value["context"], r.value["choices"][r.value["answer"].get<size_t>()]}] = true;
   test::FakeLM oracle;
   oracle.ll = [&](const LLRequest& q) { return gold.count({q.context, q.continuation}) ? -1.0 : -10.0; };
-  test::FakeLM flat;  // equal scores: the first choice always wins
-  std::vector<ItemResult> a, b;
+  // A positional model: it always prefers the first choice it is asked about.
+  std::map<std::string, std::string> first;
+  test::FakeLM positional;
+  positional.ll = [&](const LLRequest& q) { return first.emplace(q.context, q.continuation).first->second == q.continuation ? -1.0 : -2.0; };
+  test::FakeLM flat;  // equal scores: a tie is not a win, so it never scores
+  std::vector<ItemResult> a, b, c;
   for (size_t i = 0; i < task->size(); ++i) {
     a.push_back(task->run(i, oracle)[0]);
-    b.push_back(task->run(i, flat)[0]);
+    b.push_back(task->run(i, positional)[0]);
+    c.push_back(task->run(i, flat)[0]);
   }
-  auto ma = task->aggregate(a), mb = task->aggregate(b);
+  auto ma = task->aggregate(a), mb = task->aggregate(b), mc = task->aggregate(c);
   CHECK(ma[0].metric == "acc");
   CHECK(ma[0].value == 1.0);
   CHECK(mb[0].value == Approx(0.25).margin(0.05));  // answer positions are balanced
+  CHECK(mc[0].value == 0.0);
 }
 
 TEST_CASE("suites: QA exact match and F1 follow the generated text", "[suites][unit]") {

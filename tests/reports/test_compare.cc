@@ -147,7 +147,8 @@ TEST_CASE("compare: graded scores use the paired bootstrap and lower-is-better m
 }
 
 TEST_CASE("compare: metric directions", "[compare][unit]") {
-  for (const char* m : {"ppl", "gold_ppl", "bits_per_byte", "repetition_rate", "kld_mean", "kld_p99", "ppl_ratio", "rms_dp", "ttft_ms"})
+  for (const char* m : {"ppl", "gold_ppl", "bits_per_byte", "repetition_rate", "kld_mean", "kld_p99", "ppl_ratio", "rms_dp", "ttft_ms",
+                        "invalid"})
     CHECK(lower_is_better(m));
   for (const char* m : {"acc", "acc_norm", "pass@1", "exact_match", "f1", "macro_f1", "same_top1", "distinct_2", "selection_acc"})
     CHECK_FALSE(lower_is_better(m));

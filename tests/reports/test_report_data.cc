@@ -85,6 +85,7 @@ TEST_CASE("report rules: primary metric mapping and direction", "[report][unit]"
   CHECK_FALSE(higher_is_better("perplexity"));
   CHECK_FALSE(higher_is_better("gold_ppl"));
   CHECK_FALSE(higher_is_better("tpot_ms"));
+  CHECK_FALSE(higher_is_better("invalid"));  // the count of items with non-finite scores
 }
 
 TEST_CASE("report data: suites and latencies and frontier and budgets from a database", "[report][unit]") {
