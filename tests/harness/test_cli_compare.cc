@@ -136,12 +136,12 @@ TEST_CASE("cli compare: reruns compare clean and a damaged model is flagged with
     std::string root;
     sum >> cases >> failures >> skipped >> root;
     CHECK(root == "testsuites");
-    CHECK(cases == 2);  // stories: acc, acc_norm
+    CHECK(cases == 3);  // stories: acc, acc_norm, invalid
     CHECK(failures >= 1);
     CHECK(skipped == 0);
     std::istringstream clean_sum(junit_summary(dir + "/clean.xml"));
     clean_sum >> cases >> failures;
-    CHECK(cases == 2);
+    CHECK(cases == 3);
     CHECK(failures == 0);
   } else {
     WARN("python3 not found: JUnit XML not parsed");
