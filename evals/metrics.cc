@@ -7,24 +7,106 @@
 #include <random>
 #include <set>
 #include <sstream>
+#include <tuple>
+
+#include "engine/core/error.h"
 
 namespace sb {
 
-MeanStat mean_stat(const std::vector<double>& x) {
+MeanStat mean_stat(const std::vector<double>& x, const Range& range) {
   MeanStat m;
   m.n = int64_t(x.size());
   if (x.empty()) return m;
   double s = 0;
   for (double v : x) s += v;
   m.mean = s / double(m.n);
+  m.ci_low = m.ci_high = m.mean;
   if (m.n > 1) {
     double ss = 0;
     for (double v : x) ss += (v - m.mean) * (v - m.mean);
     m.stderr_ = std::sqrt(ss / double(m.n - 1) / double(m.n));
+    const double t = student_t_quantile(0.975, m.n - 1);
+    m.ci_low = m.mean - t * m.stderr_;
+    m.ci_high = m.mean + t * m.stderr_;
   }
-  m.ci_low = m.mean - 1.96 * m.stderr_;
-  m.ci_high = m.mean + 1.96 * m.stderr_;
+  std::tie(m.ci_low, m.ci_high) = clamp_interval(m.ci_low, m.ci_high, range);
   return m;
+}
+
+MeanStat proportion_stat(const std::vector<double>& x) {
+  int64_t k = 0;
+  for (double v : x) {
+    if (v != 0 && v != 1) fail("proportion_stat: value ", v, " is not 0 or 1");
+    k += v == 1;
+  }
+  MeanStat m = mean_stat(x, kUnitRange);
+  if (!x.empty()) std::tie(m.ci_low, m.ci_high) = wilson_interval(k, m.n);
+  return m;
+}
+
+namespace {
+
+// Continued fraction of the regularized incomplete beta function, evaluated with the modified
+// Lentz method (converges quickly for x < (a + 1) / (a + b + 2)).
+double beta_continued_fraction(double a, double b, double x) {
+  const double tiny = 1e-300;
+  auto guard = [&](double v) { return std::fabs(v) < tiny ? tiny : v; };
+  double c = 1, d = 1 / guard(1 - (a + b) * x / (a + 1)), h = d;
+  for (int m = 1; m <= 1000; ++m) {
+    const double m2 = 2.0 * m;
+    double num = m * (b - m) * x / ((a + m2 - 1) * (a + m2));  // even step
+    d = 1 / guard(1 + num * d);
+    c = guard(1 + num / c);
+    h *= d * c;
+    num = -(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1));  // odd step
+    d = 1 / guard(1 + num * d);
+    c = guard(1 + num / c);
+    const double step = d * c;
+    h *= step;
+    if (std::fabs(step - 1) < 1e-15) break;
+  }
+  return h;
+}
+
+// Regularized incomplete beta function I_x(a, b).
+double incomplete_beta(double a, double b, double x) {
+  if (x <= 0) return 0;
+  if (x >= 1) return 1;
+  const double front = std::exp(std::lgamma(a + b) - std::lgamma(a) - std::lgamma(b) + a * std::log(x) + b * std::log1p(-x));
+  if (x < (a + 1) / (a + b + 2)) return front * beta_continued_fraction(a, b, x) / a;
+  return 1 - front * beta_continued_fraction(b, a, 1 - x) / b;
+}
+
+// P(T > t) for Student's t with df degrees of freedom, t >= 0.
+double t_upper_tail(double t, double df) { return 0.5 * incomplete_beta(df / 2, 0.5, df / (df + t * t)); }
+
+}  // namespace
+
+double student_t_quantile(double p, int64_t df) {
+  if (!(p > 0 && p < 1) || df < 1) return std::numeric_limits<double>::quiet_NaN();
+  if (p == 0.5) return 0;
+  if (p < 0.5) return -student_t_quantile(1 - p, df);
+  const double tail = 1 - p;
+  double lo = 0, hi = 1;
+  while (t_upper_tail(hi, double(df)) > tail) hi *= 2;  // bracket
+  for (int it = 0; it < 200 && hi - lo > 1e-12 * hi; ++it) {
+    const double mid = 0.5 * (lo + hi);
+    (t_upper_tail(mid, double(df)) > tail ? lo : hi) = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+std::pair<double, double> wilson_interval(int64_t successes, int64_t n, double z) {
+  if (n <= 0) return {0.0, 1.0};
+  const double nn = double(n), p = double(successes) / nn, z2 = z * z;
+  const double centre = (p + z2 / (2 * nn)) / (1 + z2 / nn);
+  const double half = z / (1 + z2 / nn) * std::sqrt(p * (1 - p) / nn + z2 / (4 * nn * nn));
+  // The bounds touch 0 and 1 exactly when no item / every item succeeded (rounding aside).
+  return {successes <= 0 ? 0.0 : std::max(0.0, centre - half), successes >= n ? 1.0 : std::min(1.0, centre + half)};
+}
+
+std::pair<double, double> clamp_interval(double lo, double hi, const Range& r) {
+  return {std::clamp(lo, r.lo, r.hi), std::clamp(hi, r.lo, r.hi)};
 }
 
 int select_choice(const std::vector<double>& scores, int gold) {

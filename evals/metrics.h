@@ -1,6 +1,9 @@
 // Metrics and their uncertainty.
 //   mean_stat: mean with its standard error (sample standard deviation / sqrt(n)) and a 95%
-//     normal interval (mean +- 1.96 se).
+//     Student t interval (mean +- t(0.975, n - 1) se), clamped into the metric's Range.
+//   proportion_stat: the same for 0/1 values (a proportion of items), with the 95% Wilson score
+//     interval instead, which stays inside [0, 1] and is not the point [1, 1] when every item
+//     succeeded (a normal interval has zero width there).
 //   SQuAD answer normalization (lower-case, drop punctuation and the articles a/an/the, collapse
 //     whitespace), exact match and token F1 against the best of several gold answers.
 //   macro_f1 over a label set; corpus-level distinct-n; repetition rate of one response (the
@@ -16,11 +19,20 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace sb {
+
+// The values a metric can take; intervals are clamped into it.
+struct Range {
+  double lo = -std::numeric_limits<double>::infinity();
+  double hi = std::numeric_limits<double>::infinity();
+};
+inline constexpr Range kUnitRange{0.0, 1.0};
+inline constexpr double kZ95 = 1.959963984540054;  // standard normal 0.975 quantile
 
 struct MeanStat {
   double mean = 0;
@@ -28,7 +40,18 @@ struct MeanStat {
   double ci_low = 0, ci_high = 0;
   int64_t n = 0;
 };
-MeanStat mean_stat(const std::vector<double>& x);
+// One value: the interval is the point. None: all zero.
+MeanStat mean_stat(const std::vector<double>& x, const Range& range = {});
+// x must hold only 0 and 1 (sb::Error otherwise).
+MeanStat proportion_stat(const std::vector<double>& x);
+
+// Wilson score interval of successes / n at normal quantile z; [0, 1] for n = 0.
+std::pair<double, double> wilson_interval(int64_t successes, int64_t n, double z = kZ95);
+// Quantile p (0 < p < 1) of Student's t distribution with df >= 1 degrees of freedom (NaN
+// otherwise); by bisection on the CDF, computed from the regularized incomplete beta function.
+double student_t_quantile(double p, int64_t df);
+// [lo, hi] with both ends moved into the range.
+std::pair<double, double> clamp_interval(double lo, double hi, const Range& r);
 
 // Index of the chosen candidate (see above); -1 when any score is not finite. `gold` is the
 // gold candidate's index (ties are broken against it), or -1 for none.

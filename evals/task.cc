@@ -50,8 +50,15 @@ std::string Task::few_shot_prefix(size_t i, const std::string& target_template) 
   return out;
 }
 
-MetricResult mean_metric(const std::string& name, const std::vector<double>& values) {
-  MeanStat m = mean_stat(values);
+MetricResult mean_metric(const std::string& name, const std::vector<double>& values, const Range& range) {
+  MeanStat m = mean_stat(values, range);
+  return MetricResult{name, m.mean, m.stderr_, m.ci_low, m.ci_high, m.n};
+}
+
+MetricResult rate_metric(const std::string& name, const std::vector<double>& values) {
+  const bool binary = std::all_of(values.begin(), values.end(), [](double v) { return v == 0 || v == 1; });
+  if (!binary) return mean_metric(name, values, kUnitRange);
+  MeanStat m = proportion_stat(values);
   return MetricResult{name, m.mean, m.stderr_, m.ci_low, m.ci_high, m.n};
 }
 

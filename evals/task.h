@@ -25,6 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "evals/language_model.h"
+#include "evals/metrics.h"
 #include "evals/suite.h"
 
 namespace sb {
@@ -92,8 +93,13 @@ class Task {
   TaskOptions opt_;
 };
 
-// A metric that is a mean of per-row values, with its standard error and 95% interval.
-MetricResult mean_metric(const std::string& name, const std::vector<double>& values);
+// A metric that is a mean of per-row values, with its standard error and 95% Student t
+// interval clamped into `range`.
+MetricResult mean_metric(const std::string& name, const std::vector<double>& values, const Range& range = {});
+// A mean of per-row values in [0, 1] (acc, exact_match, f1, pass@k, rates): the Wilson score
+// interval when every value is 0 or 1 (a proportion of items), else the t interval clamped to
+// [0, 1].
+MetricResult rate_metric(const std::string& name, const std::vector<double>& values);
 
 // The `invalid` metric: the number of rows whose extra["invalid"] is true (rows stored before
 // the flag existed count as valid); n is the number of rows.

@@ -94,7 +94,7 @@ class CodeTask : public Task {
       if (nc.empty() || k > min_n) continue;
       std::vector<double> per_problem;
       for (const auto& [id, v] : nc) per_problem.push_back(pass_at_k(v.first, v.second, k));
-      out.push_back(mean_metric("pass@" + std::to_string(k), per_problem));
+      out.push_back(rate_metric("pass@" + std::to_string(k), per_problem));
     }
     return out;
   }

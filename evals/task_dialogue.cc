@@ -109,7 +109,7 @@ class DialogueTask : public Task {
       return idx;
     };
     const std::vector<int64_t> all = all_of(n);
-    std::vector<MetricResult> out{mean_metric("selection_acc", sel), invalid_metric(rows)};
+    std::vector<MetricResult> out{rate_metric("selection_acc", sel), invalid_metric(rows)};
     {
       const int64_t n_ppl = int64_t(lp.size());
       MetricResult m{"gold_ppl", ppl_of(all_of(n_ppl)), std::nullopt, std::nullopt, std::nullopt, n_ppl};
@@ -125,9 +125,10 @@ class DialogueTask : public Task {
         return distinct_n(sub, k);
       };
       const double se = jackknife_stderr(n, f);
-      out.push_back(MetricResult{"distinct_" + std::to_string(k), f(all), se, f(all) - 1.96 * se, f(all) + 1.96 * se, n});
+      const auto [lo, hi] = clamp_interval(f(all) - kZ95 * se, f(all) + kZ95 * se, kUnitRange);
+      out.push_back(MetricResult{"distinct_" + std::to_string(k), f(all), se, lo, hi, n});
     }
-    out.push_back(mean_metric("repetition_rate", rep));
+    out.push_back(rate_metric("repetition_rate", rep));
     return out;
   }
 

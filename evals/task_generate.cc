@@ -66,7 +66,7 @@ class GenerateTask : public Task {
       em.push_back(r.extra.at("em"));
       f1.push_back(r.extra.at("f1"));
     }
-    return {mean_metric("exact_match", em), mean_metric("f1", f1)};
+    return {rate_metric("exact_match", em), rate_metric("f1", f1)};
   }
 
  private:

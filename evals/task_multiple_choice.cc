@@ -85,7 +85,7 @@ class MultipleChoiceTask : public Task {
       pred.push_back(r.extra.at("pred"));
       gold.push_back(g);
     }
-    std::vector<MetricResult> out{mean_metric("acc", acc), mean_metric("acc_norm", acc_norm), invalid_metric(rows)};
+    std::vector<MetricResult> out{rate_metric("acc", acc), rate_metric("acc_norm", acc_norm), invalid_metric(rows)};
     if (!labels_.empty() && !rows.empty()) {
       const int nl = int(labels_.size());
       MetricResult m{"macro_f1", macro_f1(pred, gold, nl), std::nullopt, std::nullopt, std::nullopt, int64_t(rows.size())};

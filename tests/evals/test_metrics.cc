@@ -63,3 +63,37 @@ TEST_CASE("metrics: mean with standard error, bootstrap and jackknife", "[metric
   // jackknife of the mean equals the classical standard error
   CHECK(jackknife_stderr(10, mean_of) == Approx(mean_stat(x).stderr_));
 }
+
+TEST_CASE("metrics: Student t quantiles and Wilson intervals against table values", "[metrics][unit]") {
+  // Two-sided 95% critical values from the standard t table.
+  const std::pair<int64_t, double> table[] = {{1, 12.7062}, {2, 4.3027}, {5, 2.5706}, {10, 2.2281}, {19, 2.0930}, {30, 2.0423}, {120, 1.9799}};
+  for (const auto& [df, t] : table) {
+    INFO("df " << df);
+    CHECK(student_t_quantile(0.975, df) == Approx(t).margin(1e-4));
+    CHECK(student_t_quantile(0.025, df) == Approx(-t).margin(1e-4));
+  }
+  CHECK(student_t_quantile(0.95, 10) == Approx(1.8125).margin(1e-4));
+  CHECK(student_t_quantile(0.975, 1000000) == Approx(kZ95).margin(1e-5));
+  CHECK(std::isnan(student_t_quantile(0.975, 0)));
+  CHECK(std::isnan(student_t_quantile(1.0, 5)));
+  // Wilson score intervals worked by hand: centre (p + z^2/2n) / (1 + z^2/n), half-width
+  // z / (1 + z^2/n) * sqrt(p(1-p)/n + z^2/4n^2).
+  auto [lo, hi] = wilson_interval(97, 100);
+  CHECK(lo == Approx(0.915481).margin(1e-5));
+  CHECK(hi == Approx(0.989745).margin(1e-5));
+  std::tie(lo, hi) = wilson_interval(66, 66);
+  CHECK(lo == Approx(66 / (66 + kZ95 * kZ95)).epsilon(1e-12));
+  CHECK(hi == 1.0);
+  std::tie(lo, hi) = wilson_interval(0, 30);
+  CHECK(lo == 0.0);
+  CHECK(hi == Approx(kZ95 * kZ95 / (30 + kZ95 * kZ95)).epsilon(1e-12));
+  CHECK(wilson_interval(0, 0) == std::make_pair(0.0, 1.0));
+  // proportion_stat takes 0/1 values only; mean_stat clamps into the range it is given
+  CHECK_THROWS_WITH(proportion_stat({1, 0.5}), Catch::Contains("not 0 or 1"));
+  const MeanStat m = mean_stat({0.9, 1.0, 1.0, 0.2}, kUnitRange);
+  CHECK(m.ci_low >= 0.0);
+  CHECK(m.ci_high == 1.0);
+  const MeanStat u = mean_stat({0.9, 1.0, 1.0, 0.2});
+  CHECK(u.ci_high > 1.0);  // unbounded by default: t(3) = 3.1824 times se 0.1936 above 0.775
+  CHECK(u.ci_high == Approx(0.775 + 3.18245 * u.stderr_).margin(1e-4));
+}
