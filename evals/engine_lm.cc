@@ -9,8 +9,18 @@
 
 namespace sb {
 
-EngineLM::EngineLM(const Model& model, const Tokenizer& tok, const ContextOptions& opt, std::string identity)
-    : model_(model), tok_(tok), ctx_(model, opt), identity_(std::move(identity)) {}
+std::string engine_lm_identity(const EngineLMSettings& s, const std::string& backend, DType kv_type, int64_t n_ctx,
+                               int64_t n_batch) {
+  std::string id = s.model_sha256 + "|" + s.variant + "|" + backend + "|kv=" + dtype_name(kv_type) + "|compute=" + s.compute;
+  if (!s.calibration_sha256.empty()) id += "|calib=" + s.calibration_sha256;
+  if (!s.chat_template_sha256.empty())
+    id += "|chat=" + s.chat_template_sha256 + "|system=" + s.chat_system_sha256 + "|chat_scoring=" + (s.chat_scoring ? "1" : "0");
+  return id + "|ctx=" + std::to_string(n_ctx) + "|batch=" + std::to_string(n_batch);
+}
+
+EngineLM::EngineLM(const Model& model, const Tokenizer& tok, const ContextOptions& opt, const EngineLMSettings& settings)
+    : model_(model), tok_(tok), ctx_(model, opt),
+      identity_(engine_lm_identity(settings, model.backend().name(), opt.kv_type, ctx_.n_ctx(), opt.n_batch)) {}
 
 void EngineLM::eval_from(const std::vector<int32_t>& ids, int64_t from, std::vector<float>& logits) {
   // Longest shared prefix with what the cache holds; at least one token must be evaluated so

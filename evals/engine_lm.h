@@ -5,6 +5,14 @@
 // string BOS + context + continuation is encoded, and the continuation is every token after
 // the longest prefix shared with the encoding of BOS + context. A request longer than the
 // context window keeps its last n_ctx tokens (the continuation must fit).
+//
+// identity() (the request cache's key prefix, evals/cached_lm.h) names everything that changes
+// answers: the weights (file hash, variant, calibration), how they are computed (backend,
+// matmul arithmetic, KV cache type), the context length actually used (a longer window keeps
+// more of a long prompt), the prompt-processing batch size (chunk boundaries change which rows
+// are multiplied together, and backends may sum in another order) and the chat settings. It is
+// built by engine_lm_identity(), so two EngineLMs answer alike only if their identities match.
+// The thread count is left out: it does not change what any backend computes.
 #pragma once
 
 #include <memory>
@@ -16,10 +24,26 @@
 
 namespace sb {
 
+// What EngineLM cannot see for itself in the Model and ContextOptions it is given.
+struct EngineLMSettings {
+  std::string model_sha256;        // SHA-256 of the GGUF file
+  std::string variant = "base";    // compression variant (engine/compress, docs/VARIANTS.md)
+  std::string calibration_sha256;  // of the calibration text, for variants that use one
+  std::string compute = "f32";     // matmul arithmetic (--compute)
+  // Chat settings (harness/chat_args.h); all ignored when chat_template_sha256 is empty.
+  std::string chat_template_sha256;
+  std::string chat_system_sha256;  // of the system message text
+  bool chat_scoring = false;       // log-likelihood contexts chat-formatted too
+};
+
+// "<sha>|<variant>|<backend>|kv=<type>|compute=<type>[|calib=<sha>][|chat=<sha>|system=<sha>|
+// chat_scoring=0|1]|ctx=<n_ctx>|batch=<n_batch>"; `n_ctx` is the context length in use (not 0).
+std::string engine_lm_identity(const EngineLMSettings& s, const std::string& backend, DType kv_type, int64_t n_ctx,
+                               int64_t n_batch);
+
 class EngineLM : public LanguageModel {
  public:
-  // `identity` should name the model file hash, variant, backend and KV type.
-  EngineLM(const Model& model, const Tokenizer& tok, const ContextOptions& opt, std::string identity);
+  EngineLM(const Model& model, const Tokenizer& tok, const ContextOptions& opt, const EngineLMSettings& settings);
   std::string identity() const override { return identity_; }
   LLResult loglikelihood(const LLRequest& r) override;
   RollingResult loglikelihood_rolling(const std::string& text) override;

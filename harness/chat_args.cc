@@ -36,9 +36,11 @@ std::unique_ptr<ChatTemplate> open_chat_template(const ChatArgs& a, const GgufFi
   return std::make_unique<ChatTemplate>(std::move(o));
 }
 
-std::string chat_identity(const ChatArgs& a, const ChatTemplate* t) {
-  if (!a.chat || !t) return "";
-  return "|chat=" + sha256_hex(t->source()) + "|system=" + sha256_hex(a.system) + "|chat_scoring=" + (a.scoring ? "1" : "0");
+void set_chat_identity(const ChatArgs& a, const ChatTemplate* t, EngineLMSettings& s) {
+  if (!a.chat || !t) return;
+  s.chat_template_sha256 = sha256_hex(t->source());
+  s.chat_system_sha256 = sha256_hex(a.system);
+  s.chat_scoring = a.scoring;
 }
 
 nlohmann::json chat_config(const ChatArgs& a, const ChatTemplate* t) {

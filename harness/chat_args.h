@@ -3,15 +3,16 @@
 // (evals/chat_template.h) and into the identity the request cache and run records use.
 //
 // Contract
-// - Without --chat nothing changes: open_chat_template() returns null, chat_identity() and
-//   chat_config() are empty, so plain runs keep their cache keys and configurations.
+// - Without --chat nothing changes: open_chat_template() returns null, set_chat_identity()
+//   leaves the settings' chat fields empty and chat_config() is null, so plain runs keep their
+//   cache keys and configurations.
 // - The template is --chat-template's file when given, else the model's
 //   `tokenizer.chat_template`; a model without one and no file is an sb::Error
 //   ("FILE has no tokenizer.chat_template; pass --chat-template FILE"). bos_token/eos_token are
 //   the texts of the vocab's BOS/EOS tokens.
-// - chat_identity() holds the SHA-256 of the template text and of the system text and whether
-//   log-likelihood contexts are chat-formatted, so results are never reused across templates,
-//   system prompts or modes.
+// - set_chat_identity() puts the SHA-256 of the template text and of the system text and whether
+//   log-likelihood contexts are chat-formatted into the engine's identity (evals/engine_lm.h),
+//   so results are never reused across templates, system prompts or modes.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -24,6 +25,7 @@
 #include "engine/gguf/gguf.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "evals/chat_template.h"
+#include "evals/engine_lm.h"
 
 namespace sb::cli {
 
@@ -41,8 +43,9 @@ void add_chat_args(CLI::App* cmd, ChatArgs& a, bool scoring_flag);
 // Null without --chat. Throws sb::Error as described above (and as ChatTemplate does).
 std::unique_ptr<ChatTemplate> open_chat_template(const ChatArgs& a, const GgufFile& model, const Tokenizer& tok);
 
-// "" without --chat, else "|chat=<sha256 template>|system=<sha256 system>|chat_scoring=0|1".
-std::string chat_identity(const ChatArgs& a, const ChatTemplate* t);
+// Sets the chat fields of `s` (template and system text SHA-256, scoring mode); nothing without
+// --chat.
+void set_chat_identity(const ChatArgs& a, const ChatTemplate* t, EngineLMSettings& s);
 // null without --chat, else {"template_sha256", "template_source", "system", "scoring"}.
 nlohmann::json chat_config(const ChatArgs& a, const ChatTemplate* t);
 

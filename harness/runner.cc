@@ -206,10 +206,10 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
       run_id = store->begin_run(info);
     }
     sum.run_id = run_id;
-    std::string identity = sha + "|" + variant + "|" + lm.backend->name() + "|kv=" + margs.kv_type + "|compute=" + margs.compute;
-    if (spec.needs_calibration()) identity += "|calib=" + calib_sha;
-    identity += chat_identity(opt.chat, chat.get());
-    EngineLM engine(*model, *lm.tokenizer, lm.ctx_opts, identity);
+    EngineLMSettings settings{.model_sha256 = sha, .variant = variant, .compute = margs.compute};
+    if (spec.needs_calibration()) settings.calibration_sha256 = calib_sha;
+    set_chat_identity(opt.chat, chat.get(), settings);
+    EngineLM engine(*model, *lm.tokenizer, lm.ctx_opts, settings);
     CachedLM cached(engine, cache);
     try {
       for (const auto& suite : suites) {

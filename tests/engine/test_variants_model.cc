@@ -106,7 +106,7 @@ TEST_CASE("variants: stories260K fidelity orders the variants and stories accura
   REQUIRE(ref.n_scored() > 500);
   Suite suite = load_suite("stories");
   auto accuracy = [&](const Model& m, const std::string& name) {
-    EngineLM lm(m, *st.tok, {.n_ctx = 256, .kv_type = DType::F32}, name);
+    EngineLM lm(m, *st.tok, {.n_ctx = 256, .kv_type = DType::F32}, {.variant = name});
     auto task = Task::create(suite, TaskOptions{});
     std::vector<ItemResult> rows;
     for (size_t i = 0; i < task->size(); ++i)

@@ -23,7 +23,7 @@ struct Fixture {
 TEST_CASE("engine LM: loglikelihood equals a direct forward pass, with or without prefix reuse", "[evals][shared]") {
   if (test::skip_without_shared()) return;
   Fixture f;
-  EngineLM lm(*f.model, *f.tok, {}, "t");
+  EngineLM lm(*f.model, *f.tok, {}, {});
   // Direct computation: BOS + "Once upon a time" + ", there was"
   std::vector<int32_t> ids = f.tok->encode("Once upon a time, there was", true);
   const size_t n_ctx_tokens = f.tok->encode("Once upon a time", true).size();
@@ -47,7 +47,7 @@ TEST_CASE("engine LM: loglikelihood equals a direct forward pass, with or withou
 TEST_CASE("engine LM: rolling loglikelihood scores every token once", "[evals][shared]") {
   if (test::skip_without_shared()) return;
   Fixture f;
-  EngineLM lm(*f.model, *f.tok, {.n_ctx = 64, .n_batch = 64}, "t");
+  EngineLM lm(*f.model, *f.tok, {.n_ctx = 64, .n_batch = 64}, {});
   std::string text;
   for (int i = 0; i < 12; ++i) text += "Lily and Tom went to the park to play with a big red ball. ";
   RollingResult r = lm.loglikelihood_rolling(text);
@@ -59,7 +59,7 @@ TEST_CASE("engine LM: rolling loglikelihood scores every token once", "[evals][s
 TEST_CASE("engine LM: stories260K scores clearly above chance on the stories suite", "[evals][shared]") {
   if (test::skip_without_shared()) return;
   Fixture f;
-  EngineLM lm(*f.model, *f.tok, {}, "t");
+  EngineLM lm(*f.model, *f.tok, {}, {});
   Suite s = load_suite("stories");
   auto task = Task::create(s, {});
   std::vector<ItemResult> rows;
@@ -88,4 +88,16 @@ TEST_CASE("engine LM: stories260K scores clearly above chance on the stories sui
               (long long)n);
   CHECK(n == 149);
   CHECK(lo > 0.25);
+}
+
+TEST_CASE("engine LM: the identity names the context length in use", "[evals][shared]") {
+  if (test::skip_without_shared()) return;
+  Fixture f;
+  const int64_t full = f.model->config().n_ctx;
+  EngineLM whole(*f.model, *f.tok, {}, {.model_sha256 = "x"}), explicit_full(*f.model, *f.tok, {.n_ctx = full}, {.model_sha256 = "x"}),
+      small(*f.model, *f.tok, {.n_ctx = 64}, {.model_sha256 = "x"});
+  CHECK(whole.identity() == explicit_full.identity());  // 0 means the model's length: same answers
+  CHECK(whole.identity().find("|ctx=" + std::to_string(full) + "|") != std::string::npos);
+  CHECK(small.identity() != whole.identity());
+  CHECK(small.identity().find("|ctx=64|") != std::string::npos);
 }

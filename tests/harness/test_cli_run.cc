@@ -156,3 +156,24 @@ TEST_CASE("cli run: SIGTERM stops after the current item and marks the run inter
   CHECK(WEXITSTATUS(status) == 130);
   CHECK(text_of(db, "SELECT status FROM runs") == "interrupted");
 }
+
+TEST_CASE("cli run: the request cache is not shared across context or batch sizes", "[cli][run][shared]") {
+  if (test::skip_without_shared()) return;
+  const std::string db = test::temp_dir("run-ctx") + "/r.db";
+  // 3 stories items = 12 log-likelihood requests.
+  auto run = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args{"run", "-m", test::shared_path("models/stories260K.gguf"), "--suite", "stories", "--limit", "3",
+                                  "--db", db, "--json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = test::run_cli(args);
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    return nlohmann::json::parse(r.out)[0]["cache_hits"].get<int64_t>();
+  };
+  CHECK(run({}) == 0);
+  CHECK(run({}) == 12);  // the cache works ...
+  CHECK(run({"--ctx-size", "64"}) == 0);  // ... but a smaller window can change every answer
+  CHECK(run({"--ctx-size", "64"}) == 12);
+  CHECK(run({"--ctx-size", "64", "--batch-size", "16"}) == 0);
+  CHECK(run({"--kv-type", "f32"}) == 0);
+}
