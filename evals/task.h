@@ -5,7 +5,7 @@
 // results database after a resumed run give the same metrics as rows from one uninterrupted
 // run — so everything a metric needs is kept in ItemResult (`extra` holds task details).
 // Task types (manifest "task"):
-//   multiple_choice  acc, acc_norm (log-likelihood / continuation bytes), invalid, macro_f1 (with labels)
+//   multiple_choice  acc, acc_norm (log-likelihood / choice characters), invalid, macro_f1 (with labels)
 //   generate         exact_match, f1 (SQuAD normalization) against "answers"
 //   dialogue         selection_acc, invalid, gold_ppl, distinct_1, distinct_2, repetition_rate
 //   perplexity       ppl, bits_per_byte (rolling log-likelihood of "text")

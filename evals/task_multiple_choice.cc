@@ -1,5 +1,7 @@
 // multiple_choice: each choice is scored by log P(choice | prompt); the prediction is the
-// argmax of the sum (acc) and of the sum divided by the choice's UTF-8 bytes (acc_norm), chosen
+// argmax of the sum (acc) and of the sum divided by the choice's length in characters (acc_norm,
+// as lm-eval: Unicode code points of the choice text without the one leading space that
+// separates it from the prompt, at least 1), chosen
 // by select_choice (evals/metrics.h): a tie with the gold is not a win, and an item with any
 // non-finite score is wrong for both and counted in `invalid` (number of such items).
 // Choices come either from a per-item list ("choices_field" + "answer_field" index) or from a
@@ -12,6 +14,14 @@
 
 namespace sb {
 namespace {
+
+// lm-eval's len(choice): code points (UTF-8 bytes that do not continue a sequence) of the
+// choice text, the " " target delimiter not counted.
+size_t choice_chars(const std::string& c) {
+  size_t n = 0;
+  for (size_t k = c.rfind(' ', 0) == 0 ? 1 : 0; k < c.size(); ++k) n += (static_cast<unsigned char>(c[k]) & 0xC0) != 0x80;
+  return n;
+}
 
 class MultipleChoiceTask : public Task {
  public:
@@ -60,7 +70,7 @@ class MultipleChoiceTask : public Task {
     for (const auto& c : choices) {
       LLResult r = lm.loglikelihood({prompt, c, chat});
       ll.push_back(r.logprob);
-      norm.push_back(r.logprob / double(std::max<size_t>(1, c.size())));
+      norm.push_back(r.logprob / double(std::max<size_t>(1, choice_chars(c))));
     }
     const int pred = select_choice(ll, gold);
     const int pred_norm = select_choice(norm, gold);

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <fstream>
 #include <limits>
 #include <map>
 #include <optional>
@@ -14,6 +15,7 @@
 #include "evals/suite.h"
 #include "evals/task.h"
 #include "tests/evals/fake_lm.h"
+#include "tests/test_support.h"
 
 using namespace sb;
 
@@ -205,4 +207,27 @@ TEST_CASE("scoring: the request cache gives back non-finite log-likelihoods as t
     CHECK(std::isnan(b.logprob) == std::isnan(bad));
     if (!std::isnan(bad)) CHECK(b.logprob == bad);
   }
+}
+
+TEST_CASE("scoring: acc_norm divides by the characters of the choice text, as lm-eval does", "[evals][metrics][unit]") {
+  // lm-eval: argmax of loglikelihood / len(choice) with len counting characters (code points)
+  // of the choice text, the " " target delimiter not included. Here the byte count including
+  // the leading space ranks the two choices the other way round:
+  //   " ééé"   log-likelihood -3: -3/3 chars = -1.0   (-3/7 bytes = -0.43)
+  //   " abcde" log-likelihood -4: -4/5 chars = -0.8   (-4/6 bytes = -0.67)
+  const std::string dir = test::temp_dir("acc-norm");
+  std::ofstream(dir + "/manifest.json") << R"({"name": "n", "task": "multiple_choice", "data": "d.jsonl", "prompt_template": "{q}"})";
+  std::ofstream(dir + "/d.jsonl") << "{\"id\": \"a\", \"q\": \"Q\", \"choices\": [\" \xC3\xA9\xC3\xA9\xC3\xA9\", \" abcde\"], \"answer\": 1}\n";
+  Suite s = load_suite(dir);
+  auto task = Task::create(s, {});
+  test::FakeLM lm;
+  lm.ll = [](const LLRequest& q) { return q.continuation == " abcde" ? -4.0 : -3.0; };
+  const auto rows = task->run(0, lm);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].extra.at("pred").get<int>() == 0);       // raw log-likelihood: the first
+  CHECK(rows[0].extra.at("pred_norm").get<int>() == 1);  // per character: the second
+  std::map<std::string, MetricResult> m;
+  for (const auto& x : task->aggregate(rows)) m[x.metric] = x;
+  CHECK(m["acc"].value == 0.0);
+  CHECK(m["acc_norm"].value == 1.0);
 }
