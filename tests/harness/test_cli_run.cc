@@ -73,6 +73,13 @@ TEST_CASE("cli run: scores suites, prints JSON and records everything", "[cli][r
   CHECK(count_rows(db, "SELECT COUNT(*) FROM samples") == 48);
   CHECK(text_of(db, "SELECT status FROM runs WHERE label = 'smoke'") == "complete");
   CHECK(count_rows(db, "SELECT COUNT(*) FROM metrics WHERE task = 'qa' AND metric = 'exact_match'") == 1);
+  // Selection tasks store how many items had non-finite scores (none for a healthy model).
+  CHECK(count_rows(db, "SELECT COUNT(*) FROM metrics WHERE metric = 'invalid' AND value = 0 AND n = 12") == 3);
+  CHECK(s["stories"]["metrics"]["invalid"]["value"] == 0);
+  CHECK(s["dialogue"]["metrics"]["invalid"]["n"] == 12);
+  // Proportions carry a Wilson interval inside [0, 1].
+  CHECK(s["stories"]["metrics"]["acc"]["ci_high"].get<double>() <= 1.0);
+  CHECK(s["stories"]["metrics"]["acc"]["ci_low"].get<double>() < s["stories"]["metrics"]["acc"]["value"].get<double>());
   CHECK(text_of(db, "SELECT model_sha256 FROM runs") == "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d");
   // Nothing to resume: a clear error.
   auto again = test::run_cli({"run", "-m", test::shared_path("models/stories260K.gguf"), "--suite", "stories", "--limit", "12",
