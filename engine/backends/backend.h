@@ -158,6 +158,8 @@ struct AttentionShape {
   // p - window + 1 .. p only (llama.cpp masks p - pos_k >= n_swa). 0: all earlier positions.
   int64_t window = 0;
   float kq_scale() const;
+  // The first key position visible to a query that sees n_ctx positions (0 without a window).
+  int64_t first_key(int64_t n_ctx) const { return window > 0 && n_ctx > window ? n_ctx - window : 0; }
 };
 
 class Backend {

@@ -40,6 +40,9 @@ void from_dtype(DType dt, const void* src, float* dst, int64_t n);
 void round_to_dtype(DType dt, float* x, int64_t n);
 
 // gelu, tanh approximation, as ggml_gelu_f32: 0.5 x (1 + tanh(sqrt(2/pi) x (1 + 0.044715 x^2))).
+// Logit soft-capping (gemma2): cap * tanh(x / cap), cap > 0.
+inline float softcap_value(float x, float cap) { return cap * std::tanh(x / cap); }
+
 inline float gelu_tanh(float x) {
   return 0.5f * x * (1.0f + std::tanh(0.79788456080286535587989211986876f * x * (1.0f + 0.044715f * x * x)));
 }

@@ -295,13 +295,13 @@ class CpuBackend : public Backend {
       for (int64_t t = 0; t < T; ++t) {
         for (int64_t h = 0; h < s.n_head; ++h) {
           const int64_t n_ctx = pos0 + t + 1, kvh = h / group;
-          const int64_t lo = s.window > 0 ? std::max<int64_t>(0, n_ctx - s.window) : 0;  // first visible key
+          const int64_t lo = s.first_key(n_ctx);
           std::memcpy(qh, q.as<float>() + t * q.cols() + h * D, size_t(D) * 4);
           round_to_dtype(dt, qh, D);
           for (int64_t p = lo; p < n_ctx; ++p)
             scores[size_t(p)] = cpu::dot_dtype(qh, dt, kbase + size_t(p) * row_bytes + size_t(kvh * D) * dtype_size(dt), D) * scale;
           if (cap > 0.0f)
-            for (int64_t p = lo; p < n_ctx; ++p) scores[size_t(p)] = cap * std::tanh(scores[size_t(p)] / cap);
+            for (int64_t p = lo; p < n_ctx; ++p) scores[size_t(p)] = softcap_value(scores[size_t(p)], cap);
           cpu::softmax_row(scores.data() + lo, scores.data() + lo, n_ctx - lo);
           round_to_dtype(dt, scores.data() + lo, n_ctx - lo);
           float* o = out.as<float>() + t * out.cols() + h * D;
@@ -364,10 +364,10 @@ class CpuBackend : public Backend {
           for (int64_t r = 0; r < tb; ++r) {
             float* row = attn_s_.data() + r * keys;
             const int64_t valid = pos0 + t0 + r + 1;
-            const int64_t lo = s.window > 0 ? std::max<int64_t>(0, valid - s.window) : 0;  // first visible key
+            const int64_t lo = s.first_key(valid);
             for (int64_t p = lo; p < valid; ++p) row[p] *= scale;
             if (cap > 0.0f)
-              for (int64_t p = lo; p < valid; ++p) row[p] = cap * std::tanh(row[p] / cap);
+              for (int64_t p = lo; p < valid; ++p) row[p] = softcap_value(row[p], cap);
             cpu::softmax_row(row + lo, row + lo, valid - lo);
             round_row(dt, row + lo, valid - lo);
             std::fill(row, row + lo, 0.0f);
@@ -431,7 +431,7 @@ class CpuBackend : public Backend {
     const int nt = team(double(n) * 24);
     float* p = x.as<float>();
     #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-    for (int64_t i = 0; i < n; ++i) p[i] = cap * std::tanh(p[i] / cap);
+    for (int64_t i = 0; i < n; ++i) p[i] = softcap_value(p[i], cap);
   }
 
  private:

@@ -171,7 +171,7 @@ class RefBackend : public Backend {
     std::vector<float> qh(static_cast<size_t>(D)), scores(static_cast<size_t>(n_kv));
     for (int64_t t = 0; t < q.rows(); ++t) {
       const int64_t n_ctx = pos0 + t + 1;
-      const int64_t lo = s.window > 0 ? std::max<int64_t>(0, n_ctx - s.window) : 0;  // first visible key
+      const int64_t lo = s.first_key(n_ctx);
       for (int64_t h = 0; h < s.n_head; ++h) {
         const int64_t kvh = h / group;
         std::memcpy(qh.data(), q.as<float>() + t * q.cols() + h * D, size_t(D) * 4);
@@ -182,7 +182,7 @@ class RefBackend : public Backend {
           double acc = 0;
           for (int64_t d = 0; d < D; ++d) acc += double(qh[size_t(d)]) * double(kr[d]);
           float sc = float(acc) * scale;
-          if (s.softcap > 0.0f) sc = s.softcap * std::tanh(sc / s.softcap);
+          if (s.softcap > 0.0f) sc = softcap_value(sc, s.softcap);
           scores[size_t(p)] = sc;
           mx = std::max(mx, scores[size_t(p)]);
         }
@@ -228,7 +228,7 @@ class RefBackend : public Backend {
 
   void softcap(Tensor& x, float cap) override {
     const int64_t n = x.rows() * x.cols();
-    for (int64_t i = 0; i < n; ++i) x.as<float>()[i] = cap * std::tanh(x.as<float>()[i] / cap);
+    for (int64_t i = 0; i < n; ++i) x.as<float>()[i] = softcap_value(x.as<float>()[i], cap);
   }
 };
 
