@@ -125,8 +125,9 @@ class DialogueTask : public Task {
         return distinct_n(sub, k);
       };
       const double se = jackknife_stderr(n, f);
-      const auto [lo, hi] = clamp_interval(f(all) - kZ95 * se, f(all) + kZ95 * se, kUnitRange);
-      out.push_back(MetricResult{"distinct_" + std::to_string(k), f(all), se, lo, hi, n});
+      const double v = f(all);
+      const auto [lo, hi] = clamp_interval(v - kZ95 * se, v + kZ95 * se, kUnitRange);
+      out.push_back(MetricResult{"distinct_" + std::to_string(k), v, se, lo, hi, n});
     }
     out.push_back(rate_metric("repetition_rate", rep));
     return out;

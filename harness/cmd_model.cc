@@ -139,7 +139,8 @@ void add_model_command(CLI::App& app) {
   synth->add_option("--arch", synth_arch,
                     "Architecture family instead of --preset: llama3, qwen3, gemma2, phi3 (the <arch>-tiny preset)")
       ->excludes(preset_opt);
-  synth->add_option("--dtype", synth_dtype, "Weight type of every matrix: f32, f16, bf16, q8_0, q5_1, q5_0, q4_1, q4_0, iq4_nl, q6_k, q5_k, q4_k, iq4_xs, q3_k, q2_k")->default_val("f16");
+  static const std::string kSynthTypes = "f32, f16, bf16, q8_0, q5_1, q5_0, q4_1, q4_0, iq4_nl, q6_k, q5_k, q4_k, iq4_xs, q3_k, q2_k";
+  synth->add_option("--dtype", synth_dtype, "Weight type of every matrix: " + kSynthTypes)->default_val("f16");
   synth->add_option("--seed", synth_opt.seed, "Seed for the weights")->default_val(0);
   synth->add_option("-o,--output", synth_out, "Output GGUF file")->required();
   static std::string synth_chat;
@@ -147,7 +148,7 @@ void add_model_command(CLI::App& app) {
   synth->callback([] {
     if (!synth_chat.empty()) synth_opt.chat_template = read_file(synth_chat);
     auto t = ggml_type_from_name(synth_dtype);
-    if (!t) fail("unknown --dtype '", synth_dtype, "' (f32, f16, bf16, q8_0, q5_1, q5_0, q4_1, q4_0, iq4_nl, q6_k, q5_k, q4_k, iq4_xs, q3_k, q2_k)");
+    if (!t) fail("unknown --dtype '", synth_dtype, "' (", kSynthTypes, ")");
     synth_opt.dtype = *t;
     if (!synth_arch.empty()) synth_opt.preset = find_family_preset(synth_arch).name;
     find_preset(synth_opt.preset);  // clear error before any work

@@ -23,8 +23,6 @@ inline int round_even(float v) {
   return (i & 0x007fffff) - 0x00400000;
 }
 
-inline float h2f(uint16_t h) { return f16_to_f32(h); }
-
 // The element with the largest magnitude, sign kept; its magnitude in *amax.
 inline float signed_absmax(const float* x, int n, float* amax) {
   float a = 0, m = 0;
@@ -306,9 +304,9 @@ void q2_k_row(const float* x, BlockQ2_K* y, int64_t nb) {
       y[i].dmin = f32_to_f16(0.0f);
     }
     for (int j = 0; j < kQK_K / 16; ++j) {
-      const float d = h2f(y[i].d) * (y[i].scales[j] & 0xF);
+      const float d = f16_to_f32(y[i].d) * (y[i].scales[j] & 0xF);
       if (d == 0.0f) continue;
-      const float dm = h2f(y[i].dmin) * (y[i].scales[j] >> 4);
+      const float dm = f16_to_f32(y[i].dmin) * (y[i].scales[j] >> 4);
       for (int k = 0; k < 16; ++k) {
         const int l = round_even((x[16 * j + k] + dm) / d);
         L[16 * j + k] = uint8_t(std::max(0, std::min(3, l)));
@@ -347,7 +345,7 @@ void q3_k_row(const float* x, BlockQ3_K* y, int64_t nb) {
       y[i].d = f32_to_f16(0.0f);
     }
     for (int j = 0; j < kQK_K / 16; ++j) {
-      const float d = h2f(y[i].d) * float(q3k_scale(j, y[i].scales));
+      const float d = f16_to_f32(y[i].d) * float(q3k_scale(j, y[i].scales));
       if (d == 0.0f) continue;
       for (int k = 0; k < 16; ++k) {
         const int l = round_even(x[16 * j + k] / d);
@@ -404,9 +402,9 @@ void k_scales_fit(const float* x, uint8_t* L, uint8_t packed[kKScaleSize], uint1
   for (int j = 0; j < kQK_K / 32; ++j) {
     uint8_t sc, m;
     k_scale_min(j, packed, &sc, &m);
-    const float dd = h2f(*d) * sc;
+    const float dd = f16_to_f32(*d) * sc;
     if (dd == 0.0f) continue;
-    const float dm = h2f(*dmin) * m;
+    const float dm = f16_to_f32(*dmin) * m;
     for (int k = 0; k < 32; ++k) {
       const int l = round_even((x[32 * j + k] + dm) / dd);
       L[32 * j + k] = uint8_t(std::max(0, std::min(Nmax, l)));
@@ -472,7 +470,7 @@ void q6_k_row(const float* x, BlockQ6_K* y, int64_t nb) {
     y[i].d = f32_to_f16(1 / iscale);
     for (int ib = 0; ib < kQK_K / 16; ++ib) y[i].scales[ib] = int8_t(std::min(127, round_even(iscale * scales[ib])));
     for (int j = 0; j < kQK_K / 16; ++j) {
-      const float d = h2f(y[i].d) * y[i].scales[j];
+      const float d = f16_to_f32(y[i].d) * y[i].scales[j];
       if (d == 0.0f) continue;
       for (int k = 0; k < 16; ++k) {
         const int l = round_even(x[16 * j + k] / d);

@@ -12,29 +12,6 @@
 
 namespace sb {
 
-bool ggml_type_supported(uint32_t raw) {
-  switch (GgmlType(raw)) {
-    case GgmlType::F32:
-    case GgmlType::F16:
-    case GgmlType::BF16:
-    case GgmlType::Q8_0:
-    case GgmlType::Q4_0:
-    case GgmlType::Q4_1:
-    case GgmlType::Q5_0:
-    case GgmlType::Q5_1:
-    case GgmlType::IQ4_NL:
-    case GgmlType::Q2_K:
-    case GgmlType::Q3_K:
-    case GgmlType::Q4_K:
-    case GgmlType::Q5_K:
-    case GgmlType::Q6_K:
-    case GgmlType::IQ4_XS:
-      return true;
-    default:
-      return false;
-  }
-}
-
 namespace {
 
 struct TypeInfo {
@@ -87,6 +64,12 @@ const TypeInfo* find_type(uint32_t raw) {
 }
 
 }  // namespace
+
+// The types with a block geometry in kTypes are the ones read; Q8_K is only an activation format.
+bool ggml_type_supported(uint32_t raw) {
+  const TypeInfo* t = find_type(raw);
+  return t && t->block_size > 0 && t->type != GgmlType::Q8_K;
+}
 
 std::string ggml_type_name(uint32_t raw) {
   const TypeInfo* t = find_type(raw);
