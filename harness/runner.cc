@@ -117,6 +117,7 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
   std::unique_ptr<ChatTemplate> chat = open_chat_template(opt.chat, lm.model->file(), *lm.tokenizer);
   TaskOptions task_opt = opt.task;
   task_opt.chat = ChatMode{chat.get(), opt.chat.system, opt.chat.scoring};
+  const nlohmann::json chat_cfg = chat_config(opt.chat, chat.get());  // null without --chat
   const std::string sha = model_sha256(lm.path, store.get());
   const std::string calib_sha = calib_text.empty() ? "" : sha256_hex(calib_text);
   const std::string group = random_group_id();
@@ -151,14 +152,14 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
                           {"samples", opt.task.samples}, {"temperature", opt.task.temperature}, {"seed", opt.task.seed},
                           {"n_ctx", margs.n_ctx}};
     if (spec.needs_calibration()) config["calibration_sha256"] = calib_sha;
-    if (chat) config["chat"] = chat_config(opt.chat, chat.get());
+    if (chat) config["chat"] = chat_cfg;
     RunSummary sum;
     sum.variant = variant;
     sum.model_path = lm.path;
     sum.model_sha256 = sha;
     sum.synthetic = lm.synthetic;
     sum.backend = lm.backend->name();
-    sum.chat = chat_config(opt.chat, chat.get());
+    sum.chat = chat_cfg;
     sum.peak_per_variant = reset_peak_rss();
     // The variant's model (the base model itself for "base").
     std::unique_ptr<Model> owned;
