@@ -8,11 +8,6 @@
 namespace sb::compress {
 namespace {
 
-// LLAMA_FTYPE numbers of the file types the rule distinguishes.
-enum Ftype : int {
-  kQ2_K = 10, kQ3_K_M = 12, kQ3_K_L = 13, kQ4_K_S = 14, kQ4_K_M = 15, kQ5_K_M = 17, kIQ4_NL = 25, kIQ4_XS = 30,
-};
-
 bool more_bits(int64_t i, int64_t n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
 
 bool has(const std::string& name, const char* part) { return name.find(part) != std::string::npos; }
@@ -39,6 +34,7 @@ GgmlType block_fallback(GgmlType t, int64_t cols) {
 GgmlType llama_mix_choice(int ftype, const MixModel& m, const std::string& name, int64_t cols) {
   const LlamaFileType* ft = find_llama_file_type(ftype);
   if (!ft) fail("llama file type ", ftype, " is not one this project writes");
+  auto is = [ft](std::string_view n) { return n == ft->name; };  // names from file_type.h's one table
   GgmlType t = ft->base;
   if (!is_block_type(t)) return t;  // f32/f16/bf16 files: every matrix that type
   int layer = -1;
@@ -51,30 +47,30 @@ GgmlType llama_mix_choice(int ftype, const MixModel& m, const std::string& name,
   } else if (name == "token_embd.weight") {
     // the base type for every file type modelled here
   } else if (has(name, "attn_v.weight")) {
-    if (ftype == kQ2_K) t = gqa >= 4 ? GgmlType::Q4_K : GgmlType::Q3_K;
-    else if (ftype == kQ3_K_M) t = layer < 2 ? GgmlType::Q5_K : GgmlType::Q4_K;
-    else if (ftype == kQ3_K_L) t = GgmlType::Q5_K;
-    else if ((ftype == kIQ4_NL || ftype == kIQ4_XS) && gqa >= 4) t = GgmlType::Q5_K;
-    else if ((ftype == kQ4_K_M || ftype == kQ5_K_M) && more_bits(layer, n)) t = GgmlType::Q6_K;
-    else if (ftype == kQ4_K_S && layer < 4) t = GgmlType::Q5_K;
+    if (is("q2_k")) t = gqa >= 4 ? GgmlType::Q4_K : GgmlType::Q3_K;
+    else if (is("q3_k_m")) t = layer < 2 ? GgmlType::Q5_K : GgmlType::Q4_K;
+    else if (is("q3_k_l")) t = GgmlType::Q5_K;
+    else if ((is("iq4_nl") || is("iq4_xs")) && gqa >= 4) t = GgmlType::Q5_K;
+    else if ((is("q4_k_m") || is("q5_k_m")) && more_bits(layer, n)) t = GgmlType::Q6_K;
+    else if (is("q4_k_s") && layer < 4) t = GgmlType::Q5_K;
     const bool llama_70b = m.arch == "llama" && n == 80 && m.n_head != m.n_head_kv;
     if (llama_70b && (t == GgmlType::Q3_K || t == GgmlType::Q4_K)) t = GgmlType::Q5_K;
   } else if (has(name, "ffn_down")) {
-    if (ftype == kQ2_K) t = GgmlType::Q3_K;
-    else if (ftype == kQ3_K_M) t = layer < n / 16 ? GgmlType::Q5_K : GgmlType::Q4_K;
-    else if (ftype == kQ3_K_L) t = GgmlType::Q5_K;
-    else if (ftype == kQ4_K_M) { if (more_bits(layer, n)) t = GgmlType::Q6_K; }
-    else if (layer < n / 8 && (ftype == kIQ4_NL || ftype == kIQ4_XS)) t = GgmlType::Q5_K;
-    else if (ftype == kQ5_K_M && more_bits(layer, n)) t = GgmlType::Q6_K;
-    else if (ftype == kQ4_K_S && layer < n / 8) t = GgmlType::Q5_K;
+    if (is("q2_k")) t = GgmlType::Q3_K;
+    else if (is("q3_k_m")) t = layer < n / 16 ? GgmlType::Q5_K : GgmlType::Q4_K;
+    else if (is("q3_k_l")) t = GgmlType::Q5_K;
+    else if (is("q4_k_m")) { if (more_bits(layer, n)) t = GgmlType::Q6_K; }
+    else if (layer < n / 8 && (is("iq4_nl") || is("iq4_xs"))) t = GgmlType::Q5_K;
+    else if (is("q5_k_m") && more_bits(layer, n)) t = GgmlType::Q6_K;
+    else if (is("q4_k_s") && layer < n / 8) t = GgmlType::Q5_K;
   } else if (has(name, "attn_output.weight")) {
-    if (ftype == kQ2_K) t = GgmlType::Q3_K;
-    else if (ftype == kQ3_K_M) t = GgmlType::Q4_K;
-    else if (ftype == kQ3_K_L) t = GgmlType::Q5_K;
+    if (is("q2_k")) t = GgmlType::Q3_K;
+    else if (is("q3_k_m")) t = GgmlType::Q4_K;
+    else if (is("q3_k_l")) t = GgmlType::Q5_K;
   } else if (has(name, "attn_qkv.weight")) {
-    if (ftype == kQ3_K_M || ftype == kQ3_K_L) t = GgmlType::Q4_K;
-    else if (ftype == kQ4_K_M) t = GgmlType::Q5_K;
-    else if (ftype == kQ5_K_M) t = GgmlType::Q6_K;
+    if (is("q3_k_m") || is("q3_k_l")) t = GgmlType::Q4_K;
+    else if (is("q4_k_m")) t = GgmlType::Q5_K;
+    else if (is("q5_k_m")) t = GgmlType::Q6_K;
   }
   return t;
 }
