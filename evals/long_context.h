@@ -41,7 +41,7 @@ struct LongContextGrid {
   std::vector<int64_t> lengths;  // empty: 5 lengths halving down from the model's context (>= 64)
   std::vector<int> depths{0, 25, 50, 75, 100};
   int items = 3;                 // per (kind, length, depth) cell
-  int loss_items = 2;            // loss-by-position texts
+  int loss_items = 4;            // loss-by-position texts
   std::vector<std::string> kinds{"passkey", "multikey", "loss"};
   int answer_tokens = 8;
   int multikey_facts = 4;

@@ -128,7 +128,7 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--lc-depths", o.long_context.depths, "long-context: comma-separated needle depths in percent (default 0,25,50,75,100)")
       ->delimiter(',');
   cmd->add_option("--lc-items", o.long_context.items, "long-context: items per (kind, length, depth) cell (default 3)");
-  cmd->add_option("--lc-loss-items", o.long_context.loss_items, "long-context: loss-by-position texts (default 2)");
+  cmd->add_option("--lc-loss-items", o.long_context.loss_items, "long-context: loss-by-position texts (default 4)");
   cmd->add_option("--samples", o.task.samples, "Completions per code problem (pass@k needs samples >= k)")->capture_default_str();
   cmd->add_option("--temperature", o.task.temperature, "Sampling temperature when --samples > 1")->capture_default_str();
   cmd->add_option("--seed", o.task.seed, "Seed for sampling and few-shot selection")->capture_default_str();

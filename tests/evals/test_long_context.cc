@@ -82,12 +82,12 @@ TEST_CASE("long-context: metric names round-trip and carry their direction", "[l
   CHECK(b->second == 127);
   CHECK_FALSE(lc::parse_loss_metric("loss"));
   // compare and the report agree on every direction
-  for (const std::string m : {c, std::string("multikey_acc@L=64,d=0"), std::string("effective_ctx"), std::string("passkey_acc")}) {
+  for (const std::string& m : {c, std::string("multikey_acc@L=64,d=0"), std::string("effective_ctx"), std::string("passkey_acc")}) {
     INFO(m);
     CHECK_FALSE(compare::lower_is_better(m));
     CHECK(report::higher_is_better(m));
   }
-  for (const std::string m : {lc::loss_metric(1, 15), std::string("loss"), std::string("skipped")}) {
+  for (const std::string& m : {lc::loss_metric(1, 15), std::string("loss"), std::string("skipped")}) {
     INFO(m);
     CHECK(compare::lower_is_better(m));
     CHECK_FALSE(report::higher_is_better(m));
@@ -106,7 +106,7 @@ TEST_CASE("long-context: the suite's grid follows the context, overrides and rej
   CHECK_FALSE(s.get<bool>("in_all", true));
   Suite g = long_context_items(s, 2048);
   CHECK(g.manifest["grid"]["lengths"] == nlohmann::json({128, 256, 512, 1024, 2048}));
-  CHECK(g.items.size() == 2 * 5 * 5 * 3 + 2);
+  CHECK(g.items.size() == 2 * 5 * 5 * 3 + 4);
   std::set<std::string> ids;
   for (size_t i = 0; i < g.items.size(); ++i) ids.insert(g.item_id(i));
   CHECK(ids.size() == g.items.size());
@@ -118,7 +118,7 @@ TEST_CASE("long-context: the suite's grid follows the context, overrides and rej
   ov.items = 1;
   Suite o = long_context_items(s, 2048, ov);
   CHECK(o.manifest["grid"]["lengths"] == nlohmann::json({100, 4096}));
-  CHECK(o.items.size() == 2 * 2 * 1 + 2);
+  CHECK(o.items.size() == 2 * 2 * 1 + 4);
   CHECK(o.items.back().value["length"] == 100);  // the longest length that fits carries the loss texts
   ov.depths = {150};
   CHECK_THROWS_AS(long_context_items(s, 2048, ov), Error);
