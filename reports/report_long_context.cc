@@ -175,7 +175,11 @@ std::string long_context_markdown(const ReportData& d) {
   if (views.empty()) return "";
   auto row = [](const std::vector<std::string>& cells) {
     std::string o = "|";
-    for (const auto& c : cells) o += " " + md_cell(c) + " |";
+    for (const auto& c : cells) {  // appended piecewise: GCC 12 warns (-Wrestrict) on " " + string&&
+      o += ' ';
+      o += md_cell(c);
+      o += " |";
+    }
     return o + "\n";
   };
   std::string o = "## Long context\n\n";
