@@ -58,6 +58,23 @@ RollingResult CachedLM::loglikelihood_rolling(const std::string& text) {
   return out;
 }
 
+TokenLogprobs CachedLM::token_logprobs(const std::string& text) {
+  const std::string key = key_of(identity(), {{"type", "token_logprobs"}, {"text", text}});
+  if (auto v = cache_.get(key)) {
+    auto j = nlohmann::json::parse(*v);
+    ++hits_;
+    TokenLogprobs out;
+    for (const auto& x : j) out.logprob.push_back(num_in(x));
+    return out;
+  }
+  ++misses_;
+  TokenLogprobs out = inner_.token_logprobs(text);
+  nlohmann::json j = nlohmann::json::array();
+  for (double x : out.logprob) j.push_back(num_out(x));
+  cache_.put(key, j.dump());
+  return out;
+}
+
 GenResult CachedLM::generate(const GenRequest& r) {
   nlohmann::json req{{"type", "generate"}, {"prompt", r.prompt}, {"stop", r.stop}, {"max_tokens", r.max_tokens},
                      {"temperature", r.temperature}, {"top_p", r.top_p}, {"top_k", r.top_k}, {"seed", r.seed}};

@@ -25,6 +25,9 @@ class CachedLM : public LanguageModel {
   LLResult loglikelihood(const LLRequest& r) override;
   RollingResult loglikelihood_rolling(const std::string& text) override;
   GenResult generate(const GenRequest& r) override;
+  int64_t context_length() const override { return inner_.context_length(); }
+  int64_t count_tokens(const std::string& text) const override { return inner_.count_tokens(text); }
+  TokenLogprobs token_logprobs(const std::string& text) override;  // cached like the others
   int64_t hits() const { return hits_; }
   int64_t misses() const { return misses_; }
 

@@ -92,6 +92,23 @@ RollingResult EngineLM::loglikelihood_rolling(const std::string& text) {
   return out;
 }
 
+int64_t EngineLM::count_tokens(const std::string& text) const {
+  return int64_t(tok_.encode(text, tok_.add_bos_default()).size());
+}
+
+TokenLogprobs EngineLM::token_logprobs(const std::string& text) {
+  const std::vector<int32_t> ids = tok_.encode(text, tok_.add_bos_default());
+  const int64_t n_ctx = ctx_.n_ctx(), V = model_.config().n_vocab;
+  if (int64_t(ids.size()) > n_ctx) fail("token_logprobs: text of ", ids.size(), " tokens does not fit the context of ", n_ctx);
+  TokenLogprobs out;
+  if (ids.size() < 2) return out;
+  std::vector<float> logits;
+  eval_from(ids, 0, logits);
+  out.logprob.reserve(ids.size() - 1);
+  for (size_t j = 0; j + 1 < ids.size(); ++j) out.logprob.push_back(log_prob(logits.data() + j * size_t(V), V, ids[j + 1]));
+  return out;
+}
+
 GenResult EngineLM::generate(const GenRequest& r) {
   std::vector<int32_t> ids = r.chat ? tok_.encode_chat(r.prompt) : tok_.encode(r.prompt, tok_.add_bos_default());
   const int64_t n_ctx = ctx_.n_ctx();

@@ -48,6 +48,9 @@ class EngineLM : public LanguageModel {
   LLResult loglikelihood(const LLRequest& r) override;
   RollingResult loglikelihood_rolling(const std::string& text) override;
   GenResult generate(const GenRequest& r) override;
+  int64_t context_length() const override { return ctx_.n_ctx(); }
+  int64_t count_tokens(const std::string& text) const override;
+  TokenLogprobs token_logprobs(const std::string& text) override;
 
  private:
   // Evaluates `ids`, reusing the cached prefix; returns logits for rows [from, ids.size()).

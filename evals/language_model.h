@@ -7,6 +7,12 @@
 //   loglikelihood_rolling(text): log P(text) over all its tokens (BOS-conditioned), for
 //     perplexity; long texts are scored in windows so every token is scored once.
 //   generate(prompt, stop, max_tokens, sampling): generated text cut at the first stop string.
+//   For the long-context task (evals/long_context.h), which measures lengths in the model's own
+//   tokens: context_length() (tokens the model attends to), count_tokens(text) (tokens of a
+//   plain request for `text`, BOS included when the vocab adds one) and token_logprobs(text)
+//   (log P of each token of `text` after the first, all in one window: an sb::Error when the
+//   text does not fit, never a silent truncation). Their defaults throw sb::Error ("this model
+//   cannot ..."), so models that never run that task need not implement them.
 //
 // `chat` marks text rendered by a chat template (evals/chat_template.h): its special-token
 // texts (<|im_start|>, <s>, ...) are read as their token ids, and BOS is added only when the
@@ -39,6 +45,10 @@ struct RollingResult {
   int64_t n_bytes = 0;   // UTF-8 bytes of the text
 };
 
+struct TokenLogprobs {
+  std::vector<double> logprob;  // logprob[i]: log P(token i + 1 | tokens 0..i)
+};
+
 struct GenRequest {
   std::string prompt;
   bool chat = false;  // prompt is a rendered chat prompt
@@ -68,6 +78,10 @@ class LanguageModel {
   virtual LLResult loglikelihood(const LLRequest& r) = 0;
   virtual RollingResult loglikelihood_rolling(const std::string& text) = 0;
   virtual GenResult generate(const GenRequest& r) = 0;
+  // Long-context support (see above); the defaults throw sb::Error.
+  virtual int64_t context_length() const;
+  virtual int64_t count_tokens(const std::string& text) const;
+  virtual TokenLogprobs token_logprobs(const std::string& text);
 };
 
 }  // namespace sb

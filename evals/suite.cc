@@ -103,6 +103,42 @@ Suite from_manifest(const fs::path& dir) {
     fail(mpath, ": sha256 of ", s.manifest["data"].get<std::string>(), " is ", s.data_sha256, " but the manifest says ", want,
          " (the data changed: update the manifest and bump its version)");
   s.items = read_jsonl(s.data_path);
+  if (s.task == "long_context") {
+    // The data file is a multiple-choice story suite: each fragment completed with its gold
+    // choice is filler text, followed by the sentences of `filler_text` (sha256-checked too).
+    for (const auto& r : s.items) {
+      const std::string where = s.data_path + ":" + std::to_string(r.line);
+      const auto& v = r.value;
+      if (!v.contains("context") || !v["context"].is_string() || !v.contains("choices") || !v["choices"].is_array() ||
+          !v.contains("answer") || !v["answer"].is_number_integer() || v["answer"].get<int64_t>() < 0 ||
+          size_t(v["answer"].get<int64_t>()) >= v["choices"].size() || !v["choices"][v["answer"].get<size_t>()].is_string())
+        fail(where, ": a long_context filler item needs string context, choices and an in-range answer");
+      s.filler.push_back(v["context"].get<std::string>() + v["choices"][v["answer"].get<size_t>()].get<std::string>());
+    }
+    s.items.clear();
+    const std::string extra = s.get<std::string>("filler_text", "");
+    if (!extra.empty()) {
+      const std::string path = (dir / extra).string();
+      const std::string want_extra = s.get<std::string>("filler_text_sha256", "");
+      if (!want_extra.empty() && sha256_file(path) != want_extra)
+        fail(mpath, ": sha256 of ", extra, " is ", sha256_file(path), " but the manifest says ", want_extra,
+             " (the text changed: update the manifest and bump its version)");
+      const std::string text = read_file(path);
+      std::string cur;
+      auto flush = [&] {
+        const size_t a = cur.find_first_not_of(" \t\r\n");
+        if (a != std::string::npos) s.filler.push_back(cur.substr(a, cur.find_last_not_of(" \t\r\n") - a + 1));
+        cur.clear();
+      };
+      for (size_t i = 0; i < text.size(); ++i) {
+        const char ch = text[i];
+        cur += (ch == '\n' || ch == '\r' || ch == '\t') ? ' ' : ch;
+        if ((ch == '.' || ch == '!' || ch == '?') && (i + 1 == text.size() || text[i + 1] == ' ' || text[i + 1] == '\n')) flush();
+      }
+      flush();
+    }
+    if (s.filler.empty()) fail(mpath, ": no filler text");
+  }
   return s;
 }
 

@@ -26,6 +26,9 @@ struct Suite {
   std::string data_sha256;
   nlohmann::json manifest;  // the full manifest (synthesized for public formats)
   std::vector<JsonlRecord> items;
+  // long_context suites only (evals/long_context.h): the filler sentences, in order. Their items
+  // are generated for a model by long_context_items() (none until then).
+  std::vector<std::string> filler;
 
   // Stable id of item i ("id", else "task_id", else "<name>/<i>").
   std::string item_id(size_t i) const;

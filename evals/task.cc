@@ -15,7 +15,8 @@ std::unique_ptr<Task> Task::create(const Suite& s, const TaskOptions& o) {
   if (s.task == "dialogue") return make_dialogue_task(s, o);
   if (s.task == "perplexity") return make_perplexity_task(s, o);
   if (s.task == "code") return make_code_task(s, o);
-  fail(s.source, ": unknown task type '", s.task, "' (multiple_choice, generate, dialogue, perplexity, code)");
+  if (s.task == "long_context") return make_long_context_task(s, o);
+  fail(s.source, ": unknown task type '", s.task, "' (multiple_choice, generate, dialogue, perplexity, code, long_context)");
 }
 
 std::string ChatMode::prompt(const std::string& user) const {

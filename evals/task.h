@@ -10,6 +10,9 @@
 //   dialogue         selection_acc, invalid, gold_ppl, distinct_1, distinct_2, repetition_rate
 //   perplexity       ppl, bits_per_byte (rolling log-likelihood of "text")
 //   code             pass@k (unbiased estimator; a k only when every problem has n >= k)
+//   long_context     acc, passkey_acc, multikey_acc, effective_ctx, loss, skipped, per-cell
+//                    accuracy and loss by position (evals/long_context.h; its items are
+//                    generated per model by long_context_items() before the task is created)
 // `invalid` (selection tasks) is the number of items with a non-finite candidate score (a broken
 // model or variant): such an item is wrong, its outcome is "invalid", and its row's
 // extra["invalid"] is true.
@@ -110,5 +113,6 @@ std::unique_ptr<Task> make_generate_task(const Suite& s, const TaskOptions& o);
 std::unique_ptr<Task> make_dialogue_task(const Suite& s, const TaskOptions& o);
 std::unique_ptr<Task> make_perplexity_task(const Suite& s, const TaskOptions& o);
 std::unique_ptr<Task> make_code_task(const Suite& s, const TaskOptions& o);
+std::unique_ptr<Task> make_long_context_task(const Suite& s, const TaskOptions& o);
 
 }  // namespace sb

@@ -120,8 +120,15 @@ void add_run_command(CLI::App& app) {
   cmd->add_flag("!--no-speed", o.speed, "Skip the speed probe of a variant sweep");
   cmd->add_option("--speed-prompt", o.speed_prompt, "Prompt tokens of the speed probe")->capture_default_str();
   cmd->add_option("--speed-gen", o.speed_gen, "Decode steps of the speed probe")->capture_default_str();
-  cmd->add_option("--suite", suites, "Comma-separated suites: bundled names, 'all', suite directories or data files")->default_str("all");
+  cmd->add_option("--suite", suites, "Comma-separated suites: bundled names, 'all' (every bundled suite but long-context), suite directories or data files")->default_str("all");
   cmd->add_option("--limit", o.limit, "At most this many items per suite (0 = all)")->capture_default_str();
+  cmd->add_option("--lc-lengths", o.long_context.lengths,
+                  "long-context: comma-separated context lengths in the model's tokens (default: 5 lengths halving down from the context in use; longer ones are skipped and counted)")
+      ->delimiter(',');
+  cmd->add_option("--lc-depths", o.long_context.depths, "long-context: comma-separated needle depths in percent (default 0,25,50,75,100)")
+      ->delimiter(',');
+  cmd->add_option("--lc-items", o.long_context.items, "long-context: items per (kind, length, depth) cell (default 3)");
+  cmd->add_option("--lc-loss-items", o.long_context.loss_items, "long-context: loss-by-position texts (default 4)");
   cmd->add_option("--samples", o.task.samples, "Completions per code problem (pass@k needs samples >= k)")->capture_default_str();
   cmd->add_option("--temperature", o.task.temperature, "Sampling temperature when --samples > 1")->capture_default_str();
   cmd->add_option("--seed", o.task.seed, "Seed for sampling and few-shot selection")->capture_default_str();

@@ -14,6 +14,7 @@
 
 #include "engine/compress/apply.h"
 #include "engine/compress/fidelity.h"
+#include "evals/long_context.h"
 #include "evals/task.h"
 #include "harness/chat_args.h"
 #include "harness/model_loader.h"
@@ -39,7 +40,10 @@ struct RunOptions {
   bool speed = true;                 // likewise
   int64_t speed_prompt = 64, speed_gen = 16;
   int speed_reps = 2;
-  std::vector<std::string> suites{"all"};
+  std::vector<std::string> suites{"all"};  // "all": the bundled suites whose manifest has no "in_all": false
+  // Grid overrides for long_context suites (--lc-lengths, --lc-depths, --lc-items,
+  // --lc-loss-items); their items are generated per variant for the context in use.
+  LongContextOverrides long_context;
   int64_t limit = 0;  // items per suite (0 = all)
   TaskOptions task;
   // --chat: generate/dialogue prompts rendered by the chat template (task.chat is filled from

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "engine/core/error.h"
+#include "evals/long_context_names.h"
 #include "reports/stats.h"
 
 namespace sb::compare {
@@ -549,6 +550,7 @@ const char* status_name(Status s) {
 }
 
 bool lower_is_better(const std::string& m) {
+  if (auto lc = long_context::long_context_lower_is_better(m)) return *lc;  // loss@pos=..., skipped, ..._acc@L=...
   static const std::set<std::string> lower{"ppl", "perplexity", "gold_ppl", "bits_per_byte", "bpb", "nll", "loss", "kld",
                                            "kl_divergence", "repetition_rate", "wer", "cer", "error_rate", "ttft_ms",
                                            "tpot_ms", "latency_ms", "invalid"};

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/core/error.h"
+#include "evals/long_context_names.h"
 
 namespace sb::report {
 
@@ -540,6 +541,7 @@ std::string primary_metric(const std::string& suite, const std::vector<std::stri
 }
 
 bool higher_is_better(const std::string& metric) {
+  if (auto lc = long_context::long_context_lower_is_better(metric)) return !*lc;  // evals/long_context_names.h
   for (const char* w : {"ppl", "perplexity", "kld", "bits_per_byte", "bpb", "loss", "repetition", "error", "latency", "_ms", "invalid"})
     if (metric.find(w) != std::string::npos) return false;
   return true;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "reports/report_long_context.h"
 #include "reports/svg_chart.h"
 
 namespace sb::report {
@@ -378,7 +379,8 @@ std::string render_html(const ReportData& d, const RenderOptions& opt) {
     o += "<p class=\"warn\"><strong>Synthetic weights:</strong> some selected runs used a synthesized model; their scores "
          "say nothing about a trained model.</p>\n";
   o += "<nav><a href=\"#summary\">Summary</a><a href=\"#tradeoff\">Best trade-off</a><a href=\"#scatter\">Accuracy vs latency</a>"
-       "<a href=\"#scores\">Scores</a><a href=\"#trends\">Trends</a><a href=\"#speed\">Speed</a><a href=\"#kernels\">Kernels</a>"
+       "<a href=\"#scores\">Scores</a>" +
+       std::string(long_context_views(d).empty() ? "" : "<a href=\"#long-context\">Long context</a>") + "<a href=\"#trends\">Trends</a><a href=\"#speed\">Speed</a><a href=\"#kernels\">Kernels</a>"
        "<a href=\"#runs\">Runs</a><a href=\"#method\">Method</a></nav>\n</header>\n";
   o += "<section id=\"summary\">\n<h2>Summary</h2>\n";
   if (d.runs.empty()) o += "<p>No runs match the selection.</p>\n";
@@ -388,6 +390,7 @@ std::string render_html(const ReportData& d, const RenderOptions& opt) {
   o += section_tradeoff(d);
   o += section_scatter(d, opt);
   o += section_scores(d);
+  o += long_context_html(d);  // "" without the long-context suite
   o += section_trends(d, opt);
   o += section_speed(d);
   o += section_kernels(d);

@@ -1,6 +1,8 @@
 // The Markdown report: see reports/report_markdown.h.
 #include "reports/report_markdown.h"
 
+#include "reports/report_long_context.h"
+
 #include <algorithm>
 
 #include "engine/core/error.h"
@@ -113,6 +115,8 @@ std::string render_markdown(const ReportData& d, const RenderOptions& opt) {
       o += md_table({"suite", "configuration", "metric", "value", "95% CI", "std. error", "n", "run"}, rows,
                     {false, false, false, true, true, true, true, true});
   }
+
+  o += long_context_markdown(d);  // "" without the long-context suite
 
   o += "## Regressions\n\n";
   {
