@@ -151,6 +151,8 @@ static Attempt send_with_retries(const ApiEndpoint& ep, const std::string& key, 
       if (!stream) a.body = res.body;
     } else if (err == httplib::Error::Canceled && a.connected && a.status / 100 == 2) {
       a.transport = "stream aborted";
+    } else if (err == httplib::Error::Connection) {
+      a.transport = "could not connect to " + ep.host + ":" + std::to_string(ep.port);
     } else {
       a.transport = httplib::to_string(err);
     }
