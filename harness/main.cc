@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   sb::cli::add_report_command(app);
   sb::cli::add_compare_command(app);
   sb::cli::add_history_command(app);
+  sb::cli::add_serve_command(app);
   sb::cli::add_loadgen_command(app);
   try {
     app.parse(argc, argv);

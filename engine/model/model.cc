@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "engine/core/error.h"
+#include "engine/model/forward.h"
 
 namespace sb {
 
@@ -206,60 +207,12 @@ void Context::forward_chunk(const int32_t* ids, int64_t T, int64_t out_from, flo
     logits_ = b.alloc(rows == 1 ? 1 : n_batch_, c.n_vocab, DType::F32);
     graph_.reset();  // a recorded step wrote into the old logits tensor
   }
-  Tensor x = x_.rows_view(0, T), h = h_.rows_view(0, T), q = q_.rows_view(0, T), k = k_.rows_view(0, T),
-         v = v_.rows_view(0, T), att = att_.rows_view(0, T), gate = gate_.rows_view(0, T), up = up_.rows_view(0, T);
+  Tensor x = x_.rows_view(0, T), h = h_.rows_view(0, T);
   Tensor lg = want ? logits_.rows_view(0, rows) : Tensor();
   // One forward pass over the chunk, up to the logits (not their download).
   auto run = [&] {
-  b.embed(model_.tok_embd(), ids, T, x);
-  if (c.embd_scale != 0.0f) b.scale(x, c.embd_scale);
-  for (int64_t l : model_.active_layers()) {
-    const LayerWeights& L = model_.layer(l);
-    if (observer_) {
-      observed_in_.resize(size_t(T * c.n_embd));
-      b.download(x, observed_in_.data());
-    }
-    // attention block: x += wo . attn(rope(wq h), rope(wk h), wv h),  h = rmsnorm(x)
-    const AttentionShape& shape = shapes_[size_t(l)];
-    b.rmsnorm(x, L.attn_norm, c.rms_eps, h);
-    b.matmul(h, *L.wq, q, L.bq.empty() ? nullptr : &L.bq);
-    b.matmul(h, *L.wk, k, L.bk.empty() ? nullptr : &L.bk);
-    b.matmul(h, *L.wv, v, L.bv.empty() ? nullptr : &L.bv);
-    if (c.qk_norm) {  // qwen3: RMS norm of every head before RoPE
-      Tensor qh = q.reshaped(T * c.n_head, c.head_dim), kh = k.reshaped(T * c.n_head_kv, c.head_dim);
-      b.rmsnorm(qh, L.q_norm, c.rms_eps, qh);
-      b.rmsnorm(kh, L.k_norm, c.rms_eps, kh);
-    }
-    b.rope(q, c.n_head, shape, pos_);
-    b.rope(k, c.n_head_kv, shape, pos_);
-    b.kv_store(*kv_, l, k, v, pos_);
-    b.attention(q, *kv_, l, pos_, shape, att);
-    if (c.post_norms) {  // gemma2: x += rmsnorm(wo . attn)
-      b.matmul(att, *L.wo, h);
-      b.rmsnorm(h, L.post_attn_norm, c.rms_eps, h);
-      b.add(x, h);
-    } else {
-      b.matmul(att, *L.wo, x, nullptr, /*accumulate=*/true);
-    }
-    // feed-forward block: x += w_down . (act(w_gate h) * (w_up h)),  h = rmsnorm(x)
-    b.rmsnorm(x, L.ffn_norm, c.rms_eps, h);
-    b.matmul(h, *L.w_gate, gate);
-    b.matmul(h, *L.w_up, up);
-    if (c.geglu) b.geglu(gate, up, gate);
-    else b.swiglu(gate, up, gate);
-    if (c.post_norms) {
-      b.matmul(gate, *L.w_down, h);
-      b.rmsnorm(h, L.post_ffn_norm, c.rms_eps, h);
-      b.add(x, h);
-    } else {
-      b.matmul(gate, *L.w_down, x, nullptr, /*accumulate=*/true);
-    }
-    if (observer_) {
-      observed_out_.resize(size_t(T * c.n_embd));
-      b.download(x, observed_out_.data());
-      observer_(l, T, c.n_embd, observed_in_.data(), observed_out_.data());
-    }
-  }
+  detail::ForwardBuffers buf{x_, h_, q_, k_, v_, att_, gate_, up_, n_batch_};
+  detail::forward_layers(model_, shapes_, buf, ids, T, {detail::ForwardSegment{kv_.get(), pos_, 0, T}}, &observer_);
   if (!want) return;
   Tensor xr = x.rows_view(out_from, rows), hr = h.rows_view(out_from, rows);
   b.rmsnorm(xr, model_.output_norm(), c.rms_eps, hr);

@@ -125,7 +125,6 @@ class Context {
   std::unique_ptr<StepGraph> graph_;
   std::vector<int64_t> graph_layers_;
   LayerObserver observer_;
-  std::vector<float> observed_in_, observed_out_;
 };
 
 }  // namespace sb
