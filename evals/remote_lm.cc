@@ -16,7 +16,7 @@ RemoteLM::RemoteLM(const std::string& url, std::string model, std::string api_ke
 std::string RemoteLM::identity() const { return "api|" + api_.endpoint().url() + "|model=" + model_; }
 
 LLResult RemoteLM::loglikelihood(const LLRequest& r) {
-  if (r.chat) fail(api_.url("/completions"), ": chat-formatted log-likelihood requests are not supported through the API");
+  if (r.chat) fail(api_.url("/completions"), ": chat-formatted log-likelihood requests (--chat-scoring) are not supported through the API");
   const std::string prompt = r.context + r.continuation;
   const nlohmann::json body{{"model", model_}, {"prompt", prompt}, {"echo", true}, {"max_tokens", 0},
                             {"logprobs", 1}, {"temperature", 0}};
@@ -52,12 +52,22 @@ RollingResult RemoteLM::loglikelihood_rolling(const std::string& text) {
 }
 
 GenResult RemoteLM::generate(const GenRequest& r) {
-  if (r.chat) fail(api_.url("/completions"), ": chat-rendered prompts are not supported through the API");
-  nlohmann::json body{{"model", model_}, {"prompt", r.prompt}, {"max_tokens", r.max_tokens}, {"temperature", r.temperature},
-                      {"top_p", r.top_p}, {"seed", r.seed}};
+  nlohmann::json body{{"model", model_}, {"max_tokens", r.max_tokens}, {"temperature", r.temperature}, {"top_p", r.top_p},
+                      {"seed", r.seed}};
+  if (r.chat) {
+    // The messages as JSON (ChatMode::messages_json, evals/task.h): the server renders them.
+    try {
+      body["messages"] = nlohmann::json::parse(r.prompt);
+    } catch (const nlohmann::json::exception&) {
+      fail(api_.url("/chat/completions"), ": a chat request whose prompt is not a JSON message list (rendered locally?)");
+    }
+    if (!body["messages"].is_array()) fail(api_.url("/chat/completions"), ": chat messages must be a JSON array");
+  } else {
+    body["prompt"] = r.prompt;
+  }
   if (r.top_k > 0) body["top_k"] = r.top_k;
   if (!r.stop.empty()) body["stop"] = r.stop;
-  const StreamedCompletion s = stream_completion(api_, body, false);
+  const StreamedCompletion s = stream_completion(api_, body, r.chat);
   GenResult out;
   out.text = s.text;
   out.stop_reason = s.finish_reason;

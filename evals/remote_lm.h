@@ -15,8 +15,10 @@
 //   loglikelihood_rolling: the same echo request for the whole text; every token with a
 //     log-prob is scored (the first has none). One request: a text longer than the server's
 //     context is the server's error.
+//   generate with r.chat: r.prompt is the message list as JSON (ChatMode::messages_json,
+//     evals/task.h), streamed to /chat/completions; the server applies the model's template.
 // A server that sends no prompt log-probs throws MissingPromptLogprobs (evals/openai_api.h).
-// Chat-rendered requests (r.chat) are refused: run --api scores plain prompts only.
+// Chat-formatted log-likelihood requests are refused (the chat API has no prompt log-probs).
 //
 // identity() = "api|<base URL>|model=<name>" (the request cache's key prefix): answers cached
 // for one endpoint and model are never served for another.

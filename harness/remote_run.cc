@@ -58,7 +58,9 @@ std::vector<RunSummary> run_remote_evaluation(const RunOptions& opt) {
   if (!opt.model.model.empty() || !opt.model.preset.empty()) fail("run --api: -m/--preset name a local model; drop them");
   for (const auto& v : opt.variants)
     if (v != "base") fail("run --api: variant '", v, "' needs local weights (only 'base' works through the API)");
-  if (opt.chat.chat) fail("run --api: --chat renders prompts with the model's local chat template; not supported through the API");
+  if (opt.chat.chat && !opt.chat.template_file.empty())
+    fail("run --api --chat: the server applies its own chat template; drop --chat-template (or start the server with it)");
+  if (opt.chat.scoring) fail("run --api: --chat-scoring needs prompt log-probs of chat prompts, which the chat API does not give");
   if (opt.api.concurrency < 1) fail("run --api: --concurrency must be >= 1 (got ", opt.api.concurrency, ")");
   std::vector<std::string> suite_names;
   for (const auto& s : opt.suites) {
@@ -91,10 +93,13 @@ std::vector<RunSummary> run_remote_evaluation(const RunOptions& opt) {
   std::mutex store_mu;
   LockedStoreCache cache(*store, store_mu);
   TaskOptions task_opt = opt.task;
+  if (opt.chat.chat) task_opt.chat = ChatMode{nullptr, opt.chat.system, false, /*messages_json=*/true};
   nlohmann::json config{{"api_url", endpoint}, {"api_model", opt.api.model}, {"variant", "base"}, {"backend", "api"},
                         {"suites", suite_names}, {"limit", opt.limit}, {"samples", opt.task.samples},
                         {"temperature", opt.task.temperature}, {"seed", opt.task.seed}};
+  if (opt.chat.chat) config["chat"] = {{"template_source", "the server's (/chat/completions)"}, {"system", opt.chat.system}, {"scoring", false}};
   RunSummary sum;
+  sum.chat = opt.chat.chat ? config["chat"] : nlohmann::json();
   sum.variant = "base";
   sum.model_path = endpoint + "/models/" + opt.api.model;
   sum.backend = "api";

@@ -94,7 +94,9 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt);
 // run_evaluation() with opt.api.url set (harness/remote_run.cc): one run of kind "eval" whose
 // model_path is "<base URL>/models/<name>" and model_sha256 is empty (the endpoint stands for
 // the weights), backend "api"; its configuration holds api_url and api_model. Variants,
-// fidelity, the speed probe and --chat need local weights and are refused. Before any item is
+// fidelity and the speed probe need local weights and are refused; --chat sends generation
+// prompts as messages to /chat/completions (the server's template; --chat-template and
+// --chat-scoring are refused). Before any item is
 // scored, a server that returns no prompt log-probs is caught with one probe request when a
 // selected suite needs them (multiple_choice, dialogue, perplexity), and the error names those
 // suites. With concurrency C, C items are evaluated at once (code suites stay one at a time:

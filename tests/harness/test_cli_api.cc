@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -19,6 +20,8 @@
 #include <thread>
 
 #include <nlohmann/json.hpp>
+
+#include <httplib.h>
 
 #include "evals/http_client.h"
 #include "reports/store.h"
@@ -218,4 +221,59 @@ TEST_CASE("cli loadgen: three rates against serve give rows that report draws an
       CHECK(row["n_candidate"] == 12);
     }
   CHECK(speed_rows == 3);
+}
+
+TEST_CASE("cli run --api --chat: messages through /chat/completions give the local --chat outputs", "[cli][api][shared]") {
+  if (test::skip_without_shared()) return;
+  const std::string model = test::shared_path("models/stories260K.gguf");
+  const std::string tmpl = std::string(SPARKBENCH_SOURCE_DIR) + "/tests/data/chat/inst.jinja";
+  const std::string dir = test::temp_dir("api-chat");
+  ServeProcess serve(model, {"--parallel", "2", "--chat-template", tmpl});
+  const std::string name = serve.model_id();
+  auto local = test::run_cli({"run", "-m", model, "--chat", "--chat-template", tmpl, "--system", "Be brief.", "--suite",
+                              "qa,dialogue", "--limit", "6", "--db", dir + "/local.db", "--json"});
+  REQUIRE(local.exit_code == 0);
+  auto remote = test::run_cli({"run", "--api", serve.url, "--api-model", name, "--chat", "--system", "Be brief.", "--suite",
+                               "qa,dialogue", "--limit", "6", "--db", dir + "/api.db", "--json"});
+  INFO(remote.err);
+  REQUIRE(remote.exit_code == 0);
+  auto ls = Store::open(dir + "/local.db");
+  auto rs = Store::open(dir + "/api.db");
+  std::map<std::string, SampleRow> by_id;
+  for (auto& s : ls->samples(ls->find_run("latest")->id)) by_id[s.task + "|" + s.sample_id] = s;
+  const auto rows = rs->samples(rs->find_run("latest")->id);
+  REQUIRE(rows.size() == by_id.size());
+  for (const auto& a : rows) {
+    INFO(a.task << " " << a.sample_id);
+    REQUIRE(by_id.count(a.task + "|" + a.sample_id));
+    CHECK(a.output == by_id[a.task + "|" + a.sample_id].output);
+    CHECK(a.score == by_id[a.task + "|" + a.sample_id].score);
+  }
+  // The server has the template; a local one with --api is refused before any request.
+  auto bad = test::run_cli({"run", "--api", serve.url, "--api-model", name, "--chat", "--chat-template", tmpl, "--suite", "qa",
+                            "--db", dir + "/x.db"});
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.err.find("drop --chat-template") != std::string::npos);
+}
+
+TEST_CASE("cli run --api: a server without prompt log-probs is one error naming the suites that need them", "[cli][api]") {
+  // A minimal server in this process: /v1/completions answers without logprobs.
+  httplib::Server srv;
+  srv.Post("/v1/completions", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(R"({"choices":[{"text":"x","index":0,"logprobs":null,"finish_reason":"length"}]})", "application/json");
+  });
+  const int port = srv.bind_to_any_port("127.0.0.1");
+  REQUIRE(port > 0);
+  std::thread th([&] { srv.listen_after_bind(); });
+  while (!srv.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  const std::string dir = test::temp_dir("api-nolp");
+  auto r = test::run_cli({"run", "--api", "http://127.0.0.1:" + std::to_string(port) + "/v1", "--api-model", "m", "--suite",
+                          "stories,qa,sentiment", "--db", dir + "/a.db"});
+  srv.stop();
+  th.join();
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("no prompt log-probs") != std::string::npos);
+  CHECK(r.err.find("stories, sentiment") != std::string::npos);
+  CHECK(r.err.find("--suite qa") != std::string::npos);
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);  // one line
 }
