@@ -240,7 +240,7 @@ int64_t ApiClient::post_stream(const std::string& path, const nlohmann::json& bo
   int attempts = 0;
   const Attempt a = send_with_retries(ep_, key_, retry_, timeout_s_, retries_->n, "POST", path,
                                       body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), &on_bytes,
-                                      [&] { return events > 0; }, &attempts);
+                                      [&] { return events > 0 || done || thrown; }, &attempts);
   if (thrown) std::rethrow_exception(thrown);
   if (done) return events;
   if (a.status / 100 != 2 || (!a.transport.empty() && a.transport != "stream aborted")) {

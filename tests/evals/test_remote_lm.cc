@@ -183,8 +183,10 @@ TEST_CASE("api client: a server without prompt log-probs gets MissingPromptLogpr
 
 TEST_CASE("api client: streams are read event by event; malformed ones are clear errors", "[unit][api]") {
   std::string script;
+  std::atomic<int> calls{0};
   FaultServer fs([&](httplib::Server& s) {
     s.Post("/v1/completions", [&](const httplib::Request&, httplib::Response& res) {
+      ++calls;
       res.set_content(script, "text/event-stream");
     });
   });
@@ -209,6 +211,13 @@ TEST_CASE("api client: streams are read event by event; malformed ones are clear
     const auto g = lm.generate({"hi"});
     CHECK(g.text == "abc");
     CHECK(g.n_gen_tokens == 3);
+  }
+  SECTION("an empty completion: only [DONE], asked once") {
+    script = "data: [DONE]\n\n";
+    const auto g = lm.generate({"hi"});
+    CHECK(g.text.empty());
+    CHECK(g.n_gen_tokens == 0);
+    CHECK(calls == 1);
   }
   SECTION("an event that is not JSON") {
     script = "data: {\"choices\":[{\"text\":\"a\"}]}\n\ndata: {oops\n\ndata: [DONE]\n\n";
