@@ -27,6 +27,7 @@ void add_serve_command(CLI::App& app) {
   static std::string key_file, chat_template_file;
   margs.n_batch = 128;
   add_model_args(cmd, margs);
+  cmd->get_option("--batch-size")->description("Prompt rows per step (the decoding sequences add one row each)");
   cmd->add_option("--host", so.host, "Address to bind (a non-loopback address needs --api-key-file)")->capture_default_str();
   cmd->add_option("--port", so.port, "Port (0 = an ephemeral port, printed on the listening line)")->capture_default_str();
   cmd->add_option("--parallel", parallel, "Sequences decoded together (slots; each has its own KV cache of --ctx-size)")

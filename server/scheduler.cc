@@ -137,6 +137,7 @@ void Scheduler::finish(Slot& s, const std::string& reason) {
   s.text.reset();
   std::lock_guard<std::mutex> l(mu_);
   --running_;
+  metrics_.gauges(running_, int64_t(queue_.size()));
 }
 
 void Scheduler::loop() {
@@ -227,8 +228,9 @@ void Scheduler::step(std::vector<Slot*>& active) {
       Event ev;
       ev.seq = s->idx;
       ev.error = std::string("engine: ") + e.what();
-      s->job->push(std::move(ev));
-      finish(*s, "error");
+      std::shared_ptr<Job> job = s->job;
+      finish(*s, "error");  // the slot is free before the client hears of it
+      job->push(std::move(ev));
     }
     return;
   }
@@ -258,8 +260,9 @@ void Scheduler::step(std::vector<Slot*>& active) {
       if (spec.max_tokens == 0) {
         s.t_first = s.t_last = now;
         ev.finish = "length";
-        s.job->push(std::move(ev));
+        std::shared_ptr<Job> job = s.job;
         finish(s, "length");
+        job->push(std::move(ev));
         continue;
       }
       sample_row = rows + (it.n - 1 - it.logits_from) * V;
@@ -285,9 +288,10 @@ void Scheduler::step(std::vector<Slot*>& active) {
     }
     ev.text = s.text->release(!reason.empty());
     ev.finish = reason;
-    s.job->push(std::move(ev));
-    if (!reason.empty()) finish(s, reason);
+    std::shared_ptr<Job> job = s.job;
+    if (!reason.empty()) finish(s, reason);  // the slot is free before the client hears of it
     else s.next = id;
+    job->push(std::move(ev));
   }
 }
 

@@ -47,9 +47,9 @@ void BatchContext::eval(const std::vector<Item>& items, std::vector<float>& logi
     T += it.n;
     R += it.n - it.logits_from;
   }
+  if (T > max_rows_) fail("batch: a step of ", T, " rows exceeds the batch of ", max_rows_, " rows");
   logits.resize(size_t(R * V));
   if (T == 0) return;
-  if (T > max_rows_) fail("batch: a step of ", T, " rows exceeds the batch of ", max_rows_, " rows");
   ids_.clear();
   std::vector<detail::ForwardSegment> segs;
   for (const Item& it : items) {
