@@ -8,6 +8,8 @@
 // as matrix-matrix products in chunks of n_batch rows, then one token per step. Exceeding the
 // context is an sb::Error (a sliding window masks attention but the cache still holds every
 // position).
+// Several sequences in one forward pass (continuous batching): BatchContext in
+// engine/model/batch.h; both run the layers of engine/model/forward.h.
 // Threading: a Model may be shared by several Contexts used one at a time (the backend is not
 // re-entrant); a Context is used from one thread.
 #pragma once

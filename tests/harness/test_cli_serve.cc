@@ -542,5 +542,41 @@ TEST_CASE("serve: chat completions through the chat template, streamed and not",
     text += c["choices"][0]["delta"].value("content", "");
   }
   CHECK(text == want);
+  // chat logprobs: one entry per generated token, each with its top alternatives
+  r = post(port, "/v1/chat/completions",
+           json{{"messages", msgs}, {"max_tokens", 5}, {"temperature", 0}, {"logprobs", true}, {"top_logprobs", 2}});
+  REQUIRE(r.status == 200);
+  const json& content = r.body["choices"][0]["logprobs"]["content"];
+  REQUIRE(content.size() == 5);
+  for (const json& e : content) {
+    CHECK(e["logprob"].get<double>() <= 0);
+    CHECK(e["top_logprobs"].size() == 2);
+    CHECK(e["top_logprobs"][0]["logprob"].get<double>() >= e["logprob"].get<double>());
+  }
+  CHECK(srv.stop() == 0);
+}
+
+TEST_CASE("serve: prompt lists and n choices, streamed with indexes", "[serve][shared]") {
+  if (test::skip_without_shared()) return;
+  test::ServeProcess srv({"-m", stories(), "--backend", "ref", "--parallel", "3", "-c", "128"});
+  const int port = srv.port();
+  Local local(stories());
+  const std::vector<std::string> prompts = {"Once upon a time", "The little dog"};
+  const json body = {{"prompt", prompts}, {"n", 2}, {"max_tokens", 10}, {"temperature", 0}, {"stream", true}};
+  std::vector<std::string> text(4);
+  std::vector<int> finishes(4, 0);
+  for (const std::string& d : stream(port, "/v1/completions", body)) {
+    if (d == "[DONE]") continue;
+    const json c = json::parse(d);
+    const size_t i = c["choices"][0]["index"].get<size_t>();
+    REQUIRE(i < 4);
+    text[i] += c["choices"][0]["text"].get<std::string>();
+    if (!c["choices"][0]["finish_reason"].is_null()) ++finishes[i];
+  }
+  for (size_t i = 0; i < 4; ++i) {
+    INFO("choice " << i);
+    CHECK(finishes[i] == 1);
+    CHECK(text[i] == local.greedy(local.tok->encode(prompts[i / 2], true), 10));  // prompt p, choice j: index p * n + j
+  }
   CHECK(srv.stop() == 0);
 }
