@@ -8,8 +8,9 @@ find_package(OpenSSL REQUIRED COMPONENTS Crypto)
 find_package(ZLIB REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
-# cpp-httplib (libcpp-httplib-dev): the HTTP server of `serve`; Debian ships it compiled, with
-# OpenSSL/zlib/brotli support flags that its users must compile with (hence pkg-config).
+# cpp-httplib (libcpp-httplib-dev): the HTTP server of `serve` and the API client of `run --api` and
+# `loadgen`; Debian ships it compiled, with OpenSSL/zlib/brotli support flags that its users must
+# compile with (hence pkg-config).
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 
 # oneDNN: the CPU backend. AUTO builds it when the package is there (a GPU box may lack it).

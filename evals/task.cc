@@ -23,6 +23,11 @@ std::string ChatMode::prompt(const std::string& user) const {
   std::vector<ChatMessage> m;
   if (!system.empty()) m.push_back({"system", system});
   m.push_back({"user", user});
+  if (!tmpl) {
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& x : m) j.push_back({{"role", x.role}, {"content", x.content}});
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
   return tmpl->render(m, /*add_generation_prompt=*/true);
 }
 

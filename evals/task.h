@@ -62,7 +62,10 @@ struct ChatMode {
   ChatTemplate* tmpl = nullptr;  // null: plain prompts (not owned)
   std::string system;            // sent as a system message when non-empty
   bool scoring = false;
-  bool on() const { return tmpl != nullptr; }
+  // No local template: prompt() returns the messages themselves as a JSON array of
+  // {role, content} for a server that applies its own (run --api --chat, evals/remote_lm.h).
+  bool messages_json = false;
+  bool on() const { return tmpl != nullptr || messages_json; }
   // The rendered prompt for one user message. Throws sb::Error from the template.
   std::string prompt(const std::string& user) const;
 };

@@ -140,6 +140,12 @@ void add_run_command(CLI::App& app) {
   cmd->add_flag("--resume", o.resume, "Finish the latest interrupted run with the same configuration");
   cmd->add_flag("--json", json, "Print the results as JSON");
   add_chat_args(cmd, o.chat, /*scoring_flag=*/true);
+  cmd->add_option("--api", o.api.url,
+                  "Evaluate the model behind an OpenAI-compatible API instead of a local file: its base URL, "
+                  "e.g. http://127.0.0.1:8080/v1 (needs --api-model)");
+  cmd->add_option("--api-model", o.api.model, "With --api: the model name to request");
+  cmd->add_option("--api-key-env", o.api.key_env, "With --api: environment variable holding the API key (sent as a Bearer token)");
+  cmd->add_option("--concurrency", o.api.concurrency, "With --api: requests in flight (items evaluated at once)")->capture_default_str();
   cmd->callback([] {
     o.variants = variants.empty() ? std::vector<std::string>{"base"} : split_commas(variants);
     o.suites = suites.empty() ? std::vector<std::string>{"all"} : split_commas(suites);

@@ -16,6 +16,7 @@
 #include "evals/cached_lm.h"
 #include "evals/engine_lm.h"
 #include "harness/provenance.h"
+#include "harness/sample_rows.h"
 #include "reports/store.h"
 
 namespace sb::cli {
@@ -34,41 +35,6 @@ class StoreCache : public RequestCache {
   Store& s_;
 };
 
-SampleRow to_row(const std::string& task, const ItemResult& r) {
-  SampleRow s;
-  s.task = task;
-  s.sample_id = r.sample_id;
-  s.prompt_hash = sha256_hex(r.prompt);
-  s.output = r.output;
-  s.score = r.score;
-  s.outcome = r.outcome;
-  s.ttft_ms = r.ttft_ms;
-  s.tpot_ms = r.tpot_ms;
-  s.latency_ms = r.latency_ms;
-  s.n_prompt_tokens = r.n_prompt_tokens;
-  s.n_gen_tokens = r.n_gen_tokens;
-  nlohmann::json extra = r.extra;
-  extra["item_id"] = r.item_id;
-  s.extra_json = extra.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  return s;
-}
-
-ItemResult from_row(const SampleRow& s) {
-  ItemResult r;
-  r.sample_id = s.sample_id;
-  r.output = s.output;
-  r.score = s.score;
-  r.outcome = s.outcome;
-  r.ttft_ms = s.ttft_ms;
-  r.tpot_ms = s.tpot_ms;
-  r.latency_ms = s.latency_ms;
-  r.n_prompt_tokens = s.n_prompt_tokens;
-  r.n_gen_tokens = s.n_gen_tokens;
-  r.extra = s.extra_json.empty() ? nlohmann::json::object() : nlohmann::json::parse(s.extra_json);
-  r.item_id = r.extra.value("item_id", s.sample_id);
-  return r;
-}
-
 std::string random_group_id() {
   std::random_device rd;
   char buf[17];
@@ -79,6 +45,7 @@ std::string random_group_id() {
 }  // namespace
 
 std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
+  if (!opt.api.url.empty()) return run_remote_evaluation(opt);
   ModelArgs margs = opt.model;
   if (margs.model.empty() && margs.preset.empty()) margs.preset = "codex-spark-mini";
   std::vector<std::string> suite_names;

@@ -30,8 +30,18 @@ namespace sb::cli {
 //     rms_dp, ppl; see engine/compress/fidelity.h for units)
 //   - a quick speed probe (prefill/decode tokens/s, TTFT, TPOT) stored as speed rows
 //   - the model size (bytes of weights as held) and the peak resident memory of the variant.
+// run --api: the model behind an OpenAI-compatible API (evals/remote_lm.h) instead of a local
+// file; see run_remote_evaluation().
+struct ApiArgs {
+  std::string url;        // API base, e.g. http://127.0.0.1:8080/v1 ("" = local model)
+  std::string model;      // --api-model
+  std::string key_env;    // --api-key-env: environment variable holding the API key
+  int concurrency = 1;    // requests in flight (items evaluated in parallel)
+};
+
 struct RunOptions {
   ModelArgs model;
+  ApiArgs api;
   std::vector<std::string> variants{"base"};
   std::string baseline = "base";     // fidelity reference variant
   std::string calibration;           // calibration text file ("" = datasets/calibration/stories.txt)
@@ -84,5 +94,17 @@ struct RunSummary {
 };
 
 std::vector<RunSummary> run_evaluation(const RunOptions& opt);
+
+// run_evaluation() with opt.api.url set (harness/remote_run.cc): one run of kind "eval" whose
+// model_path is "<base URL>/models/<name>" and model_sha256 is empty (the endpoint stands for
+// the weights), backend "api"; its configuration holds api_url and api_model. Variants,
+// fidelity and the speed probe need local weights and are refused; --chat sends generation
+// prompts as messages to /chat/completions (the server's template; --chat-template and
+// --chat-scoring are refused). Before any item is
+// scored, a server that returns no prompt log-probs is caught with one probe request when a
+// selected suite needs them (multiple_choice, dialogue, perplexity), and the error names those
+// suites. With concurrency C, C items are evaluated at once (code suites stay one at a time:
+// their sandbox runs are not shared between threads); rows are stored in item order.
+std::vector<RunSummary> run_remote_evaluation(const RunOptions& opt);
 
 }  // namespace sb::cli

@@ -429,7 +429,7 @@ void Loader::build_trends(ReportData& d) {
 
 void Loader::build_speed_and_kernels(ReportData& d) {
   for (const auto& r : d.runs)
-    if (r.rec.info.kind == "bench")
+    if (r.rec.info.kind == "bench" || r.rec.info.kind == "loadgen")
       for (auto& s : store_.speeds(r.rec.id)) d.speed.push_back({r.rec.id, std::move(s)});
   const RunView* kr = nullptr;
   for (const auto& r : d.runs)

@@ -153,7 +153,7 @@ struct ReportData {
   std::vector<Config> configs;
   std::vector<SuiteView> suites;     // by suite name
   std::vector<Trend> trends;
-  std::vector<SpeedView> speed;      // rows of the selected bench runs
+  std::vector<SpeedView> speed;      // rows of the selected bench and loadgen runs
   std::vector<KernelView> kernels;   // rows of the newest selected kernels run
   int64_t kernels_run = 0;           // that run (0 = none)
   int other_kernel_runs = 0;         // selected kernels runs not shown

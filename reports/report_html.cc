@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include <nlohmann/json.hpp>
+
 #include "reports/report_long_context.h"
 #include "reports/svg_chart.h"
 
@@ -315,6 +317,77 @@ std::string section_speed(const ReportData& d) {
   return o + "</details>\n</section>\n";
 }
 
+// Serving (loadgen runs, harness/cmd_loadgen.cc): latency against output-token throughput, one
+// line per run through its points (rates), with every point's numbers in a table.
+std::string section_serving(const ReportData& d) {
+  std::string o = "<section id=\"serving\">\n<h2>Serving</h2>\n";
+  std::vector<const SpeedView*> rows;
+  for (const auto& sv : d.speed) {
+    const RunView* r = d.run(sv.run);
+    if (r && r->rec.info.kind == "loadgen") rows.push_back(&sv);
+  }
+  if (rows.empty()) return o + "<p>No loadgen runs selected (<code>sparkbench loadgen --url URL --db FILE</code> stores them).</p>\n</section>\n";
+  o += "<p class=\"note\">From <code>sparkbench loadgen</code>: each mark is one load point (a Poisson rate, offline or "
+       "single-stream) of a run; x = output tokens per second over the point's wall time, y = median end-to-end request "
+       "latency, whiskers from the median to the p90 latency. TTFT and TPOT percentiles are in the table.</p>\n";
+  svg::Chart ch("serving-latency-throughput", "Latency vs throughput");
+  ch.x.title = "output throughput (tokens/s)";
+  ch.y.title = "end-to-end latency p50 (ms)";
+  ch.x.include_zero = true;
+  ch.y.include_zero = true;
+  std::vector<std::vector<Cell>> cells;
+  int style = 0;
+  for (size_t i = 0; i < rows.size();) {
+    const int64_t run = rows[i]->run;
+    svg::Series se;
+    se.name = "run " + std::to_string(run);
+    se.style = style++;
+    se.kind = svg::SeriesKind::LinesPoints;
+    for (; i < rows.size() && rows[i]->run == run; ++i) {
+      const SpeedRow& r = rows[i]->row;
+      nlohmann::json x = nlohmann::json::object();
+      try {
+        if (!r.extra_json.empty()) x = nlohmann::json::parse(r.extra_json);
+      } catch (const nlohmann::json::exception&) {
+      }
+      auto q = [&](const char* k, const char* p) -> std::optional<double> {
+        if (x.contains(k) && x[k].is_object() && x[k].contains(p) && x[k][p].is_number()) return x[k][p].get<double>();
+        return std::nullopt;
+      };
+      auto num_or_dash = [](std::optional<double> v) { return v ? T::num(*v, 4) : std::string("-"); };
+      if (r.p50_ms) {
+        svg::Point pt;
+        pt.x = r.avg_ts;
+        pt.y = *r.p50_ms;
+        if (r.p90_ms) pt.lo = *r.p50_ms, pt.hi = *r.p90_ms;
+        pt.label = r.test;
+        pt.tooltip = "run " + std::to_string(run) + " " + r.test + ": " + T::num(r.avg_ts, 4) + " tok/s, p50 " + T::num(*r.p50_ms, 4) + " ms";
+        pt.data = {{"run", std::to_string(run)}, {"test", r.test}};
+        if (auto v = q("ttft_ms", "p50")) pt.data.push_back({"ttft-p50", svg::fmt_exact(*v)});
+        if (auto v = q("tpot_ms", "p50")) pt.data.push_back({"tpot-p50", svg::fmt_exact(*v)});
+        if (x.contains("rate") && x["rate"].is_number()) pt.data.push_back({"rate", svg::fmt_exact(x["rate"].get<double>())});
+        se.points.push_back(pt);
+      }
+      cells.push_back({n(std::to_string(run)), c(r.test), n(std::to_string(r.repetitions)),
+                       n(x.contains("errors") ? x["errors"].dump() : "-"),
+                       n(T::num(r.avg_ts, 4), "data-value=\"" + svg::fmt_exact(r.avg_ts) + "\""),
+                       n(x.contains("request_throughput") && x["request_throughput"].is_number() ? T::num(x["request_throughput"].get<double>(), 4) : "-"),
+                       n(x.contains("goodput") && x["goodput"].is_number() ? T::num(x["goodput"].get<double>(), 4) : "-"),
+                       n(num_or_dash(q("ttft_ms", "p50"))), n(num_or_dash(q("ttft_ms", "p99"))), n(num_or_dash(q("tpot_ms", "p50"))),
+                       n(num_or_dash(q("tpot_ms", "p99"))), n(num_or_dash(q("itl_ms", "p99"))), n(T::ms_or_dash(r.p50_ms)),
+                       n(T::ms_or_dash(r.p99_ms)), c(x.value("token_source", std::string()))});
+    }
+    std::sort(se.points.begin(), se.points.end(), [](const svg::Point& a, const svg::Point& b) { return a.x < b.x; });
+    ch.series.push_back(std::move(se));
+  }
+  ch.description = "End-to-end latency against output-token throughput of every selected loadgen point.";
+  o += "<figure>\n" + ch.render() + "</figure>\n";
+  o += table({"run", "point", "ok", "errors", "output tok/s", "req/s", "goodput req/s", "TTFT p50 (ms)", "TTFT p99 (ms)",
+              "TPOT p50 (ms)", "TPOT p99 (ms)", "ITL p99 (ms)", "latency p50 (ms)", "latency p99 (ms)", "tokens from"},
+             cells, "class=\"serving\"");
+  return o + "</section>\n";
+}
+
 std::string section_kernels(const ReportData& d) {
   std::string o = "<section id=\"kernels\">\n<h2>Kernels</h2>\n";
   if (d.kernels.empty())
@@ -379,8 +452,8 @@ std::string render_html(const ReportData& d, const RenderOptions& opt) {
     o += "<p class=\"warn\"><strong>Synthetic weights:</strong> some selected runs used a synthesized model; their scores "
          "say nothing about a trained model.</p>\n";
   o += "<nav><a href=\"#summary\">Summary</a><a href=\"#tradeoff\">Best trade-off</a><a href=\"#scatter\">Accuracy vs latency</a>"
-       "<a href=\"#scores\">Scores</a>" +
-       std::string(long_context_views(d).empty() ? "" : "<a href=\"#long-context\">Long context</a>") + "<a href=\"#trends\">Trends</a><a href=\"#speed\">Speed</a><a href=\"#kernels\">Kernels</a>"
+      "<a href=\"#scores\">Scores</a>" +
+       std::string(long_context_views(d).empty() ? "" : "<a href=\"#long-context\">Long context</a>") + "<a href=\"#trends\">Trends</a><a href=\"#speed\">Speed</a><a href=\"#serving\">Serving</a><a href=\"#kernels\">Kernels</a>"
        "<a href=\"#runs\">Runs</a><a href=\"#method\">Method</a></nav>\n</header>\n";
   o += "<section id=\"summary\">\n<h2>Summary</h2>\n";
   if (d.runs.empty()) o += "<p>No runs match the selection.</p>\n";
@@ -393,6 +466,7 @@ std::string render_html(const ReportData& d, const RenderOptions& opt) {
   o += long_context_html(d);  // "" without the long-context suite
   o += section_trends(d, opt);
   o += section_speed(d);
+  o += section_serving(d);
   o += section_kernels(d);
   o += section_runs(d);
   o += "<section id=\"method\">\n<h2>Method</h2>\n<ul>\n";

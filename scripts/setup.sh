@@ -10,7 +10,7 @@ pkgs=(
   libpcre2-dev libssl-dev zlib1g-dev bubblewrap python3
   # --chat: models' chat templates are rendered by real Jinja2 (evals/chat_template.h)
   python3-jinja2
-  # `serve`: the HTTP server library (server/http_server.h)
+  # serve, loadgen, run --api: the HTTP server and client library (server/http_server.h, evals/http_client.h)
   libcpp-httplib-dev
   # `sparkbench report` screenshot test (headless Chromium renders the HTML report; skipped without it)
   chromium fonts-dejavu-core
