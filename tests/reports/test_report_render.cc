@@ -411,3 +411,46 @@ TEST_CASE("report html: trend whiskers draw the stored interval, inside the metr
   // and a whisker is drawn for each point
   CHECK(trend->with_class("whisker").size() == 2);
 }
+
+TEST_CASE("report: per-group metric rows (acc[easy]) are listed in the HTML and Markdown score tables", "[report][unit]") {
+  const std::string path = test::temp_dir("report-groups") + "/r.db";
+  {
+    auto store = Store::open(path);
+    RunInfo i;
+    i.kind = "eval";
+    i.git_commit = "1111111bbbb";
+    i.tool_version = "test";
+    i.host = "testhost";
+    i.backend = "cpu";
+    i.model_path = "/models/tiny.gguf";
+    i.model_sha256 = std::string(64, 'a');
+    i.model_arch = "llama";
+    i.variant = "f32";
+    i.config_json = R"({"kv_type":"f32","compute":"f32"})";
+    const int64_t id = store->begin_run(i);
+    for (const auto& [name, v] : std::vector<std::pair<std::string, double>>{{"acc", 0.5}, {"acc[easy]", 0.875}, {"acc[knowledge]", 0.125}}) {
+      MetricRow r;
+      r.task = "stories";
+      r.metric = name;
+      r.value = v;
+      r.stderr_ = 0.05;
+      r.ci_low = v - 0.1;
+      r.ci_high = v + 0.1;
+      r.n = 40;
+      store->add_metric(id, r);
+    }
+    store->finish_run(id, "complete");
+  }
+  auto store = Store::open(path);
+  const auto data = load_report(*store, path, {});
+  const std::string html = render_html(data, {});
+  const std::string md = render_markdown(data, {});
+  for (const char* m : {"acc[easy]", "acc[knowledge]"}) {
+    INFO(m);
+    CHECK(html.find(std::string(">") + m + "<") != std::string::npos);
+    CHECK(md.find(std::string("| ") + m + " |") != std::string::npos);
+  }
+  CHECK(md.find("0.875") != std::string::npos);
+  // the primary metric stays the overall acc, not a group's
+  CHECK(data.suites.at(0).metric == "acc");
+}
