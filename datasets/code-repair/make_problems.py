@@ -12,12 +12,14 @@ version, the bug kind and the hidden tests. For every item this script
   * refuses to write the file when the buggy version passes every test or the canonical one
     fails any (the harness check, `sparkbench score-code --check-problems`, checks the written
     file again in the sandbox).
-Standard library only; the output is deterministic (sorted by nothing: definition order).
+It also writes n_items and sha256 into manifest.json. Standard library only; items are in
+definition order.
 """
 
 import argparse
 import ast
 import concurrent.futures
+import hashlib
 import json
 import os
 import subprocess
@@ -154,6 +156,16 @@ def main():
     with open(a.out, "w", encoding="utf-8") as f:
         for r in out:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    # keep the manifest's item count and checksum in step with the data
+    mpath = os.path.join(HERE, "manifest.json")
+    if os.path.abspath(a.out) == os.path.join(HERE, "problems.jsonl") and os.path.exists(mpath):
+        with open(mpath, encoding="utf-8") as f:
+            manifest = json.load(f)
+        manifest["n_items"] = len(out)
+        with open(a.out, "rb") as f:
+            manifest["sha256"] = hashlib.sha256(f.read()).hexdigest()
+        with open(mpath, "w", encoding="utf-8") as f:
+            f.write(json.dumps(manifest, indent=2) + "\n")
     print(f"{a.out}: {len(out)} items; " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
 
 
