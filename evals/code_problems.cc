@@ -158,6 +158,7 @@ std::string assemble_program(const CodeProblem& p, const std::string& completion
 }
 
 std::string canonical_program(const CodeProblem& p) { return assemble_program(p, p.canonical_solution); }
+std::string buggy_program(const CodeProblem& p) { return assemble_program(p, p.buggy_solution); }
 
 CodeProblemSet load_code_problems(const std::string& path) {
   CodeProblemSet set;
@@ -176,6 +177,8 @@ CodeProblemSet load_code_problems(const std::string& path) {
       p.entry_point = get_string(path, ln, j, "entry_point");
       p.canonical_solution = get_string(path, ln, j, "canonical_solution");
       p.test = get_string(path, ln, j, "test");
+      p.buggy_solution = get_optional_string(path, ln, j, "buggy_solution");
+      p.bug_type = get_optional_string(path, ln, j, "bug_type");
     } else if (j.contains("test_list")) {
       p.format = CodeFormat::Mbpp;
       p.prompt = j.contains("text") ? get_string(path, ln, j, "text") : get_string(path, ln, j, "prompt");

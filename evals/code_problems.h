@@ -8,6 +8,9 @@
 //   test_setup_code (string) and test_imports (strings).
 //   program = completion + "\n" + test_setup_code + "\n" + test_imports and test_list, one a line.
 //   The problem's prompt is `text`; its canonical solution is `code`.
+// Repair problems (HumanEvalFix layout, e.g. the bundled code-repair suite) are HumanEval lines
+// with two optional string fields more: buggy_solution (the buggy code, assembled like a
+// completion) and bug_type (the kind of bug).
 // Each line is recognised by its fields (entry_point: HumanEval; test_list: MBPP); other
 // fields are ignored. Blank lines are skipped.
 //
@@ -39,6 +42,8 @@ struct CodeProblem {
   std::string entry_point;         // HumanEval only
   std::string canonical_solution;  // HumanEval canonical_solution, or MBPP code
   std::string test;                // HumanEval test
+  std::string buggy_solution;      // repair problems: the buggy code ("" when absent)
+  std::string bug_type;            // repair problems: the bug's kind ("" when absent)
   std::vector<std::string> test_list;     // MBPP
   std::vector<std::string> test_imports;  // MBPP (sanitized variant)
   std::string test_setup_code;            // MBPP
@@ -49,6 +54,8 @@ struct CodeProblem {
 std::string assemble_program(const CodeProblem& problem, const std::string& completion);
 // The program with the problem's own reference solution (HumanEval: prompt + canonical body).
 std::string canonical_program(const CodeProblem& problem);
+// The program with the buggy code of a repair problem (buggy_solution non-empty).
+std::string buggy_program(const CodeProblem& problem);
 
 struct CodeProblemSet {
   std::string path;

@@ -1,6 +1,7 @@
 #include "evals/task.h"
 
 #include <algorithm>
+#include <map>
 #include <random>
 
 #include "engine/core/error.h"
@@ -53,6 +54,39 @@ std::string Task::few_shot_prefix(size_t i, const std::string& target_template) 
     const std::string where = suite_.data_path + ":" + std::to_string(r.line);
     out += fill_template(tmpl, r.value, where) + fill_template(target_template, r.value, where) + "\n\n";
   }
+  return out;
+}
+
+std::string Task::group_of(size_t i) const {
+  const std::string field = suite_.get<std::string>("group_field", "");
+  if (field.empty()) return "";
+  const auto& r = suite_.items[i];
+  auto it = r.value.find(field);
+  if (it == r.value.end() || !it->is_string() || it->get<std::string>().empty())
+    fail(suite_.data_path, ":", r.line, ": the manifest's group_field '", field, "' needs a non-empty string field '", field,
+         "' in every item");
+  return it->get<std::string>();
+}
+
+std::vector<MetricResult> group_metrics(const std::vector<ItemResult>& rows, const MetricsOf& base) {
+  std::map<std::string, std::vector<ItemResult>> by_group;
+  for (const auto& r : rows) {
+    auto it = r.extra.find("group");
+    if (it != r.extra.end() && it->is_string() && !it->get<std::string>().empty()) by_group[it->get<std::string>()].push_back(r);
+  }
+  std::vector<MetricResult> out;
+  for (const auto& [g, sub] : by_group)
+    for (MetricResult m : base(sub)) {
+      if (m.metric == "invalid") continue;
+      m.metric += "[" + g + "]";
+      out.push_back(std::move(m));
+    }
+  return out;
+}
+
+std::vector<MetricResult> with_group_metrics(const std::vector<ItemResult>& rows, const MetricsOf& base) {
+  std::vector<MetricResult> out = base(rows);
+  for (auto& m : group_metrics(rows, base)) out.push_back(std::move(m));
   return out;
 }
 

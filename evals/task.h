@@ -16,10 +16,16 @@
 // `invalid` (selection tasks) is the number of items with a non-finite candidate score (a broken
 // model or variant): such an item is wrong, its outcome is "invalid", and its row's
 // extra["invalid"] is true.
+// Groups: a suite whose manifest names a "group_field" (stories: "group", code-repair:
+// "bug_type") stores each item's value of that field in its rows' extra["group"], and its
+// task reports every metric (but `invalid`) once more per group as "metric[group]", e.g.
+// acc[easy] or pass@1[off_by_one]. The dialogue task reports selection_acc[TYPE] per
+// distractor type (task_dialogue.cc).
 // ItemResult::prompt is the text the model was given (the rendered chat prompt in chat mode).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -95,6 +101,9 @@ class Task {
   // that share `few_shot.exclude_same` with item i), each formatted as prompt + target, joined
   // by blank lines; "" when k == 0.
   std::string few_shot_prefix(size_t i, const std::string& target_template) const;
+  // Item i's group: its value of the manifest's "group_field" ("" when the suite has none).
+  // sb::Error naming the file and line when the item lacks the field or it is not a string.
+  std::string group_of(size_t i) const;
   const Suite& suite_;
   TaskOptions opt_;
 };
@@ -110,6 +119,13 @@ MetricResult rate_metric(const std::string& name, const std::vector<double>& val
 // The `invalid` metric: the number of rows whose extra["invalid"] is true (rows stored before
 // the flag existed count as valid); n is the number of rows.
 MetricResult invalid_metric(const std::vector<ItemResult>& rows);
+
+// The per-group metrics: for every distinct non-empty extra["group"] of `rows` (sorted), the
+// metrics `base` computes from that group's rows, renamed "metric[group]"; `invalid` is left out.
+using MetricsOf = std::function<std::vector<MetricResult>(const std::vector<ItemResult>&)>;
+std::vector<MetricResult> group_metrics(const std::vector<ItemResult>& rows, const MetricsOf& base);
+// `base` of all rows followed by group_metrics(rows, base).
+std::vector<MetricResult> with_group_metrics(const std::vector<ItemResult>& rows, const MetricsOf& base);
 
 std::unique_ptr<Task> make_multiple_choice_task(const Suite& s, const TaskOptions& o);
 std::unique_ptr<Task> make_generate_task(const Suite& s, const TaskOptions& o);

@@ -7,7 +7,8 @@
 // (evals/sandbox.h) on `workers` parallel workers; a sample passes only when its tests run to
 // the end. One row per sample (sample_id "task_id" or "task_id#k"); pass@k (unbiased
 // estimator) for k in {1, 10, 100} that every problem reaches, with the standard error over
-// problems. The sandbox is created on the first item, so a missing bubblewrap is reported
+// problems; with a manifest "group_field" (code-repair: bug_type) also pass@k[group]
+// (evals/task.h). The sandbox is created on the first item, so a missing bubblewrap is reported
 // before any generation work (run --unsafe-no-sandbox is the loud opt-out).
 #include <cstdio>
 #include <map>
@@ -72,6 +73,7 @@ class CodeTask : public Task {
       out.n_prompt_tokens = r.n_prompt_tokens;
       out.n_gen_tokens = r.n_gen_tokens;
       out.extra = {{"passed", s.passed()}, {"detail", s.detail}, {"exec_s", s.seconds}, {"sandboxed", s.sandboxed}};
+      if (const std::string g = group_of(i); !g.empty()) out.extra["group"] = g;
       if (s.outcome == Outcome::SandboxError)
         fail(suite_.data_path, ": ", id, ": the sandbox could not run the sample (", s.detail,
              "); refusing to score it as a failure");
@@ -81,6 +83,11 @@ class CodeTask : public Task {
   }
 
   std::vector<MetricResult> aggregate(const std::vector<ItemResult>& rows) const override {
+    return with_group_metrics(rows, [this](const std::vector<ItemResult>& r) { return metrics_of(r); });
+  }
+
+ private:
+  std::vector<MetricResult> metrics_of(const std::vector<ItemResult>& rows) const {
     std::map<std::string, std::pair<int64_t, int64_t>> nc;  // item -> (n, c)
     for (const auto& r : rows) {
       auto& [n, c] = nc[r.item_id];
@@ -99,7 +106,6 @@ class CodeTask : public Task {
     return out;
   }
 
- private:
   const Sandbox& sandbox() {
     if (!sandbox_) {
       SandboxOptions so;

@@ -4,11 +4,18 @@
 // Selection uses select_choice (evals/metrics.h): a tie with the gold is a miss, and an item with
 // a non-finite score is a miss counted in `invalid`; gold_ppl leaves out items whose gold score
 // is not finite (its n says how many it covers).
+// Distractor types: an item may give "distractor_types", one of contradiction, off_topic,
+// generic, repetition per distractor (same order); the task then also reports
+// selection_acc[TYPE]: over the items with a distractor of that type, the share whose gold
+// scores strictly above every distractor of that type (a non-finite score is a miss), so the
+// hard kind (contradictions) can be read apart from the easy ones.
 // In chat mode (TaskOptions::chat) the whole plain prompt, history and "A:" cue included, is
 // one user message: the suite's conversations open with the speaker who answers next, which
 // templates that require user/assistant alternation starting with the user would reject if
 // each turn were its own message.
 #include <cmath>
+#include <limits>
+#include <map>
 
 #include "engine/core/error.h"
 #include "evals/metrics.h"
@@ -16,6 +23,10 @@
 
 namespace sb {
 namespace {
+
+bool is_distractor_type(const std::string& t) {
+  return t == "contradiction" || t == "off_topic" || t == "generic" || t == "repetition";
+}
 
 class DialogueTask : public Task {
  public:
@@ -46,6 +57,17 @@ class DialogueTask : public Task {
     if (!dis.is_array() || dis.empty()) fail(where, ": 'distractors' must be a non-empty array");
     std::vector<std::string> cands{gold};
     for (const auto& d : dis) cands.push_back(d.get<std::string>());
+    nlohmann::json types = nlohmann::json::array();
+    if (rec.value.contains("distractor_types")) {
+      const auto& t = rec.value["distractor_types"];
+      if (!t.is_array() || t.size() != dis.size())
+        fail(where, ": 'distractor_types' must be an array with one type per distractor");
+      for (const auto& x : t) {
+        if (!x.is_string() || !is_distractor_type(x.get<std::string>()))
+          fail(where, ": distractor type ", x.dump(), " is not one of contradiction, off_topic, generic, repetition");
+        types.push_back(x);
+      }
+    }
     // Chat mode: the plain prompt (history + "A:") is the user message; the assistant answers.
     const std::string chat_prompt = opt_.chat.on() ? opt_.chat.prompt(prompt) : std::string();
     const bool chat_ll = opt_.chat.on() && opt_.chat.scoring;
@@ -76,6 +98,7 @@ class DialogueTask : public Task {
     out.n_prompt_tokens = gen.n_prompt_tokens;
     out.n_gen_tokens = gen.n_gen_tokens;
     out.extra = {{"selected", pred}, {"gold_logprob", gold_r.logprob}, {"gold_tokens", gold_r.n_tokens}, {"loglikelihoods", ll}, {"invalid", invalid}};
+    if (!types.empty()) out.extra["distractor_types"] = types;
     return {out};
   }
 
@@ -130,6 +153,27 @@ class DialogueTask : public Task {
       out.push_back(MetricResult{"distinct_" + std::to_string(k), v, se, lo, hi, n});
     }
     out.push_back(rate_metric("repetition_rate", rep));
+    // Per distractor type: does the gold beat every distractor of that type?
+    std::map<std::string, std::vector<double>> by_type;
+    for (const auto& r : rows) {
+      auto it = r.extra.find("distractor_types");
+      if (it == r.extra.end() || !it->is_array()) continue;
+      const auto& ll = r.extra.at("loglikelihoods");
+      auto score = [&](size_t k) {
+        return k < ll.size() && ll[k].is_number() ? ll[k].get<double>() : std::numeric_limits<double>::quiet_NaN();
+      };
+      const double g = score(0);
+      std::map<std::string, bool> beats;
+      for (size_t d = 0; d < it->size(); ++d) {
+        const std::string t = (*it)[d].get<std::string>();
+        const double v = score(d + 1);
+        const bool win = std::isfinite(g) && std::isfinite(v) && g > v;
+        auto [b, fresh] = beats.emplace(t, win);
+        if (!fresh) b->second = b->second && win;
+      }
+      for (const auto& [t, win] : beats) by_type[t].push_back(win ? 1.0 : 0.0);
+    }
+    for (const auto& [t, v] : by_type) out.push_back(rate_metric("selection_acc[" + t + "]", v));
     return out;
   }
 

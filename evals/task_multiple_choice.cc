@@ -82,10 +82,16 @@ class MultipleChoiceTask : public Task {
     out.score = pred == gold ? 1.0 : 0.0;
     out.outcome = invalid ? "invalid" : pred == gold ? "correct" : "wrong";
     out.extra = {{"pred", pred}, {"pred_norm", pred_norm}, {"gold", gold}, {"loglikelihoods", ll}, {"invalid", invalid}};
+    if (const std::string g = group_of(i); !g.empty()) out.extra["group"] = g;
     return {out};
   }
 
   std::vector<MetricResult> aggregate(const std::vector<ItemResult>& rows) const override {
+    return with_group_metrics(rows, [this](const std::vector<ItemResult>& r) { return metrics_of(r); });
+  }
+
+ private:
+  std::vector<MetricResult> metrics_of(const std::vector<ItemResult>& rows) const {
     std::vector<double> acc, acc_norm;
     std::vector<int> pred, gold;
     for (const auto& r : rows) {
@@ -114,7 +120,6 @@ class MultipleChoiceTask : public Task {
     return out;
   }
 
- private:
   std::string tmpl_, choices_tmpl_, label_field_, choices_field_, answer_field_;
   std::vector<std::string> labels_;
 };

@@ -190,10 +190,14 @@ void add_run_command(CLI::App& app) {
           std::printf("  chat: %s%s%s\n", r.chat["template_source"].get<std::string>().c_str(),
                       r.chat["system"].get<std::string>().empty() ? "" : ", with a system message",
                       r.chat["scoring"].get<bool>() ? ", log-likelihood contexts chat-formatted" : "");
-        std::printf("  %-12s %-16s %-30s %6s %8s\n", "suite", "metric", "value", "n", "time s");
+        // The metric column fits the longest name (per-group rows such as selection_acc[contradiction]).
+        int mw = 16;
+        for (const auto& s : r.suites)
+          for (const auto& m : s.metrics) mw = std::max(mw, int(m.metric.size()));
+        std::printf("  %-12s %-*s %-30s %6s %8s\n", "suite", mw, "metric", "value", "n", "time s");
         for (const auto& s : r.suites)
           for (size_t k = 0; k < s.metrics.size(); ++k)
-            std::printf("  %-12s %-16s %-30s %6lld %8s\n", k ? "" : s.name.c_str(), s.metrics[k].metric.c_str(),
+            std::printf("  %-12s %-*s %-30s %6lld %8s\n", k ? "" : s.name.c_str(), mw, s.metrics[k].metric.c_str(),
                         fmt_metric(s.metrics[k]).c_str(), (long long)s.metrics[k].n,
                         k ? "" : std::to_string(int(s.seconds + 0.5)).c_str());
       }

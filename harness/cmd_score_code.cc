@@ -1,5 +1,8 @@
 // `sparkbench score-code`: executes precomputed completions (HumanEval / MBPP JSONL) in the
 // sandbox and reports pass@k, like human-eval's evaluate_functional_correctness.
+// `score-code --problems FILE --check-problems` checks a problems file instead: every
+// canonical solution must pass its tests and every buggy_solution (repair problems) must fail
+// them. Exit status 0 when all hold, 1 otherwise (one "FAIL task_id: why" line each).
 #include <unistd.h>
 
 #include <algorithm>
@@ -27,9 +30,78 @@ struct ScoreCodeArgs {
   int workers = 0;
   bool json = false;
   bool unsafe = false;
+  bool check_problems = false;
 };
 
+Sandbox make_sandbox(const ScoreCodeArgs& a) {
+  SandboxOptions so;
+  so.limits.timeout_s = a.timeout_s;
+  // Only the one-line detail is reported (the end of stderr is kept separately), so keep
+  // little of each program's output: memory stays small for large sample files.
+  so.limits.output_keep_bytes = 8 << 10;
+  so.unsafe_no_sandbox = a.unsafe;
+  so.isolation = a.isolation == "process" ? Isolation::Process : Isolation::ForkServer;
+  return Sandbox(so);
+}
+
+// --check-problems: canonical solutions pass, buggy solutions fail.
+void check_problems(const ScoreCodeArgs& a) {
+  if (a.workers < 0) fail("--workers must be >= 0 (0: one per core), got ", a.workers);
+  const CodeProblemSet problems = load_code_problems(a.problems);
+  std::vector<std::string> programs;
+  std::vector<std::pair<size_t, bool>> what;  // (problem, is the buggy version)
+  for (size_t i = 0; i < problems.problems.size(); ++i) {
+    programs.push_back(canonical_program(problems.problems[i]));
+    what.push_back({i, false});
+    if (!problems.problems[i].buggy_solution.empty()) {
+      programs.push_back(buggy_program(problems.problems[i]));
+      what.push_back({i, true});
+    }
+  }
+  const Sandbox sandbox = make_sandbox(a);
+  if (!sandbox.warning().empty()) std::fprintf(stderr, "%s\n", sandbox.warning().c_str());
+  const int workers = a.workers > 0 ? a.workers : int(std::max(1u, std::thread::hardware_concurrency()));
+  const std::vector<SandboxResult> results = sandbox.check_all(programs, workers);
+  int64_t n_canonical = 0, canonical_ok = 0, n_buggy = 0, buggy_ok = 0;
+  nlohmann::json failures = nlohmann::json::array();
+  const SandboxResult* first_error = nullptr;
+  for (size_t k = 0; k < results.size(); ++k) {
+    const auto& [i, buggy] = what[k];
+    const SandboxResult& r = results[k];
+    if (r.outcome == Outcome::SandboxError && !first_error) first_error = &r;
+    const bool ok = buggy ? r.outcome == Outcome::Failed || r.outcome == Outcome::Timeout : r.passed();
+    (buggy ? n_buggy : n_canonical) += 1;
+    (buggy ? buggy_ok : canonical_ok) += ok ? 1 : 0;
+    if (!ok)
+      failures.push_back({{"task_id", problems.problems[i].task_id},
+                          {"check", buggy ? "buggy_fails" : "canonical_passes"},
+                          {"outcome", outcome_name(r.outcome)},
+                          {"detail", r.detail}});
+  }
+  if (a.json) {
+    nlohmann::json j = {{"problems", a.problems},        {"n_problems", problems.problems.size()},
+                        {"canonical", n_canonical},      {"canonical_passed", canonical_ok},
+                        {"buggy", n_buggy},              {"buggy_failed", buggy_ok},
+                        {"failures", failures},          {"sandbox", sandbox.kind()},
+                        {"ok", failures.empty()}};
+    std::printf("%s\n", j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  } else {
+    for (const auto& f : failures)
+      std::printf("FAIL %s: %s (%s: %s)\n", f["task_id"].get<std::string>().c_str(),
+                  f["check"] == "buggy_fails" ? "the buggy version passes the tests" : "the canonical solution fails",
+                  f["outcome"].get<std::string>().c_str(), f["detail"].get<std::string>().c_str());
+    std::printf("check-problems: %zu problems in %s: canonical passes %lld/%lld, buggy version fails %lld/%lld (sandbox: %s)\n",
+                problems.problems.size(), a.problems.c_str(), (long long)canonical_ok, (long long)n_canonical, (long long)buggy_ok,
+                (long long)n_buggy, sandbox.kind());
+  }
+  std::fflush(stdout);
+  if (first_error) fail("the sandbox could not run some programs; first: ", first_error->detail);
+  if (!failures.empty()) fail(a.problems, ": ", failures.size(), " check(s) failed");
+}
+
 void score_code(const ScoreCodeArgs& a) {
+  if (a.check_problems) return check_problems(a);
+  if (a.samples.empty()) fail("score-code: --samples is required (or --check-problems to check the problems file)");
   const std::vector<int64_t> ks = parse_k_list(a.ks);
   if (a.workers < 0) fail("--workers must be >= 0 (0: one per core), got ", a.workers);
   const CodeProblemSet problems = load_code_problems(a.problems);
@@ -38,14 +110,7 @@ void score_code(const ScoreCodeArgs& a) {
   programs.reserve(samples.size());
   for (const auto& s : samples) programs.push_back(assemble_program(*problems.find(s.task_id), s.completion));
 
-  SandboxOptions so;
-  so.limits.timeout_s = a.timeout_s;
-  // Only the one-line detail is reported (the end of stderr is kept separately), so keep
-  // little of each program's output: memory stays small for large sample files.
-  so.limits.output_keep_bytes = 8 << 10;
-  so.unsafe_no_sandbox = a.unsafe;
-  so.isolation = a.isolation == "process" ? Isolation::Process : Isolation::ForkServer;
-  const Sandbox sandbox(so);
+  const Sandbox sandbox = make_sandbox(a);
   if (!sandbox.warning().empty()) std::fprintf(stderr, "%s\n", sandbox.warning().c_str());
   const int workers = a.workers > 0 ? a.workers : int(std::max(1u, std::thread::hardware_concurrency()));
 
@@ -134,7 +199,10 @@ void add_score_code_command(CLI::App& app) {
                                  "Run precomputed code completions (HumanEval/MBPP JSONL) in the sandbox and report pass@k");
   static ScoreCodeArgs a;
   cmd->add_option("--problems", a.problems, "Problems JSONL (HumanEval or MBPP fields; .gz accepted)")->required();
-  cmd->add_option("--samples", a.samples, "Samples JSONL: task_id + completion per line (.gz accepted)")->required();
+  cmd->add_option("--samples", a.samples, "Samples JSONL: task_id + completion per line (.gz accepted); required unless --check-problems");
+  cmd->add_flag("--check-problems", a.check_problems,
+                "Check the problems file instead: every canonical solution passes and every buggy_solution (repair "
+                "problems) fails; exit 1 with a FAIL line per problem otherwise");
   cmd->add_option("-k", a.ks, "pass@k values, comma-separated")->capture_default_str();
   cmd->add_option("--timeout", a.timeout_s, "Wall-clock seconds per sample")->capture_default_str();
   cmd->add_option("--workers", a.workers, "Samples run at once (0: one per core)")->capture_default_str();

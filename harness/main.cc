@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   sb::cli::add_history_command(app);
   sb::cli::add_serve_command(app);
   sb::cli::add_loadgen_command(app);
+  sb::cli::add_decontam_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

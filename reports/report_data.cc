@@ -402,6 +402,7 @@ void Loader::build_trends(ReportData& d) {
           if (!L || !std::isfinite(L->ms)) continue;
           p.value = L->ms;
           p.sigma = L->sigma;
+          if (p.sigma && std::isfinite(*p.sigma)) p.lo = p.value - kZ95 * *p.sigma, p.hi = p.value + kZ95 * *p.sigma;
         } else {
           const MetricRow* row = nullptr;
           for (const auto& m : metrics(r.rec.id))
@@ -409,6 +410,9 @@ void Loader::build_trends(ReportData& d) {
           if (!row) continue;
           p.value = row->value;
           p.sigma = sigma_of(*row);
+          const Score sc = to_score(r, *row);
+          p.lo = sc.lo();
+          p.hi = sc.hi();
         }
         ts.points.push_back(p);
         xs.insert(p.run);

@@ -36,6 +36,9 @@ struct TrendPoint {
   std::string commit;                // short git commit of the run ("" unknown)
   double value = 0;
   std::optional<double> sigma;       // standard error of value, when known
+  // The interval drawn as the whisker: the stored CI (inside the metric's range), else
+  // value +- 1.96 sigma (latency), else none.
+  std::optional<double> lo, hi;
   bool regression = false;           // set by the regression rule
   std::string why;                   // the rule's explanation when regression is set
 };

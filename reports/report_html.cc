@@ -216,7 +216,7 @@ std::string section_scores(const ReportData& d) {
 std::string section_trends(const ReportData& d, const RenderOptions& opt) {
   std::string o = "<section id=\"trends\">\n<h2>Trends</h2>\n";
   o += "<p class=\"note\">Each line is one configuration across the selected runs (oldest left; ticks name the run and its "
-       "commit). Whiskers: \xC2\xB1" "1.96 standard errors. A dashed ring marks a regression: worse than the previous run of the same "
+       "commit). Whiskers: the stored 95% interval (Wilson for proportions, so inside [0, 1]); latency: \xC2\xB1" "1.96 standard errors. A dashed ring marks a regression: worse than the previous run of the same "
        "configuration by more than 2 combined standard errors.</p>\n";
   if (d.trends.empty()) o += "<p>No eval runs selected.</p>\n";
   for (const auto& t : d.trends) {
@@ -236,7 +236,8 @@ std::string section_trends(const ReportData& d, const RenderOptions& opt) {
         svg::Point pt;
         pt.x = double(std::lower_bound(t.runs.begin(), t.runs.end(), p.run) - t.runs.begin());
         pt.y = p.value;
-        if (p.sigma) pt.lo = p.value - 1.959963984540054 * *p.sigma, pt.hi = p.value + 1.959963984540054 * *p.sigma;
+        pt.lo = p.lo;
+        pt.hi = p.hi;
         pt.flagged = p.regression;
         pt.tooltip = se.name + ", run " + std::to_string(p.run) + (p.commit.empty() ? "" : " (" + p.commit + ")") + ": " +
                      T::num(p.value) + (p.regression ? "; REGRESSION: " + p.why : "");

@@ -9,8 +9,9 @@ fails.
 
 Checks:
   * data.jsonl is valid JSONL (one JSON object per non-empty line)
-  * every item has exactly the fields id/turns/gold/distractors with the
-    right types and non-empty strings
+  * every item has exactly the fields id/turns/gold/distractors/distractor_types
+    with the right types and non-empty strings; one type per distractor, each
+    contradiction, off_topic, generic or repetition
   * ids are unique and consecutive: dialogue/0 .. dialogue/N-1, in order
   * 2-6 context turns, speakers in {A, B} and strictly alternating
   * >= 3 distractors per item, no duplicate distractors within an item
@@ -29,7 +30,8 @@ MIN_TURNS, MAX_TURNS = 2, 6
 MIN_DISTRACTORS = 3
 RATIO_LO, RATIO_HI = 0.5, 2.0
 RATIO_MIN_FRACTION = 0.90
-REQUIRED_FIELDS = {"id": str, "turns": list, "gold": str, "distractors": list}
+REQUIRED_FIELDS = {"id": str, "turns": list, "gold": str, "distractors": list, "distractor_types": list}
+DISTRACTOR_TYPES = ("contradiction", "off_topic", "generic", "repetition")
 SPEAKERS = ("A", "B")
 
 
@@ -109,6 +111,9 @@ def main():
 
         iid = obj["id"]
         where = "line %d (%s)" % (lineno, iid)
+        dtypes = obj["distractor_types"]
+        if len(dtypes) != len(obj["distractors"]) or any(t not in DISTRACTOR_TYPES for t in dtypes):
+            err("%s: distractor_types must give one of %s per distractor" % (where, ", ".join(DISTRACTOR_TYPES)))
         if iid in seen_ids:
             err("%s: duplicate id" % where)
         seen_ids.add(iid)

@@ -8,7 +8,9 @@ only. Prints a summary and exits 1 if any check fails.
 
 Checks:
   * data.jsonl is UTF-8, one JSON object per line, no blank lines, ends with a newline
-  * every item has exactly the fields id/context/choices/answer with the right types
+  * every item has exactly the fields id/group/context/choices/answer with the right types;
+    group is easy, in_domain or knowledge
+  * easy group: the gold is the unique shortest choice (characters) in at most 40% of items
   * ids are "stories/<n>", consecutive from 0 in file order
   * context: non-empty, no surrounding whitespace, no newlines or tabs, at most 4 sentences
     (counted as sentence-ending punctuation followed by a space), does not end in
@@ -36,10 +38,11 @@ MIN_ITEMS = 160
 N_CHOICES = 4
 POS_LO, POS_HI = 0.15, 0.35
 MAX_SENTENCES = 4
-FIELDS = {"id": str, "context": str, "choices": list, "answer": int}
+FIELDS = {"id": str, "group": str, "context": str, "choices": list, "answer": int}
+GROUPS = ("easy", "in_domain", "knowledge")
 MANIFEST_FIXED = {
     "name": NAME,
-    "version": "1",
+    "version": "2",
     "license": "project-written, same license as sparkbench",
     "task": "multiple_choice",
     "metrics": ["acc", "acc_norm"],
@@ -91,6 +94,7 @@ def main():
         err("%s: does not end with a newline" % data_name)
 
     items = []
+    easy_total = [0, 0]  # easy items, easy items whose gold is the unique shortest choice
     for ln, line in enumerate(text.split("\n")[:-1] if text.endswith("\n") else text.split("\n"), 1):
         where = "%s:%d" % (data_name, ln)
         if not line.strip():
@@ -122,6 +126,13 @@ def main():
             continue
         if obj["id"] != "%s/%d" % (NAME, idx):
             err("%s: id %r, expected %r" % (where, obj["id"], "%s/%d" % (NAME, idx)))
+        if obj["group"] not in GROUPS:
+            err("%s: group %r is not one of %s" % (where, obj["group"], ", ".join(GROUPS)))
+        elif obj["group"] == "easy" and len(obj["choices"]) == 4 and isinstance(obj["answer"], int) and 0 <= obj["answer"] < 4:
+            lens = [len(c) for c in obj["choices"]]
+            easy_total[0] += 1
+            if lens[obj["answer"]] == min(lens) and lens.count(min(lens)) == 1:
+                easy_total[1] += 1
         ctx = obj["context"]
         if not ctx or ctx != ctx.strip():
             err("%s: context empty or has surrounding whitespace" % where)
@@ -183,6 +194,10 @@ def main():
         for field in re.findall(r"{(\w+)}", tmpl):
             if field not in FIELDS:
                 err("manifest.json: prompt_template names unknown field %r" % field)
+
+    if easy_total[0] and easy_total[1] > 0.40 * easy_total[0]:
+        err("easy group: the gold is the unique shortest choice in %d of %d items (> 40%%): length gives it away"
+            % (easy_total[1], easy_total[0]))
 
     rpath = os.path.join(root, "README.md")
     if not os.path.exists(rpath) or not open(rpath, encoding="utf-8").read().strip():

@@ -20,7 +20,7 @@ using namespace sb;
 
 TEST_CASE("suites: every bundled suite loads and meets its minimum size", "[suites][unit]") {
   const std::map<std::string, size_t> minimum{{"code-python", 100}, {"qa", 150}, {"sentiment", 200},
-                                              {"topic", 200}, {"dialogue", 150}, {"stories", 150}};
+                                              {"topic", 200}, {"dialogue", 150}, {"stories", 150}, {"code-repair", 100}};
   auto names = bundled_suites();
   for (const auto& [name, min] : minimum) {
     INFO(name);

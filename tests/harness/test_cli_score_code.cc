@@ -188,3 +188,33 @@ TEST_CASE("cli score-code: --unsafe-no-sandbox runs and says so everywhere", "[c
   CHECK(r.err.find("WITHOUT a sandbox") != std::string::npos);
   CHECK(j["pass_at_k"]["1"].get<double>() == Approx(4.0 / 9).epsilon(1e-12));
 }
+
+TEST_CASE("score-code --check-problems: the bundled code-repair suite passes its checker", "[cli][sandbox][code]") {
+  const auto r = test::run_cli({"score-code", "--problems", std::string(SPARKBENCH_SOURCE_DIR) + "/datasets/code-repair/problems.jsonl",
+                                "--check-problems", "--workers", "2"});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("FAIL") == std::string::npos);
+  CHECK(r.out.find("canonical passes 108/108, buggy version fails 108/108") != std::string::npos);
+}
+
+TEST_CASE("score-code --check-problems: a buggy version that passes and a canonical that fails are reported", "[cli][sandbox][code]") {
+  const std::string dir = test::temp_dir("cli-check-problems");
+  json ok = problem("r/0", "inc", "(x)", "    return x + 1\n", "    assert candidate(1) == 2\n");
+  ok["buggy_solution"] = "    return x + 2\n";
+  json bug_passes = problem("r/1", "dbl", "(x)", "    return 2 * x\n", "    assert candidate(2) == 4\n");
+  bug_passes["buggy_solution"] = "    return x + x\n";  // not a bug for these tests
+  json canon_fails = problem("r/2", "neg", "(x)", "    return x\n", "    assert candidate(3) == -3\n");
+  const std::string path = write_file(dir + "/p.jsonl", ok.dump() + "\n" + bug_passes.dump() + "\n" + canon_fails.dump() + "\n");
+  const auto r = test::run_cli({"score-code", "--problems", path, "--check-problems", "--workers", "1"});
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 1);
+  CHECK(r.out.find("FAIL r/1: the buggy version passes the tests") != std::string::npos);
+  CHECK(r.out.find("FAIL r/2: the canonical solution fails") != std::string::npos);
+  CHECK(r.out.find("FAIL r/0") == std::string::npos);
+  CHECK(r.out.find("canonical passes 2/3, buggy version fails 1/2") != std::string::npos);
+  // --samples is still required without --check-problems
+  const auto missing = test::run_cli({"score-code", "--problems", path});
+  CHECK(missing.exit_code != 0);
+  CHECK(missing.err.find("--samples") != std::string::npos);
+}

@@ -352,3 +352,105 @@ TEST_CASE("report cli: bad input gives a one-line error naming the file", "[repo
   CHECK(one_line(baddir));
   CHECK(baddir.err.find("x.html") != std::string::npos);
 }
+
+TEST_CASE("report html: trend whiskers draw the stored interval, inside the metric's range", "[report][unit]") {
+  // Two runs of one configuration whose acc intervals are asymmetric Wilson intervals near 1:
+  // value +- 1.96 stderr would give [1, 1] for the first and an upper end above 1 for the second.
+  const std::string path = test::temp_dir("report-trend-ci") + "/r.db";
+  struct M { double v, se, lo, hi; };
+  const std::vector<M> ms = {{1.0, 0.0, 0.9448, 1.0}, {0.97, 0.0210, 0.9159, 0.9901}};
+  std::vector<int64_t> ids;
+  {
+    auto store = Store::open(path);
+    int c = 0;
+    for (const auto& m : ms) {
+      RunInfo i;
+      i.kind = "eval";
+      i.git_commit = std::string(c++ ? "2222222" : "1111111") + "bbbb";
+      i.tool_version = "test";
+      i.host = "testhost";
+      i.backend = "cpu";
+      i.model_path = "/models/tiny.gguf";
+      i.model_sha256 = std::string(64, 'a');
+      i.model_arch = "llama";
+      i.variant = "f32";
+      i.config_json = R"({"kv_type":"f32","compute":"f32"})";
+      const int64_t id = store->begin_run(i);
+      MetricRow r;
+      r.task = "stories";
+      r.metric = "acc";
+      r.value = m.v;
+      r.stderr_ = m.se;
+      r.ci_low = m.lo;
+      r.ci_high = m.hi;
+      r.n = 66;
+      store->add_metric(id, r);
+      store->finish_run(id, "complete");
+      ids.push_back(id);
+    }
+  }
+  auto store = Store::open(path);
+  Options opt;
+  opt.trends = {"stories:acc"};
+  const auto html = render_html(load_report(*store, path, opt), {});
+  auto doc = test::parse_xml(html);
+  const auto* trend = by_id(*doc, "trend-stories-acc");
+  REQUIRE(trend);
+  const auto marks = trend->with_class("mark");
+  REQUIRE(marks.size() == 2);
+  for (const auto* m : marks) {
+    const int64_t run = std::stoll(m->attr("data-run"));
+    const M& want = ms[size_t(run == ids[0] ? 0 : 1)];
+    REQUIRE(m->has("data-lo"));
+    REQUIRE(m->has("data-hi"));
+    CHECK(test::num_attr(*m, "data-lo") == want.lo);
+    CHECK(test::num_attr(*m, "data-hi") == want.hi);
+    CHECK(test::num_attr(*m, "data-hi") <= 1.0);
+    CHECK(test::num_attr(*m, "data-lo") < test::num_attr(*m, "data-hi"));
+  }
+  // and a whisker is drawn for each point
+  CHECK(trend->with_class("whisker").size() == 2);
+}
+
+TEST_CASE("report: per-group metric rows (acc[easy]) are listed in the HTML and Markdown score tables", "[report][unit]") {
+  const std::string path = test::temp_dir("report-groups") + "/r.db";
+  {
+    auto store = Store::open(path);
+    RunInfo i;
+    i.kind = "eval";
+    i.git_commit = "1111111bbbb";
+    i.tool_version = "test";
+    i.host = "testhost";
+    i.backend = "cpu";
+    i.model_path = "/models/tiny.gguf";
+    i.model_sha256 = std::string(64, 'a');
+    i.model_arch = "llama";
+    i.variant = "f32";
+    i.config_json = R"({"kv_type":"f32","compute":"f32"})";
+    const int64_t id = store->begin_run(i);
+    for (const auto& [name, v] : std::vector<std::pair<std::string, double>>{{"acc", 0.5}, {"acc[easy]", 0.875}, {"acc[knowledge]", 0.125}}) {
+      MetricRow r;
+      r.task = "stories";
+      r.metric = name;
+      r.value = v;
+      r.stderr_ = 0.05;
+      r.ci_low = v - 0.1;
+      r.ci_high = v + 0.1;
+      r.n = 40;
+      store->add_metric(id, r);
+    }
+    store->finish_run(id, "complete");
+  }
+  auto store = Store::open(path);
+  const auto data = load_report(*store, path, {});
+  const std::string html = render_html(data, {});
+  const std::string md = render_markdown(data, {});
+  for (const char* m : {"acc[easy]", "acc[knowledge]"}) {
+    INFO(m);
+    CHECK(html.find(std::string(">") + m + "<") != std::string::npos);
+    CHECK(md.find(std::string("| ") + m + " |") != std::string::npos);
+  }
+  CHECK(md.find("0.875") != std::string::npos);
+  // the primary metric stays the overall acc, not a group's
+  CHECK(data.suites.at(0).metric == "acc");
+}
