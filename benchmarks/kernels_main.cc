@@ -8,6 +8,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <random>
@@ -24,6 +25,7 @@
 
 #if SPARKBENCH_WITH_DNNL
 #include "engine/backends/cpu/kernels.h"
+#include "engine/backends/cpu/qdot.h"
 #endif
 
 using namespace sb;
@@ -210,6 +212,57 @@ void register_conversions() {
 #endif
 }
 
+#if SPARKBENCH_WITH_DNNL
+// qdot/<isa>/<shape>/<proj>/<type>/M:m: the `--compute q8` integer products (cpu/qdot.h) on every
+// ISA level this CPU has, at the codex-spark and llama-1b projection shapes: activation
+// quantization plus the product, split over threads in 16-row chunks as the backend does.
+// Bytes: weights as stored + f32 activations in and out; FLOPs 2*M*N*K (pct_peak_flops is
+// against the f32 peak, so above 100% is possible for integer products).
+void register_qdot() {
+  struct Shape {
+    const char* shape;
+    Proj p;
+  };
+  std::vector<Shape> projs{{"spark", {"attn_qkvo", 512, 512}},  {"spark", {"ffn_gate_up", 2048, 512}},
+                           {"spark", {"ffn_down", 512, 2048}},  {"1b", {"attn_q", 2048, 2048}},
+                           {"1b", {"attn_kv", 512, 2048}},      {"1b", {"ffn_gate_up", 8192, 2048}},
+                           {"1b", {"ffn_down", 2048, 8192}}};
+  std::vector<GgmlType> types{GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K};
+  std::vector<int64_t> ms{1, 128};
+  std::vector<cpu::Isa> isas = cpu::available_isas();
+  if (g_short) {
+    projs = {{"spark", {"ffn_down", 512, 2048}}};
+    types = {GgmlType::Q4_0, GgmlType::Q4_K};
+    ms = {1};
+  }
+  for (cpu::Isa isa : isas)
+    for (const auto& [shape, p] : projs)
+      for (GgmlType t : types)
+        for (int64_t m : ms) {
+          const std::string name = std::string("qdot/") + cpu::isa_name(isa) + "/" + shape + "/" + p.name + "/" +
+                                   ggml_type_name(uint32_t(t)) + "/M:" + std::to_string(m);
+          benchmark::RegisterBenchmark(name.c_str(), [=, p = p](benchmark::State& st) {
+            const auto& kern = cpu::qdot_kernels(isa);
+            auto q = quantized(t, randn(size_t(p.n * p.k), 1, 0.05f), p.n, p.k);
+            auto x = randn(size_t(m * p.k), 2);
+            const size_t xb = cpu::q8_act_row_bytes(t, p.k), rb = size_t(ggml_row_bytes(t, p.k));
+            std::vector<uint8_t> xq(size_t(m) * xb);
+            std::vector<float> y(size_t(m * p.n));
+            const int nt = g_threads > 0 ? g_threads : omp_get_num_procs();
+            for (auto _ : st) {
+              for (int64_t r = 0; r < m; ++r) kern.quantize(t, x.data() + r * p.k, xq.data() + size_t(r) * xb, p.k);
+              #pragma omp parallel for schedule(static) num_threads(nt)
+              for (int64_t n0 = 0; n0 < p.n; n0 += 16)
+                kern.gemm(t, q.data(), rb, p.k, xq.data(), xb, m, y.data(), p.n, n0, std::min<int64_t>(n0 + 16, p.n), nullptr,
+                          false);
+              benchmark::ClobberMemory();
+            }
+            roofline(st, double(q.size()) + double(m * (p.k + p.n) * 4), 2.0 * double(m) * double(p.n) * double(p.k));
+          })->Unit(benchmark::kMicrosecond);
+        }
+}
+#endif
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -241,6 +294,9 @@ int main(int argc, char** argv) {
   sb::bench::register_cuda_kernels(g_short);  // cuda/*: timed with CUDA events (kernels_cuda.cc)
   sb::bench::register_quant_kernels(g_short, g_threads);  // quant/*: int8, q8_0, q4_0 (kernels_quant.cc)
   register_conversions();
+#if SPARKBENCH_WITH_DNNL
+  register_qdot();  // qdot/*: --compute q8 integer products per ISA level
+#endif
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

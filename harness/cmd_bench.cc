@@ -55,7 +55,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--pg", pg, "Combined prompt+generation test(s) as P,N (repeatable)");
   cmd->add_option("-r,--repetitions", cfg.repetitions, "Timed repetitions per test")->capture_default_str();
   cmd->add_option("-b,--batch-size", cfg.n_batch, "Rows per forward pass")->capture_default_str();
-  cmd->add_option("--compute", cfg.compute, "Matmul arithmetic: f32 or bf16")->capture_default_str();
+  cmd->add_option("--compute", cfg.compute, "Matmul arithmetic: f32, bf16, or q8 (cpu: 8-bit activations x block weights in integers, as llama.cpp)")->capture_default_str();
   cmd->add_option("--variant", variants, compress::variant_help())->default_str("base");
   cmd->add_option("--calibration", cfg.calibration, "Calibration text for prune-layers (default: datasets/calibration/stories.txt)");
   cmd->add_option("--scenario", cfg.scenario, "Also run a load scenario: single-stream or offline")

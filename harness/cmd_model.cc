@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/compress/apply.h"
+#include "engine/backends/cpu_isa.h"
 #include "engine/core/error.h"
 #include "engine/core/mmap_file.h"
 #include "engine/gguf/gguf.h"
@@ -68,6 +69,9 @@ nlohmann::json model_info_json(const GgufFile& f) {
   }
   if (f.find("tokenizer.chat_template")) tok["chat_template_bytes"] = f.get_string("tokenizer.chat_template", "").size();
   j["tokenizer"] = tok;
+  // what the cpu backend would run here (SPARKBENCH_CPU_ISA applied)
+  j["cpu_isa"] = cpu::isa_name(cpu::active_isa());
+  j["cpu_features"] = cpu::cpu_features_string();
   return j;
 }
 
@@ -102,6 +106,7 @@ void print_model_info(const nlohmann::json& j) {
   if (t.contains("eos_id")) std::printf(", eos %lld", t["eos_id"].get<long long>());
   if (t.contains("chat_template_bytes")) std::printf(", chat template (%lld bytes)", t["chat_template_bytes"].get<long long>());
   std::printf("\n");
+  std::printf("cpu isa       %s (cpu: %s)\n", j["cpu_isa"].get<std::string>().c_str(), j["cpu_features"].get<std::string>().c_str());
 }
 
 }  // namespace

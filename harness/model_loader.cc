@@ -28,7 +28,7 @@ void add_model_args(CLI::App* cmd, ModelArgs& a) {
   cmd->add_option("--backend", a.backend, "Compute backend: " + backends)->capture_default_str();
   cmd->add_option("-t,--threads", a.threads, "CPU threads (0 = all cores)")->capture_default_str();
   cmd->add_option("--kv-type", a.kv_type, "KV cache type: f32, f16, bf16")->capture_default_str();
-  cmd->add_option("--compute", a.compute, "Matmul arithmetic: f32 or bf16")->capture_default_str();
+  cmd->add_option("--compute", a.compute, "Matmul arithmetic: f32, bf16, or q8 (cpu: 8-bit activations x block weights in integers, as llama.cpp)")->capture_default_str();
   cmd->add_option("-c,--ctx-size", a.n_ctx, "Context length (0 = the model's)")->capture_default_str();
   cmd->add_option("-b,--batch-size", a.n_batch, "Rows per forward pass during prompt processing")->capture_default_str();
 }
@@ -79,7 +79,9 @@ LoadedModel load_model(const ModelArgs& a) {
   bo.threads = a.threads;
   if (a.compute == "f32") bo.compute = ComputeType::F32;
   else if (a.compute == "bf16") bo.compute = ComputeType::BF16;
-  else fail("unknown --compute '", a.compute, "' (f32, bf16)");
+  else if (a.compute == "q8") bo.compute = ComputeType::Q8;
+  else fail("unknown --compute '", a.compute, "' (f32, bf16, q8)");
+  if (bo.compute == ComputeType::Q8 && a.backend != "cpu") fail("--compute q8 is implemented by the cpu backend only");
   lm.ctx_opts.kv_type = dtype_from_name(a.kv_type);
   lm.ctx_opts.n_ctx = a.n_ctx;
   lm.ctx_opts.n_batch = a.n_batch;

@@ -152,7 +152,9 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
     int64_t run_id = 0;
     if (opt.resume) {
       for (const auto& r : store->list_runs(1000)) {
-        if ((r.status == "interrupted" || r.status == "failed") && nlohmann::json::parse(r.info.config_json) == config) {
+        auto stored = nlohmann::json::parse(r.info.config_json);
+        stored.erase("backend_info");  // provenance (ISA, threads), not configuration
+        if ((r.status == "interrupted" || r.status == "failed") && stored == config) {
           run_id = r.id;
           break;
         }
@@ -177,7 +179,9 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
       info.synthetic_weights = lm.synthetic;
       info.variant = variant;
       info.seed = opt.task.seed;
-      info.config_json = config.dump();
+      nlohmann::json stored = config;
+      stored["backend_info"] = lm.backend->describe();  // which kernels / ISA level ran
+      info.config_json = stored.dump();
       run_id = store->begin_run(info);
     }
     sum.run_id = run_id;

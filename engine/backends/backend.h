@@ -125,8 +125,10 @@ class KvCache {
   DType dtype_;
 };
 
-// How a backend should execute matmuls: the arithmetic type of the products.
-enum class ComputeType : uint8_t { F32, BF16 };
+// How a backend should execute matmuls: the arithmetic type of the products. Q8 (cpu backend
+// only): block-quantized weights multiply activations quantized to 8-bit blocks in integers, as
+// llama.cpp does on CPUs (engine/backends/cpu/qdot.h); other weights run as under F32.
+enum class ComputeType : uint8_t { F32, BF16, Q8 };
 
 struct BackendOptions {
   int threads = 0;                      // 0 = all hardware threads

@@ -171,6 +171,19 @@ const std::vector<Preset>& presets() {
     spark.n_rot = 32;
     spark.rope_base = 10000.0f;
     spark.rms_eps = 1e-5f;
+    // The shape of Llama 3.2 1B (its vocabulary aside): for CPU speed comparisons at a width
+    // where products, not per-op overheads, dominate.
+    ModelConfig l1b = spark;
+    l1b.name = "llama-1b";
+    l1b.n_embd = 2048;
+    l1b.n_layer = 16;
+    l1b.n_head = 32;
+    l1b.n_head_kv = 8;
+    l1b.head_dim = 64;
+    l1b.n_rot = 64;
+    l1b.n_ff = 8192;
+    l1b.rope_base = 500000.0f;
+    l1b.tied_output = true;
     ModelConfig mini = spark;
     mini.name = "codex-spark-mini";
     mini.n_layer = 8;
@@ -222,6 +235,7 @@ const std::vector<Preset>& presets() {
     return std::vector<Preset>{
         {"codex-spark", "Codex-Spark shape: 96 layers, 16 heads, width 512, FFN 2048, context 2048, vocab 32000", spark},
         {"codex-spark-mini", "Codex-Spark with 8 layers (same widths), for tests and quick runs", mini},
+        {"llama-1b", "Llama-3.2-1B shape: 16 layers, width 2048, GQA 32/8, FFN 8192, tied embeddings, vocab 32000 (1.0 B parameters)", l1b},
         family("llama3-tiny", "llama (Llama 3 style): 4 layers, width 128, GQA 8/2, rope base 5e5, rope_freqs.weight, tied embeddings", llama3),
         family("qwen3-tiny", "qwen3: 4 layers, width 128, GQA 8/4, head_dim 32, per-head q/k RMS norm, tied embeddings", qwen3),
         family("gemma2-tiny", "gemma2: 26 layers, width 64, GQA 4/2, head_dim 32, GeGLU, sandwich norms, soft-caps 1/1, window 16 on even layers", gemma2),

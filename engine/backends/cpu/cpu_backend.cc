@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "engine/backends/cpu/kernels.h"
+#include "engine/backends/cpu/qdot.h"
+#include "engine/backends/cpu_isa.h"
 #include "engine/backends/host.h"
 #include "engine/core/error.h"
 
@@ -80,6 +82,8 @@ class CpuBackend : public Backend {
   explicit CpuBackend(const BackendOptions& opt, bool repack)
       : eng_(dnnl::engine::kind::cpu, 0), stream_(eng_), compute_(opt.compute), repack_(repack) {
     if (!cpu::cpu_supported()) fail("cpu backend: this CPU lacks AVX2/FMA/F16C (use --backend ref)");
+    isa_ = cpu::active_isa();  // fails on a SPARKBENCH_CPU_ISA the CPU lacks
+    qdot_ = &cpu::qdot_kernels(isa_);
     threads_ = opt.threads > 0 ? opt.threads : omp_get_num_procs();
     omp_set_num_threads(threads_);
     // oneDNN's int8 matmul is exact only with VNNI: without it (AVX2) it sums u8 x s8 pairs in
@@ -116,8 +120,9 @@ class CpuBackend : public Backend {
   std::string name() const override { return "cpu"; }
   std::string describe() const override {
     const dnnl_version_t* v = dnnl_version();
-    return cat("cpu: oneDNN ", v->major, ".", v->minor, ".", v->patch, ", ", cpu::cpu_isa_string(), ", ", threads_,
-               " threads, compute ", compute_ == ComputeType::BF16 ? "bf16" : "f32", repack_ ? ", repacked weights" : "",
+    return cat("cpu: oneDNN ", v->major, ".", v->minor, ".", v->patch, ", isa ", cpu::isa_name(isa_), " (cpu: ",
+               cpu::cpu_features_string(), "), ", threads_, " threads, compute ",
+               compute_ == ComputeType::BF16 ? "bf16" : compute_ == ComputeType::Q8 ? "q8" : "f32", repack_ ? ", repacked weights" : "",
                ", int8 prefill ", int8_dnnl_ ? "oneDNN u8s8 (VNNI)" : "AVX2 kernel (no VNNI)", ", block-weight prefill ",
                qprefill_ == QPrefill::OnednnTiles ? "oneDNN tiles" : qprefill_ == QPrefill::Avx2Tiles ? "AVX2 tiles" : "expanded");
   }
@@ -185,6 +190,10 @@ class CpuBackend : public Backend {
     const float* b = bias ? bias->as<float>() : nullptr;
     if (w.format() == WeightFormat::Int8PerChannel) {
       matmul_int8(x, w, y, b, accumulate);
+      return;
+    }
+    if (compute_ == ComputeType::Q8 && !w.packed && cpu::q8_act_kind(w.source_type()) != 0) {
+      matmul_q8(x, w, y, b, accumulate);
       return;
     }
     // Decode-sized products, and products too small to repay oneDNN's threading, use the
@@ -478,6 +487,32 @@ class CpuBackend : public Backend {
     return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, wts, dst), attr, eng_);
   }
 
+  // --compute q8: x quantized once per product into 8-bit blocks, then integer dot products
+  // (engine/backends/cpu/qdot.h) on the ISA level picked at start-up. Threads split the output
+  // columns in chunks of 16 weight rows; every chunk multiplies all M rows (in groups of 4, so
+  // each weight block is unpacked once per 4 rows and the chunk stays in L1).
+  void matmul_q8(const Tensor& x, const CpuWeight& w, Tensor& y, const float* bias, bool accumulate) {
+    const int64_t M = x.rows(), K = x.cols(), N = w.rows();
+    const GgmlType t = w.source_type();
+    const size_t xb = cpu::q8_act_row_bytes(t, K);
+    xq8_.resize(size_t(M) * xb);
+    const int nq = team(double(M * K) * 8);
+    #pragma omp parallel for schedule(static) num_threads(nq) if (nq > 1)
+    for (int64_t r = 0; r < M; ++r) qdot_->quantize(t, x.as<float>() + r * K, xq8_.data() + size_t(r) * xb, K);
+    const int64_t chunk = 16;
+    const int nt = team(double(w.row_bytes) * double(N) * double(M));
+    float* yp = y.as<float>();
+    if (M <= kSmallM) {  // decode: contiguous row ranges per thread, weights streamed once
+      #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+      for (int64_t n0 = 0; n0 < N; n0 += chunk)
+        qdot_->gemm(t, w.data, w.row_bytes, K, xq8_.data(), xb, M, yp, N, n0, std::min(n0 + chunk, N), bias, accumulate);
+      return;
+    }
+    #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
+    for (int64_t n0 = 0; n0 < N; n0 += chunk)
+      qdot_->gemm(t, w.data, w.row_bytes, K, xq8_.data(), xb, M, yp, N, n0, std::min(n0 + chunk, N), bias, accumulate);
+  }
+
   void load_int8(CpuWeight& w, const WeightSource& src) {
     if (!src.scales) fail("cpu backend: int8 weight '", src.name, "' has no scales");
     const int64_t N = src.rows, K = src.cols;
@@ -602,6 +637,9 @@ class CpuBackend : public Backend {
   std::vector<float> scratch_;
   std::vector<uint16_t> xbf16_;
   bool int8_dnnl_ = false;       // int8 prefill through oneDNN (CPU has VNNI)
+  cpu::Isa isa_ = cpu::Isa::Avx2;                  // level of the dispatched kernels (cpu_isa.h)
+  const cpu::QdotKernels* qdot_ = nullptr;         // --compute q8 products at that level
+  std::vector<uint8_t> xq8_;                       // x quantized for matmul_q8
   // Prefill with f16/bf16/q8_0/q4_0 weights (SPARKBENCH_CPU_QPREFILL): dequantized tiles through
   // oneDNN (default), tiles through the AVX2 kernel, or the whole matrix expanded per call.
   enum class QPrefill { OnednnTiles, Avx2Tiles, Expand } qprefill_ = QPrefill::OnednnTiles;

@@ -14,10 +14,8 @@
 
 namespace sb::cpu {
 
-// True when this CPU can run these kernels.
+// True when this CPU can run these kernels (ISA level avx2, engine/backends/cpu_isa.h).
 bool cpu_supported();
-// e.g. "avx2+fma+f16c"; lists avx512 features oneDNN may use too.
-const char* cpu_isa_string();
 
 // For rows n in [n0, n1): y[t * ldy + n] = dot(x[t * ldx ..], W[n]) (+ bias[n]) (+ old y if
 // accumulate), for t < m. Intended for small m (decode); reads each weight row once. For m = 1

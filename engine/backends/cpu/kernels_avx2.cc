@@ -9,23 +9,13 @@
 #include <vector>
 
 #include "engine/backends/cpu/kernels.h"
+#include "engine/backends/cpu_isa.h"
 #include "engine/core/half.h"
 #include "engine/gguf/block_dequant.h"
 
 namespace sb::cpu {
 
-bool cpu_supported() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-}
-
-const char* cpu_isa_string() {
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512bf16")) return "avx2+fma+f16c, avx512 (bf16, vnni)";
-  if (__builtin_cpu_supports("avx512vnni")) return "avx2+fma+f16c, avx512 (vnni)";
-  if (__builtin_cpu_supports("avx512f")) return "avx2+fma+f16c, avx512";
-  return "avx2+fma+f16c";
-}
+bool cpu_supported() { return isa_available(Isa::Avx2); }
 
 namespace {
 
