@@ -35,6 +35,7 @@ void add_ingest_command(CLI::App& app);
 void add_report_command(CLI::App& app);
 void add_compare_command(CLI::App& app);  // errors exit 2 (ExitCode), regressions 1
 void add_history_command(CLI::App& app);  // errors exit 2 (ExitCode)
+void add_merge_command(CLI::App& app);
 
 // Parses Google Benchmark JSON output into kernel rows (failed benchmarks are skipped);
 // `context` receives its "context" object. Throws sb::Error naming `file` on malformed input.

@@ -15,7 +15,9 @@
 #include "engine/core/sha256.h"
 #include "evals/cached_lm.h"
 #include "evals/engine_lm.h"
+#include "harness/mpi_run.h"
 #include "harness/provenance.h"
+#include "harness/sample_rows.h"
 #include "reports/store.h"
 
 namespace sb::cli {
@@ -33,41 +35,6 @@ class StoreCache : public RequestCache {
  private:
   Store& s_;
 };
-
-SampleRow to_row(const std::string& task, const ItemResult& r) {
-  SampleRow s;
-  s.task = task;
-  s.sample_id = r.sample_id;
-  s.prompt_hash = sha256_hex(r.prompt);
-  s.output = r.output;
-  s.score = r.score;
-  s.outcome = r.outcome;
-  s.ttft_ms = r.ttft_ms;
-  s.tpot_ms = r.tpot_ms;
-  s.latency_ms = r.latency_ms;
-  s.n_prompt_tokens = r.n_prompt_tokens;
-  s.n_gen_tokens = r.n_gen_tokens;
-  nlohmann::json extra = r.extra;
-  extra["item_id"] = r.item_id;
-  s.extra_json = extra.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  return s;
-}
-
-ItemResult from_row(const SampleRow& s) {
-  ItemResult r;
-  r.sample_id = s.sample_id;
-  r.output = s.output;
-  r.score = s.score;
-  r.outcome = s.outcome;
-  r.ttft_ms = s.ttft_ms;
-  r.tpot_ms = s.tpot_ms;
-  r.latency_ms = s.latency_ms;
-  r.n_prompt_tokens = s.n_prompt_tokens;
-  r.n_gen_tokens = s.n_gen_tokens;
-  r.extra = s.extra_json.empty() ? nlohmann::json::object() : nlohmann::json::parse(s.extra_json);
-  r.item_id = r.extra.value("item_id", s.sample_id);
-  return r;
-}
 
 std::string random_group_id() {
   std::random_device rd;
@@ -109,6 +76,15 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
   const std::string calib_text = need_calib ? read_calibration(calib_path) : std::string();
   std::vector<Suite> suites;
   for (const auto& n : suite_names) suites.push_back(load_suite(n));
+
+  // Under mpirun/srun: ranks other than 0 only evaluate the items rank 0 sends (mpi_run.h).
+  mpi::Comm* comm = mpi::world("run");
+  if (comm) mpi::share_node(margs, *comm);
+  if (comm && comm->rank() != 0) {
+    mpi::serve_items(*comm, opt, margs, suites, specs, calib_text);
+    return {};
+  }
+  mpi::ItemRunner item_runner(comm, margs);
 
   auto store = Store::open(opt.db);
   store->mark_interrupted();
@@ -213,25 +189,21 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
     EngineLM engine(*model, *lm.tokenizer, lm.ctx_opts, settings);
     CachedLM cached(engine, cache);
     try {
+      std::vector<std::unique_ptr<Task>> tasks;
+      std::vector<size_t> sizes;
       for (const auto& suite : suites) {
-        const auto t0 = std::chrono::steady_clock::now();
-        auto task = Task::create(suite, task_opt);
-        const size_t n = opt.limit > 0 ? std::min(task->size(), size_t(opt.limit)) : task->size();
-        std::set<std::string> done = store->sample_ids(run_id, suite.name);
-        for (size_t i = 0; i < n && !g_stop; ++i) {
-          const std::string id = suite.item_id(i);
-          if (done.count(id) || done.count(id + "#0")) continue;
-          if (opt.progress) std::fprintf(stderr, "\r[%s] %s %zu/%zu   ", variant.c_str(), suite.name.c_str(), i + 1, n);
-          std::vector<SampleRow> rows;
-          for (const auto& r : task->run(i, cached)) rows.push_back(to_row(suite.name, r));
-          store->add_samples(run_id, rows);
-        }
-        if (opt.progress) std::fprintf(stderr, "\n");
-        if (g_stop) break;
+        tasks.push_back(Task::create(suite, task_opt));
+        sizes.push_back(opt.limit > 0 ? std::min(tasks.back()->size(), size_t(opt.limit)) : tasks.back()->size());
+      }
+      const mpi::ItemsDone items = item_runner.run({suites, tasks, sizes, *store, run_id, cached, size_t(&spec - specs.data()),
+                                                    variant, sha, settings.calibration_sha256, opt.progress, g_stop});
+      sum.items_evaluated = items.items;
+      for (size_t k = 0; k < suites.size() && !g_stop; ++k) {
+        const Suite& suite = suites[k];
         std::vector<ItemResult> rows;
         for (const auto& s : store->samples(run_id, suite.name)) rows.push_back(from_row(s));
-        SuiteSummary ss{suite.name, suite.version, suite.task, int64_t(n), task->aggregate(rows),
-                        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()};
+        sort_by_item(rows, suite);
+        SuiteSummary ss{suite.name, suite.version, suite.task, int64_t(sizes[k]), tasks[k]->aggregate(rows), items.seconds[k]};
         for (const auto& m : ss.metrics) store->add_metric(run_id, MetricRow{suite.name, m.metric, m.value, m.stderr_, m.ci_low, m.ci_high, m.n});
         sum.suites.push_back(std::move(ss));
       }

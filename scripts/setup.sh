@@ -10,6 +10,8 @@ pkgs=(
   libpcre2-dev libssl-dev zlib1g-dev bubblewrap python3
   # --chat: models' chat templates are rendered by real Jinja2 (evals/chat_template.h)
   python3-jinja2
+  # MPI scale-out of run/bench (SPARKBENCH_MPI=AUTO finds it; mpirun for the [mpi] tests)
+  libopenmpi-dev openmpi-bin
   # `sparkbench report` screenshot test (headless Chromium renders the HTML report; skipped without it)
   chromium fonts-dejavu-core
 )
