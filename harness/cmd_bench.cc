@@ -97,7 +97,7 @@ void add_bench_command(CLI::App& app) {
     auto rows = run_bench(cfg, [&](const BenchRow& r) {
       if (stream) std::printf("%s", render_bench({r}, "jsonl").c_str()), std::fflush(stdout);
     });
-    std::vector<mpi::RankBench> ranks{mpi::RankBench{0, host_name(), "", 0, 0, rows}};
+    std::vector<mpi::RankBench> ranks{mpi::RankBench{0, 0, host_name(), "", 0, 0, rows}};
     if (comm) {
       auto all = mpi::gather_bench(*comm, rows);
       if (!all) return;  // rank 0 prints and stores
@@ -164,6 +164,7 @@ void add_bench_command(CLI::App& app) {
           RankRow rr;
           rr.rank = rb.rank;
           rr.n_ranks = comm->size();
+          rr.local_rank = rb.local_rank;
           rr.host = rb.host;
           rr.device = rb.device;
           rr.threads = rb.threads;

@@ -20,7 +20,7 @@
 namespace sb::cli::mpi {
 
 struct RankBench {
-  int rank = 0;
+  int rank = 0, local_rank = 0;
   std::string host, device;
   int threads = 0;
   int64_t pid = 0;

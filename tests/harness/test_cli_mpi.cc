@@ -206,3 +206,40 @@ TEST_CASE("mpi: a rank killed mid-run leaves the run interrupted; --resume finis
   check_same_results(dir + "/one.db", 1, db, 1);  // nothing lost, same results
   CHECK(count(db, "SELECT count(*) FROM run_ranks WHERE run_id = 1") == 3);  // two ranks, then one process
 }
+
+TEST_CASE("mpi: bench under mpirun stores one run per rank, or deals variants out", "[cli][mpi][shared]") {
+  const std::string mpi = find_mpirun();
+  if (mpi.empty()) {
+    std::printf("SKIPPED: mpirun not found on PATH (openmpi-bin)\n");
+    return;
+  }
+  if (test::skip_without_shared()) return;
+  if (!cli::mpi::compiled()) {
+    std::printf("SKIPPED: this sparkbench was built without MPI (the refusal is checked by the first [mpi] test)\n");
+    return;
+  }
+  const std::string dir = test::temp_dir("mpi-bench");
+  const std::vector<std::string> base{"bench", "-m", test::shared_path("models/stories260K.gguf"), "-p", "8", "-n", "4", "-r", "1"};
+  // Fleet view: both ranks measure the same matrix; one run per rank.
+  auto fleet_args = base;
+  fleet_args.insert(fleet_args.end(), {"--db", dir + "/fleet.db"});
+  auto fleet = test::run_process(mpirun(mpi, 2, fleet_args));
+  INFO(fleet.err);
+  REQUIRE(fleet.exit_code == 0);
+  const std::string f = dir + "/fleet.db";
+  CHECK(count(f, "SELECT count(*) FROM runs WHERE kind = 'bench' AND variant = 'base'") == 2);
+  CHECK(count(f, "SELECT count(DISTINCT group_id) FROM runs") == 1);
+  CHECK(count(f, "SELECT count(*) FROM speed") == 4);  // pp8 and tg4 per rank
+  CHECK(test::raw_one(f, "SELECT group_concat(rank) FROM (SELECT rank FROM run_ranks ORDER BY run_id)") == "0,1");
+  CHECK(count(f, "SELECT count(*) FROM speed WHERE avg_ts > 0") == 4);
+  // A variant list: variant i on rank i mod 2.
+  auto split_args = base;
+  split_args.insert(split_args.end(), {"--variant", "base,q8_0", "--db", dir + "/split.db"});
+  auto split = test::run_process(mpirun(mpi, 2, split_args));
+  INFO(split.err);
+  REQUIRE(split.exit_code == 0);
+  const std::string sp = dir + "/split.db";
+  CHECK(test::raw_one(sp, "SELECT group_concat(variant || '@' || rank) FROM (SELECT variant, rank FROM runs JOIN run_ranks "
+                          "ON run_ranks.run_id = runs.id ORDER BY runs.id)") == "base@0,q8_0@1");
+  CHECK(count(sp, "SELECT count(*) FROM speed") == 4);
+}
