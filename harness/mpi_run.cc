@@ -47,6 +47,7 @@ std::vector<SampleRow> evaluate_item(const Suite& suite, Task& task, size_t i, L
   return rows;
 }
 
+#if SPARKBENCH_WITH_MPI
 json parse_message(const Message& m) {
   json j = json::parse(m.text, nullptr, /*allow_exceptions=*/false);
   if (!j.is_object() || !j.contains("type")) fail("MPI: malformed message from rank ", m.source, " (tag ", m.tag, ")");
@@ -62,6 +63,8 @@ int64_t die_after_units(int rank) {
   if (std::sscanf(v, "%d:%lld", &r, &n) != 2 || r != rank) return -1;
   return n;
 }
+
+#endif
 
 class MemoryCache : public RequestCache {
  public:
