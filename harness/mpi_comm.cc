@@ -152,8 +152,8 @@ Comm* world(const std::string& cmd) {
   return w->size() > 1 ? w.get() : nullptr;
 #else
   fail("`sparkbench ", cmd, "` was started as one of ", launched,
-       " MPI ranks (mpirun/srun), but this sparkbench was built without MPI (", describe_build(),
-       "); rebuild with libopenmpi-dev installed (-DSPARKBENCH_MPI=ON), or run a single process");
+       " MPI ranks (mpirun/srun), but this sparkbench was built without MPI (SPARKBENCH_MPI=OFF or "
+       "no libopenmpi-dev at build time); rebuild with MPI (-DSPARKBENCH_MPI=ON) or run one process");
 #endif
 }
 
