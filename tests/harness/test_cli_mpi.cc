@@ -164,7 +164,7 @@ TEST_CASE("mpi: mpirun -n 2 run stores the rows and metrics of a single-process 
   CHECK(count(dir + "/one.db", "SELECT count(*) FROM run_ranks WHERE run_id = 1 AND n_ranks = 1 AND items = 40") == 1);
 }
 
-TEST_CASE("mpi: a rank killed mid-run leaves the run interrupted; --resume finishes only the rest", "[cli][mpi][shared]") {
+TEST_CASE("mpi: a rank killed mid-run leaves the run interrupted, --resume finishes only the rest", "[cli][mpi][shared]") {
   const std::string mpi = find_mpirun();
   if (mpi.empty()) {
     std::printf("SKIPPED: mpirun not found on PATH (openmpi-bin)\n");

@@ -54,7 +54,7 @@ void downgrade_to_v2(const std::string& path) {
 
 }  // namespace
 
-TEST_CASE("merge: parts fold into one store by run UUID; merging again adds nothing", "[store][merge][unit]") {
+TEST_CASE("merge: parts fold into one store by run UUID, merging again adds nothing", "[store][merge][unit]") {
   const std::string dir = test::temp_dir("merge");
   const std::string a = dir + "/a.db", b = dir + "/b.db", old = dir + "/old.db", central = dir + "/central.db";
   {
