@@ -109,7 +109,8 @@ nlohmann::json fidelity_json(const compress::Fidelity& f) {
 void add_run_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("run", "Evaluate a model on suites (default: all bundled) and record the results in SQLite");
   cmd->footer("Scale-out: `mpirun -n N sparkbench run ...` (or srun) runs one run over N ranks: rank 0 hands out\n"
-              "chunks of items, stores every row and computes the metrics; same rows and metrics as one process.\n"
+              "chunks of items, stores every row and computes the metrics (same outputs and scores as one process;\n"
+              "log-likelihoods agree to ~1e-5, see README).\n"
               "A run cut short is left \"interrupted\"; `run --resume` (any N) evaluates only the missing items.");
   static RunOptions o;
   static std::vector<std::string> variants, suites;
