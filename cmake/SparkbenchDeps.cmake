@@ -65,3 +65,14 @@ execute_process(COMMAND git rev-parse --short=12 HEAD
 if(NOT SPARKBENCH_GIT_COMMIT)
   set(SPARKBENCH_GIT_COMMIT "unknown")
 endif()
+
+# MPI (OpenMPI: libopenmpi-dev, openmpi-bin): only harness/mpi_*.cc uses it (SPARKBENCH_WITH_MPI).
+set(SPARKBENCH_HAVE_MPI OFF)
+if(NOT SPARKBENCH_MPI STREQUAL "OFF")
+  find_package(MPI COMPONENTS CXX QUIET)
+  if(MPI_CXX_FOUND)
+    set(SPARKBENCH_HAVE_MPI ON)
+  elseif(SPARKBENCH_MPI STREQUAL "ON")
+    message(FATAL_ERROR "SPARKBENCH_MPI=ON but MPI (libopenmpi-dev) was not found")
+  endif()
+endif()

@@ -10,6 +10,7 @@
 #include "engine/core/error.h"
 #include "harness/bench.h"
 #include "harness/commands.h"
+#include "harness/mpi_bench.h"
 #include "harness/provenance.h"
 #include "harness/text_format.h"
 #include "reports/store.h"
@@ -88,27 +89,44 @@ void add_bench_command(CLI::App& app) {
       cfg.pg.emplace_back(v[0], v[1]);
     }
     render_bench({}, output);  // validate the format before measuring
-    const bool stream = output == "jsonl";
+    // Under mpirun/srun every rank measures on its node and rank 0 stores (harness/mpi_bench.h).
+    mpi::Comm* comm = mpi::world("bench");
+    const std::vector<std::string> all_variants = cfg.variants;
+    if (comm) mpi::split_bench(cfg, *comm);
+    const bool stream = output == "jsonl" && !comm;
     auto rows = run_bench(cfg, [&](const BenchRow& r) {
       if (stream) std::printf("%s", render_bench({r}, "jsonl").c_str()), std::fflush(stdout);
     });
-    if (!stream) std::printf("%s", render_bench(rows, output).c_str());
+    std::vector<mpi::RankBench> ranks{mpi::RankBench{0, 0, host_name(), "", 0, 0, rows}};
+    if (comm) {
+      auto all = mpi::gather_bench(*comm, rows);
+      if (!all) return;  // rank 0 prints and stores
+      ranks = std::move(*all);
+      for (const auto& rb : ranks) {
+        if (output == "table" || output == "md") std::printf("rank %d (%s):\n", rb.rank, rb.host.c_str());
+        std::printf("%s", render_bench(rb.rows, output).c_str());
+      }
+    } else if (!stream) {
+      std::printf("%s", render_bench(rows, output).c_str());
+    }
     if (!db.empty()) {
       auto store = Store::open(db);
       std::random_device rd;
       char group[17];
       std::snprintf(group, sizeof group, "%08x%08x", rd(), rd());
-      for (const auto& variant : cfg.variants) {
+      for (const auto& rb : ranks)
+      for (const auto& variant : all_variants) {
         std::vector<BenchRow> vrows;
-        for (const auto& r : rows)
+        for (const auto& r : rb.rows)
           if (r.variant == variant) vrows.push_back(r);
+        if (comm && vrows.empty()) continue;  // this variant was measured on another rank
         RunInfo info;
-        info.group_id = cfg.variants.size() > 1 ? group : "";
+        info.group_id = all_variants.size() > 1 || comm ? group : "";
         info.label = label;
         info.kind = "bench";
         info.git_commit = git_commit(&info.git_dirty);
         info.tool_version = tool_version();
-        info.host = host_name();
+        info.host = rb.host;
         info.cpu = cpu_model();
         info.backend = vrows.empty() ? "" : vrows.front().backend;
         info.threads = vrows.empty() ? 0 : int(vrows.front().n_threads);
@@ -141,6 +159,18 @@ void add_bench_command(CLI::App& app) {
                                         {"kv_bytes", r.kv_bytes}, {"variant", r.variant}}
                              .dump();
           store->add_speed(run, s);
+        }
+        if (comm) {
+          RankRow rr;
+          rr.rank = rb.rank;
+          rr.n_ranks = comm->size();
+          rr.local_rank = rb.local_rank;
+          rr.host = rb.host;
+          rr.device = rb.device;
+          rr.threads = rb.threads;
+          rr.pid = rb.pid;
+          rr.items = int64_t(vrows.size());
+          store->add_rank(run, rr);
         }
         store->finish_run(run, "complete");
         std::fprintf(stderr, "stored %zu rows as run %lld (variant %s) in %s\n", vrows.size(), (long long)run, variant.c_str(), db.c_str());

@@ -108,6 +108,10 @@ nlohmann::json fidelity_json(const compress::Fidelity& f) {
 
 void add_run_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("run", "Evaluate a model on suites (default: all bundled) and record the results in SQLite");
+  cmd->footer("Scale-out: `mpirun -n N sparkbench run ...` (or srun) runs one run over N ranks: rank 0 hands out\n"
+              "chunks of items, stores every row and computes the metrics (same outputs and scores as one process;\n"
+              "log-likelihoods agree to ~1e-5, see README).\n"
+              "A run cut short is left \"interrupted\"; `run --resume` (any N) evaluates only the missing items.");
   static RunOptions o;
   static std::vector<std::string> variants, suites;
   static bool json = false;
@@ -151,12 +155,13 @@ void add_run_command(CLI::App& app) {
     o.suites = suites.empty() ? std::vector<std::string>{"all"} : split_commas(suites);
     o.progress = ::isatty(2);
     auto runs = run_evaluation(o);
+    if (runs.empty()) return;  // an MPI rank other than 0: rank 0 reports (harness/mpi_run.h)
     if (json) {
       nlohmann::json j = nlohmann::json::array();
       for (const auto& r : runs) {
         nlohmann::json jr{{"run_id", r.run_id}, {"status", r.status}, {"variant", r.variant}, {"model", r.model_path},
                           {"model_sha256", r.model_sha256}, {"synthetic_weights", r.synthetic}, {"backend", r.backend},
-                          {"resumed", r.resumed}, {"cache_hits", r.cache_hits}, {"db", o.db},
+                          {"resumed", r.resumed}, {"cache_hits", r.cache_hits}, {"items_evaluated", r.items_evaluated}, {"db", o.db},
                           {"weight_type", r.weight_type}, {"model_bytes", r.model_bytes}, {"peak_rss_bytes", r.peak_rss_bytes},
                           {"peak_rss_per_variant", r.peak_per_variant}, {"load_ms", r.load_ms}, {"notes", r.notes},
                           {"chat", r.chat}};

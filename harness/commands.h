@@ -38,6 +38,7 @@ void add_history_command(CLI::App& app);  // errors exit 2 (ExitCode)
 void add_serve_command(CLI::App& app);
 void add_loadgen_command(CLI::App& app);
 void add_decontam_command(CLI::App& app);  // items flagged exit 3 (ExitCode)
+void add_merge_command(CLI::App& app);
 
 // Parses Google Benchmark JSON output into kernel rows (failed benchmarks are skipped);
 // `context` receives its "context" object. Throws sb::Error naming `file` on malformed input.

@@ -6,11 +6,13 @@
 #include "engine/core/error.h"
 #include "engine/core/omp_env.h"
 #include "harness/commands.h"
+#include "harness/mpi_comm.h"
 
 int main(int argc, char** argv) {
   sb::bound_openmp_spinning(argv);
   CLI::App app{"sparkbench: benchmark and evaluate transformer decoders (GGUF) on interchangeable backends"};
-  app.set_version_flag("--version", std::string("sparkbench ") + SPARKBENCH_VERSION + " (" + SPARKBENCH_GIT_COMMIT + ")");
+  app.set_version_flag("--version", std::string("sparkbench ") + SPARKBENCH_VERSION + " (" + SPARKBENCH_GIT_COMMIT + ")\n" +
+                                        "scale-out: " + sb::cli::mpi::describe_build());
   app.require_subcommand(1);
   sb::cli::add_model_command(app);
   sb::cli::add_tokenize_command(app);
@@ -27,6 +29,7 @@ int main(int argc, char** argv) {
   sb::cli::add_serve_command(app);
   sb::cli::add_loadgen_command(app);
   sb::cli::add_decontam_command(app);
+  sb::cli::add_merge_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

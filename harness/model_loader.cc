@@ -77,6 +77,7 @@ LoadedModel load_model(const ModelArgs& a) {
   lm.path = a.model.empty() ? cached_preset_model(a.preset) : a.model;
   BackendOptions bo;
   bo.threads = a.threads;
+  bo.device = a.device;
   if (a.compute == "f32") bo.compute = ComputeType::F32;
   else if (a.compute == "bf16") bo.compute = ComputeType::BF16;
   else if (a.compute == "q8") bo.compute = ComputeType::Q8;

@@ -15,6 +15,7 @@
 #include "engine/core/sha256.h"
 #include "evals/cached_lm.h"
 #include "evals/engine_lm.h"
+#include "harness/mpi_run.h"
 #include "harness/provenance.h"
 #include "harness/sample_rows.h"
 #include "reports/store.h"
@@ -80,6 +81,15 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
     suites.push_back(load_suite(n));
     if (suites.back().task == "long_context") long_context_grid(suites.back(), opt.long_context);  // bad grid: fail now
   }
+
+  // Under mpirun/srun: ranks other than 0 only evaluate the items rank 0 sends (mpi_run.h).
+  mpi::Comm* comm = mpi::world("run");
+  if (comm) mpi::share_node(margs, *comm);
+  if (comm && comm->rank() != 0) {
+    mpi::serve_items(*comm, opt, margs, suites, specs, calib_text);
+    return {};
+  }
+  mpi::ItemRunner item_runner(comm, margs);
 
   auto store = Store::open(opt.db);
   store->mark_interrupted();
@@ -191,28 +201,25 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
     EngineLM engine(*model, *lm.tokenizer, lm.ctx_opts, settings);
     CachedLM cached(engine, cache);
     try {
-      for (const auto& loaded : suites) {
-        const auto t0 = std::chrono::steady_clock::now();
-        // A long_context suite's items depend on the context in use (lengths up to it).
-        const Suite generated = loaded.task == "long_context" ? long_context_items(loaded, engine.context_length(), opt.long_context) : Suite();
-        const Suite& suite = loaded.task == "long_context" ? generated : loaded;
-        auto task = Task::create(suite, task_opt);
-        const size_t n = opt.limit > 0 ? std::min(task->size(), size_t(opt.limit)) : task->size();
-        std::set<std::string> done = store->sample_ids(run_id, suite.name);
-        for (size_t i = 0; i < n && !g_stop; ++i) {
-          const std::string id = suite.item_id(i);
-          if (done.count(id) || done.count(id + "#0")) continue;
-          if (opt.progress) std::fprintf(stderr, "\r[%s] %s %zu/%zu   ", variant.c_str(), suite.name.c_str(), i + 1, n);
-          std::vector<SampleRow> rows;
-          for (const auto& r : task->run(i, cached)) rows.push_back(to_row(suite.name, r));
-          store->add_samples(run_id, rows);
-        }
-        if (opt.progress) std::fprintf(stderr, "\n");
-        if (g_stop) break;
+      // A long_context suite's items depend on the context in use (lengths up to it).
+      std::vector<Suite> run_suites;
+      for (const auto& loaded : suites)
+        run_suites.push_back(loaded.task == "long_context" ? long_context_items(loaded, engine.context_length(), opt.long_context) : loaded);
+      std::vector<std::unique_ptr<Task>> tasks;
+      std::vector<size_t> sizes;
+      for (const auto& suite : run_suites) {
+        tasks.push_back(Task::create(suite, task_opt));
+        sizes.push_back(opt.limit > 0 ? std::min(tasks.back()->size(), size_t(opt.limit)) : tasks.back()->size());
+      }
+      const mpi::ItemsDone items = item_runner.run({run_suites, tasks, sizes, *store, run_id, cached, size_t(&spec - specs.data()),
+                                                    variant, sha, settings.calibration_sha256, opt.progress, g_stop});
+      sum.items_evaluated = items.items;
+      for (size_t k = 0; k < run_suites.size() && !g_stop; ++k) {
+        const Suite& suite = run_suites[k];
         std::vector<ItemResult> rows;
         for (const auto& s : store->samples(run_id, suite.name)) rows.push_back(from_row(s));
-        SuiteSummary ss{suite.name, suite.version, suite.task, int64_t(n), task->aggregate(rows),
-                        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()};
+        sort_by_item(rows, suite);
+        SuiteSummary ss{suite.name, suite.version, suite.task, int64_t(sizes[k]), tasks[k]->aggregate(rows), items.seconds[k]};
         for (const auto& m : ss.metrics) store->add_metric(run_id, MetricRow{suite.name, m.metric, m.value, m.stderr_, m.ci_low, m.ci_high, m.n});
         sum.suites.push_back(std::move(ss));
       }

@@ -90,6 +90,7 @@ struct RunSummary {
   bool resumed = false;
   nlohmann::json chat;               // chat_config() of the run: null without --chat
   int64_t cache_hits = 0;
+  int64_t items_evaluated = 0;       // items evaluated by this invocation (all ranks), not already stored
   std::vector<SuiteSummary> suites;
 };
 

@@ -1,10 +1,12 @@
-// Conversion between a task's ItemResult (evals/task.h) and the store's SampleRow
-// (reports/store.h), shared by the local and the remote (`run --api`) evaluation loops.
-// to_row() keeps the item id in extra_json ("item_id"); from_row() reads it back (falling back
-// to the sample id), so metrics computed from stored rows equal those from fresh rows.
+// sample_rows: one evaluated item's results (evals ItemResult) as the store's per-sample rows
+// (reports SampleRow) and back, and a row as JSON for the MPI messages of harness/mpi_run.h.
+// The item id travels in extra_json["item_id"]; the prompt is stored only as its sha256.
+// from_row/row_from_json throw sb::Error on malformed JSON.
 #pragma once
 
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "evals/task.h"
 #include "reports/store.h"
@@ -13,5 +15,12 @@ namespace sb::cli {
 
 SampleRow to_row(const std::string& task, const ItemResult& r);
 ItemResult from_row(const SampleRow& s);
+
+// Puts rows in the suite's item order (stable: an item's samples keep their order), whatever
+// order they were stored in (a resumed run, several MPI ranks), so metrics see one order.
+void sort_by_item(std::vector<ItemResult>& rows, const Suite& suite);
+
+nlohmann::json row_to_json(const SampleRow& s);
+SampleRow row_from_json(const nlohmann::json& j);
 
 }  // namespace sb::cli

@@ -26,7 +26,7 @@ constexpr int kBusyTimeoutMs = 10000;
 constexpr const char* kRunColumns =
     "id, label, group_id, kind, git_commit, git_dirty, tool_version, host, cpu, gpu, backend, "
     "threads, model_path, model_sha256, model_arch, synthetic_weights, variant, seed, "
-    "config_json, status, started_at, finished_at";
+    "config_json, status, started_at, finished_at, uuid";
 
 RunRecord read_run(const Stmt& s) {
   RunRecord r;
@@ -53,6 +53,7 @@ RunRecord read_run(const Stmt& s) {
   r.status = s.str(c++);
   r.started_at = s.str(c++);
   r.finished_at = s.str(c++);
+  r.uuid = s.str(c++);
   return r;
 }
 
@@ -94,9 +95,9 @@ class SqliteStore final : public Store {
           "INSERT INTO runs (label, group_id, kind, git_commit, git_dirty, tool_version, host, "
           "cpu, gpu, backend, threads, model_path, model_sha256, model_arch, synthetic_weights, "
           "variant, seed, config_json, status, started_at, proc_host, proc_pid, proc_start, "
-          "proc_boot_id, proc_pidns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
-          "?13, ?14, ?15, ?16, ?17, ?18, 'running', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), ?19, "
-          "?20, ?21, ?22, ?23)",
+          "proc_boot_id, proc_pidns, uuid) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+          "?12, ?13, ?14, ?15, ?16, ?17, ?18, 'running', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), "
+          "?19, ?20, ?21, ?22, ?23, lower(hex(randomblob(16))))",
           "starting a run");
       s.bind(1, i.label).bind(2, i.group_id).bind(3, i.kind).bind(4, i.git_commit);
       s.bind(5, i.git_dirty).bind(6, i.tool_version).bind(7, i.host).bind(8, i.cpu);
@@ -325,6 +326,51 @@ class SqliteStore final : public Store {
       m.ci_high = s.opt_f64(5);
       m.n = s.i64(6);
       out.push_back(std::move(m));
+    }
+    return out;
+  }
+
+  int64_t add_rank(int64_t run, const RankRow& r) override {
+    int64_t id = 0;
+    db_.write("adding a rank", [&] {
+      require_run(run, "adding a rank");
+      db_.prepare("INSERT INTO run_ranks (run_id, rank, n_ranks, local_rank, host, device, threads, "
+                  "pid, items, started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+                  "strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
+                  "adding a rank")
+          .bind(1, run).bind(2, r.rank).bind(3, r.n_ranks).bind(4, r.local_rank).bind(5, r.host)
+          .bind(6, r.device).bind(7, r.threads).bind(8, r.pid).bind(9, r.items)
+          .run();
+      id = db_.last_insert_rowid();
+    });
+    return id;
+  }
+
+  void set_rank_items(int64_t rank_row, int64_t items) override {
+    db_.write("counting a rank's items", [&] {
+      db_.prepare("UPDATE run_ranks SET items = ?2 WHERE id = ?1", "counting a rank's items")
+          .bind(1, rank_row).bind(2, items).run();
+    });
+  }
+
+  std::vector<RankRow> ranks(int64_t run) override {
+    Stmt s = db_.prepare("SELECT rank, n_ranks, local_rank, host, device, threads, pid, items, "
+                         "started_at FROM run_ranks WHERE run_id = ?1 ORDER BY id",
+                         "reading ranks");
+    s.bind(1, run);
+    std::vector<RankRow> out;
+    while (s.step()) {
+      RankRow r;
+      r.rank = int(s.i64(0));
+      r.n_ranks = int(s.i64(1));
+      r.local_rank = int(s.i64(2));
+      r.host = s.str(3);
+      r.device = s.str(4);
+      r.threads = int(s.i64(5));
+      r.pid = s.i64(6);
+      r.items = s.i64(7);
+      r.started_at = s.str(8);
+      out.push_back(std::move(r));
     }
     return out;
   }

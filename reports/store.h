@@ -51,6 +51,19 @@ struct RunRecord {
   std::string status;           // "running" | "complete" | "interrupted" | "failed"
   std::string started_at;       // ISO 8601 UTC
   std::string finished_at;      // "" while running
+  std::string uuid;             // 32 hex digits, unique across stores (merge keys on it)
+};
+
+// Provenance of one process (MPI rank) that worked on a run, one row per rank and attempt
+// (a resumed run adds rows); a single-process run has one row with rank 0 of 1.
+struct RankRow {
+  int rank = 0, n_ranks = 1, local_rank = 0;
+  std::string host;
+  std::string device;           // backend and device, e.g. "cpu", "cuda:1"
+  int threads = 0;
+  int64_t pid = 0;
+  int64_t items = 0;            // items this rank evaluated in this attempt
+  std::string started_at;       // ISO 8601 UTC (set by the store)
 };
 
 struct MetricRow {
@@ -119,6 +132,9 @@ class Store {
   virtual std::set<std::string> sample_ids(int64_t run, const std::string& task) = 0;
   virtual void add_metric(int64_t run, const MetricRow& m) = 0;  // replaces (run, task, metric)
   virtual std::vector<MetricRow> metrics(int64_t run) = 0;
+  virtual int64_t add_rank(int64_t run, const RankRow& r) = 0;  // returns the row's id
+  virtual void set_rank_items(int64_t rank_row, int64_t items) = 0;
+  virtual std::vector<RankRow> ranks(int64_t run) = 0;
   virtual void add_speed(int64_t run, const SpeedRow& s) = 0;
   virtual std::vector<SpeedRow> speeds(int64_t run) = 0;
   virtual void add_kernels(int64_t run, const std::vector<KernelRow>& rows) = 0;

@@ -1,5 +1,10 @@
 #include "reports/store_schema.h"
 
+#include <cstdint>
+#include <cstdio>
+#include <utility>
+#include <vector>
+
 #include "engine/core/error.h"
 #include "reports/sqlite_util.h"
 
@@ -7,7 +12,7 @@ namespace sb::store_schema {
 
 namespace {
 
-// Version 2: the current schema. Keep in step with docs/SCHEMA.md and with the result of
+// Version 3: the current schema. Keep in step with docs/SCHEMA.md and with the result of
 // applying every migration to version 1 (tests/reports/test_store_schema.cc checks that).
 const char* const kCurrent = R"SQL(
 CREATE TABLE schema_version (
@@ -42,11 +47,28 @@ CREATE TABLE runs (
   proc_pid          INTEGER NOT NULL DEFAULT 0,
   proc_start        INTEGER NOT NULL DEFAULT 0,
   proc_boot_id      TEXT    NOT NULL DEFAULT '',
-  proc_pidns        TEXT    NOT NULL DEFAULT ''
+  proc_pidns        TEXT    NOT NULL DEFAULT '',
+  uuid              TEXT    NOT NULL DEFAULT ''
 );
 CREATE INDEX runs_label ON runs(label, id);
 CREATE INDEX runs_group ON runs(group_id);
 CREATE INDEX runs_running ON runs(status) WHERE status = 'running';
+CREATE UNIQUE INDEX runs_uuid ON runs(uuid);
+
+CREATE TABLE run_ranks (
+  id         INTEGER PRIMARY KEY,
+  run_id     INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  rank       INTEGER NOT NULL DEFAULT 0,
+  n_ranks    INTEGER NOT NULL DEFAULT 1,
+  local_rank INTEGER NOT NULL DEFAULT 0,
+  host       TEXT    NOT NULL DEFAULT '',
+  device     TEXT    NOT NULL DEFAULT '',
+  threads    INTEGER NOT NULL DEFAULT 0,
+  pid        INTEGER NOT NULL DEFAULT 0,
+  items      INTEGER NOT NULL DEFAULT 0,
+  started_at TEXT    NOT NULL
+);
+CREATE INDEX run_ranks_run ON run_ranks(run_id);
 
 CREATE TABLE metrics (
   id      INTEGER PRIMARY KEY,
@@ -201,6 +223,60 @@ CREATE TABLE request_cache (
 );
 )SQL";
 
+// 2 -> 3: a run UUID (the identity `merge` keys on; existing runs get theirs from
+// fill_legacy_uuids below) and per-rank provenance of runs (run_ranks).
+const char* const kMigration2 = R"SQL(
+ALTER TABLE runs ADD COLUMN uuid TEXT NOT NULL DEFAULT '';
+CREATE TABLE run_ranks (
+  id         INTEGER PRIMARY KEY,
+  run_id     INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  rank       INTEGER NOT NULL DEFAULT 0,
+  n_ranks    INTEGER NOT NULL DEFAULT 1,
+  local_rank INTEGER NOT NULL DEFAULT 0,
+  host       TEXT    NOT NULL DEFAULT '',
+  device     TEXT    NOT NULL DEFAULT '',
+  threads    INTEGER NOT NULL DEFAULT 0,
+  pid        INTEGER NOT NULL DEFAULT 0,
+  items      INTEGER NOT NULL DEFAULT 0,
+  started_at TEXT    NOT NULL
+);
+CREATE INDEX run_ranks_run ON run_ranks(run_id);
+)SQL";
+
+// 128 stable bits of `s` as 32 hex digits: FNV-1a 64 forwards and backwards (different
+// offsets). Not cryptographic; an identity for the few runs of one old file.
+std::string stable_hex128(const std::string& s) {
+  uint64_t a = 0xcbf29ce484222325ull, b = 0x84222325cbf29ce4ull;
+  for (size_t i = 0; i < s.size(); ++i) {
+    a = (a ^ uint8_t(s[i])) * 0x100000001b3ull;
+    b = (b ^ uint8_t(s[s.size() - 1 - i])) * 0x100000001b3ull;
+  }
+  char buf[33];
+  std::snprintf(buf, sizeof buf, "%016llx%016llx", (unsigned long long)a, (unsigned long long)b);
+  return buf;
+}
+
+// Runs written before version 3 get a UUID derived from what identifies them (start time, the
+// writing process, id, configuration), so the same old file upgraded twice (e.g. two merges of
+// one part) gives its runs the same UUIDs. Runs the file got later get random ones (begin_run).
+// The unique index is created after the fill.
+void fill_legacy_uuids(sqlite::Db& db) {
+  std::vector<std::pair<int64_t, std::string>> ids;
+  {
+    auto s = db.prepare("SELECT id, started_at, proc_host, proc_pid, proc_start, label, kind, "
+                        "model_sha256, variant, config_json FROM runs WHERE uuid = ''",
+                        "giving old runs a uuid");
+    while (s.step()) {
+      std::string key = "sparkbench-legacy-run";
+      for (int c = 0; c < 10; ++c) key += sb::cat('\x1f', s.str(c));
+      ids.emplace_back(s.i64(0), stable_hex128(key));
+    }
+  }
+  for (const auto& [id, uuid] : ids)
+    db.prepare("UPDATE runs SET uuid = ?2 WHERE id = ?1", "giving old runs a uuid").bind(1, id).bind(2, uuid).run();
+  db.exec("CREATE UNIQUE INDEX runs_uuid ON runs(uuid)", "giving old runs a uuid");
+}
+
 // The version recorded in the file: 0 for an empty database. Throws for a database that has
 // tables but is not ours.
 int read_version(sqlite::Db& db) {
@@ -240,6 +316,7 @@ const char* current_sql() { return kCurrent; }
 const char* migration_sql(int from) {
   switch (from) {
     case 1: return kMigration1;
+    case 2: return kMigration2;
     default: return nullptr;
   }
 }
@@ -262,6 +339,7 @@ int ensure(sqlite::Db& db) {
       const char* sql = migration_sql(v);
       if (!sql) sb::fail(db.path(), ": no migration from schema version ", v);
       db.exec(sql, sb::cat("upgrading schema from version ", v, " to ", v + 1));
+      if (v == 2) fill_legacy_uuids(db);
       record_version(db, v + 1);
     }
     auto fk = db.prepare("PRAGMA foreign_key_check", "checking foreign keys after upgrade");

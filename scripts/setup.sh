@@ -12,6 +12,8 @@ pkgs=(
   python3-jinja2
   # serve, loadgen, run --api: the HTTP server and client library (server/http_server.h, evals/http_client.h)
   libcpp-httplib-dev
+  # MPI scale-out of run/bench (SPARKBENCH_MPI=AUTO finds it; mpirun for the [mpi] tests)
+  libopenmpi-dev openmpi-bin
   # `sparkbench report` screenshot test (headless Chromium renders the HTML report; skipped without it)
   chromium fonts-dejavu-core
 )
