@@ -15,6 +15,7 @@
 #include "engine/core/sha256.h"
 #include "evals/cached_lm.h"
 #include "evals/engine_lm.h"
+#include "evals/metric_registry.h"
 #include "harness/provenance.h"
 #include "reports/store.h"
 
@@ -77,6 +78,16 @@ std::string random_group_id() {
 }
 
 }  // namespace
+
+MetricRow metric_row(const std::string& task, const std::string& metric, double value, std::optional<double> stderr_,
+                     std::optional<double> ci_low, std::optional<double> ci_high, int64_t n) {
+  const MetricInfo info = describe_metric(metric);
+  MetricRow r{task, metric, value, stderr_, ci_low, ci_high, n};
+  r.direction = info.direction;
+  r.unit = info.unit;
+  r.primary = info.primary;
+  return r;
+}
 
 std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
   ModelArgs margs = opt.model;
@@ -232,7 +243,7 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
         for (const auto& s : store->samples(run_id, suite.name)) rows.push_back(from_row(s));
         SuiteSummary ss{suite.name, suite.version, suite.task, int64_t(n), task->aggregate(rows),
                         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()};
-        for (const auto& m : ss.metrics) store->add_metric(run_id, MetricRow{suite.name, m.metric, m.value, m.stderr_, m.ci_low, m.ci_high, m.n});
+        for (const auto& m : ss.metrics) store->add_metric(run_id, metric_row(suite.name, m.metric, m.value, m.stderr_, m.ci_low, m.ci_high, m.n));
         sum.suites.push_back(std::move(ss));
       }
       if (!g_stop && ref) {
@@ -243,7 +254,7 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
         const compress::Fidelity f = compress::measure_fidelity(*ref, ctx, *lm.tokenizer, calib_text);
         const int64_t n = f.n_tokens;
         auto put = [&](const char* name, double v, std::optional<double> se) {
-          store->add_metric(run_id, MetricRow{"fidelity", name, v, se, std::nullopt, std::nullopt, n});
+          store->add_metric(run_id, metric_row("fidelity", name, v, se, std::nullopt, std::nullopt, n));
         };
         put("kld_mean", f.kld_mean, f.kld_mean_stderr);
         put("kld_median", f.kld_median, std::nullopt);

@@ -81,4 +81,9 @@ struct RunSummary {
 
 std::vector<RunSummary> run_evaluation(const RunOptions& opt);
 
+// The metric row the runner stores: the values given plus the metric's declaration
+// (evals/metric_registry.h: direction, unit, primary), so readers never guess from the name.
+MetricRow metric_row(const std::string& task, const std::string& metric, double value, std::optional<double> stderr_,
+                     std::optional<double> ci_low, std::optional<double> ci_high, int64_t n);
+
 }  // namespace sb::cli

@@ -89,7 +89,13 @@ std::string join(const std::vector<std::string>& v, const char* sep) {
 void decide_accuracy(Row& r, const Options& o, bool significant_direction_ok = true) {
   const double a = *r.baseline, b = *r.candidate, delta = *r.delta;
   const bool bounded = a >= 0 && a <= 1 && b >= 0 && b <= 1;
-  const double worse = r.higher_is_better ? -delta : delta;  // > 0: candidate is worse
+  if (r.direction == Direction::unknown) {
+    r.status = delta == 0 ? Status::ok : Status::warn;
+    const std::string s = "direction unknown (no declaration stored with the metric): not judged";
+    r.note = r.note.empty() ? s : r.note + "; " + s;
+    return;
+  }
+  const double worse = r.direction == Direction::higher ? -delta : delta;  // > 0: candidate is worse
   double mag = worse, thr = o.max_accuracy_drop;
   std::string unit_note = "absolute";
   if (!bounded) {
@@ -211,7 +217,11 @@ void accuracy_rows(const RunData& A, const RunData& B, const Options& o, std::ve
       r.kind = "accuracy";
       r.task = task;
       r.metric = name;
-      r.higher_is_better = !lower_is_better(name);
+      // Direction as stored with the rows (the candidate's when both say); the sample score
+      // (samples.score: 1 pass, 0 fail, graded otherwise) is better higher.
+      for (const MetricRow* m : {find_metric(a, name), find_metric(b, name)})
+        if (m && m->direction != Direction::unknown) r.direction = m->direction;
+      if (name == "score") r.direction = Direction::higher;
       const MetricRow* ma = find_metric(a, name);
       const MetricRow* mb = find_metric(b, name);
       r.n_baseline = ma ? ma->n : int64_t(a.scores.size());
@@ -359,7 +369,7 @@ void speed_row(Row& r, const std::vector<double>& a, const std::vector<double>& 
   r.candidate = mb;
   r.delta = mb - ma;
   if (ma != 0) r.rel_delta = (mb - ma) / std::fabs(ma);
-  const double worse_abs = r.higher_is_better ? ma - mb : mb - ma;
+  const double worse_abs = r.direction == Direction::higher ? ma - mb : mb - ma;
   const double worse_rel = ma != 0 ? worse_abs / std::fabs(ma) : 0;
   const bool beyond = worse_rel > o.max_speed_drop && worse_abs > floor;
   const bool better = -worse_rel > o.max_speed_drop && -worse_abs > floor;
@@ -419,7 +429,7 @@ void speed_rows(const RunData& A, const RunData& B, const Options& o, std::vecto
     r.kind = "speed";
     r.metric = "t/s";
     r.unit = "t/s";
-    r.higher_is_better = true;
+    r.direction = Direction::higher;
     const bool ina = sa.count(k) && !sa[k].v.empty(), inb = sb.count(k) && !sb[k].v.empty();
     r.task = (sa.count(k) ? sa[k] : sb[k]).label;
     if (!ina || !inb) {
@@ -461,7 +471,7 @@ void kernel_rows(const RunData& A, const RunData& B, const Options& o, std::vect
     r.task = name;
     r.metric = "real_time";
     r.unit = "ns";
-    r.higher_is_better = false;
+    r.direction = Direction::lower;
     const bool ina = ka.count(name) > 0, inb = kb.count(name) > 0;
     if (!ina || !inb) {
       r.status = Status::incomparable;
@@ -546,20 +556,6 @@ const char* status_name(Status s) {
     case Status::incomparable: return "incomparable";
   }
   return "?";
-}
-
-bool lower_is_better(const std::string& m) {
-  static const std::set<std::string> lower{"ppl", "perplexity", "gold_ppl", "bits_per_byte", "bpb", "nll", "loss", "kld",
-                                           "kl_divergence", "repetition_rate", "wer", "cer", "error_rate", "ttft_ms",
-                                           "tpot_ms", "latency_ms", "invalid"};
-  if (lower.count(m)) return true;
-  auto ends = [&](const char* suf) {
-    const std::string s(suf);
-    return m.size() >= s.size() && m.compare(m.size() - s.size(), s.size(), s) == 0;
-  };
-  auto starts = [&](const char* pre) { return m.rfind(pre, 0) == 0; };
-  // kld_mean/kld_p99..., ppl_delta/ppl_ratio, rms_dp: the variant fidelity metrics (lower = closer).
-  return ends("_ppl") || ends("_ms") || ends("_ns") || ends("_loss") || starts("kld") || starts("ppl") || starts("rms_");
 }
 
 int Result::count(Status s) const {
@@ -813,7 +809,7 @@ nlohmann::json to_json(const Result& r) {
                     {"task", valid_utf8(x.task)},
                     {"metric", valid_utf8(x.metric)},
                     {"status", status_name(x.status)},
-                    {"higher_is_better", x.higher_is_better},
+                    {"direction", direction_name(x.direction)},
                     {"unit", x.unit},
                     {"baseline", opt(x.baseline)},
                     {"candidate", opt(x.candidate)},

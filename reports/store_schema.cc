@@ -7,7 +7,7 @@ namespace sb::store_schema {
 
 namespace {
 
-// Version 2: the current schema. Keep in step with docs/SCHEMA.md and with the result of
+// Version 3: the current schema. Keep in step with docs/SCHEMA.md and with the result of
 // applying every migration to version 1 (tests/reports/test_store_schema.cc checks that).
 const char* const kCurrent = R"SQL(
 CREATE TABLE schema_version (
@@ -58,6 +58,9 @@ CREATE TABLE metrics (
   ci_low  REAL,
   ci_high REAL,
   n       INTEGER NOT NULL DEFAULT 0,
+  direction  TEXT    NOT NULL DEFAULT 'unknown',
+  unit       TEXT    NOT NULL DEFAULT '',
+  is_primary INTEGER NOT NULL DEFAULT 0,
   UNIQUE (run_id, task, metric)
 );
 CREATE INDEX metrics_task_metric ON metrics(task, metric);
@@ -201,6 +204,14 @@ CREATE TABLE request_cache (
 );
 )SQL";
 
+// 2 -> 3: each metric row carries its declaration's direction, unit and primary flag
+// (evals/metric_registry.h). Older rows stay 'unknown': shown, never called a regression.
+const char* const kMigration2 = R"SQL(
+ALTER TABLE metrics ADD COLUMN direction  TEXT    NOT NULL DEFAULT 'unknown';
+ALTER TABLE metrics ADD COLUMN unit       TEXT    NOT NULL DEFAULT '';
+ALTER TABLE metrics ADD COLUMN is_primary INTEGER NOT NULL DEFAULT 0;
+)SQL";
+
 // The version recorded in the file: 0 for an empty database. Throws for a database that has
 // tables but is not ours.
 int read_version(sqlite::Db& db) {
@@ -240,6 +251,7 @@ const char* current_sql() { return kCurrent; }
 const char* migration_sql(int from) {
   switch (from) {
     case 1: return kMigration1;
+    case 2: return kMigration2;
     default: return nullptr;
   }
 }

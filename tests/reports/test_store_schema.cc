@@ -10,6 +10,7 @@
 #include "engine/core/error.h"
 #include "reports/store.h"
 #include "reports/store_proc.h"
+#include "reports/store_schema.h"
 #include "tests/reports/test_store_util.h"
 
 using namespace sb;
@@ -96,7 +97,7 @@ TEST_CASE("store schema: a new file gets the current version once", "[store][uni
   std::string path = db_path("schema-new");
   Store::open(path);
   Store::open(path);
-  CHECK(raw_one(path, "SELECT group_concat(version) FROM schema_version") == "2");
+  CHECK(raw_one(path, "SELECT group_concat(version) FROM schema_version") == std::to_string(store_schema::kCurrentVersion));
   CHECK(raw_one(path, "PRAGMA journal_mode") == "wal");
   CHECK(raw_one(path, "PRAGMA integrity_check") == "ok");
 }
@@ -129,7 +130,7 @@ TEST_CASE("store schema: a version 1 file is upgraded in place and keeps its dat
 
   auto st = Store::open(path);
   CHECK(raw_one(path, "SELECT group_concat(version) FROM (SELECT version FROM schema_version "
-                      "ORDER BY version)") == "1,2");
+                      "ORDER BY version)") == "1,2,3");
   auto r = st->get_run(1);
   REQUIRE(r);
   CHECK(r->info.label == "old");
@@ -153,6 +154,9 @@ TEST_CASE("store schema: a version 1 file is upgraded in place and keeps its dat
   CHECK(ms[0].value == 0.5);
   CHECK(ms[0].n == 10);
   CHECK_FALSE(ms[0].stderr_);
+  CHECK(ms[0].direction == Direction::unknown);  // old rows: shown, never judged
+  CHECK(ms[0].unit.empty());
+  CHECK_FALSE(ms[0].primary);
   auto ss = st->samples(1);
   REQUIRE(ss.size() == 2);
   CHECK(ss[0].output == "Paris");
@@ -179,15 +183,16 @@ TEST_CASE("store schema: a version 1 file is upgraded in place and keeps its dat
 TEST_CASE("store schema: a newer version is refused with both versions named", "[store][unit]") {
   std::string path = db_path("schema-newer");
   Store::open(path);
-  raw_sql(path, "INSERT INTO schema_version VALUES (3, '2030-01-01T00:00:00Z')");
+  const int newer = store_schema::kCurrentVersion + 1;
+  raw_sql(path, "INSERT INTO schema_version VALUES (" + std::to_string(newer) + ", '2030-01-01T00:00:00Z')");
   try {
     Store::open(path);
     FAIL("a newer schema was accepted");
   } catch (const sb::Error& e) {
     std::string msg = e.what();
     CHECK(msg.find(path) == 0);
-    CHECK(msg.find("version 3") != std::string::npos);
-    CHECK(msg.find("(2)") != std::string::npos);
+    CHECK(msg.find("version " + std::to_string(newer)) != std::string::npos);
+    CHECK(msg.find("(" + std::to_string(store_schema::kCurrentVersion) + ")") != std::string::npos);
     CHECK(msg.find('\n') == std::string::npos);
   }
   CHECK(raw_one(path, "SELECT max(version) FROM schema_version") == "3");  // untouched
