@@ -184,7 +184,7 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
       owned = std::move(vl.model);
       model = owned.get();
     }
-    sum.model_bytes = int64_t(model->weight_bytes());
+    sum.model_bytes = int64_t(model->matrix_bytes());
     sum.weight_type = weight_type_label(*model, spec);
     int64_t run_id = 0;
     if (opt.resume) {
@@ -269,7 +269,7 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
       }
       if (!g_stop && want_speed) {
         if (opt.progress) std::fprintf(stderr, "[%s] speed ...\n", variant.c_str());
-        QuickSpeed q = measure_speed(*model, lm.ctx_opts, opt.speed_prompt, opt.speed_gen, std::max(1, opt.speed_reps));
+        QuickSpeed q = quick_speed(*model, lm.ctx_opts, opt.speed_prompt, opt.speed_gen, std::max(1, opt.speed_reps));
         sum.speed = q;
       }
     } catch (...) {
@@ -281,27 +281,13 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
       const QuickSpeed& q = *sum.speed;
       const std::string extra = nlohmann::json{{"variant", variant}, {"backend", lm.backend->name()}, {"type_k", margs.kv_type},
                                                {"weight_bytes", sum.model_bytes}, {"source", "run"}}.dump();
-      SpeedRow pp;
-      pp.test = cat("pp", q.n_prompt);
-      pp.n_prompt = q.n_prompt;
-      pp.repetitions = int64_t(q.prefill_samples_ts.size());
-      pp.avg_ts = q.prefill_ts;
-      pp.samples_ts = q.prefill_samples_ts;
-      pp.ttft_ms = q.ttft_ms;
-      pp.peak_rss_bytes = sum.peak_rss_bytes;
-      pp.load_ms = sum.load_ms;
-      pp.extra_json = extra;
-      store->add_speed(run_id, pp);
-      SpeedRow tg;
-      tg.test = cat("tg", q.n_gen);
-      tg.n_gen = q.n_gen;
-      tg.repetitions = int64_t(q.decode_samples_ts.size());
-      tg.avg_ts = q.decode_ts;
-      tg.samples_ts = q.decode_samples_ts;
-      tg.tpot_ms = q.tpot_ms;
-      tg.peak_rss_bytes = sum.peak_rss_bytes;
-      tg.extra_json = extra;
-      store->add_speed(run_id, tg);
+      for (const SpeedResult* m : {&q.pp, &q.tg}) {
+        SpeedRow row = speed_row(*m);
+        row.peak_rss_bytes = sum.peak_rss_bytes;
+        row.load_ms = sum.load_ms;
+        row.extra_json = extra;
+        store->add_speed(run_id, row);
+      }
     }
     sum.cache_hits = cached.hits();
     if (g_stop) {

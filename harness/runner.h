@@ -17,7 +17,9 @@
 #include "evals/task.h"
 #include "harness/chat_args.h"
 #include "harness/model_loader.h"
+#include "harness/speed_probe.h"
 #include "harness/variants.h"
+#include "reports/store.h"
 
 namespace sb::cli {
 
@@ -27,7 +29,7 @@ namespace sb::cli {
 //   - fidelity against the baseline variant on the calibration text, stored as metrics of the
 //     task "fidelity" (kld_mean, kld_median, kld_p99, kld_max, same_top1, ppl_delta, ppl_ratio,
 //     rms_dp, ppl; see engine/compress/fidelity.h for units)
-//   - a quick speed probe (prefill/decode tokens/s, TTFT, TPOT) stored as speed rows
+//   - a quick speed probe (harness/speed_probe.h: pp and tg at depth 0) stored as speed rows
 //   - the model size (bytes of weights as held) and the peak resident memory of the variant.
 struct RunOptions {
   ModelArgs model;
@@ -65,7 +67,7 @@ struct RunSummary {
   std::vector<std::string> notes;    // what the variant did (honesty notes included)
   std::optional<compress::Fidelity> fidelity;
   std::optional<QuickSpeed> speed;
-  int64_t model_bytes = 0;           // weights as the backend holds them
+  int64_t model_bytes = 0;           // weight matrices in their loaded format (Model::matrix_bytes)
   int64_t peak_rss_bytes = 0;
   bool peak_per_variant = false;     // false: process peak so far (reset refused)
   double load_ms = 0;
