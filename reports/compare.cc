@@ -1,6 +1,8 @@
 // compare: rows, decisions and renderers; see reports/compare.h and docs/COMPARE.md.
 #include "reports/compare.h"
 
+#include "common/text.h"
+
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -499,18 +501,6 @@ std::string status_icon(Status s) {
   return "";
 }
 
-std::string md_cell(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    if (c == '|') o += "\\|";
-    else if (c == '\n' || c == '\r') o += ' ';
-    else if (c == '<') o += "&lt;";
-    else if (c == '>') o += "&gt;";
-    else if (c == '&') o += "&amp;";
-    else o += c;
-  }
-  return o;
-}
 
 std::string thresholds_line(const Options& o) {
   return "alpha " + fmt("%.3g", o.alpha) + ", max accuracy drop " + fmt("%.3g", o.max_accuracy_drop) + " (absolute) / " +
@@ -684,9 +674,9 @@ std::string format_table(const Result& r) {
 
 std::string format_markdown(const Result& r) {
   std::string icon = r.count(Status::regression) ? ":x:" : !r.comparable ? ":grey_question:" : ":white_check_mark:";
-  std::string out = "### sparkbench compare " + icon + " " + md_cell(r.verdict()) + "\n\n";
-  out += "- baseline: " + md_cell(run_line(r.baseline)) + "\n";
-  out += "- candidate: " + md_cell(run_line(r.candidate)) + "\n\n";
+  std::string out = "### sparkbench compare " + icon + " " + text::md_cell(r.verdict()) + "\n\n";
+  out += "- baseline: " + text::md_cell(run_line(r.baseline)) + "\n";
+  out += "- candidate: " + text::md_cell(run_line(r.candidate)) + "\n\n";
   if (!r.rows.empty()) {
     out += "| | kind | task | metric | baseline | candidate | delta | " + fmt("%.0f", 100 * (1 - r.options.alpha)) +
            "% interval | p | n | note |\n";
@@ -695,44 +685,20 @@ std::string format_markdown(const Result& r) {
     for (Status s : {Status::regression, Status::warn, Status::improvement, Status::incomparable, Status::ok})
       for (const auto& x : r.rows) {
         if (x.status != s) continue;
-        out += "| " + status_icon(x.status) + " " + status_name(x.status) + " | " + x.kind + " | " + md_cell(x.task) + " | " +
-               md_cell(x.metric) + " | " + (x.baseline ? fmt_value(x, *x.baseline) : "-") + " | " +
+        out += "| " + status_icon(x.status) + " " + status_name(x.status) + " | " + x.kind + " | " + text::md_cell(x.task) + " | " +
+               text::md_cell(x.metric) + " | " + (x.baseline ? fmt_value(x, *x.baseline) : "-") + " | " +
                (x.candidate ? fmt_value(x, *x.candidate) : "-") + " | " + fmt_delta(x) + " | " + fmt_interval(x) + " | " +
-               md_cell(fmt_p(x.p)) + " | " + fmt_n(x) + " | " + md_cell(x.note + (x.test.empty() ? "" : (x.note.empty() ? "(" : " (") + x.test + ")")) +
+               text::md_cell(fmt_p(x.p)) + " | " + fmt_n(x) + " | " + text::md_cell(x.note + (x.test.empty() ? "" : (x.note.empty() ? "(" : " (") + x.test + ")")) +
                " |\n";
       }
     out += "\n";
   }
-  for (const auto& w : r.warnings) out += "> :warning: " + md_cell(w) + "\n";
+  for (const auto& w : r.warnings) out += "> :warning: " + text::md_cell(w) + "\n";
   if (!r.warnings.empty()) out += "\n";
-  out += "<sub>thresholds: " + md_cell(thresholds_line(r.options)) + "</sub>\n";
+  out += "<sub>thresholds: " + text::md_cell(thresholds_line(r.options)) + "</sub>\n";
   return out;
 }
 
-std::string xml_escape(const std::string& in) {
-  const std::string s = valid_utf8(in);
-  std::string o;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      case '\'': o += "&apos;"; break;
-      default:
-        if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') break;  // not allowed in XML 1.0
-        // U+FFFE and U+FFFF (EF BF BE / EF BF BF) are not allowed either.
-        if (c == 0xEF && i + 2 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0xBF &&
-            (static_cast<unsigned char>(s[i + 2]) == 0xBE || static_cast<unsigned char>(s[i + 2]) == 0xBF)) {
-          i += 2;
-          break;
-        }
-        o += char(c);
-    }
-  }
-  return o;
-}
 
 std::string format_junit(const Result& r) {
   std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
@@ -753,18 +719,18 @@ std::string format_junit(const Result& r) {
         sk += x.status == Status::incomparable;
       }
     const bool error_here = !r.comparable && kind == kinds.front();
-    out += "  <testsuite name=\"" + xml_escape(kind) + "\" tests=\"" + std::to_string(n + (error_here ? 1 : 0)) + "\" failures=\"" +
+    out += "  <testsuite name=\"" + text::xml_escape(kind) + "\" tests=\"" + std::to_string(n + (error_here ? 1 : 0)) + "\" failures=\"" +
            std::to_string(f) + "\" errors=\"" + (error_here ? "1" : "0") + "\" skipped=\"" + std::to_string(sk) + "\">\n";
-    out += "    <properties>\n      <property name=\"baseline\" value=\"" + xml_escape(run_line(r.baseline)) +
-           "\"/>\n      <property name=\"candidate\" value=\"" + xml_escape(run_line(r.candidate)) + "\"/>\n    </properties>\n";
+    out += "    <properties>\n      <property name=\"baseline\" value=\"" + text::xml_escape(run_line(r.baseline)) +
+           "\"/>\n      <property name=\"candidate\" value=\"" + text::xml_escape(run_line(r.candidate)) + "\"/>\n    </properties>\n";
     if (error_here) {
       out += "    <testcase classname=\"sparkbench.compare\" name=\"comparable\">\n      <error message=\"" +
-             xml_escape(r.incomparable_reason) + "\" type=\"incomparable\"/>\n    </testcase>\n";
+             text::xml_escape(r.incomparable_reason) + "\" type=\"incomparable\"/>\n    </testcase>\n";
     }
     for (const auto& x : r.rows) {
       if (x.kind != kind) continue;
-      out += "    <testcase classname=\"" + xml_escape("sparkbench.compare." + x.kind + "." + x.task) + "\" name=\"" +
-             xml_escape(x.metric) + "\" time=\"0\">\n";
+      out += "    <testcase classname=\"" + text::xml_escape("sparkbench.compare." + x.kind + "." + x.task) + "\" name=\"" +
+             text::xml_escape(x.metric) + "\" time=\"0\">\n";
       std::string detail = "baseline " + (x.baseline ? fmt_value(x, *x.baseline) : "-") + ", candidate " +
                            (x.candidate ? fmt_value(x, *x.candidate) : "-");
       if (x.delta) detail += ", delta " + fmt_delta(x);
@@ -772,11 +738,11 @@ std::string format_junit(const Result& r) {
       if (x.p) detail += ", p " + fmt_p(x.p) + " (" + x.test + ")";
       if (!x.note.empty()) detail += "; " + x.note;
       if (x.status == Status::regression)
-        out += "      <failure message=\"" + xml_escape("regression: " + detail) + "\" type=\"regression\">" +
-               xml_escape(detail) + "</failure>\n";
+        out += "      <failure message=\"" + text::xml_escape("regression: " + detail) + "\" type=\"regression\">" +
+               text::xml_escape(detail) + "</failure>\n";
       else if (x.status == Status::incomparable)
-        out += "      <skipped message=\"" + xml_escape("incomparable: " + x.note) + "\"/>\n";
-      out += "      <system-out>" + xml_escape(std::string(status_name(x.status)) + ": " + detail) + "</system-out>\n";
+        out += "      <skipped message=\"" + text::xml_escape("incomparable: " + x.note) + "\"/>\n";
+      out += "      <system-out>" + text::xml_escape(std::string(status_name(x.status)) + ": " + detail) + "</system-out>\n";
       out += "    </testcase>\n";
     }
     out += "  </testsuite>\n";
