@@ -195,7 +195,7 @@ TEST_CASE("store schema: a newer version is refused with both versions named", "
     CHECK(msg.find("(" + std::to_string(store_schema::kCurrentVersion) + ")") != std::string::npos);
     CHECK(msg.find('\n') == std::string::npos);
   }
-  CHECK(raw_one(path, "SELECT max(version) FROM schema_version") == "3");  // untouched
+  CHECK(raw_one(path, "SELECT max(version) FROM schema_version") == std::to_string(newer));  // untouched
 }
 
 TEST_CASE("store schema: an SQLite file of something else is refused", "[store][unit]") {
