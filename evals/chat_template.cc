@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/text.h"
 #include "engine/core/error.h"
 #include "evals/subprocess.h"
 
@@ -82,19 +83,6 @@ def _main():
 _main()
 )PY";
 
-// The last non-empty line of a process's stderr, for messages.
-std::string chat_last_line(const std::string& s) {
-  size_t end = s.size();
-  while (end > 0) {
-    while (end > 0 && (s[end - 1] == '\n' || s[end - 1] == '\r' || s[end - 1] == ' ')) --end;
-    const size_t begin = s.rfind('\n', end == 0 ? 0 : end - 1);
-    const size_t b = begin == std::string::npos ? 0 : begin + 1;
-    if (end > b) return s.substr(b, end - b);
-    if (begin == std::string::npos) break;
-    end = begin;
-  }
-  return "";
-}
 
 std::string chat_one_line(std::string s) {
   for (char& c : s)
@@ -209,7 +197,7 @@ void ChatTemplate::die(const std::string& what) {
     pid_ = -1;
   }
   stop();
-  const std::string said = chat_last_line(errbuf_);
+  const std::string said = text::last_line(errbuf_);
   dead_ = "chat template " + opt_.name + ": the Jinja2 helper (" + python_path() + ") " + what + (said.empty() ? "" : ": " + chat_one_line(said));
   fail(dead_);
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "engine/core/error.h"
+#include "engine/core/sha256.h"
 #include "engine/generate/generate.h"
 #include "engine/generate/perplexity.h"
 #include "engine/generate/sampler.h"
@@ -13,8 +14,8 @@ std::string engine_lm_identity(const EngineLMSettings& s, const std::string& bac
                                int64_t n_batch) {
   std::string id = s.model_sha256 + "|" + s.variant + "|" + backend + "|kv=" + dtype_name(kv_type) + "|compute=" + s.compute;
   if (!s.calibration_sha256.empty()) id += "|calib=" + s.calibration_sha256;
-  if (!s.chat_template_sha256.empty())
-    id += "|chat=" + s.chat_template_sha256 + "|system=" + s.chat_system_sha256 + "|chat_scoring=" + (s.chat_scoring ? "1" : "0");
+  if (!s.chat_template.empty())
+    id += "|chat=" + sha256_hex(s.chat_template) + "|system=" + sha256_hex(s.chat_system) + "|chat_scoring=" + (s.chat_scoring ? "1" : "0");
   return id + "|ctx=" + std::to_string(n_ctx) + "|batch=" + std::to_string(n_batch);
 }
 

@@ -19,8 +19,8 @@
 //   loss                         mean log-loss over all positions of those texts            lower
 //   skipped                      items that do not fit the model's context (or are too      lower
 //                                short for the prompt), never truncated
-// compare (reports/compare.cc lower_is_better) and the report (reports/report_data.cc
-// higher_is_better) read the direction through long_context_lower_is_better().
+// The directions are declared in evals/metric_registry.cc (cells and buckets resolve to their
+// base names there); compare, history and report read them from the stored rows.
 #pragma once
 
 #include <cstdint>
@@ -70,11 +70,5 @@ inline std::optional<std::pair<int64_t, int64_t>> parse_loss_metric(const std::s
   return std::make_pair(std::strtoll(a.c_str(), nullptr, 10), std::strtoll(b.c_str(), nullptr, 10));
 }
 
-// Direction of this task's metrics (true: lower is better); nullopt for names it does not own.
-inline std::optional<bool> long_context_lower_is_better(const std::string& m) {
-  if (m == "loss" || m == "skipped" || parse_loss_metric(m)) return true;
-  if (m == "effective_ctx" || m == "passkey_acc" || m == "multikey_acc" || parse_cell_metric(m)) return false;
-  return std::nullopt;
-}
 
 }  // namespace sb::long_context

@@ -23,6 +23,7 @@
 
 #include "engine/core/error.h"
 #include "evals/python_bootstrap.h"
+#include "common/text.h"
 #include "evals/sandbox_detail.h"
 #include "evals/subprocess.h"
 
@@ -113,25 +114,6 @@ int prefilled_pipe(const std::string& data) {
   return p.read;
 }
 
-std::string last_line(const std::string& text) {
-  size_t end = text.size();
-  while (end > 0 && (text[end - 1] == '\n' || text[end - 1] == '\r' || text[end - 1] == ' ' || text[end - 1] == '\t')) --end;
-  size_t begin = end == 0 ? std::string::npos : text.rfind('\n', end - 1);
-  begin = begin == std::string::npos ? 0 : begin + 1;
-  std::string line = text.substr(begin, end - begin);
-  size_t lead = 0;
-  while (lead < line.size() && (line[lead] == ' ' || line[lead] == '\t')) ++lead;
-  line.erase(0, lead);
-  for (char& c : line)
-    if ((unsigned char)c < 0x20 || c == 0x7f) c = ' ';
-  constexpr size_t kMax = 300;
-  if (line.size() > kMax) {
-    size_t cut = kMax;
-    while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;
-    line = line.substr(0, cut) + "...";
-  }
-  return line;
-}
 
 namespace {
 
@@ -243,7 +225,7 @@ SandboxResult classify(RunEnd& end, const std::string& nonce, const SandboxLimit
     r.detail = "timed out after " + format_seconds(limits.timeout_s) + " s";
   } else if (!started) {
     r.outcome = Outcome::SandboxError;
-    std::string why = last_line(err_end);
+    std::string why = text::last_line(err_end);
     if (why.empty() && end.status_known)
       why = end.exited ? cat("exit status ", end.exit_code) : "killed by " + signal_name(end.signal);
     if (why.empty()) why = "no report";
@@ -267,7 +249,7 @@ SandboxResult classify(RunEnd& end, const std::string& nonce, const SandboxLimit
     r.detail = "failed: exited with status 0 before the tests finished";
   } else {
     r.outcome = Outcome::Failed;
-    std::string why = finished ? cat("exit status ", end.exit_code, " after the tests finished") : last_line(err_end);
+    std::string why = finished ? cat("exit status ", end.exit_code, " after the tests finished") : text::last_line(err_end);
     if (why.empty()) why = cat("exit status ", end.exit_code);
     r.detail = "failed: " + why;
   }

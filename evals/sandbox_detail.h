@@ -42,8 +42,6 @@ std::string random_nonce();
 int memfd_with(const std::string& data);
 // A pipe read end that already holds `data` (which must fit the pipe buffer). Throws sb::Error.
 int prefilled_pipe(const std::string& data);
-// The last non-empty line of `text`, control characters blanked, capped at about 300 bytes.
-std::string last_line(const std::string& text);
 // Kills the PID-namespace init named by bwrap's --info-fd JSON if it is still bwrap_pid's
 // child; true when the signal was sent.
 bool kill_namespace_init(pid_t bwrap_pid, const std::string& info);

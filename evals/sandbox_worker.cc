@@ -15,6 +15,7 @@
 #include "engine/core/error.h"
 #include "evals/python_bootstrap.h"
 #include "evals/sandbox.h"
+#include "common/text.h"
 #include "evals/sandbox_detail.h"
 #include "evals/subprocess.h"
 
@@ -169,7 +170,7 @@ bool SandboxWorker::start_server(std::string& why) {
   }
   info_ = cap.streams()[1].data;
   if (!ready) {
-    why = last_line(cap.streams()[0].data);
+    why = text::last_line(cap.streams()[0].data);
     if (why.empty()) why = lost ? "it exited" : "no answer";
     stop_server();
     return false;

@@ -23,100 +23,6 @@ namespace {
 using clock_type = std::chrono::steady_clock;
 double ns_since(clock_type::time_point t) { return std::chrono::duration<double, std::nano>(clock_type::now() - t).count(); }
 
-double mean(const std::vector<double>& v) {
-  double s = 0;
-  for (double x : v) s += x;
-  return v.empty() ? 0 : s / double(v.size());
-}
-double stddev(const std::vector<double>& v) {
-  if (v.size() < 2) return 0;
-  const double m = mean(v);
-  double s = 0;
-  for (double x : v) s += (x - m) * (x - m);
-  return std::sqrt(s / double(v.size() - 1));
-}
-double percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const double pos = q * double(v.size() - 1);
-  const size_t lo = size_t(pos);
-  const size_t hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (v[hi] - v[lo]) * (pos - double(lo));
-}
-
-std::vector<int32_t> random_tokens(std::mt19937_64& rng, int64_t n, int64_t n_vocab) {
-  std::vector<int32_t> ids(static_cast<size_t>(n));
-  for (auto& t : ids) t = int32_t(3 + rng() % uint64_t(n_vocab - 3));
-  return ids;
-}
-
-struct Runner {
-  LoadedModel& lm;
-  Context& ctx;
-  std::mt19937_64& rng;
-  int64_t depth;
-  std::vector<float> logits;
-
-  void prefill_depth() {
-    ctx.rewind(0);
-    if (depth > 0) {
-      auto ids = random_tokens(rng, depth, lm.model->config().n_vocab);
-      ctx.eval(ids.data(), depth, false, logits);
-    }
-  }
-  // Returns ns for evaluating P tokens.
-  double pp(int64_t P) {
-    auto ids = random_tokens(rng, P, lm.model->config().n_vocab);
-    ctx.rewind(depth);
-    const auto t0 = clock_type::now();
-    ctx.eval(ids.data(), P, false, logits);
-    return ns_since(t0);
-  }
-  // N decode steps; returns total ns, appends step latencies (ms).
-  double tg(int64_t N, std::vector<double>& steps) {
-    auto ids = random_tokens(rng, N, lm.model->config().n_vocab);
-    ctx.rewind(depth);
-    const auto t0 = clock_type::now();
-    for (int64_t i = 0; i < N; ++i) {
-      const auto s = clock_type::now();
-      ctx.eval(&ids[size_t(i)], 1, false, logits);
-      steps.push_back(ns_since(s) / 1e6);
-    }
-    return ns_since(t0);
-  }
-  // Prompt + N greedy tokens; returns total ns; sets ttft/tpot (ms).
-  double pg(int64_t P, int64_t N, double& ttft, double& tpot, std::vector<double>& steps) {
-    auto ids = random_tokens(rng, P, lm.model->config().n_vocab);
-    const int64_t V = lm.model->config().n_vocab;
-    ctx.rewind(depth);
-    const auto t0 = clock_type::now();
-    ctx.eval(ids.data(), P, false, logits);
-    int32_t next = argmax(logits.data(), V);
-    ttft = ns_since(t0) / 1e6;
-    double last = ttft;
-    for (int64_t i = 1; i < N; ++i) {
-      ctx.eval(&next, 1, false, logits);
-      next = argmax(logits.data(), V);
-      const double now = ns_since(t0) / 1e6;
-      steps.push_back(now - last);
-      last = now;
-    }
-    tpot = N > 1 ? (last - ttft) / double(N - 1) : 0.0;
-    return ns_since(t0);
-  }
-};
-
-void finish(BenchRow& r, const std::vector<double>& ns, int64_t tokens) {
-  r.samples_ns = ns;
-  r.samples_ts.clear();
-  for (double x : ns) r.samples_ts.push_back(x > 0 ? double(tokens) * 1e9 / x : 0);
-  r.avg_ns = mean(ns);
-  r.stddev_ns = stddev(ns);
-  r.avg_ts = mean(r.samples_ts);
-  r.stddev_ts = stddev(r.samples_ts);
-  r.repetitions = int64_t(ns.size());
-}
-
 }  // namespace
 
 std::vector<BenchRow> run_bench(const BenchConfig& cfg, const std::function<void(const BenchRow&)>& on_row) {
@@ -160,27 +66,24 @@ std::vector<BenchRow> run_bench(const BenchConfig& cfg, const std::function<void
             ContextOptions co = lm.ctx_opts;
             co.n_ctx = depth + need;
             Context ctx(*lm.model, co);
-            std::mt19937_64 rng(cfg.seed);
-            Runner run{lm, ctx, rng, depth, {}};
+            SpeedProbe run(*lm.model, ctx, cfg.seed, depth);
             run.prefill_depth();
-            auto base = [&](const std::string& test, int64_t np, int64_t ng) {
+            // The configuration's fields around a probe result.
+            auto base = [&](const SpeedResult& measured) {
               BenchRow r;
+              static_cast<SpeedResult&>(r) = measured;
               r.model_filename = lm.path;
               r.model_type = cat(mc.arch, " ", mc.n_layer, "L ", mc.n_embd, "d ", weight_type_label(*lm.model, spec));
               r.variant = spec.name();
               r.variant_notes = notes;
               r.peak_rss_per_config = per_config;
-              r.model_size = int64_t(lm.model->weight_bytes());
+              r.model_size = int64_t(lm.model->matrix_bytes());
               r.model_n_params = mc.n_params();
               r.backend = lm.backend->name();
               r.backend_info = lm.backend->describe();
               r.type_k = kv;
-              r.test = test;
               r.n_batch = cfg.n_batch;
               r.n_threads = threads;
-              r.n_prompt = np;
-              r.n_gen = ng;
-              r.n_depth = depth;
               r.synthetic = lm.synthetic;
               r.load_ms = lm.load_ms;
               r.weight_bytes = int64_t(lm.model->weight_bytes());
@@ -192,51 +95,20 @@ std::vector<BenchRow> run_bench(const BenchConfig& cfg, const std::function<void
               if (on_row) on_row(r);
               rows.push_back(std::move(r));
             };
-            for (int64_t P : cfg.n_prompt) {
-              if (P <= 0) continue;
-              BenchRow r = base(cat("pp", P), P, 0);
-              run.pp(P);  // warm-up
-              std::vector<double> ns;
-              for (int i = 0; i < cfg.repetitions; ++i) ns.push_back(run.pp(P));
-              finish(r, ns, P);
-              emit(r);
-            }
-            for (int64_t N : cfg.n_gen) {
-              if (N <= 0) continue;
-              BenchRow r = base(cat("tg", N), 0, N);
-              std::vector<double> warm, steps;
-              run.tg(N, warm);
-              std::vector<double> ns;
-              for (int i = 0; i < cfg.repetitions; ++i) ns.push_back(run.tg(N, steps));
-              finish(r, ns, N);
-              r.p50_ms = percentile(steps, 0.50);
-              r.p90_ms = percentile(steps, 0.90);
-              r.p99_ms = percentile(steps, 0.99);
-              r.tpot_ms = mean(steps);
-              emit(r);
-            }
-            for (auto [P, N] : cfg.pg) {
-              BenchRow r = base(cat("pp", P, "+tg", N), P, N);
-              double ttft = 0, tpot = 0;
-              std::vector<double> warm, steps, ttfts, tpots, ns;
-              run.pg(P, N, ttft, tpot, warm);
-              for (int i = 0; i < cfg.repetitions; ++i) {
-                ns.push_back(run.pg(P, N, ttft, tpot, steps));
-                ttfts.push_back(ttft);
-                tpots.push_back(tpot);
-              }
-              finish(r, ns, P + N);
-              r.ttft_ms = mean(ttfts);
-              r.tpot_ms = mean(tpots);
-              r.p50_ms = percentile(steps, 0.50);
-              r.p90_ms = percentile(steps, 0.90);
-              r.p99_ms = percentile(steps, 0.99);
-              emit(r);
-            }
+            for (int64_t P : cfg.n_prompt)
+              if (P > 0) emit(base(run.run_pp(P, cfg.repetitions)));
+            for (int64_t N : cfg.n_gen)
+              if (N > 0) emit(base(run.run_tg(N, cfg.repetitions)));
+            for (auto [P, N] : cfg.pg) emit(base(run.run_pg(P, N, cfg.repetitions)));
             if (!cfg.scenario.empty()) {
               const int64_t P = cfg.n_prompt.empty() ? 128 : cfg.n_prompt.front();
               const int64_t N = cfg.n_gen.empty() ? 32 : cfg.n_gen.front();
-              BenchRow r = base(cat(cfg.scenario, ":pp", P, "+tg", N), P, N);
+              SpeedResult named;
+              named.test = cat(cfg.scenario, ":pp", P, "+tg", N);
+              named.n_prompt = P;
+              named.n_gen = N;
+              named.n_depth = depth;
+              BenchRow r = base(named);
               r.scenario = cfg.scenario;
               double ttft = 0, tpot = 0;
               std::vector<double> steps, lat, ttfts, tpots;
@@ -247,13 +119,13 @@ std::vector<BenchRow> run_bench(const BenchConfig& cfg, const std::function<void
                 tpots.push_back(tpot);
               }
               const double wall_s = ns_since(t0) / 1e9;
-              finish(r, lat, P + N);
-              r.ttft_ms = mean(ttfts);
-              r.tpot_ms = mean(tpots);
+              finish_speed(r, lat, P + N);
+              r.ttft_ms = speed_mean(ttfts);
+              r.tpot_ms = speed_mean(tpots);
               // single-stream reports the 90th-percentile query latency; offline the throughput
-              r.p50_ms = percentile(lat, 0.50) / 1e6;
-              r.p90_ms = percentile(lat, 0.90) / 1e6;
-              r.p99_ms = percentile(lat, 0.99) / 1e6;
+              r.p50_ms = speed_percentile(lat, 0.50) / 1e6;
+              r.p90_ms = speed_percentile(lat, 0.90) / 1e6;
+              r.p99_ms = speed_percentile(lat, 0.99) / 1e6;
               r.queries_per_s = double(cfg.queries) / wall_s;
               if (cfg.scenario == "offline") r.avg_ts = double(cfg.queries * N) / wall_s;
               emit(r);

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "harness/model_loader.h"
+#include "harness/speed_probe.h"
 
 namespace sb::cli {
 
@@ -47,19 +48,16 @@ struct BenchConfig {
   uint64_t seed = 42;
 };
 
-struct BenchRow {
+// One row: the configuration plus what the speed probe measured (harness/speed_probe.h: test,
+// n_prompt, n_gen, n_depth, repetitions, per-repetition samples, averages, TTFT/TPOT, percentiles).
+struct BenchRow : SpeedResult {
   // identification (llama-bench field names where they exist)
-  std::string model_filename, model_type, backend, backend_info, type_k, test, scenario;
+  std::string model_filename, model_type, backend, backend_info, type_k, scenario;
   std::string variant = "base";
   std::vector<std::string> variant_notes;
   bool peak_rss_per_config = false;
   int64_t model_size = 0, model_n_params = 0, n_batch = 0, n_threads = 0;
-  int64_t n_prompt = 0, n_gen = 0, n_depth = 0, repetitions = 0;
   bool synthetic = false;
-  // results
-  double avg_ns = 0, stddev_ns = 0, avg_ts = 0, stddev_ts = 0;
-  std::vector<double> samples_ns, samples_ts;
-  std::optional<double> ttft_ms, tpot_ms, p50_ms, p90_ms, p99_ms;
   std::optional<double> queries_per_s;
   int64_t peak_rss_bytes = 0;
   int64_t weight_bytes = 0, kv_bytes = 0;

@@ -38,8 +38,8 @@ std::unique_ptr<ChatTemplate> open_chat_template(const ChatArgs& a, const GgufFi
 
 void set_chat_identity(const ChatArgs& a, const ChatTemplate* t, EngineLMSettings& s) {
   if (!a.chat || !t) return;
-  s.chat_template_sha256 = sha256_hex(t->source());
-  s.chat_system_sha256 = sha256_hex(a.system);
+  s.chat_template = t->source();
+  s.chat_system = a.system;
   s.chat_scoring = a.scoring;
 }
 

@@ -10,9 +10,9 @@
 //   `tokenizer.chat_template`; a model without one and no file is an sb::Error
 //   ("FILE has no tokenizer.chat_template; pass --chat-template FILE"). bos_token/eos_token are
 //   the texts of the vocab's BOS/EOS tokens.
-// - set_chat_identity() puts the SHA-256 of the template text and of the system text and whether
-//   log-likelihood contexts are chat-formatted into the engine's identity (evals/engine_lm.h),
-//   so results are never reused across templates, system prompts or modes.
+// - set_chat_identity() hands the template text, the system text and whether log-likelihood
+//   contexts are chat-formatted to the engine's settings; EngineLM::identity() (evals/engine_lm.h)
+//   folds their SHA-256 in, so results are never reused across templates, system prompts or modes.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -43,8 +43,7 @@ void add_chat_args(CLI::App* cmd, ChatArgs& a, bool scoring_flag);
 // Null without --chat. Throws sb::Error as described above (and as ChatTemplate does).
 std::unique_ptr<ChatTemplate> open_chat_template(const ChatArgs& a, const GgufFile& model, const Tokenizer& tok);
 
-// Sets the chat fields of `s` (template and system text SHA-256, scoring mode); nothing without
-// --chat.
+// Sets the chat fields of `s` (template and system text, scoring mode); nothing without --chat.
 void set_chat_identity(const ChatArgs& a, const ChatTemplate* t, EngineLMSettings& s);
 // null without --chat, else {"template_sha256", "template_source", "system", "scoring"}.
 nlohmann::json chat_config(const ChatArgs& a, const ChatTemplate* t);

@@ -137,21 +137,7 @@ void add_bench_command(CLI::App& app) {
         info.config_json = nlohmann::json::parse(render_bench(vrows, "json")).dump();
         const int64_t run = store->begin_run(info);
         for (const auto& r : vrows) {
-          SpeedRow s;
-          s.test = r.test;
-          s.n_prompt = r.n_prompt;
-          s.n_gen = r.n_gen;
-          s.n_depth = r.n_depth;
-          s.repetitions = r.repetitions;
-          s.avg_ts = r.avg_ts;
-          s.stddev_ts = r.stddev_ts;
-          s.samples_ts = r.samples_ts;
-          s.samples_ns = r.samples_ns;
-          s.ttft_ms = r.ttft_ms;
-          s.tpot_ms = r.tpot_ms;
-          s.p50_ms = r.p50_ms;
-          s.p90_ms = r.p90_ms;
-          s.p99_ms = r.p99_ms;
+          SpeedRow s = speed_row(r);
           s.peak_rss_bytes = r.peak_rss_bytes;
           s.load_ms = r.load_ms;
           s.extra_json = nlohmann::json{{"backend", r.backend}, {"n_threads", r.n_threads}, {"type_k", r.type_k},

@@ -40,7 +40,7 @@ nlohmann::json summary_json(const report::ReportData& d, const std::string& html
   for (const auto& c : d.configs)
     j["configurations"].push_back({{"label", c.label}, {"variant", c.variant}, {"model", c.model}, {"backend", c.backend}, {"threads", c.threads}});
   for (const auto& s : d.suites) {
-    nlohmann::json js{{"suite", s.suite}, {"metric", s.metric}, {"higher_is_better", s.higher_better}, {"points", nlohmann::json::array()},
+    nlohmann::json js{{"suite", s.suite}, {"metric", s.metric}, {"direction", direction_name(s.direction)}, {"points", nlohmann::json::array()},
                       {"best_under_budget", nlohmann::json::array()}};
     for (const auto& p : s.points)
       js["points"].push_back({{"configuration", report::text::config_label(d, p.score.config)}, {"run", p.score.run},

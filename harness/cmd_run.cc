@@ -42,7 +42,7 @@ void print_sweep_table(const std::vector<RunSummary>& runs) {
       if (!s.metrics.empty() && std::find(suite_cols.begin(), suite_cols.end(), s.name + " " + s.metrics[0].metric) == suite_cols.end())
         suite_cols.push_back(s.name + " " + s.metrics[0].metric);
   for (const auto& c : suite_cols) head.push_back(c);
-  for (const char* h : {"KLD mean", "KLD p99", "same top1", "PPL ratio", "RMS dp", "pp t/s", "tg t/s", "TTFT ms", "peak RSS", "size"})
+  for (const char* h : {"KLD mean", "KLD p99", "same top1", "PPL ratio", "RMS dp", "pp t/s", "tg t/s", "pp ms", "peak RSS", "size"})
     head.push_back(h);
   std::vector<std::vector<std::string>> t{head};
   for (const auto& r : runs) {
@@ -64,9 +64,9 @@ void print_sweep_table(const std::vector<RunSummary>& runs) {
       for (int i = 0; i < 5; ++i) row.push_back("");
     }
     if (r.speed) {
-      row.push_back(format_double("%.1f", r.speed->prefill_ts));
-      row.push_back(format_double("%.2f", r.speed->decode_ts));
-      row.push_back(format_double("%.1f", r.speed->ttft_ms));
+      row.push_back(format_double("%.1f", r.speed->pp.avg_ts));
+      row.push_back(format_double("%.2f", r.speed->tg.avg_ts));
+      row.push_back(format_double("%.1f", r.speed->pp.avg_ns / 1e6));
     } else {
       for (int i = 0; i < 3; ++i) row.push_back("");
     }
@@ -170,8 +170,9 @@ void add_run_command(CLI::App& app) {
           jr["fidelity"] = fidelity_json(*r.fidelity);
         }
         if (r.speed)
-          jr["speed"] = {{"n_prompt", r.speed->n_prompt}, {"n_gen", r.speed->n_gen}, {"prefill_ts", r.speed->prefill_ts},
-                         {"decode_ts", r.speed->decode_ts}, {"ttft_ms", r.speed->ttft_ms}, {"tpot_ms", r.speed->tpot_ms}};
+          jr["speed"] = {{"n_prompt", r.speed->pp.n_prompt}, {"n_gen", r.speed->tg.n_gen}, {"n_depth", r.speed->tg.n_depth},
+                         {"prefill_ts", r.speed->pp.avg_ts}, {"decode_ts", r.speed->tg.avg_ts},
+                         {"prompt_ms", r.speed->pp.avg_ns / 1e6}, {"tpot_ms", r.speed->tg.tpot_ms.value_or(0)}};
         for (const auto& s : r.suites) {
           nlohmann::json js{{"version", s.version}, {"task", s.task}, {"n_items", s.n_items}, {"seconds", s.seconds}};
           for (const auto& m : s.metrics) {

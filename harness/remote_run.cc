@@ -190,7 +190,7 @@ std::vector<RunSummary> run_remote_evaluation(const RunOptions& opt) {
       for (const auto& s : store->samples(run_id, suite.name)) rows.push_back(from_row(s));
       SuiteSummary ss{suite.name, suite.version, suite.task, int64_t(n), task->aggregate(rows),
                       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()};
-      for (const auto& m : ss.metrics) store->add_metric(run_id, MetricRow{suite.name, m.metric, m.value, m.stderr_, m.ci_low, m.ci_high, m.n});
+      for (const auto& m : ss.metrics) store->add_metric(run_id, metric_row(suite.name, m.metric, m.value, m.stderr_, m.ci_low, m.ci_high, m.n));
       sum.suites.push_back(std::move(ss));
     }
   } catch (...) {

@@ -16,6 +16,7 @@
 #include "evals/cached_lm.h"
 #include "evals/engine_lm.h"
 #include "harness/mpi_run.h"
+#include "evals/metric_registry.h"
 #include "harness/provenance.h"
 #include "harness/sample_rows.h"
 #include "reports/store.h"
@@ -44,6 +45,16 @@ std::string random_group_id() {
 }
 
 }  // namespace
+
+MetricRow metric_row(const std::string& task, const std::string& metric, double value, std::optional<double> stderr_,
+                     std::optional<double> ci_low, std::optional<double> ci_high, int64_t n) {
+  const MetricInfo info = describe_metric(metric);
+  MetricRow r{task, metric, value, stderr_, ci_low, ci_high, n};
+  r.direction = info.direction;
+  r.unit = info.unit;
+  r.primary = info.primary;
+  return r;
+}
 
 std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
   if (!opt.api.url.empty()) return run_remote_evaluation(opt);
@@ -157,7 +168,7 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
       owned = std::move(vl.model);
       model = owned.get();
     }
-    sum.model_bytes = int64_t(model->weight_bytes());
+    sum.model_bytes = int64_t(model->matrix_bytes());
     sum.weight_type = weight_type_label(*model, spec);
     int64_t run_id = 0;
     if (opt.resume) {
@@ -220,7 +231,7 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
         for (const auto& s : store->samples(run_id, suite.name)) rows.push_back(from_row(s));
         sort_by_item(rows, suite);
         SuiteSummary ss{suite.name, suite.version, suite.task, int64_t(sizes[k]), tasks[k]->aggregate(rows), items.seconds[k]};
-        for (const auto& m : ss.metrics) store->add_metric(run_id, MetricRow{suite.name, m.metric, m.value, m.stderr_, m.ci_low, m.ci_high, m.n});
+        for (const auto& m : ss.metrics) store->add_metric(run_id, metric_row(suite.name, m.metric, m.value, m.stderr_, m.ci_low, m.ci_high, m.n));
         sum.suites.push_back(std::move(ss));
       }
       if (!g_stop && ref) {
@@ -231,7 +242,7 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
         const compress::Fidelity f = compress::measure_fidelity(*ref, ctx, *lm.tokenizer, calib_text);
         const int64_t n = f.n_tokens;
         auto put = [&](const char* name, double v, std::optional<double> se) {
-          store->add_metric(run_id, MetricRow{"fidelity", name, v, se, std::nullopt, std::nullopt, n});
+          store->add_metric(run_id, metric_row("fidelity", name, v, se, std::nullopt, std::nullopt, n));
         };
         put("kld_mean", f.kld_mean, f.kld_mean_stderr);
         put("kld_median", f.kld_median, std::nullopt);
@@ -246,7 +257,7 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
       }
       if (!g_stop && want_speed) {
         if (opt.progress) std::fprintf(stderr, "[%s] speed ...\n", variant.c_str());
-        QuickSpeed q = measure_speed(*model, lm.ctx_opts, opt.speed_prompt, opt.speed_gen, std::max(1, opt.speed_reps));
+        QuickSpeed q = quick_speed(*model, lm.ctx_opts, opt.speed_prompt, opt.speed_gen, std::max(1, opt.speed_reps));
         sum.speed = q;
       }
     } catch (...) {
@@ -258,27 +269,13 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
       const QuickSpeed& q = *sum.speed;
       const std::string extra = nlohmann::json{{"variant", variant}, {"backend", lm.backend->name()}, {"type_k", margs.kv_type},
                                                {"weight_bytes", sum.model_bytes}, {"source", "run"}}.dump();
-      SpeedRow pp;
-      pp.test = cat("pp", q.n_prompt);
-      pp.n_prompt = q.n_prompt;
-      pp.repetitions = int64_t(q.prefill_samples_ts.size());
-      pp.avg_ts = q.prefill_ts;
-      pp.samples_ts = q.prefill_samples_ts;
-      pp.ttft_ms = q.ttft_ms;
-      pp.peak_rss_bytes = sum.peak_rss_bytes;
-      pp.load_ms = sum.load_ms;
-      pp.extra_json = extra;
-      store->add_speed(run_id, pp);
-      SpeedRow tg;
-      tg.test = cat("tg", q.n_gen);
-      tg.n_gen = q.n_gen;
-      tg.repetitions = int64_t(q.decode_samples_ts.size());
-      tg.avg_ts = q.decode_ts;
-      tg.samples_ts = q.decode_samples_ts;
-      tg.tpot_ms = q.tpot_ms;
-      tg.peak_rss_bytes = sum.peak_rss_bytes;
-      tg.extra_json = extra;
-      store->add_speed(run_id, tg);
+      for (const SpeedResult* m : {&q.pp, &q.tg}) {
+        SpeedRow row = speed_row(*m);
+        row.peak_rss_bytes = sum.peak_rss_bytes;
+        row.load_ms = sum.load_ms;
+        row.extra_json = extra;
+        store->add_speed(run_id, row);
+      }
     }
     sum.cache_hits = cached.hits();
     if (g_stop) {

@@ -18,7 +18,9 @@
 #include "evals/task.h"
 #include "harness/chat_args.h"
 #include "harness/model_loader.h"
+#include "harness/speed_probe.h"
 #include "harness/variants.h"
+#include "reports/store.h"
 
 namespace sb::cli {
 
@@ -28,7 +30,7 @@ namespace sb::cli {
 //   - fidelity against the baseline variant on the calibration text, stored as metrics of the
 //     task "fidelity" (kld_mean, kld_median, kld_p99, kld_max, same_top1, ppl_delta, ppl_ratio,
 //     rms_dp, ppl; see engine/compress/fidelity.h for units)
-//   - a quick speed probe (prefill/decode tokens/s, TTFT, TPOT) stored as speed rows
+//   - a quick speed probe (harness/speed_probe.h: pp and tg at depth 0) stored as speed rows
 //   - the model size (bytes of weights as held) and the peak resident memory of the variant.
 // run --api: the model behind an OpenAI-compatible API (evals/remote_lm.h) instead of a local
 // file; see run_remote_evaluation().
@@ -79,7 +81,7 @@ struct RunSummary {
   std::vector<std::string> notes;    // what the variant did (honesty notes included)
   std::optional<compress::Fidelity> fidelity;
   std::optional<QuickSpeed> speed;
-  int64_t model_bytes = 0;           // weights as the backend holds them
+  int64_t model_bytes = 0;           // weight matrices in their loaded format (Model::matrix_bytes)
   int64_t peak_rss_bytes = 0;
   bool peak_per_variant = false;     // false: process peak so far (reset refused)
   double load_ms = 0;
@@ -107,5 +109,9 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt);
 // suites. With concurrency C, C items are evaluated at once (code suites stay one at a time:
 // their sandbox runs are not shared between threads); rows are stored in item order.
 std::vector<RunSummary> run_remote_evaluation(const RunOptions& opt);
+// The metric row the runner stores: the values given plus the metric's declaration
+// (evals/metric_registry.h: direction, unit, primary), so readers never guess from the name.
+MetricRow metric_row(const std::string& task, const std::string& metric, double value, std::optional<double> stderr_,
+                     std::optional<double> ci_low, std::optional<double> ci_high, int64_t n);
 
 }  // namespace sb::cli

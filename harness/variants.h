@@ -1,5 +1,5 @@
 // Compression variants in the harness: loading a model with a variant applied (run, bench),
-// the calibration text, the quick speed probe of `run` sweeps, and per-variant peak memory.
+// the calibration text, and per-variant peak memory (the speed probe is harness/speed_probe.h).
 //
 // Peak memory: reset_peak_rss() clears the kernel's resident-set high-water mark of this process
 // (writes "5" to /proc/self/clear_refs, Linux >= 4.0); peak_rss_bytes() then reads VmHWM, so a
@@ -39,14 +39,5 @@ std::string weight_type_label(const Model& m, const compress::VariantSpec& spec)
 
 bool reset_peak_rss();
 int64_t peak_rss_bytes();
-
-// Prefill of n_prompt random tokens and n_gen decode steps (each repeated `reps` times after
-// one warm-up), on a fresh context: tokens/s, TTFT (prompt + first argmax) and TPOT.
-struct QuickSpeed {
-  int64_t n_prompt = 0, n_gen = 0;
-  double prefill_ts = 0, decode_ts = 0, ttft_ms = 0, tpot_ms = 0;
-  std::vector<double> prefill_samples_ts, decode_samples_ts, step_ms;
-};
-QuickSpeed measure_speed(const Model& model, ContextOptions co, int64_t n_prompt, int64_t n_gen, int reps, uint64_t seed = 42);
 
 }  // namespace sb::cli

@@ -1,6 +1,8 @@
 // compare: rows, decisions and renderers; see reports/compare.h and docs/COMPARE.md.
 #include "reports/compare.h"
 
+#include "common/text.h"
+
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -90,7 +92,13 @@ std::string join(const std::vector<std::string>& v, const char* sep) {
 void decide_accuracy(Row& r, const Options& o, bool significant_direction_ok = true) {
   const double a = *r.baseline, b = *r.candidate, delta = *r.delta;
   const bool bounded = a >= 0 && a <= 1 && b >= 0 && b <= 1;
-  const double worse = r.higher_is_better ? -delta : delta;  // > 0: candidate is worse
+  if (r.direction == Direction::unknown) {
+    r.status = delta == 0 ? Status::ok : Status::warn;
+    const std::string s = "direction unknown (no declaration stored with the metric): not judged";
+    r.note = r.note.empty() ? s : r.note + "; " + s;
+    return;
+  }
+  const double worse = r.direction == Direction::higher ? -delta : delta;  // > 0: candidate is worse
   double mag = worse, thr = o.max_accuracy_drop;
   std::string unit_note = "absolute";
   if (!bounded) {
@@ -212,7 +220,11 @@ void accuracy_rows(const RunData& A, const RunData& B, const Options& o, std::ve
       r.kind = "accuracy";
       r.task = task;
       r.metric = name;
-      r.higher_is_better = !lower_is_better(name);
+      // Direction as stored with the rows (the candidate's when both say); the sample score
+      // (samples.score: 1 pass, 0 fail, graded otherwise) is better higher.
+      for (const MetricRow* m : {find_metric(a, name), find_metric(b, name)})
+        if (m && m->direction != Direction::unknown) r.direction = m->direction;
+      if (name == "score") r.direction = Direction::higher;
       const MetricRow* ma = find_metric(a, name);
       const MetricRow* mb = find_metric(b, name);
       r.n_baseline = ma ? ma->n : int64_t(a.scores.size());
@@ -360,7 +372,7 @@ void speed_row(Row& r, const std::vector<double>& a, const std::vector<double>& 
   r.candidate = mb;
   r.delta = mb - ma;
   if (ma != 0) r.rel_delta = (mb - ma) / std::fabs(ma);
-  const double worse_abs = r.higher_is_better ? ma - mb : mb - ma;
+  const double worse_abs = r.direction == Direction::higher ? ma - mb : mb - ma;
   const double worse_rel = ma != 0 ? worse_abs / std::fabs(ma) : 0;
   const bool beyond = worse_rel > o.max_speed_drop && worse_abs > floor;
   const bool better = -worse_rel > o.max_speed_drop && -worse_abs > floor;
@@ -420,7 +432,7 @@ void speed_rows(const RunData& A, const RunData& B, const Options& o, std::vecto
     r.kind = "speed";
     r.metric = "t/s";
     r.unit = "t/s";
-    r.higher_is_better = true;
+    r.direction = Direction::higher;
     const bool ina = sa.count(k) && !sa[k].v.empty(), inb = sb.count(k) && !sb[k].v.empty();
     r.task = (sa.count(k) ? sa[k] : sb[k]).label;
     if (!ina || !inb) {
@@ -462,7 +474,7 @@ void kernel_rows(const RunData& A, const RunData& B, const Options& o, std::vect
     r.task = name;
     r.metric = "real_time";
     r.unit = "ns";
-    r.higher_is_better = false;
+    r.direction = Direction::lower;
     const bool ina = ka.count(name) > 0, inb = kb.count(name) > 0;
     if (!ina || !inb) {
       r.status = Status::incomparable;
@@ -490,18 +502,6 @@ std::string status_icon(Status s) {
   return "";
 }
 
-std::string md_cell(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    if (c == '|') o += "\\|";
-    else if (c == '\n' || c == '\r') o += ' ';
-    else if (c == '<') o += "&lt;";
-    else if (c == '>') o += "&gt;";
-    else if (c == '&') o += "&amp;";
-    else o += c;
-  }
-  return o;
-}
 
 std::string thresholds_line(const Options& o) {
   return "alpha " + fmt("%.3g", o.alpha) + ", max accuracy drop " + fmt("%.3g", o.max_accuracy_drop) + " (absolute) / " +
@@ -547,21 +547,6 @@ const char* status_name(Status s) {
     case Status::incomparable: return "incomparable";
   }
   return "?";
-}
-
-bool lower_is_better(const std::string& m) {
-  if (auto lc = long_context::long_context_lower_is_better(m)) return *lc;  // loss@pos=..., skipped, ..._acc@L=...
-  static const std::set<std::string> lower{"ppl", "perplexity", "gold_ppl", "bits_per_byte", "bpb", "nll", "loss", "kld",
-                                           "kl_divergence", "repetition_rate", "wer", "cer", "error_rate", "ttft_ms",
-                                           "tpot_ms", "latency_ms", "invalid"};
-  if (lower.count(m)) return true;
-  auto ends = [&](const char* suf) {
-    const std::string s(suf);
-    return m.size() >= s.size() && m.compare(m.size() - s.size(), s.size(), s) == 0;
-  };
-  auto starts = [&](const char* pre) { return m.rfind(pre, 0) == 0; };
-  // kld_mean/kld_p99..., ppl_delta/ppl_ratio, rms_dp: the variant fidelity metrics (lower = closer).
-  return ends("_ppl") || ends("_ms") || ends("_ns") || ends("_loss") || starts("kld") || starts("ppl") || starts("rms_");
 }
 
 int Result::count(Status s) const {
@@ -690,9 +675,9 @@ std::string format_table(const Result& r) {
 
 std::string format_markdown(const Result& r) {
   std::string icon = r.count(Status::regression) ? ":x:" : !r.comparable ? ":grey_question:" : ":white_check_mark:";
-  std::string out = "### sparkbench compare " + icon + " " + md_cell(r.verdict()) + "\n\n";
-  out += "- baseline: " + md_cell(run_line(r.baseline)) + "\n";
-  out += "- candidate: " + md_cell(run_line(r.candidate)) + "\n\n";
+  std::string out = "### sparkbench compare " + icon + " " + text::md_cell(r.verdict()) + "\n\n";
+  out += "- baseline: " + text::md_cell(run_line(r.baseline)) + "\n";
+  out += "- candidate: " + text::md_cell(run_line(r.candidate)) + "\n\n";
   if (!r.rows.empty()) {
     out += "| | kind | task | metric | baseline | candidate | delta | " + fmt("%.0f", 100 * (1 - r.options.alpha)) +
            "% interval | p | n | note |\n";
@@ -701,44 +686,20 @@ std::string format_markdown(const Result& r) {
     for (Status s : {Status::regression, Status::warn, Status::improvement, Status::incomparable, Status::ok})
       for (const auto& x : r.rows) {
         if (x.status != s) continue;
-        out += "| " + status_icon(x.status) + " " + status_name(x.status) + " | " + x.kind + " | " + md_cell(x.task) + " | " +
-               md_cell(x.metric) + " | " + (x.baseline ? fmt_value(x, *x.baseline) : "-") + " | " +
+        out += "| " + status_icon(x.status) + " " + status_name(x.status) + " | " + x.kind + " | " + text::md_cell(x.task) + " | " +
+               text::md_cell(x.metric) + " | " + (x.baseline ? fmt_value(x, *x.baseline) : "-") + " | " +
                (x.candidate ? fmt_value(x, *x.candidate) : "-") + " | " + fmt_delta(x) + " | " + fmt_interval(x) + " | " +
-               md_cell(fmt_p(x.p)) + " | " + fmt_n(x) + " | " + md_cell(x.note + (x.test.empty() ? "" : (x.note.empty() ? "(" : " (") + x.test + ")")) +
+               text::md_cell(fmt_p(x.p)) + " | " + fmt_n(x) + " | " + text::md_cell(x.note + (x.test.empty() ? "" : (x.note.empty() ? "(" : " (") + x.test + ")")) +
                " |\n";
       }
     out += "\n";
   }
-  for (const auto& w : r.warnings) out += "> :warning: " + md_cell(w) + "\n";
+  for (const auto& w : r.warnings) out += "> :warning: " + text::md_cell(w) + "\n";
   if (!r.warnings.empty()) out += "\n";
-  out += "<sub>thresholds: " + md_cell(thresholds_line(r.options)) + "</sub>\n";
+  out += "<sub>thresholds: " + text::md_cell(thresholds_line(r.options)) + "</sub>\n";
   return out;
 }
 
-std::string xml_escape(const std::string& in) {
-  const std::string s = valid_utf8(in);
-  std::string o;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      case '\'': o += "&apos;"; break;
-      default:
-        if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') break;  // not allowed in XML 1.0
-        // U+FFFE and U+FFFF (EF BF BE / EF BF BF) are not allowed either.
-        if (c == 0xEF && i + 2 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0xBF &&
-            (static_cast<unsigned char>(s[i + 2]) == 0xBE || static_cast<unsigned char>(s[i + 2]) == 0xBF)) {
-          i += 2;
-          break;
-        }
-        o += char(c);
-    }
-  }
-  return o;
-}
 
 std::string format_junit(const Result& r) {
   std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
@@ -759,18 +720,18 @@ std::string format_junit(const Result& r) {
         sk += x.status == Status::incomparable;
       }
     const bool error_here = !r.comparable && kind == kinds.front();
-    out += "  <testsuite name=\"" + xml_escape(kind) + "\" tests=\"" + std::to_string(n + (error_here ? 1 : 0)) + "\" failures=\"" +
+    out += "  <testsuite name=\"" + text::xml_escape(kind) + "\" tests=\"" + std::to_string(n + (error_here ? 1 : 0)) + "\" failures=\"" +
            std::to_string(f) + "\" errors=\"" + (error_here ? "1" : "0") + "\" skipped=\"" + std::to_string(sk) + "\">\n";
-    out += "    <properties>\n      <property name=\"baseline\" value=\"" + xml_escape(run_line(r.baseline)) +
-           "\"/>\n      <property name=\"candidate\" value=\"" + xml_escape(run_line(r.candidate)) + "\"/>\n    </properties>\n";
+    out += "    <properties>\n      <property name=\"baseline\" value=\"" + text::xml_escape(run_line(r.baseline)) +
+           "\"/>\n      <property name=\"candidate\" value=\"" + text::xml_escape(run_line(r.candidate)) + "\"/>\n    </properties>\n";
     if (error_here) {
       out += "    <testcase classname=\"sparkbench.compare\" name=\"comparable\">\n      <error message=\"" +
-             xml_escape(r.incomparable_reason) + "\" type=\"incomparable\"/>\n    </testcase>\n";
+             text::xml_escape(r.incomparable_reason) + "\" type=\"incomparable\"/>\n    </testcase>\n";
     }
     for (const auto& x : r.rows) {
       if (x.kind != kind) continue;
-      out += "    <testcase classname=\"" + xml_escape("sparkbench.compare." + x.kind + "." + x.task) + "\" name=\"" +
-             xml_escape(x.metric) + "\" time=\"0\">\n";
+      out += "    <testcase classname=\"" + text::xml_escape("sparkbench.compare." + x.kind + "." + x.task) + "\" name=\"" +
+             text::xml_escape(x.metric) + "\" time=\"0\">\n";
       std::string detail = "baseline " + (x.baseline ? fmt_value(x, *x.baseline) : "-") + ", candidate " +
                            (x.candidate ? fmt_value(x, *x.candidate) : "-");
       if (x.delta) detail += ", delta " + fmt_delta(x);
@@ -778,11 +739,11 @@ std::string format_junit(const Result& r) {
       if (x.p) detail += ", p " + fmt_p(x.p) + " (" + x.test + ")";
       if (!x.note.empty()) detail += "; " + x.note;
       if (x.status == Status::regression)
-        out += "      <failure message=\"" + xml_escape("regression: " + detail) + "\" type=\"regression\">" +
-               xml_escape(detail) + "</failure>\n";
+        out += "      <failure message=\"" + text::xml_escape("regression: " + detail) + "\" type=\"regression\">" +
+               text::xml_escape(detail) + "</failure>\n";
       else if (x.status == Status::incomparable)
-        out += "      <skipped message=\"" + xml_escape("incomparable: " + x.note) + "\"/>\n";
-      out += "      <system-out>" + xml_escape(std::string(status_name(x.status)) + ": " + detail) + "</system-out>\n";
+        out += "      <skipped message=\"" + text::xml_escape("incomparable: " + x.note) + "\"/>\n";
+      out += "      <system-out>" + text::xml_escape(std::string(status_name(x.status)) + ": " + detail) + "</system-out>\n";
       out += "    </testcase>\n";
     }
     out += "  </testsuite>\n";
@@ -815,7 +776,7 @@ nlohmann::json to_json(const Result& r) {
                     {"task", valid_utf8(x.task)},
                     {"metric", valid_utf8(x.metric)},
                     {"status", status_name(x.status)},
-                    {"higher_is_better", x.higher_is_better},
+                    {"direction", direction_name(x.direction)},
                     {"unit", x.unit},
                     {"baseline", opt(x.baseline)},
                     {"candidate", opt(x.candidate)},

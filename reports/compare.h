@@ -7,6 +7,9 @@
 //    or 1, a paired bootstrap otherwise. Other metrics use a z-test on the two stored standard
 //    errors (or intervals) when both runs have one. Metrics whose values both lie in [0, 1] use
 //    the absolute threshold (max_accuracy_drop); others (perplexity...) the relative one.
+//    Which way is worse comes from the direction stored with the rows (evals/metric_registry.h);
+//    a metric whose rows do not say (written before schema version 3) is never a regression or
+//    an improvement: it shows as warn when it changed, ok when it did not.
 //  - speed, one per bench configuration (test, n_prompt, n_gen, n_depth): Mann-Whitney U on the
 //    per-repetition tokens/s, medians compared with a relative threshold and an absolute floor.
 //  - kernel, one per Google Benchmark name (`sparkbench ingest`): Mann-Whitney U on the
@@ -47,7 +50,7 @@ struct Row {
   std::string kind;    // "accuracy" | "speed" | "kernel"
   std::string task;    // task (suite), bench configuration ("pp128 d0") or kernel name
   std::string metric;  // metric name, "t/s", "real_time_ns"
-  bool higher_is_better = true;
+  Direction direction = Direction::unknown;  // accuracy: from the metric rows; speed higher, kernel lower
   std::string unit;    // "" (accuracy), "t/s", "ns"
   std::optional<double> baseline, candidate;  // the values compared (speed: medians)
   std::optional<double> delta;                 // candidate - baseline (paired when tested on samples)
@@ -95,9 +98,6 @@ RunData load_run(Store& store, const RunRecord& run);
 // directory is an sb::Error naming the path, instead of a new empty database being created.
 std::unique_ptr<Store> open_existing(const std::string& path);
 
-// Whether a metric is better when lower (ppl, bits_per_byte, repetition_rate, *_ms, ...).
-bool lower_is_better(const std::string& metric);
-
 // Renderers. The table is for a terminal (fixed-width text); Markdown is a pull-request comment;
 // JUnit XML has one testsuite per kind and one testcase per row (failure = regression,
 // skipped = incomparable, warnings in system-out); JSON holds every field.
@@ -106,7 +106,5 @@ std::string format_markdown(const Result& r);
 std::string format_junit(const Result& r);
 nlohmann::json to_json(const Result& r);
 
-// XML text escaping (& < > " '), dropping characters XML 1.0 cannot hold; exposed for tests.
-std::string xml_escape(const std::string& s);
 
 }  // namespace sb::compare

@@ -57,7 +57,8 @@ void analyse(Series& s, double gamma) {
     st.run_id = s.points[i].run.id;
     st.before = levels[i - 1];
     st.after = levels[i];
-    st.regression = s.higher_is_better ? st.after < st.before : st.after > st.before;
+    st.regression = is_better(st.before, st.after, s.direction);
+    st.improvement = is_better(st.after, st.before, s.direction);
     s.points[i].step = true;
     s.steps.push_back(st);
   }
@@ -92,9 +93,9 @@ History build(Store& store, const Options& o, const std::string& db_path) {
         s.variant = r.info.variant;
         s.metric = m.metric;
         s.source = "metric";
-        s.higher_is_better = !compare::lower_is_better(m.metric);
         h.series.push_back(std::move(s));
       }
+      if (m.direction != Direction::unknown) h.series[it->second].direction = m.direction;
       Point p;
       p.run = r;
       p.value = m.value;
@@ -117,7 +118,7 @@ History build(Store& store, const Options& o, const std::string& db_path) {
           ser.variant = r.info.variant;
           ser.metric = s.test + " t/s";
           ser.source = "speed";
-          ser.higher_is_better = true;
+          ser.direction = Direction::higher;
           h.series.push_back(std::move(ser));
         }
         Point p;
@@ -153,7 +154,7 @@ std::string format_table(const History& h) {
   std::string out;
   for (const auto& s : h.series) {
     if (!out.empty()) out += "\n";
-    out += s.metric + " on " + s.task + (s.variant.empty() ? "" : ", variant " + s.variant) + " (" + (s.higher_is_better ? "higher" : "lower") + " is better; " +
+    out += s.metric + " on " + s.task + (s.variant.empty() ? "" : ", variant " + s.variant) + " (" + (s.direction == Direction::unknown ? std::string("direction unknown") : std::string(direction_name(s.direction)) + " is better") + "; " +
            std::to_string(s.points.size()) + " runs; " + std::to_string(s.steps.size()) + (s.steps.size() == 1 ? " step" : " steps") +
            ")\n";
     std::vector<std::vector<std::string>> cells{{"run", "started", "commit", "label", "variant", "value", "+/-", "level", ""}};
@@ -165,9 +166,9 @@ std::string format_table(const History& h) {
       std::string mark;
       if (p.step) {
         const double before = s.points[i - 1].level, d = p.level - before;
-        const bool reg = s.higher_is_better ? d < 0 : d > 0;
+        const bool reg = is_better(before, p.level, s.direction), imp = is_better(p.level, before, s.direction);
         mark = "<- step " + fmt(speed ? "%+.1f" : "%+.4f", d) + (before != 0 ? " (" + fmt("%+.1f", 100 * d / std::fabs(before)) + "%)" : "") +
-               (reg ? " regression" : " improvement");
+               (reg ? " regression" : imp ? " improvement" : "");
       }
       cells.push_back({std::to_string(p.run.id), p.run.started_at, commit, p.run.info.label, p.run.info.variant, fmt(vf, p.value),
                        p.stderr_ ? fmt(vf, *p.stderr_) : "", fmt(vf, p.level), mark});
@@ -209,12 +210,12 @@ nlohmann::json to_json(const History& h) {
                      {"step", p.step}});
     for (const auto& st : s.steps)
       steps.push_back({{"index", st.index}, {"run_id", st.run_id}, {"before", st.before}, {"after", st.after},
-                       {"delta", st.after - st.before}, {"regression", st.regression}});
+                       {"delta", st.after - st.before}, {"regression", st.regression}, {"improvement", st.improvement}});
     series.push_back({{"task", s.task},
                       {"variant", s.variant},
                       {"metric", s.metric},
                       {"source", s.source},
-                      {"higher_is_better", s.higher_is_better},
+                      {"direction", direction_name(s.direction)},
                       {"penalty", s.penalty},
                       {"points", pts},
                       {"steps", steps}});

@@ -42,7 +42,8 @@ struct Step {
   size_t index = 0;               // into points: the first point of the new segment
   int64_t run_id = 0;
   double before = 0, after = 0;   // segment levels
-  bool regression = false;
+  bool regression = false;       // worse in the series' direction (never when it is unknown)
+  bool improvement = false;      // better in the series' direction
 };
 
 struct Series {
@@ -50,7 +51,7 @@ struct Series {
   std::string variant;            // runs of different variants are different series
   std::string metric;
   std::string source;             // "metric" | "speed"
-  bool higher_is_better = true;
+  Direction direction = Direction::unknown;  // from the metric rows (newest known); speed: higher
   std::vector<Point> points;
   std::vector<Step> steps;
   double penalty = 0;

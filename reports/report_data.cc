@@ -70,7 +70,6 @@ std::optional<double> json_num(const nlohmann::json& j, const char* key) {
   return std::nullopt;
 }
 
-bool better(double a, double b, bool higher_better) { return higher_better ? a > b : a < b; }
 
 // Standard error of a metric: stored stderr, else half its CI width / 1.96.
 std::optional<double> sigma_of(const MetricRow& m) {
@@ -93,6 +92,7 @@ class Loader {
   std::optional<Latency> latency_from_samples(int64_t run);
   std::optional<Latency> latency_from_bench(const RunView& r);
   const std::vector<MetricRow>& metrics(int64_t run);
+  const MetricRow* declared(const ReportData& d, const std::string& task, const std::string& metric);
   void build_suites(ReportData& d);
   void build_trends(ReportData& d);
   void build_speed_and_kernels(ReportData& d);
@@ -110,6 +110,16 @@ const std::vector<MetricRow>& Loader::metrics(int64_t run) {
   auto it = metrics_.find(run);
   if (it == metrics_.end()) it = metrics_.emplace(run, store_.metrics(run)).first;
   return it->second;
+}
+
+// The declaration the selected runs' rows carry for (task, metric): the newest row with a known
+// direction, else nullptr.
+const MetricRow* Loader::declared(const ReportData& d, const std::string& task, const std::string& metric) {
+  const MetricRow* row = nullptr;
+  for (const auto& r : d.runs)
+    for (const auto& m : metrics(r.rec.id))
+      if (m.task == task && m.metric == metric && m.direction != Direction::unknown) row = &m;
+  return row;
 }
 
 void Loader::select_runs(ReportData& d) {
@@ -313,11 +323,13 @@ Score to_score(const RunView& r, const MetricRow& m) {
 
 void Loader::build_suites(ReportData& d) {
   std::map<std::string, std::vector<std::string>> names;  // suite -> metrics present (first-seen order)
+  std::map<std::string, std::vector<MetricRow>> rows;      // suite -> its rows in the selected runs
   for (const auto& r : d.runs) {
     if (r.config < 0) continue;
     for (const auto& m : metrics(r.rec.id)) {
       auto& v = names[m.task];
       if (std::find(v.begin(), v.end(), m.metric) == v.end()) v.push_back(m.metric);
+      rows[m.task].push_back(m);
     }
   }
   for (const auto& [suite, metric] : opt_.primary) {
@@ -330,8 +342,8 @@ void Loader::build_suites(ReportData& d) {
     SuiteView sv;
     sv.suite = suite;
     auto ov = opt_.primary.find(suite);
-    sv.metric = ov != opt_.primary.end() ? ov->second : primary_metric(suite, present);
-    sv.higher_better = higher_is_better(sv.metric);
+    sv.metric = ov != opt_.primary.end() ? ov->second : primary_metric(rows[suite]);
+    if (const MetricRow* decl = declared(d, suite, sv.metric)) sv.direction = decl->direction, sv.unit = decl->unit;
     for (size_t c = 0; c < d.configs.size(); ++c) {
       const RunView* newest = nullptr;
       const MetricRow* row = nullptr;
@@ -350,12 +362,12 @@ void Loader::build_suites(ReportData& d) {
     }
     std::vector<std::pair<double, double>> ls;
     for (const auto& p : sv.points) ls.emplace_back(p.latency.ms, p.score.value);
-    sv.frontier = pareto_front(ls, sv.higher_better);
+    sv.frontier = pareto_front(ls, sv.direction);
     for (int i : sv.frontier) sv.points[i].pareto = true;
     if (!opt_.budgets_ms.empty()) {
       std::vector<double> b = opt_.budgets_ms;
       std::sort(b.begin(), b.end());
-      for (double x : b) sv.budgets.push_back({x, false, best_under_budget(ls, x, sv.higher_better)});
+      for (double x : b) sv.budgets.push_back({x, false, best_under_budget(ls, x, sv.direction)});
     } else {
       for (int i : sv.frontier) sv.budgets.push_back({sv.points[i].latency.ms, true, i});
     }
@@ -387,7 +399,8 @@ void Loader::build_trends(ReportData& d) {
     tr.metric = metric;
     const bool lat = task == "latency";
     tr.unit = lat ? "ms/token" : "";
-    tr.higher_better = lat ? false : higher_is_better(metric);
+    if (lat) tr.direction = Direction::lower;
+    else if (const MetricRow* decl = declared(d, task, metric)) tr.direction = decl->direction, tr.unit = decl->unit;
     std::set<int64_t> xs;
     for (size_t c = 0; c < d.configs.size(); ++c) {
       TrendSeries ts;
@@ -418,7 +431,7 @@ void Loader::build_trends(ReportData& d) {
         xs.insert(p.run);
       }
       if (ts.points.empty()) continue;
-      if (opt_.regression_rule) opt_.regression_rule(ts.points, tr.higher_better);
+      if (opt_.regression_rule && tr.direction != Direction::unknown) opt_.regression_rule(ts.points, tr.direction);
       tr.series.push_back(std::move(ts));
     }
     if (tr.series.empty()) {
@@ -519,12 +532,13 @@ const RunView* ReportData::run(int64_t id) const {
   return nullptr;
 }
 
-void regression_rule_2sigma(std::vector<TrendPoint>& points, bool higher_better) {
+void regression_rule_2sigma(std::vector<TrendPoint>& points, Direction direction) {
+  if (direction == Direction::unknown) return;
   for (size_t i = 1; i < points.size(); ++i) {
     const TrendPoint& a = points[i - 1];
     TrendPoint& b = points[i];
     if (!a.sigma || !b.sigma) continue;
-    const double worse = higher_better ? a.value - b.value : b.value - a.value;
+    const double worse = direction == Direction::higher ? a.value - b.value : b.value - a.value;
     const double band = 2 * std::sqrt(*a.sigma * *a.sigma + *b.sigma * *b.sigma);
     if (worse > band) {
       b.regression = true;
@@ -535,42 +549,34 @@ void regression_rule_2sigma(std::vector<TrendPoint>& points, bool higher_better)
   }
 }
 
-std::string primary_metric(const std::string& suite, const std::vector<std::string>& metrics) {
-  (void)suite;  // the mapping is by metric name; suites with unusual metrics fall back to the first
-  static const char* kOrder[] = {"pass@1", "acc", "exact_match", "selection_acc", "macro_f1", "f1",
-                                 "acc_norm", "perplexity", "gold_ppl", "bits_per_byte"};
-  for (const char* m : kOrder)
-    if (std::find(metrics.begin(), metrics.end(), m) != metrics.end()) return m;
-  return metrics.empty() ? std::string() : metrics.front();
+std::string primary_metric(const std::vector<MetricRow>& rows) {
+  for (const auto& m : rows)
+    if (m.primary) return m.metric;
+  return rows.empty() ? std::string() : rows.front().metric;
 }
 
-bool higher_is_better(const std::string& metric) {
-  if (auto lc = long_context::long_context_lower_is_better(metric)) return !*lc;  // evals/long_context_names.h
-  for (const char* w : {"ppl", "perplexity", "kld", "bits_per_byte", "bpb", "loss", "repetition", "error", "latency", "_ms", "invalid"})
-    if (metric.find(w) != std::string::npos) return false;
-  return true;
-}
-
-std::vector<int> pareto_front(const std::vector<std::pair<double, double>>& ls, bool higher_better) {
+std::vector<int> pareto_front(const std::vector<std::pair<double, double>>& ls, Direction direction) {
   std::vector<int> idx;
+  if (direction == Direction::unknown) return idx;
   for (size_t i = 0; i < ls.size(); ++i)
     if (std::isfinite(ls[i].first) && std::isfinite(ls[i].second)) idx.push_back(int(i));
   std::stable_sort(idx.begin(), idx.end(), [&](int a, int b) {
     if (ls[a].first != ls[b].first) return ls[a].first < ls[b].first;
-    return better(ls[a].second, ls[b].second, higher_better);
+    return is_better(ls[a].second, ls[b].second, direction);
   });
   std::vector<int> front;
   for (int i : idx)
-    if (front.empty() || better(ls[i].second, ls[front.back()].second, higher_better)) front.push_back(i);
+    if (front.empty() || is_better(ls[i].second, ls[front.back()].second, direction)) front.push_back(i);
   return front;
 }
 
-int best_under_budget(const std::vector<std::pair<double, double>>& ls, double budget_ms, bool higher_better) {
+int best_under_budget(const std::vector<std::pair<double, double>>& ls, double budget_ms, Direction direction) {
   int best = -1;
+  if (direction == Direction::unknown) return best;
   for (size_t i = 0; i < ls.size(); ++i) {
     const auto& [lat, score] = ls[i];
     if (!std::isfinite(lat) || !std::isfinite(score) || lat > budget_ms) continue;
-    if (best < 0 || better(score, ls[best].second, higher_better) || (score == ls[best].second && lat < ls[best].first))
+    if (best < 0 || is_better(score, ls[best].second, direction) || (score == ls[best].second && lat < ls[best].first))
       best = int(i);
   }
   return best;

@@ -5,8 +5,11 @@
 // Definitions (the report states them too, in its "Method" section):
 //  - Configuration: the runs of one (model sha256, variant, backend, threads, KV type, compute).
 //    Charts show one mark per configuration: its newest selected eval run that has the metric.
-//  - Primary metric of a suite: primary_metric() (a fixed mapping: pass@1 for code, acc for
-//    multiple choice, exact_match for QA, selection_acc for dialogue, ...), overridable.
+//  - Primary metric of a suite: the metric its rows flag as primary (declared in
+//    evals/metric_registry.h and stored with each row), else its first stored metric;
+//    overridable. Direction (which way is better) is read from the rows too; a metric whose
+//    rows do not say (written before schema version 3) has no Pareto front, no best pick and
+//    no regressions.
 //  - Latency of an eval run: the mean decode time per output token (TPOT, ms/token) over its
 //    generation samples (all tasks of the run; samples with >= 2 generated tokens); when the
 //    run has none, the newest complete bench run of the same model, variant and backend gives
@@ -43,13 +46,14 @@ struct TrendPoint {
   std::string why;                   // the rule's explanation when regression is set
 };
 
-// Marks regressions in one series (points oldest first). `higher_better` gives the direction.
-using RegressionRule = std::function<void(std::vector<TrendPoint>& points, bool higher_better)>;
+// Marks regressions in one series (points oldest first) in the metric's direction (never
+// called with Direction::unknown).
+using RegressionRule = std::function<void(std::vector<TrendPoint>& points, Direction direction)>;
 
 // The default rule: a point is a regression when it is worse than the previous point of the
 // same series by more than twice their combined standard error, sqrt(s_prev^2 + s_cur^2).
 // Points without a known sigma (on either side) are never marked.
-void regression_rule_2sigma(std::vector<TrendPoint>& points, bool higher_better);
+void regression_rule_2sigma(std::vector<TrendPoint>& points, Direction direction);
 
 struct Options {
   // Run references: ids, labels (newest run with it), "latest", or id ranges "A..B". Empty:
@@ -60,7 +64,7 @@ struct Options {
   std::string since;
   std::vector<double> budgets_ms;              // latency budgets for the best-trade-off tables (empty: automatic)
   std::vector<std::string> trends;             // "TASK:METRIC" or "latency"; empty: every suite's primary metric + latency
-  std::map<std::string, std::string> primary;  // suite -> metric, overriding primary_metric()
+  std::map<std::string, std::string> primary;  // suite -> metric, overriding the stored primary
   std::string latency_source = "auto";         // "auto" (samples, else bench), "samples", "bench"
   RegressionRule regression_rule = regression_rule_2sigma;
 };
@@ -115,7 +119,8 @@ struct BudgetPick {
 
 struct SuiteView {
   std::string suite, metric;
-  bool higher_better = true;
+  Direction direction = Direction::unknown;  // from the metric rows
+  std::string unit;                          // from the metric rows ("fraction", "ppl", ...; "" unknown)
   std::vector<ScatterPoint> points;  // one per configuration with a latency (config order)
   std::vector<Score> unplotted;      // configurations scored but without any latency
   std::vector<int> frontier;         // indexes into points, by increasing latency
@@ -130,7 +135,7 @@ struct TrendSeries {
 
 struct Trend {
   std::string task, metric, unit;    // task "latency", metric "tpot_ms" for the latency trend
-  bool higher_better = true;
+  Direction direction = Direction::unknown;  // from the metric rows (latency: lower)
   std::vector<int64_t> runs;         // the x axis: every run with a point, in id order
   std::vector<TrendSeries> series;
 };
@@ -171,11 +176,13 @@ struct ReportData {
 ReportData load_report(Store& store, const std::string& db_path, const Options& opt);
 
 // Rules, exposed for tests and for other reports.
-std::string primary_metric(const std::string& suite, const std::vector<std::string>& metrics);
-bool higher_is_better(const std::string& metric);
-// Indexes of the Pareto-optimal points of (latency, score), sorted by increasing latency.
-std::vector<int> pareto_front(const std::vector<std::pair<double, double>>& latency_score, bool higher_better);
-// The best point with latency <= budget (-1 if none).
-int best_under_budget(const std::vector<std::pair<double, double>>& latency_score, double budget_ms, bool higher_better);
+// The suite's primary metric among its rows (any runs, stored order): the first flagged
+// primary, else the first row's metric ("" for none).
+std::string primary_metric(const std::vector<MetricRow>& rows);
+// Indexes of the Pareto-optimal points of (latency, score), sorted by increasing latency
+// (empty for Direction::unknown).
+std::vector<int> pareto_front(const std::vector<std::pair<double, double>>& latency_score, Direction direction);
+// The best point with latency <= budget (-1 if none, or for Direction::unknown).
+int best_under_budget(const std::vector<std::pair<double, double>>& latency_score, double budget_ms, Direction direction);
 
 }  // namespace sb::report

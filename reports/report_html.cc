@@ -1,6 +1,8 @@
 // The HTML report: see reports/report_html.h.
 #include "reports/report_html.h"
 
+#include "common/text.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -13,7 +15,7 @@ namespace sb::report {
 
 namespace {
 
-using svg::escape;
+using sb::text::xml_escape;
 namespace T = text;
 
 struct Cell {
@@ -22,13 +24,13 @@ struct Cell {
   std::string attrs;  // extra attributes (escaped)
 };
 
-Cell c(const std::string& plain) { return {escape(plain), false, ""}; }
-Cell n(const std::string& plain, const std::string& attrs = "") { return {escape(plain), true, attrs}; }
+Cell c(const std::string& plain) { return {xml_escape(plain), false, ""}; }
+Cell n(const std::string& plain, const std::string& attrs = "") { return {xml_escape(plain), true, attrs}; }
 
 // `attrs`: attributes of the <table> element, already escaped.
 std::string table(const std::vector<std::string>& head, const std::vector<std::vector<Cell>>& rows, const std::string& attrs = "") {
   std::string o = "<table" + (attrs.empty() ? std::string() : " " + attrs) + ">\n<thead><tr>";
-  for (const auto& h : head) o += "<th>" + escape(h) + "</th>";
+  for (const auto& h : head) o += "<th>" + xml_escape(h) + "</th>";
   o += "</tr></thead>\n<tbody>\n";
   for (const auto& r : rows) {
     o += "<tr>";
@@ -65,7 +67,7 @@ details summary { cursor: pointer; color: #0072B2; }
 std::string pct_bar(const std::optional<double>& p) {
   if (!p) return "-";
   const double w = std::clamp(*p, 0.0, 100.0);
-  return escape(T::num(*p, 3)) + "%<span class=\"rbar\" style=\"width:" + svg::fmt(w * 0.8, 3) + "px\"></span>";
+  return xml_escape(T::num(*p, 3)) + "%<span class=\"rbar\" style=\"width:" + svg::fmt(w * 0.8, 3) + "px\"></span>";
 }
 
 std::string section_tradeoff(const ReportData& d) {
@@ -78,7 +80,7 @@ std::string section_tradeoff(const ReportData& d) {
   o += "</p>\n";
   if (d.suites.empty()) o += "<p>No eval results in the selected runs.</p>\n";
   for (const auto& s : d.suites) {
-    o += "<h3>" + escape(s.suite) + " <small>" + escape(T::metric_title(s.metric, s.higher_better)) + "</small></h3>\n";
+    o += "<h3>" + xml_escape(s.suite) + " <small>" + xml_escape(T::metric_title(s.metric, s.direction, s.unit)) + "</small></h3>\n";
     if (s.points.empty()) {
       o += "<p>No configuration of this suite has a latency.</p>\n";
       continue;
@@ -96,7 +98,7 @@ std::string section_tradeoff(const ReportData& d) {
                       n(std::to_string(p.score.run))});
     }
     o += table({"latency budget", "best configuration", s.metric + " [95% CI]", "TPOT (ms/token)", "run"}, rows,
-               "class=\"tradeoff\" data-suite=\"" + escape(s.suite) + "\"");
+               "class=\"tradeoff\" data-suite=\"" + xml_escape(s.suite) + "\"");
   }
   return o + "</section>\n";
 }
@@ -107,12 +109,12 @@ std::string section_scatter(const ReportData& d, const RenderOptions& opt) {
        "decode latency per output token. Bold outlines and the dashed staircase mark the Pareto frontier. Latency axis: " +
        std::string(opt.log_latency ? "log scale." : "linear (use <code>--log-latency</code> for a log scale).") + "</p>\n";
   for (const auto& s : d.suites) {
-    o += "<h3>" + escape(s.suite) + "</h3>\n";
+    o += "<h3>" + xml_escape(s.suite) + "</h3>\n";
     if (!s.points.empty()) {
       svg::Chart ch("scatter-" + slug(s.suite), s.suite + ": " + s.metric + " vs decode latency");
       ch.x.title = T::kLatencyTitle;
       ch.x.log = opt.log_latency;
-      ch.y.title = T::metric_title(s.metric, s.higher_better);
+      ch.y.title = T::metric_title(s.metric, s.direction, s.unit);
       ch.description = "Scatter of " + s.metric + " against decode latency for " + std::to_string(s.points.size()) +
                        " configurations of suite " + s.suite + "; " + std::to_string(s.frontier.size()) + " on the Pareto frontier.";
       ch.emphasis_legend = "Pareto-optimal (bold outline)";
@@ -163,7 +165,7 @@ std::string section_scatter(const ReportData& d, const RenderOptions& opt) {
     if (!s.unplotted.empty()) {
       o += "<p class=\"note\">Scored but without any latency measurement (not plotted): ";
       for (size_t i = 0; i < s.unplotted.size(); ++i)
-        o += (i ? "; " : "") + escape(T::config_label(d, s.unplotted[i].config) + " (run " + std::to_string(s.unplotted[i].run) +
+        o += (i ? "; " : "") + xml_escape(T::config_label(d, s.unplotted[i].config) + " (run " + std::to_string(s.unplotted[i].run) +
                                       ", " + T::score(s.unplotted[i]) + ")");
       o += ". Run <code>sparkbench bench</code> on the same model, variant and backend to place them.</p>\n";
     }
@@ -181,7 +183,7 @@ std::string section_scores(const ReportData& d) {
     for (const auto& u : s.unplotted) shown.push_back(&u);
     std::sort(shown.begin(), shown.end(), [](const Score* a, const Score* b) { return a->config < b->config; });
     svg::Chart ch("scores-" + slug(s.suite), s.suite + ": " + s.metric, 880, int(110 + 30 * shown.size()));
-    ch.x.title = T::metric_title(s.metric, s.higher_better);
+    ch.x.title = T::metric_title(s.metric, s.direction, s.unit);
     ch.y.title = "configuration";
     ch.description = "Bars of " + s.metric + " per configuration for suite " + s.suite + ", with 95% interval whiskers.";
     for (size_t i = 0; i < shown.size(); ++i) {
@@ -203,7 +205,7 @@ std::string section_scores(const ReportData& d) {
       ch.series.push_back(std::move(se));
     }
     ch.legend = false;  // the category labels name every bar
-    o += "<h3>" + escape(s.suite) + "</h3>\n<figure>\n" + ch.render() + "</figure>\n";
+    o += "<h3>" + xml_escape(s.suite) + "</h3>\n<figure>\n" + ch.render() + "</figure>\n";
     std::vector<std::vector<Cell>> rows;
     for (const auto& m : s.all_metrics)
       rows.push_back({c(T::config_label(d, m.config)), c(m.metric), n(T::num(m.value), "data-value=\"" + svg::fmt_exact(m.value) + "\""),
@@ -223,7 +225,7 @@ std::string section_trends(const ReportData& d, const RenderOptions& opt) {
     svg::Chart ch("trend-" + slug(t.task + "-" + t.metric), T::trend_title(t));
     for (int64_t r : t.runs) ch.x.categories.push_back(T::run_tick(d, r));
     ch.x.title = "run (id and git commit, oldest first)";
-    ch.y.title = t.task == "latency" ? T::kLatencyTitle : T::metric_title(t.metric, t.higher_better);
+    ch.y.title = t.task == "latency" ? T::kLatencyTitle : T::metric_title(t.metric, t.direction, t.unit);
     ch.y.log = t.task == "latency" && opt.log_latency;
     ch.flag_legend = "regression (> 2 sigma worse)";
     ch.description = "Trend of " + T::trend_title(t) + " over " + std::to_string(t.runs.size()) + " runs.";
@@ -412,7 +414,7 @@ std::string section_kernels(const ReportData& d) {
 }
 
 std::string section_runs(const ReportData& d) {
-  std::string o = "<section id=\"runs\">\n<h2>Runs</h2>\n<p class=\"note\">Selection: " + escape(d.selection) + ".</p>\n";
+  std::string o = "<section id=\"runs\">\n<h2>Runs</h2>\n<p class=\"note\">Selection: " + xml_escape(d.selection) + ".</p>\n";
   std::vector<std::vector<Cell>> rows;
   for (const auto& r : d.runs) {
     const RunInfo& i = r.rec.info;
@@ -444,11 +446,11 @@ std::string render_html(const ReportData& d, const RenderOptions& opt) {
   std::string o = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n";
   o += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n";
   o += "<meta name=\"generator\" content=\"sparkbench report\"/>\n";
-  o += "<title>" + escape(opt.title) + "</title>\n<style>" + kCss + "</style>\n</head>\n<body>\n";
-  o += "<header>\n<h1>" + escape(opt.title) + "</h1>\n";
-  o += "<p class=\"meta\">Database <code>" + escape(d.db_path) + "</code> \xC2\xB7 " + std::to_string(d.runs.size()) +
-       " runs (" + escape(d.selection) + ") \xC2\xB7 " + std::to_string(d.configs.size()) + " configurations \xC2\xB7 " +
-       std::to_string(d.suites.size()) + " suites \xC2\xB7 generated " + escape(d.generated_at) + "</p>\n";
+  o += "<title>" + xml_escape(opt.title) + "</title>\n<style>" + kCss + "</style>\n</head>\n<body>\n";
+  o += "<header>\n<h1>" + xml_escape(opt.title) + "</h1>\n";
+  o += "<p class=\"meta\">Database <code>" + xml_escape(d.db_path) + "</code> \xC2\xB7 " + std::to_string(d.runs.size()) +
+       " runs (" + xml_escape(d.selection) + ") \xC2\xB7 " + std::to_string(d.configs.size()) + " configurations \xC2\xB7 " +
+       std::to_string(d.suites.size()) + " suites \xC2\xB7 generated " + xml_escape(d.generated_at) + "</p>\n";
   if (d.any_synthetic)
     o += "<p class=\"warn\"><strong>Synthetic weights:</strong> some selected runs used a synthesized model; their scores "
          "say nothing about a trained model.</p>\n";
@@ -459,7 +461,7 @@ std::string render_html(const ReportData& d, const RenderOptions& opt) {
   o += "<section id=\"summary\">\n<h2>Summary</h2>\n";
   if (d.runs.empty()) o += "<p>No runs match the selection.</p>\n";
   o += "<ul class=\"verdicts\">\n";
-  for (const auto& v : T::verdicts(d)) o += "<li>" + escape(v) + "</li>\n";
+  for (const auto& v : T::verdicts(d)) o += "<li>" + xml_escape(v) + "</li>\n";
   o += "</ul>\n</section>\n";
   o += section_tradeoff(d);
   o += section_scatter(d, opt);
@@ -471,7 +473,7 @@ std::string render_html(const ReportData& d, const RenderOptions& opt) {
   o += section_kernels(d);
   o += section_runs(d);
   o += "<section id=\"method\">\n<h2>Method</h2>\n<ul>\n";
-  for (const auto& m : T::method_notes(d)) o += "<li>" + escape(m) + "</li>\n";
+  for (const auto& m : T::method_notes(d)) o += "<li>" + xml_escape(m) + "</li>\n";
   o += "</ul>\n</section>\n</body>\n</html>\n";
   return o;
 }

@@ -2,6 +2,7 @@
 #include "reports/report_markdown.h"
 
 #include "reports/report_long_context.h"
+#include "common/text.h"
 
 #include <algorithm>
 
@@ -18,7 +19,7 @@ std::string md_table(const std::vector<std::string>& head, const std::vector<std
   std::string o = "|";
   for (const auto& h : head) {
     o += ' ';
-    o += md_cell(h);
+    o += sb::text::md_cell(h);
     o += " |";
   }
   o += "\n|";
@@ -28,7 +29,7 @@ std::string md_table(const std::vector<std::string>& head, const std::vector<std
     o += "|";
     for (const auto& x : r) {
       o += ' ';
-      o += md_cell(x);
+      o += sb::text::md_cell(x);
       o += " |";
     }
     o += "\n";
@@ -38,28 +39,17 @@ std::string md_table(const std::vector<std::string>& head, const std::vector<std
 
 }  // namespace
 
-std::string md_cell(const std::string& s) {
-  std::string o;
-  for (char ch : s) {
-    if (ch == '|') o += "\\|";
-    else if (ch == '\n' || ch == '\r') o += ' ';
-    else if (ch == '<') o += "&lt;";
-    else if (ch == '>') o += "&gt;";
-    else o += ch;
-  }
-  return o;
-}
 
 std::string render_markdown(const ReportData& d, const RenderOptions& opt) {
   (void)opt.log_latency;  // no charts here
-  std::string o = "# " + md_cell(opt.title) + "\n\n";
-  o += "Database `" + md_cell(d.db_path) + "`: " + std::to_string(d.runs.size()) + " runs (" + md_cell(d.selection) + "), " +
+  std::string o = "# " + sb::text::md_cell(opt.title) + "\n\n";
+  o += "Database `" + sb::text::md_cell(d.db_path) + "`: " + std::to_string(d.runs.size()) + " runs (" + sb::text::md_cell(d.selection) + "), " +
        std::to_string(d.configs.size()) + " configurations, " + std::to_string(d.suites.size()) + " suites; generated " +
        d.generated_at + ".\n\n";
 
   o += "## Verdicts\n\n";
   if (d.runs.empty()) o += "No runs match the selection.\n\n";
-  for (const auto& v : T::verdicts(d)) o += "- " + md_cell(v) + "\n";
+  for (const auto& v : T::verdicts(d)) o += "- " + sb::text::md_cell(v) + "\n";
   o += "\n";
 
   o += "## Best trade-off per suite\n\n";
@@ -67,7 +57,7 @@ std::string render_markdown(const ReportData& d, const RenderOptions& opt) {
                               "row's budget. `--budget-ms X` asks about a budget of your own.\n\n"
                             : "Budgets from `--budget-ms`.\n\n";
   for (const auto& s : d.suites) {
-    o += "### " + md_cell(s.suite) + ": " + md_cell(T::metric_title(s.metric, s.higher_better)) + "\n\n";
+    o += "### " + sb::text::md_cell(s.suite) + ": " + sb::text::md_cell(T::metric_title(s.metric, s.direction, s.unit)) + "\n\n";
     if (s.points.empty()) {
       o += "No configuration of this suite has a latency.\n\n";
       continue;
@@ -182,7 +172,7 @@ std::string render_markdown(const ReportData& d, const RenderOptions& opt) {
   }
 
   o += "## Method\n\n";
-  for (const auto& m : T::method_notes(d)) o += "- " + md_cell(m) + "\n";
+  for (const auto& m : T::method_notes(d)) o += "- " + sb::text::md_cell(m) + "\n";
   return o;
 }
 

@@ -13,7 +13,4 @@ namespace sb::report {
 
 std::string render_markdown(const ReportData& d, const RenderOptions& opt = {});
 
-// Escapes a table cell: "|" -> "\|", line breaks -> spaces, "<" and ">" as entities.
-std::string md_cell(const std::string& s);
-
 }  // namespace sb::report

@@ -50,12 +50,10 @@ std::string rate(double v, const char* unit) {
   return num(v, 3) + " " + p[i] + unit + "/s";
 }
 
-std::string metric_title(const std::string& metric, bool higher_better) {
-  static const char* kFractions[] = {"pass@", "acc", "exact_match", "f1", "selection_acc", "distinct_", "repetition_rate"};
-  bool fraction = false;
-  for (const char* f : kFractions)
-    if (metric.rfind(f, 0) == 0) fraction = true;
-  return metric + (fraction ? " (fraction of items, " : " (") + (higher_better ? "higher" : "lower") + " is better)";
+std::string metric_title(const std::string& metric, Direction direction, const std::string& unit) {
+  const std::string what = unit == "fraction" ? "fraction of items, " : unit.empty() ? "" : unit + ", ";
+  if (direction == Direction::unknown) return metric + " (" + what + "direction unknown)";
+  return metric + " (" + what + direction_name(direction) + " is better)";
 }
 
 std::string latency_source(const Latency& l) {

@@ -25,8 +25,9 @@ std::string score(const Score& s);                 // "0.4231 [0.351, 0.492]"
 std::string bytes(double b);                       // "123.4 MiB"
 std::string duration_ns(double ns);                // "12.3 µs"
 std::string rate(double per_s, const char* unit);  // "12.3 G<unit>/s" with SI prefixes
-// Axis title for a metric: "pass@1 (fraction of items, higher is better)".
-std::string metric_title(const std::string& metric, bool higher_better);
+// Axis title for a metric from its stored declaration: "pass@1 (fraction of items, higher is
+// better)", "ppl (ppl, lower is better)", "x (direction unknown)".
+std::string metric_title(const std::string& metric, Direction direction, const std::string& unit);
 extern const char* const kLatencyTitle;            // "decode latency, TPOT (ms/token)"
 // Where a latency came from: "mean over 120 generation samples" / "bench run 7 (pp128+tg32)".
 std::string latency_source(const Latency& l);

@@ -292,10 +292,12 @@ class SqliteStore final : public Store {
     db_.write("adding a metric", [&] {
       require_run(run, "adding a metric");
       db_.prepare(
-             "INSERT INTO metrics (run_id, task, metric, value, stderr, ci_low, ci_high, n) "
-             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (run_id, task, metric) DO "
-             "UPDATE SET value = excluded.value, stderr = excluded.stderr, ci_low = "
-             "excluded.ci_low, ci_high = excluded.ci_high, n = excluded.n",
+             "INSERT INTO metrics (run_id, task, metric, value, stderr, ci_low, ci_high, n, "
+             "direction, unit, is_primary) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+             "ON CONFLICT (run_id, task, metric) DO UPDATE SET value = excluded.value, stderr = "
+             "excluded.stderr, ci_low = excluded.ci_low, ci_high = excluded.ci_high, n = "
+             "excluded.n, direction = excluded.direction, unit = excluded.unit, is_primary = "
+             "excluded.is_primary",
              "adding a metric")
           .bind(1, run)
           .bind(2, m.task)
@@ -305,13 +307,17 @@ class SqliteStore final : public Store {
           .bind(6, m.ci_low)
           .bind(7, m.ci_high)
           .bind(8, m.n)
+          .bind(9, std::string(direction_name(m.direction)))
+          .bind(10, m.unit)
+          .bind(11, int64_t(m.primary))
           .run();
     });
   }
 
   std::vector<MetricRow> metrics(int64_t run) override {
     Stmt s = db_.prepare(
-        "SELECT task, metric, value, stderr, ci_low, ci_high, n FROM metrics WHERE run_id = ?1 "
+        "SELECT task, metric, value, stderr, ci_low, ci_high, n, direction, unit, is_primary "
+        "FROM metrics WHERE run_id = ?1 "
         "ORDER BY id",
         "reading metrics");
     s.bind(1, run);
@@ -325,6 +331,9 @@ class SqliteStore final : public Store {
       m.ci_low = s.opt_f64(4);
       m.ci_high = s.opt_f64(5);
       m.n = s.i64(6);
+      m.direction = parse_direction(s.str(7));
+      m.unit = s.str(8);
+      m.primary = s.i64(9) != 0;
       out.push_back(std::move(m));
     }
     return out;

@@ -22,6 +22,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/core/metric_direction.h"
+
 namespace sb {
 
 struct RunInfo {
@@ -73,6 +75,11 @@ struct MetricRow {
   std::optional<double> stderr_;   // standard error, when a mean
   std::optional<double> ci_low, ci_high;  // interval (bootstrap or analytic)
   int64_t n = 0;
+  // From the metric's declaration (evals/metric_registry.h), stored with the row so readers
+  // never guess from the name. Rows written before schema version 3: unknown, '', false.
+  Direction direction = Direction::unknown;
+  std::string unit;             // "fraction", "ppl", "%", ... ('' = not declared)
+  bool primary = false;         // the suite's headline metric
 };
 
 struct SampleRow {

@@ -80,6 +80,9 @@ CREATE TABLE metrics (
   ci_low  REAL,
   ci_high REAL,
   n       INTEGER NOT NULL DEFAULT 0,
+  direction  TEXT    NOT NULL DEFAULT 'unknown',
+  unit       TEXT    NOT NULL DEFAULT '',
+  is_primary INTEGER NOT NULL DEFAULT 0,
   UNIQUE (run_id, task, metric)
 );
 CREATE INDEX metrics_task_metric ON metrics(task, metric);
@@ -277,6 +280,14 @@ void fill_legacy_uuids(sqlite::Db& db) {
   db.exec("CREATE UNIQUE INDEX runs_uuid ON runs(uuid)", "giving old runs a uuid");
 }
 
+// 3 -> 4: each metric row carries its declaration's direction, unit and primary flag
+// (evals/metric_registry.h). Older rows stay 'unknown': shown, never called a regression.
+const char* const kMigration3 = R"SQL(
+ALTER TABLE metrics ADD COLUMN direction  TEXT    NOT NULL DEFAULT 'unknown';
+ALTER TABLE metrics ADD COLUMN unit       TEXT    NOT NULL DEFAULT '';
+ALTER TABLE metrics ADD COLUMN is_primary INTEGER NOT NULL DEFAULT 0;
+)SQL";
+
 // The version recorded in the file: 0 for an empty database. Throws for a database that has
 // tables but is not ours.
 int read_version(sqlite::Db& db) {
@@ -317,6 +328,7 @@ const char* migration_sql(int from) {
   switch (from) {
     case 1: return kMigration1;
     case 2: return kMigration2;
+    case 3: return kMigration3;
     default: return nullptr;
   }
 }

@@ -1,6 +1,8 @@
 // SVG plotting for the HTML report: see reports/svg_chart.h.
 #include "reports/svg_chart.h"
 
+#include "common/text.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -13,28 +15,7 @@ namespace sb::svg {
 namespace {
 
 // Decodes one UTF-8 sequence at s[i]; returns its length (0 if invalid) and the code point.
-size_t utf8_next(std::string_view s, size_t i, uint32_t* cp) {
-  const auto b = [&](size_t k) { return uint8_t(s[k]); };
-  const uint8_t c = b(i);
-  size_t n;
-  uint32_t v;
-  if (c < 0x80) return *cp = c, 1;
-  if ((c & 0xE0) == 0xC0) n = 2, v = c & 0x1F;
-  else if ((c & 0xF0) == 0xE0) n = 3, v = c & 0x0F;
-  else if ((c & 0xF8) == 0xF0) n = 4, v = c & 0x07;
-  else return 0;
-  if (i + n > s.size()) return 0;
-  for (size_t k = 1; k < n; ++k) {
-    if ((b(i + k) & 0xC0) != 0x80) return 0;
-    v = (v << 6) | (b(i + k) & 0x3F);
-  }
-  // overlong forms, surrogates and values past U+10FFFF are invalid
-  if ((n == 2 && v < 0x80) || (n == 3 && v < 0x800) || (n == 4 && v < 0x10000) || v > 0x10FFFF ||
-      (v >= 0xD800 && v <= 0xDFFF))
-    return 0;
-  *cp = v;
-  return n;
-}
+using text::utf8_next;
 
 size_t code_points(std::string_view s) {
   size_t n = 0;
@@ -87,32 +68,6 @@ constexpr const char* kFont = "font-family=\"DejaVu Sans, Liberation Sans, Arial
 
 }  // namespace
 
-std::string escape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size() + 8);
-  for (size_t i = 0; i < s.size();) {
-    uint32_t cp;
-    const size_t k = utf8_next(s, i, &cp);
-    if (!k) {
-      out += "\xEF\xBF\xBD";  // U+FFFD
-      ++i;
-      continue;
-    }
-    switch (cp) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default:
-        if (cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') break;  // not allowed in XML 1.0
-        if (cp == 0xFFFE || cp == 0xFFFF) break;
-        out.append(s.substr(i, k));
-    }
-    i += k;
-  }
-  return out;
-}
 
 std::string fmt(double v, int sig) {
   if (std::isnan(v)) return "NaN";
@@ -199,7 +154,7 @@ std::string marker(int style, double x, double y, double r, const std::string& e
       break;
     }
   }
-  return body + " stroke=\"" + escape(stroke) + "\" stroke-width=\"" + num(stroke_width) + "\"" + (extra.empty() ? "" : " " + extra) + "/>";
+  return body + " stroke=\"" + text::xml_escape(stroke) + "\" stroke-width=\"" + num(stroke_width) + "\"" + (extra.empty() ? "" : " " + extra) + "/>";
 }
 
 std::vector<double> nice_ticks(double lo, double hi, int target) {
@@ -372,9 +327,9 @@ std::string Chart::render() const {
       legend_entries.push_back({s.name, sw});
     }
     for (const auto& p : paths)
-      legend_entries.push_back({p.name, "<line x1=\"0\" y1=\"7\" x2=\"24\" y2=\"7\" class=\"" + escape(p.css_class) +
-                                            "\" stroke=\"" + escape(p.stroke) + "\" stroke-width=\"2\"" +
-                                            (p.dash.empty() ? "" : " stroke-dasharray=\"" + escape(p.dash) + "\"") + "/>"});
+      legend_entries.push_back({p.name, "<line x1=\"0\" y1=\"7\" x2=\"24\" y2=\"7\" class=\"" + text::xml_escape(p.css_class) +
+                                            "\" stroke=\"" + text::xml_escape(p.stroke) + "\" stroke-width=\"2\"" +
+                                            (p.dash.empty() ? "" : " stroke-dasharray=\"" + text::xml_escape(p.dash) + "\"") + "/>"});
     if (!emphasis_legend.empty())
       legend_entries.push_back({emphasis_legend,
                                 "<circle cx=\"12\" cy=\"7\" r=\"5\" fill=\"#BBBBBB\" stroke=\"#000000\" stroke-width=\"2.2\"/>"});
@@ -439,16 +394,16 @@ std::string Chart::render() const {
 
   std::string o;
   o.reserve(16384);
-  const std::string tid = escape(id_) + "-title", did = escape(id_) + "-desc";
-  o += "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" id=\"" + escape(id_) + "\" width=\"" + std::to_string(width_) +
+  const std::string tid = text::xml_escape(id_) + "-title", did = text::xml_escape(id_) + "-desc";
+  o += "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" id=\"" + text::xml_escape(id_) + "\" width=\"" + std::to_string(width_) +
        "\" height=\"" + num(height) + "\" viewBox=\"0 0 " + std::to_string(width_) + " " + num(height) +
        "\" role=\"img\" aria-labelledby=\"" + tid + " " + did + "\" " + kFont + " font-size=\"11\">\n";
-  o += "<title id=\"" + tid + "\">" + escape(title_) + "</title>\n";
-  o += "<desc id=\"" + did + "\">" + escape(description.empty() ? title_ : description) + "</desc>\n";
+  o += "<title id=\"" + tid + "\">" + text::xml_escape(title_) + "</title>\n";
+  o += "<desc id=\"" + did + "\">" + text::xml_escape(description.empty() ? title_ : description) + "</desc>\n";
   o += "<rect class=\"background\" x=\"0\" y=\"0\" width=\"" + std::to_string(width_) + "\" height=\"" + num(height) +
        "\" fill=\"#ffffff\"/>\n";
   o += "<text class=\"chart-title\" x=\"" + num(px_left) + "\" y=\"24\" font-size=\"14\" font-weight=\"bold\" fill=\"#111111\">" +
-       escape(title_) + "</text>\n";
+       text::xml_escape(title_) + "</text>\n";
 
   o += "<g class=\"plot\" data-x-min=\"" + fmt_exact(X.d0) + "\" data-x-max=\"" + fmt_exact(X.d1) + "\" data-x-log=\"" +
        (X.log ? "1" : "0") + "\" data-px-left=\"" + num(X.r0) + "\" data-px-right=\"" + num(X.r1) + "\" data-y-min=\"" +
@@ -470,10 +425,10 @@ std::string Chart::render() const {
     const std::string label = XL.categorical ? truncate(x.categories[i], 24) : tick_label(t, XL.ticks, X.log);
     if (rotate_x)
       o += "<text class=\"tick\" x=\"" + num(px) + "\" y=\"" + num(px_bottom + 12) + "\" text-anchor=\"end\" transform=\"rotate(-40 " +
-           num(px) + " " + num(px_bottom + 12) + ")\" fill=\"#333333\">" + escape(label) + "</text>\n";
+           num(px) + " " + num(px_bottom + 12) + ")\" fill=\"#333333\">" + text::xml_escape(label) + "</text>\n";
     else
       o += "<text class=\"tick\" x=\"" + num(px) + "\" y=\"" + num(px_bottom + 18) + "\" text-anchor=\"middle\" fill=\"#333333\">" +
-           escape(label) + "</text>\n";
+           text::xml_escape(label) + "</text>\n";
   }
   o += "</g>\n<g class=\"y-axis\">\n";
   for (size_t i = 0; i < YL.ticks.size(); ++i) {
@@ -485,15 +440,15 @@ std::string Chart::render() const {
          "\" stroke=\"#555555\"/>\n";
     const std::string label = YL.categorical ? truncate(y.categories[i], kCatChars) : tick_label(t, YL.ticks, Y.log);
     o += "<text class=\"tick\" x=\"" + num(px_left - 8) + "\" y=\"" + num(py + 4) + "\" text-anchor=\"end\" fill=\"#333333\">" +
-         escape(label) + (YL.categorical && label != y.categories[i] ? "<title>" + escape(y.categories[i]) + "</title>" : "") +
+         text::xml_escape(label) + (YL.categorical && label != y.categories[i] ? "<title>" + text::xml_escape(y.categories[i]) + "</title>" : "") +
          "</text>\n";
   }
   o += "</g>\n";
   o += "<text class=\"axis-title x-title\" x=\"" + num((px_left + px_right) / 2) + "\" y=\"" + num(height - 12) +
-       "\" text-anchor=\"middle\" font-size=\"12\" fill=\"#111111\">" + escape(x.title) + "</text>\n";
+       "\" text-anchor=\"middle\" font-size=\"12\" fill=\"#111111\">" + text::xml_escape(x.title) + "</text>\n";
   const double ytx = 18, yty = (px_top + px_bottom) / 2;
   o += "<text class=\"axis-title y-title\" x=\"" + num(ytx) + "\" y=\"" + num(yty) + "\" text-anchor=\"middle\" transform=\"rotate(-90 " +
-       num(ytx) + " " + num(yty) + ")\" font-size=\"12\" fill=\"#111111\">" + escape(y.title) + "</text>\n";
+       num(ytx) + " " + num(yty) + ")\" font-size=\"12\" fill=\"#111111\">" + text::xml_escape(y.title) + "</text>\n";
 
   // Overlay paths under the marks.
   for (const auto& pa : paths) {
@@ -506,9 +461,9 @@ std::string Chart::render() const {
       pts += num(P[i].first) + "," + num(P[i].second) + " ";
     }
     if (!pts.empty()) pts.pop_back();
-    o += "<polyline class=\"" + escape(pa.css_class) + "\" data-name=\"" + escape(pa.name) + "\" points=\"" + pts +
-         "\" fill=\"none\" stroke=\"" + escape(pa.stroke) + "\" stroke-width=\"2\"" +
-         (pa.dash.empty() ? "" : " stroke-dasharray=\"" + escape(pa.dash) + "\"") + "/>\n";
+    o += "<polyline class=\"" + text::xml_escape(pa.css_class) + "\" data-name=\"" + text::xml_escape(pa.name) + "\" points=\"" + pts +
+         "\" fill=\"none\" stroke=\"" + text::xml_escape(pa.stroke) + "\" stroke-width=\"2\"" +
+         (pa.dash.empty() ? "" : " stroke-dasharray=\"" + text::xml_escape(pa.dash) + "\"") + "/>\n";
   }
 
   // Marks. Labels are collected and placed afterwards, avoiding marks and each other.
@@ -523,7 +478,7 @@ std::string Chart::render() const {
   for (size_t si = 0; si < series.size(); ++si) {
     const Series& s = series[si];
     const char* col = color(s.style);
-    o += "<g class=\"series\" data-series=\"" + escape(s.name) + "\" data-style=\"" + std::to_string(s.style) + "\">\n";
+    o += "<g class=\"series\" data-series=\"" + text::xml_escape(s.name) + "\" data-style=\"" + std::to_string(s.style) + "\">\n";
     if (s.kind == SeriesKind::LinesPoints) {
       std::vector<const Point*> ps;
       for (const auto& p : s.points)
@@ -541,9 +496,9 @@ std::string Chart::render() const {
       std::string attrs = "class=\"mark\" data-x=\"" + fmt_exact(p.x) + "\" data-y=\"" + fmt_exact(p.y) + "\"";
       if (p.lo) attrs += " data-lo=\"" + fmt_exact(*p.lo) + "\"";
       if (p.hi) attrs += " data-hi=\"" + fmt_exact(*p.hi) + "\"";
-      for (const auto& [k, v] : p.data) attrs += " data-" + escape(k) + "=\"" + escape(v) + "\"";
+      for (const auto& [k, v] : p.data) attrs += " data-" + text::xml_escape(k) + "=\"" + text::xml_escape(v) + "\"";
       o += "<g class=\"point\">";
-      if (!p.tooltip.empty()) o += "<title>" + escape(p.tooltip) + "</title>";
+      if (!p.tooltip.empty()) o += "<title>" + text::xml_escape(p.tooltip) + "</title>";
       if (bar) {
         const double cy = Y(p.y), h = std::max(4.0, band * 0.56);
         const double base = X.log ? X.d0 : std::clamp(0.0, X.d0, X.d1);
@@ -560,7 +515,7 @@ std::string Chart::render() const {
           end = std::max(end, b);
         }
         if (!p.label.empty())
-          o += "<text class=\"bar-label\" x=\"" + num(end + 5) + "\" y=\"" + num(cy + 4) + "\" fill=\"#111111\">" + escape(p.label) +
+          o += "<text class=\"bar-label\" x=\"" + num(end + 5) + "\" y=\"" + num(cy + 4) + "\" fill=\"#111111\">" + text::xml_escape(p.label) +
                "</text>";
       } else {
         const double cx = X(p.x), cy = Y(p.y), r = 5.5;
@@ -612,7 +567,7 @@ std::string Chart::render() const {
       }
       taken.push_back(best_r);
       o += "<text class=\"point-label\" x=\"" + num(best_c.x) + "\" y=\"" + num(best_c.y) + "\" fill=\"#111111\" stroke=\"#ffffff\" "
-           "stroke-width=\"3\" paint-order=\"stroke\"" + (L.bold ? " font-weight=\"bold\"" : "") + ">" + escape(L.text) + "</text>\n";
+           "stroke-width=\"3\" paint-order=\"stroke\"" + (L.bold ? " font-weight=\"bold\"" : "") + ">" + text::xml_escape(L.text) + "</text>\n";
     }
     o += "</g>\n";
   }
@@ -626,7 +581,7 @@ std::string Chart::render() const {
       const auto& e = legend_entries[i];
       const std::string shown = truncate(e.name, kLegendChars);
       o += "<g class=\"legend-entry\" transform=\"translate(" + num(lx) + " " + num(ly) + ")\">" + e.swatch + "<text x=\"30\" y=\"11\" fill=\"#111111\">" +
-           escape(shown) + (shown != e.name ? "<title>" + escape(e.name) + "</title>" : "") + "</text></g>\n";
+           text::xml_escape(shown) + (shown != e.name ? "<title>" + text::xml_escape(e.name) + "</title>" : "") + "</text></g>\n";
     }
     o += "</g>\n";
   }

@@ -25,9 +25,7 @@
 
 namespace sb::svg {
 
-// XML-escapes text for element content or a double-quoted attribute (& < > " '). Invalid UTF-8
-// becomes U+FFFD and characters XML 1.0 forbids (C0 controls other than tab, LF, CR) are dropped.
-std::string escape(std::string_view s);
+// Text in SVG/HTML is escaped with text::xml_escape (common/text.h).
 
 // Compact decimal for labels and attributes: `sig` significant digits, no trailing zeros,
 // exponent form only for very large or small magnitudes ("0.25", "12.5", "1.5e-06").

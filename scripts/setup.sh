@@ -16,6 +16,8 @@ pkgs=(
   libopenmpi-dev openmpi-bin
   # `sparkbench report` screenshot test (headless Chromium renders the HTML report; skipped without it)
   chromium fonts-dejavu-core
+  # scripts/fuzz.sh: libFuzzer targets built with clang under ASan + UBSan
+  clang-14 libfuzzer-14-dev
 )
 
 missing=()

@@ -7,6 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -33,10 +36,59 @@ std::string shared_path(const std::string& rel) {
   return d.empty() ? d : d + "/" + rel;
 }
 
+namespace {
+std::atomic<bool> g_skip_called{false};
+}  // namespace
+
+void skip(const std::string& why) {
+  g_skip_called = true;
+  std::cout << "SKIPPED: " << why << std::endl;
+}
+
+void unsupported(const std::string& what) { std::cout << "UNSUPPORTED: " << what << std::endl; }
+
+bool skip_called() { return g_skip_called; }
+void reset_skip() { g_skip_called = false; }
+
+double max_abs_err(const std::vector<float>& ref, const std::vector<float>& got) {
+  if (ref.size() != got.size()) return INFINITY;
+  double worst = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    const double d = std::fabs(double(ref[i]) - double(got[i]));
+    if (!std::isfinite(d)) return INFINITY;  // NaN or inf on either side
+    worst = std::max(worst, d);
+  }
+  return worst;
+}
+
+double max_rel_err(const std::vector<float>& ref, const std::vector<float>& got) {
+  if (ref.size() != got.size()) return INFINITY;
+  double worst = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    const double d = std::fabs(double(ref[i]) - double(got[i])) / std::max(1.0, std::fabs(double(ref[i])));
+    if (!std::isfinite(d)) return INFINITY;
+    worst = std::max(worst, d);
+  }
+  return worst;
+}
+
+double nmse(const std::vector<float>& ref, const std::vector<float>& got) {
+  if (ref.size() != got.size()) return INFINITY;
+  double err = 0, norm = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    if (!std::isfinite(ref[i]) || !std::isfinite(got[i])) return INFINITY;
+    const double d = double(ref[i]) - double(got[i]);
+    err += d * d;
+    norm += double(ref[i]) * double(ref[i]);
+  }
+  if (norm == 0) return err == 0 ? 0.0 : INFINITY;
+  return err / norm;
+}
+
 bool skip_without_shared() {
   if (!shared_dir().empty()) return false;
-  std::cout << "SKIPPED: ../shared (models, reference outputs, vocab sets) is not beside the checkout; "
-               "set SPARKBENCH_SHARED or place it there to run this test\n";
+  skip("../shared (models, reference outputs, vocab sets) is not beside the checkout; "
+       "set SPARKBENCH_SHARED or place it there to run this test");
   return true;
 }
 

@@ -1,6 +1,7 @@
 #include "engine/backends/backend.h"
 
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "engine/core/error.h"
@@ -57,6 +58,97 @@ void Backend::argmax_rows(const Tensor& logits, int32_t* out) {
       if (row[i] > row[best] || (row[best] != row[best] && row[i] == row[i])) best = i;  // NaN never wins
     out[r] = int32_t(best);
   }
+}
+
+// ---- op front functions: one shape check for every backend ----
+
+namespace {
+
+std::string shape(const Tensor& t) { return std::to_string(t.rows()) + " x " + std::to_string(t.cols()); }
+
+void same_shape(const char* op, const char* a, const Tensor& ta, const char* b, const Tensor& tb) {
+  if (ta.rows() != tb.rows() || ta.cols() != tb.cols())
+    fail(op, ": ", a, " is ", shape(ta), " but ", b, " is ", shape(tb));
+}
+
+}  // namespace
+
+void Backend::embed(const Weight& table, const int32_t* ids, int64_t n, Tensor& x) {
+  if (n < 0 || x.rows() != n || x.cols() != table.cols())
+    fail("embed: ", n, " ids into x of ", shape(x), " from a table of ", table.rows(), " x ", table.cols());
+  for (int64_t i = 0; i < n; ++i)
+    if (ids[i] < 0 || ids[i] >= table.rows()) fail("embed: token id ", ids[i], " at ", i, " is outside the table's ", table.rows(), " rows");
+  do_embed(table, ids, n, x);
+}
+
+void Backend::rmsnorm(const Tensor& x, const Tensor& w, float eps, Tensor& out) {
+  if (w.rows() != 1 || w.cols() != x.cols()) fail("rmsnorm: weight is ", shape(w), " for x of ", shape(x));
+  same_shape("rmsnorm", "out", out, "x", x);
+  do_rmsnorm(x, w, eps, out);
+}
+
+void Backend::matmul(const Tensor& x, const Weight& w, Tensor& y, const Tensor* bias, bool accumulate) {
+  if (x.cols() != w.cols()) fail("matmul: x is ", shape(x), " but the weight has ", w.cols(), " inputs");
+  if (y.rows() != x.rows() || y.cols() != w.rows())
+    fail("matmul: y is ", shape(y), " for x of ", shape(x), " and ", w.rows(), " outputs");
+  if (bias && (bias->rows() != 1 || bias->cols() != w.rows())) fail("matmul: bias is ", shape(*bias), " for ", w.rows(), " outputs");
+  do_matmul(x, w, y, bias, accumulate);
+}
+
+void Backend::rope(Tensor& x, int64_t n_heads, const AttentionShape& s, int64_t pos0) {
+  if (n_heads <= 0 || x.cols() != n_heads * s.head_dim) fail("rope: x is ", shape(x), " for ", n_heads, " heads of ", s.head_dim);
+  if (s.n_rot < 0 || s.n_rot > s.head_dim || pos0 < 0) fail("rope: ", s.n_rot, " rotated dims of ", s.head_dim, " at position ", pos0);
+  do_rope(x, n_heads, s, pos0);
+}
+
+void Backend::kv_store(KvCache& cache, int64_t layer, const Tensor& k, const Tensor& v, int64_t pos0) {
+  same_shape("kv_store", "k", k, "v", v);
+  if (k.cols() != cache.kv_dim()) fail("kv_store: k is ", shape(k), " for a cache of width ", cache.kv_dim());
+  if (layer < 0 || layer >= cache.n_layer()) fail("kv_store: layer ", layer, " of ", cache.n_layer());
+  if (pos0 < 0 || pos0 + k.rows() > cache.n_ctx())
+    fail("kv_store: positions ", pos0, " .. ", pos0 + k.rows() - 1, " outside the cache's ", cache.n_ctx());
+  do_kv_store(cache, layer, k, v, pos0);
+}
+
+void Backend::attention(const Tensor& q, const KvCache& cache, int64_t layer, int64_t pos0, const AttentionShape& s, Tensor& out) {
+  const int64_t width = s.n_head * s.head_dim;
+  if (q.cols() != width || out.cols() != width || out.rows() != q.rows())
+    fail("attention: q is ", shape(q), " and out ", shape(out), " for ", s.n_head, " heads of ", s.head_dim);
+  if (s.n_head_kv <= 0 || s.n_head % s.n_head_kv != 0 || s.n_head_kv * s.head_dim != cache.kv_dim())
+    fail("attention: ", s.n_head, " query heads over ", s.n_head_kv, " KV heads of ", s.head_dim, " for a cache of width ", cache.kv_dim());
+  if (layer < 0 || layer >= cache.n_layer()) fail("attention: layer ", layer, " of ", cache.n_layer());
+  if (pos0 < 0 || pos0 + q.rows() > cache.n_ctx())
+    fail("attention: positions ", pos0, " .. ", pos0 + q.rows() - 1, " outside the cache's ", cache.n_ctx());
+  do_attention(q, cache, layer, pos0, s, out);
+}
+
+void Backend::swiglu(const Tensor& gate, const Tensor& up, Tensor& out) {
+  same_shape("swiglu", "gate", gate, "up", up);
+  same_shape("swiglu", "out", out, "gate", gate);
+  do_swiglu(gate, up, out);
+}
+
+void Backend::geglu(const Tensor& gate, const Tensor& up, Tensor& out) {
+  same_shape("geglu", "gate", gate, "up", up);
+  same_shape("geglu", "out", out, "gate", gate);
+  do_geglu(gate, up, out);
+}
+
+void Backend::add(Tensor& x, const Tensor& y) {
+  same_shape("add", "x", x, "y", y);
+  do_add(x, y);
+}
+
+void Backend::scale(Tensor& x, float s) { do_scale(x, s); }
+
+void Backend::softcap(Tensor& x, float cap) {
+  if (!(cap > 0)) fail("softcap: cap ", cap, " must be positive");
+  do_softcap(x, cap);
+}
+
+bool Backend::supports(Op op, GgmlType weight_type, WeightFormat format) const {
+  if (op != Op::embed && op != Op::matmul) return true;
+  return supports_format(format) && (format != WeightFormat::Ggml || ggml_type_supported(uint32_t(weight_type)));
 }
 
 }  // namespace sb

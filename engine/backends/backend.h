@@ -100,6 +100,12 @@ class Weight {
   WeightFormat format() const { return format_; }
   // Bytes the backend holds for this weight (resident or device), for memory reports.
   virtual size_t bytes() const = 0;
+  // Bytes of the matrix in its own format (the GGUF type's rows, or int8 values + f32 scales),
+  // whatever copies or layouts the backend keeps (those count in bytes()): the model's size.
+  size_t format_bytes() const {
+    if (format_ == WeightFormat::Int8PerChannel) return size_t(rows_) * (size_t(cols_) + sizeof(float));
+    return size_t(rows_) * size_t(ggml_row_bytes(type_, cols_));
+  }
 
  protected:
   Weight(int64_t rows, int64_t cols, GgmlType type) : rows_(rows), cols_(cols), type_(type) {}
@@ -182,32 +188,40 @@ class Backend {
   virtual void synchronize() {}
 
   // ---- ops ----
+  // Public and non-virtual: each checks its operands' shapes once, the same way for every
+  // backend (sb::Error naming the op and the shapes: "matmul: x is 3 x 64 but the weight has
+  // 128 inputs"), then calls the backend's do_<op>. Backends implement the do_ functions below.
   // x(T, C) = rows `ids[t]` of the embedding table (C = table.cols()).
-  virtual void embed(const Weight& table, const int32_t* ids, int64_t n, Tensor& x) = 0;
+  void embed(const Weight& table, const int32_t* ids, int64_t n, Tensor& x);
   // out = x / sqrt(mean(x^2) + eps) * w, per row. w: (1, C) F32. out may alias x.
-  virtual void rmsnorm(const Tensor& x, const Tensor& w, float eps, Tensor& out) = 0;
+  void rmsnorm(const Tensor& x, const Tensor& w, float eps, Tensor& out);
   // y(T, N) = x(T, K) . W^T (+ bias(1, N)) (+ y if accumulate).
-  virtual void matmul(const Tensor& x, const Weight& w, Tensor& y, const Tensor* bias = nullptr,
-                      bool accumulate = false) = 0;
+  void matmul(const Tensor& x, const Weight& w, Tensor& y, const Tensor* bias = nullptr, bool accumulate = false);
   // Rotary embedding in place on x(T, n_heads * head_dim); row t is at position pos0 + t.
-  virtual void rope(Tensor& x, int64_t n_heads, const AttentionShape& s, int64_t pos0) = 0;
+  void rope(Tensor& x, int64_t n_heads, const AttentionShape& s, int64_t pos0);
   // Writes k, v (T, kv_dim) into the cache at positions pos0 .. pos0 + T - 1 of `layer`.
-  virtual void kv_store(KvCache& cache, int64_t layer, const Tensor& k, const Tensor& v, int64_t pos0) = 0;
+  void kv_store(KvCache& cache, int64_t layer, const Tensor& k, const Tensor& v, int64_t pos0);
   // Causal attention: out(T, n_head * head_dim); query row t (position pos0 + t) attends to
   // cached positions 0 .. pos0 + t with scale 1/sqrt(head_dim); grouped KV heads.
-  virtual void attention(const Tensor& q, const KvCache& cache, int64_t layer, int64_t pos0,
-                         const AttentionShape& s, Tensor& out) = 0;
+  void attention(const Tensor& q, const KvCache& cache, int64_t layer, int64_t pos0, const AttentionShape& s, Tensor& out);
   // out(T, F) = silu(gate) * up.
-  virtual void swiglu(const Tensor& gate, const Tensor& up, Tensor& out) = 0;
+  void swiglu(const Tensor& gate, const Tensor& up, Tensor& out);
   // out(T, F) = gelu(gate) * up, gelu in the tanh approximation (ggml_gelu):
   // 0.5 g (1 + tanh(sqrt(2/pi) g (1 + 0.044715 g^2))).
-  virtual void geglu(const Tensor& gate, const Tensor& up, Tensor& out) = 0;
+  void geglu(const Tensor& gate, const Tensor& up, Tensor& out);
   // x += y (same shape).
-  virtual void add(Tensor& x, const Tensor& y) = 0;
+  void add(Tensor& x, const Tensor& y);
   // x *= s.
-  virtual void scale(Tensor& x, float s) = 0;
+  void scale(Tensor& x, float s);
   // x = cap * tanh(x / cap) (logit soft-capping), cap > 0.
-  virtual void softcap(Tensor& x, float cap) = 0;
+  void softcap(Tensor& x, float cap);
+
+  // Whether this backend runs `op` on weights stored as `weight_type` in `format` (the ops
+  // that read a Weight: embed, matmul; the others take any). Default: the types sparkbench
+  // reads (ggml_type_supported) in the formats supports_format() accepts. Op tests ask this
+  // and report the cases a backend does not run as unsupported instead of skipping.
+  enum class Op { embed, rmsnorm, matmul, rope, kv_store, attention, swiglu, geglu, add, scale, softcap };
+  virtual bool supports(Op op, GgmlType weight_type, WeightFormat format = WeightFormat::Ggml) const;
 
   // ---- optional hooks (the defaults in backend.cc are correct for every backend) ----
   // out[r] = the index of the largest value of row r of logits (R, V), the lowest index among
@@ -228,6 +242,21 @@ class Backend {
                               const std::function<void()>& /*record*/) {
     return false;
   }
+
+ protected:
+  // The ops behind the public functions above, called with operands already checked.
+  virtual void do_embed(const Weight& table, const int32_t* ids, int64_t n, Tensor& x) = 0;
+  virtual void do_rmsnorm(const Tensor& x, const Tensor& w, float eps, Tensor& out) = 0;
+  virtual void do_matmul(const Tensor& x, const Weight& w, Tensor& y, const Tensor* bias, bool accumulate) = 0;
+  virtual void do_rope(Tensor& x, int64_t n_heads, const AttentionShape& s, int64_t pos0) = 0;
+  virtual void do_kv_store(KvCache& cache, int64_t layer, const Tensor& k, const Tensor& v, int64_t pos0) = 0;
+  virtual void do_attention(const Tensor& q, const KvCache& cache, int64_t layer, int64_t pos0, const AttentionShape& s,
+                            Tensor& out) = 0;
+  virtual void do_swiglu(const Tensor& gate, const Tensor& up, Tensor& out) = 0;
+  virtual void do_geglu(const Tensor& gate, const Tensor& up, Tensor& out) = 0;
+  virtual void do_add(Tensor& x, const Tensor& y) = 0;
+  virtual void do_scale(Tensor& x, float s) = 0;
+  virtual void do_softcap(Tensor& x, float cap) = 0;
 };
 
 // Names of the backends usable in this process: compiled in and, for "cuda", with a device

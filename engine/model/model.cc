@@ -120,14 +120,18 @@ AttentionShape Model::attention_shape(int64_t l) const {
   return s;
 }
 
-size_t Model::weight_bytes() const {
-  size_t b = tok_embd_->bytes() + (cfg_.tied_output ? 0 : output_->bytes());
+size_t Model::sum_weights(size_t (Weight::*bytes)() const) const {
+  size_t b = (tok_embd_.get()->*bytes)() + (cfg_.tied_output ? 0 : (output_.get()->*bytes)());
   for (const auto& L : layers_) {
     for (const Weight* w : {L.wq.get(), L.wk.get(), L.wv.get(), L.wo.get(), L.w_gate.get(), L.w_up.get(), L.w_down.get()})
-      b += w->bytes();
+      b += (w->*bytes)();
   }
   return b;
 }
+
+size_t Model::weight_bytes() const { return sum_weights(&Weight::bytes); }
+
+size_t Model::matrix_bytes() const { return sum_weights(&Weight::format_bytes); }
 
 void Model::set_active_layers(std::vector<int64_t> layers) {
   for (int64_t l : layers)

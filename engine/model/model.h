@@ -50,8 +50,11 @@ class Model {
   const GgufFile& file() const { return *file_; }
   std::shared_ptr<const GgufFile> file_ptr() const { return file_; }
   Backend& backend() const { return backend_; }
-  // Bytes of weights as the backend holds them.
+  // Bytes of weights as the backend holds them (repacked layouts and extra copies included).
   size_t weight_bytes() const;
+  // Bytes of the weight matrices in their loaded format (Weight::format_bytes: an int8 variant
+  // counts one byte per weight plus its scales): the model's size in reports.
+  size_t matrix_bytes() const;
   // Layers may be skipped (layer pruning): indices of the layers the forward pass runs.
   const std::vector<int64_t>& active_layers() const { return active_; }
   void set_active_layers(std::vector<int64_t> layers);
@@ -67,6 +70,8 @@ class Model {
 
  private:
   Model(std::shared_ptr<const GgufFile> f, Backend& b) : file_(std::move(f)), backend_(b) {}
+  // Sum of `bytes` over every weight matrix the model holds.
+  size_t sum_weights(size_t (Weight::*bytes)() const) const;
   std::shared_ptr<const GgufFile> file_;
   Backend& backend_;
   ModelConfig cfg_;

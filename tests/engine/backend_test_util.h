@@ -15,6 +15,7 @@
 #include "engine/backends/backend.h"
 #include "engine/core/error.h"
 #include "engine/gguf/ggml_types.h"
+#include "tests/test_support.h"
 
 namespace sb::test {
 
@@ -41,23 +42,7 @@ inline std::vector<float> get(Backend& b, const Tensor& t) {
   return v;
 }
 
-// max |ref - got| / max(1, |ref|); every value of `got` must be finite.
-inline double max_rel_err(const std::vector<float>& ref, const std::vector<float>& got) {
-  REQUIRE(ref.size() == got.size());
-  double worst = 0;
-  for (size_t i = 0; i < ref.size(); ++i) {
-    REQUIRE(std::isfinite(got[i]));
-    worst = std::max(worst, std::fabs(double(ref[i]) - got[i]) / std::max(1.0, std::fabs(double(ref[i]))));
-  }
-  return worst;
-}
-
-inline double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  REQUIRE(a.size() == b.size());
-  double worst = 0;
-  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, double(std::fabs(a[i] - b[i])));
-  return worst;
-}
+// max_rel_err, max_abs_err, nmse: NaN-aware, in tests/test_support.h.
 
 // rows x cols f32 weights as GGUF type t (ggml's row quantizers).
 inline std::vector<uint8_t> quantized(GgmlType t, const std::vector<float>& w, int64_t rows, int64_t cols) {
@@ -68,7 +53,7 @@ inline std::vector<uint8_t> quantized(GgmlType t, const std::vector<float>& w, i
 }
 
 // Every usable backend but ref (the devices under test); one that is compiled in but unusable
-// here is reported as SKIPPED and left out.
+// here is reported as UNSUPPORTED and left out; none at all is a skip (call this first).
 inline std::vector<std::unique_ptr<Backend>> non_ref_backends() {
   std::vector<std::unique_ptr<Backend>> out;
   for (const auto& name : available_backends()) {
@@ -76,10 +61,10 @@ inline std::vector<std::unique_ptr<Backend>> non_ref_backends() {
     try {
       out.push_back(create_backend(name, {.threads = 2}));
     } catch (const Error& e) {
-      std::printf("SKIPPED: backend %s unavailable here: %s\n", name.c_str(), e.what());
+      unsupported("backend " + name + " unavailable here: " + e.what());
     }
   }
-  if (out.empty()) std::printf("SKIPPED: only the ref backend is usable here\n");
+  if (out.empty()) skip("only the ref backend is usable here");
   return out;
 }
 

@@ -122,7 +122,7 @@ TEST_CASE("backend blocks: cpu prefill alternatives (AVX2 tiles, whole-matrix ex
           "[backend][unit]") {
   const auto names = available_backends();
   if (std::find(names.begin(), names.end(), "cpu") == names.end()) {
-    std::printf("SKIPPED: cpu backend not compiled in\n");
+    test::skip("cpu backend not compiled in");
     return;
   }
   auto ref = create_backend("ref");
@@ -133,8 +133,8 @@ TEST_CASE("backend blocks: cpu prefill alternatives (AVX2 tiles, whole-matrix ex
       cpu = create_backend("cpu", {.threads = 2});
     } catch (const Error& e) {
       ::unsetenv("SPARKBENCH_CPU_QPREFILL");
-      std::printf("SKIPPED: cpu backend unavailable here: %s\n", e.what());
-      return;
+      test::unsupported(std::string("cpu backend unavailable here with SPARKBENCH_CPU_QPREFILL=") + mode + ": " + e.what());
+      continue;
     }
     ::unsetenv("SPARKBENCH_CPU_QPREFILL");
     for (const auto& c : block_types()) {

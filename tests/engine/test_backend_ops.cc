@@ -42,10 +42,10 @@ std::vector<Pair> pairs(ComputeType compute = ComputeType::F32) {
     try {
       out.push_back({create_backend("ref"), create_backend(name, opt)});
     } catch (const Error& e) {
-      std::printf("SKIPPED: backend %s unavailable here: %s\n", name.c_str(), e.what());
+      test::unsupported("backend " + name + " unavailable here: " + e.what());
     }
   }
-  if (out.empty() && compute == ComputeType::F32) std::printf("SKIPPED: only the ref backend is compiled in\n");
+  if (out.empty() && compute == ComputeType::F32) test::skip("only the ref backend is usable here");
   return out;
 }
 
@@ -84,7 +84,7 @@ TEST_CASE("backend ops: matmul for every weight type and row count", "[backend][
 
 TEST_CASE("backend ops: bf16 compute matmul within bf16 tolerance", "[backend][unit]") {
   auto ps = pairs(ComputeType::BF16);
-  if (ps.empty()) std::printf("SKIPPED: no backend offers bf16 compute on this machine\n");
+  if (ps.empty()) test::skip("no backend offers bf16 compute on this machine");
   // bf16 keeps 8 significant bits: products of K=256 terms stay within ~4e-2 relative.
   for (auto& p : ps) {
     for (int64_t M : {1, 64}) check_matmul(p, GgmlType::F32, M, 256, 64, true, false, 4e-2);

@@ -40,7 +40,7 @@ using sb::test::randn;
 using sb::test::make;
 using sb::test::get;
 using sb::test::max_rel_err;
-using sb::test::max_abs_diff;
+using sb::test::max_abs_err;
 using sb::test::quantized;
 
 namespace {
@@ -54,7 +54,7 @@ std::unique_ptr<Backend> cuda_or_skip(ComputeType compute = ComputeType::F32) {
 #if SPARKBENCH_WITH_CUDA
   std::string why;
   if (!cuda_device_available(&why)) {
-    std::printf("SKIPPED: no CUDA device: %s\n", why.c_str());
+    sb::test::skip("no CUDA device: " + why);
     return nullptr;
   }
   BackendOptions o;
@@ -62,7 +62,7 @@ std::unique_ptr<Backend> cuda_or_skip(ComputeType compute = ComputeType::F32) {
   return create_backend("cuda", o);
 #else
   (void)compute;
-  std::printf("SKIPPED: no CUDA device: this build has no CUDA backend (configure with -DSPARKBENCH_CUDA=ON)\n");
+  sb::test::skip("no CUDA device: this build has no CUDA backend (configure with -DSPARKBENCH_CUDA=ON)");
   return nullptr;
 #endif
 }
@@ -518,7 +518,7 @@ TEST_CASE("cuda: stories260K logits within 1e-3 of the ref backend (f32) and of 
         rows[i].insert(rows[i].end(), logits.begin(), logits.end());
       }
     }
-    const double vs_ref = max_abs_diff(rows[0], rows[1]), vs_llama = max_abs_diff(rows[1], d.logits);
+    const double vs_ref = max_abs_err(rows[0], rows[1]), vs_llama = max_abs_err(rows[1], d.logits);
     std::printf("cuda %s: max |logit diff| vs ref backend = %.3g, vs llama.cpp = %.3g\n", c.file, vs_ref, vs_llama);
     INFO(c.file << ": vs ref " << vs_ref << ", vs llama.cpp " << vs_llama);
     CHECK(rows[1].size() == size_t(d.n_rows()) * size_t(V));
@@ -569,7 +569,7 @@ TEST_CASE("cuda: decode with CUDA graphs gives the same ids and logits as withou
   run(true, ids_g, lg_g);
   run(false, ids_d, lg_d);
   CHECK(ids_g == ids_d);
-  const double diff = max_abs_diff(lg_g, lg_d);
+  const double diff = max_abs_err(lg_g, lg_d);
   std::printf("cuda graphs vs direct decode: %zu ids, max |logit diff| = %.3g\n", ids_g.size(), diff);
   CHECK(diff <= 1e-6);  // same kernels and arithmetic: expected to be exactly 0
 }
@@ -605,7 +605,7 @@ TEST_CASE("cuda: the int8 variant of stories260K matches the ref backend's int8 
   run(*mr, false, ids_r, lg_r);
   run(*mc, true, ids_g, lg_g);
   run(*mc, false, ids_d, lg_d);
-  const double vs_ref = max_abs_diff(lg_r, lg_g), graphs = max_abs_diff(lg_g, lg_d);
+  const double vs_ref = max_abs_err(lg_r, lg_g), graphs = max_abs_err(lg_g, lg_d);
   std::printf("cuda int8 stories260K: max |logit diff| vs ref int8 = %.3g, graphs vs direct = %.3g\n", vs_ref, graphs);
   CHECK(ids_g == ids_r);
   CHECK(ids_d == ids_r);
@@ -620,7 +620,7 @@ TEST_CASE("cuda: every llama.cpp quant reference file (kquants) gives ref's logi
   if (test::skip_without_shared()) return;
   const std::string dir = test::shared_path("reference/kquants");
   if (!std::filesystem::is_directory(dir)) {
-    std::printf("SKIPPED: %s not found\n", dir.c_str());
+    test::skip(dir + " not found");
     return;
   }
   auto ref = create_backend("ref");
@@ -686,7 +686,7 @@ TEST_CASE("cuda: bf16 compute runs stories260K close to f32", "[cuda][shared]") 
   Context cr(*mr, {.kv_type = DType::F32}), cc(*mc, {.kv_type = DType::F32});
   cr.eval(d.tokens.data(), d.n_prompt + 20, true, lr);
   cc.eval(d.tokens.data(), d.n_prompt + 20, true, lc);
-  const double diff = max_abs_diff(lr, lc);
+  const double diff = max_abs_err(lr, lc);
   std::printf("cuda bf16 compute, stories260K: max |logit diff| vs ref f32 = %.3g\n", diff);
   CHECK(diff <= 0.5);  // bf16 weights and activations; logits span about +-15
   for (int i = 0; i < 8; ++i) {  // decode steps through the GEMV path run too
@@ -755,6 +755,6 @@ TEST_CASE("backends: a missing CUDA plugin is one clear line naming where it was
   CHECK(bad.exit_code == 1);
   CHECK(bad.err.find("cuda: cannot load the CUDA backend plugin: ") != std::string::npos);
 #else
-  std::printf("SKIPPED: this build has no CUDA backend plugin\n");
+  test::skip("this build has no CUDA backend plugin");
 #endif
 }

@@ -198,8 +198,7 @@ TEST_CASE("presets: codex-spark-mini agrees between ref and every other backend"
     auto m = load(path, b);
     Context c(*m.model, {.kv_type = DType::F32});
     c.eval(ids.data(), int64_t(ids.size()), true, got);
-    double worst = 0;
-    for (size_t i = 0; i < want.size(); ++i) worst = std::max(worst, double(std::fabs(want[i] - got[i])));
+    const double worst = test::max_abs_err(want, got);  // NaN-aware
     INFO(b << ": max |logit diff| " << worst);
     CHECK(worst < 1e-4);  // f32 arithmetic, different summation order
   }

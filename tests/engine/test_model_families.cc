@@ -23,17 +23,6 @@ namespace {
 
 const char* const kFamilies[] = {"llama3", "qwen3", "gemma2", "phi3"};
 
-// NaN-aware: a NaN or infinity anywhere makes the result infinite.
-double max_abs_diff_finite(const std::vector<float>& a, const std::vector<float>& b) {
-  REQUIRE(a.size() == b.size());
-  double worst = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const double d = std::fabs(double(a[i]) - double(b[i]));
-    if (!std::isfinite(d)) return INFINITY;
-    worst = std::max(worst, d);
-  }
-  return worst;
-}
 
 // A copy of `src` in memory with metadata edited by `meta` and tensors filtered/renamed by
 // `keep` (return false to drop one); the bytes live in `buf`.
@@ -134,7 +123,7 @@ TEST_CASE("families: every backend agrees with ref on each family's logits", "[s
       if (b != "ref") {
         Context c(*m, {.kv_type = DType::F32});
         c.eval(ids.data(), int64_t(ids.size()), true, got);
-        const double d = max_abs_diff_finite(want, got);
+        const double d = test::max_abs_err(want, got);
         INFO(fam << " on " << b << ": max |logit diff| " << d);
         CHECK(d < 1e-3);
       }
@@ -143,7 +132,7 @@ TEST_CASE("families: every backend agrees with ref on each family's logits", "[s
       Context c(*m, {.kv_type = DType::F32});
       c.eval(ids.data(), int64_t(ids.size()) - 3, false, step);
       for (size_t i = ids.size() - 3; i < ids.size(); ++i) c.eval(&ids[i], 1, false, step);
-      const double d = max_abs_diff_finite(last, step);
+      const double d = test::max_abs_err(last, step);
       INFO(fam << " on " << b << ", incremental: max |logit diff| " << d);
       CHECK(d < 1e-3);
     }

@@ -34,7 +34,9 @@ double replay_max_diff(Context& ctx, const PlgDump& ref) {
       ctx.eval(&ref.tokens[r], 1, false, logits);
     }
     const float* ours = r < ref.n_prompt ? logits.data() + size_t(r) * V : logits.data();
-    for (int64_t i = 0; i < V; ++i) worst = std::max(worst, double(std::fabs(ours[i] - ref.row(r)[i])));
+    const double d = test::max_abs_err(std::vector<float>(ref.row(r), ref.row(r) + V), std::vector<float>(ours, ours + V));
+    worst = std::isfinite(d) ? std::max(worst, d) : d;  // NaN-aware: a NaN row makes it infinite for good
+    if (!std::isfinite(worst)) break;
   }
   return worst;
 }

@@ -20,7 +20,7 @@
 
 using namespace sb;
 using namespace sb::compress;
-using sb::test::max_abs_diff;
+using sb::test::max_abs_err;
 
 namespace {
 
@@ -65,7 +65,7 @@ TEST_CASE("variants: stories260K layer pruning equals skipping the removed layer
     if (std::find(vm.report.removed_layers.begin(), vm.report.removed_layers.end(), l) == vm.report.removed_layers.end()) kept.push_back(l);
   base->set_active_layers(kept);
   const auto ids = st.tok->encode("Once upon a time, there was a little dog named Max. He liked to", true);
-  const double d = max_abs_diff(logits_of(*base, ids), logits_of(*pruned, ids));
+  const double d = max_abs_err(logits_of(*base, ids), logits_of(*pruned, ids));
   INFO("max |logit diff| " << d);
   CHECK(d < 1e-5);
   CHECK(pruned->weight_bytes() < base->weight_bytes());
@@ -84,7 +84,7 @@ TEST_CASE("variants: stories260K variant files read back like the in-memory vari
     auto written = Model::load(path, *backend);
     auto mem = load_variant(apply_variant(st.file, v, nullptr), *backend);
     INFO(spec);
-    CHECK(max_abs_diff(logits_of(*written, ids), logits_of(*mem, ids)) == 0.0);
+    CHECK(max_abs_err(logits_of(*written, ids), logits_of(*mem, ids)) == 0.0);
     CHECK(written->file().get_string("sparkbench.variant", "") == v.name());
     if (v.weights == WeightKind::Q8_0 || v.weights == WeightKind::Q4_0) {
       // ffn_down rows have 172 values: not whole 32-value blocks, stored as f16 like llama-quantize

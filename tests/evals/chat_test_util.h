@@ -18,7 +18,7 @@ inline std::string chat_data(const std::string& name) {
 inline bool skip_without_jinja2() {
   const std::string py = ChatTemplate::python_path();
   if (run_process({py, "-I", "-c", "import jinja2"}).exit_code == 0) return false;
-  std::printf("SKIPPED: %s cannot import jinja2 (install python3-jinja2)\n", py.c_str());
+  skip(py + " cannot import jinja2 (install python3-jinja2)");
   return true;
 }
 

@@ -6,7 +6,13 @@
 #include <string>
 #include <vector>
 
+#include "engine/backends/backend.h"
+#include "engine/core/sha256.h"
+#include "engine/gguf/gguf.h"
+#include "engine/model/model.h"
+#include "engine/tokenizer/tokenizer.h"
 #include "evals/engine_lm.h"
+#include "tests/test_support.h"
 
 using namespace sb;
 
@@ -26,7 +32,7 @@ TEST_CASE("engine LM identity: each setting that changes answers changes the ide
       {"variant", with([](auto& s) { s.variant = "q4_0"; })},
       {"calibration", with([](auto& s) { s.calibration_sha256 = "cc"; })},
       {"compute", with([](auto& s) { s.compute = "bf16"; })},
-      {"chat template", with([](auto& s) { s.chat_template_sha256 = "dd"; })},
+      {"chat template", with([](auto& s) { s.chat_template = "{{ messages }}"; })},
       {"backend", id(base, "ref")},
       {"kv type", id(base, "cpu", DType::F32)},
       {"context size", id(base, "cpu", DType::F16, 256)},
@@ -40,18 +46,62 @@ TEST_CASE("engine LM identity: each setting that changes answers changes the ide
   }
   // The chat fields count once a chat template is set.
   EngineLMSettings chat = base;
-  chat.chat_template_sha256 = "dd";
-  chat.chat_system_sha256 = "s1";
+  chat.chat_template = "{{ messages }}";
+  chat.chat_system = "s1";
   const std::string c = id(chat);
   EngineLMSettings other_system = chat;
-  other_system.chat_system_sha256 = "s2";
+  other_system.chat_system = "s2";
   EngineLMSettings scoring = chat;
   scoring.chat_scoring = true;
   EngineLMSettings other_template = chat;
-  other_template.chat_template_sha256 = "ee";
+  other_template.chat_template = "{{ messages[0] }}";
   CHECK(id(other_system) != c);
   CHECK(id(scoring) != c);
   CHECK(id(other_template) != c);
   // Today's fields keep their form; the context and batch sizes come last.
-  CHECK(c == "aa|base|cpu|kv=f16|compute=f32|chat=dd|system=s1|chat_scoring=0|ctx=512|batch=512");
+  CHECK(c == "aa|base|cpu|kv=f16|compute=f32|chat=" + sha256_hex("{{ messages }}") + "|system=" + sha256_hex("s1") +
+                 "|chat_scoring=0|ctx=512|batch=512");
+}
+
+TEST_CASE("engine LM identity: EngineLM::identity() follows the model, backend and context it was built on", "[evals][unit]") {
+  auto file = GgufFile::open(test::preset_model("phi3-tiny"));
+  auto tok = Tokenizer::from_gguf(*file);
+  auto refb = create_backend("ref");
+  auto model = Model::load(file, *refb);
+  const EngineLMSettings s{.model_sha256 = "aa", .variant = "base", .compute = "f32"};
+  auto identity = [&](const Model& m, const ContextOptions& co, const EngineLMSettings& st) { return EngineLM(m, *tok, co, st).identity(); };
+  ContextOptions co;
+  co.n_ctx = 64;
+  const std::string ref = identity(*model, co, s);
+  // The method is the free function over what the adapter sees: nothing is assembled outside.
+  CHECK(ref == engine_lm_identity(s, "ref", DType::F16, 64, co.n_batch));
+  std::set<std::string> all{ref};
+  auto differs = [&](const char* what, const std::string& v) {
+    INFO(what);
+    CHECK(v != ref);
+    CHECK(all.insert(v).second);
+  };
+  ContextOptions kv = co;
+  kv.kv_type = DType::F32;
+  differs("kv type", identity(*model, kv, s));
+  ContextOptions ctx = co;
+  ctx.n_ctx = 32;
+  differs("context size", identity(*model, ctx, s));
+  ContextOptions whole = co;
+  whole.n_ctx = 0;  // 0 = the model's context, named as the number in use
+  const std::string w = identity(*model, whole, s);
+  CHECK(w.find("|ctx=" + std::to_string(model->config().n_ctx) + "|") != std::string::npos);
+  differs("model context", w);
+  ContextOptions batch = co;
+  batch.n_batch = 16;
+  differs("batch size", identity(*model, batch, s));
+  EngineLMSettings chat = s;
+  chat.chat_template = "{{ messages }}";
+  differs("chat template", identity(*model, co, chat));
+  for (const auto& name : available_backends()) {
+    if (name == "ref") continue;
+    auto be = create_backend(name);
+    auto m = Model::load(file, *be);
+    differs(name.c_str(), identity(*m, co, s));
+  }
 }

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/gguf/gguf.h"
+#include "harness/runner.h"
 #include "reports/store.h"
 #include "tests/test_support.h"
 
@@ -276,7 +277,7 @@ TEST_CASE("cli compare: bad databases options and runs exit 2 with one line", "[
         rows.push_back(s);
       }
       st->add_samples(id, rows);
-      st->add_metric(id, MetricRow{"t", "acc", 0.5, 0.02, std::nullopt, std::nullopt, 400});
+      st->add_metric(id, cli::metric_row("t", "acc", 0.5, 0.02, std::nullopt, std::nullopt, 400));
       st->finish_run(id, "complete");
     }
   }

@@ -17,7 +17,7 @@ namespace fs = std::filesystem;
 TEST_CASE("kernels: the short suite runs and its JSON ingests into the store", "[cli][kernels]") {
   const fs::path exe = fs::path(SPARKBENCH_BINARY_DIR) / "benchmarks" / "sparkbench-kernels";
   if (!fs::exists(exe)) {
-    std::cout << "SKIPPED: " << exe.string() << " was not built (SPARKBENCH_KERNEL_BENCH=OFF)\n";
+    test::skip(exe.string() + " was not built (SPARKBENCH_KERNEL_BENCH=OFF)");
     return;
   }
   const std::string dir = test::temp_dir("kernels");

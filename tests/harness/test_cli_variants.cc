@@ -62,7 +62,8 @@ TEST_CASE("cli run: a variant sweep stores one run per variant with fidelity and
   CHECK(j[1]["model_bytes"].get<int64_t>() < j[0]["model_bytes"].get<int64_t>());
   CHECK(j[2]["model_bytes"] == j[0]["model_bytes"]);  // unstructured pruning: same size
   CHECK(j[1]["speed"]["decode_ts"].get<double>() > 0);
-  CHECK(j[1]["speed"]["ttft_ms"].get<double>() > 0);
+  CHECK(j[1]["speed"]["prompt_ms"].get<double>() > 0);
+  CHECK(j[1]["speed"]["n_depth"] == 0);
   CHECK(j[2]["notes"].dump().find("changes accuracy only") != std::string::npos);
   CHECK(j[0]["suites"]["stories"]["metrics"]["acc"]["n"] == 10);
   // one group, three variants, fidelity metrics under the task "fidelity", speed rows
@@ -86,6 +87,34 @@ TEST_CASE("cli run: a variant sweep stores one run per variant with fidelity and
                             "stories", "--db", db});
   CHECK(bad.exit_code == 1);
   CHECK(bad.err.find("'prun:0.5' is not a known part") != std::string::npos);
+}
+
+TEST_CASE("cli run: the sweep's speed rows are the bench tests they are named for, and int8's size is its own",
+          "[cli][run][variants][shared]") {
+  if (test::skip_without_shared()) return;
+  const std::string db = test::temp_dir("variants-probe") + "/v.db";
+  const std::string model = test::shared_path("models/stories260K.gguf");
+  // The model's context is 2048: pp1500 and tg600 each fit (as `bench -p 1500 -n 600` does), a
+  // decode measured after the prompt (2100 positions) would not.
+  auto r = test::run_cli({"run", "-m", model, "--variant", "q8_0,int8", "--suite", "stories", "--limit", "2", "--db", db, "-t", "1",
+                          "--no-fidelity", "--speed-prompt", "1500", "--speed-gen", "600", "--json"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  auto j = nlohmann::json::parse(r.out);
+  REQUIRE(j.size() == 2);
+  CHECK(query(db, "SELECT test, n_prompt, n_gen, n_depth FROM speed ORDER BY id") ==
+        std::vector<std::vector<std::string>>{{"pp1500", "1500", "0", "0"}, {"tg600", "0", "600", "0"},
+                                              {"pp1500", "1500", "0", "0"}, {"tg600", "0", "600", "0"}});
+  // int8's size is its matrices as loaded: one byte per weight plus an f32 scale per row, the
+  // embedding table as stored (whatever extra layouts a backend keeps: peak memory shows those).
+  CHECK(j[1]["variant"] == "int8");
+  auto file = GgufFile::open(model);
+  int64_t expect = 0;
+  for (const auto& t : file->tensors()) {
+    if (t.ne.size() != 2 || t.ne[1] == 1) continue;  // norms and biases are not matrices
+    expect += t.name == "token_embd.weight" ? int64_t(t.nbytes) : t.ne[1] * (t.ne[0] + 4);
+  }
+  CHECK(j[1]["model_bytes"].get<int64_t>() == expect);
 }
 
 TEST_CASE("cli bench: --variant measures each variant and labels its rows", "[cli][bench][variants][shared]") {

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "harness/runner.h"
 #include "reports/store.h"
 
 namespace sb::test {
@@ -363,15 +364,7 @@ inline ReportDb make_report_db(const std::string& path) {
     return i;
   };
   auto metric = [](const std::string& task, const std::string& m, double v, double se, int64_t n) {
-    MetricRow r;
-    r.task = task;
-    r.metric = m;
-    r.value = v;
-    r.stderr_ = se;
-    r.ci_low = v - 1.96 * se;
-    r.ci_high = v + 1.96 * se;
-    r.n = n;
-    return r;
+    return cli::metric_row(task, m, v, se, v - 1.96 * se, v + 1.96 * se, n);
   };
   auto gen_samples = [](const std::vector<double>& tpots) {
     std::vector<SampleRow> rows;

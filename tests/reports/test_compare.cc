@@ -7,6 +7,7 @@
 #include <random>
 
 #include "engine/core/error.h"
+#include "harness/runner.h"
 #include "reports/compare.h"
 #include "reports/history.h"
 #include "reports/store.h"
@@ -32,14 +33,9 @@ RunData eval_run(int64_t id, const std::string& task, const std::vector<double>&
     d.samples.push_back(r);
     s += scores[i];
   }
-  MetricRow m;
-  m.task = task;
-  m.metric = metric;
-  m.value = scores.empty() ? 0 : s / double(scores.size());
-  m.n = int64_t(scores.size());
-  const double p = m.value;
-  m.stderr_ = scores.size() > 1 ? std::sqrt(p * (1 - p) / double(scores.size() - 1)) : 0.0;
-  d.metrics.push_back(m);
+  const double p = scores.empty() ? 0 : s / double(scores.size());
+  const double se = scores.size() > 1 ? std::sqrt(p * (1 - p) / double(scores.size() - 1)) : 0.0;
+  d.metrics.push_back(cli::metric_row(task, metric, p, se, std::nullopt, std::nullopt, int64_t(scores.size())));
   return d;
 }
 
@@ -136,7 +132,7 @@ TEST_CASE("compare: graded scores use the paired bootstrap and lower-is-better m
   auto a = eval_run(1, "wiki", base, "ppl"), b = eval_run(2, "wiki", worse, "ppl");
   auto r = compare::compare(a, b, Options{});
   const auto& row = find_row(r, "accuracy", "wiki", "ppl");
-  CHECK_FALSE(row.higher_is_better);
+  CHECK(row.direction == Direction::lower);
   CHECK(row.test == "paired-bootstrap");
   CHECK(row.status == Status::regression);
   CHECK(*row.rel_delta == Approx(0.2).margin(0.02));
@@ -146,18 +142,10 @@ TEST_CASE("compare: graded scores use the paired bootstrap and lower-is-better m
   CHECK(same.exit_code() == 0);
 }
 
-TEST_CASE("compare: metric directions", "[compare][unit]") {
-  for (const char* m : {"ppl", "gold_ppl", "bits_per_byte", "repetition_rate", "kld_mean", "kld_p99", "ppl_ratio", "rms_dp", "ttft_ms",
-                        "invalid"})
-    CHECK(lower_is_better(m));
-  for (const char* m : {"acc", "acc_norm", "pass@1", "exact_match", "f1", "macro_f1", "same_top1", "distinct_2", "selection_acc"})
-    CHECK_FALSE(lower_is_better(m));
-}
-
 TEST_CASE("compare: metrics without samples use their stored standard errors", "[compare][unit]") {
   auto a = eval_run(1, "dialogue", {}), b = eval_run(2, "dialogue", {});
-  a.metrics[0] = MetricRow{"dialogue", "distinct_2", 0.60, 0.01, std::nullopt, std::nullopt, 100};
-  b.metrics[0] = MetricRow{"dialogue", "distinct_2", 0.50, std::nullopt, 0.48, 0.52, 100};  // interval only
+  a.metrics[0] = cli::metric_row("dialogue", "distinct_2", 0.60, 0.01, std::nullopt, std::nullopt, 100);
+  b.metrics[0] = cli::metric_row("dialogue", "distinct_2", 0.50, std::nullopt, 0.48, 0.52, 100);  // interval only
   auto r = compare::compare(a, b, Options{});
   const auto& row = find_row(r, "accuracy", "dialogue", "distinct_2");
   CHECK(row.test == "z-stderr");
@@ -209,7 +197,7 @@ TEST_CASE("compare: partial overlap pairs what exists and marks the rest", "[com
 
 TEST_CASE("compare: a run without stored metrics is compared on its samples", "[compare][unit]") {
   auto a = eval_run(1, "stories", pass_fail(40, 36));
-  a.metrics.push_back(MetricRow{"stories", "acc_norm", 0.8, 0.05, std::nullopt, std::nullopt, 40});
+  a.metrics.push_back(cli::metric_row("stories", "acc_norm", 0.8, 0.05, std::nullopt, std::nullopt, 40));
   auto b = eval_run(2, "stories", pass_fail(40, 10));
   b.run.status = "interrupted";  // metrics are stored when a suite finishes
   b.metrics.clear();
@@ -282,7 +270,7 @@ TEST_CASE("compare: kernel times use iteration rows and lower is better", "[comp
   REQUIRE(r.rows.size() == 1);
   CHECK(r.rows[0].kind == "kernel");
   CHECK(r.rows[0].n_baseline == 6);
-  CHECK_FALSE(r.rows[0].higher_is_better);
+  CHECK(r.rows[0].direction == Direction::lower);
   CHECK(r.rows[0].status == Status::regression);
   CHECK(compare::compare(kernel_run(1, 1500), kernel_run(2, 1000), Options{}).rows[0].status == Status::improvement);
 }
@@ -295,7 +283,7 @@ TEST_CASE("compare: renderers escape names and count failures", "[compare][unit]
   const std::string x = format_junit(r);
   CHECK(x.find("<?xml version=\"1.0\" encoding=\"UTF-8\"?>") == 0);
   CHECK(x.find("failures=\"1\"") != std::string::npos);
-  CHECK(x.find("a&lt;b&gt;&amp;&quot;c&apos;|d") != std::string::npos);
+  CHECK(x.find("a&lt;b&gt;&amp;&quot;c&#39;|d") != std::string::npos);
   CHECK(x.find("a<b>") == std::string::npos);
   CHECK(x.find('\x01') == std::string::npos);
   CHECK(x.find("<failure message=\"regression: ") != std::string::npos);
@@ -310,8 +298,6 @@ TEST_CASE("compare: renderers escape names and count failures", "[compare][unit]
   CHECK(j["exit_code"] == 1);
   CHECK(j["rows"][0]["status"] == "regression");
   CHECK(j["counts"]["regression"] == 1);
-  CHECK(xml_escape("ok\xff") == "ok\xEF\xBF\xBD");
-  CHECK(xml_escape("tab\tnew\nline") == "tab\tnew\nline");
   // Incomparable rows are skipped testcases.
   auto inc = compare::compare(eval_run(1, "qa", pass_fail(4, 2)), eval_run(2, "qa2", pass_fail(4, 2)), Options{});
   const std::string xi = format_junit(inc);
@@ -348,20 +334,20 @@ TEST_CASE("history: a series read from SQLite marks the step at the right run", 
       const int64_t id = st->begin_run(info);
       ids.push_back(id);
       const double v = k < 7 ? 0.80 + 0.005 * (k % 2) : 0.60 + 0.005 * (k % 2);
-      st->add_metric(id, MetricRow{"stories", "acc", v, 0.01, std::nullopt, std::nullopt, 200});
-      st->add_metric(id, MetricRow{"qa", "acc", 0.3, 0.03, std::nullopt, std::nullopt, 50});
-      st->add_metric(id, MetricRow{"wiki", "ppl", k < 5 ? 12.0 : 15.0, std::nullopt, std::nullopt, std::nullopt, 10});
+      st->add_metric(id, cli::metric_row("stories", "acc", v, 0.01, std::nullopt, std::nullopt, 200));
+      st->add_metric(id, cli::metric_row("qa", "acc", 0.3, 0.03, std::nullopt, std::nullopt, 50));
+      st->add_metric(id, cli::metric_row("wiki", "ppl", k < 5 ? 12.0 : 15.0, std::nullopt, std::nullopt, std::nullopt, 10));
       st->finish_run(id, "complete");
     }
     for (int k = 0; k < 2; ++k) {  // another variant: its own series, not a step in the first
       RunInfo info;
       info.variant = "q4_0";
       const int64_t id = st->begin_run(info);
-      st->add_metric(id, MetricRow{"stories", "acc", 0.5, 0.01, std::nullopt, std::nullopt, 200});
+      st->add_metric(id, cli::metric_row("stories", "acc", 0.5, 0.01, std::nullopt, std::nullopt, 200));
       st->finish_run(id, "complete");
     }
     const int64_t unfinished = st->begin_run(RunInfo{});
-    st->add_metric(unfinished, MetricRow{"stories", "acc", 0.1, 0.01, std::nullopt, std::nullopt, 200});
+    st->add_metric(unfinished, cli::metric_row("stories", "acc", 0.1, 0.01, std::nullopt, std::nullopt, 200));
     st->finish_run(unfinished, "failed");
   }
   auto st = compare::open_existing(db);
@@ -385,7 +371,7 @@ TEST_CASE("history: a series read from SQLite marks the step at the right run", 
   o.metric = "ppl";
   auto hp = history::build(*st, o, db);
   REQUIRE(hp.series.size() == 1);
-  CHECK_FALSE(hp.series[0].higher_is_better);
+  CHECK(hp.series[0].direction == Direction::lower);
   REQUIRE(hp.series[0].steps.size() == 1);
   CHECK(hp.series[0].steps[0].run_id == ids[5]);
   CHECK(hp.series[0].steps[0].regression);  // perplexity went up

@@ -2,6 +2,8 @@
 // ticks, scales, and that a rendered chart is well-formed and puts each mark where its value is.
 #include <catch2/catch.hpp>
 
+#include "common/text.h"
+
 #include <cmath>
 #include <set>
 
@@ -12,16 +14,16 @@ using namespace sb;
 using sb::test::parse_xml;
 
 TEST_CASE("svg escape: markup and control characters and invalid UTF-8", "[report][unit]") {
-  CHECK(svg::escape("a<b>&\"c'") == "a&lt;b&gt;&amp;&quot;c&#39;");
-  CHECK(svg::escape(std::string("x\x01y\x1Fz\tq\n", 8)) == "xyz\tq\n");
-  CHECK(svg::escape("\xC2\xB7 \xE2\x89\xA4") == "\xC2\xB7 \xE2\x89\xA4");  // valid UTF-8 kept
-  CHECK(svg::escape("a\xFF" "b") == "a\xEF\xBF\xBD" "b");                  // stray byte -> U+FFFD
-  CHECK(svg::escape("\xC0\xAF") == "\xEF\xBF\xBD\xEF\xBF\xBD");            // overlong '/'
-  CHECK(svg::escape("\xE2\x89") == "\xEF\xBF\xBD\xEF\xBF\xBD");            // truncated sequence
+  CHECK(text::xml_escape("a<b>&\"c'") == "a&lt;b&gt;&amp;&quot;c&#39;");
+  CHECK(text::xml_escape(std::string("x\x01y\x1Fz\tq\n", 8)) == "xyz\tq\n");
+  CHECK(text::xml_escape("\xC2\xB7 \xE2\x89\xA4") == "\xC2\xB7 \xE2\x89\xA4");  // valid UTF-8 kept
+  CHECK(text::xml_escape("a\xFF" "b") == "a\xEF\xBF\xBD" "b");                  // stray byte -> U+FFFD
+  CHECK(text::xml_escape("\xC0\xAF") == "\xEF\xBF\xBD\xEF\xBF\xBD");            // overlong '/'
+  CHECK(text::xml_escape("\xE2\x89") == "\xEF\xBF\xBD\xEF\xBF\xBD");            // truncated sequence
   // whatever goes in, the result parses as XML text
   std::string junk;
   for (int i = 0; i < 256; ++i) junk += char(i);
-  auto doc = parse_xml("<t a=\"" + svg::escape(junk) + "\">" + svg::escape(junk) + "</t>");
+  auto doc = parse_xml("<t a=\"" + text::xml_escape(junk) + "\">" + text::xml_escape(junk) + "</t>");
   CHECK(doc->attr("a").find('<') != std::string::npos);
 }
 

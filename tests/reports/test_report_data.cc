@@ -32,23 +32,26 @@ std::string variant_of(const ReportData& d, const SuiteView& s, int point) { ret
 TEST_CASE("report rules: Pareto frontier of latency and score", "[report][unit]") {
   // (latency, score)
   const std::vector<std::pair<double, double>> pts{{4, 0.30}, {6, 0.39}, {10, 0.40}, {5, 0.20}, {6, 0.35}, {12, 0.40}, {3, 0.10}};
-  CHECK(pareto_front(pts, true) == std::vector<int>{6, 0, 1, 2});
+  CHECK(pareto_front(pts, Direction::higher) == std::vector<int>{6, 0, 1, 2});
   // lower is better (e.g. perplexity): the lowest values win
   const std::vector<std::pair<double, double>> ppl{{4, 30}, {6, 20}, {10, 25}, {8, 12}};
-  CHECK(pareto_front(ppl, false) == std::vector<int>{0, 1, 3});
+  CHECK(pareto_front(ppl, Direction::lower) == std::vector<int>{0, 1, 3});
   // identical points count once; NaNs are ignored
-  CHECK(pareto_front({{1, 1}, {1, 1}, {std::nan(""), 5}}, true) == std::vector<int>{0});
-  CHECK(pareto_front({}, true).empty());
+  CHECK(pareto_front({{1, 1}, {1, 1}, {std::nan(""), 5}}, Direction::higher) == std::vector<int>{0});
+  CHECK(pareto_front({}, Direction::higher).empty());
+  // direction unknown (a row written before schema version 3): no frontier at all
+  CHECK(pareto_front(pts, Direction::unknown).empty());
 }
 
 TEST_CASE("report rules: best configuration under a latency budget", "[report][unit]") {
   const std::vector<std::pair<double, double>> pts{{4, 0.30}, {6, 0.39}, {10, 0.40}, {5, 0.20}, {5.5, 0.39}};
-  CHECK(best_under_budget(pts, 3.9, true) == -1);
-  CHECK(best_under_budget(pts, 4, true) == 0);    // the budget itself is allowed
-  CHECK(best_under_budget(pts, 5.9, true) == 4);
-  CHECK(best_under_budget(pts, 6, true) == 4);    // tie on score: the faster one
-  CHECK(best_under_budget(pts, 100, true) == 2);
-  CHECK(best_under_budget({{4, 30}, {6, 20}}, 10, false) == 1);
+  CHECK(best_under_budget(pts, 3.9, Direction::higher) == -1);
+  CHECK(best_under_budget(pts, 4, Direction::higher) == 0);    // the budget itself is allowed
+  CHECK(best_under_budget(pts, 5.9, Direction::higher) == 4);
+  CHECK(best_under_budget(pts, 6, Direction::higher) == 4);    // tie on score: the faster one
+  CHECK(best_under_budget(pts, 100, Direction::higher) == 2);
+  CHECK(best_under_budget({{4, 30}, {6, 20}}, 10, Direction::lower) == 1);
+  CHECK(best_under_budget(pts, 100, Direction::unknown) == -1);
 }
 
 TEST_CASE("report rules: the 2-sigma regression rule", "[report][unit]") {
@@ -57,7 +60,7 @@ TEST_CASE("report rules: the 2-sigma regression rule", "[report][unit]") {
   p[1].run = 2, p[1].value = 0.45, p[1].sigma = 0.02;  // drop 0.05 < 2*sqrt(0.0008) = 0.0566
   p[2].run = 3, p[2].value = 0.38, p[2].sigma = 0.02;  // drop 0.07 > 0.0566
   p[3].run = 4, p[3].value = 0.10;                     // no sigma: not judged
-  regression_rule_2sigma(p, true);
+  regression_rule_2sigma(p, Direction::higher);
   CHECK_FALSE(p[0].regression);
   CHECK_FALSE(p[1].regression);
   CHECK(p[2].regression);
@@ -67,25 +70,26 @@ TEST_CASE("report rules: the 2-sigma regression rule", "[report][unit]") {
   std::vector<TrendPoint> l(2);
   l[0].value = 10, l[0].sigma = 0.1;
   l[1].value = 11, l[1].sigma = 0.1;
-  regression_rule_2sigma(l, false);
+  regression_rule_2sigma(l, Direction::lower);
   CHECK(l[1].regression);
   l[1].regression = false;
-  regression_rule_2sigma(l, true);  // the same numbers are an improvement when higher is better
+  regression_rule_2sigma(l, Direction::higher);  // the same numbers are an improvement when higher is better
+  CHECK_FALSE(l[1].regression);
+  regression_rule_2sigma(l, Direction::unknown);  // never judged
   CHECK_FALSE(l[1].regression);
 }
 
-TEST_CASE("report rules: primary metric mapping and direction", "[report][unit]") {
-  CHECK(primary_metric("code-python", {"pass@10", "pass@1"}) == "pass@1");
-  CHECK(primary_metric("sentiment", {"acc_norm", "macro_f1", "acc"}) == "acc");
-  CHECK(primary_metric("qa", {"f1", "exact_match"}) == "exact_match");
-  CHECK(primary_metric("dialogue", {"gold_ppl", "selection_acc", "distinct_1"}) == "selection_acc");
-  CHECK(primary_metric("custom", {"zeta", "alpha"}) == "zeta");
-  CHECK(higher_is_better("pass@1"));
-  CHECK(higher_is_better("exact_match"));
-  CHECK_FALSE(higher_is_better("perplexity"));
-  CHECK_FALSE(higher_is_better("gold_ppl"));
-  CHECK_FALSE(higher_is_better("tpot_ms"));
-  CHECK_FALSE(higher_is_better("invalid"));  // the count of items with non-finite scores
+TEST_CASE("report rules: the primary metric is the one the rows flag", "[report][unit]") {
+  auto row = [](const char* m, bool primary) {
+    MetricRow r;
+    r.metric = m;
+    r.primary = primary;
+    return r;
+  };
+  CHECK(primary_metric({row("pass@10", false), row("pass@1", true)}) == "pass@1");
+  CHECK(primary_metric({row("acc_norm", false), row("macro_f1", false), row("acc", true)}) == "acc");
+  CHECK(primary_metric({row("zeta", false), row("alpha", false)}) == "zeta");  // none flagged (old rows): the first
+  CHECK(primary_metric({}).empty());
 }
 
 TEST_CASE("report data: suites and latencies and frontier and budgets from a database", "[report][unit]") {
@@ -175,7 +179,7 @@ TEST_CASE("report data: trends mark the qa drop of the newest f32 run", "[report
   // default trends: each suite's primary metric, then latency
   REQUIRE(d.trends.size() == 4);
   CHECK(d.trends.back().task == "latency");
-  CHECK_FALSE(d.trends.back().higher_better);
+  CHECK(d.trends.back().direction == Direction::lower);
   const Trend* qa = nullptr;
   for (const auto& t : d.trends)
     if (t.task == "qa") qa = &t;
@@ -198,7 +202,7 @@ TEST_CASE("report data: trends mark the qa drop of the newest f32 run", "[report
   CHECK(flagged == 1);
   // the rule is swappable
   Options strict;
-  strict.regression_rule = [](std::vector<TrendPoint>& pts, bool) {
+  strict.regression_rule = [](std::vector<TrendPoint>& pts, Direction) {
     for (auto& p : pts) p.regression = true;
   };
   const ReportData all = load_report(*store, db.path, strict);

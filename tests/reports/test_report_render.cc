@@ -2,6 +2,8 @@
 // numbers equal to the database), the Markdown summary, and the `sparkbench report` command.
 #include <catch2/catch.hpp>
 
+#include "common/text.h"
+
 #include <sqlite3.h>
 
 #include <cmath>
@@ -269,9 +271,9 @@ TEST_CASE("report markdown: tables and verdicts carry the values", "[report][uni
   CHECK(md.find("| BM_Matmul/f32/M:1 | 50 \xC2\xB5s |") != std::string::npos);
   CHECK(md.find("62.5%") != std::string::npos);
   // the label's markup is neutralised in table cells
-  CHECK(md.find("nightly &lt;&&gt; \"quoted\"") != std::string::npos);
+  CHECK(md.find("nightly &lt;&amp;&gt; \"quoted\"") != std::string::npos);
   CHECK(md.find("<&>") == std::string::npos);
-  CHECK(md_cell("a|b\nc<d>") == "a\\|b c&lt;d&gt;");
+  CHECK(sb::text::md_cell("a|b\nc<d>") == "a\\|b c&lt;d&gt;");
   // every table row has as many cells as its header
   std::istringstream lines(md);
   std::string line, header;

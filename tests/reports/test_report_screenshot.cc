@@ -42,7 +42,7 @@ std::string find_on_path(const std::vector<std::string>& names) {
 TEST_CASE("report screenshot: headless Chromium renders the page with its charts", "[report][screenshot]") {
   const std::string chromium = find_on_path({"chromium", "chromium-browser"});
   if (chromium.empty()) {
-    std::cout << "SKIPPED: chromium is not installed (CI installs it via scripts/setup.sh)\n";
+    test::skip("chromium is not installed (CI installs it via scripts/setup.sh)");
     return;
   }
   const std::string dir = test::temp_dir("report-screenshot");

@@ -10,6 +10,7 @@
 #include "engine/core/error.h"
 #include "reports/store.h"
 #include "reports/store_proc.h"
+#include "reports/store_schema.h"
 #include "tests/reports/test_store_util.h"
 
 using namespace sb;
@@ -96,7 +97,7 @@ TEST_CASE("store schema: a new file gets the current version once", "[store][uni
   std::string path = db_path("schema-new");
   Store::open(path);
   Store::open(path);
-  CHECK(raw_one(path, "SELECT group_concat(version) FROM schema_version") == "3");
+  CHECK(raw_one(path, "SELECT group_concat(version) FROM schema_version") == std::to_string(store_schema::kCurrentVersion));
   CHECK(raw_one(path, "PRAGMA journal_mode") == "wal");
   CHECK(raw_one(path, "PRAGMA integrity_check") == "ok");
 }
@@ -153,6 +154,9 @@ TEST_CASE("store schema: a version 1 file is upgraded in place and keeps its dat
   CHECK(ms[0].value == 0.5);
   CHECK(ms[0].n == 10);
   CHECK_FALSE(ms[0].stderr_);
+  CHECK(ms[0].direction == Direction::unknown);  // old rows: shown, never judged
+  CHECK(ms[0].unit.empty());
+  CHECK_FALSE(ms[0].primary);
   auto ss = st->samples(1);
   REQUIRE(ss.size() == 2);
   CHECK(ss[0].output == "Paris");
@@ -179,18 +183,19 @@ TEST_CASE("store schema: a version 1 file is upgraded in place and keeps its dat
 TEST_CASE("store schema: a newer version is refused with both versions named", "[store][unit]") {
   std::string path = db_path("schema-newer");
   Store::open(path);
-  raw_sql(path, "INSERT INTO schema_version VALUES (4, '2030-01-01T00:00:00Z')");
+  const int newer = store_schema::kCurrentVersion + 1;
+  raw_sql(path, "INSERT INTO schema_version VALUES (" + std::to_string(newer) + ", '2030-01-01T00:00:00Z')");
   try {
     Store::open(path);
     FAIL("a newer schema was accepted");
   } catch (const sb::Error& e) {
     std::string msg = e.what();
     CHECK(msg.find(path) == 0);
-    CHECK(msg.find("version 4") != std::string::npos);
-    CHECK(msg.find("(3)") != std::string::npos);
+    CHECK(msg.find("version " + std::to_string(newer)) != std::string::npos);
+    CHECK(msg.find("(" + std::to_string(store_schema::kCurrentVersion) + ")") != std::string::npos);
     CHECK(msg.find('\n') == std::string::npos);
   }
-  CHECK(raw_one(path, "SELECT max(version) FROM schema_version") == "4");  // untouched
+  CHECK(raw_one(path, "SELECT max(version) FROM schema_version") == std::to_string(newer));  // untouched
 }
 
 TEST_CASE("store schema: an SQLite file of something else is refused", "[store][unit]") {

@@ -162,7 +162,7 @@ class CpuBackend : public Backend {
     return w;
   }
 
-  void embed(const Weight& table, const int32_t* ids, int64_t n, Tensor& x) override {
+  void do_embed(const Weight& table, const int32_t* ids, int64_t n, Tensor& x) override {
     const auto& w = static_cast<const CpuWeight&>(table);
     for (int64_t t = 0; t < n; ++t) {
       if (ids[t] < 0 || ids[t] >= w.rows()) fail("token id ", ids[t], " out of range [0, ", w.rows(), ")");
@@ -176,14 +176,14 @@ class CpuBackend : public Backend {
     }
   }
 
-  void rmsnorm(const Tensor& x, const Tensor& w, float eps, Tensor& out) override {
+  void do_rmsnorm(const Tensor& x, const Tensor& w, float eps, Tensor& out) override {
     const int64_t C = x.cols();
     const int nt = team(double(x.rows() * C) * 8);
     #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
     for (int64_t t = 0; t < x.rows(); ++t) cpu::rmsnorm_row(x.as<float>() + t * C, w.as<float>(), eps, out.as<float>() + t * C, C);
   }
 
-  void matmul(const Tensor& x, const Weight& weight, Tensor& y, const Tensor* bias, bool accumulate) override {
+  void do_matmul(const Tensor& x, const Weight& weight, Tensor& y, const Tensor* bias, bool accumulate) override {
     const auto& w = static_cast<const CpuWeight&>(weight);
     const int64_t M = x.rows(), K = x.cols(), N = w.rows();
     if (K != w.cols() || y.rows() != M || y.cols() != N) fail("cpu matmul: shape mismatch");
@@ -240,7 +240,7 @@ class CpuBackend : public Backend {
     run_matmul(x, wm, 0, K, N, y, bias, accumulate);
   }
 
-  void rope(Tensor& x, int64_t n_heads, const AttentionShape& s, int64_t pos0) override {
+  void do_rope(Tensor& x, int64_t n_heads, const AttentionShape& s, int64_t pos0) override {
     const float theta_scale = std::pow(s.rope_base, -2.0f / float(s.n_rot));
     const int64_t half = s.n_rot / 2;
     const float* ff = s.freq_factors.empty() ? nullptr : s.freq_factors.as<float>();
@@ -272,7 +272,7 @@ class CpuBackend : public Backend {
     }
   }
 
-  void kv_store(KvCache& cache, int64_t layer, const Tensor& k, const Tensor& v, int64_t pos0) override {
+  void do_kv_store(KvCache& cache, int64_t layer, const Tensor& k, const Tensor& v, int64_t pos0) override {
     auto& c = static_cast<HostKvCache&>(cache);
     if (pos0 + k.rows() > c.n_ctx()) fail("KV cache overflow: position ", pos0 + k.rows(), " > context ", c.n_ctx());
     for (int64_t t = 0; t < k.rows(); ++t) {
@@ -281,7 +281,7 @@ class CpuBackend : public Backend {
     }
   }
 
-  void attention(const Tensor& q, const KvCache& cache, int64_t layer, int64_t pos0, const AttentionShape& s,
+  void do_attention(const Tensor& q, const KvCache& cache, int64_t layer, int64_t pos0, const AttentionShape& s,
                  Tensor& out) override {
     const auto& c = static_cast<const HostKvCache&>(cache);
     const int64_t D = s.head_dim, group = s.n_head / s.n_head_kv, T = q.rows();
@@ -409,7 +409,7 @@ class CpuBackend : public Backend {
     stream_.wait();
   }
 
-  void swiglu(const Tensor& gate, const Tensor& up, Tensor& out) override {
+  void do_swiglu(const Tensor& gate, const Tensor& up, Tensor& out) override {
     const int64_t C = gate.cols();
     const int nt = team(double(gate.rows() * C) * 12);
     #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
@@ -417,25 +417,25 @@ class CpuBackend : public Backend {
       cpu::swiglu_row(gate.as<float>() + t * C, up.as<float>() + t * C, out.as<float>() + t * C, C);
   }
 
-  void geglu(const Tensor& gate, const Tensor& up, Tensor& out) override {
+  void do_geglu(const Tensor& gate, const Tensor& up, Tensor& out) override {
     const int64_t n = gate.rows() * gate.cols();
     const int nt = team(double(n) * 24);
     #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
     for (int64_t i = 0; i < n; ++i) out.as<float>()[i] = gelu_tanh(gate.as<float>()[i]) * up.as<float>()[i];
   }
 
-  void add(Tensor& x, const Tensor& y) override {
+  void do_add(Tensor& x, const Tensor& y) override {
     const int64_t n = x.rows() * x.cols();
     cpu::add_row(x.as<float>(), y.as<float>(), n);
   }
 
-  void scale(Tensor& x, float s) override {
+  void do_scale(Tensor& x, float s) override {
     const int64_t n = x.rows() * x.cols();
     float* p = x.as<float>();
     for (int64_t i = 0; i < n; ++i) p[i] *= s;
   }
 
-  void softcap(Tensor& x, float cap) override {
+  void do_softcap(Tensor& x, float cap) override {
     const int64_t n = x.rows() * x.cols();
     const int nt = team(double(n) * 24);
     float* p = x.as<float>();

@@ -291,7 +291,7 @@ class CudaBackend : public Backend {
   }
 
   // ---- ops ----
-  void embed(const Weight& table, const int32_t* ids, int64_t n, Tensor& x) override {
+  void do_embed(const Weight& table, const int32_t* ids, int64_t n, Tensor& x) override {
     const auto& w = static_cast<const CudaWeight&>(table);
     require_f32(x, "embed output");
     if (x.cols() != w.cols() || n < 0 || n > x.rows()) fail("cuda embed: shape mismatch");
@@ -325,7 +325,7 @@ class CudaBackend : public Backend {
       cuda::embed_rows(w.view(), d_ids, n, x.as<float>(), stream());
   }
 
-  void rmsnorm(const Tensor& x, const Tensor& w, float eps, Tensor& out) override {
+  void do_rmsnorm(const Tensor& x, const Tensor& w, float eps, Tensor& out) override {
     require_f32(x, "rmsnorm input");
     require_f32(w, "rmsnorm weight");
     require_f32(out, "rmsnorm output");
@@ -334,7 +334,7 @@ class CudaBackend : public Backend {
     cuda::rmsnorm(x.as<float>(), w.as<float>(), eps, out.as<float>(), x.rows(), x.cols(), stream());
   }
 
-  void matmul(const Tensor& x, const Weight& weight, Tensor& y, const Tensor* bias, bool accumulate) override {
+  void do_matmul(const Tensor& x, const Weight& weight, Tensor& y, const Tensor* bias, bool accumulate) override {
     const auto& w = static_cast<const CudaWeight&>(weight);
     require_f32(x, "matmul input");
     require_f32(y, "matmul output");
@@ -357,7 +357,7 @@ class CudaBackend : public Backend {
     if (b) cuda::add_bias(y.as<float>(), b, M, N, stream());
   }
 
-  void rope(Tensor& x, int64_t n_heads, const AttentionShape& s, int64_t pos0) override {
+  void do_rope(Tensor& x, int64_t n_heads, const AttentionShape& s, int64_t pos0) override {
     require_f32(x, "rope input");
     if (n_heads * s.head_dim > x.cols() || s.n_rot > s.head_dim || s.n_rot < 0) fail("cuda rope: shape mismatch");
     use_device();
@@ -372,7 +372,7 @@ class CudaBackend : public Backend {
                s.rope_style == RopeStyle::NeoX, pos_arg(pos0, x.rows()), stream());
   }
 
-  void kv_store(KvCache& cache, int64_t layer, const Tensor& k, const Tensor& v, int64_t pos0) override {
+  void do_kv_store(KvCache& cache, int64_t layer, const Tensor& k, const Tensor& v, int64_t pos0) override {
     auto& c = static_cast<CudaKvCache&>(cache);
     require_f32(k, "kv_store k");
     require_f32(v, "kv_store v");
@@ -384,7 +384,7 @@ class CudaBackend : public Backend {
                    pos_arg(pos0, k.rows()), stream());
   }
 
-  void attention(const Tensor& q, const KvCache& cache, int64_t layer, int64_t pos0, const AttentionShape& s,
+  void do_attention(const Tensor& q, const KvCache& cache, int64_t layer, int64_t pos0, const AttentionShape& s,
                  Tensor& out) override {
     const auto& c = static_cast<const CudaKvCache&>(cache);
     require_f32(q, "attention q");
@@ -424,7 +424,7 @@ class CudaBackend : public Backend {
     cuda::attention_decode(a, n_split, sc, stream());
   }
 
-  void swiglu(const Tensor& gate, const Tensor& up, Tensor& out) override {
+  void do_swiglu(const Tensor& gate, const Tensor& up, Tensor& out) override {
     require_f32(gate, "swiglu gate");
     require_f32(up, "swiglu up");
     require_f32(out, "swiglu output");
@@ -434,7 +434,7 @@ class CudaBackend : public Backend {
     cuda::swiglu(gate.as<float>(), up.as<float>(), out.as<float>(), n, stream());
   }
 
-  void geglu(const Tensor& gate, const Tensor& up, Tensor& out) override {
+  void do_geglu(const Tensor& gate, const Tensor& up, Tensor& out) override {
     require_f32(gate, "geglu gate");
     require_f32(up, "geglu up");
     require_f32(out, "geglu output");
@@ -444,20 +444,20 @@ class CudaBackend : public Backend {
     cuda::geglu(gate.as<float>(), up.as<float>(), out.as<float>(), n, stream());
   }
 
-  void scale(Tensor& x, float s) override {
+  void do_scale(Tensor& x, float s) override {
     require_f32(x, "scale x");
     use_device();
     cuda::scale_inplace(x.as<float>(), s, x.rows() * x.cols(), stream());
   }
 
-  void softcap(Tensor& x, float cap) override {
+  void do_softcap(Tensor& x, float cap) override {
     require_f32(x, "softcap x");
     if (!(cap > 0.0f)) fail("cuda softcap: cap must be positive");
     use_device();
     cuda::softcap_inplace(x.as<float>(), cap, x.rows() * x.cols(), stream());
   }
 
-  void add(Tensor& x, const Tensor& y) override {
+  void do_add(Tensor& x, const Tensor& y) override {
     require_f32(x, "add x");
     require_f32(y, "add y");
     const int64_t n = x.rows() * x.cols();

@@ -62,7 +62,7 @@ class RefBackend : public Backend {
     return std::make_unique<HostKvCache>(n_layer, n_ctx, kv_dim, dt);
   }
 
-  void embed(const Weight& table, const int32_t* ids, int64_t n, Tensor& x) override {
+  void do_embed(const Weight& table, const int32_t* ids, int64_t n, Tensor& x) override {
     const auto& w = static_cast<const RefWeight&>(table);
     require_f32(x, "embed output");
     for (int64_t t = 0; t < n; ++t) {
@@ -71,7 +71,7 @@ class RefBackend : public Backend {
     }
   }
 
-  void rmsnorm(const Tensor& x, const Tensor& w, float eps, Tensor& out) override {
+  void do_rmsnorm(const Tensor& x, const Tensor& w, float eps, Tensor& out) override {
     const int64_t C = x.cols();
     for (int64_t t = 0; t < x.rows(); ++t) {
       const float* xr = x.as<float>() + t * C;
@@ -83,7 +83,7 @@ class RefBackend : public Backend {
     }
   }
 
-  void matmul(const Tensor& x, const Weight& weight, Tensor& y, const Tensor* bias, bool accumulate) override {
+  void do_matmul(const Tensor& x, const Weight& weight, Tensor& y, const Tensor* bias, bool accumulate) override {
     const auto& w = static_cast<const RefWeight&>(weight);
     const int64_t T = x.rows(), K = x.cols(), N = w.rows();
     if (K != w.cols() || y.rows() != T || y.cols() != N) fail("ref matmul: shape mismatch");
@@ -120,7 +120,7 @@ class RefBackend : public Backend {
     }
   }
 
-  void rope(Tensor& x, int64_t n_heads, const AttentionShape& s, int64_t pos0) override {
+  void do_rope(Tensor& x, int64_t n_heads, const AttentionShape& s, int64_t pos0) override {
     const float theta_scale = std::pow(s.rope_base, -2.0f / float(s.n_rot));
     const float* ff = s.freq_factors.empty() ? nullptr : s.freq_factors.as<float>();
     if (ff && s.freq_factors.rows() * s.freq_factors.cols() != s.n_rot / 2)
@@ -148,7 +148,7 @@ class RefBackend : public Backend {
     }
   }
 
-  void kv_store(KvCache& cache, int64_t layer, const Tensor& k, const Tensor& v, int64_t pos0) override {
+  void do_kv_store(KvCache& cache, int64_t layer, const Tensor& k, const Tensor& v, int64_t pos0) override {
     auto& c = static_cast<HostKvCache&>(cache);
     if (pos0 + k.rows() > c.n_ctx()) fail("KV cache overflow: position ", pos0 + k.rows(), " > context ", c.n_ctx());
     for (int64_t t = 0; t < k.rows(); ++t) {
@@ -157,7 +157,7 @@ class RefBackend : public Backend {
     }
   }
 
-  void attention(const Tensor& q, const KvCache& cache, int64_t layer, int64_t pos0, const AttentionShape& s,
+  void do_attention(const Tensor& q, const KvCache& cache, int64_t layer, int64_t pos0, const AttentionShape& s,
                  Tensor& out) override {
     const auto& c = static_cast<const HostKvCache&>(cache);
     const int64_t D = s.head_dim, group = s.n_head / s.n_head_kv;
@@ -203,7 +203,7 @@ class RefBackend : public Backend {
     }
   }
 
-  void swiglu(const Tensor& gate, const Tensor& up, Tensor& out) override {
+  void do_swiglu(const Tensor& gate, const Tensor& up, Tensor& out) override {
     const int64_t n = gate.rows() * gate.cols();
     for (int64_t i = 0; i < n; ++i) {
       const float g = gate.as<float>()[i];
@@ -211,22 +211,22 @@ class RefBackend : public Backend {
     }
   }
 
-  void geglu(const Tensor& gate, const Tensor& up, Tensor& out) override {
+  void do_geglu(const Tensor& gate, const Tensor& up, Tensor& out) override {
     const int64_t n = gate.rows() * gate.cols();
     for (int64_t i = 0; i < n; ++i) out.as<float>()[i] = gelu_tanh(gate.as<float>()[i]) * up.as<float>()[i];
   }
 
-  void add(Tensor& x, const Tensor& y) override {
+  void do_add(Tensor& x, const Tensor& y) override {
     const int64_t n = x.rows() * x.cols();
     for (int64_t i = 0; i < n; ++i) x.as<float>()[i] += y.as<float>()[i];
   }
 
-  void scale(Tensor& x, float s) override {
+  void do_scale(Tensor& x, float s) override {
     const int64_t n = x.rows() * x.cols();
     for (int64_t i = 0; i < n; ++i) x.as<float>()[i] *= s;
   }
 
-  void softcap(Tensor& x, float cap) override {
+  void do_softcap(Tensor& x, float cap) override {
     const int64_t n = x.rows() * x.cols();
     for (int64_t i = 0; i < n; ++i) x.as<float>()[i] = softcap_value(x.as<float>()[i], cap);
   }
