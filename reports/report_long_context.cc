@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "common/text.h"
 #include "evals/long_context_names.h"
 #include "reports/report_html.h"
 #include "reports/report_markdown.h"
@@ -70,14 +71,14 @@ std::string long_context_heatmap_svg(const ReportData& d, const LongContextView&
   const std::string title = kind + " retrieval accuracy: " + T::config_label(d, v.config);
   std::string o = "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart heatmap\" width=\"" + std::to_string(W) + "\" height=\"" +
                   std::to_string(H) + "\" viewBox=\"0 0 " + std::to_string(W) + " " + std::to_string(H) +
-                  "\" role=\"img\" data-kind=\"" + svg::escape(kind) + "\" data-config=\"" + std::to_string(v.config) +
+                  "\" role=\"img\" data-kind=\"" + sb::text::xml_escape(kind) + "\" data-config=\"" + std::to_string(v.config) +
                   "\" data-run=\"" + std::to_string(v.run) + "\">\n";
-  o += "<title>" + svg::escape(title) + "</title>\n<desc>" +
-       svg::escape("Accuracy of " + kind + " retrieval per context length (columns, tokens) and needle depth (rows, percent of the "
+  o += "<title>" + sb::text::xml_escape(title) + "</title>\n<desc>" +
+       sb::text::xml_escape("Accuracy of " + kind + " retrieval per context length (columns, tokens) and needle depth (rows, percent of the "
                    "context); colour from light (0) to dark blue (1), value printed in each cell.") +
        "</desc>\n";
   o += "<text x=\"" + std::to_string(W / 2) + "\" y=\"20\" text-anchor=\"middle\" font-size=\"14\" font-weight=\"bold\">" +
-       svg::escape(title) + "</text>\n";
+       sb::text::xml_escape(title) + "</text>\n";
   for (size_t j = 0; j < v.depths.size(); ++j)
     o += "<text x=\"" + std::to_string(left - 8) + "\" y=\"" + std::to_string(top + ch * int(j) + ch / 2 + 4) +
          "\" text-anchor=\"end\" font-size=\"12\">" + std::to_string(v.depths[j]) + "%</text>\n";
@@ -94,7 +95,7 @@ std::string long_context_heatmap_svg(const ReportData& d, const LongContextView&
       const int x = left + cw * int(i), y = top + ch * int(j);
       auto it = v.cells.find({kind, v.lengths[i], v.depths[j]});
       const bool has = it != v.cells.end() && std::isfinite(it->second.value);
-      std::string attrs = " data-kind=\"" + svg::escape(kind) + "\" data-length=\"" + std::to_string(v.lengths[i]) + "\" data-depth=\"" +
+      std::string attrs = " data-kind=\"" + sb::text::xml_escape(kind) + "\" data-length=\"" + std::to_string(v.lengths[i]) + "\" data-depth=\"" +
                           std::to_string(v.depths[j]) + "\"";
       std::string label = "-", tip = kind + ", L = " + std::to_string(v.lengths[i]) + ", depth " + std::to_string(v.depths[j]) + "%: ";
       std::string fill = "#ffffff";
@@ -112,10 +113,10 @@ std::string long_context_heatmap_svg(const ReportData& d, const LongContextView&
         tip += "no scored item";
       }
       o += "<rect class=\"cell\" x=\"" + std::to_string(x) + "\" y=\"" + std::to_string(y) + "\" width=\"" + std::to_string(cw) +
-           "\" height=\"" + std::to_string(ch) + "\" fill=\"" + fill + "\" stroke=\"#bbbbbb\"" + attrs + "><title>" + svg::escape(tip) +
+           "\" height=\"" + std::to_string(ch) + "\" fill=\"" + fill + "\" stroke=\"#bbbbbb\"" + attrs + "><title>" + sb::text::xml_escape(tip) +
            "</title></rect>\n";
       o += "<text class=\"cell-value\" x=\"" + std::to_string(x + cw / 2) + "\" y=\"" + std::to_string(y + ch / 2 + 4) +
-           "\" text-anchor=\"middle\" font-size=\"12\" fill=\"" + (dark ? "#ffffff" : "#111111") + "\">" + svg::escape(label) + "</text>\n";
+           "\" text-anchor=\"middle\" font-size=\"12\" fill=\"" + (dark ? "#ffffff" : "#111111") + "\">" + sb::text::xml_escape(label) + "</text>\n";
     }
   o += "</g>\n</svg>\n";
   return o;
@@ -131,10 +132,10 @@ std::string long_context_html(const ReportData& d) {
        "log-loss of the tokens in each position bucket of long natural text; a curve that falls as context grows means the context "
        "is used, a rise past some position means it is not.</p>\n";
   for (const auto& v : views) {
-    o += "<h3>" + svg::escape(T::config_label(d, v.config)) + " (run " + std::to_string(v.run) + ")</h3>\n<p>";
-    if (v.acc) o += "accuracy " + svg::escape(T::score(*v.acc)) + " (n = " + std::to_string(v.acc->n) + ")";
-    if (v.effective_ctx) o += " \xC2\xB7 effective context <strong>" + svg::escape(T::num(v.effective_ctx->value, 6)) + "</strong> tokens";
-    if (v.skipped && v.skipped->value > 0) o += " \xC2\xB7 " + svg::escape(T::num(v.skipped->value, 6)) + " items skipped (do not fit)";
+    o += "<h3>" + sb::text::xml_escape(T::config_label(d, v.config)) + " (run " + std::to_string(v.run) + ")</h3>\n<p>";
+    if (v.acc) o += "accuracy " + sb::text::xml_escape(T::score(*v.acc)) + " (n = " + std::to_string(v.acc->n) + ")";
+    if (v.effective_ctx) o += " \xC2\xB7 effective context <strong>" + sb::text::xml_escape(T::num(v.effective_ctx->value, 6)) + "</strong> tokens";
+    if (v.skipped && v.skipped->value > 0) o += " \xC2\xB7 " + sb::text::xml_escape(T::num(v.skipped->value, 6)) + " items skipped (do not fit)";
     o += "</p>\n";
     for (const auto& k : v.kinds) o += "<figure>\n" + long_context_heatmap_svg(d, v, k) + "</figure>\n";
   }
@@ -144,7 +145,7 @@ std::string long_context_html(const ReportData& d) {
     svg::Chart ch("long-context-loss", "loss by position");
     ch.x.title = "token position (bucket midpoint)";
     ch.x.log = true;
-    ch.y.title = T::metric_title("loss", false) + ", nats/token";
+    ch.y.title = T::metric_title("loss", Direction::lower, "") + ", nats/token";
     ch.description = "Mean token log-loss per position bucket, one line per configuration, 95% whiskers.";
     for (const auto& v : views) {
       if (v.loss.empty()) continue;
@@ -177,7 +178,7 @@ std::string long_context_markdown(const ReportData& d) {
     std::string o = "|";
     for (const auto& c : cells) {  // appended piecewise: GCC 12 warns (-Wrestrict) on " " + string&&
       o += ' ';
-      o += md_cell(c);
+      o += sb::text::md_cell(c);
       o += " |";
     }
     return o + "\n";
@@ -186,7 +187,7 @@ std::string long_context_markdown(const ReportData& d) {
   o += "Retrieval accuracy by context length (rows, tokens) and needle depth (columns); effective context = the longest length up "
        "to which accuracy stays within the threshold of the shortest length's.\n\n";
   for (const auto& v : views) {
-    o += "### " + md_cell(T::config_label(d, v.config)) + " (run " + std::to_string(v.run) + ")\n\n";
+    o += "### " + sb::text::md_cell(T::config_label(d, v.config)) + " (run " + std::to_string(v.run) + ")\n\n";
     if (v.acc) o += "accuracy " + T::score(*v.acc) + " (n = " + std::to_string(v.acc->n) + ")";
     if (v.effective_ctx) o += ", effective context **" + T::num(v.effective_ctx->value, 6) + "** tokens";
     if (v.skipped && v.skipped->value > 0) o += ", " + T::num(v.skipped->value, 6) + " items skipped (do not fit)";

@@ -76,7 +76,7 @@ struct MetricRow {
   std::optional<double> ci_low, ci_high;  // interval (bootstrap or analytic)
   int64_t n = 0;
   // From the metric's declaration (evals/metric_registry.h), stored with the row so readers
-  // never guess from the name. Rows written before schema version 3: unknown, '', false.
+  // never guess from the name. Rows written before schema version 4: unknown, '', false.
   Direction direction = Direction::unknown;
   std::string unit;             // "fraction", "ppl", "%", ... ('' = not declared)
   bool primary = false;         // the suite's headline metric

@@ -16,6 +16,7 @@
 #include "evals/engine_lm.h"
 #include "evals/long_context.h"
 #include "evals/long_context_names.h"
+#include "evals/metric_registry.h"
 #include "evals/metrics.h"
 #include "evals/task.h"
 #include "reports/compare.h"
@@ -23,6 +24,17 @@
 #include "reports/store.h"
 #include "tests/evals/fake_lm.h"
 #include "tests/reports/report_test_util.h"
+
+namespace {
+// A metric row as the runner stores it: with its declaration's direction, unit and primary flag.
+sb::MetricRow declared(sb::MetricRow m) {
+  const sb::MetricInfo info = sb::describe_metric(m.metric);
+  m.direction = info.direction;
+  m.unit = info.unit;
+  m.primary = info.primary;
+  return m;
+}
+}  // namespace
 #include "tests/test_support.h"
 
 using namespace sb;
@@ -81,16 +93,14 @@ TEST_CASE("long-context: metric names round-trip and carry their direction", "[l
   CHECK(b->first == 64);
   CHECK(b->second == 127);
   CHECK_FALSE(lc::parse_loss_metric("loss"));
-  // compare and the report agree on every direction
+  // the registry declares every name this task writes (cells and buckets via their base names)
   for (const std::string& m : {c, std::string("multikey_acc@L=64,d=0"), std::string("effective_ctx"), std::string("passkey_acc")}) {
     INFO(m);
-    CHECK_FALSE(compare::lower_is_better(m));
-    CHECK(report::higher_is_better(m));
+    CHECK(describe_metric(m).direction == Direction::higher);
   }
   for (const std::string& m : {lc::loss_metric(1, 15), std::string("loss"), std::string("skipped")}) {
     INFO(m);
-    CHECK(compare::lower_is_better(m));
-    CHECK_FALSE(report::higher_is_better(m));
+    CHECK(describe_metric(m).direction == Direction::lower);
   }
   const auto buckets = loss_buckets(100);
   REQUIRE(buckets.size() == 4);
@@ -298,9 +308,9 @@ TEST_CASE("long-context: compare flags a drop at one cell", "[long-context][comp
       for (int dp : {0, 100}) {
         const int k = (L == 512 && dp == 100) ? correct_at_cell : 10;
         const auto [lo, hi] = wilson_interval(k, 10);
-        d.metrics.push_back(MetricRow{"long-context", lc::cell_metric("passkey", L, dp), k / 10.0, std::nullopt, lo, hi, 10});
+        d.metrics.push_back(declared(MetricRow{"long-context", lc::cell_metric("passkey", L, dp), k / 10.0, std::nullopt, lo, hi, 10}));
       }
-    d.metrics.push_back(MetricRow{"long-context", lc::loss_metric(1, 15), 3.0, 0.01, std::nullopt, std::nullopt, 4});
+    d.metrics.push_back(declared(MetricRow{"long-context", lc::loss_metric(1, 15), 3.0, 0.01, std::nullopt, std::nullopt, 4}));
     return d;
   };
   const auto r = compare::compare(run_with(1, 10), run_with(2, 1), {});
@@ -309,7 +319,7 @@ TEST_CASE("long-context: compare flags a drop at one cell", "[long-context][comp
     INFO(row.metric << ": " << row.note);
     if (row.metric == lc::cell_metric("passkey", 512, 100)) {
       CHECK(row.status == compare::Status::regression);
-      CHECK(row.higher_is_better);
+      CHECK(row.direction == Direction::higher);
     } else {
       CHECK(row.status == compare::Status::ok);
     }
