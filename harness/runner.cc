@@ -39,6 +39,7 @@ SampleRow to_row(const std::string& task, const ItemResult& r) {
   s.task = task;
   s.sample_id = r.sample_id;
   s.prompt_hash = sha256_hex(r.prompt);
+  s.prompt = r.prompt;
   s.output = r.output;
   s.score = r.score;
   s.outcome = r.outcome;
@@ -56,6 +57,7 @@ SampleRow to_row(const std::string& task, const ItemResult& r) {
 ItemResult from_row(const SampleRow& s) {
   ItemResult r;
   r.sample_id = s.sample_id;
+  r.prompt = s.prompt;
   r.output = s.output;
   r.score = s.score;
   r.outcome = s.outcome;
@@ -109,6 +111,10 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
   const std::string calib_text = need_calib ? read_calibration(calib_path) : std::string();
   std::vector<Suite> suites;
   for (const auto& n : suite_names) suites.push_back(load_suite(n));
+  // The few-shot file identifies the run too (resume must not mix example sets); a bad or
+  // mismatched file fails here, before the model loads.
+  const std::string fewshot_sha = opt.task.fewshot_from.empty() ? std::string() : load_suite(opt.task.fewshot_from).data_sha256;
+  for (const auto& s : suites) Task::create(s, opt.task);
 
   auto store = Store::open(opt.db);
   store->mark_interrupted();
@@ -150,7 +156,8 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
     nlohmann::json config{{"model", lm.path}, {"model_sha256", sha}, {"variant", variant}, {"backend", margs.backend},
                           {"kv_type", margs.kv_type}, {"compute", margs.compute}, {"suites", suite_names}, {"limit", opt.limit},
                           {"samples", opt.task.samples}, {"temperature", opt.task.temperature}, {"seed", opt.task.seed},
-                          {"n_ctx", margs.n_ctx}};
+                          {"n_ctx", margs.n_ctx}, {"num_fewshot", opt.task.num_fewshot}, {"timeout_s", opt.task.timeout_s}};
+    if (!opt.task.fewshot_from.empty()) config["fewshot_from_sha256"] = fewshot_sha;
     if (spec.needs_calibration()) config["calibration_sha256"] = calib_sha;
     if (chat) config["chat"] = chat_cfg;
     RunSummary sum;

@@ -7,7 +7,7 @@ namespace sb::store_schema {
 
 namespace {
 
-// Version 2: the current schema. Keep in step with docs/SCHEMA.md and with the result of
+// Version 3: the current schema. Keep in step with docs/SCHEMA.md and with the result of
 // applying every migration to version 1 (tests/reports/test_store_schema.cc checks that).
 const char* const kCurrent = R"SQL(
 CREATE TABLE schema_version (
@@ -77,6 +77,7 @@ CREATE TABLE samples (
   n_prompt_tokens INTEGER NOT NULL DEFAULT 0,
   n_gen_tokens    INTEGER NOT NULL DEFAULT 0,
   extra_json      TEXT,
+  prompt          TEXT    NOT NULL DEFAULT '',
   UNIQUE (run_id, task, sample_id)
 );
 
@@ -201,6 +202,11 @@ CREATE TABLE request_cache (
 );
 )SQL";
 
+// 2 -> 3: each sample's full prompt text (samples.prompt; '' for rows written before).
+const char* const kMigration2 = R"SQL(
+ALTER TABLE samples ADD COLUMN prompt TEXT NOT NULL DEFAULT '';
+)SQL";
+
 // The version recorded in the file: 0 for an empty database. Throws for a database that has
 // tables but is not ours.
 int read_version(sqlite::Db& db) {
@@ -240,6 +246,7 @@ const char* current_sql() { return kCurrent; }
 const char* migration_sql(int from) {
   switch (from) {
     case 1: return kMigration1;
+    case 2: return kMigration2;
     default: return nullptr;
   }
 }

@@ -96,7 +96,7 @@ TEST_CASE("store schema: a new file gets the current version once", "[store][uni
   std::string path = db_path("schema-new");
   Store::open(path);
   Store::open(path);
-  CHECK(raw_one(path, "SELECT group_concat(version) FROM schema_version") == "2");
+  CHECK(raw_one(path, "SELECT group_concat(version) FROM schema_version") == "3");
   CHECK(raw_one(path, "PRAGMA journal_mode") == "wal");
   CHECK(raw_one(path, "PRAGMA integrity_check") == "ok");
 }
@@ -129,7 +129,7 @@ TEST_CASE("store schema: a version 1 file is upgraded in place and keeps its dat
 
   auto st = Store::open(path);
   CHECK(raw_one(path, "SELECT group_concat(version) FROM (SELECT version FROM schema_version "
-                      "ORDER BY version)") == "1,2");
+                      "ORDER BY version)") == "1,2,3");
   auto r = st->get_run(1);
   REQUIRE(r);
   CHECK(r->info.label == "old");
@@ -158,6 +158,7 @@ TEST_CASE("store schema: a version 1 file is upgraded in place and keeps its dat
   CHECK(ss[0].output == "Paris");
   CHECK(ss[1].outcome == "wrong");
   CHECK(ss[1].prompt_hash.empty());
+  CHECK(ss[1].prompt.empty());  // rows from before schema 3 have no prompt text
   CHECK_FALSE(ss[1].ttft_ms);
   CHECK(before[0] == "2");
 
@@ -179,18 +180,18 @@ TEST_CASE("store schema: a version 1 file is upgraded in place and keeps its dat
 TEST_CASE("store schema: a newer version is refused with both versions named", "[store][unit]") {
   std::string path = db_path("schema-newer");
   Store::open(path);
-  raw_sql(path, "INSERT INTO schema_version VALUES (3, '2030-01-01T00:00:00Z')");
+  raw_sql(path, "INSERT INTO schema_version VALUES (4, '2030-01-01T00:00:00Z')");
   try {
     Store::open(path);
     FAIL("a newer schema was accepted");
   } catch (const sb::Error& e) {
     std::string msg = e.what();
     CHECK(msg.find(path) == 0);
-    CHECK(msg.find("version 3") != std::string::npos);
+    CHECK(msg.find("version 4") != std::string::npos);
     CHECK(msg.find("(2)") != std::string::npos);
     CHECK(msg.find('\n') == std::string::npos);
   }
-  CHECK(raw_one(path, "SELECT max(version) FROM schema_version") == "3");  // untouched
+  CHECK(raw_one(path, "SELECT max(version) FROM schema_version") == "4");  // untouched
 }
 
 TEST_CASE("store schema: an SQLite file of something else is refused", "[store][unit]") {
