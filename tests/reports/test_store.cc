@@ -83,7 +83,7 @@ SampleRow sample(const std::string& task, const std::string& id, double score = 
 
 TEST_CASE("store: a run round-trips every field and its status changes", "[store][unit]") {
   auto st = Store::open(db_path("store-run"));
-  CHECK(st->schema_version() == 2);
+  CHECK(st->schema_version() == 3);
   RunInfo info = full_info();
   int64_t id = st->begin_run(info);
   CHECK(id > 0);
