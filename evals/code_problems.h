@@ -8,11 +8,23 @@
 //   test_setup_code (string) and test_imports (strings).
 //   program = completion + "\n" + test_setup_code + "\n" + test_imports and test_list, one a line.
 //   The problem's prompt is `text`; its canonical solution is `code`.
-// Repair problems (HumanEvalFix layout, e.g. the bundled code-repair suite) are HumanEval lines
-// with two optional string fields more: buggy_solution (the buggy code, assembled like a
-// completion) and bug_type (the kind of bug).
-// Each line is recognised by its fields (entry_point: HumanEval; test_list: MBPP); other
-// fields are ignored. Blank lines are skipped.
+// - HumanEval+ (EvalPlus): the HumanEval fields (test optional) plus base_input / plus_input
+//   (lists of argument lists) and atol. The program also runs the reference solution
+//   (prompt + canonical_solution) and the completion on every input and requires equal results
+//   (floats within max(atol, 1e-6)), as EvalPlus's differential testing does.
+// - HumanEvalFix (HumanEvalPack): task_id, declaration, buggy_solution, canonical_solution,
+//   entry_point, test (which calls check itself). program = standard-library imports +
+//   declaration (right-stripped) + completion + "\n" + test [+ check(entry_point) if absent].
+// - Repair problems in the bundled code-repair layout: HumanEval lines with two optional string
+//   fields more, buggy_solution (the buggy code, assembled like a completion) and bug_type.
+// Each line is recognised by its fields (buggy_solution with declaration: HumanEvalFix; entry_point with
+// base_input/plus_input: HumanEval+; entry_point: HumanEval; test_list: MBPP); other fields
+// are ignored. Blank lines are skipped. A sanitized-MBPP file (one JSON array) is read by
+// code_problem_from_json per element.
+//
+// code_prompt() is the text the model completes: HumanEval / HumanEval+: prompt; MBPP:
+// lm-eval's mbpp.yaml doc_to_text (the MBPP paper's prompt with every test assert);
+// HumanEvalFix: bigcode's humanevalfixtests "instruct" prompt.
 //
 // Samples: task_id + completion (a string) per line; every other field is kept verbatim (the
 // whole object is kept) so results can be written back next to it. A task_id given as an
@@ -33,7 +45,7 @@
 
 namespace sb {
 
-enum class CodeFormat { HumanEval, Mbpp };
+enum class CodeFormat { HumanEval, Mbpp, EvalPlus, HumanEvalFix };
 
 struct CodeProblem {
   CodeFormat format = CodeFormat::HumanEval;
@@ -42,13 +54,21 @@ struct CodeProblem {
   std::string entry_point;         // HumanEval only
   std::string canonical_solution;  // HumanEval canonical_solution, or MBPP code
   std::string test;                // HumanEval test
-  std::string buggy_solution;      // repair problems: the buggy code ("" when absent)
+  std::string buggy_solution;      // repair problems and HumanEvalFix: the buggy code ("" when absent)
   std::string bug_type;            // repair problems: the bug's kind ("" when absent)
   std::vector<std::string> test_list;     // MBPP
   std::vector<std::string> test_imports;  // MBPP (sanitized variant)
   std::string test_setup_code;            // MBPP
+  nlohmann::json inputs;                  // HumanEval+: base_input then plus_input (argument lists)
+  double atol = 0;                        // HumanEval+
+  std::string declaration;                // HumanEvalFix (its buggy code is buggy_solution)
   int64_t line = 0;                       // where it was defined
 };
+
+// One problem from a parsed JSON object (`where` names FILE:LINE in errors).
+CodeProblem code_problem_from_json(const nlohmann::json& j, const std::string& path, int64_t line);
+// The prompt the model completes (see above).
+std::string code_prompt(const CodeProblem& problem);
 
 // The program to execute for `completion` (see the rules above).
 std::string assemble_program(const CodeProblem& problem, const std::string& completion);

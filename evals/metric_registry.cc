@@ -22,6 +22,7 @@ std::vector<MetricInfo> builtin() {
       {"pass@1", H, "fraction", 0, 1, A::mean, I::wilson, true, "share of problems whose first sample passes (unbiased pass@k estimator)"},
       {"pass@*", H, "fraction", 0, 1, A::mean, I::student_t, false, "pass@k for k > 1 (unbiased estimator over n samples)"},
       {"acc", H, "fraction", 0, 1, A::mean, I::wilson, true, "multiple choice: share of items whose gold choice has the highest log-likelihood"},
+      {"acc_macro", H, "fraction", 0, 1, A::mean, I::student_t, false, "unweighted mean of the groups' acc (MMLU: over subjects)"},
       {"acc_norm", H, "fraction", 0, 1, A::mean, I::wilson, false, "acc with log-likelihoods divided by the choice's length in characters (lm-eval)"},
       {"macro_f1", H, "fraction", 0, 1, A::corpus, I::none, false, "macro-averaged F1 over the label set"},
       {"exact_match", H, "fraction", 0, 1, A::mean, I::wilson, true, "share of answers equal to a gold answer after SQuAD normalization"},

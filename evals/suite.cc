@@ -9,6 +9,8 @@
 #include "engine/core/error.h"
 #include "engine/core/mmap_file.h"
 #include "engine/core/sha256.h"
+#include "evals/code_problems.h"
+#include "evals/public_formats.h"
 
 namespace fs = std::filesystem;
 
@@ -142,13 +144,35 @@ Suite from_manifest(const fs::path& dir) {
   return s;
 }
 
+char first_char(const std::string& path) {
+  const std::string text = read_maybe_gz(path);
+  const size_t p = text.find_first_not_of(" \t\r\n");
+  return p == std::string::npos ? '\0' : text[p];
+}
+
+std::vector<JsonlRecord> json_array_records(const std::string& path) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(read_maybe_gz(path));
+  } catch (const nlohmann::json::parse_error& e) {
+    fail(path, ": invalid JSON: ", e.what());
+  }
+  if (!j.is_array()) fail(path, ": expected a JSON array of problems or a SQuAD object");
+  std::vector<JsonlRecord> out;
+  for (size_t i = 0; i < j.size(); ++i) {
+    if (!j[i].is_object()) fail(path, ":", i + 1, ": expected a JSON object, got ", j[i].type_name());
+    out.push_back({int64_t(i + 1), j[i]});
+  }
+  return out;
+}
+
 Suite from_public_file(const fs::path& path) {
   Suite s;
   s.source = path.string();
   s.data_path = path.string();
   s.data_sha256 = sha256_file(s.data_path);
   std::string stem = path.filename().string();
-  for (const char* ext : {".gz", ".jsonl", ".json", ".txt"})
+  for (const char* ext : {".gz", ".jsonl", ".json", ".txt", ".csv"})
     if (stem.size() > std::strlen(ext) && stem.compare(stem.size() - std::strlen(ext), std::strlen(ext), ext) == 0)
       stem.resize(stem.size() - std::strlen(ext));
   s.name = stem;
@@ -198,7 +222,8 @@ Suite from_public_file(const fs::path& path) {
     s.manifest = {{"name", s.name}, {"task", "perplexity"}, {"text_field", "text"}, {"metrics", {"ppl", "bits_per_byte"}}};
     return s;
   }
-  if (ends(".json")) {  // SQuAD: {"data": [{"paragraphs": [{"context", "qas": [{"id", "question", "answers": [{"text"}]}]}]}]}
+  if (ends(".csv")) return load_mmlu(path);
+  if (ends(".json") && first_char(f) == '{') {  // SQuAD: {"data": [{"paragraphs": [{"context", "qas": [{"id", "question", "answers": [{"text"}]}]}]}]}
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(read_maybe_gz(f));
@@ -228,21 +253,46 @@ Suite from_public_file(const fs::path& path) {
                   {"answers_field", "answers"}, {"stop", {"\n"}}, {"max_tokens", 32}, {"metrics", {"exact_match", "f1"}}};
     return s;
   }
-  s.items = read_jsonl(f);
+  if (ends(".json")) {
+    // sanitized MBPP: one JSON array of problems (element numbers stand for lines in errors)
+    s.items = json_array_records(f);
+  } else {
+    s.items = read_jsonl(f);
+  }
   if (s.items.empty()) fail(f, ": no items");
+  {
+    std::vector<JsonlRecord> records = std::move(s.items);
+    s.items.clear();
+    if (convert_public_records(s, records)) return s;
+    s.items = std::move(records);
+  }
   const auto& first = s.items.front().value;
-  if (first.contains("entry_point") && first.contains("test")) {
+  const char* format = first.contains("buggy_solution")                                                       ? "humanevalfix"
+                       : first.contains("entry_point") && (first.contains("plus_input") || first.contains("base_input")) ? "evalplus"
+                       : first.contains("entry_point") && first.contains("test")                              ? "humaneval"
+                       : first.contains("test_list")                                                          ? "mbpp"
+                                                                                                              : nullptr;
+  if (format) {
+    for (const auto& r : s.items) code_problem_from_json(r.value, f, r.line);  // bad items fail now, before any model work
     s.task = "code";
-    s.manifest = {{"name", s.name}, {"task", "code"}, {"format", "humaneval"}};
-  } else if (first.contains("test_list")) {
-    s.task = "code";
-    s.manifest = {{"name", s.name}, {"task", "code"}, {"format", "mbpp"}};
+    s.manifest = {{"name", s.name}, {"task", "code"}, {"format", format}};
+    if (std::strcmp(format, "mbpp") == 0) {
+      s.manifest["stop"] = {"[DONE]"};
+      s.manifest["prompt_source"] = "lm-eval tasks/mbpp/mbpp.yaml (the MBPP paper's prompt with the test asserts)";
+    } else if (std::strcmp(format, "humanevalfix") == 0) {
+      s.manifest["stop"] = {"\ndef ", "\nclass ", "\nif ", "\nprint(", "\n#", "\n@", "\nassert", "\n\"\"\""};
+      s.manifest["prompt_source"] = "bigcode-evaluation-harness humanevalfixtests-python, prompt 'instruct'";
+    } else {
+      s.manifest["prompt_source"] = std::string("HumanEval prompt as is") + (std::strcmp(format, "evalplus") == 0 ? " (EvalPlus)" : "");
+    }
   } else if (first.contains("question") && first.contains("answers")) {
     s.task = "generate";
     s.manifest = {{"name", s.name}, {"task", "generate"}, {"prompt_template", "Context: {context}\nQuestion: {question}\nAnswer:"},
                   {"answers_field", "answers"}, {"stop", {"\n"}}, {"max_tokens", 32}, {"metrics", {"exact_match", "f1"}}};
   } else {
-    fail(f, ":", s.items.front().line, ": unrecognized item format (expected HumanEval, MBPP or QA fields, or a suite directory)");
+    fail(f, ":", s.items.front().line,
+         ": unrecognized item format (expected HellaSwag, ARC, PIQA, Winogrande, BoolQ, GSM8K, HumanEval(+), HumanEvalFix, MBPP "
+         "or QA fields, or a suite directory; docs/SUITES.md lists them)");
   }
   return s;
 }
@@ -255,12 +305,13 @@ Suite load_suite(const std::string& name_or_path) {
   const fs::path bundled = fs::path(datasets_dir()) / name_or_path;
   const bool bare = name_or_path.find('/') == std::string::npos;
   if (bare && fs::exists(bundled / "manifest.json")) s = from_manifest(bundled);  // bundled names win over ./name
+  else if (fs::is_directory(p) && is_mmlu_path(p)) s = load_mmlu(p);
   else if (fs::is_directory(p)) s = from_manifest(p);
   else if (fs::is_regular_file(p)) s = from_public_file(p);
   else {
     std::string known;
     for (const auto& n : bundled_suites()) known += (known.empty() ? "" : ", ") + n;
-    fail("unknown suite '", name_or_path, "' (bundled: ", known, "; or give a suite directory or a .jsonl/.json/.txt file)");
+    fail("unknown suite '", name_or_path, "' (bundled: ", known, "; or give a suite directory, an MMLU .csv file or directory, or a .jsonl/.json/.txt file)");
   }
   check_unique_ids(s);
   return s;

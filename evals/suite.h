@@ -2,9 +2,11 @@
 //
 // A bundled suite is a directory datasets/<name>/ with manifest.json and a JSONL data file
 // (docs/SUITES.md documents every manifest field). load_suite() also accepts public formats as
-// they are: HumanEval / MBPP problem files (.jsonl or .jsonl.gz) become "code" suites, a
-// SQuAD-style .json file a "generate" QA suite, and a .txt file a "perplexity" suite (one item
-// per paragraph). The manifest's sha256 (of the data file) is checked when present, so a data
+// they are: HumanEval, HumanEval+, HumanEvalFix and MBPP problem files (.jsonl, .jsonl.gz, or
+// the sanitized-MBPP .json array) become "code" suites, a SQuAD-style .json file a "generate"
+// QA suite, a .txt file a "perplexity" suite (one item per paragraph), and the public
+// benchmarks of evals/public_formats.h (HellaSwag, ARC, MMLU .csv or directory, PIQA,
+// Winogrande, BoolQ, GSM8K) the suites described there. The manifest's sha256 (of the data file) is checked when present, so a data
 // change without a version bump is caught. Errors throw sb::Error naming the file (and line).
 #pragma once
 

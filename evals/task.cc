@@ -32,27 +32,48 @@ std::string ChatMode::prompt(const std::string& user) const {
   return tmpl->render(m, /*add_generation_prompt=*/true);
 }
 
-std::string Task::few_shot_prefix(size_t i, const std::string& target_template) const {
-  const auto fs = suite_.manifest.value("few_shot", nlohmann::json::object());
-  const int k = fs.value("k", 0);
-  if (k <= 0) return "";
-  const uint64_t seed = fs.value("seed", uint64_t(1234));
-  const std::string same = fs.value("exclude_same", std::string());
-  std::vector<size_t> pool;
-  for (size_t j = 0; j < size(); ++j) {
-    if (j == i) continue;
-    if (!same.empty() && suite_.items[j].value.value(same, nlohmann::json()) == suite_.items[i].value.value(same, nlohmann::json()))
-      continue;
-    pool.push_back(j);
+Task::Task(const Suite& s, const TaskOptions& o) : suite_(s), opt_(o) {
+  const auto fs = s.manifest.value("few_shot", nlohmann::json::object());
+  std::string from = o.fewshot_from;
+  if (from.empty() && fs.contains("from") && fs["from"].is_string()) {
+    from = datasets_dir() + "/" + fs["from"].get<std::string>();
+    pool_first_n_ = fs.value("sampler", std::string()) == "first_n";
   }
-  std::mt19937_64 rng(seed + i);
-  std::shuffle(pool.begin(), pool.end(), rng);
-  const std::string tmpl = suite_.get<std::string>("prompt_template", "");
+  if (from.empty()) return;
+  auto pool = std::make_shared<Suite>(load_suite(from));
+  const std::string want = s.manifest.value("format", std::string()), got = pool->manifest.value("format", std::string());
+  if (pool->task != s.task || got != want)
+    fail("--fewshot-from ", from, ": a ", pool->task, (got.empty() ? "" : " (" + got + ")"), " file cannot give examples to suite '", s.name,
+         "' (", s.task, (want.empty() ? "" : " (" + want + ")"), ")");
+  few_shot_pool_ = std::move(pool);
+}
+
+std::string Task::few_shot_prefix(size_t i, const ExampleRenderer& render) const {
+  const auto fs = suite_.manifest.value("few_shot", nlohmann::json::object());
+  const int k = opt_.num_fewshot >= 0 ? opt_.num_fewshot : fs.value("k", 0);
+  if (k <= 0) return "";
+  const uint64_t seed = fs.value("seed", uint64_t(1234)) + opt_.seed * 0x9E3779B97F4A7C15ull;
+  const std::string same = fs.value("exclude_same", std::string());
+  const std::string same_field = fs.value("same_field", std::string());
+  const std::string delim = fs.value("delimiter", std::string("\n\n"));
+  const Suite& pool = few_shot_pool_ ? *few_shot_pool_ : suite_;
+  const auto& item = suite_.items[i].value;
+  std::vector<size_t> cand;
+  for (size_t j = 0; j < pool.items.size(); ++j) {
+    const auto& v = pool.items[j].value;
+    if (few_shot_pool_ ? v == item : j == i) continue;  // never the item itself
+    if (!same.empty() && v.value(same, nlohmann::json()) == item.value(same, nlohmann::json())) continue;
+    if (!same_field.empty() && v.value(same_field, nlohmann::json()) != item.value(same_field, nlohmann::json())) continue;
+    cand.push_back(j);
+  }
+  if (!pool_first_n_) {
+    std::mt19937_64 rng(seed + i);
+    std::shuffle(cand.begin(), cand.end(), rng);
+  }
   std::string out;
-  for (size_t n = 0; n < pool.size() && n < size_t(k); ++n) {
-    const auto& r = suite_.items[pool[n]];
-    const std::string where = suite_.data_path + ":" + std::to_string(r.line);
-    out += fill_template(tmpl, r.value, where) + fill_template(target_template, r.value, where) + "\n\n";
+  for (size_t n = 0; n < cand.size() && n < size_t(k); ++n) {
+    const auto& r = pool.items[cand[n]];
+    out += render(r, pool.data_path + ":" + std::to_string(r.line)) + delim;
   }
   return out;
 }

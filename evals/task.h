@@ -79,9 +79,11 @@ struct ChatMode {
 struct TaskOptions {
   int samples = 1;            // completions per code problem (> 1 samples at temperature)
   float temperature = 0.8f;   // for samples > 1
-  uint64_t seed = 0;
+  uint64_t seed = 0;          // also steers few-shot selection
+  int num_fewshot = -1;       // few-shot examples per prompt; < 0: the manifest's few_shot.k (else 0)
+  std::string fewshot_from;   // a file or suite in the same format supplying the examples ("" = the manifest's pool, else the suite)
   int workers = 2;            // sandbox workers
-  double timeout_s = 10;      // per code sample
+  double timeout_s = 0;       // per code sample; 0: the manifest's timeout_s, else 10
   bool unsafe_no_sandbox = false;
   ChatMode chat;
 };
@@ -96,16 +98,26 @@ class Task {
   virtual std::vector<MetricResult> aggregate(const std::vector<ItemResult>& rows) const = 0;
 
  protected:
-  Task(const Suite& s, const TaskOptions& o) : suite_(s), opt_(o) {}
-  // The few-shot prefix for item i: `few_shot.k` other items (seeded choice, skipping items
-  // that share `few_shot.exclude_same` with item i), each formatted as prompt + target, joined
-  // by blank lines; "" when k == 0.
-  std::string few_shot_prefix(size_t i, const std::string& target_template) const;
+  Task(const Suite& s, const TaskOptions& o);
+  // Renders one example with its answer (prompt + target) for a few-shot prefix.
+  using ExampleRenderer = std::function<std::string(const JsonlRecord& example, const std::string& where)>;
+  // The few-shot prefix for item i: K examples (K = --num-fewshot, else the manifest's
+  // few_shot.k, else 0), each rendered with its answer and followed by few_shot.delimiter
+  // (default a blank line, lm-eval's fewshot_delimiter). The examples come from
+  // --fewshot-from (a file or suite in the same format), else the manifest's few_shot.from
+  // (a bundled pool under datasets/), else the suite itself; never item i itself (nor an
+  // example equal to it), nor one sharing few_shot.exclude_same, and only ones sharing
+  // few_shot.same_field (MMLU: the subject). Selection: a seeded shuffle per item (the
+  // manifest's few_shot.seed, default 1234, mixed with --seed), or the pool's first K when the
+  // manifest's pool has few_shot.sampler "first_n" (fixed exemplars, as lm-eval's gsm8k-cot).
+  std::string few_shot_prefix(size_t i, const ExampleRenderer& render) const;
   // Item i's group: its value of the manifest's "group_field" ("" when the suite has none).
   // sb::Error naming the file and line when the item lacks the field or it is not a string.
   std::string group_of(size_t i) const;
   const Suite& suite_;
   TaskOptions opt_;
+  std::shared_ptr<const Suite> few_shot_pool_;  // null: the suite itself
+  bool pool_first_n_ = false;
 };
 
 // A metric that is a mean of per-row values, with its standard error and 95% Student t

@@ -2,13 +2,17 @@
 //
 // For each problem the model completes the prompt `samples` times (greedy when samples == 1,
 // otherwise sampled at TaskOptions::temperature with a per-sample seed), each completion cut at
-// the suite's stop strings (default: a new top-level def/class/if/print/comment). Every
+// the suite's stop strings (default: a new top-level def/class/if/print/comment). The prompt is
+// code_prompt() of the item (evals/code_problems.h: MBPP gets its test asserts, HumanEvalFix
+// the buggy code and its tests), after K few-shot examples rendered as prompt + reference
+// solution (+ "\n[DONE]" for MBPP, as lm-eval's mbpp.yaml) when --num-fewshot asks. Every
 // program (prompt + completion + test + check(entry_point)) runs in the bubblewrap sandbox
 // (evals/sandbox.h) on `workers` parallel workers; a sample passes only when its tests run to
 // the end. One row per sample (sample_id "task_id" or "task_id#k"); pass@k (unbiased
 // estimator) for k in {1, 10, 100} that every problem reaches, with the standard error over
 // problems; with a manifest "group_field" (code-repair: bug_type) also pass@k[group]
-// (evals/task.h). The sandbox is created on the first item, so a missing bubblewrap is reported
+// (evals/task.h). Each sample may run for --timeout seconds, else the manifest's timeout_s,
+// else 10. The sandbox is created on the first item, so a missing bubblewrap is reported
 // before any generation work (run --unsafe-no-sandbox is the loud opt-out).
 #include <cstdio>
 #include <map>
@@ -29,7 +33,7 @@ const std::vector<std::string> kDefaultStops = {"\ndef ", "\nclass ", "\nif __na
 class CodeTask : public Task {
  public:
   CodeTask(const Suite& s, const TaskOptions& o) : Task(s, o) {
-    problems_ = load_code_problems(s.data_path);
+    for (const auto& r : s.items) problems_.push_back(code_problem_from_json(r.value, s.data_path, r.line));
     stop_ = s.get<std::vector<std::string>>("stop", kDefaultStops);
     max_tokens_ = s.get<int>("max_tokens", 256);
     if (opt_.samples < 1) fail("code: --samples must be >= 1 (got ", opt_.samples, ")");
@@ -37,14 +41,18 @@ class CodeTask : public Task {
 
   std::vector<ItemResult> run(size_t i, LanguageModel& lm) override {
     const std::string id = suite_.item_id(i);
-    const CodeProblem* p = problems_.find(id);
-    if (!p) fail(suite_.data_path, ": item ", i, " ('", id, "') is not a code problem of that file");
+    const CodeProblem* p = &problems_[i];
     const Sandbox& box = sandbox();
+    const std::string prompt = few_shot_prefix(i, [](const JsonlRecord& ex, const std::string& w) {
+                                 const CodeProblem e = code_problem_from_json(ex.value, w.substr(0, w.rfind(':')), ex.line);
+                                 return code_prompt(e) + e.canonical_solution + (e.format == CodeFormat::Mbpp ? "\n[DONE]" : "");
+                               }) +
+                               code_prompt(*p);
     std::vector<GenResult> gens;
     std::vector<std::string> programs;
     for (int k = 0; k < opt_.samples; ++k) {
       GenRequest g;
-      g.prompt = p->prompt;
+      g.prompt = prompt;
       g.stop = stop_;
       g.max_tokens = max_tokens_;
       if (opt_.samples > 1) {
@@ -63,7 +71,7 @@ class CodeTask : public Task {
       ItemResult out;
       out.item_id = id;
       out.sample_id = opt_.samples == 1 ? id : id + "#" + std::to_string(k);
-      out.prompt = p->prompt;
+      out.prompt = prompt;
       out.output = r.text;
       out.score = s.passed() ? 1.0 : 0.0;
       out.outcome = outcome_name(s.outcome);
@@ -109,7 +117,7 @@ class CodeTask : public Task {
   const Sandbox& sandbox() {
     if (!sandbox_) {
       SandboxOptions so;
-      so.limits.timeout_s = opt_.timeout_s;
+      so.limits.timeout_s = opt_.timeout_s > 0 ? opt_.timeout_s : suite_.get<double>("timeout_s", 10.0);
       so.unsafe_no_sandbox = opt_.unsafe_no_sandbox;
       sandbox_ = std::make_unique<Sandbox>(so);
       if (!sandbox_->warning().empty()) std::fprintf(stderr, "%s\n", sandbox_->warning().c_str());
@@ -117,7 +125,7 @@ class CodeTask : public Task {
     return *sandbox_;
   }
 
-  CodeProblemSet problems_;
+  std::vector<CodeProblem> problems_;  // one per suite item
   std::vector<std::string> stop_;
   int max_tokens_;
   std::unique_ptr<Sandbox> sandbox_;

@@ -1,7 +1,11 @@
 // generate: greedy generation until a stop string, scored by exact match and token F1 (SQuAD
 // normalization) against the item's answers (the best-matching gold counts).
+// Manifest "extract": "gsm8k" scores the answer extracted by lm-eval's gsm8k filters instead:
+// exact_match (strict: the number after "#### ") and exact_match_flexible (the last number in
+// the output), each against the gold number; f1 is then not computed.
 #include "engine/core/error.h"
 #include "evals/metrics.h"
+#include "evals/public_formats.h"
 #include "evals/task.h"
 
 namespace sb {
@@ -22,6 +26,8 @@ class GenerateTask : public Task {
     target_tmpl_ = s.get<std::string>("target_template", " {" + answers_field_ + "[0]}");
     stop_ = s.get<std::vector<std::string>>("stop", {"\n"});
     max_tokens_ = s.get<int>("max_tokens", 32);
+    extract_ = s.get<std::string>("extract", "");
+    if (!extract_.empty() && extract_ != "gsm8k") fail(s.source, ": unknown extract '", extract_, "' (gsm8k)");
   }
 
   std::vector<ItemResult> run(size_t i, LanguageModel& lm) override {
@@ -35,7 +41,10 @@ class GenerateTask : public Task {
         if (x.is_string()) golds.push_back(x);
     if (golds.empty()) fail(where, ": field '", answers_field_, "' must be a string or a non-empty array of strings");
     GenRequest g;
-    g.prompt = few_shot_prefix(i, target_tmpl_) + fill_template(tmpl_, rec.value, where);
+    g.prompt = few_shot_prefix(i, [&](const JsonlRecord& ex, const std::string& w) {
+                 return fill_template(tmpl_, ex.value, w) + fill_template(target_tmpl_, ex.value, w);
+               }) +
+               fill_template(tmpl_, rec.value, where);
     if (opt_.chat.on()) {
       g.prompt = opt_.chat.prompt(g.prompt);
       g.chat = true;
@@ -48,6 +57,21 @@ class GenerateTask : public Task {
     out.item_id = out.sample_id = suite_.item_id(i);
     out.prompt = g.prompt;
     out.output = pred;
+    out.ttft_ms = r.ttft_ms;
+    if (extract_ == "gsm8k") {
+      const std::string strict = gsm8k_strict(r.text), flexible = gsm8k_flexible(r.text);
+      const double em = !strict.empty() && strict == golds[0] ? 1.0 : 0.0;
+      const double emf = !flexible.empty() && flexible == golds[0] ? 1.0 : 0.0;
+      out.output = r.text;
+      out.score = em;
+      out.outcome = em == 1.0 ? "exact" : (emf == 1.0 ? "flexible" : "wrong");
+      out.tpot_ms = r.tpot_ms;
+      out.latency_ms = r.total_ms;
+      out.n_prompt_tokens = r.n_prompt_tokens;
+      out.n_gen_tokens = r.n_gen_tokens;
+      out.extra = {{"em", em}, {"em_flexible", emf}, {"extracted", strict}, {"extracted_flexible", flexible}, {"answers", golds}};
+      return {out};
+    }
     const double em = exact_match(pred, golds), f1 = token_f1(pred, golds);
     out.score = em;
     out.outcome = em == 1.0 ? "exact" : (f1 > 0 ? "partial" : "wrong");
@@ -62,6 +86,13 @@ class GenerateTask : public Task {
 
   std::vector<MetricResult> aggregate(const std::vector<ItemResult>& rows) const override {
     std::vector<double> em, f1;
+    if (extract_ == "gsm8k") {
+      for (const auto& r : rows) {
+        em.push_back(r.extra.at("em"));
+        f1.push_back(r.extra.at("em_flexible"));
+      }
+      return {rate_metric("exact_match", em), rate_metric("exact_match_flexible", f1)};
+    }
     for (const auto& r : rows) {
       em.push_back(r.extra.at("em"));
       f1.push_back(r.extra.at("f1"));
@@ -70,7 +101,7 @@ class GenerateTask : public Task {
   }
 
  private:
-  std::string tmpl_, target_tmpl_, answers_field_;
+  std::string tmpl_, target_tmpl_, answers_field_, extract_;
   std::vector<std::string> stop_;
   int max_tokens_;
 };

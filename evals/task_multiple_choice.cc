@@ -6,7 +6,13 @@
 // non-finite score is wrong for both and counted in `invalid` (number of such items).
 // Choices come either from a per-item list ("choices_field" + "answer_field" index) or from a
 // label set ("labels" + "label_field", each label rendered with "choices_template").
+// Optional manifest fields: "contexts_field" (per-choice contexts, Winogrande's partial
+// scoring: choice k is scored as continuation of contexts[k]; prompt_template then unused),
+// "description_field" (text put before the few-shot examples, MMLU's description),
+// "group_field" (per-group metrics "acc[<group>]" as for every task with groups, and their unweighted mean "acc_macro").
+// Few-shot examples are rendered with their gold answer: prompt + gold continuation.
 #include <cmath>
+#include <map>
 
 #include "engine/core/error.h"
 #include "evals/metrics.h"
@@ -27,7 +33,9 @@ class MultipleChoiceTask : public Task {
  public:
   MultipleChoiceTask(const Suite& s, const TaskOptions& o) : Task(s, o) {
     tmpl_ = s.get<std::string>("prompt_template", "");
-    if (tmpl_.empty()) fail(s.source, ": multiple_choice needs a prompt_template");
+    contexts_field_ = s.get<std::string>("contexts_field", "");
+    description_field_ = s.get<std::string>("description_field", "");
+    if (tmpl_.empty() && contexts_field_.empty()) fail(s.source, ": multiple_choice needs a prompt_template");
     if (s.manifest.contains("labels")) {
       labels_ = s.manifest["labels"].get<std::vector<std::string>>();
       label_field_ = s.get<std::string>("label_field", "label");
@@ -39,36 +47,71 @@ class MultipleChoiceTask : public Task {
     }
   }
 
-  std::vector<ItemResult> run(size_t i, LanguageModel& lm) override {
-    const auto& rec = suite_.items[i];
-    const std::string where = suite_.data_path + ":" + std::to_string(rec.line);
-    std::vector<std::string> choices;
+  // The item's choices (continuations), per-choice contexts (empty unless contexts_field) and gold.
+  struct Choices {
+    std::vector<std::string> conts, contexts;
     int gold = -1;
+  };
+  Choices choices_of(const JsonlRecord& rec, const std::string& path) const {
+    const std::string where = path + ":" + std::to_string(rec.line);
+    Choices out;
     if (!labels_.empty()) {
-      const std::string label = require_string(rec, suite_.data_path, label_field_.c_str());
+      const std::string label = require_string(rec, path, label_field_.c_str());
       for (size_t l = 0; l < labels_.size(); ++l) {
-        choices.push_back(fill_template(choices_tmpl_, {{"label", labels_[l]}}, where));
-        if (labels_[l] == label) gold = int(l);
+        out.conts.push_back(fill_template(choices_tmpl_, {{"label", labels_[l]}}, where));
+        if (labels_[l] == label) out.gold = int(l);
       }
-      if (gold < 0) fail(where, ": label '", label, "' is not in the manifest's labels");
+      if (out.gold < 0) fail(where, ": label '", label, "' is not in the manifest's labels");
     } else {
-      const auto& c = require_field(rec, suite_.data_path, choices_field_.c_str());
+      const auto& c = require_field(rec, path, choices_field_.c_str());
       if (!c.is_array() || c.size() < 2) fail(where, ": field '", choices_field_, "' must be an array of at least 2 strings");
       for (const auto& x : c) {
         if (!x.is_string()) fail(where, ": choices must be strings");
-        choices.push_back(x.get<std::string>());
+        out.conts.push_back(x.get<std::string>());
       }
-      const auto& a = require_field(rec, suite_.data_path, answer_field_.c_str());
-      if (!a.is_number_integer() || a.get<int>() < 0 || a.get<size_t>() >= choices.size())
+      const auto& a = require_field(rec, path, answer_field_.c_str());
+      if (!a.is_number_integer() || a.get<int>() < 0 || a.get<size_t>() >= out.conts.size())
         fail(where, ": field '", answer_field_, "' must be an index into the choices");
-      gold = a.get<int>();
+      out.gold = a.get<int>();
     }
-    std::string prompt = few_shot_prefix(i, labels_.empty() ? "" : choices_tmpl_) + fill_template(tmpl_, rec.value, where);
+    if (!contexts_field_.empty()) {
+      const auto& c = require_field(rec, path, contexts_field_.c_str());
+      if (!c.is_array() || c.size() != out.conts.size()) fail(where, ": field '", contexts_field_, "' must hold one context per choice");
+      for (const auto& x : c) {
+        if (!x.is_string()) fail(where, ": contexts must be strings");
+        out.contexts.push_back(x.get<std::string>());
+      }
+    }
+    return out;
+  }
+
+  std::vector<ItemResult> run(size_t i, LanguageModel& lm) override {
+    const auto& rec = suite_.items[i];
+    const std::string where = suite_.data_path + ":" + std::to_string(rec.line);
+    const Choices ch = choices_of(rec, suite_.data_path);
+    const std::vector<std::string>& choices = ch.conts;
+    const int gold = ch.gold;
+    std::string prefix = few_shot_prefix(i, [&](const JsonlRecord& ex, const std::string& w) {
+      const std::string path = w.substr(0, w.rfind(':'));
+      const Choices e = choices_of(ex, path);
+      const std::string ctx = e.contexts.empty() ? fill_template(tmpl_, ex.value, w) : e.contexts[size_t(e.gold)];
+      return ctx + e.conts[size_t(e.gold)];
+    });
+    if (!description_field_.empty()) prefix = require_string(rec, suite_.data_path, description_field_.c_str()) + prefix;
+    std::vector<std::string> contexts;
+    if (ch.contexts.empty()) contexts.assign(choices.size(), prefix + fill_template(tmpl_, rec.value, where));
+    else
+      for (const auto& c : ch.contexts) contexts.push_back(prefix + c);
+    std::string prompt = contexts[0];
     const bool chat = opt_.chat.on() && opt_.chat.scoring;
-    if (chat) prompt = opt_.chat.prompt(prompt);
+    if (chat) {
+      for (auto& c : contexts) c = opt_.chat.prompt(c);
+      prompt = contexts[0];
+    }
     std::vector<double> ll, norm;
-    for (const auto& c : choices) {
-      LLResult r = lm.loglikelihood({prompt, c, chat});
+    for (size_t k = 0; k < choices.size(); ++k) {
+      const std::string& c = choices[k];
+      LLResult r = lm.loglikelihood({contexts[k], c, chat});
       ll.push_back(r.logprob);
       norm.push_back(r.logprob / double(std::max<size_t>(1, choice_chars(c))));
     }
@@ -82,12 +125,20 @@ class MultipleChoiceTask : public Task {
     out.score = pred == gold ? 1.0 : 0.0;
     out.outcome = invalid ? "invalid" : pred == gold ? "correct" : "wrong";
     out.extra = {{"pred", pred}, {"pred_norm", pred_norm}, {"gold", gold}, {"loglikelihoods", ll}, {"invalid", invalid}};
+    if (ch.contexts.size() > 1) out.extra["contexts"] = contexts;  // prompt holds the first
     if (const std::string g = group_of(i); !g.empty()) out.extra["group"] = g;
     return {out};
   }
 
   std::vector<MetricResult> aggregate(const std::vector<ItemResult>& rows) const override {
-    return with_group_metrics(rows, [this](const std::vector<ItemResult>& r) { return metrics_of(r); });
+    std::vector<MetricResult> out = with_group_metrics(rows, [this](const std::vector<ItemResult>& r) { return metrics_of(r); });
+    // With groups (MMLU's subjects), the unweighted mean of the groups' acc (MMLU's headline
+    // figure); its interval is the t interval over groups.
+    std::vector<double> means;
+    for (const auto& m : out)
+      if (m.metric.rfind("acc[", 0) == 0) means.push_back(m.value);
+    if (!means.empty()) out.push_back(mean_metric("acc_macro", means, kUnitRange));
+    return out;
   }
 
  private:
@@ -120,7 +171,7 @@ class MultipleChoiceTask : public Task {
     return out;
   }
 
-  std::string tmpl_, choices_tmpl_, label_field_, choices_field_, answer_field_;
+  std::string tmpl_, choices_tmpl_, label_field_, choices_field_, answer_field_, contexts_field_, description_field_;
   std::vector<std::string> labels_;
 };
 

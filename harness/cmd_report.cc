@@ -1,5 +1,8 @@
 // `sparkbench report --db FILE -o report.html [--markdown report.md]`: the results database as
 // a self-contained HTML page (inline SVG charts) and a Markdown summary for CI comments.
+// `sparkbench report --db FILE --samples SUITE [--run REF]` prints instead the stored samples
+// of one suite of one run (default: the latest) as JSON lines: id, outcome, score, the full
+// prompt text and the output.
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -66,6 +69,7 @@ void add_report_command(CLI::App& app) {
   static std::string db = "sparkbench.db", html, md, since, latency = "auto", title = "sparkbench report";
   static std::vector<std::string> runs, budgets, trends, metrics;
   static bool log_latency = false, json = false;
+  static std::string samples_suite;
   cmd->add_option("--db", db, "Results database")->capture_default_str();
   cmd->add_option("-o,--output", html, "HTML report to write (self-contained: inline SVG and CSS)");
   cmd->add_option("--markdown", md, "Markdown summary to write ('-' = standard output)");
@@ -79,7 +83,28 @@ void add_report_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--title", title, "Report title")->capture_default_str();
   cmd->add_flag("--json", json, "Print a JSON summary (per-suite points, best under each budget, regressions) on stdout");
+  cmd->add_option("--samples", samples_suite,
+                  "Print the stored samples of this suite (id, outcome, score, full prompt, output) as JSON lines, for the run given by "
+                  "--run (default: latest)");
   cmd->callback([] {
+    if (!samples_suite.empty()) {
+      std::error_code ec;
+      if (!std::filesystem::exists(db, ec)) fail(db, ": no such results database");
+      auto store = Store::open(db);
+      const auto refs = split_commas(runs);
+      if (refs.size() > 1) fail("report --samples: give one --run (got ", refs.size(), ")");
+      const std::string ref = refs.empty() ? "latest" : refs[0];
+      auto run = store->find_run(ref);
+      if (!run) fail(db, ": no run '", ref, "'");
+      const auto rows = store->samples(run->id, samples_suite);
+      if (rows.empty()) fail(db, ": run ", run->id, " has no samples of suite '", samples_suite, "'");
+      for (const auto& r : rows)
+        std::printf("%s\n", nlohmann::json{{"run", run->id}, {"sample_id", r.sample_id}, {"outcome", r.outcome}, {"score", r.score},
+                                           {"prompt", r.prompt}, {"output", r.output}}
+                                .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                                .c_str());
+      return;
+    }
     if (html.empty() && md.empty()) fail("report: nothing to write; give -o FILE.html and/or --markdown FILE.md");
     if (json && md == "-") fail("report: --json and --markdown - both write to standard output; pick one");
     report::Options opt;

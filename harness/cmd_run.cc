@@ -136,8 +136,13 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--samples", o.task.samples, "Completions per code problem (pass@k needs samples >= k)")->capture_default_str();
   cmd->add_option("--temperature", o.task.temperature, "Sampling temperature when --samples > 1")->capture_default_str();
   cmd->add_option("--seed", o.task.seed, "Seed for sampling and few-shot selection")->capture_default_str();
+  cmd->add_option("--num-fewshot", o.task.num_fewshot,
+                  "Few-shot examples per prompt, rendered with their answers (default: the suite's; GSM8K 8, others 0)");
+  cmd->add_option("--fewshot-from", o.task.fewshot_from,
+                  "File (or suite) in the same format giving the few-shot examples, e.g. a train/dev split; the item itself is never used")
+      ->check(CLI::ExistingPath);
   cmd->add_option("--workers", o.task.workers, "Parallel sandbox workers for code execution")->capture_default_str();
-  cmd->add_option("--timeout", o.task.timeout_s, "Seconds per code sample")->capture_default_str();
+  cmd->add_option("--timeout", o.task.timeout_s, "Seconds per code sample (0 = the suite's timeout_s, else 10)")->capture_default_str();
   cmd->add_flag("--unsafe-no-sandbox", o.task.unsafe_no_sandbox, "Run generated code WITHOUT bubblewrap (dangerous)");
   cmd->add_option("--db", o.db, "Results database")->capture_default_str();
   cmd->add_option("--label", o.label, "Label for the run (compare/report can refer to it)");

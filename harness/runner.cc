@@ -101,6 +101,11 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
     return {};
   }
   mpi::ItemRunner item_runner(comm, margs);
+  // The few-shot file identifies the run too (resume must not mix example sets); a bad or
+  // mismatched file fails here, before the model loads.
+  const std::string fewshot_sha = opt.task.fewshot_from.empty() ? std::string() : load_suite(opt.task.fewshot_from).data_sha256;
+  for (const auto& s : suites)
+    if (s.task != "long_context") Task::create(s, opt.task);
 
   auto store = Store::open(opt.db);
   store->mark_interrupted();
@@ -142,7 +147,8 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
     nlohmann::json config{{"model", lm.path}, {"model_sha256", sha}, {"variant", variant}, {"backend", margs.backend},
                           {"kv_type", margs.kv_type}, {"compute", margs.compute}, {"suites", suite_names}, {"limit", opt.limit},
                           {"samples", opt.task.samples}, {"temperature", opt.task.temperature}, {"seed", opt.task.seed},
-                          {"n_ctx", margs.n_ctx}};
+                          {"n_ctx", margs.n_ctx}, {"num_fewshot", opt.task.num_fewshot}, {"timeout_s", opt.task.timeout_s}};
+    if (!opt.task.fewshot_from.empty()) config["fewshot_from_sha256"] = fewshot_sha;
     if (!opt.long_context.empty())
       config["long_context"] = {{"lengths", opt.long_context.lengths}, {"depths", opt.long_context.depths},
                                 {"items", opt.long_context.items}, {"loss_items", opt.long_context.loss_items}};

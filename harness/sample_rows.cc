@@ -14,6 +14,7 @@ SampleRow to_row(const std::string& task, const ItemResult& r) {
   s.task = task;
   s.sample_id = r.sample_id;
   s.prompt_hash = sha256_hex(r.prompt);
+  s.prompt = r.prompt;
   s.output = r.output;
   s.score = r.score;
   s.outcome = r.outcome;
@@ -31,6 +32,7 @@ SampleRow to_row(const std::string& task, const ItemResult& r) {
 ItemResult from_row(const SampleRow& s) {
   ItemResult r;
   r.sample_id = s.sample_id;
+  r.prompt = s.prompt;
   r.output = s.output;
   r.score = s.score;
   r.outcome = s.outcome;
@@ -66,7 +68,7 @@ std::optional<double> json_opt(const nlohmann::json& v) {
 // valid UTF-8 (rare) travels hex-encoded under "output_hex", so it arrives byte for byte. A NaN
 // score travels as null.
 nlohmann::json row_to_json(const SampleRow& s) {
-  nlohmann::json j{{"task", s.task}, {"sample_id", s.sample_id}, {"prompt_hash", s.prompt_hash}, {"score", s.score},
+  nlohmann::json j{{"task", s.task}, {"sample_id", s.sample_id}, {"prompt_hash", s.prompt_hash}, {"prompt", s.prompt}, {"score", s.score},
                    {"outcome", s.outcome}, {"ttft_ms", opt_json(s.ttft_ms)}, {"tpot_ms", opt_json(s.tpot_ms)},
                    {"latency_ms", opt_json(s.latency_ms)}, {"n_prompt_tokens", s.n_prompt_tokens},
                    {"n_gen_tokens", s.n_gen_tokens}, {"extra_json", s.extra_json}};
@@ -91,6 +93,7 @@ SampleRow row_from_json(const nlohmann::json& j) {
     s.task = j.at("task").get<std::string>();
     s.sample_id = j.at("sample_id").get<std::string>();
     s.prompt_hash = j.at("prompt_hash").get<std::string>();
+    s.prompt = j.at("prompt").get<std::string>();
     if (j.contains("output_hex")) {
       const std::string h = j.at("output_hex").get<std::string>();
       auto nib = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };

@@ -1,6 +1,6 @@
 // sample_rows: one evaluated item's results (evals ItemResult) as the store's per-sample rows
 // (reports SampleRow) and back, and a row as JSON for the MPI messages of harness/mpi_run.h.
-// The item id travels in extra_json["item_id"]; the prompt is stored only as its sha256.
+// The item id travels in extra_json["item_id"]; the full prompt text and its sha256 are both kept.
 // from_row/row_from_json throw sb::Error on malformed JSON.
 #pragma once
 

@@ -252,7 +252,7 @@ class SqliteStore final : public Store {
   std::vector<SampleRow> samples(int64_t run, const std::string& task) override {
     constexpr const char* cols =
         "SELECT task, sample_id, prompt_hash, output, score, outcome, ttft_ms, tpot_ms, "
-        "latency_ms, n_prompt_tokens, n_gen_tokens, extra_json FROM samples ";
+        "latency_ms, n_prompt_tokens, n_gen_tokens, extra_json, prompt FROM samples ";
     std::string sql = std::string(cols) +
                       (task.empty() ? "WHERE run_id = ?1 ORDER BY id"
                                     : "WHERE run_id = ?1 AND task = ?2 ORDER BY id");
@@ -274,6 +274,7 @@ class SqliteStore final : public Store {
       r.n_prompt_tokens = s.i64(9);
       r.n_gen_tokens = s.i64(10);
       r.extra_json = s.str(11);
+      r.prompt = s.str(12);
       out.push_back(std::move(r));
     }
     return out;
@@ -580,13 +581,13 @@ class SqliteStore final : public Store {
     const char* what = "adding samples";
     Stmt s = db_.prepare(
         "INSERT INTO samples (run_id, task, sample_id, prompt_hash, output, score, outcome, "
-        "ttft_ms, tpot_ms, latency_ms, n_prompt_tokens, n_gen_tokens, extra_json) VALUES (?1, "
-        "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        "ttft_ms, tpot_ms, latency_ms, n_prompt_tokens, n_gen_tokens, extra_json, prompt) VALUES (?1, "
+        "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         what);
     s.bind(1, run).bind(2, r.task).bind(3, r.sample_id).bind(4, r.prompt_hash);
     s.bind(5, r.output).bind(6, r.score).bind(7, r.outcome).bind(8, r.ttft_ms);
     s.bind(9, r.tpot_ms).bind(10, r.latency_ms).bind(11, r.n_prompt_tokens);
-    s.bind(12, r.n_gen_tokens).bind_text_or_null(13, r.extra_json);
+    s.bind(12, r.n_gen_tokens).bind_text_or_null(13, r.extra_json).bind(14, r.prompt);
     int rc = s.run_rc();
     if (rc == SQLITE_DONE) return;
     if (rc == SQLITE_CONSTRAINT_UNIQUE)

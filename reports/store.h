@@ -85,7 +85,8 @@ struct MetricRow {
 struct SampleRow {
   std::string task;
   std::string sample_id;        // stable id of the item (e.g. "code-python/3#2" for sample 2)
-  std::string prompt_hash;      // sha256 of the prompt text
+  std::string prompt_hash;      // sha256 of the prompt text (pairs items across runs)
+  std::string prompt;           // the full prompt text ("" for rows stored before schema 3)
   std::string output;           // generated text or chosen answer
   double score = 0;             // 1/0 for pass/fail, graded otherwise
   std::string outcome;          // "passed", "failed", "timeout", "correct", "wrong", ...

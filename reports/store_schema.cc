@@ -102,6 +102,7 @@ CREATE TABLE samples (
   n_prompt_tokens INTEGER NOT NULL DEFAULT 0,
   n_gen_tokens    INTEGER NOT NULL DEFAULT 0,
   extra_json      TEXT,
+  prompt          TEXT    NOT NULL DEFAULT '',
   UNIQUE (run_id, task, sample_id)
 );
 
@@ -286,6 +287,9 @@ const char* const kMigration3 = R"SQL(
 ALTER TABLE metrics ADD COLUMN direction  TEXT    NOT NULL DEFAULT 'unknown';
 ALTER TABLE metrics ADD COLUMN unit       TEXT    NOT NULL DEFAULT '';
 ALTER TABLE metrics ADD COLUMN is_primary INTEGER NOT NULL DEFAULT 0;
+// 4 -> 5: each sample's full prompt text (samples.prompt; '' for rows written before).
+const char* const kMigration4 = R"SQL(
+ALTER TABLE samples ADD COLUMN prompt TEXT NOT NULL DEFAULT '';
 )SQL";
 
 // The version recorded in the file: 0 for an empty database. Throws for a database that has
@@ -329,6 +333,7 @@ const char* migration_sql(int from) {
     case 1: return kMigration1;
     case 2: return kMigration2;
     case 3: return kMigration3;
+    case 4: return kMigration4;
     default: return nullptr;
   }
 }

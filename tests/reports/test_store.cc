@@ -147,6 +147,7 @@ TEST_CASE("store: samples round-trip and are unique per run, task and id", "[sto
   s.task = "code-python";
   s.sample_id = "code-python/3#2";
   s.prompt_hash = std::string(64, 'a');
+  s.prompt = "Question: \xc3\xa9t\xc3\xa9?\nAnswer:";
   const char raw[] = "def f():\n  return \"\xc3\xa9\"\0tail";  // UTF-8 and a NUL byte
   s.output = std::string(raw, sizeof raw - 1);
   s.score = 0.25;
@@ -168,6 +169,7 @@ TEST_CASE("store: samples round-trip and are unique per run, task and id", "[sto
   CHECK(g.task == s.task);
   CHECK(g.sample_id == s.sample_id);
   CHECK(g.prompt_hash == s.prompt_hash);
+  CHECK(g.prompt == s.prompt);
   CHECK(g.output == s.output);
   CHECK(g.output.size() == 27);
   CHECK(g.score == 0.25);

@@ -162,6 +162,7 @@ TEST_CASE("store schema: a version 1 file is upgraded in place and keeps its dat
   CHECK(ss[0].output == "Paris");
   CHECK(ss[1].outcome == "wrong");
   CHECK(ss[1].prompt_hash.empty());
+  CHECK(ss[1].prompt.empty());  // rows from before schema 3 have no prompt text
   CHECK_FALSE(ss[1].ttft_ms);
   CHECK(before[0] == "2");
 
