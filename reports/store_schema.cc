@@ -287,6 +287,8 @@ const char* const kMigration3 = R"SQL(
 ALTER TABLE metrics ADD COLUMN direction  TEXT    NOT NULL DEFAULT 'unknown';
 ALTER TABLE metrics ADD COLUMN unit       TEXT    NOT NULL DEFAULT '';
 ALTER TABLE metrics ADD COLUMN is_primary INTEGER NOT NULL DEFAULT 0;
+)SQL";
+
 // 4 -> 5: each sample's full prompt text (samples.prompt; '' for rows written before).
 const char* const kMigration4 = R"SQL(
 ALTER TABLE samples ADD COLUMN prompt TEXT NOT NULL DEFAULT '';
