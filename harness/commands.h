@@ -36,6 +36,7 @@ void add_report_command(CLI::App& app);
 void add_compare_command(CLI::App& app);  // errors exit 2 (ExitCode), regressions 1
 void add_history_command(CLI::App& app);  // errors exit 2 (ExitCode)
 void add_serve_command(CLI::App& app);
+void add_distill_command(CLI::App& app);  // engine/train/distill.h
 
 // Parses Google Benchmark JSON output into kernel rows (failed benchmarks are skipped);
 // `context` receives its "context" object. Throws sb::Error naming `file` on malformed input.

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   sb::cli::add_compare_command(app);
   sb::cli::add_history_command(app);
   sb::cli::add_serve_command(app);
+  sb::cli::add_distill_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
