@@ -12,6 +12,7 @@
 #include "engine/backends/backend.h"
 #include "engine/gguf/gguf.h"
 #include "engine/model/model.h"
+#include "engine/train/distill.h"
 #include "engine/train/optim.h"
 #include "engine/train/train_model.h"
 #include "tests/test_support.h"
@@ -243,4 +244,44 @@ TEST_CASE("train smoke: a tiny model overfits a tiny text (loss near zero)", "[t
   INFO("loss " << first << " -> " << last);
   CHECK(first > 2.0);  // ~ln 16 at the start
   CHECK(last < 0.05);
+}
+
+TEST_CASE("train distill: a damaged student moves toward its teacher; pruned zeros stay zero", "[train][unit]") {
+  ModelConfig c = tiny_config(2);
+  c.n_vocab = 16;
+  c.n_embd = 16;
+  c.head_dim = 8;
+  c.n_rot = 8;
+  TrainModel<float> teacher = TrainModel<float>::random(c, 8, 0.3, 0.1);
+  TrainModel<float> student = teacher;
+  auto& wq = student.params()[size_t(student.layers[0].wq)].w;
+  for (size_t i = 0; i < wq.size(); i += 2) wq[i] = 0.0f;  // "prune" half of one matrix
+  for (float& w : student.params()[size_t(student.layers[1].down)].w) w *= -1.0f;  // and damage another
+  std::mt19937 rng(3);
+  std::vector<std::vector<int32_t>> train, held;
+  for (int i = 0; i < 40; ++i) {
+    std::vector<int32_t> s(13);
+    for (int32_t& t : s) t = int32_t(rng() % 16);
+    (i < 32 ? train : held).push_back(s);
+  }
+  DistillOptions o;
+  o.steps = 150;
+  o.batch = 2;
+  o.lr = 1e-2;
+  o.top_k = 16;  // the whole vocabulary: exact KL
+  o.alpha = 1.0;
+  const DistillResult r = distill(teacher, student, train, held, o, /*frozen_zeros=*/true);
+  INFO("held-out KLD " << r.kld_before << " -> " << r.kld_after);
+  CHECK(r.kld_before > 0.01);
+  CHECK(r.kld_after < 0.5 * r.kld_before);
+  REQUIRE(r.losses.size() == 150);
+  CHECK(r.tokens == 150 * 2 * 12);
+  bool zeros_kept = true, others_moved = false;
+  const auto& tq = teacher.params()[size_t(teacher.layers[0].wq)].w;
+  for (size_t i = 0; i < wq.size(); ++i) {
+    if (i % 2 == 0) zeros_kept = zeros_kept && wq[i] == 0.0f;
+    else others_moved = others_moved || wq[i] != tq[i];
+  }
+  CHECK(zeros_kept);
+  CHECK(others_moved);
 }
