@@ -3,6 +3,8 @@
 // student as an f32 GGUF file that run/bench load like any model.
 #include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 
 #include "engine/core/error.h"
 #include "engine/gguf/gguf.h"
@@ -18,6 +20,7 @@ namespace sb::cli {
 void add_distill_command(CLI::App& app) {
   struct Args {
     std::string teacher, student, variant, out, calibration, backend;
+    std::vector<std::string> data;
     int64_t samples = 64, heldout = 8;
     int threads = 0;
     train::DistillOptions o;
@@ -33,6 +36,7 @@ void add_distill_command(CLI::App& app) {
                            "Derive the student from the teacher by a variant spec (prune-layers:N, prune-heads:N, "
                            "prune24, prune:F; pruned-away zeros stay zero)");
   st->excludes(sv);
+  c->add_option("--data", a.data, "Text files to train on as well (tokenized, cut into --seq chunks after a BOS)");
   c->add_option("--teacher-samples", a.samples, "Training sequences sampled from the teacher")->capture_default_str();
   c->add_option("--heldout", a.heldout, "Held-out sampled sequences for the KLD before/after")->capture_default_str();
   c->add_option("--steps", a.o.steps, "Optimizer steps")->required();
@@ -76,8 +80,24 @@ void add_distill_command(CLI::App& app) {
     const auto tmodel = Model::load(tfile, *backend);
     const auto t0 = std::chrono::steady_clock::now();
     const auto seqs = train::sample_sequences(*tmodel, a.samples + a.heldout, a.o.seq, tok->bos_id(), a.o.seed);
-    const std::vector<std::vector<int32_t>> trainset(seqs.begin(), seqs.begin() + a.samples),
-        heldout(seqs.begin() + a.samples, seqs.end());
+    std::vector<std::vector<int32_t>> trainset(seqs.begin(), seqs.begin() + a.samples);
+    const std::vector<std::vector<int32_t>> heldout(seqs.begin() + a.samples, seqs.end());
+    for (const std::string& path : a.data) {
+      std::ifstream in(path, std::ios::binary);
+      if (!in) fail(path, ": cannot read the training text");
+      std::ostringstream ss;
+      ss << in.rdbuf();
+      const std::vector<int32_t> ids = tok->encode(ss.str(), /*add_bos=*/false);
+      const int64_t before = int64_t(trainset.size());
+      for (size_t i = 0; i < ids.size(); i += size_t(a.o.seq - 1)) {
+        std::vector<int32_t> s = {tok->bos_id()};
+        s.insert(s.end(), ids.begin() + long(i), ids.begin() + long(std::min(ids.size(), i + size_t(a.o.seq - 1))));
+        if (s.size() >= 2) trainset.push_back(std::move(s));
+      }
+      if (int64_t(trainset.size()) == before) fail(path, ": no tokens to train on");
+      std::fprintf(stderr, "distill: %s: %zu tokens, %lld sequences\n", path.c_str(), ids.size(),
+                   (long long)(int64_t(trainset.size()) - before));
+    }
     std::fprintf(stderr, "distill: %lld teacher samples of %lld tokens (+%lld held out) in %.1f s; student %lld params\n",
                  (long long)a.samples, (long long)a.o.seq, (long long)a.heldout,
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),

@@ -44,4 +44,9 @@ TEST_CASE("cli distill: bad arguments give one error line", "[cli][distill][shar
   r = test::run_cli({"distill", "--teacher", teacher, "--student-variant", "q4_0", "--steps", "1", "-o", "/tmp/x.gguf"});
   CHECK(r.exit_code != 0);
   CHECK(r.err.find("converts weight types") != std::string::npos);
+  r = test::run_cli({"distill", "--teacher", teacher, "--student-variant", "prune-layers:1", "--data",
+                     "/nonexistent/corpus.txt", "--teacher-samples", "2", "--heldout", "1", "--steps", "1", "-o",
+                     "/tmp/x.gguf"});
+  CHECK(r.exit_code != 0);
+  CHECK(r.err.find("/nonexistent/corpus.txt: cannot read") != std::string::npos);
 }
