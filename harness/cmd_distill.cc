@@ -19,7 +19,7 @@ namespace sb::cli {
 
 void add_distill_command(CLI::App& app) {
   struct Args {
-    std::string teacher, student, variant, out, calibration, backend;
+    std::string teacher, student, variant, out, calibration, backend, out_type = "f32";
     std::vector<std::string> data;
     int64_t samples = 64, heldout = 8;
     int threads = 0;
@@ -50,9 +50,16 @@ void add_distill_command(CLI::App& app) {
   c->add_option("--calibration", a.calibration, "Calibration text for prune-layers (default: datasets/calibration/stories.txt)");
   c->add_option("--backend", a.backend, "Backend that samples from the teacher")->capture_default_str();
   c->add_option("-t,--threads", a.threads, "CPU threads (0 = all cores)")->capture_default_str();
-  c->add_option("-o,--output", a.out, "Output GGUF file (f32)")->required();
+  c->add_option("--eval-every", a.o.eval_every, "Print the held-out KLD every N steps (0 = only before and after)")
+      ->capture_default_str();
+  c->add_option("--out-type", a.out_type, "Weight type of the output file (f32, f16, bf16, q8_0, q4_k_m, ...: any variant weight type)")
+      ->capture_default_str();
+  c->add_option("-o,--output", a.out, "Output GGUF file")->required();
   c->callback([] {
     if (a.student.empty() && a.variant.empty()) fail("distill: give --student FILE or --student-variant SPEC");
+    const compress::VariantSpec out_spec = compress::parse_variant(a.out_type);
+    if (out_spec.pruned() || out_spec.weights == compress::WeightKind::Int8 || (!out_spec.converts_weights() && out_spec.weights != compress::WeightKind::F32))
+      fail("distill: --out-type '", a.out_type, "' is not a GGUF weight type (f32, f16, bf16, q8_0, q4_0, q4_k_m, ...)");
     auto tfile = GgufFile::open(a.teacher);
     auto tok = Tokenizer::from_gguf(*tfile);
     BackendOptions bo;
@@ -110,9 +117,22 @@ void add_distill_command(CLI::App& app) {
                    (long long)a.o.steps, loss, lr, double(step * a.o.batch * (a.o.seq - 1)) / s,
                    s / double(step) * double(a.o.steps - step));
     };
+    a.o.on_eval = [](int64_t step, double kld) { std::fprintf(stderr, "\nstep %lld: held-out KLD %.5f\n", (long long)step, kld); };
     const train::DistillResult r = train::distill(teacher, student, trainset, heldout, a.o, frozen_zeros);
     std::fprintf(stderr, "\n");
-    train::write_f32_gguf(student, *sfile, a.out);
+    if (out_spec.weights == compress::WeightKind::F32) {
+      train::write_f32_gguf(student, *sfile, a.out);
+    } else {  // f32 first, then the variant pipeline converts it
+      const std::string tmp = a.out + ".f32.tmp";
+      train::write_f32_gguf(student, *sfile, tmp);
+      try {
+        compress::write_variant(GgufFile::open(tmp), out_spec, nullptr, a.out);
+      } catch (...) {
+        std::remove(tmp.c_str());
+        throw;
+      }
+      std::remove(tmp.c_str());
+    }
     ModelConfig::from_gguf(*GgufFile::open(a.out));  // the output must read back as a model
     std::printf("held-out KLD to the teacher: before %.5f  after %.5f  (%.1f%%)\n", r.kld_before, r.kld_after,
                 r.kld_before > 0 ? 100.0 * r.kld_after / r.kld_before : 0.0);

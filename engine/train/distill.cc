@@ -124,6 +124,10 @@ DistillResult distill(TrainModel<float>& teacher, TrainModel<float>& student,
         if (zero_mask[t][i]) student.params()[t].w[i] = 0.0f;
     res.losses.push_back(loss);
     if (o.progress) o.progress(step + 1, loss, lr);
+    if (o.eval_every > 0 && (step + 1) % o.eval_every == 0 && step + 1 < o.steps) {
+      res.evals.push_back({step + 1, heldout_kld(teacher, student, heldout)});
+      if (o.on_eval) o.on_eval(step + 1, res.evals.back().second);
+    }
   }
   res.kld_after = heldout_kld(teacher, student, heldout);
   return res;

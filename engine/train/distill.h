@@ -30,11 +30,15 @@ struct DistillOptions {
   uint64_t seed = 0;
   // called after every step (1-based) with the step's loss and learning rate
   std::function<void(int64_t step, double loss, double lr)> progress;
+  // every eval_every steps (0 = never), the held-out KLD at that step
+  int64_t eval_every = 0;
+  std::function<void(int64_t step, double kld)> on_eval;
 };
 
 struct DistillResult {
   double kld_before = 0, kld_after = 0;
   std::vector<double> losses;  // per step
+  std::vector<std::pair<int64_t, double>> evals;  // (step, held-out KLD) every eval_every steps
   int64_t tokens = 0;          // training tokens processed
 };
 
