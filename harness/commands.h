@@ -39,6 +39,7 @@ void add_serve_command(CLI::App& app);
 void add_loadgen_command(CLI::App& app);
 void add_decontam_command(CLI::App& app);  // items flagged exit 3 (ExitCode)
 void add_merge_command(CLI::App& app);
+void add_distill_command(CLI::App& app);  // engine/train/distill.h
 
 // Parses Google Benchmark JSON output into kernel rows (failed benchmarks are skipped);
 // `context` receives its "context" object. Throws sb::Error naming `file` on malformed input.

@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   sb::cli::add_loadgen_command(app);
   sb::cli::add_decontam_command(app);
   sb::cli::add_merge_command(app);
+  sb::cli::add_distill_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
