@@ -45,6 +45,19 @@ std::vector<std::string> bundled_suites() {
   return out;
 }
 
+std::vector<std::string> expand_suite_names(const std::vector<std::string>& requested) {
+  std::vector<std::string> out;
+  for (const auto& s : requested) {
+    if (s == "all") {
+      for (const auto& b : bundled_suites())
+        if (load_suite(b).get<bool>("in_all", true)) out.push_back(b);
+    } else {
+      out.push_back(s);
+    }
+  }
+  return out;
+}
+
 std::string fill_template(const std::string& tmpl, const nlohmann::json& item, const std::string& where) {
   std::string out;
   size_t i = 0;

@@ -46,6 +46,10 @@ struct Suite {
 std::string datasets_dir();
 // Names of the bundled suites (directories with a manifest.json), sorted.
 std::vector<std::string> bundled_suites();
+// The suite names a `--suite` list stands for: "all" becomes every bundled suite whose manifest
+// does not say "in_all": false (long-context opts out: too slow for a CI smoke run); other
+// names are kept as given. One rule for local and remote (`run --api`) runs.
+std::vector<std::string> expand_suite_names(const std::vector<std::string>& requested);
 // A bundled suite name, a suite directory, or a public-format file.
 Suite load_suite(const std::string& name_or_path);
 

@@ -62,17 +62,15 @@ std::vector<RunSummary> run_remote_evaluation(const RunOptions& opt) {
     fail("run --api --chat: the server applies its own chat template; drop --chat-template (or start the server with it)");
   if (opt.chat.scoring) fail("run --api: --chat-scoring needs prompt log-probs of chat prompts, which the chat API does not give");
   if (opt.api.concurrency < 1) fail("run --api: --concurrency must be >= 1 (got ", opt.api.concurrency, ")");
-  std::vector<std::string> suite_names;
-  for (const auto& s : opt.suites) {
-    if (s == "all") {
-      for (const auto& b : bundled_suites()) suite_names.push_back(b);
-    } else {
-      suite_names.push_back(s);
-    }
-  }
+  const std::vector<std::string> suite_names = expand_suite_names(opt.suites);
   if (suite_names.empty()) fail("no suites to run (bundled suites live in ", datasets_dir(), ")");
   std::vector<Suite> suites;
-  for (const auto& n : suite_names) suites.push_back(load_suite(n));
+  for (const auto& n : suite_names) {
+    suites.push_back(load_suite(n));
+    if (suites.back().task == "long_context")
+      fail("suite ", n, ": long-context builds its items in the model's own tokens and is not available with --api "
+           "(run it on the model file)");
+  }
 
   RemoteLM remote(url, opt.api.model, api_key_from_env(opt.api.key_env));
   const std::string endpoint = remote.client().endpoint().url();

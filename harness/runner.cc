@@ -60,15 +60,7 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
   if (!opt.api.url.empty()) return run_remote_evaluation(opt);
   ModelArgs margs = opt.model;
   if (margs.model.empty() && margs.preset.empty()) margs.preset = "codex-spark-mini";
-  std::vector<std::string> suite_names;
-  for (const auto& s : opt.suites) {
-    if (s == "all") {
-      for (const auto& b : bundled_suites())
-        if (load_suite(b).get<bool>("in_all", true)) suite_names.push_back(b);  // long-context opts out (too slow for CI)
-    } else {
-      suite_names.push_back(s);
-    }
-  }
+  const std::vector<std::string> suite_names = expand_suite_names(opt.suites);
   if (suite_names.empty()) fail("no suites to run (bundled suites live in ", datasets_dir(), ")");
   // Parse variants and load every suite first: bad input fails before any model work.
   std::vector<compress::VariantSpec> specs;

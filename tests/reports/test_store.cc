@@ -11,6 +11,7 @@
 
 #include "engine/core/error.h"
 #include "reports/store.h"
+#include "reports/store_schema.h"
 #include "reports/store_proc.h"
 #include "tests/reports/test_store_util.h"
 
@@ -83,7 +84,7 @@ SampleRow sample(const std::string& task, const std::string& id, double score = 
 
 TEST_CASE("store: a run round-trips every field and its status changes", "[store][unit]") {
   auto st = Store::open(db_path("store-run"));
-  CHECK(st->schema_version() == 3);
+  CHECK(st->schema_version() == store_schema::kCurrentVersion);
   RunInfo info = full_info();
   int64_t id = st->begin_run(info);
   CHECK(id > 0);

@@ -46,9 +46,12 @@ int64_t add_run(Store& st, const std::string& label, int n_samples) {
 
 int64_t count(const std::string& db, const std::string& sql) { return std::stoll(raw_one(db, sql)); }
 
-// Rewrites a current database as schema version 2 wrote it: no runs.uuid, no run_ranks.
+// Rewrites a current database as schema version 2 wrote it: no runs.uuid, no run_ranks, no
+// metric declarations (version 4), no sample prompts (version 5).
 void downgrade_to_v2(const std::string& path) {
   raw_sql(path, "DROP INDEX runs_uuid; ALTER TABLE runs DROP COLUMN uuid; DROP TABLE run_ranks; "
+                "ALTER TABLE metrics DROP COLUMN direction; ALTER TABLE metrics DROP COLUMN unit; "
+                "ALTER TABLE metrics DROP COLUMN is_primary; ALTER TABLE samples DROP COLUMN prompt; "
                 "DELETE FROM schema_version; INSERT INTO schema_version VALUES (2, '2025-01-01T00:00:00Z')");
 }
 

@@ -17,6 +17,7 @@
 
 #include "engine/core/error.h"
 #include "reports/store.h"
+#include "reports/store_schema.h"
 #include "tests/reports/test_store_util.h"
 
 using namespace sb;
@@ -246,7 +247,7 @@ TEST_CASE("store: three processes write to one new file at the same time",
   CHECK(labels.size() == size_t(kWriters));
   CHECK(raw_one(path, "SELECT count(*) FROM samples") == std::to_string(kWriters * kSamples));
   CHECK(raw_one(path, "SELECT count(*) FROM request_cache") == "6");
-  CHECK(raw_one(path, "SELECT group_concat(version) FROM schema_version") == "3");
+  CHECK(raw_one(path, "SELECT group_concat(version) FROM schema_version") == std::to_string(store_schema::kCurrentVersion));
   CHECK(raw_one(path, "PRAGMA integrity_check") == "ok");
 }
 
