@@ -52,7 +52,7 @@ Json parse_object(const std::string& path, const Line& line) {
   Json j;
   try {
     j = Json::parse(line.text);
-  } catch (const typename Json::parse_error& e) {
+  } catch (const typename Json::exception& e) {  // parse_error, or out_of_range for a too-large number
     std::string m = e.what();
     size_t p = m.find("] ");
     if (p != std::string::npos) m = m.substr(p + 2);
@@ -316,7 +316,7 @@ CodeProblemSet load_code_problems(const std::string& path) {
     json arr;
     try {
       arr = json::parse(data);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, or out_of_range for a number too large
       fail(path, ": invalid JSON: ", one_line(e.what()));
     }
     for (size_t i = 0; i < arr.size(); ++i) objects.emplace_back(int64_t(i + 1), std::move(arr[i]));

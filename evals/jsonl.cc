@@ -48,6 +48,8 @@ std::vector<JsonlRecord> read_jsonl(const std::string& path) {
       j = nlohmann::json::parse(l);
     } catch (const nlohmann::json::parse_error& e) {
       fail(path, ":", line, ": invalid JSON at column ", e.byte, ": ", std::string(e.what()).substr(std::string(e.what()).find(':') + 2));
+    } catch (const nlohmann::json::exception& e) {  // e.g. a number too large for a double (out_of_range)
+      fail(path, ":", line, ": invalid JSON: ", std::string(e.what()).substr(std::string(e.what()).find(']') + 2));
     }
     if (!j.is_object()) fail(path, ":", line, ": expected a JSON object, got ", j.type_name());
     out.push_back({line, std::move(j)});

@@ -102,7 +102,7 @@ Suite from_manifest(const fs::path& dir) {
   const std::string mpath = (dir / "manifest.json").string();
   try {
     s.manifest = nlohmann::json::parse(read_file(mpath));
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a too-large number
     fail(mpath, ": invalid JSON: ", e.what());
   }
   if (!s.manifest.is_object()) fail(mpath, ": must be a JSON object");
@@ -167,7 +167,7 @@ std::vector<JsonlRecord> json_array_records(const std::string& path) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(read_maybe_gz(path));
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a too-large number
     fail(path, ": invalid JSON: ", e.what());
   }
   if (!j.is_array()) fail(path, ": expected a JSON array of problems or a SQuAD object");
@@ -240,7 +240,7 @@ Suite from_public_file(const fs::path& path) {
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(read_maybe_gz(f));
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a too-large number
       fail(f, ": invalid JSON: ", e.what());
     }
     if (!j.is_object() || !j.contains("data") || !j["data"].is_array()) fail(f, ": not a SQuAD-style file (expected {\"data\": [...]})");

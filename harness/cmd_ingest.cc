@@ -30,6 +30,8 @@ std::vector<KernelRow> parse_gbench_json(const std::string& text, const std::str
     j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     fail(file, ": invalid JSON at byte ", e.byte);
+  } catch (const nlohmann::json::exception& e) {  // e.g. a number too large for a double
+    fail(file, ": invalid JSON: ", e.what());
   }
   if (!j.is_object() || !j.contains("benchmarks") || !j["benchmarks"].is_array())
     fail(file, ": not Google Benchmark JSON (no \"benchmarks\" array)");
