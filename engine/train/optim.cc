@@ -37,6 +37,11 @@ void AdamW<T>::step(std::vector<ParamTensor<T>>& params, const std::vector<std::
       v_.emplace_back(p.w.size(), 0.0);
     }
   }
+  if (m_.size() != params.size()) fail("AdamW: state of ", m_.size(), " tensors for ", params.size(), " parameters");
+  for (size_t i = 0; i < params.size(); ++i)
+    if (m_[i].size() != params[i].w.size() || grads[i].size() != params[i].w.size())
+      fail("AdamW: ", params[i].name, ": ", params[i].w.size(), " values, ", m_[i].size(), " moments, ",
+           grads[i].size(), " gradients");
   ++t_;
   const double bc1 = 1.0 - std::pow(o_.beta1, double(t_)), bc2 = 1.0 - std::pow(o_.beta2, double(t_));
   for (size_t i = 0; i < params.size(); ++i) {
@@ -53,6 +58,18 @@ void AdamW<T>::step(std::vector<ParamTensor<T>>& params, const std::vector<std::
       w[j] = T(double(w[j]) - lr * upd);
     }
   }
+}
+
+template <class T>
+void AdamW<T>::restore(int64_t t, std::vector<std::vector<double>> m, std::vector<std::vector<double>> v) {
+  if (t < 0) fail("AdamW: restored step count ", t, " is negative");
+  if (m.size() != v.size()) fail("AdamW: restored moments of ", m.size(), " and ", v.size(), " tensors");
+  for (size_t i = 0; i < m.size(); ++i)
+    if (m[i].size() != v[i].size()) fail("AdamW: restored tensor ", i, " has ", m[i].size(), " and ", v[i].size(), " moments");
+  if ((t == 0) != m.empty()) fail("AdamW: restored step count ", t, " with moments of ", m.size(), " tensors");
+  t_ = t;
+  m_ = std::move(m);
+  v_ = std::move(v);
 }
 
 template double clip_grad_norm<float>(std::vector<std::vector<float>>&, double);

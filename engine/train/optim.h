@@ -3,6 +3,8 @@
 // Operates on the flat parameter/gradient lists of TrainModel (train_model.h). Weight decay is
 // applied to matrices only (ParamTensor::matrix()), not to norm weights. Gradient accumulation
 // is TrainModel::forward_backward with weight 1 / micro-batches before one step().
+// AdamW's state (step count, moments in double) can be read and restored for checkpoints
+// (checkpoint.h): a restored optimizer steps exactly as the one it was saved from.
 #pragma once
 
 #include <cstdint>
@@ -40,6 +42,12 @@ class AdamW {
   //   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  w -= lr (mhat / (sqrt(vhat) + eps) + wd w)
   void step(std::vector<ParamTensor<T>>& params, const std::vector<std::vector<T>>& grads, double lr);
   int64_t steps() const { return t_; }
+  // The moments per parameter (params()[i] <-> m()[i]); empty before the first step.
+  const std::vector<std::vector<double>>& first_moments() const { return m_; }
+  const std::vector<std::vector<double>>& second_moments() const { return v_; }
+  // Restores a saved state: t steps taken, moments m and v (both empty when t == 0). Throws
+  // sb::Error when they disagree in shape; step() checks them against the parameters.
+  void restore(int64_t t, std::vector<std::vector<double>> m, std::vector<std::vector<double>> v);
 
  private:
   AdamWOptions o_;
