@@ -3,7 +3,16 @@
 // AdamW with warm-up + cosine decay, clipping by global norm, accumulation over `batch`
 // sequences per step; held-out KLD (full vocabulary, tau = 1) before and after.
 // Everything runs on the host in f32 (train_model.h): meant for small models (stories260K);
-// there is no backend acceleration, checkpointing or activation recomputation yet.
+// there is no backend acceleration or activation recomputation yet.
+//
+// Determinism and resuming: the sequences of step s are a pure function of (seed, s, batch),
+// so a run is a function of its inputs and options. With checkpoint_dir set, distill() writes a
+// checkpoint (checkpoint.h) every checkpoint_every steps and after the last one, and resumes
+// from the directory's latest checkpoint when there is one: a killed run, rerun with the same
+// inputs and options, ends with the same parameters, losses and KLDs, bit for bit, as an
+// unbroken run. A checkpoint of another run (any option above, the student's initial
+// parameters, the teacher's parameters or the train/held-out tokens differ) is refused with
+// one sb::Error line naming the file and the setting that differs.
 #pragma once
 
 #include <cstdint>
@@ -33,6 +42,9 @@ struct DistillOptions {
   // every eval_every steps (0 = never), the held-out KLD at that step
   int64_t eval_every = 0;
   std::function<void(int64_t step, double kld)> on_eval;
+  // "" = no checkpoints; else the directory of checkpoint.sbck (+ .prev), created if needed
+  std::string checkpoint_dir;
+  int64_t checkpoint_every = 50;  // steps between checkpoints (0 = only after the last step)
 };
 
 struct DistillResult {
@@ -40,6 +52,7 @@ struct DistillResult {
   std::vector<double> losses;  // per step
   std::vector<std::pair<int64_t, double>> evals;  // (step, held-out KLD) every eval_every steps
   int64_t tokens = 0;          // training tokens processed
+  int64_t resumed_from = 0;    // steps restored from a checkpoint (0 = started from scratch)
 };
 
 // n sequences of `len` tokens each: `bos` then ancestral samples (temperature 1) from the
@@ -51,7 +64,9 @@ std::vector<std::vector<int32_t>> sample_sequences(const Model& teacher, int64_t
 double heldout_kld(TrainModel<float>& teacher, TrainModel<float>& student, const std::vector<std::vector<int32_t>>& seqs);
 
 // Trains `student` on `train` against `teacher`; `frozen_zeros`: keep the weights that are zero
-// now at zero (unstructured pruning masks stay fixed).
+// now at zero (unstructured pruning masks stay fixed). `student` holds the initial parameters
+// (also when resuming: the checkpoint must belong to them); on return, the trained ones.
+// Prints "distill: resuming from step N of M (FILE)" to stderr when it resumes.
 DistillResult distill(TrainModel<float>& teacher, TrainModel<float>& student,
                       const std::vector<std::vector<int32_t>>& train, const std::vector<std::vector<int32_t>>& heldout,
                       const DistillOptions& o, bool frozen_zeros);
