@@ -52,6 +52,12 @@ void add_distill_command(CLI::App& app) {
   c->add_option("-t,--threads", a.threads, "CPU threads (0 = all cores)")->capture_default_str();
   c->add_option("--eval-every", a.o.eval_every, "Print the held-out KLD every N steps (0 = only before and after)")
       ->capture_default_str();
+  auto* ck = c->add_option("--checkpoint", a.o.checkpoint_dir,
+                           "Directory for resumable checkpoints; a rerun of the same command resumes from its latest "
+                           "one and ends exactly as an unbroken run would");
+  c->add_option("--checkpoint-every", a.o.checkpoint_every, "Steps between checkpoints (0 = only after the last step)")
+      ->capture_default_str()
+      ->needs(ck);
   c->add_option("--out-type", a.out_type, "Weight type of the output file (f32, f16, bf16, q8_0, q4_k_m, ...: any variant weight type)")
       ->capture_default_str();
   c->add_option("-o,--output", a.out, "Output GGUF file")->required();
@@ -110,12 +116,14 @@ void add_distill_command(CLI::App& app) {
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
                  (long long)student.n_params());
     const auto t1 = std::chrono::steady_clock::now();
+    int64_t first = -1;  // the first step of this process (a resumed run starts late)
     a.o.progress = [&](int64_t step, double loss, double lr) {
+      if (first < 0) first = step - 1;
       if (step % 10 != 0 && step != a.o.steps) return;
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
       std::fprintf(stderr, "\rstep %lld/%lld  loss %.4f  lr %.2e  %.0f tok/s  ETA %.0f s   ", (long long)step,
-                   (long long)a.o.steps, loss, lr, double(step * a.o.batch * (a.o.seq - 1)) / s,
-                   s / double(step) * double(a.o.steps - step));
+                   (long long)a.o.steps, loss, lr, double((step - first) * a.o.batch * (a.o.seq - 1)) / s,
+                   s / double(step - first) * double(a.o.steps - step));
     };
     a.o.on_eval = [](int64_t step, double kld) { std::fprintf(stderr, "\nstep %lld: held-out KLD %.5f\n", (long long)step, kld); };
     const train::DistillResult r = train::distill(teacher, student, trainset, heldout, a.o, frozen_zeros);
