@@ -206,6 +206,10 @@ void save_checkpoint_dir(const std::string& dir, const Checkpoint& c) {
     fail(latest, ": cannot rename to ", prev, ": ", std::strerror(errno));
   save_checkpoint(latest, c);
   fsync_dir(dir);
+  // temp files of writes that a kill interrupted (write_file_atomic names them latest.tmp.PID)
+  const std::string stale = std::filesystem::path(latest).filename().string() + ".tmp.";
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+    if (e.path().filename().string().rfind(stale, 0) == 0) std::filesystem::remove(e.path(), ec);
 }
 
 std::optional<std::pair<Checkpoint, std::string>> load_latest_checkpoint(const std::string& dir) {

@@ -18,6 +18,8 @@
 // before). save_checkpoint_dir renames the latest to .prev, then writes the new one atomically
 // (temp file, fsync, rename, directory fsync), so a kill at any moment leaves at least one whole
 // checkpoint: load_latest_checkpoint takes checkpoint.sbck, or .prev when the former is absent.
+// Temp files left by a write that a kill interrupted are removed by the next save. One run at a
+// time per directory: there is no lock.
 // A corrupt latest checkpoint is an error (not silently skipped) that names the previous one.
 #pragma once
 

@@ -123,7 +123,9 @@ TEST_CASE("checkpoint: save/load round trip is bit exact", "[distill][unit]") {
   c2.step = 4;
   c2.losses.push_back(1.0);
   save_checkpoint_dir(cd, c);
+  write_bytes(checkpoint_latest_path(cd) + ".tmp.99999", "half a checkpoint");  // a write killed midway
   save_checkpoint_dir(cd, c2);
+  CHECK(!std::filesystem::exists(checkpoint_latest_path(cd) + ".tmp.99999"));
   auto latest = load_latest_checkpoint(cd);
   REQUIRE(latest.has_value());
   CHECK(latest->first.step == 4);
