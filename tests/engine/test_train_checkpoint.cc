@@ -15,6 +15,7 @@
 
 #include "engine/core/error.h"
 #include "engine/core/mmap_file.h"
+#include "engine/core/sha256.h"
 #include "engine/train/checkpoint.h"
 #include "engine/train/distill.h"
 #include "engine/train/optim.h"
@@ -179,6 +180,34 @@ TEST_CASE("checkpoint: truncated, flipped or foreign files are one error naming 
   write_bytes(checkpoint_latest_path(cd), flipped);
   CHECK_THROWS_WITH(load_latest_checkpoint(cd), Catch::StartsWith(checkpoint_latest_path(cd) + ": checksum mismatch") &&
                                                     Catch::Contains(checkpoint_prev_path(cd)));
+}
+
+TEST_CASE("checkpoint: garbage behind a valid checksum is one error naming the file and never a crash", "[distill][unit]") {
+  // every byte of the header and payload overwritten in turn, the checksum recomputed so that the
+  // field parser sees the garbage (lengths past the end, huge counts, odd sizes)
+  const std::string dir = test::temp_dir("ckpt-garbage");
+  const std::string path = dir + "/g.sbck";
+  save_checkpoint(path, sample_checkpoint());
+  const std::string bytes = read_file(path);
+  const size_t body = bytes.size() - 64;
+  int rejected = 0, loaded = 0, bad_messages = 0;
+  for (size_t at = 0; at < body; at += at < 320 ? 1 : 61) {  // the fields up to the first tensor's values, then a sample
+    std::string m = bytes.substr(0, body);
+    m[at] = char(m[at] ^ ((at % 3 == 0) ? 0xff : 0x80));
+    write_bytes(path, m + sha256_hex(m));
+    try {
+      load_checkpoint(path);
+      ++loaded;  // a value byte (weights, losses) changed: still a well-formed file
+    } catch (const Error& e) {
+      ++rejected;
+      const std::string w = e.what();
+      if (w.rfind(path + ": ", 0) != 0 || w.find('\n') != std::string::npos) ++bad_messages;
+    }
+  }
+  INFO(rejected << " rejected, " << loaded << " loaded");
+  CHECK(bad_messages == 0);
+  CHECK(rejected >= 24);  // at least the magic/version/size header and the length fields
+  CHECK(loaded > 0);
 }
 
 TEST_CASE("checkpoint: settings of another run are refused naming the setting", "[distill][unit]") {
