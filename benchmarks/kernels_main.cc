@@ -315,7 +315,7 @@ void register_qgemm() {
             roofline(st, double(packed.size()) + double(m * (p.k + p.n) * 4), flops);
             if (g_peaks.s8_ops > 0)
               st.counters["pct_peak_s8"] = benchmark::Counter(flops / g_peaks.s8_ops * 100.0, benchmark::Counter::kIsIterationInvariantRate);
-          })->Unit(benchmark::kMicrosecond);
+          })->Unit(benchmark::kMicrosecond)->UseRealTime();  // rates per wall second (the work runs on OpenMP threads)
         }
 }
 #endif
