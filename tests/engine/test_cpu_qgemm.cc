@@ -6,12 +6,14 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <vector>
 
 #include "engine/backends/backend.h"
 #include "engine/backends/cpu_isa.h"
+#include "engine/core/error.h"
 #include "engine/core/half.h"
 #include "engine/gguf/ggml_types.h"
 #include "tests/engine/backend_test_util.h"
@@ -164,15 +166,23 @@ TEST_CASE("cpu qgemm: a NaN or Inf activation gives NaN outputs in its row only"
   }
 }
 
-TEST_CASE("cpu backend: --compute q8 prefill (blocked GEMM) against ref within the activation rounding bound",
+TEST_CASE("cpu backend: --compute q8 prefill (blocked GEMM, and with SPARKBENCH_CPU_QGEMM=0 the qdot kernel) against "
+          "ref within the activation rounding bound",
           "[backend][unit]") {
   if (!cpu::isa_available(cpu::Isa::Avx2)) {
     std::printf("SKIPPED: this CPU lacks AVX2\n");
     return;
   }
+  ::setenv("SPARKBENCH_CPU_QGEMM", "2", 1);
+  CHECK_THROWS_AS(create_backend("cpu", {.threads = 2, .compute = ComputeType::Q8}), Error);
+  ::setenv("SPARKBENCH_CPU_QGEMM", "0", 1);
+  auto off = create_backend("cpu", {.threads = 2, .compute = ComputeType::Q8});
+  ::unsetenv("SPARKBENCH_CPU_QGEMM");
+  CHECK(off->describe().find("blocked int8 GEMM") == std::string::npos);
   auto ref = create_backend("ref");
-  auto cpu = create_backend("cpu", {.threads = 2, .compute = ComputeType::Q8});
-  CHECK(cpu->describe().find("blocked int8 GEMM") != std::string::npos);
+  auto on = create_backend("cpu", {.threads = 2, .compute = ComputeType::Q8});
+  CHECK(on->describe().find("blocked int8 GEMM") != std::string::npos);
+  for (Backend* cpu : {on.get(), off.get()})
   for (GgmlType t : kTypes) {
     const int64_t K = 512, N = 45;
     const auto w = random_weights(t, N, K, 91);
@@ -183,20 +193,22 @@ TEST_CASE("cpu backend: --compute q8 prefill (blocked GEMM) against ref within t
     for (int64_t M : {9, 33, 128}) {
       const auto xv = test::randn(size_t(M * K), 13 + uint64_t(M));
       std::vector<float> out[2];
-      Backend* bs[2] = {ref.get(), cpu.get()};
+      Backend* bs[2] = {ref.get(), cpu};
       for (int i = 0; i < 2; ++i) {
         auto wt = bs[i]->load_weight(src);
         Tensor x = test::make(*bs[i], M, K, xv), y = bs[i]->alloc(M, N, DType::F32);
         bs[i]->matmul(x, *wt, y, nullptr, false);
         out[i] = test::get(*bs[i], y);
       }
+      // activation blocks: 32 values in the GEMM; the qdot kernel's for the type otherwise
+      const int64_t blk = cpu == on.get() || cpu::q8_act_kind(t) == 1 ? kQK : kQK_K;
       bool ok = true;
       for (int64_t r = 0; r < M && ok; ++r)
         for (int64_t n = 0; n < N; ++n) {
-          double bound = 1e-4;  // each activation moves by at most amax(its 32-block) / 254
-          for (int64_t b0 = 0; b0 < K; b0 += kQK) {
+          double bound = 1e-4;  // each activation moves by at most amax(its block) / 254
+          for (int64_t b0 = 0; b0 < K; b0 += blk) {
             double amax = 0, wsum = 0;
-            for (int64_t e = b0; e < b0 + kQK; ++e) {
+            for (int64_t e = b0; e < b0 + blk; ++e) {
               amax = std::max(amax, std::fabs(double(xv[size_t(r * K + e)])));
               wsum += std::fabs(double(wf[size_t(n * K + e)]));
             }
@@ -204,7 +216,7 @@ TEST_CASE("cpu backend: --compute q8 prefill (blocked GEMM) against ref within t
           }
           const double a = out[0][size_t(r * N + n)], g = out[1][size_t(r * N + n)];
           if (!(std::fabs(a - g) <= bound)) {
-            INFO(ggml_type_name(uint32_t(t)) << " M=" << M << " r=" << r << " n=" << n << " ref " << a << " q8 " << g
+            INFO(cpu->describe() << " " << ggml_type_name(uint32_t(t)) << " M=" << M << " r=" << r << " n=" << n << " ref " << a << " q8 " << g
                                              << " bound " << bound);
             CHECK(false);
             ok = false;
