@@ -1,7 +1,8 @@
 // Blocked integer GEMM for prefill (M > 8 rows) under `--compute q8`: block-quantized weights
-// repacked once at upload into an interleaved int8 panel layout, activations quantized once per
-// product to 8-bit blocks of 32, products in register tiles of 4 activation rows x 16 (AVX2:
-// 8 rows) or 32 (AVX-512: 16 x 2) weight rows.
+// repacked once (by the backend on a weight's first product with M > 8 rows) into an
+// interleaved int8 panel layout, activations quantized once per product to 8-bit blocks of 32,
+// products in register tiles of 4 activation rows x 32 weight rows (AVX-512 levels: two 16-row
+// panels) or 4 x 8 (AVX2 levels: one 8-row panel).
 //
 // Packed layout (per ISA level; L = lanes(), 8 or 16): weight rows in panels of L rows (the last
 // one padded with zero rows); a panel is a run of per-32-element-block records, each
