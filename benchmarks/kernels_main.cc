@@ -26,6 +26,7 @@
 #if SPARKBENCH_WITH_DNNL
 #include "engine/backends/cpu/kernels.h"
 #include "engine/backends/cpu/qdot.h"
+#include "engine/backends/cpu/qgemm.h"
 #endif
 
 using namespace sb;
@@ -261,6 +262,62 @@ void register_qdot() {
           })->Unit(benchmark::kMicrosecond);
         }
 }
+
+// qgemm/<isa>/<shape>/<proj>/<type>/M:m: the `--compute q8` prefill GEMM (cpu/qgemm.h) on every
+// ISA level, at the codex-spark and llama-1b shapes: activation quantization plus the blocked
+// product on repacked weights, threads over pairs of weight panels as the backend does. Bytes:
+// packed weights + f32 activations in and out; FLOPs 2*M*N*K; pct_peak_flops against the f32
+// peak and pct_peak_s8 against oneDNN's measured u8 x s8 matmul peak.
+void register_qgemm() {
+  struct Shape {
+    const char* shape;
+    Proj p;
+  };
+  std::vector<Shape> projs{{"spark", {"attn_qkvo", 512, 512}},  {"spark", {"ffn_gate_up", 2048, 512}},
+                           {"spark", {"ffn_down", 512, 2048}},  {"1b", {"attn_q", 2048, 2048}},
+                           {"1b", {"attn_kv", 512, 2048}},      {"1b", {"ffn_gate_up", 8192, 2048}},
+                           {"1b", {"ffn_down", 2048, 8192}}};
+  std::vector<GgmlType> types{GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K};
+  std::vector<int64_t> ms{128, 512};
+  std::vector<cpu::Isa> isas = cpu::available_isas();
+  if (g_short) {
+    projs = {{"spark", {"ffn_down", 512, 2048}}};
+    types = {GgmlType::Q4_0, GgmlType::Q4_K};
+    ms = {128};
+  }
+  for (cpu::Isa isa : isas)
+    for (const auto& [shape, p] : projs)
+      for (GgmlType t : types)
+        for (int64_t m : ms) {
+          const std::string name = std::string("qgemm/") + cpu::isa_name(isa) + "/" + shape + "/" + p.name + "/" +
+                                   ggml_type_name(uint32_t(t)) + "/M:" + std::to_string(m);
+          benchmark::RegisterBenchmark(name.c_str(), [=, p = p](benchmark::State& st) {
+            const auto& kern = cpu::qgemm_kernels(isa);
+            auto q = quantized(t, randn(size_t(p.n * p.k), 1, 0.05f), p.n, p.k);
+            const size_t rb = size_t(ggml_row_bytes(t, p.k)), xb = cpu::qgemm_act_row_bytes(p.k);
+            const int64_t panels = (p.n + kern.lanes - 1) / kern.lanes;
+            std::vector<uint8_t> packed(kern.packed_bytes(t, p.n, p.k));
+            kern.pack(t, q.data(), rb, p.n, p.k, packed.data(), 0, panels);
+            auto x = randn(size_t(m * p.k), 2);
+            std::vector<uint8_t> xq(size_t(m) * xb);
+            std::vector<float> y(size_t(m * p.n));
+            const int nt = g_threads > 0 ? g_threads : omp_get_num_procs();
+            for (auto _ : st) {
+              #pragma omp parallel for schedule(static) num_threads(nt)
+              for (int64_t r = 0; r < m; ++r) kern.quantize(x.data() + r * p.k, xq.data() + size_t(r) * xb, p.k);
+              #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+              for (int64_t p0 = 0; p0 < panels; p0 += 2)
+                kern.gemm(t, packed.data(), p.n, p.k, xq.data(), m, y.data(), p.n, p0, std::min<int64_t>(p0 + 2, panels), nullptr,
+                          false);
+              benchmark::ClobberMemory();
+            }
+            const double flops = 2.0 * double(m) * double(p.n) * double(p.k);
+            roofline(st, double(packed.size()) + double(m * (p.k + p.n) * 4), flops);
+            if (g_peaks.s8_ops > 0)
+              st.counters["pct_peak_s8"] = benchmark::Counter(flops / g_peaks.s8_ops * 100.0, benchmark::Counter::kIsIterationInvariantRate);
+          })->Unit(benchmark::kMicrosecond)->UseRealTime();  // rates per wall second (the work runs on OpenMP threads)
+        }
+}
 #endif
 
 }  // namespace
@@ -296,6 +353,7 @@ int main(int argc, char** argv) {
   register_conversions();
 #if SPARKBENCH_WITH_DNNL
   register_qdot();  // qdot/*: --compute q8 integer products per ISA level
+  register_qgemm();  // qgemm/*: --compute q8 prefill GEMM per ISA level
 #endif
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

@@ -16,6 +16,7 @@
 
 #include "engine/backends/cpu/kernels.h"
 #include "engine/backends/cpu/qdot.h"
+#include "engine/backends/cpu/qgemm.h"
 #include "engine/backends/cpu_isa.h"
 #include "engine/backends/host.h"
 #include "engine/core/error.h"
@@ -41,7 +42,7 @@ class CpuWeight : public Weight {
   size_t bytes() const override {
     if (format_ == WeightFormat::Int8PerChannel)
       return size_t(rows_) * (size_t(kpad) + 4) + (packed ? packed_md.get_size() + size_t(rows_) * 4 : 0);
-    return packed ? packed_md.get_size() : row_bytes * size_t(rows_);
+    return (packed ? packed_md.get_size() : row_bytes * size_t(rows_)) + qpacked_bytes;
   }
   const uint8_t* data;
   size_t row_bytes;
@@ -56,6 +57,13 @@ class CpuWeight : public Weight {
   std::vector<float> scales;
   std::vector<int32_t> colsum;
   const int8_t* q8_data() const { return static_cast<const int8_t*>(q8.get()); }
+  // --compute q8 prefill: the weight repacked for the blocked GEMM (cpu/qgemm.h) on its first
+  // product with M > 8 rows (so weights only ever used for decode, such as the output
+  // projection, are never repacked), kept beside the original (which decode reads).
+  bool qgemm_ok = false;  // a supported type under --compute q8
+  mutable std::once_flag qpack_once;
+  mutable std::shared_ptr<void> qpacked;
+  mutable size_t qpacked_bytes = 0;
 };
 
 struct PrimKey {
@@ -84,6 +92,14 @@ class CpuBackend : public Backend {
     if (!cpu::cpu_supported()) fail("cpu backend: this CPU lacks AVX2/FMA/F16C (use --backend ref)");
     isa_ = cpu::active_isa();  // fails on a SPARKBENCH_CPU_ISA the CPU lacks
     qdot_ = &cpu::qdot_kernels(isa_);
+    if (compute_ == ComputeType::Q8) {
+      qgemm_ = &cpu::qgemm_kernels(isa_);
+      if (const char* e = std::getenv("SPARKBENCH_CPU_QGEMM"); e && *e) {
+        const std::string v = e;
+        if (v == "0") qgemm_ = nullptr;
+        else if (v != "1") fail("SPARKBENCH_CPU_QGEMM must be 0 or 1, not '", v, "'");
+      }
+    }
     threads_ = opt.threads > 0 ? opt.threads : omp_get_num_procs();
     omp_set_num_threads(threads_);
     // oneDNN's int8 matmul is exact only with VNNI: without it (AVX2) it sums u8 x s8 pairs in
@@ -124,7 +140,8 @@ class CpuBackend : public Backend {
                cpu::cpu_features_string(), "), ", threads_, " threads, compute ",
                compute_ == ComputeType::BF16 ? "bf16" : compute_ == ComputeType::Q8 ? "q8" : "f32", repack_ ? ", repacked weights" : "",
                ", int8 prefill ", int8_dnnl_ ? "oneDNN u8s8 (VNNI)" : "AVX2 kernel (no VNNI)", ", block-weight prefill ",
-               qprefill_ == QPrefill::OnednnTiles ? "oneDNN tiles" : qprefill_ == QPrefill::Avx2Tiles ? "AVX2 tiles" : "expanded");
+               qprefill_ == QPrefill::OnednnTiles ? "oneDNN tiles" : qprefill_ == QPrefill::Avx2Tiles ? "AVX2 tiles" : "expanded",
+               qgemm_ ? ", q8 prefill blocked int8 GEMM (repacked weights)" : "");
   }
 
   Tensor alloc(int64_t rows, int64_t cols, DType dt) override { return host_tensor(rows, cols, dt); }
@@ -142,6 +159,7 @@ class CpuBackend : public Backend {
       load_int8(*w, src);
       return w;
     }
+    w->qgemm_ok = qgemm_ && cpu::qgemm_supported(src.type) && src.cols % kQK == 0;
     const bool bf16 = compute_ == ComputeType::BF16;
     if (!bf16 && !(repack_ && src.type == GgmlType::F32)) return w;
     // Reorder once: f32 (dequantized if needed) in GGUF layout -> oneDNN's preferred layout.
@@ -190,6 +208,10 @@ class CpuBackend : public Backend {
     const float* b = bias ? bias->as<float>() : nullptr;
     if (w.format() == WeightFormat::Int8PerChannel) {
       matmul_int8(x, w, y, b, accumulate);
+      return;
+    }
+    if (M > kSmallM && w.qgemm_ok) {  // prefill: blocked integer GEMM (cpu/qgemm.h)
+      matmul_qgemm(x, w, y, b, accumulate);
       return;
     }
     if (compute_ == ComputeType::Q8 && !w.packed && cpu::q8_act_kind(w.source_type()) != 0) {
@@ -513,6 +535,35 @@ class CpuBackend : public Backend {
       qdot_->gemm(t, w.data, w.row_bytes, K, xq8_.data(), xb, M, yp, N, n0, std::min(n0 + chunk, N), bias, accumulate);
   }
 
+  // ---- --compute q8 prefill through the blocked integer GEMM (cpu/qgemm.h) ----
+  // Repacks a block weight (threads split the panels); the original stays for decode.
+  void pack_qgemm(const CpuWeight& w) {
+    const int64_t N = w.rows(), K = w.cols(), L = qgemm_->lanes, panels = (N + L - 1) / L;
+    w.qpacked_bytes = qgemm_->packed_bytes(w.source_type(), N, K);
+    w.qpacked = host_alloc(w.qpacked_bytes);
+    uint8_t* out = static_cast<uint8_t*>(w.qpacked.get());
+    #pragma omp parallel for schedule(dynamic, 4)
+    for (int64_t p = 0; p < panels; ++p) qgemm_->pack(w.source_type(), w.data, w.row_bytes, N, K, out, p, p + 1);
+  }
+
+  // x quantized once per product (rows split over threads), then threads take pairs of weight
+  // panels (32 rows at AVX-512, 16 at AVX2) and multiply them by all M rows in 4-row tiles.
+  void matmul_qgemm(const Tensor& x, const CpuWeight& w, Tensor& y, const float* bias, bool accumulate) {
+    std::call_once(w.qpack_once, [&] { pack_qgemm(w); });
+    const int64_t M = x.rows(), K = x.cols(), N = w.rows(), L = qgemm_->lanes, panels = (N + L - 1) / L;
+    const size_t xb = cpu::qgemm_act_row_bytes(K);
+    xq8_.resize(size_t(M) * xb);
+    const int nq = team(double(M * K) * 8);
+    #pragma omp parallel for schedule(static) num_threads(nq) if (nq > 1)
+    for (int64_t r = 0; r < M; ++r) qgemm_->quantize(x.as<float>() + r * K, xq8_.data() + size_t(r) * xb, K);
+    const int nt = team(double(w.qpacked_bytes) * double(M));
+    const uint8_t* pw = static_cast<const uint8_t*>(w.qpacked.get());
+    float* yp = y.as<float>();
+    #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
+    for (int64_t p = 0; p < panels; p += 2)
+      qgemm_->gemm(w.source_type(), pw, N, K, xq8_.data(), M, yp, N, p, std::min(p + 2, panels), bias, accumulate);
+  }
+
   void load_int8(CpuWeight& w, const WeightSource& src) {
     if (!src.scales) fail("cpu backend: int8 weight '", src.name, "' has no scales");
     const int64_t N = src.rows, K = src.cols;
@@ -639,6 +690,7 @@ class CpuBackend : public Backend {
   bool int8_dnnl_ = false;       // int8 prefill through oneDNN (CPU has VNNI)
   cpu::Isa isa_ = cpu::Isa::Avx2;                  // level of the dispatched kernels (cpu_isa.h)
   const cpu::QdotKernels* qdot_ = nullptr;         // --compute q8 products at that level
+  const cpu::QgemmKernels* qgemm_ = nullptr;       // --compute q8 prefill GEMM (null: SPARKBENCH_CPU_QGEMM=0)
   std::vector<uint8_t> xq8_;                       // x quantized for matmul_q8
   // Prefill with f16/bf16/q8_0/q4_0 weights (SPARKBENCH_CPU_QPREFILL): dequantized tiles through
   // oneDNN (default), tiles through the AVX2 kernel, or the whole matrix expanded per call.
