@@ -7,9 +7,10 @@
 // optional after the method line). A request carrying an Authorization header goes to a
 // router configured with the API key "fuzz-key" (the seeds send the right one), any other to
 // one without a key, so both the authentication and the unauthenticated paths are reached.
-// To keep each input fast, a JSON object body has max_tokens / max_completion_tokens in
-// (4, 64] lowered to 4, n above 2 lowered to 2 and prompt lists cut to 4 prompts; anything
-// else (wrong types, out-of-range values, broken JSON) reaches the API as sent.
+// To keep each input fast (under sanitizers), a JSON object body has max_tokens /
+// max_completion_tokens in (4, 64] lowered to 4 (set to 4 when neither is given), n above 2
+// lowered to 2 and prompt lists cut to 4 prompts; anything else (wrong types, out-of-range
+// values, broken JSON) reaches the API as sent.
 //
 // Checked on every input: the status is 200..599; an error status has an OpenAI error object
 // ({"error": {"message": string, ...}}); a 200 JSON body parses; a stream writes only
@@ -81,6 +82,7 @@ std::string cap_body(const std::string& body) {
   for (const char* k : {"max_tokens", "max_completion_tokens"})
     if (j.contains(k) && j[k].is_number_integer() && j[k].get<int64_t>() > kMaxTokens && j[k].get<int64_t>() <= kCtx)
       j[k] = kMaxTokens;
+  if (!j.contains("max_tokens") && !j.contains("max_completion_tokens")) j["max_tokens"] = kMaxTokens;  // default 16
   if (j.contains("n") && j["n"].is_number_integer() && j["n"].get<int64_t>() > 2) j["n"] = 2;
   if (j.contains("prompt") && j["prompt"].is_array() && j["prompt"].size() > 4 &&
       (j["prompt"][0].is_string() || j["prompt"][0].is_array()))
