@@ -23,6 +23,65 @@ namespace {
 using clock_type = std::chrono::steady_clock;
 double ns_since(clock_type::time_point t) { return std::chrono::duration<double, std::nano>(clock_type::now() - t).count(); }
 
+// One configuration's model (a file or "preset:NAME"), with the variant applied; the variant's
+// notes go to `notes`.
+LoadedModel load_bench_model(const BenchConfig& cfg, const std::string& model, const std::string& backend, int threads,
+                             const std::string& kv, const compress::VariantSpec& spec, std::vector<std::string>& notes) {
+  ModelArgs a;
+  if (model.rfind("preset:", 0) == 0) a.preset = model.substr(7);
+  else a.model = model;
+  a.backend = backend;
+  a.threads = threads;
+  a.kv_type = kv;
+  a.compute = cfg.compute;
+  a.n_batch = cfg.n_batch;
+  LoadedModel lm = load_model(a);
+  if (!spec.is_base()) {
+    const std::string text = spec.needs_calibration()
+                                 ? read_calibration(cfg.calibration.empty() ? default_calibration_path() : cfg.calibration)
+                                 : std::string();
+    VariantLoad vl = load_variant_model(lm.model->file_ptr(), spec, *lm.backend, *lm.tokenizer, text);
+    notes = vl.vm.report.notes;
+    lm.model = std::move(vl.model);
+    lm.load_ms += vl.load_ms;
+  }
+  return lm;
+}
+
+// The --scenario test: `queries` prompt+generation queries in a row, their latency percentiles
+// and throughput on the row `base` makes for the configuration.
+BenchRow run_scenario(const BenchConfig& cfg, SpeedProbe& run, int64_t depth,
+                      const std::function<BenchRow(const SpeedResult&)>& base) {
+  const int64_t P = cfg.n_prompt.empty() ? 128 : cfg.n_prompt.front();
+  const int64_t N = cfg.n_gen.empty() ? 32 : cfg.n_gen.front();
+  SpeedResult named;
+  named.test = cat(cfg.scenario, ":pp", P, "+tg", N);
+  named.n_prompt = P;
+  named.n_gen = N;
+  named.n_depth = depth;
+  BenchRow r = base(named);
+  r.scenario = cfg.scenario;
+  double ttft = 0, tpot = 0;
+  std::vector<double> steps, lat, ttfts, tpots;
+  const auto t0 = clock_type::now();
+  for (int q = 0; q < cfg.queries; ++q) {
+    lat.push_back(run.pg(P, N, ttft, tpot, steps));
+    ttfts.push_back(ttft);
+    tpots.push_back(tpot);
+  }
+  const double wall_s = ns_since(t0) / 1e9;
+  finish_speed(r, lat, P + N);
+  r.ttft_ms = speed_mean(ttfts);
+  r.tpot_ms = speed_mean(tpots);
+  // single-stream reports the 90th-percentile query latency; offline the throughput
+  r.p50_ms = speed_percentile(lat, 0.50) / 1e6;
+  r.p90_ms = speed_percentile(lat, 0.90) / 1e6;
+  r.p99_ms = speed_percentile(lat, 0.99) / 1e6;
+  r.queries_per_s = double(cfg.queries) / wall_s;
+  if (cfg.scenario == "offline") r.avg_ts = double(cfg.queries * N) / wall_s;
+  return r;
+}
+
 }  // namespace
 
 std::vector<BenchRow> run_bench(const BenchConfig& cfg, const std::function<void(const BenchRow&)>& on_row) {
@@ -36,31 +95,14 @@ std::vector<BenchRow> run_bench(const BenchConfig& cfg, const std::function<void
             for (const auto& variant : cfg.variants) {
             const compress::VariantSpec spec = compress::parse_variant(variant);
             const bool per_config = reset_peak_rss();
-            ModelArgs a;
-            if (model.rfind("preset:", 0) == 0) a.preset = model.substr(7);
-            else a.model = model;
-            a.backend = backend;
-            a.threads = threads;
-            a.kv_type = kv;
-            a.compute = cfg.compute;
-            a.n_batch = cfg.n_batch;
+            std::vector<std::string> notes;
+            LoadedModel lm = load_bench_model(cfg, model, backend, threads, kv, spec, notes);
             int64_t need = 1;
             for (int64_t p : cfg.n_prompt) need = std::max(need, p);
             for (int64_t n : cfg.n_gen) need = std::max(need, n);
             for (auto [p, n] : cfg.pg) need = std::max(need, p + n);
             if (!cfg.scenario.empty())
               need = std::max(need, (cfg.n_prompt.empty() ? 128 : cfg.n_prompt.front()) + (cfg.n_gen.empty() ? 32 : cfg.n_gen.front()));
-            LoadedModel lm = load_model(a);
-            std::vector<std::string> notes;
-            if (!spec.is_base()) {
-              const std::string text = spec.needs_calibration()
-                                           ? read_calibration(cfg.calibration.empty() ? default_calibration_path() : cfg.calibration)
-                                           : std::string();
-              VariantLoad vl = load_variant_model(lm.model->file_ptr(), spec, *lm.backend, *lm.tokenizer, text);
-              notes = vl.vm.report.notes;
-              lm.model = std::move(vl.model);
-              lm.load_ms += vl.load_ms;
-            }
             const ModelConfig& mc = lm.model->config();
             if (depth + need > mc.n_ctx) fail("depth ", depth, " + test length ", need, " exceeds the model context ", mc.n_ctx);
             ContextOptions co = lm.ctx_opts;
@@ -100,36 +142,7 @@ std::vector<BenchRow> run_bench(const BenchConfig& cfg, const std::function<void
             for (int64_t N : cfg.n_gen)
               if (N > 0) emit(base(run.run_tg(N, cfg.repetitions)));
             for (auto [P, N] : cfg.pg) emit(base(run.run_pg(P, N, cfg.repetitions)));
-            if (!cfg.scenario.empty()) {
-              const int64_t P = cfg.n_prompt.empty() ? 128 : cfg.n_prompt.front();
-              const int64_t N = cfg.n_gen.empty() ? 32 : cfg.n_gen.front();
-              SpeedResult named;
-              named.test = cat(cfg.scenario, ":pp", P, "+tg", N);
-              named.n_prompt = P;
-              named.n_gen = N;
-              named.n_depth = depth;
-              BenchRow r = base(named);
-              r.scenario = cfg.scenario;
-              double ttft = 0, tpot = 0;
-              std::vector<double> steps, lat, ttfts, tpots;
-              const auto t0 = clock_type::now();
-              for (int q = 0; q < cfg.queries; ++q) {
-                lat.push_back(run.pg(P, N, ttft, tpot, steps));
-                ttfts.push_back(ttft);
-                tpots.push_back(tpot);
-              }
-              const double wall_s = ns_since(t0) / 1e9;
-              finish_speed(r, lat, P + N);
-              r.ttft_ms = speed_mean(ttfts);
-              r.tpot_ms = speed_mean(tpots);
-              // single-stream reports the 90th-percentile query latency; offline the throughput
-              r.p50_ms = speed_percentile(lat, 0.50) / 1e6;
-              r.p90_ms = speed_percentile(lat, 0.90) / 1e6;
-              r.p99_ms = speed_percentile(lat, 0.99) / 1e6;
-              r.queries_per_s = double(cfg.queries) / wall_s;
-              if (cfg.scenario == "offline") r.avg_ts = double(cfg.queries * N) / wall_s;
-              emit(r);
-            }
+            if (!cfg.scenario.empty()) emit(run_scenario(cfg, run, depth, base));
           }
   return rows;
 }

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <functional>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -138,6 +139,41 @@ ItemRunner::~ItemRunner() {
 #endif
 }
 
+namespace {
+
+// The items of every suite without a stored sample yet (a resumed run skips what it has), in
+// suite and item order; their count in n_pending.
+std::vector<std::vector<size_t>> pending_items(const ItemsJob& job, int64_t& n_pending) {
+  std::vector<std::vector<size_t>> todo(job.suites.size());
+  for (size_t k = 0; k < job.suites.size(); ++k) {
+    const std::set<std::string> have = job.store.sample_ids(job.run_id, job.suites[k].name);
+    for (size_t i = 0; i < job.sizes[k]; ++i) {
+      const std::string id = job.suites[k].item_id(i);
+      if (!have.count(id) && !have.count(id + "#0")) todo[k].push_back(i);
+    }
+    n_pending += int64_t(todo[k].size());
+  }
+  return todo;
+}
+
+// A single process: every item here, suite by suite.
+void run_here(const ItemsJob& job, const std::vector<std::vector<size_t>>& todo, ItemsDone& done,
+              const std::function<void(int, const std::vector<SampleRow>&)>& store_item) {
+  for (size_t k = 0; k < job.suites.size() && !job.stop; ++k) {
+    const auto t0 = Clock::now();
+    for (size_t j = 0; j < todo[k].size() && !job.stop; ++j) {
+      const size_t i = todo[k][j];
+      if (job.progress)
+        std::fprintf(stderr, "\r[%s] %s %zu/%zu   ", job.variant.c_str(), job.suites[k].name.c_str(), i + 1, job.sizes[k]);
+      store_item(0, evaluate_item(job.suites[k], *job.tasks[k], i, job.lm));
+    }
+    if (job.progress && !todo[k].empty()) std::fprintf(stderr, "\n");
+    done.seconds[k] = seconds_since(t0);
+  }
+}
+
+}  // namespace
+
 ItemsDone ItemRunner::run(const ItemsJob& job) {
   State& st = *st_;
   ItemsDone done;
@@ -160,15 +196,7 @@ ItemsDone ItemRunner::run(const ItemsJob& job) {
   };
   std::deque<Unit> pending;
   int64_t n_pending = 0;
-  std::vector<std::vector<size_t>> todo(job.suites.size());
-  for (size_t k = 0; k < job.suites.size(); ++k) {
-    const std::set<std::string> have = job.store.sample_ids(job.run_id, job.suites[k].name);
-    for (size_t i = 0; i < job.sizes[k]; ++i) {
-      const std::string id = job.suites[k].item_id(i);
-      if (!have.count(id) && !have.count(id + "#0")) todo[k].push_back(i);
-    }
-    n_pending += int64_t(todo[k].size());
-  }
+  const std::vector<std::vector<size_t>> todo = pending_items(job, n_pending);
   auto store_item = [&](int rank, const std::vector<SampleRow>& rows) {
     job.store.add_samples(job.run_id, rows);
     ++done.items;
@@ -179,18 +207,7 @@ ItemsDone ItemRunner::run(const ItemsJob& job) {
   };
 
   if (!st.comm) {
-    // A single process: every item here, suite by suite.
-    for (size_t k = 0; k < job.suites.size() && !job.stop; ++k) {
-      const auto t0 = Clock::now();
-      for (size_t j = 0; j < todo[k].size() && !job.stop; ++j) {
-        const size_t i = todo[k][j];
-        if (job.progress)
-          std::fprintf(stderr, "\r[%s] %s %zu/%zu   ", job.variant.c_str(), job.suites[k].name.c_str(), i + 1, job.sizes[k]);
-        store_item(0, evaluate_item(job.suites[k], *job.tasks[k], i, job.lm));
-      }
-      if (job.progress && !todo[k].empty()) std::fprintf(stderr, "\n");
-      done.seconds[k] = seconds_since(t0);
-    }
+    run_here(job, todo, done, store_item);
     record_items();
     return done;
   }

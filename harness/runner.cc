@@ -56,13 +56,22 @@ MetricRow metric_row(const std::string& task, const std::string& metric, double 
   return r;
 }
 
-std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
-  if (!opt.api.url.empty()) return run_remote_evaluation(opt);
-  ModelArgs margs = opt.model;
-  if (margs.model.empty() && margs.preset.empty()) margs.preset = "codex-spark-mini";
+namespace {
+
+// What a run will do, decided from the options and the suites alone: bad input fails here,
+// before any model work.
+struct EvalPlan {
+  std::vector<std::string> suite_names;
+  std::vector<compress::VariantSpec> specs;
+  compress::VariantSpec baseline;
+  bool want_fidelity = false, want_speed = false;
+  std::string calib_path, calib_text;
+  std::vector<Suite> suites;
+};
+
+EvalPlan plan_evaluation(const RunOptions& opt) {
   const std::vector<std::string> suite_names = expand_suite_names(opt.suites);
   if (suite_names.empty()) fail("no suites to run (bundled suites live in ", datasets_dir(), ")");
-  // Parse variants and load every suite first: bad input fails before any model work.
   std::vector<compress::VariantSpec> specs;
   {
     std::set<std::string> names;
@@ -84,6 +93,135 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
     suites.push_back(load_suite(n));
     if (suites.back().task == "long_context") long_context_grid(suites.back(), opt.long_context);  // bad grid: fail now
   }
+  return {suite_names, std::move(specs), baseline, want_fidelity, want_speed, calib_path, calib_text, std::move(suites)};
+}
+
+// A variant's run configuration as stored with the run (what --resume matches).
+nlohmann::json run_config(const RunOptions& opt, const ModelArgs& margs, const LoadedModel& lm, const std::string& sha,
+                          const std::string& variant, const std::vector<std::string>& suite_names,
+                          const std::string& fewshot_sha, const compress::VariantSpec& spec, const std::string& calib_sha,
+                          const ChatTemplate* chat, const nlohmann::json& chat_cfg) {
+  nlohmann::json config{{"model", lm.path}, {"model_sha256", sha}, {"variant", variant}, {"backend", margs.backend},
+                        {"kv_type", margs.kv_type}, {"compute", margs.compute}, {"suites", suite_names}, {"limit", opt.limit},
+                        {"samples", opt.task.samples}, {"temperature", opt.task.temperature}, {"seed", opt.task.seed},
+                        {"n_ctx", margs.n_ctx}, {"num_fewshot", opt.task.num_fewshot}, {"timeout_s", opt.task.timeout_s}};
+  if (!opt.task.fewshot_from.empty()) config["fewshot_from_sha256"] = fewshot_sha;
+  if (!opt.long_context.empty())
+    config["long_context"] = {{"lengths", opt.long_context.lengths}, {"depths", opt.long_context.depths},
+                              {"items", opt.long_context.items}, {"loss_items", opt.long_context.loss_items}};
+  if (spec.needs_calibration()) config["calibration_sha256"] = calib_sha;
+  if (chat) config["chat"] = chat_cfg;
+  return config;
+}
+
+// Fidelity reference: the baseline variant over the calibration text.
+compress::FidelityReference baseline_reference(const RunOptions& opt, const LoadedModel& lm,
+                                               const compress::VariantSpec& baseline, const std::string& calib_path,
+                                               const std::string& calib_text, int64_t fid_ctx) {
+  if (opt.progress) std::fprintf(stderr, "[fidelity] baseline %s on %s\n", baseline.name().c_str(), calib_path.c_str());
+  std::unique_ptr<Model> owned;
+  const Model* bm = lm.model.get();
+  if (!baseline.is_base()) {
+    VariantLoad bl = load_variant_model(lm.model->file_ptr(), baseline, *lm.backend, *lm.tokenizer, calib_text);
+    owned = std::move(bl.model);
+    bm = owned.get();
+  }
+  ContextOptions co = lm.ctx_opts;
+  co.n_ctx = fid_ctx;
+  Context ctx(*bm, co);
+  return compress::fidelity_reference(ctx, *lm.tokenizer, calib_text, fid_ctx);
+}
+
+// The run's row in the store: the interrupted or failed run with this configuration (--resume),
+// else a new one.
+int64_t open_run(Store& store, const RunOptions& opt, const nlohmann::json& config, const std::string& group,
+                 const LoadedModel& lm, const ModelArgs& margs, const std::string& sha, const Model& model,
+                 const std::string& variant, bool& resumed) {
+  int64_t run_id = 0;
+  if (opt.resume) {
+    for (const auto& r : store.list_runs(1000)) {
+      auto stored = nlohmann::json::parse(r.info.config_json);
+      stored.erase("backend_info");  // provenance (ISA, threads), not configuration
+      if ((r.status == "interrupted" || r.status == "failed") && stored == config) {
+        run_id = r.id;
+        break;
+      }
+    }
+    if (!run_id) fail(opt.db, ": no interrupted run with this configuration to resume");
+    store.resume_run(run_id);
+    resumed = true;
+  } else {
+    RunInfo info;
+    info.label = opt.label;
+    info.group_id = group;
+    info.kind = "eval";
+    info.git_commit = git_commit(&info.git_dirty);
+    info.tool_version = tool_version();
+    info.host = host_name();
+    info.cpu = cpu_model();
+    info.backend = lm.backend->name();
+    info.threads = margs.threads;
+    info.model_path = lm.path;
+    info.model_sha256 = sha;
+    info.model_arch = model.config().arch;
+    info.synthetic_weights = lm.synthetic;
+    info.variant = variant;
+    info.seed = opt.task.seed;
+    nlohmann::json stored = config;
+    stored["backend_info"] = lm.backend->describe();  // which kernels / ISA level ran
+    info.config_json = stored.dump();
+    run_id = store.begin_run(info);
+  }
+  return run_id;
+}
+
+// The fidelity metrics of one variant as rows of the "fidelity" task.
+void store_fidelity(Store& store, int64_t run_id, const compress::Fidelity& f) {
+  const int64_t n = f.n_tokens;
+  auto put = [&](const char* name, double v, std::optional<double> se) {
+    store.add_metric(run_id, metric_row("fidelity", name, v, se, std::nullopt, std::nullopt, n));
+  };
+  put("kld_mean", f.kld_mean, f.kld_mean_stderr);
+  put("kld_median", f.kld_median, std::nullopt);
+  put("kld_p99", f.kld_p99, std::nullopt);
+  put("kld_max", f.kld_max, std::nullopt);
+  put("same_top1", f.same_top1, f.same_top1_stderr);
+  put("ppl_delta", f.ppl_delta, f.ppl_delta_stderr);
+  put("ppl_ratio", f.ppl_ratio, f.ppl_ratio_stderr);
+  put("rms_dp", f.rms_dp, std::nullopt);
+  put("ppl", f.ppl, std::nullopt);
+}
+
+// A variant's quick speed measurements as speed rows of its run.
+void store_speed(Store& store, int64_t run_id, const RunSummary& sum, const LoadedModel& lm, const ModelArgs& margs) {
+  const std::string& variant = sum.variant;
+  const QuickSpeed& q = *sum.speed;
+  const std::string extra = nlohmann::json{{"variant", variant}, {"backend", lm.backend->name()}, {"type_k", margs.kv_type},
+                                           {"weight_bytes", sum.model_bytes}, {"source", "run"}}.dump();
+  for (const SpeedResult* m : {&q.pp, &q.tg}) {
+    SpeedRow row = speed_row(*m);
+    row.peak_rss_bytes = sum.peak_rss_bytes;
+    row.load_ms = sum.load_ms;
+    row.extra_json = extra;
+    store.add_speed(run_id, row);
+  }
+}
+
+}  // namespace
+
+std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
+  if (!opt.api.url.empty()) return run_remote_evaluation(opt);
+  ModelArgs margs = opt.model;
+  if (margs.model.empty() && margs.preset.empty()) margs.preset = "codex-spark-mini";
+  // Parse variants and load every suite first: bad input fails before any model work.
+  const EvalPlan plan = plan_evaluation(opt);
+  const auto& suite_names = plan.suite_names;
+  const auto& specs = plan.specs;
+  const auto& baseline = plan.baseline;
+  const bool want_fidelity = plan.want_fidelity, want_speed = plan.want_speed;
+  const std::string& calib_path = plan.calib_path;
+  const std::string& calib_text = plan.calib_text;
+  const auto& suites = plan.suites;
 
   // Under mpirun/srun: ranks other than 0 only evaluate the items rank 0 sends (mpi_run.h).
   mpi::Comm* comm = mpi::world("run");
@@ -115,37 +253,15 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
   g_stop = false;
 
   // Fidelity reference: the baseline variant over the calibration text.
-  std::optional<compress::FidelityReference> ref;
   int64_t fid_ctx = std::min(opt.calib_ctx, lm.model->config().n_ctx);
   if (margs.n_ctx > 0) fid_ctx = std::min(fid_ctx, margs.n_ctx);
-  if (want_fidelity) {
-    if (opt.progress) std::fprintf(stderr, "[fidelity] baseline %s on %s\n", baseline.name().c_str(), calib_path.c_str());
-    std::unique_ptr<Model> owned;
-    const Model* bm = lm.model.get();
-    if (!baseline.is_base()) {
-      VariantLoad bl = load_variant_model(lm.model->file_ptr(), baseline, *lm.backend, *lm.tokenizer, calib_text);
-      owned = std::move(bl.model);
-      bm = owned.get();
-    }
-    ContextOptions co = lm.ctx_opts;
-    co.n_ctx = fid_ctx;
-    Context ctx(*bm, co);
-    ref = compress::fidelity_reference(ctx, *lm.tokenizer, calib_text, fid_ctx);
-  }
+  std::optional<compress::FidelityReference> ref;
+  if (want_fidelity) ref = baseline_reference(opt, lm, baseline, calib_path, calib_text, fid_ctx);
 
   std::vector<RunSummary> out;
   for (const auto& spec : specs) {
     const std::string variant = spec.name();
-    nlohmann::json config{{"model", lm.path}, {"model_sha256", sha}, {"variant", variant}, {"backend", margs.backend},
-                          {"kv_type", margs.kv_type}, {"compute", margs.compute}, {"suites", suite_names}, {"limit", opt.limit},
-                          {"samples", opt.task.samples}, {"temperature", opt.task.temperature}, {"seed", opt.task.seed},
-                          {"n_ctx", margs.n_ctx}, {"num_fewshot", opt.task.num_fewshot}, {"timeout_s", opt.task.timeout_s}};
-    if (!opt.task.fewshot_from.empty()) config["fewshot_from_sha256"] = fewshot_sha;
-    if (!opt.long_context.empty())
-      config["long_context"] = {{"lengths", opt.long_context.lengths}, {"depths", opt.long_context.depths},
-                                {"items", opt.long_context.items}, {"loss_items", opt.long_context.loss_items}};
-    if (spec.needs_calibration()) config["calibration_sha256"] = calib_sha;
-    if (chat) config["chat"] = chat_cfg;
+    const nlohmann::json config = run_config(opt, margs, lm, sha, variant, suite_names, fewshot_sha, spec, calib_sha, chat.get(), chat_cfg);
     RunSummary sum;
     sum.variant = variant;
     sum.model_path = lm.path;
@@ -168,41 +284,7 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
     }
     sum.model_bytes = int64_t(model->matrix_bytes());
     sum.weight_type = weight_type_label(*model, spec);
-    int64_t run_id = 0;
-    if (opt.resume) {
-      for (const auto& r : store->list_runs(1000)) {
-        auto stored = nlohmann::json::parse(r.info.config_json);
-        stored.erase("backend_info");  // provenance (ISA, threads), not configuration
-        if ((r.status == "interrupted" || r.status == "failed") && stored == config) {
-          run_id = r.id;
-          break;
-        }
-      }
-      if (!run_id) fail(opt.db, ": no interrupted run with this configuration to resume");
-      store->resume_run(run_id);
-      sum.resumed = true;
-    } else {
-      RunInfo info;
-      info.label = opt.label;
-      info.group_id = group;
-      info.kind = "eval";
-      info.git_commit = git_commit(&info.git_dirty);
-      info.tool_version = tool_version();
-      info.host = host_name();
-      info.cpu = cpu_model();
-      info.backend = lm.backend->name();
-      info.threads = margs.threads;
-      info.model_path = lm.path;
-      info.model_sha256 = sha;
-      info.model_arch = model->config().arch;
-      info.synthetic_weights = lm.synthetic;
-      info.variant = variant;
-      info.seed = opt.task.seed;
-      nlohmann::json stored = config;
-      stored["backend_info"] = lm.backend->describe();  // which kernels / ISA level ran
-      info.config_json = stored.dump();
-      run_id = store->begin_run(info);
-    }
+    const int64_t run_id = open_run(*store, opt, config, group, lm, margs, sha, *model, variant, sum.resumed);
     sum.run_id = run_id;
     EngineLMSettings settings{.model_sha256 = sha, .variant = variant, .compute = margs.compute};
     if (spec.needs_calibration()) settings.calibration_sha256 = calib_sha;
@@ -238,19 +320,7 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
         co.n_ctx = fid_ctx;
         Context ctx(*model, co);
         const compress::Fidelity f = compress::measure_fidelity(*ref, ctx, *lm.tokenizer, calib_text);
-        const int64_t n = f.n_tokens;
-        auto put = [&](const char* name, double v, std::optional<double> se) {
-          store->add_metric(run_id, metric_row("fidelity", name, v, se, std::nullopt, std::nullopt, n));
-        };
-        put("kld_mean", f.kld_mean, f.kld_mean_stderr);
-        put("kld_median", f.kld_median, std::nullopt);
-        put("kld_p99", f.kld_p99, std::nullopt);
-        put("kld_max", f.kld_max, std::nullopt);
-        put("same_top1", f.same_top1, f.same_top1_stderr);
-        put("ppl_delta", f.ppl_delta, f.ppl_delta_stderr);
-        put("ppl_ratio", f.ppl_ratio, f.ppl_ratio_stderr);
-        put("rms_dp", f.rms_dp, std::nullopt);
-        put("ppl", f.ppl, std::nullopt);
+        store_fidelity(*store, run_id, f);
         sum.fidelity = f;
       }
       if (!g_stop && want_speed) {
@@ -263,18 +333,7 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
       throw;
     }
     sum.peak_rss_bytes = peak_rss_bytes();
-    if (sum.speed) {
-      const QuickSpeed& q = *sum.speed;
-      const std::string extra = nlohmann::json{{"variant", variant}, {"backend", lm.backend->name()}, {"type_k", margs.kv_type},
-                                               {"weight_bytes", sum.model_bytes}, {"source", "run"}}.dump();
-      for (const SpeedResult* m : {&q.pp, &q.tg}) {
-        SpeedRow row = speed_row(*m);
-        row.peak_rss_bytes = sum.peak_rss_bytes;
-        row.load_ms = sum.load_ms;
-        row.extra_json = extra;
-        store->add_speed(run_id, row);
-      }
-    }
+    if (sum.speed) store_speed(*store, run_id, sum, lm, margs);
     sum.cache_hits = cached.hits();
     if (g_stop) {
       store->finish_run(run_id, "interrupted");

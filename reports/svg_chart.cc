@@ -307,12 +307,19 @@ struct LegendEntry {
   std::string swatch;  // SVG drawn in a 24x14 box at the origin, then translated
 };
 
-}  // namespace
+constexpr size_t kLegendChars = 34;
+constexpr size_t kCatChars = 40;
 
-std::string Chart::render() const {
-  const bool hbars = std::any_of(series.begin(), series.end(), [](const Series& s) { return s.kind == SeriesKind::HBars; });
+bool drawable(double v, const Axis& a) { return std::isfinite(v) && (!a.log || v > 0); }
 
-  // Legend entries first: they decide the right margin.
+// The legend's entries (series, overlay paths, emphasis and flag keys): drawn last, but they
+// decide the right margin first.
+std::vector<LegendEntry> make_legend_entries(const Chart& c) {
+  const auto& series = c.series;
+  const auto& paths = c.paths;
+  const auto& emphasis_legend = c.emphasis_legend;
+  const auto& flag_legend = c.flag_legend;
+  const bool legend = c.legend;
   std::vector<LegendEntry> legend_entries;
   if (legend) {
     for (const auto& s : series) {
@@ -337,13 +344,28 @@ std::string Chart::render() const {
       legend_entries.push_back({flag_legend, "<circle cx=\"12\" cy=\"7\" r=\"6\" fill=\"none\" stroke=\"#000000\" stroke-width=\"2\" "
                                              "stroke-dasharray=\"3 2\"/>"});
   }
-  constexpr size_t kLegendChars = 34;
+  return legend_entries;
+}
+
+// Where everything goes: margins, the plot box and both axes' scales and ticks.
+struct Frame {
+  double height = 0;
+  double px_left = 0, px_right = 0, px_top = 0, px_bottom = 0;
+  bool rotate_x = false;
+  size_t x_every = 1;
+  AxisLayout XL, YL;
+};
+
+Frame layout_frame(const Chart& c, const std::vector<LegendEntry>& legend_entries, int width_, int height_, bool hbars) {
+  const Axis& x = c.x;
+  const Axis& y = c.y;
+  const auto& series = c.series;
+  const auto& paths = c.paths;
   double legend_w = 0;
   for (const auto& e : legend_entries) legend_w = std::max(legend_w, 34 + text_width(truncate(e.name, kLegendChars)));
   const double right = legend_entries.empty() ? 24 : std::min(300.0, legend_w + 24);
 
   // Left margin: tick labels (or category names) and the rotated axis title.
-  constexpr size_t kCatChars = 40;
   double left = 84;
   if (!y.categories.empty()) {
     double w = 0;
@@ -388,31 +410,21 @@ std::string Chart::render() const {
   const AxisLayout XL = layout_axis(xa, xs, px_left, px_right);
   const AxisLayout YL = layout_axis(ya, ys, ya.categories.empty() ? px_bottom : px_top,
                                     ya.categories.empty() ? px_top : px_bottom);
+
+  return {height, px_left, px_right, px_top, px_bottom, rotate_x, x_every, XL, YL};
+}
+
+// Grid, ticks, tick labels and axis titles.
+void draw_axes(std::string& o, const Chart& c, const Frame& f) {
+  const Axis& x = c.x;
+  const Axis& y = c.y;
+  const AxisLayout& XL = f.XL;
+  const AxisLayout& YL = f.YL;
   const Scale& X = XL.scale;
   const Scale& Y = YL.scale;
-  const auto drawable = [&](double v, const Axis& a) { return std::isfinite(v) && (!a.log || v > 0); };
-
-  std::string o;
-  o.reserve(16384);
-  const std::string tid = text::xml_escape(id_) + "-title", did = text::xml_escape(id_) + "-desc";
-  o += "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" id=\"" + text::xml_escape(id_) + "\" width=\"" + std::to_string(width_) +
-       "\" height=\"" + num(height) + "\" viewBox=\"0 0 " + std::to_string(width_) + " " + num(height) +
-       "\" role=\"img\" aria-labelledby=\"" + tid + " " + did + "\" " + kFont + " font-size=\"11\">\n";
-  o += "<title id=\"" + tid + "\">" + text::xml_escape(title_) + "</title>\n";
-  o += "<desc id=\"" + did + "\">" + text::xml_escape(description.empty() ? title_ : description) + "</desc>\n";
-  o += "<rect class=\"background\" x=\"0\" y=\"0\" width=\"" + std::to_string(width_) + "\" height=\"" + num(height) +
-       "\" fill=\"#ffffff\"/>\n";
-  o += "<text class=\"chart-title\" x=\"" + num(px_left) + "\" y=\"24\" font-size=\"14\" font-weight=\"bold\" fill=\"#111111\">" +
-       text::xml_escape(title_) + "</text>\n";
-
-  o += "<g class=\"plot\" data-x-min=\"" + fmt_exact(X.d0) + "\" data-x-max=\"" + fmt_exact(X.d1) + "\" data-x-log=\"" +
-       (X.log ? "1" : "0") + "\" data-px-left=\"" + num(X.r0) + "\" data-px-right=\"" + num(X.r1) + "\" data-y-min=\"" +
-       fmt_exact(Y.d0) + "\" data-y-max=\"" + fmt_exact(Y.d1) + "\" data-y-log=\"" + (Y.log ? "1" : "0") +
-       "\" data-py-bottom=\"" + num(Y.r0) + "\" data-py-top=\"" + num(Y.r1) + "\">\n";
-  o += "<rect class=\"plot-area\" x=\"" + num(px_left) + "\" y=\"" + num(px_top) + "\" width=\"" + num(px_right - px_left) +
-       "\" height=\"" + num(px_bottom - px_top) + "\" fill=\"#fcfcfc\" stroke=\"#bbbbbb\"/>\n";
-
-  // Grid, ticks and tick labels.
+  const double px_left = f.px_left, px_right = f.px_right, px_top = f.px_top, px_bottom = f.px_bottom, height = f.height;
+  const bool rotate_x = f.rotate_x;
+  const size_t x_every = f.x_every;
   o += "<g class=\"x-axis\">\n";
   for (size_t i = 0; i < XL.ticks.size(); ++i) {
     const double t = XL.ticks[i], px = X(t);
@@ -449,8 +461,15 @@ std::string Chart::render() const {
   const double ytx = 18, yty = (px_top + px_bottom) / 2;
   o += "<text class=\"axis-title y-title\" x=\"" + num(ytx) + "\" y=\"" + num(yty) + "\" text-anchor=\"middle\" transform=\"rotate(-90 " +
        num(ytx) + " " + num(yty) + ")\" font-size=\"12\" fill=\"#111111\">" + text::xml_escape(y.title) + "</text>\n";
+}
 
-  // Overlay paths under the marks.
+// Overlay paths, under the marks.
+void draw_paths(std::string& o, const Chart& c, const Frame& f) {
+  const Axis& x = c.x;
+  const Axis& y = c.y;
+  const Scale& X = f.XL.scale;
+  const Scale& Y = f.YL.scale;
+  const auto& paths = c.paths;
   for (const auto& pa : paths) {
     std::string pts;
     std::vector<std::pair<double, double>> P;
@@ -465,15 +484,24 @@ std::string Chart::render() const {
          "\" fill=\"none\" stroke=\"" + text::xml_escape(pa.stroke) + "\" stroke-width=\"2\"" +
          (pa.dash.empty() ? "" : " stroke-dasharray=\"" + text::xml_escape(pa.dash) + "\"") + "/>\n";
   }
+}
 
-  // Marks. Labels are collected and placed afterwards, avoiding marks and each other.
-  struct LabelReq {
-    std::string text;
-    double x, y, r;
-    bool bold;
-  };
-  std::vector<LabelReq> labels;
-  std::vector<Rect> taken;
+// A point label to place once every mark is drawn.
+struct LabelReq {
+  std::string text;
+  double x, y, r;
+  bool bold;
+};
+
+// The series' marks (lines, points, bars, whiskers); collects the point labels and the
+// rectangles the marks take.
+void draw_series(std::string& o, const Chart& c, const Frame& f, std::vector<LabelReq>& labels, std::vector<Rect>& taken) {
+  const Axis& x = c.x;
+  const Axis& y = c.y;
+  const auto& series = c.series;
+  const AxisLayout& YL = f.YL;
+  const Scale& X = f.XL.scale;
+  const Scale& Y = YL.scale;
   const double band = YL.categorical ? std::fabs(Y(1) - Y(0)) : 0;
   for (size_t si = 0; si < series.size(); ++si) {
     const Series& s = series[si];
@@ -540,9 +568,12 @@ std::string Chart::render() const {
     }
     o += "</g>\n";
   }
+}
 
-  // Point labels: try positions around the mark; keep the first that is inside the plot and
-  // overlaps nothing, else the one that overlaps least.
+// Point labels: try positions around the mark; keep the first that is inside the plot and
+// overlaps nothing, else the one that overlaps least.
+void place_labels(std::string& o, const Frame& f, const std::vector<LabelReq>& labels, std::vector<Rect>& taken) {
+  const double px_left = f.px_left, px_right = f.px_right, px_top = f.px_top, px_bottom = f.px_bottom;
   if (!labels.empty()) {
     o += "<g class=\"labels\">\n";
     for (const auto& L : labels) {
@@ -571,8 +602,10 @@ std::string Chart::render() const {
     }
     o += "</g>\n";
   }
-  o += "</g>\n";  // plot
+}
 
+void draw_legend(std::string& o, const Frame& f, const std::vector<LegendEntry>& legend_entries) {
+  const double px_right = f.px_right, px_top = f.px_top;
   if (!legend_entries.empty()) {
     const double lx = px_right + 14;
     o += "<g class=\"legend\">\n";
@@ -585,6 +618,47 @@ std::string Chart::render() const {
     }
     o += "</g>\n";
   }
+}
+
+}  // namespace
+
+std::string Chart::render() const {
+  const bool hbars = std::any_of(series.begin(), series.end(), [](const Series& s) { return s.kind == SeriesKind::HBars; });
+  const std::vector<LegendEntry> legend_entries = make_legend_entries(*this);
+  const Frame f = layout_frame(*this, legend_entries, width_, height_, hbars);
+  const double height = f.height, px_left = f.px_left, px_right = f.px_right, px_top = f.px_top, px_bottom = f.px_bottom;
+  const Scale& X = f.XL.scale;
+  const Scale& Y = f.YL.scale;
+
+  std::string o;
+  o.reserve(16384);
+  const std::string tid = text::xml_escape(id_) + "-title", did = text::xml_escape(id_) + "-desc";
+  o += "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart\" id=\"" + text::xml_escape(id_) + "\" width=\"" + std::to_string(width_) +
+       "\" height=\"" + num(height) + "\" viewBox=\"0 0 " + std::to_string(width_) + " " + num(height) +
+       "\" role=\"img\" aria-labelledby=\"" + tid + " " + did + "\" " + kFont + " font-size=\"11\">\n";
+  o += "<title id=\"" + tid + "\">" + text::xml_escape(title_) + "</title>\n";
+  o += "<desc id=\"" + did + "\">" + text::xml_escape(description.empty() ? title_ : description) + "</desc>\n";
+  o += "<rect class=\"background\" x=\"0\" y=\"0\" width=\"" + std::to_string(width_) + "\" height=\"" + num(height) +
+       "\" fill=\"#ffffff\"/>\n";
+  o += "<text class=\"chart-title\" x=\"" + num(px_left) + "\" y=\"24\" font-size=\"14\" font-weight=\"bold\" fill=\"#111111\">" +
+       text::xml_escape(title_) + "</text>\n";
+
+  o += "<g class=\"plot\" data-x-min=\"" + fmt_exact(X.d0) + "\" data-x-max=\"" + fmt_exact(X.d1) + "\" data-x-log=\"" +
+       (X.log ? "1" : "0") + "\" data-px-left=\"" + num(X.r0) + "\" data-px-right=\"" + num(X.r1) + "\" data-y-min=\"" +
+       fmt_exact(Y.d0) + "\" data-y-max=\"" + fmt_exact(Y.d1) + "\" data-y-log=\"" + (Y.log ? "1" : "0") +
+       "\" data-py-bottom=\"" + num(Y.r0) + "\" data-py-top=\"" + num(Y.r1) + "\">\n";
+  o += "<rect class=\"plot-area\" x=\"" + num(px_left) + "\" y=\"" + num(px_top) + "\" width=\"" + num(px_right - px_left) +
+       "\" height=\"" + num(px_bottom - px_top) + "\" fill=\"#fcfcfc\" stroke=\"#bbbbbb\"/>\n";
+
+  draw_axes(o, *this, f);
+  draw_paths(o, *this, f);
+  // Marks. Labels are collected and placed afterwards, avoiding marks and each other.
+  std::vector<LabelReq> labels;
+  std::vector<Rect> taken;
+  draw_series(o, *this, f, labels, taken);
+  place_labels(o, f, labels, taken);
+  o += "</g>\n";  // plot
+  draw_legend(o, f, legend_entries);
   o += "</svg>\n";
   return o;
 }

@@ -4,12 +4,12 @@
 # (tests/fuzz/regressions/<target>/, inputs that once crashed, each committed with its fix),
 # then fuzzing from its seeds (tests/fuzz/seeds/<target>/) for FUZZ_SECONDS (default 20).
 # A crash leaves its input in build-fuzz/artifacts/<target>/ and fails the script.
-#   scripts/fuzz.sh [target ...]        (targets: gguf tokenizer jsonl suite)
+#   scripts/fuzz.sh [target ...]        (targets: gguf tokenizer jsonl suite http)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${FUZZ_SECONDS:-20}"
 targets=("$@")
-[[ ${#targets[@]} -eq 0 ]] && targets=(gguf tokenizer jsonl suite)
+[[ ${#targets[@]} -eq 0 ]] && targets=(gguf tokenizer jsonl suite http)
 cxx="${FUZZ_CXX:-clang++-14}"
 cc="${FUZZ_CC:-clang-14}"
 if ! command -v "$cxx" >/dev/null; then

@@ -1,5 +1,6 @@
 // The HTTP side of `sparkbench serve`: routes of an OpenAI-compatible API on cpp-httplib
-// (Debian's libcpp-httplib-dev), in front of a Scheduler (server/scheduler.h).
+// (Debian's libcpp-httplib-dev), in front of a Scheduler (server/scheduler.h). What each route
+// answers is server/router.h (request -> response, no sockets); this file adapts cpp-httplib to it.
 //
 // Routes: POST /v1/completions, POST /v1/chat/completions (server/api.h for the formats),
 // GET /v1/models, GET /health ({"status":"ok"}, 503 while draining), GET /metrics

@@ -59,22 +59,11 @@ struct Built {
   bool release_file_pages = false;
 };
 
-// Plans the variant: metadata and every tensor's shape and type now, the converted bytes lazily
-// (when the writer serializes), so peak memory is the output plus one tensor.
-Built build(std::shared_ptr<const GgufFile> base_ptr, const VariantSpec& spec, const Calibration* calib, bool release_file_pages) {
+// 1. which layers stay (prune-layers ranks them on the calibration text); new_index[l] is
+// layer l's index in the variant, -1 when it is removed.
+std::vector<int64_t> plan_layers(Built& b, const std::shared_ptr<const GgufFile>& base_ptr, const VariantSpec& spec,
+                                 const Calibration* calib, const ModelConfig& c, bool release_file_pages) {
   const GgufFile& base = *base_ptr;
-  Built b;
-  b.release_file_pages = release_file_pages;
-  b.report.name = spec.name();
-  const ModelConfig c = ModelConfig::from_gguf(base);
-  const std::string a = c.arch + ".";
-  const std::optional<GgmlType> target = spec.gguf_type();
-  if (spec.prune_heads > 0 && c.fused_qkv)
-    fail(base.name(), ": prune-heads is not supported for ", c.arch, " (q, k and v are fused in attn_qkv.weight)");
-  if (spec.prune_layers > 0 && c.swa_even_layers)
-    fail(base.name(), ": prune-layers is not supported for ", c.arch, " (its sliding-window layers alternate by index)");
-
-  // 1. layers
   std::vector<int64_t> new_index(size_t(c.n_layer));
   for (int64_t l = 0; l < c.n_layer; ++l) new_index[size_t(l)] = l;
   if (spec.prune_layers > 0) {
@@ -94,8 +83,18 @@ Built build(std::shared_ptr<const GgufFile> base_ptr, const VariantSpec& spec, c
     b.report.notes.push_back(cat("removed layer", b.report.removed_layers.size() > 1 ? "s " : " ", list, " of ", c.n_layer,
                                  " (highest input/output cosine similarity on the calibration text)"));
   }
-  // 2. heads
+  return new_index;
+}
+
+struct HeadPlan {
   std::vector<std::vector<int64_t>> keep_heads;  // per original layer
+  int64_t new_head = 0, new_head_kv = 0;
+};
+
+// 2. which attention heads stay in every layer (prune-heads, by weight-norm importance).
+HeadPlan plan_heads(Built& b, const GgufFile& base, const VariantSpec& spec, const ModelConfig& c,
+                    const std::vector<int64_t>& new_index) {
+  std::vector<std::vector<int64_t>> keep_heads;
   int64_t new_head = c.n_head, new_head_kv = c.n_head_kv;
   if (spec.prune_heads > 0) {
     keep_heads = heads_to_keep(head_importance(base, c), c, spec.prune_heads);
@@ -106,12 +105,13 @@ Built build(std::shared_ptr<const GgufFile> base_ptr, const VariantSpec& spec, c
     b.report.notes.push_back(cat("removed ", spec.prune_heads, " of ", c.n_head, " attention heads in every layer (", new_head,
                                  " heads, ", new_head_kv, " KV heads remain; ranked by weight-norm importance)"));
   }
-  if (spec.unstructured()) {
-    b.report.notes.push_back(cat(spec.prune_24 ? "2:4 sparsity" : cat("magnitude pruning of ", spec.prune_fraction * 100, "%"),
-                                 ": zeroed weights are stored and multiplied densely (no sparse kernel in any backend), "
-                                 "so this changes accuracy only, not speed or model size"));
-  }
+  return {std::move(keep_heads), new_head, new_head_kv};
+}
 
+// 3. the variant's metadata (the base's, with the new shape, variant name and file type).
+void write_metadata(Built& b, const GgufFile& base, const VariantSpec& spec, const ModelConfig& c, int64_t new_head,
+                    int64_t new_head_kv) {
+  const std::string a = c.arch + ".";
   b.writer.copy_metadata(base);
   b.writer.set("sparkbench.variant", GgufValue::string(spec.name()));
   if (spec.prune_layers > 0) b.writer.set(a + "block_count", GgufValue::u32(uint32_t(c.n_layer - spec.prune_layers)));
@@ -122,10 +122,41 @@ Built build(std::shared_ptr<const GgufFile> base_ptr, const VariantSpec& spec, c
     b.writer.set(a + "attention.value_length", GgufValue::u32(uint32_t(c.head_dim)));
   }
   if (auto ft = spec.file_type()) b.writer.set("general.file_type", GgufValue::u32(uint32_t(*ft)));
+}
+
+// Plans the variant: metadata and every tensor's shape and type now, the converted bytes lazily
+// (when the writer serializes), so peak memory is the output plus one tensor.
+Built build(std::shared_ptr<const GgufFile> base_ptr, const VariantSpec& spec, const Calibration* calib, bool release_file_pages) {
+  const GgufFile& base = *base_ptr;
+  Built b;
+  b.release_file_pages = release_file_pages;
+  b.report.name = spec.name();
+  const ModelConfig c = ModelConfig::from_gguf(base);
+  const std::optional<GgmlType> target = spec.gguf_type();
+  if (spec.prune_heads > 0 && c.fused_qkv)
+    fail(base.name(), ": prune-heads is not supported for ", c.arch, " (q, k and v are fused in attn_qkv.weight)");
+  if (spec.prune_layers > 0 && c.swa_even_layers)
+    fail(base.name(), ": prune-layers is not supported for ", c.arch, " (its sliding-window layers alternate by index)");
+
+  // 1. layers
+  const std::vector<int64_t> new_index = plan_layers(b, base_ptr, spec, calib, c, release_file_pages);
+  // 2. heads
+  HeadPlan hp = plan_heads(b, base, spec, c, new_index);
+  std::vector<std::vector<int64_t>>& keep_heads = hp.keep_heads;  // per original layer
+  const int64_t new_head = hp.new_head, new_head_kv = hp.new_head_kv;
+  if (spec.unstructured()) {
+    b.report.notes.push_back(cat(spec.prune_24 ? "2:4 sparsity" : cat("magnitude pruning of ", spec.prune_fraction * 100, "%"),
+                                 ": zeroed weights are stored and multiplied densely (no sparse kernel in any backend), "
+                                 "so this changes accuracy only, not speed or model size"));
+  }
+
+  // 3. metadata
+  write_metadata(b, base, spec, c, new_head, new_head_kv);
   const std::optional<int> mix = spec.llama_mix();
   const MixModel mix_model{c.arch, c.n_layer - spec.prune_layers, new_head, new_head_kv, base.tensor("output.weight") != nullptr};
   b.changed = spec.structured() || spec.unstructured();
 
+  // 4. tensors
   const int64_t D = c.head_dim, g = c.n_head / c.n_head_kv;
   std::map<std::string, int> fallback_count;
   auto heads = std::make_shared<const std::vector<std::vector<int64_t>>>(std::move(keep_heads));

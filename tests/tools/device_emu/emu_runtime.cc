@@ -1,5 +1,5 @@
 // CPU emulation of the CUDA runtime, cuBLAS GemmEx and kernel execution for
-// scripts/device_emu/run.sh (see there). EMU_NO_DEVICE=1 makes cudaGetDeviceCount fail (to
+// tests/tools/device_emu/run.sh (see there). EMU_NO_DEVICE=1 makes cudaGetDeviceCount fail (to
 // exercise the no-GPU paths); EMU_STATS=1 prints launch counts at exit.
 #include <setjmp.h>
 #include <ucontext.h>

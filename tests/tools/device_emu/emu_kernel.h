@@ -1,4 +1,4 @@
-// Force-included into the rewritten .cu sources (scripts/device_emu/run.sh): CUDA device-code
+// Force-included into the rewritten .cu sources (tests/tools/device_emu/run.sh): CUDA device-code
 // keywords and builtins for the CPU emulator (a block's threads run as coroutines, one block at
 // a time; __shared__ becomes static storage, shared by the threads of the running block).
 #pragma once

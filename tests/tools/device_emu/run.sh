@@ -13,14 +13,14 @@
 # capturing) are checked. Not emulated: races between threads (they run one at a time, in
 # order), GPU math library rounding (host expf/sincosf), alignment of vector loads, speed.
 #
-# Usage: scripts/device_emu/run.sh [BUILD_DIR] [Catch2 test spec...]
+# Usage: tests/tools/device_emu/run.sh [BUILD_DIR] [Catch2 test spec...]
 #   BUILD_DIR: a build with the CUDA backend (nvcc found) whose engine/libsb_engine.a is up to
 #   date (default build); the emulated backend is built as the CUDA plugin (build-emu/
 #   libsparkbench-cuda.so) and the tests load it through SPARKBENCH_CUDA_PLUGIN. Output: build-emu/.
 #   Default spec: "[cuda]" (the stories260K cases take tens of minutes emulated).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-root="$(cd "$here/../.." && pwd)"
+root="$(cd "$here/../../.." && pwd)"
 build="${1:-build}"
 shift || true
 [ $# -eq 0 ] && set -- "[cuda]"
