@@ -1,6 +1,7 @@
 #include "engine/train/distill.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -103,7 +104,9 @@ DistillResult distill(TrainModel<float>& teacher, TrainModel<float>& student,
   Schedule sched{o.lr, o.lr * 0.1, std::min(o.warmup, o.steps / 4), o.steps};
   AdamW<float> opt({0.9, 0.999, 1e-8, o.weight_decay});
   std::mt19937_64 rng(o.seed ^ 0x9e3779b97f4a7c15ull);
+  student.set_recompute(o.recompute);
   for (int64_t step = 0; step < o.steps; ++step) {
+    const auto t0 = std::chrono::steady_clock::now();
     student.zero_grad();
     double loss = 0;
     for (int64_t b = 0; b < o.batch; ++b) {
@@ -114,6 +117,7 @@ DistillResult distill(TrainModel<float>& teacher, TrainModel<float>& student,
                                        1.0 / double(o.batch)) /
               double(o.batch);
       res.tokens += n;
+      res.train_flop += double(train_flops(student.config(), n));
     }
     const double norm = clip_grad_norm(student.grads(), o.clip);
     if (!std::isfinite(norm) || !std::isfinite(loss)) fail("distill: loss or gradient is not finite at step ", step + 1);
@@ -122,6 +126,7 @@ DistillResult distill(TrainModel<float>& teacher, TrainModel<float>& student,
     for (size_t t = 0; t < zero_mask.size(); ++t)
       for (size_t i = 0; i < zero_mask[t].size(); ++i)
         if (zero_mask[t][i]) student.params()[t].w[i] = 0.0f;
+    res.train_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     res.losses.push_back(loss);
     if (o.progress) o.progress(step + 1, loss, lr);
     if (o.eval_every > 0 && (step + 1) % o.eval_every == 0 && step + 1 < o.steps) {
