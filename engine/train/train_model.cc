@@ -317,9 +317,10 @@ void TrainModel<T>::backward(const T* dlogits) {
 template <class T>
 double TrainModel<T>::forward_backward(const int32_t* ids, const int32_t* targets, int64_t n, const TopK* teacher,
                                        double tau, double alpha, double weight) {
-  std::vector<T> logits;
+  std::vector<T>& logits = logits_buf_;
   forward(ids, n, logits);
-  std::vector<T> dl(logits.size(), T(0));
+  std::vector<T>& dl = dlogits_buf_;  // reused across calls: no page faults for n * n_vocab values per step
+  dl.assign(logits.size(), T(0));
   const int64_t V = cfg_.n_vocab;
   const double loss = teacher ? distill_loss(logits.data(), n, V, *teacher, targets, tau, alpha, weight, dl.data())
                               : cross_entropy(logits.data(), n, V, targets, weight, dl.data());

@@ -118,6 +118,7 @@ class TrainModel {
   std::vector<LayerAct> act_;  // with recomputation: x_in only
   LayerAct scratch_;            // with recomputation: the layer being computed
   std::vector<T> x_final_, rstd_f_, h_f_;
+  std::vector<T> logits_buf_, dlogits_buf_;  // forward_backward's
 };
 
 // Floating-point operations of one forward + backward pass over n tokens, the count that
