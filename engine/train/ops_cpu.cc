@@ -166,7 +166,8 @@ void attention_bwd(const float* q, const float* k, const float* v, const float* 
   const int64_t group = H / Hkv, qc = H * D, kc = Hkv * D;
   const float sc = float(scale);
   for_kv_heads(Hkv, [&](int64_t kh) {
-    std::vector<float> dS(size_t(R * R));
+    thread_local std::vector<float> dS;  // kept between calls: no fresh pages per head
+    dS.resize(size_t(R * R));
     for (int64_t h = kh * group; h < (kh + 1) * group; ++h) {
       const float* P = probs + h * R * R;
       gemm(false, true, R, R, D, 1.0f, dout + h * D, qc, v + kh * D, kc, 0.0f, dS.data(), R);  // dP = dO V^T

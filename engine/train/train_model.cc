@@ -266,10 +266,15 @@ void TrainModel<T>::backward(const T* dlogits) {
   const double scale = c.attn_scale != 0 ? double(c.attn_scale) : double(1.0f / std::sqrt(float(D)));
   auto W = [&](int64_t i) { return p_[size_t(i)].w.data(); };
   auto G = [&](int64_t i) { return g_[size_t(i)].data(); };
-  std::vector<T> dh(size_t(n * C), T(0)), dx(size_t(n * C), T(0));
+  // gradient buffers are members, reused across calls (no fresh pages every step)
+  std::vector<T>& dh = bwd_[0];
+  std::vector<T>& dx = bwd_[1];
+  std::vector<T>&dact = bwd_[2], &dgate = bwd_[3], &dup = bwd_[4], &datt = bwd_[5];
+  std::vector<T>&dq = bwd_[6], &dk = bwd_[7], &dv = bwd_[8], &dqn = bwd_[9], &dkn = bwd_[10];
+  dh.assign(size_t(n * C), T(0));
+  dx.assign(size_t(n * C), T(0));
   SB_TRAIN_OP(matmul_bwd, h_f_.data(), W(output), dlogits, n, C, V, dh.data(), G(output));
   SB_TRAIN_OP(rmsnorm_bwd, x_final_.data(), W(output_norm), rstd_f_.data(), dh.data(), n, C, dx.data(), G(output_norm));
-  std::vector<T> dact, dgate, dup, datt, dq, dk, dv, dqn, dkn;
   for (int64_t l = c.n_layer - 1; l >= 0; --l) {
     if (recompute_) {  // the layer's activations again, from its saved input
       std::vector<T> x = act_[size_t(l)].x_in;

@@ -119,6 +119,7 @@ class TrainModel {
   LayerAct scratch_;            // with recomputation: the layer being computed
   std::vector<T> x_final_, rstd_f_, h_f_;
   std::vector<T> logits_buf_, dlogits_buf_;  // forward_backward's
+  std::vector<T> bwd_[11];                   // backward's gradient buffers
 };
 
 // Floating-point operations of one forward + backward pass over n tokens, the count that
