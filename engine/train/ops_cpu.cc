@@ -23,16 +23,24 @@ namespace {
 
 // Below this many multiply-adds (or elements) a loop runs in one thread.
 constexpr int64_t kParallelWork = 1 << 15;
+// Below this many multiply-adds a product (or a whole attention call) runs in one thread: a
+// parallel region costs microseconds on an idle machine and far more on a loaded one, which
+// made tiny models (stories260K) train 10x slower with 2 threads than with 1.
+constexpr double kParallelGemm = double(1 << 21);
 
 // Row-major C(M, N) = alpha op(A)(M, K) op(B)(K, N) + beta C; op = transpose when ta / tb.
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B, int64_t ldb,
           float beta, float* C, int64_t ldc) {
   if (M == 0 || N == 0) return;
 #if SPARKBENCH_WITH_DNNL
+  // oneDNN's OpenMP runtime uses omp_get_max_threads() threads: 1 for a small product
+  const int team = omp_in_parallel() || double(M) * double(N) * double(K) >= kParallelGemm ? 0 : omp_get_max_threads();
+  if (team > 1) omp_set_num_threads(1);
   const dnnl_status_t st = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (team > 1) omp_set_num_threads(team);
   if (st != dnnl_success) fail("training matmul: dnnl_sgemm failed (status ", int(st), ") at M=", M, " N=", N, " K=", K);
 #else
-  const bool par = !omp_in_parallel() && M * N * K > kParallelWork;
+  const bool par = !omp_in_parallel() && double(M) * double(N) * double(K) >= kParallelGemm;
 #pragma omp parallel for schedule(static) if (par)
   for (int64_t m = 0; m < M; ++m)
     for (int64_t n = 0; n < N; ++n) {
@@ -120,10 +128,10 @@ void rotate(float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot, RopeStyl
 
 // Calls f(kh) for every KV head: in parallel over KV heads when there are at least as many as
 // threads (each call then runs its products in one thread), otherwise serially (the products
-// use all threads).
+// use all threads when large enough). `work`: the call's multiply-adds; small calls run serially.
 template <class F>
-void for_kv_heads(int64_t Hkv, F&& f) {
-  if (Hkv >= omp_get_max_threads()) {
+void for_kv_heads(int64_t Hkv, double work, F&& f) {
+  if (Hkv >= omp_get_max_threads() && work >= kParallelGemm) {
 #pragma omp parallel for schedule(dynamic, 1)
     for (int64_t kh = 0; kh < Hkv; ++kh) f(kh);
   } else {
@@ -142,7 +150,7 @@ void rope_bwd(float* dx, int64_t n_heads, int64_t head_dim, int64_t n_rot, RopeS
 void attention_fwd(const float* q, const float* k, const float* v, int64_t R, int64_t H, int64_t Hkv, int64_t D, double scale, float* out,
                    float* probs) {
   const int64_t group = H / Hkv, qc = H * D, kc = Hkv * D;
-  for_kv_heads(Hkv, [&](int64_t kh) {
+  for_kv_heads(Hkv, 2.0 * double(H * R * R * D), [&](int64_t kh) {
     for (int64_t h = kh * group; h < (kh + 1) * group; ++h) {
       float* P = probs + h * R * R;
       gemm(false, true, R, R, D, float(scale), q + h * D, qc, k + kh * D, kc, 0.0f, P, R);  // S = scale Q K^T
@@ -165,7 +173,7 @@ void attention_bwd(const float* q, const float* k, const float* v, const float* 
                    int64_t D, double scale, float* dq, float* dk, float* dv) {
   const int64_t group = H / Hkv, qc = H * D, kc = Hkv * D;
   const float sc = float(scale);
-  for_kv_heads(Hkv, [&](int64_t kh) {
+  for_kv_heads(Hkv, 4.0 * double(H * R * R * D), [&](int64_t kh) {
     thread_local std::vector<float> dS;  // kept between calls: no fresh pages per head
     dS.resize(size_t(R * R));
     for (int64_t h = kh * group; h < (kh + 1) * group; ++h) {

@@ -75,7 +75,7 @@ std::vector<int32_t> token_ids(int64_t n, int64_t V, uint64_t seed) {
 }  // namespace
 
 TEST_CASE("train cpu ops: matmul forward and backward equal the double reference", "[train][unit]") {
-  const int64_t R = 37, K = 300, N = 130;  // odd sizes, over the threading threshold
+  const int64_t R = 67, K = 300, N = 130;  // odd sizes, over the threading threshold (2^21)
   const auto x = randf(size_t(R * K), 1), W = randf(size_t(N * K), 2), dy = randf(size_t(R * N), 3);
   const auto y0 = randf(size_t(R * N), 4), dx0 = randf(size_t(R * K), 5), dW0 = randf(size_t(N * K), 6);
   for (bool acc : {false, true}) {
@@ -142,7 +142,7 @@ TEST_CASE("train cpu ops: RMS norm, SwiGLU and RoPE equal the double reference",
 }
 
 TEST_CASE("train cpu ops: causal attention equals the double reference (MHA, GQA, one KV head)", "[train][unit]") {
-  const int64_t R = 45, D = 16;
+  const int64_t R = 150, D = 32;  // 2 H R^2 D over the threading threshold (2^21)
   for (int64_t Hkv : {int64_t(6), int64_t(2), int64_t(1)}) {
     const int64_t H = 6;
     INFO("H " << H << ", Hkv " << Hkv);
