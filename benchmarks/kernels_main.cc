@@ -3,6 +3,7 @@
 // (pct_peak_bw: bytes moved / DRAM read bandwidth; pct_peak_flops: FLOP/s / oneDNN's best f32
 // matmul throughput). Calibration runs first (benchmarks calib/*), setup stays outside the timed
 // loops, and `--short` runs a small subset quickly (CI). Output: any Google Benchmark format;
+// Training steps (train/*, kernels_train.h) report tokens/s and their fraction of the f32 peak.
 // `--benchmark_format=json` ingests with `sparkbench ingest --kernels FILE`.
 #include <benchmark/benchmark.h>
 
@@ -18,6 +19,7 @@
 #include "benchmarks/calibration.h"
 #include "benchmarks/kernels_cuda.h"
 #include "benchmarks/kernels_quant.h"
+#include "benchmarks/kernels_train.h"
 #include "engine/backends/backend.h"
 #include "engine/backends/host.h"
 #include "engine/core/omp_env.h"
@@ -351,6 +353,7 @@ int main(int argc, char** argv) {
   sb::bench::register_cuda_kernels(g_short);  // cuda/*: timed with CUDA events (kernels_cuda.cc)
   sb::bench::register_quant_kernels(g_short, g_threads);  // quant/*: int8, q8_0, q4_0 (kernels_quant.cc)
   register_conversions();
+  sb::bench::register_train_kernels(g_short, g_threads, g_peaks.f32_flops);  // train/*: training steps (kernels_train.cc)
 #if SPARKBENCH_WITH_DNNL
   register_qdot();  // qdot/*: --compute q8 integer products per ISA level
   register_qgemm();  // qgemm/*: --compute q8 prefill GEMM per ISA level

@@ -48,7 +48,12 @@ void add_distill_command(CLI::App& app) {
   c->add_option("--top-k", a.o.top_k, "Teacher logits kept per position")->capture_default_str();
   c->add_option("--seed", a.o.seed, "Seed for sampling and batches")->capture_default_str();
   c->add_option("--calibration", a.calibration, "Calibration text for prune-layers (default: datasets/calibration/stories.txt)");
-  c->add_option("--backend", a.backend, "Backend that samples from the teacher")->capture_default_str();
+  c->add_option("--backend", a.backend,
+                "Backend that samples from the teacher; also the training ops: ref = the naive reference loops, "
+                "anything else = the cpu training ops (oneDNN sgemm + OpenMP threads, -t)")
+      ->capture_default_str();
+  c->add_flag("--recompute", a.o.recompute,
+              "Recompute each layer's activations during backward (keeps only layer inputs: less memory, ~1/3 more compute)");
   c->add_option("-t,--threads", a.threads, "CPU threads (0 = all cores)")->capture_default_str();
   c->add_option("--eval-every", a.o.eval_every, "Print the held-out KLD every N steps (0 = only before and after)")
       ->capture_default_str();
@@ -89,6 +94,8 @@ void add_distill_command(CLI::App& app) {
     }
     train::TrainModel<float> teacher = train::TrainModel<float>::from_gguf(*tfile);
     train::TrainModel<float> student = train::TrainModel<float>::from_gguf(*sfile);
+    teacher.set_backend(train::train_backend_for(a.backend), a.threads);
+    student.set_backend(train::train_backend_for(a.backend), a.threads);
     if (tok->bos_id() < 0) fail(a.teacher, ": the vocabulary has no BOS token to start teacher samples with");
     const auto tmodel = Model::load(tfile, *backend);
     const auto t0 = std::chrono::steady_clock::now();
@@ -128,6 +135,10 @@ void add_distill_command(CLI::App& app) {
     a.o.on_eval = [](int64_t step, double kld) { std::fprintf(stderr, "\nstep %lld: held-out KLD %.5f\n", (long long)step, kld); };
     const train::DistillResult r = train::distill(teacher, student, trainset, heldout, a.o, frozen_zeros);
     std::fprintf(stderr, "\n");
+    if (r.train_seconds > 0)
+      std::fprintf(stderr, "train: %.0f tok/s, %.1f GFLOP/s (%s training ops%s)\n", double(r.tokens) / r.train_seconds,
+                   r.train_flop / r.train_seconds * 1e-9, train::train_backend_name(student.backend()),
+                   a.o.recompute ? ", recomputation" : "");
     if (out_spec.weights == compress::WeightKind::F32) {
       train::write_f32_gguf(student, *sfile, a.out);
     } else {  // f32 first, then the variant pipeline converts it

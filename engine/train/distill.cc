@@ -1,6 +1,7 @@
 #include "engine/train/distill.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -65,7 +66,8 @@ std::string run_settings(const TrainModel<float>& teacher, const TrainModel<floa
   return cat("format=distill-1;steps=", o.steps, ";seq=", o.seq, ";batch=", o.batch, ";lr=", num(o.lr),
              ";warmup=", o.warmup, ";temperature=", num(o.temperature), ";alpha=", num(o.alpha), ";top_k=", o.top_k,
              ";clip=", num(o.clip), ";weight_decay=", num(o.weight_decay), ";seed=", o.seed,
-             ";eval_every=", o.eval_every, ";frozen_zeros=", frozen_zeros ? 1 : 0,
+             ";eval_every=", o.eval_every, ";ops=", student.backend() == TrainBackend::Cpu ? "cpu" : "ref",
+             ";frozen_zeros=", frozen_zeros ? 1 : 0,
              ";student_params=", student.n_params(), ";student=", hash_params(student),
              ";teacher=", hash_params(teacher), ";train_seqs=", train.size(), ";train=", hash_seqs(train),
              ";heldout_seqs=", heldout.size(), ";heldout=", hash_seqs(heldout));
@@ -235,7 +237,9 @@ DistillResult distill(TrainModel<float>& teacher, TrainModel<float>& student,
       teacher.forward(s.data(), int64_t(s.size()) - 1, z);
       tk.push_back(top_k(z.data(), int64_t(s.size()) - 1, V, k));
     }
+  student.set_recompute(o.recompute);
   for (int64_t step = start; step < o.steps; ++step) {
+    const auto t0 = std::chrono::steady_clock::now();
     student.zero_grad();
     double loss = 0;
     for (int64_t b = 0; b < o.batch; ++b) {
@@ -246,6 +250,7 @@ DistillResult distill(TrainModel<float>& teacher, TrainModel<float>& student,
                                        1.0 / double(o.batch)) /
               double(o.batch);
       res.tokens += n;
+      res.train_flop += double(train_flops(student.config(), n));
     }
     const double norm = clip_grad_norm(student.grads(), o.clip);
     if (!std::isfinite(norm) || !std::isfinite(loss)) fail("distill: loss or gradient is not finite at step ", step + 1);
@@ -254,6 +259,7 @@ DistillResult distill(TrainModel<float>& teacher, TrainModel<float>& student,
     for (size_t t = 0; t < zero_mask.size(); ++t)
       for (size_t i = 0; i < zero_mask[t].size(); ++i)
         if (zero_mask[t][i]) student.params()[t].w[i] = 0.0f;
+    res.train_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     res.losses.push_back(loss);
     if (o.progress) o.progress(step + 1, loss, lr);
     if (o.eval_every > 0 && (step + 1) % o.eval_every == 0 && step + 1 < o.steps) {

@@ -2,8 +2,9 @@
 // teacher, loss = alpha * tau^2 KL(teacher_topk || student) + (1 - alpha) * CE (loss.h),
 // AdamW with warm-up + cosine decay, clipping by global norm, accumulation over `batch`
 // sequences per step; held-out KLD (full vocabulary, tau = 1) before and after.
-// Everything runs on the host in f32 (train_model.h): meant for small models (stories260K);
-// there is no backend acceleration or activation recomputation yet.
+// Everything runs on the host in f32 (train_model.h) with the ops the caller set on the models
+// (TrainModel::set_backend: ref loops or the cpu ops, oneDNN + threads); optional activation
+// recomputation (DistillOptions::recompute).
 //
 // Determinism and resuming: the sequences of step s are a pure function of (seed, s, batch),
 // so a run is a function of its inputs and options. With checkpoint_dir set, distill() writes a
@@ -37,6 +38,7 @@ struct DistillOptions {
   double clip = 1.0;       // max global gradient norm (0 = off)
   double weight_decay = 0.0;
   uint64_t seed = 0;
+  bool recompute = false;  // activation recomputation in the student (TrainModel::set_recompute)
   // called after every step (1-based) with the step's loss and learning rate
   std::function<void(int64_t step, double loss, double lr)> progress;
   // every eval_every steps (0 = never), the held-out KLD at that step
@@ -53,6 +55,8 @@ struct DistillResult {
   std::vector<std::pair<int64_t, double>> evals;  // (step, held-out KLD) every eval_every steps
   int64_t tokens = 0;          // training tokens processed
   int64_t resumed_from = 0;    // steps restored from a checkpoint (0 = started from scratch)
+  double train_seconds = 0;    // wall time of the training steps (forward, backward, optimizer; evals excluded)
+  double train_flop = 0;       // train_flops() summed over the sequences trained on
 };
 
 // n sequences of `len` tokens each: `bos` then ancestral samples (temperature 1) from the

@@ -3,12 +3,29 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <type_traits>
+
+#include <omp.h>
 
 #include "engine/core/error.h"
 #include "engine/gguf/gguf.h"
 #include "engine/train/ops.h"
+#include "engine/train/ops_cpu.h"
 
 namespace sb::train {
+
+// Runs the training op `op` with the implementation of this model's backend: cpu::op for
+// TrainBackend::Cpu (float only), the reference template otherwise.
+#define SB_TRAIN_OP(op, ...)                           \
+  do {                                                 \
+    if constexpr (std::is_same_v<T, float>) {          \
+      if (backend_ == TrainBackend::Cpu) {             \
+        cpu::op(__VA_ARGS__);                          \
+        break;                                         \
+      }                                                \
+    }                                                  \
+    train::op(__VA_ARGS__);                            \
+  } while (0)
 
 namespace {
 std::string blk(int64_t l, const char* name) { return "blk." + std::to_string(l) + "." + name; }
@@ -144,10 +161,72 @@ int64_t TrainModel<T>::n_params() const {
 }
 
 template <class T>
+void TrainModel<T>::set_backend(TrainBackend b, int threads) {
+  if constexpr (!std::is_same_v<T, float>) {
+    if (b == TrainBackend::Cpu) fail("training: the cpu training ops are f32 only (double is the reference)");
+  }
+  backend_ = b;
+  if (b == TrainBackend::Cpu) omp_set_num_threads(threads > 0 ? threads : omp_get_num_procs());
+}
+
+template <class T>
+int64_t TrainModel<T>::saved_activation_values() const {
+  int64_t n = 0;
+  for (const LayerAct& a : act_)
+    for (const std::vector<T>* v : {&a.x_in, &a.rstd1, &a.h1, &a.q_pre, &a.q_rstd, &a.k_pre, &a.k_rstd, &a.q, &a.k, &a.v,
+                                    &a.probs, &a.att, &a.x_mid, &a.rstd2, &a.h2, &a.gate, &a.up, &a.act})
+      n += int64_t(v->size());
+  return n;
+}
+
+template <class T>
+void TrainModel<T>::layer_forward(int64_t l, std::vector<T>& x, LayerAct& a, const RopeTable& rt, double scale) {
+  const ModelConfig& c = cfg_;
+  const int64_t n = n_, C = c.n_embd, H = c.n_head, Hkv = c.n_head_kv, D = c.head_dim, F = c.n_ff;
+  const int64_t qd = c.q_dim(), kd = c.kv_dim();
+  auto W = [&](int64_t i) { return p_[size_t(i)].w.data(); };
+  const LayerIx& L = layers[size_t(l)];
+  a.x_in = x;
+  a.rstd1.resize(size_t(n));
+  a.h1.resize(size_t(n * C));
+  SB_TRAIN_OP(rmsnorm_fwd, x.data(), W(L.attn_norm), n, C, double(c.rms_eps), a.h1.data(), a.rstd1.data());
+  a.q.resize(size_t(n * qd));
+  a.k.resize(size_t(n * kd));
+  a.v.resize(size_t(n * kd));
+  SB_TRAIN_OP(matmul_fwd, a.h1.data(), W(L.wq), n, C, qd, a.q.data(), false);
+  SB_TRAIN_OP(matmul_fwd, a.h1.data(), W(L.wk), n, C, kd, a.k.data(), false);
+  SB_TRAIN_OP(matmul_fwd, a.h1.data(), W(L.wv), n, C, kd, a.v.data(), false);
+  if (c.qk_norm) {
+    a.q_pre = a.q;
+    a.k_pre = a.k;
+    a.q_rstd.resize(size_t(n * H));
+    a.k_rstd.resize(size_t(n * Hkv));
+    SB_TRAIN_OP(rmsnorm_fwd, a.q_pre.data(), W(L.q_norm), n * H, D, double(c.rms_eps), a.q.data(), a.q_rstd.data());
+    SB_TRAIN_OP(rmsnorm_fwd, a.k_pre.data(), W(L.k_norm), n * Hkv, D, double(c.rms_eps), a.k.data(), a.k_rstd.data());
+  }
+  SB_TRAIN_OP(rope_fwd, a.q.data(), H, D, c.n_rot, c.rope_style, rt);
+  SB_TRAIN_OP(rope_fwd, a.k.data(), Hkv, D, c.n_rot, c.rope_style, rt);
+  a.att.resize(size_t(n * qd));
+  a.probs.resize(size_t(H * n * n));
+  SB_TRAIN_OP(attention_fwd, a.q.data(), a.k.data(), a.v.data(), n, H, Hkv, D, scale, a.att.data(), a.probs.data());
+  SB_TRAIN_OP(matmul_fwd, a.att.data(), W(L.wo), n, qd, C, x.data(), /*accumulate=*/true);
+  a.x_mid = x;
+  a.rstd2.resize(size_t(n));
+  a.h2.resize(size_t(n * C));
+  SB_TRAIN_OP(rmsnorm_fwd, x.data(), W(L.ffn_norm), n, C, double(c.rms_eps), a.h2.data(), a.rstd2.data());
+  a.gate.resize(size_t(n * F));
+  a.up.resize(size_t(n * F));
+  a.act.resize(size_t(n * F));
+  SB_TRAIN_OP(matmul_fwd, a.h2.data(), W(L.gate), n, C, F, a.gate.data(), false);
+  SB_TRAIN_OP(matmul_fwd, a.h2.data(), W(L.up), n, C, F, a.up.data(), false);
+  SB_TRAIN_OP(swiglu_fwd, a.gate.data(), a.up.data(), n * F, a.act.data());
+  SB_TRAIN_OP(matmul_fwd, a.act.data(), W(L.down), n, F, C, x.data(), /*accumulate=*/true);
+}
+
+template <class T>
 void TrainModel<T>::forward(const int32_t* ids, int64_t n, std::vector<T>& logits) {
   const ModelConfig& c = cfg_;
-  const int64_t C = c.n_embd, H = c.n_head, Hkv = c.n_head_kv, D = c.head_dim, F = c.n_ff, V = c.n_vocab;
-  const int64_t qd = c.q_dim(), kd = c.kv_dim();
+  const int64_t C = c.n_embd, D = c.head_dim, V = c.n_vocab;
   if (n < 1) fail("training forward: no tokens");
   if (c.n_ctx > 0 && n > c.n_ctx) fail("training forward: ", n, " tokens exceed the context of ", c.n_ctx);
   for (int64_t i = 0; i < n; ++i)
@@ -161,50 +240,20 @@ void TrainModel<T>::forward(const int32_t* ids, int64_t n, std::vector<T>& logit
   act_.resize(size_t(c.n_layer));
   auto W = [&](int64_t i) { return p_[size_t(i)].w.data(); };
   for (int64_t l = 0; l < c.n_layer; ++l) {
-    LayerAct& a = act_[size_t(l)];
-    const LayerIx& L = layers[size_t(l)];
-    a.x_in = x;
-    a.rstd1.resize(size_t(n));
-    a.h1.resize(size_t(n * C));
-    rmsnorm_fwd(x.data(), W(L.attn_norm), n, C, double(c.rms_eps), a.h1.data(), a.rstd1.data());
-    a.q.resize(size_t(n * qd));
-    a.k.resize(size_t(n * kd));
-    a.v.resize(size_t(n * kd));
-    matmul_fwd(a.h1.data(), W(L.wq), n, C, qd, a.q.data());
-    matmul_fwd(a.h1.data(), W(L.wk), n, C, kd, a.k.data());
-    matmul_fwd(a.h1.data(), W(L.wv), n, C, kd, a.v.data());
-    if (c.qk_norm) {
-      a.q_pre = a.q;
-      a.k_pre = a.k;
-      a.q_rstd.resize(size_t(n * H));
-      a.k_rstd.resize(size_t(n * Hkv));
-      rmsnorm_fwd(a.q_pre.data(), W(L.q_norm), n * H, D, double(c.rms_eps), a.q.data(), a.q_rstd.data());
-      rmsnorm_fwd(a.k_pre.data(), W(L.k_norm), n * Hkv, D, double(c.rms_eps), a.k.data(), a.k_rstd.data());
+    if (recompute_) {  // keep the layer's input only; backward recomputes the rest
+      layer_forward(l, x, scratch_, rt, scale);
+      act_[size_t(l)] = LayerAct{};
+      act_[size_t(l)].x_in.swap(scratch_.x_in);
+    } else {
+      layer_forward(l, x, act_[size_t(l)], rt, scale);
     }
-    rope_fwd(a.q.data(), H, D, c.n_rot, c.rope_style, rt);
-    rope_fwd(a.k.data(), Hkv, D, c.n_rot, c.rope_style, rt);
-    a.att.resize(size_t(n * qd));
-    a.probs.resize(size_t(H * n * n));
-    attention_fwd(a.q.data(), a.k.data(), a.v.data(), n, H, Hkv, D, scale, a.att.data(), a.probs.data());
-    matmul_fwd(a.att.data(), W(L.wo), n, qd, C, x.data(), /*accumulate=*/true);
-    a.x_mid = x;
-    a.rstd2.resize(size_t(n));
-    a.h2.resize(size_t(n * C));
-    rmsnorm_fwd(x.data(), W(L.ffn_norm), n, C, double(c.rms_eps), a.h2.data(), a.rstd2.data());
-    a.gate.resize(size_t(n * F));
-    a.up.resize(size_t(n * F));
-    a.act.resize(size_t(n * F));
-    matmul_fwd(a.h2.data(), W(L.gate), n, C, F, a.gate.data());
-    matmul_fwd(a.h2.data(), W(L.up), n, C, F, a.up.data());
-    swiglu_fwd(a.gate.data(), a.up.data(), n * F, a.act.data());
-    matmul_fwd(a.act.data(), W(L.down), n, F, C, x.data(), /*accumulate=*/true);
   }
   x_final_ = x;
   rstd_f_.resize(size_t(n));
   h_f_.resize(size_t(n * C));
-  rmsnorm_fwd(x.data(), W(output_norm), n, C, double(c.rms_eps), h_f_.data(), rstd_f_.data());
+  SB_TRAIN_OP(rmsnorm_fwd, x.data(), W(output_norm), n, C, double(c.rms_eps), h_f_.data(), rstd_f_.data());
   logits.resize(size_t(n * V));
-  matmul_fwd(h_f_.data(), W(output), n, C, V, logits.data());
+  SB_TRAIN_OP(matmul_fwd, h_f_.data(), W(output), n, C, V, logits.data(), false);
 }
 
 template <class T>
@@ -217,46 +266,55 @@ void TrainModel<T>::backward(const T* dlogits) {
   const double scale = c.attn_scale != 0 ? double(c.attn_scale) : double(1.0f / std::sqrt(float(D)));
   auto W = [&](int64_t i) { return p_[size_t(i)].w.data(); };
   auto G = [&](int64_t i) { return g_[size_t(i)].data(); };
-  std::vector<T> dh(size_t(n * C), T(0)), dx(size_t(n * C), T(0));
-  matmul_bwd(h_f_.data(), W(output), dlogits, n, C, V, dh.data(), G(output));
-  rmsnorm_bwd(x_final_.data(), W(output_norm), rstd_f_.data(), dh.data(), n, C, dx.data(), G(output_norm));
-  std::vector<T> dact, dgate, dup, datt, dq, dk, dv, dqn, dkn;
+  // gradient buffers are members, reused across calls (no fresh pages every step)
+  std::vector<T>& dh = bwd_[0];
+  std::vector<T>& dx = bwd_[1];
+  std::vector<T>&dact = bwd_[2], &dgate = bwd_[3], &dup = bwd_[4], &datt = bwd_[5];
+  std::vector<T>&dq = bwd_[6], &dk = bwd_[7], &dv = bwd_[8], &dqn = bwd_[9], &dkn = bwd_[10];
+  dh.assign(size_t(n * C), T(0));
+  dx.assign(size_t(n * C), T(0));
+  SB_TRAIN_OP(matmul_bwd, h_f_.data(), W(output), dlogits, n, C, V, dh.data(), G(output));
+  SB_TRAIN_OP(rmsnorm_bwd, x_final_.data(), W(output_norm), rstd_f_.data(), dh.data(), n, C, dx.data(), G(output_norm));
   for (int64_t l = c.n_layer - 1; l >= 0; --l) {
-    const LayerAct& a = act_[size_t(l)];
+    if (recompute_) {  // the layer's activations again, from its saved input
+      std::vector<T> x = act_[size_t(l)].x_in;
+      layer_forward(l, x, scratch_, rt, scale);
+    }
+    const LayerAct& a = recompute_ ? scratch_ : act_[size_t(l)];
     const LayerIx& L = layers[size_t(l)];
     // x_out = x_mid + down(swiglu(gate(h2), up(h2))), h2 = rmsnorm(x_mid)
     dact.assign(size_t(n * F), T(0));
-    matmul_bwd(a.act.data(), W(L.down), dx.data(), n, F, C, dact.data(), G(L.down));
+    SB_TRAIN_OP(matmul_bwd, a.act.data(), W(L.down), dx.data(), n, F, C, dact.data(), G(L.down));
     dgate.assign(size_t(n * F), T(0));
     dup.assign(size_t(n * F), T(0));
-    swiglu_bwd(a.gate.data(), a.up.data(), dact.data(), n * F, dgate.data(), dup.data());
+    SB_TRAIN_OP(swiglu_bwd, a.gate.data(), a.up.data(), dact.data(), n * F, dgate.data(), dup.data());
     std::fill(dh.begin(), dh.end(), T(0));
-    matmul_bwd(a.h2.data(), W(L.gate), dgate.data(), n, C, F, dh.data(), G(L.gate));
-    matmul_bwd(a.h2.data(), W(L.up), dup.data(), n, C, F, dh.data(), G(L.up));
-    rmsnorm_bwd(a.x_mid.data(), W(L.ffn_norm), a.rstd2.data(), dh.data(), n, C, dx.data(), G(L.ffn_norm));
+    SB_TRAIN_OP(matmul_bwd, a.h2.data(), W(L.gate), dgate.data(), n, C, F, dh.data(), G(L.gate));
+    SB_TRAIN_OP(matmul_bwd, a.h2.data(), W(L.up), dup.data(), n, C, F, dh.data(), G(L.up));
+    SB_TRAIN_OP(rmsnorm_bwd, a.x_mid.data(), W(L.ffn_norm), a.rstd2.data(), dh.data(), n, C, dx.data(), G(L.ffn_norm));
     // x_mid = x_in + wo(attention(rope(q), rope(k), v)), q/k/v = W h1, h1 = rmsnorm(x_in)
     datt.assign(size_t(n * qd), T(0));
-    matmul_bwd(a.att.data(), W(L.wo), dx.data(), n, qd, C, datt.data(), G(L.wo));
+    SB_TRAIN_OP(matmul_bwd, a.att.data(), W(L.wo), dx.data(), n, qd, C, datt.data(), G(L.wo));
     dq.assign(size_t(n * qd), T(0));
     dk.assign(size_t(n * kd), T(0));
     dv.assign(size_t(n * kd), T(0));
-    attention_bwd(a.q.data(), a.k.data(), a.v.data(), a.probs.data(), datt.data(), n, H, Hkv, D, scale, dq.data(),
+    SB_TRAIN_OP(attention_bwd, a.q.data(), a.k.data(), a.v.data(), a.probs.data(), datt.data(), n, H, Hkv, D, scale, dq.data(),
                   dk.data(), dv.data());
-    rope_bwd(dq.data(), H, D, c.n_rot, c.rope_style, rt);
-    rope_bwd(dk.data(), Hkv, D, c.n_rot, c.rope_style, rt);
+    SB_TRAIN_OP(rope_bwd, dq.data(), H, D, c.n_rot, c.rope_style, rt);
+    SB_TRAIN_OP(rope_bwd, dk.data(), Hkv, D, c.n_rot, c.rope_style, rt);
     if (c.qk_norm) {
       dqn.assign(dq.size(), T(0));
       dkn.assign(dk.size(), T(0));
-      rmsnorm_bwd(a.q_pre.data(), W(L.q_norm), a.q_rstd.data(), dq.data(), n * H, D, dqn.data(), G(L.q_norm));
-      rmsnorm_bwd(a.k_pre.data(), W(L.k_norm), a.k_rstd.data(), dk.data(), n * Hkv, D, dkn.data(), G(L.k_norm));
+      SB_TRAIN_OP(rmsnorm_bwd, a.q_pre.data(), W(L.q_norm), a.q_rstd.data(), dq.data(), n * H, D, dqn.data(), G(L.q_norm));
+      SB_TRAIN_OP(rmsnorm_bwd, a.k_pre.data(), W(L.k_norm), a.k_rstd.data(), dk.data(), n * Hkv, D, dkn.data(), G(L.k_norm));
       dq.swap(dqn);
       dk.swap(dkn);
     }
     std::fill(dh.begin(), dh.end(), T(0));
-    matmul_bwd(a.h1.data(), W(L.wq), dq.data(), n, C, qd, dh.data(), G(L.wq));
-    matmul_bwd(a.h1.data(), W(L.wk), dk.data(), n, C, kd, dh.data(), G(L.wk));
-    matmul_bwd(a.h1.data(), W(L.wv), dv.data(), n, C, kd, dh.data(), G(L.wv));
-    rmsnorm_bwd(a.x_in.data(), W(L.attn_norm), a.rstd1.data(), dh.data(), n, C, dx.data(), G(L.attn_norm));
+    SB_TRAIN_OP(matmul_bwd, a.h1.data(), W(L.wq), dq.data(), n, C, qd, dh.data(), G(L.wq));
+    SB_TRAIN_OP(matmul_bwd, a.h1.data(), W(L.wk), dk.data(), n, C, kd, dh.data(), G(L.wk));
+    SB_TRAIN_OP(matmul_bwd, a.h1.data(), W(L.wv), dv.data(), n, C, kd, dh.data(), G(L.wv));
+    SB_TRAIN_OP(rmsnorm_bwd, a.x_in.data(), W(L.attn_norm), a.rstd1.data(), dh.data(), n, C, dx.data(), G(L.attn_norm));
   }
   embed_bwd(dx.data(), C, ids_.data(), n, G(tok_embd));
 }
@@ -264,14 +322,21 @@ void TrainModel<T>::backward(const T* dlogits) {
 template <class T>
 double TrainModel<T>::forward_backward(const int32_t* ids, const int32_t* targets, int64_t n, const TopK* teacher,
                                        double tau, double alpha, double weight) {
-  std::vector<T> logits;
+  std::vector<T>& logits = logits_buf_;
   forward(ids, n, logits);
-  std::vector<T> dl(logits.size(), T(0));
+  std::vector<T>& dl = dlogits_buf_;  // reused across calls: no page faults for n * n_vocab values per step
+  dl.assign(logits.size(), T(0));
   const int64_t V = cfg_.n_vocab;
   const double loss = teacher ? distill_loss(logits.data(), n, V, *teacher, targets, tau, alpha, weight, dl.data())
                               : cross_entropy(logits.data(), n, V, targets, weight, dl.data());
   backward(dl.data());
   return loss;
+}
+
+int64_t train_flops(const ModelConfig& c, int64_t n) {
+  const int64_t per_layer = 2 * c.n_embd * c.q_dim() + 2 * c.n_embd * c.kv_dim() + 3 * c.n_embd * c.n_ff;
+  const int64_t matrix_params = c.n_layer * per_layer + c.n_vocab * c.n_embd;
+  return 6 * matrix_params * n + 6 * c.n_layer * c.n_head * c.head_dim * n * (n + 1);
 }
 
 template class TrainModel<float>;

@@ -13,8 +13,17 @@
 // optimizer, gradient clipping, finite-difference checks and the GGUF writer iterate one list.
 // Gradients have the same layout (grads()[i] belongs to params()[i]); forward_backward ADDS
 // into them (gradient accumulation): call zero_grad() before a new step.
-// Activations are kept for one sequence at a time (no recomputation yet): memory is
-// O(n_layer * (T * width + n_head * T^2)).
+// Ops: set_backend picks the implementation (ops_cpu.h): TrainBackend::Ref (default) runs the
+// naive reference loops of ops.h (the oracle, and the only choice for T = double);
+// TrainBackend::Cpu (float only) runs oneDNN sgemm products and OpenMP-threaded loops, equal to
+// Ref within f32 rounding (tests/engine/test_train_cpu.cc).
+// Activations are kept for one sequence at a time. Without recomputation the saved state is
+// per layer T * (4 width + 2 q_dim + 2 kv_dim + 3 n_ff + 2 + n_head * T) values (plus q/k
+// pre-norm copies with q/k norms): O(n_layer * (T * width + n_head * T^2)). With
+// set_recompute(true) (activation checkpointing per layer) forward keeps only each layer's
+// input (n_layer * T * width values) and backward recomputes one layer's activations at a time
+// from it (one layer's worth of scratch, as above with n_layer = 1), for about one more forward
+// pass of compute; gradients are the same (bit-identical: the same ops on the same inputs).
 #pragma once
 
 #include <cstdint>
@@ -23,6 +32,7 @@
 
 #include "engine/model/config.h"
 #include "engine/train/loss.h"
+#include "engine/train/ops_cpu.h"
 
 namespace sb {
 class GgufFile;
@@ -57,6 +67,17 @@ class TrainModel {
   void zero_grad();
   int64_t n_params() const;
 
+  // The ops implementation; threads (Cpu only) sets the OpenMP team size (0 = all cores).
+  // Throws sb::Error for Cpu on T = double.
+  void set_backend(TrainBackend b, int threads = 0);
+  TrainBackend backend() const { return backend_; }
+  // Activation recomputation (checkpointing per layer), see the top of this file.
+  void set_recompute(bool on) { recompute_ = on; }
+  bool recompute() const { return recompute_; }
+  // Values held in the saved per-layer activations of the last forward (recomputation scratch
+  // not counted): n_layer * n * n_embd with recomputation.
+  int64_t saved_activation_values() const;
+
   // Logits (n, n_vocab) of tokens ids[0..n) at positions 0..n-1; saves activations.
   void forward(const int32_t* ids, int64_t n, std::vector<T>& logits);
   // Backpropagates dlogits (n, n_vocab) of the last forward(); adds into grads().
@@ -79,7 +100,12 @@ class TrainModel {
   friend class TrainModel;
   void index();
   void check_supported(const std::string& where) const;
+  struct LayerAct;
+  // Layer l on x (in place: x becomes the layer's output), saving its activations into a.
+  void layer_forward(int64_t l, std::vector<T>& x, LayerAct& a, const RopeTable& rt, double scale);
   ModelConfig cfg_;
+  TrainBackend backend_ = TrainBackend::Ref;
+  bool recompute_ = false;
   std::vector<ParamTensor<T>> p_;
   std::vector<std::vector<T>> g_;
   // saved activations of the last forward
@@ -89,8 +115,17 @@ class TrainModel {
   };
   std::vector<int32_t> ids_;
   int64_t n_ = 0;
-  std::vector<LayerAct> act_;
+  std::vector<LayerAct> act_;  // with recomputation: x_in only
+  LayerAct scratch_;            // with recomputation: the layer being computed
   std::vector<T> x_final_, rstd_f_, h_f_;
+  std::vector<T> logits_buf_, dlogits_buf_;  // forward_backward's
+  std::vector<T> bwd_[11];                   // backward's gradient buffers
 };
+
+// Floating-point operations of one forward + backward pass over n tokens, the count that
+// "achieved GFLOP/s" uses: 6 * (parameters of the matrix products, the output projection
+// included) * n + causal attention 6 * n_layer * n_head * head_dim * n (n + 1) (the useful
+// q.k and p.v work: forward 2 products, backward 4). Norms, softmax and SwiGLU are not counted.
+int64_t train_flops(const ModelConfig& c, int64_t n);
 
 }  // namespace sb::train
