@@ -123,7 +123,7 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
     std::unique_ptr<Model> owned;
     const Model* bm = lm.model.get();
     if (!baseline.is_base()) {
-      VariantLoad bl = load_variant_model(lm.model->file_ptr(), baseline, *lm.backend, *lm.tokenizer, calib_text);
+      VariantLoad bl = load_variant_model(lm.model->file_ptr(), baseline, *lm.backend, *lm.tokenizer, calib_text, sha, opt.progress);
       owned = std::move(bl.model);
       bm = owned.get();
     }
@@ -158,10 +158,12 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
     std::unique_ptr<Model> owned;
     const Model* model = lm.model.get();
     sum.load_ms = lm.load_ms;
+    std::optional<DistilledVariant> distilled;
     if (!spec.is_base()) {
       if (opt.progress) std::fprintf(stderr, "[%s] applying the variant ...\n", variant.c_str());
-      VariantLoad vl = load_variant_model(lm.model->file_ptr(), spec, *lm.backend, *lm.tokenizer, calib_text);
+      VariantLoad vl = load_variant_model(lm.model->file_ptr(), spec, *lm.backend, *lm.tokenizer, calib_text, sha, /*verbose=*/true);
       sum.notes = vl.vm.report.notes;
+      distilled = std::move(vl.distilled);
       sum.load_ms = vl.load_ms;
       owned = std::move(vl.model);
       model = owned.get();
@@ -204,6 +206,12 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
       run_id = store->begin_run(info);
     }
     sum.run_id = run_id;
+    if (distilled) {  // the distill step's curve and KLDs belong to this run (trained now or cached)
+      store->add_train_steps(run_id, train_step_rows(distilled->result));
+      const int64_t n = DistillJob{}.heldout;  // held-out teacher samples (the step's fixed settings, harness/variants.h)
+      store->add_metric(run_id, metric_row("distill", "kld_before", distilled->result.kld_before, std::nullopt, std::nullopt, std::nullopt, n));
+      store->add_metric(run_id, metric_row("distill", "kld_after", distilled->result.kld_after, std::nullopt, std::nullopt, std::nullopt, n));
+    }
     EngineLMSettings settings{.model_sha256 = sha, .variant = variant, .compute = margs.compute};
     if (spec.needs_calibration()) settings.calibration_sha256 = calib_sha;
     set_chat_identity(opt.chat, chat.get(), settings);
