@@ -59,6 +59,7 @@ struct DistillJobResult {
   int64_t student_params = 0;
   double seconds = 0;                       // training time (data and writing excluded)
   std::vector<std::string> student_notes;   // what deriving the student did (the variant's notes)
+  std::string data_sha256;                  // DistillData::sha256 of the data trained on (set by the caller)
 };
 
 // The per-step rows of a result for Store::add_train_steps: loss and lr of every step, the

@@ -42,7 +42,7 @@ nlohmann::json result_json(const DistillJobResult& r) {
   for (const auto& [step, kld] : r.evals) evals.push_back({step, kld});
   return {{"kld_before", r.kld_before}, {"kld_after", r.kld_after}, {"losses", r.losses}, {"lrs", r.lrs},
           {"evals", evals}, {"tokens", r.tokens}, {"student_params", r.student_params}, {"seconds", r.seconds},
-          {"student_notes", r.student_notes}};
+          {"student_notes", r.student_notes}, {"data_sha256", r.data_sha256}};
 }
 
 DistillJobResult result_from_json(const nlohmann::json& j) {
@@ -56,6 +56,7 @@ DistillJobResult result_from_json(const nlohmann::json& j) {
   r.student_params = j.at("student_params").get<int64_t>();
   r.seconds = j.at("seconds").get<double>();
   r.student_notes = j.at("student_notes").get<std::vector<std::string>>();
+  r.data_sha256 = j.at("data_sha256").get<std::string>();
   return r;
 }
 
@@ -74,14 +75,13 @@ DistilledVariant distilled_student(std::shared_ptr<const GgufFile> base, const c
   job.backend = &backend;
   job.tokenizer = &tok;
   job.verbose = verbose;
-  const DistillData data = distill_data(job);
   const train::DistillOptions& o = job.o;
   nlohmann::json key{{"format", 1},        {"base_sha256", base_sha256}, {"student", job.student_variant.name()},
                      {"steps", o.steps},   {"seq", o.seq},               {"batch", o.batch},
                      {"lr", o.lr},         {"warmup", o.warmup},         {"temperature", o.temperature},
                      {"alpha", o.alpha},   {"top_k", o.top_k},           {"clip", o.clip},
                      {"weight_decay", o.weight_decay}, {"seed", o.seed}, {"samples", job.samples},
-                     {"heldout", job.heldout}, {"data_sha256", data.sha256}};
+                     {"heldout", job.heldout}, {"sampling_backend", backend.name()}};
   if (spec.needs_calibration()) key["calibration_sha256"] = sha256_hex(calibration_text);
   const std::string dir = cache_dir() + "/distilled-" SPARKBENCH_VERSION;
   fs::create_directories(dir);
@@ -113,8 +113,10 @@ DistilledVariant distilled_student(std::shared_ptr<const GgufFile> base, const c
       if (verbose)
         std::fprintf(stderr, "[%s] distilling the %s student for %lld steps into %s\n", spec.name().c_str(),
                      job.student_variant.name().c_str(), (long long)o.steps, dv.path.c_str());
+      const DistillData data = distill_data(job);
       job.out = dv.path;
       dv.result = run_distill_job(job, data);
+      dv.result.data_sha256 = data.sha256;
       const std::string tmp = meta_path + ".tmp";
       {
         std::ofstream out(tmp, std::ios::binary | std::ios::trunc);

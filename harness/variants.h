@@ -33,10 +33,11 @@ std::string read_calibration(const std::string& path);
 // lr 1e-3, T = 2, alpha 0.9, top-k 32, seed 0; harness/distill_job.h), then the weight-type
 // part (if any) applied to the distilled student. The f32 student is cached under
 // cache_dir()/distilled-VERSION/KEY.gguf with KEY = sha256 of (base sha256, pruning spec, steps,
-// settings, calibration sha256 for prune-layers, sha256 of the teacher-sampled token data)
-// and a KEY.json beside it holding the training result (losses, lrs, KLDs), written after the
-// model; a later load with the same key reuses both and trains nothing (a lock file serializes
-// concurrent trainers). Teacher samples are drawn every time (cheap) so the key covers them.
+// every training and sampling setting, the sampling backend's name, calibration sha256 for
+// prune-layers): what determines the teacher-sampled data (seed 0) and the training. A KEY.json
+// beside it holds the training result (losses, lrs, KLDs, the sha256 of the token data trained
+// on), written after the model; a later load with the same key reuses both and neither samples
+// nor trains (a lock file serializes concurrent trainers).
 struct DistilledVariant {
   DistillJobResult result;
   std::string path;       // the cached f32 student
