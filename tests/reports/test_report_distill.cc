@@ -3,12 +3,16 @@
 // SQL), one line per run, for `distill` runs and eval runs of a +distill:N variant.
 #include <catch2/catch.hpp>
 
+#include <sqlite3.h>
+
 #include <cmath>
 #include <map>
 #include <set>
+#include <stdexcept>
 
 #include "reports/report_data.h"
 #include "reports/report_html.h"
+#include "reports/report_markdown.h"
 #include "tests/reports/report_test_util.h"
 #include "tests/reports/test_store_util.h"
 #include "tests/test_support.h"
@@ -17,6 +21,23 @@ using namespace sb;
 using namespace sb::report;
 
 namespace {
+
+// One REAL read straight from the file with SQLite's C API (not through the Store), bit for bit.
+double db_real(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    sqlite3_close(db);
+    throw std::runtime_error("cannot open " + path);
+  }
+  sqlite3_stmt* st = nullptr;
+  double v = std::nan("");
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+    v = sqlite3_column_double(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  if (std::isnan(v)) throw std::runtime_error("no value for: " + sql);
+  return v;
+}
 
 const test::XmlNode* by_id(const test::XmlNode& root, const std::string& id) {
   std::vector<const test::XmlNode*> out;
@@ -77,10 +98,10 @@ TEST_CASE("report html: distillation charts are the stored steps and KLDs", "[re
     const int64_t step = std::stoll(m->attr("data-step"));
     ++per_run[run];
     const std::string where = " FROM train_steps WHERE run_id = " + std::to_string(run) + " AND step = " + std::to_string(step);
-    const double stored = std::stod(test::raw_one(path, "SELECT printf('%.17g', loss)" + where));
+    const double stored = db_real(path, "SELECT loss" + where);
     CHECK(test::num_attr(*m, "data-y") == stored);
     CHECK(test::num_attr(*m, "data-x") == double(step));
-    CHECK(test::num_attr(*m, "data-lr") == std::stod(test::raw_one(path, "SELECT printf('%.17g', lr)" + where)));
+    CHECK(test::num_attr(*m, "data-lr") == db_real(path, "SELECT lr" + where));
     CHECK(test::invert_axis(*plot[0], 'y', test::num_attr(*m, "data-py")) == Approx(stored).epsilon(2e-3));
   }
   CHECK(per_run == std::map<int64_t, int>{{a, 20}, {b, 10}});
@@ -92,12 +113,12 @@ TEST_CASE("report html: distillation charts are the stored steps and KLDs", "[re
     const int64_t run = std::stoll(m->attr("data-run"));
     const int64_t step = std::stoll(m->attr("data-step"));
     steps[run].insert(step);
-    const std::string stored =
-        step == 0 ? test::raw_one(path, "SELECT printf('%.17g', value) FROM metrics WHERE task = 'distill' AND metric = "
-                                        "'kld_before' AND run_id = " + std::to_string(run))
-                  : test::raw_one(path, "SELECT printf('%.17g', kld) FROM train_steps WHERE run_id = " + std::to_string(run) +
-                                            " AND step = " + std::to_string(step));
-    CHECK(test::num_attr(*m, "data-y") == std::stod(stored));
+    const double stored =
+        step == 0 ? db_real(path, "SELECT value FROM metrics WHERE task = 'distill' AND metric = 'kld_before' AND run_id = " +
+                                      std::to_string(run))
+                  : db_real(path, "SELECT kld FROM train_steps WHERE run_id = " + std::to_string(run) +
+                                      " AND step = " + std::to_string(step));
+    CHECK(test::num_attr(*m, "data-y") == stored);
   }
   CHECK(steps[a] == std::set<int64_t>{0, 5, 10, 15, 20});
   CHECK(steps[b] == std::set<int64_t>{0, 5, 10});
@@ -112,6 +133,15 @@ TEST_CASE("report html: distillation charts are the stored steps and KLDs", "[re
   for (const auto* td : tables[0]->elements("td"))
     if (td->has("data-value")) values.push_back(test::num_attr(*td, "data-value"));
   CHECK(values == std::vector<double>{0.6, 0.25, 0.3, 0.2});
+
+  // The Markdown summary has the same table.
+  const std::string md = render_markdown(d, {});
+  const size_t at = md.find("## Distillation");
+  REQUIRE(at != std::string::npos);
+  const std::string section = md.substr(at, md.find("## Runs") - at);
+  CHECK(section.find("| " + std::to_string(a) + " | distill | prune-layers:1+distill:20 |") != std::string::npos);
+  CHECK(section.find("| 0.6 | 0.25 | 41.7% |") != std::string::npos);
+  CHECK(section.find("| 0.3 | 0.2 | 66.7% |") != std::string::npos);
 }
 
 TEST_CASE("report html: no distillation runs gives a note, no chart", "[report][distill][unit]") {
