@@ -180,6 +180,17 @@ TEST_CASE("cli run: prune-layers:1+distill:20 is stored beside prune-layers:1, c
   CHECK(kld_of("prune-layers:1+distill:20", "distill", "kld_after") == ka);
   CHECK(kld_of("prune-layers:1+distill:20", "fidelity", "kld_mean") == distilled);  // the same student
 
+  // A weight type converts the cached distilled student: nothing is trained for it either.
+  auto r3 = test::run_cli({"run", "-m", test::shared_path("models/stories260K.gguf"), "--variant",
+                           "prune-layers:1+distill:20+q8_0", "--suite", "stories", "--limit", "1", "--no-speed", "-t", "1",
+                           "--db", db});
+  INFO(r3.out << r3.err);
+  REQUIRE(r3.exit_code == 0);
+  CHECK(r3.err.find("distilling the") == std::string::npos);
+  CHECK(r3.out.find("(cached student)") != std::string::npos);
+  CHECK(kld_of("q8_0+prune-layers:1+distill:20", "distill", "kld_after") == ka);
+  CHECK(test::raw_one(db, "SELECT count(*) FROM runs WHERE variant = 'q8_0+prune-layers:1+distill:20'") == "1");
+
   // The report names the distilled variant and draws its curve.
   const std::string html = dir + "/report.html";
   auto rep = test::run_cli({"report", "--db", db, "-o", html});
