@@ -39,6 +39,9 @@ std::vector<MetricInfo> builtin() {
       {"invalid", L, "items", 0, kInf, A::count, I::none, false, "items with a non-finite score (no prediction)"},
       {"ppl", L, "ppl", 1, kInf, A::corpus, I::bootstrap, true, "perplexity, exp of the mean negative log-likelihood per token"},
       {"bits_per_byte", L, "bits/byte", 0, kInf, A::corpus, I::bootstrap, false, "negative log2-likelihood per UTF-8 byte"},
+      // Distillation (harness/distill_job.h), task "distill": held-out KL divergence of the student to the teacher.
+      {"kld_before", L, "nats", 0, kInf, A::mean, I::none, false, "held-out KL divergence of the student to its teacher before distillation"},
+      {"kld_after", L, "nats", 0, kInf, A::mean, I::none, true, "held-out KL divergence of the student to its teacher after distillation"},
       // Variant fidelity against the base model (engine/compress/fidelity.h), task "fidelity".
       {"kld_mean", L, "nats", 0, kInf, A::mean, I::normal, true, "mean KL divergence of the variant's next-token distribution from the base's"},
       {"kld_median", L, "nats", 0, kInf, A::quantile, I::none, false, "median per-token KL divergence"},

@@ -40,7 +40,8 @@ LoadedModel load_bench_model(const BenchConfig& cfg, const std::string& model, c
     const std::string text = spec.needs_calibration()
                                  ? read_calibration(cfg.calibration.empty() ? default_calibration_path() : cfg.calibration)
                                  : std::string();
-    VariantLoad vl = load_variant_model(lm.model->file_ptr(), spec, *lm.backend, *lm.tokenizer, text);
+    VariantLoad vl = load_variant_model(lm.model->file_ptr(), spec, *lm.backend, *lm.tokenizer, text,
+                                        spec.distills() ? model_sha256(lm.path, nullptr) : std::string());
     notes = vl.vm.report.notes;
     lm.model = std::move(vl.model);
     lm.load_ms += vl.load_ms;

@@ -1,25 +1,32 @@
 // `sparkbench distill`: heal a pruned (or any) student from its teacher by knowledge
 // distillation on text sampled from the teacher (engine/train/distill.h), and write the
-// student as an f32 GGUF file that run/bench load like any model.
-#include <chrono>
+// student as an f32 GGUF file that run/bench load like any model. The run is recorded in the
+// results database (--db, default sparkbench.db like run): kind "distill", the teacher as its
+// model, per-step rows in train_steps (committed every 10 steps), kld_before/kld_after metrics.
+#include <cmath>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "engine/core/error.h"
+#include "engine/core/sha256.h"
 #include "engine/gguf/gguf.h"
 #include "engine/model/model.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "engine/train/distill.h"
 #include "harness/commands.h"
+#include "harness/distill_job.h"
 #include "harness/model_loader.h"
+#include "harness/provenance.h"
+#include "harness/runner.h"
 #include "harness/variants.h"
+#include "reports/store.h"
 
 namespace sb::cli {
 
 void add_distill_command(CLI::App& app) {
   struct Args {
-    std::string teacher, student, variant, out, calibration, backend, out_type = "f32";
+    std::string teacher, student, variant, out, calibration, backend, out_type = "f32", db = "sparkbench.db", label;
     std::vector<std::string> data;
     int64_t samples = 64, heldout = 8;
     int threads = 0;
@@ -66,96 +73,114 @@ void add_distill_command(CLI::App& app) {
   c->add_option("--out-type", a.out_type, "Weight type of the output file (f32, f16, bf16, q8_0, q4_k_m, ...: any variant weight type)")
       ->capture_default_str();
   c->add_option("-o,--output", a.out, "Output GGUF file")->required();
+  c->add_option("--db", a.db, "Results database: the run (kind distill), its per-step loss, learning rate and held-out "
+                 "KLD, and kld_before/kld_after")->capture_default_str();
+  c->add_option("--label", a.label, "Label of the stored run");
   c->callback([] {
     if (a.student.empty() && a.variant.empty()) fail("distill: give --student FILE or --student-variant SPEC");
     const compress::VariantSpec out_spec = compress::parse_variant(a.out_type);
-    if (out_spec.pruned() || out_spec.weights == compress::WeightKind::Int8 || (!out_spec.converts_weights() && out_spec.weights != compress::WeightKind::F32))
+    if (out_spec.pruned() || out_spec.distills() || out_spec.weights == compress::WeightKind::Int8 ||
+        (!out_spec.converts_weights() && out_spec.weights != compress::WeightKind::F32))
       fail("distill: --out-type '", a.out_type, "' is not a GGUF weight type (f32, f16, bf16, q8_0, q4_0, q4_k_m, ...)");
-    auto tfile = GgufFile::open(a.teacher);
-    auto tok = Tokenizer::from_gguf(*tfile);
+    DistillJob job;
+    job.teacher = GgufFile::open(a.teacher);
+    auto tok = Tokenizer::from_gguf(*job.teacher);
     BackendOptions bo;
     bo.threads = a.threads;
     auto backend = create_backend(a.backend, bo);
-    std::shared_ptr<const GgufFile> sfile;
-    bool frozen_zeros = false;
     if (!a.student.empty()) {
-      sfile = GgufFile::open(a.student);
+      job.student = GgufFile::open(a.student);
     } else {
-      const compress::VariantSpec spec = compress::parse_variant(a.variant);
-      if (spec.converts_weights() || spec.weights == compress::WeightKind::Int8)
+      job.student_variant = compress::parse_variant(a.variant);
+      const compress::VariantSpec& spec = job.student_variant;
+      if (spec.converts_weights() || spec.weights == compress::WeightKind::Int8 || spec.distills())
         fail("distill: --student-variant '", a.variant, "' converts weight types; the student trains in f32 (use pruning parts only)");
-      compress::Calibration calib;
-      calib.backend = backend.get();
-      calib.tokenizer = tok.get();
       if (spec.needs_calibration())
-        calib.text = read_calibration(a.calibration.empty() ? default_calibration_path() : a.calibration);
-      sfile = compress::apply_variant(tfile, spec, spec.needs_calibration() ? &calib : nullptr).file;
-      frozen_zeros = spec.unstructured();
+        job.calibration_text = read_calibration(a.calibration.empty() ? default_calibration_path() : a.calibration);
     }
-    train::TrainModel<float> teacher = train::TrainModel<float>::from_gguf(*tfile);
-    train::TrainModel<float> student = train::TrainModel<float>::from_gguf(*sfile);
-    teacher.set_backend(train::train_backend_for(a.backend), a.threads);
-    student.set_backend(train::train_backend_for(a.backend), a.threads);
-    if (tok->bos_id() < 0) fail(a.teacher, ": the vocabulary has no BOS token to start teacher samples with");
-    const auto tmodel = Model::load(tfile, *backend);
-    const auto t0 = std::chrono::steady_clock::now();
-    const auto seqs = train::sample_sequences(*tmodel, a.samples + a.heldout, a.o.seq, tok->bos_id(), a.o.seed);
-    std::vector<std::vector<int32_t>> trainset(seqs.begin(), seqs.begin() + a.samples);
-    const std::vector<std::vector<int32_t>> heldout(seqs.begin() + a.samples, seqs.end());
-    for (const std::string& path : a.data) {
-      std::ifstream in(path, std::ios::binary);
-      if (!in) fail(path, ": cannot read the training text");
-      std::ostringstream ss;
-      ss << in.rdbuf();
-      const std::vector<int32_t> ids = tok->encode(ss.str(), /*add_bos=*/false);
-      const int64_t before = int64_t(trainset.size());
-      for (size_t i = 0; i < ids.size(); i += size_t(a.o.seq - 1)) {
-        std::vector<int32_t> s = {tok->bos_id()};
-        s.insert(s.end(), ids.begin() + long(i), ids.begin() + long(std::min(ids.size(), i + size_t(a.o.seq - 1))));
-        if (s.size() >= 2) trainset.push_back(std::move(s));
+    job.data = a.data;
+    job.samples = a.samples;
+    job.heldout = a.heldout;
+    job.o = a.o;
+    job.backend = backend.get();
+    job.threads = a.threads;
+    job.tokenizer = tok.get();
+    job.out = a.out;
+    job.out_type = out_spec;
+    const DistillData data = distill_data(job);
+
+    // The run, stored as it goes: rows committed every 10 steps, so a killed run keeps its curve.
+    auto store = Store::open(a.db);
+    const std::string sha = model_sha256(a.teacher, store.get());
+    nlohmann::json config{{"teacher", a.teacher},          {"teacher_sha256", sha},
+                          {"student", a.student.empty() ? nlohmann::json(nullptr) : nlohmann::json(a.student)},
+                          {"student_variant", a.variant.empty() ? nlohmann::json(nullptr) : nlohmann::json(job.student_variant.name())},
+                          {"data", a.data},                {"data_sha256", data.sha256},
+                          {"teacher_samples", a.samples},  {"heldout", a.heldout},
+                          {"steps", a.o.steps},            {"seq", a.o.seq},
+                          {"batch", a.o.batch},            {"lr", a.o.lr},
+                          {"warmup", a.o.warmup},          {"temperature", a.o.temperature},
+                          {"alpha", a.o.alpha},            {"top_k", a.o.top_k},
+                          {"clip", a.o.clip},              {"weight_decay", a.o.weight_decay},
+                          {"seed", a.o.seed},              {"eval_every", a.o.eval_every},
+                          {"out_type", out_spec.name()},   {"output", a.out},
+                          {"backend", a.backend}};
+    if (!a.student.empty()) config["student_sha256"] = model_sha256(a.student, store.get());
+    if (job.student_variant.needs_calibration()) config["calibration_sha256"] = sha256_hex(job.calibration_text);
+    RunInfo info;
+    info.label = a.label;
+    info.kind = "distill";
+    info.git_commit = git_commit(&info.git_dirty);
+    info.tool_version = tool_version();
+    info.host = host_name();
+    info.cpu = cpu_model();
+    info.backend = backend->name();
+    info.threads = a.threads;
+    info.model_path = a.teacher;
+    info.model_sha256 = sha;
+    info.model_arch = ModelConfig::from_gguf(*job.teacher).arch;
+    info.variant = a.student.empty() ? job.student_variant.name() + "+distill:" + std::to_string(a.o.steps) : "";
+    info.seed = a.o.seed;
+    config["backend_info"] = backend->describe();
+    info.config_json = config.dump();
+    const int64_t run = store->begin_run(info);
+    std::vector<TrainStepRow> pending;
+    job.o.progress = [&](int64_t step, double loss, double lr) {
+      if (pending.size() >= 10) {  // keep the newest step buffered: its held-out KLD may follow
+        store->add_train_steps(run, pending);
+        pending.clear();
       }
-      if (int64_t(trainset.size()) == before) fail(path, ": no tokens to train on");
-      std::fprintf(stderr, "distill: %s: %zu tokens, %lld sequences\n", path.c_str(), ids.size(),
-                   (long long)(int64_t(trainset.size()) - before));
-    }
-    std::fprintf(stderr, "distill: %lld teacher samples of %lld tokens (+%lld held out) in %.1f s; student %lld params\n",
-                 (long long)a.samples, (long long)a.o.seq, (long long)a.heldout,
-                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
-                 (long long)student.n_params());
-    const auto t1 = std::chrono::steady_clock::now();
-    int64_t first = -1;  // the first step of this process (a resumed run starts late)
-    a.o.progress = [&](int64_t step, double loss, double lr) {
-      if (first < 0) first = step - 1;
-      if (step % 10 != 0 && step != a.o.steps) return;
-      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
-      std::fprintf(stderr, "\rstep %lld/%lld  loss %.4f  lr %.2e  %.0f tok/s  ETA %.0f s   ", (long long)step,
-                   (long long)a.o.steps, loss, lr, double((step - first) * a.o.batch * (a.o.seq - 1)) / s,
-                   s / double(step - first) * double(a.o.steps - step));
+      pending.push_back({step, loss, lr, std::nullopt});
     };
-    a.o.on_eval = [](int64_t step, double kld) { std::fprintf(stderr, "\nstep %lld: held-out KLD %.5f\n", (long long)step, kld); };
-    const train::DistillResult r = train::distill(teacher, student, trainset, heldout, a.o, frozen_zeros);
-    std::fprintf(stderr, "\n");
-    if (r.train_seconds > 0)
-      std::fprintf(stderr, "train: %.0f tok/s, %.1f GFLOP/s (%s training ops%s)\n", double(r.tokens) / r.train_seconds,
-                   r.train_flop / r.train_seconds * 1e-9, train::train_backend_name(student.backend()),
-                   a.o.recompute ? ", recomputation" : "");
-    if (out_spec.weights == compress::WeightKind::F32) {
-      train::write_f32_gguf(student, *sfile, a.out);
-    } else {  // f32 first, then the variant pipeline converts it
-      const std::string tmp = a.out + ".f32.tmp";
-      train::write_f32_gguf(student, *sfile, tmp);
-      try {
-        compress::write_variant(GgufFile::open(tmp), out_spec, nullptr, a.out);
-      } catch (...) {
-        std::remove(tmp.c_str());
-        throw;
+    job.o.on_eval = [&](int64_t step, double kld) {
+      if (!pending.empty() && pending.back().step == step) pending.back().kld = kld;
+      else store->add_train_steps(run, {TrainStepRow{step, std::nan(""), std::nan(""), kld}});
+    };
+    DistillJobResult r;
+    try {
+      r = run_distill_job(job, data);
+      if (!pending.empty()) pending.back().kld = r.kld_after;  // the last step's held-out KLD
+      store->add_train_steps(run, pending);
+      if (r.resumed_from > 0) {  // steps restored from a checkpoint: their losses and KLDs (lr not kept)
+        std::vector<TrainStepRow> restored;
+        for (const TrainStepRow& row : train_step_rows(r))
+          if (row.step <= r.resumed_from) restored.push_back(row);
+        store->add_train_steps(run, restored);
       }
-      std::remove(tmp.c_str());
+      auto put = [&](const char* name, double v) {
+        store->add_metric(run, metric_row("distill", name, v, std::nullopt, std::nullopt, std::nullopt, int64_t(data.heldout.size())));
+      };
+      put("kld_before", r.kld_before);
+      put("kld_after", r.kld_after);
+    } catch (...) {
+      store->finish_run(run, "failed");
+      throw;
     }
-    ModelConfig::from_gguf(*GgufFile::open(a.out));  // the output must read back as a model
+    store->finish_run(run, "complete");
     std::printf("held-out KLD to the teacher: before %.5f  after %.5f  (%.1f%%)\n", r.kld_before, r.kld_after,
                 r.kld_before > 0 ? 100.0 * r.kld_after / r.kld_before : 0.0);
     std::printf("loss: first step %.4f  last step %.4f;  wrote %s\n", r.losses.front(), r.losses.back(), a.out.c_str());
+    std::printf("stored run %lld in %s\n", (long long)run, a.db.c_str());
   });
 }
 

@@ -379,7 +379,8 @@ void serve_items(Comm& comm, const RunOptions& opt, const ModelArgs& margs, cons
         owned.reset();
         const Model* model = lm.model.get();
         if (!spec.is_base()) {
-          VariantLoad vl = load_variant_model(lm.model->file_ptr(), spec, *lm.backend, *lm.tokenizer, calib_text);
+          VariantLoad vl = load_variant_model(lm.model->file_ptr(), spec, *lm.backend, *lm.tokenizer, calib_text,
+                                              j.value("model_sha256", std::string()), /*verbose=*/false);
           owned = std::move(vl.model);
           model = owned.get();
         }

@@ -117,12 +117,12 @@ nlohmann::json run_config(const RunOptions& opt, const ModelArgs& margs, const L
 // Fidelity reference: the baseline variant over the calibration text.
 compress::FidelityReference baseline_reference(const RunOptions& opt, const LoadedModel& lm,
                                                const compress::VariantSpec& baseline, const std::string& calib_path,
-                                               const std::string& calib_text, int64_t fid_ctx) {
+                                               const std::string& calib_text, const std::string& sha, int64_t fid_ctx) {
   if (opt.progress) std::fprintf(stderr, "[fidelity] baseline %s on %s\n", baseline.name().c_str(), calib_path.c_str());
   std::unique_ptr<Model> owned;
   const Model* bm = lm.model.get();
   if (!baseline.is_base()) {
-    VariantLoad bl = load_variant_model(lm.model->file_ptr(), baseline, *lm.backend, *lm.tokenizer, calib_text);
+    VariantLoad bl = load_variant_model(lm.model->file_ptr(), baseline, *lm.backend, *lm.tokenizer, calib_text, sha, opt.progress);
     owned = std::move(bl.model);
     bm = owned.get();
   }
@@ -256,7 +256,7 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
   int64_t fid_ctx = std::min(opt.calib_ctx, lm.model->config().n_ctx);
   if (margs.n_ctx > 0) fid_ctx = std::min(fid_ctx, margs.n_ctx);
   std::optional<compress::FidelityReference> ref;
-  if (want_fidelity) ref = baseline_reference(opt, lm, baseline, calib_path, calib_text, fid_ctx);
+  if (want_fidelity) ref = baseline_reference(opt, lm, baseline, calib_path, calib_text, sha, fid_ctx);
 
   std::vector<RunSummary> out;
   for (const auto& spec : specs) {
@@ -274,10 +274,12 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
     std::unique_ptr<Model> owned;
     const Model* model = lm.model.get();
     sum.load_ms = lm.load_ms;
+    std::optional<DistilledVariant> distilled;
     if (!spec.is_base()) {
       if (opt.progress) std::fprintf(stderr, "[%s] applying the variant ...\n", variant.c_str());
-      VariantLoad vl = load_variant_model(lm.model->file_ptr(), spec, *lm.backend, *lm.tokenizer, calib_text);
+      VariantLoad vl = load_variant_model(lm.model->file_ptr(), spec, *lm.backend, *lm.tokenizer, calib_text, sha, /*verbose=*/true);
       sum.notes = vl.vm.report.notes;
+      distilled = std::move(vl.distilled);
       sum.load_ms = vl.load_ms;
       owned = std::move(vl.model);
       model = owned.get();
@@ -286,6 +288,12 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
     sum.weight_type = weight_type_label(*model, spec);
     const int64_t run_id = open_run(*store, opt, config, group, lm, margs, sha, *model, variant, sum.resumed);
     sum.run_id = run_id;
+    if (distilled) {  // the distill step's curve and KLDs belong to this run (trained now or cached)
+      store->add_train_steps(run_id, train_step_rows(distilled->result));
+      const int64_t n = DistillJob{}.heldout;  // held-out teacher samples (the step's fixed settings, harness/variants.h)
+      store->add_metric(run_id, metric_row("distill", "kld_before", distilled->result.kld_before, std::nullopt, std::nullopt, std::nullopt, n));
+      store->add_metric(run_id, metric_row("distill", "kld_after", distilled->result.kld_after, std::nullopt, std::nullopt, std::nullopt, n));
+    }
     EngineLMSettings settings{.model_sha256 = sha, .variant = variant, .compute = margs.compute};
     if (spec.needs_calibration()) settings.calibration_sha256 = calib_sha;
     set_chat_identity(opt.chat, chat.get(), settings);

@@ -96,6 +96,7 @@ class Loader {
   void build_suites(ReportData& d);
   void build_trends(ReportData& d);
   void build_speed_and_kernels(ReportData& d);
+  void build_distill(ReportData& d);
 
   Store& store_;
   const std::string& db_;
@@ -493,6 +494,26 @@ void Loader::build_speed_and_kernels(ReportData& d) {
   }
 }
 
+void Loader::build_distill(ReportData& d) {
+  for (const auto& r : d.runs) {
+    const RunInfo& i = r.rec.info;
+    if (i.kind != "distill" && i.variant.find("distill:") == std::string::npos) continue;
+    DistillView v;
+    v.run = r.rec.id;
+    v.kind = i.kind;
+    v.variant = i.variant;
+    v.model = r.model;
+    v.steps = store_.train_steps(r.rec.id);
+    for (const auto& m : metrics(r.rec.id)) {
+      if (m.task != "distill") continue;
+      if (m.metric == "kld_before") v.kld_before = m.value;
+      if (m.metric == "kld_after") v.kld_after = m.value;
+    }
+    if (v.steps.empty() && !v.kld_before && !v.kld_after) continue;
+    d.distill.push_back(std::move(v));
+  }
+}
+
 ReportData Loader::load() {
   if (opt_.latency_source != "auto" && opt_.latency_source != "samples" && opt_.latency_source != "bench")
     fail("--latency '", opt_.latency_source, "': expected auto, samples or bench");
@@ -509,6 +530,7 @@ ReportData Loader::load() {
   build_suites(d);
   build_trends(d);
   build_speed_and_kernels(d);
+  build_distill(d);
   return d;
 }
 

@@ -153,6 +153,17 @@ struct KernelView {
   std::optional<double> bytes_per_s, flops_per_s, pct_peak_bw, pct_peak_flops;
 };
 
+// A training run in the selection: a `distill` run, or an eval run whose variant has a
+// +distill:STEPS step (its student's curve is stored with it). Steps as stored (by step).
+struct DistillView {
+  int64_t run = 0;
+  std::string kind;                  // "distill" | "eval"
+  std::string variant;               // the student's spec incl. +distill:N ("" for a student file)
+  std::string model;                 // the teacher's file name
+  std::vector<TrainStepRow> steps;
+  std::optional<double> kld_before, kld_after;  // metrics of task "distill"
+};
+
 struct ReportData {
   std::string db_path;
   std::string generated_at;          // ISO 8601 UTC
@@ -165,6 +176,7 @@ struct ReportData {
   std::vector<KernelView> kernels;   // rows of the newest selected kernels run
   int64_t kernels_run = 0;           // that run (0 = none)
   int other_kernel_runs = 0;         // selected kernels runs not shown
+  std::vector<DistillView> distill;  // selected runs with training steps or distill metrics, by id
   bool any_synthetic = false;        // some selected run used synthetic weights
   std::string latency_source;        // Options::latency_source
   std::vector<double> budgets_ms;    // the explicit budgets (Options::budgets_ms)

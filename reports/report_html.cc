@@ -413,6 +413,83 @@ std::string section_kernels(const ReportData& d) {
   return o + "</section>\n";
 }
 
+// Distillation (sparkbench distill runs and +distill:STEPS variants): the training loss per
+// step and the held-out KLD to the teacher (before training = step 0, every eval, the last
+// step), one line per run, and the KLD before/after in a table.
+std::string section_distill(const ReportData& d) {
+  std::string o = "<section id=\"distillation\">\n<h2>Distillation</h2>\n";
+  if (d.distill.empty())
+    return o + "<p>No distillation runs selected (<code>sparkbench distill</code> and <code>run --variant ...+distill:N</code> "
+               "store them).</p>\n</section>\n";
+  o += "<p class=\"note\">Knowledge distillation of pruned students from their teacher (docs/DESIGN.md, \"Training\"). "
+       "Loss: the training objective per optimizer step (alpha tau\xC2\xB2 KL to the teacher's top-k + (1 - alpha) cross-entropy, "
+       "on the training sequences). Held-out KLD: KL(teacher || student) in nats over the full vocabulary on held-out "
+       "teacher samples, at step 0 (before training), at the periodic evaluations and at the last step.</p>\n";
+  auto name = [](const DistillView& v) {
+    return "run " + std::to_string(v.run) + " " + (v.variant.empty() ? std::string("student file") : v.variant) + " \xC2\xB7 " + v.model;
+  };
+  svg::Chart loss("distill-loss", "Distillation loss per step");
+  loss.x.title = "optimizer step";
+  loss.y.title = "training loss (nats)";
+  loss.description = "Training loss against step for " + std::to_string(d.distill.size()) + " distillation runs.";
+  svg::Chart kld("distill-kld", "Held-out KLD to the teacher");
+  kld.x.title = "optimizer step (0 = before training)";
+  kld.y.title = "held-out KL divergence (nats, lower is better)";
+  kld.y.include_zero = true;
+  kld.description = "Held-out KL divergence of the student to its teacher against step.";
+  int style = 0;
+  for (const auto& v : d.distill) {
+    svg::Series ls, ks;
+    ls.name = ks.name = name(v);
+    ls.style = ks.style = style++;
+    ls.kind = ks.kind = svg::SeriesKind::LinesPoints;
+    if (v.kld_before) {
+      svg::Point p;
+      p.x = 0;
+      p.y = *v.kld_before;
+      p.tooltip = name(v) + ": before training, KLD " + T::num(*v.kld_before, 4);
+      p.data = {{"run", std::to_string(v.run)}, {"step", "0"}};
+      ks.points.push_back(p);
+    }
+    for (const auto& st : v.steps) {
+      if (std::isfinite(st.loss)) {
+        svg::Point p;
+        p.x = double(st.step);
+        p.y = st.loss;
+        p.tooltip = name(v) + ": step " + std::to_string(st.step) + ", loss " + T::num(st.loss, 4) + ", lr " + T::num(st.lr, 3);
+        p.data = {{"run", std::to_string(v.run)}, {"step", std::to_string(st.step)}, {"lr", svg::fmt_exact(st.lr)}};
+        ls.points.push_back(p);
+      }
+      if (st.kld && std::isfinite(*st.kld)) {
+        svg::Point p;
+        p.x = double(st.step);
+        p.y = *st.kld;
+        p.tooltip = name(v) + ": step " + std::to_string(st.step) + ", held-out KLD " + T::num(*st.kld, 4);
+        p.data = {{"run", std::to_string(v.run)}, {"step", std::to_string(st.step)}};
+        ks.points.push_back(p);
+      }
+    }
+    if (!ls.points.empty()) loss.series.push_back(std::move(ls));
+    if (!ks.points.empty()) kld.series.push_back(std::move(ks));
+  }
+  if (!loss.series.empty()) o += "<figure>\n" + loss.render() + "</figure>\n";
+  if (!kld.series.empty()) o += "<figure>\n" + kld.render() + "</figure>\n";
+  std::vector<std::vector<Cell>> rows;
+  for (const auto& v : d.distill) {
+    auto num_cell = [](const std::optional<double>& x) {
+      return x ? n(T::num(*x, 4), "data-value=\"" + svg::fmt_exact(*x) + "\"") : n("-");
+    };
+    std::string ratio = "-";
+    if (v.kld_before && v.kld_after && *v.kld_before > 0) ratio = T::num(100.0 * *v.kld_after / *v.kld_before, 3) + "%";
+    rows.push_back({n(std::to_string(v.run)), c(v.kind), c(v.variant.empty() ? "student file" : v.variant), c(v.model),
+                    n(std::to_string(v.steps.empty() ? 0 : v.steps.back().step)), num_cell(v.kld_before), num_cell(v.kld_after),
+                    n(ratio)});
+  }
+  o += table({"run", "kind", "student", "teacher", "steps", "KLD before", "KLD after", "after / before"}, rows,
+             "class=\"distill\"");
+  return o + "</section>\n";
+}
+
 std::string section_runs(const ReportData& d) {
   std::string o = "<section id=\"runs\">\n<h2>Runs</h2>\n<p class=\"note\">Selection: " + xml_escape(d.selection) + ".</p>\n";
   std::vector<std::vector<Cell>> rows;
@@ -457,7 +534,7 @@ std::string render_html(const ReportData& d, const RenderOptions& opt) {
   o += "<nav><a href=\"#summary\">Summary</a><a href=\"#tradeoff\">Best trade-off</a><a href=\"#scatter\">Accuracy vs latency</a>"
       "<a href=\"#scores\">Scores</a>" +
        std::string(long_context_views(d).empty() ? "" : "<a href=\"#long-context\">Long context</a>") + "<a href=\"#trends\">Trends</a><a href=\"#speed\">Speed</a><a href=\"#serving\">Serving</a><a href=\"#kernels\">Kernels</a>"
-       "<a href=\"#runs\">Runs</a><a href=\"#method\">Method</a></nav>\n</header>\n";
+       "<a href=\"#distillation\">Distillation</a><a href=\"#runs\">Runs</a><a href=\"#method\">Method</a></nav>\n</header>\n";
   o += "<section id=\"summary\">\n<h2>Summary</h2>\n";
   if (d.runs.empty()) o += "<p>No runs match the selection.</p>\n";
   o += "<ul class=\"verdicts\">\n";
@@ -471,6 +548,7 @@ std::string render_html(const ReportData& d, const RenderOptions& opt) {
   o += section_speed(d);
   o += section_serving(d);
   o += section_kernels(d);
+  o += section_distill(d);
   o += section_runs(d);
   o += "<section id=\"method\">\n<h2>Method</h2>\n<ul>\n";
   for (const auto& m : T::method_notes(d)) o += "<li>" + xml_escape(m) + "</li>\n";

@@ -157,6 +157,21 @@ std::string render_markdown(const ReportData& d, const RenderOptions& opt) {
                   {false, true, true, true, true, true, true});
   }
 
+  if (!d.distill.empty()) {  // only when some selected run trained a student
+    o += "## Distillation\n\n";
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& v : d.distill) {
+      std::string ratio = "-";
+      if (v.kld_before && v.kld_after && *v.kld_before > 0) ratio = T::num(100.0 * *v.kld_after / *v.kld_before, 3) + "%";
+      rows.push_back({std::to_string(v.run), v.kind, v.variant.empty() ? "student file" : v.variant, v.model,
+                      std::to_string(v.steps.empty() ? 0 : v.steps.back().step),
+                      v.steps.empty() ? "-" : T::num(v.steps.front().loss, 4) + " -> " + T::num(v.steps.back().loss, 4),
+                      v.kld_before ? T::num(*v.kld_before, 4) : "-", v.kld_after ? T::num(*v.kld_after, 4) : "-", ratio});
+    }
+    o += md_table({"run", "kind", "student", "teacher", "steps", "loss first -> last", "KLD before", "KLD after", "after / before"},
+                  rows, {true, false, false, false, true, true, true, true, true});
+  }
+
   o += "## Runs\n\n";
   {
     std::vector<std::vector<std::string>> rows;

@@ -480,6 +480,41 @@ class SqliteStore final : public Store {
     return out;
   }
 
+  void add_train_steps(int64_t run, const std::vector<TrainStepRow>& rows) override {
+    if (rows.empty()) return;
+    db_.write("adding training steps", [&] {
+      require_run(run, "adding training steps");
+      for (const auto& t : rows) {
+        db_.prepare("INSERT INTO train_steps (run_id, step, loss, lr, kld) VALUES (?1, ?2, ?3, ?4, ?5) "
+                    "ON CONFLICT (run_id, step) DO UPDATE SET loss = excluded.loss, lr = excluded.lr, "
+                    "kld = coalesce(excluded.kld, kld)",
+                    "adding training steps")
+            .bind(1, run)
+            .bind(2, t.step)
+            .bind(3, t.loss)
+            .bind(4, t.lr)
+            .bind(5, t.kld)
+            .run();
+      }
+    });
+  }
+
+  std::vector<TrainStepRow> train_steps(int64_t run) override {
+    Stmt s = db_.prepare("SELECT step, loss, lr, kld FROM train_steps WHERE run_id = ?1 ORDER BY step",
+                         "reading training steps");
+    s.bind(1, run);
+    std::vector<TrainStepRow> out;
+    while (s.step()) {
+      TrainStepRow t;
+      t.step = s.i64(0);
+      t.loss = s.f64(1);
+      t.lr = s.f64(2);
+      t.kld = s.opt_f64(3);
+      out.push_back(t);
+    }
+    return out;
+  }
+
   // --- Read queries for `sparkbench report` ---
   std::vector<TaskTiming> sample_timings(int64_t run) override {
     Stmt s = db_.prepare(

@@ -29,7 +29,7 @@ namespace sb {
 struct RunInfo {
   std::string label;            // user label ("" = none)
   std::string group_id;         // runs started together (a variant sweep) share it
-  std::string kind = "eval";    // "eval" | "bench" | "kernels" (ingest)
+  std::string kind = "eval";    // "eval" | "bench" | "kernels" (ingest) | "distill" | "loadgen"
   std::string git_commit;       // of the evaluated tree, "" if unknown
   bool git_dirty = false;
   std::string tool_version;     // sparkbench version (commit)
@@ -117,6 +117,15 @@ struct KernelRow {              // one Google Benchmark result row
   std::string counters_json;    // bytes_per_second, FLOP/s, pct_peak ... as JSON
 };
 
+// One optimizer step of a training run (`sparkbench distill`, or the +distill:STEPS variant step
+// of an eval run): its loss and learning rate, and the held-out KLD where one was measured.
+struct TrainStepRow {
+  int64_t step = 0;             // 1-based
+  double loss = 0;
+  double lr = 0;
+  std::optional<double> kld;    // held-out KL divergence to the teacher at this step (nats)
+};
+
 class Store {
  public:
   static std::unique_ptr<Store> open(const std::string& path);
@@ -147,6 +156,10 @@ class Store {
   virtual std::vector<SpeedRow> speeds(int64_t run) = 0;
   virtual void add_kernels(int64_t run, const std::vector<KernelRow>& rows) = 0;
   virtual std::vector<KernelRow> kernels(int64_t run) = 0;
+  // One transaction; a step already stored for the run is replaced (its kld kept when the new
+  // row has none), so a resumed or repeated writer does not fail.
+  virtual void add_train_steps(int64_t run, const std::vector<TrainStepRow>& rows) = 0;
+  virtual std::vector<TrainStepRow> train_steps(int64_t run) = 0;  // by step
 
   // --- Read queries for `sparkbench report` (reports/report_data.h) ---
   // Decode timing of one task's generation samples in a run: the samples with a measured TPOT

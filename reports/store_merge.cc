@@ -91,7 +91,7 @@ MergeCounts merge_store(const std::string& central, const std::string& part) {
       const char* table;
       bool has_id;
     };
-    const Child children[] = {{"metrics", true}, {"samples", true}, {"speed", true}, {"kernels", true}, {"run_ranks", true}};
+    const Child children[] = {{"metrics", true}, {"samples", true}, {"speed", true}, {"kernels", true}, {"run_ranks", true}, {"train_steps", true}};
     db.write("merging " + part, [&] {
       counts = {};
       std::vector<std::pair<int64_t, std::string>> runs;

@@ -6,7 +6,7 @@
 // an older schema version is upgraded on a private copy first (the part file itself is never
 // written; runs from before version 3 get stable UUIDs derived from their content, so the
 // same old part gets the same UUIDs every time). Each new run is copied with all its rows
-// (metrics, samples, speed, kernels, per-rank provenance) under a new run id; the request
+// (metrics, samples, speed, kernels, per-rank provenance, training steps) under a new run id; the request
 // cache is merged too (existing keys kept). One part is one write transaction on the central
 // store: a part that cannot be read (missing, not a sparkbench database, damaged, newer
 // schema) throws sb::Error with one line naming the part, and nothing of it is merged.
@@ -20,7 +20,7 @@ namespace sb {
 struct MergeCounts {
   int64_t runs_added = 0;
   int64_t runs_present = 0;  // UUID already in the central store
-  int64_t rows_added = 0;    // metrics, samples, speed, kernel and rank rows of the new runs
+  int64_t rows_added = 0;    // metrics, samples, speed, kernel, rank and training-step rows of the new runs
 };
 
 // Merges `part` into the store at `central` (created, or upgraded, as Store::open does).

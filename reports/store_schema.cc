@@ -148,6 +148,16 @@ CREATE TABLE request_cache (
   value      TEXT NOT NULL,
   created_at TEXT NOT NULL
 );
+
+CREATE TABLE train_steps (
+  id     INTEGER PRIMARY KEY,
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  step   INTEGER NOT NULL,
+  loss   REAL,
+  lr     REAL,
+  kld    REAL,
+  UNIQUE (run_id, step)
+);
 )SQL";
 
 // 1 -> 2: provenance and process identity on runs, intervals on metrics, timings and token
@@ -294,6 +304,19 @@ const char* const kMigration4 = R"SQL(
 ALTER TABLE samples ADD COLUMN prompt TEXT NOT NULL DEFAULT '';
 )SQL";
 
+// 5 -> 6: per-step loss, learning rate and held-out KLD of training runs (distill).
+const char* const kMigration5 = R"SQL(
+CREATE TABLE train_steps (
+  id     INTEGER PRIMARY KEY,
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  step   INTEGER NOT NULL,
+  loss   REAL,
+  lr     REAL,
+  kld    REAL,
+  UNIQUE (run_id, step)
+);
+)SQL";
+
 // The version recorded in the file: 0 for an empty database. Throws for a database that has
 // tables but is not ours.
 int read_version(sqlite::Db& db) {
@@ -336,6 +359,7 @@ const char* migration_sql(int from) {
     case 2: return kMigration2;
     case 3: return kMigration3;
     case 4: return kMigration4;
+    case 5: return kMigration5;
     default: return nullptr;
   }
 }

@@ -19,7 +19,7 @@ class Db;
 
 namespace sb::store_schema {
 
-inline constexpr int kCurrentVersion = 5;
+inline constexpr int kCurrentVersion = 6;
 
 // Creates, upgrades or validates the schema. Returns the version found (0 for a new file).
 // Throws sb::Error (one line naming the path) for a newer version, a database that is not a

@@ -266,6 +266,8 @@ std::shared_ptr<const GgufFile> in_memory(const GgufWriter& w, const std::string
 
 VariantModel apply_variant(std::shared_ptr<const GgufFile> base, const VariantSpec& spec, const Calibration* calib,
                            bool release_file_pages) {
+  if (spec.distills())
+    fail("variant '", spec.name(), "': the distill step trains a model; only run, bench and distill apply it (harness/variants.h)");
   VariantModel vm;
   vm.spec = spec;
   vm.file = base;
@@ -302,6 +304,8 @@ VariantReport write_variant(std::shared_ptr<const GgufFile> base, const VariantS
   if (spec.weights == WeightKind::Int8)
     fail("variant '", spec.name(), "': int8 is an in-memory format (no GGUF type); apply it at load time with --variant, "
          "or write q8_0 instead");
+  if (spec.distills())
+    fail("variant '", spec.name(), "': the distill step trains a model; use `sparkbench distill --student-variant` to write one");
   Built b = build(base, spec, calib, release_file_pages);
   b.writer.write(path);
   return b.report;

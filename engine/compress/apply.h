@@ -15,7 +15,8 @@
 //                      general.file_type is set to the variant's LLAMA_FTYPE (file_type.h).
 //                      int8 is not a GGUF type: it is applied at load by a WeightTransform
 //                      (quantize.h) on top of 1-3.
-// Steps that do nothing are skipped; a variant that changes nothing loads the base file as is.
+// distill:STEPS is not applied here (it trains; harness/variants.h does it): a spec with it is
+// refused with one line. Steps that do nothing are skipped; a variant that changes nothing loads the base file as is.
 // Layer ranking runs the base model, so it needs a Calibration (backend, tokenizer, text);
 // without one, prune-layers fails with a clear error. Other failures (heads not dividing the
 // model, int8 written to a file, ...) throw sb::Error with a one-line message.

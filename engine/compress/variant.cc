@@ -50,7 +50,7 @@ const std::string& known_parts() {
   static const std::string s = [] {
     std::string out = "base";
     for (const auto& i : kKinds) out += std::string(", ") + i.name;
-    return out + ", prune:F, prune24, prune-heads:N, prune-layers:N";
+    return out + ", prune:F, prune24, prune-heads:N, prune-layers:N, distill:STEPS";
   }();
   return s;
 }
@@ -72,7 +72,20 @@ std::string fmt_fraction(double f) {
 
 }  // namespace
 
-bool VariantSpec::is_base() const { return weights == WeightKind::AsStored && !pruned(); }
+bool VariantSpec::is_base() const { return weights == WeightKind::AsStored && !pruned() && !distills(); }
+
+VariantSpec VariantSpec::pruning_part() const {
+  VariantSpec v = *this;
+  v.weights = WeightKind::AsStored;
+  v.distill_steps = 0;
+  return v;
+}
+
+VariantSpec VariantSpec::weights_part() const {
+  VariantSpec v;
+  v.weights = weights;
+  return v;
+}
 
 std::optional<GgmlType> VariantSpec::gguf_type() const {
   const KindInfo* i = kind_info(weights);
@@ -99,6 +112,7 @@ std::string VariantSpec::name() const {
   if (prune_heads > 0) parts.push_back("prune-heads:" + std::to_string(prune_heads));
   if (prune_fraction > 0) parts.push_back("prune:" + fmt_fraction(prune_fraction));
   if (prune_24) parts.push_back("prune24");
+  if (distill_steps > 0) parts.push_back("distill:" + std::to_string(distill_steps));
   std::string out;
   for (const auto& p : parts) out += (out.empty() ? "" : "+") + p;
   return out;
@@ -152,11 +166,16 @@ VariantSpec parse_variant(const std::string& spec) {
       v.prune_heads = integer(part, part.substr(12));
     } else if (part.rfind("prune-layers:", 0) == 0) {
       v.prune_layers = integer(part, part.substr(13));
+    } else if (part.rfind("distill:", 0) == 0) {
+      v.distill_steps = integer(part, part.substr(8));
     } else {
       bad(part, cat("is not a known part (known: ", known_parts(), ")"));
     }
   }
   if (base && parts.size() > 1) fail("variant '", spec, "': 'base' (the weights as stored) cannot be combined with other parts");
+  if (v.distills() && !v.pruned())
+    fail("variant '", spec, "': 'distill:", v.distill_steps,
+         "' needs a pruning part to heal (prune-layers:N, prune-heads:N, prune:F or prune24), e.g. prune-layers:1+distill:400");
   return v;
 }
 
@@ -183,8 +202,9 @@ const char* variant_help() {
   return "Variant spec(s), comma-separated; parts combine with '+': base (as stored), f32, f16, bf16, int8 "
          "(per-channel weights, per-token activations), one GGUF type for every matrix (q8_0, q5_1, q5_0, q4_1, q4_0, "
          "iq4_nl, q6_k, q5_k, q4_k, iq4_xs, q3_k, q2_k), a llama.cpp mix (q5_k_m, q5_k_s, q4_k_m, q4_k_s, q3_k_l, "
-         "q3_k_m, q3_k_s), prune:F (magnitude), prune24 (2:4), prune-heads:N, prune-layers:N; "
-         "e.g. f32,int8,q4_k_m,q4_0+prune:0.5";
+         "q3_k_m, q3_k_s), prune:F (magnitude), prune24 (2:4), prune-heads:N, prune-layers:N, distill:STEPS (after pruning: the student "
+         "trained on the base model's outputs, cached; a weight type converts the distilled student); "
+         "e.g. f32,int8,q4_k_m,q4_0+prune:0.5,prune-layers:1+distill:400";
 }
 
 }  // namespace sb::compress

@@ -20,10 +20,16 @@
 //                            block matrix row, the 2 smallest |w| set to zero
 //   prune-heads:N            N attention heads removed from every layer (ranked by importance)
 //   prune-layers:N           N whole layers removed (ranked on a calibration text)
+//   distill:STEPS            after the pruning parts: the pruned student trained for STEPS steps
+//                            on the base model's outputs (knowledge distillation, engine/train/
+//                            distill.h); runs in the harness (harness/variants.h), which caches
+//                            the student; needs at least one pruning part. A weight type given
+//                            with it converts the distilled student (quantize after distilling).
 // At most one weight type (f32 ... int8) and one part of each pruning kind; prune:F and prune24
 // exclude each other. Without a type part, pruned tensors keep their stored type.
 // canonical name: type first, then prune-layers, prune-heads, prune / prune24, e.g.
-// "q4_0+prune-heads:2+prune:0.5". Bad specs throw sb::Error naming the offending part.
+// "q4_0+prune-heads:2+prune:0.5", then distill last ("q8_0+prune-layers:1+distill:400").
+// Bad specs throw sb::Error naming the offending part.
 #pragma once
 
 #include <cstdint>
@@ -47,12 +53,18 @@ struct VariantSpec {
   bool prune_24 = false;
   int64_t prune_heads = 0;
   int64_t prune_layers = 0;
+  int64_t distill_steps = 0;  // distill:STEPS (0 = none)
 
   bool is_base() const;                   // nothing to do
   bool unstructured() const { return prune_fraction > 0 || prune_24; }
   bool structured() const { return prune_heads > 0 || prune_layers > 0; }
   bool pruned() const { return unstructured() || structured(); }
   bool needs_calibration() const { return prune_layers > 0; }
+  bool distills() const { return distill_steps > 0; }
+  // The pruning parts only (the student distillation starts from) and the weight-type part
+  // only (applied to the distilled student).
+  VariantSpec pruning_part() const;
+  VariantSpec weights_part() const;
   // The GGUF type every weight matrix is converted to (nullopt: as stored, int8, or a mix).
   std::optional<GgmlType> gguf_type() const;
   // The LLAMA_FTYPE number of a mix (q4_k_m: 15); nullopt for the other kinds.

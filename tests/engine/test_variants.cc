@@ -138,6 +138,42 @@ TEST_CASE("variants: spec parsing gives canonical names", "[variants][unit]") {
   CHECK(list[5].name() == "prune:0.5");
 }
 
+TEST_CASE("variants: the distill:STEPS step parses after pruning parts, canonically last", "[variants][distill][unit]") {
+  const VariantSpec v = parse_variant("distill:400+prune-layers:1");
+  CHECK(v.distills());
+  CHECK(v.distill_steps == 400);
+  CHECK(v.name() == "prune-layers:1+distill:400");
+  CHECK_FALSE(v.is_base());
+  CHECK(v.pruning_part().name() == "prune-layers:1");
+  CHECK(v.weights_part().is_base());
+  const VariantSpec q = parse_variant("prune-layers:1+distill:100+q8_0");
+  CHECK(q.name() == "q8_0+prune-layers:1+distill:100");
+  CHECK(q.pruning_part().name() == "prune-layers:1");
+  CHECK(q.weights_part().name() == "q8_0");
+  CHECK(parse_variant("prune24+distill:3").name() == "prune24+distill:3");
+  CHECK(parse_variant("prune:0.5+prune-heads:1+distill:7").pruning_part().name() == "prune-heads:1+prune:0.5");
+  // names round-trip
+  for (const char* s : {"prune-layers:1+distill:400", "q8_0+prune-layers:1+distill:100", "int8+prune-heads:2+distill:1"})
+    CHECK(parse_variant(parse_variant(s).name()).name() == s);
+  auto list = parse_variant_list("prune-layers:1,prune-layers:1+distill:20");
+  REQUIRE(list.size() == 2);
+  CHECK_FALSE(list[0].distills());
+  CHECK(list[1].distill_steps == 20);
+  // applying it outside the harness is refused with one line (it trains a model)
+  CHECK_THROWS_WITH(sb::compress::apply_variant(nullptr, list[1], nullptr), Catch::Contains("distill step trains a model"));
+}
+
+TEST_CASE("variants: distill:STEPS without a pruning part or a whole number is refused", "[variants][distill][unit]") {
+  CHECK(parse_error("q4_0+distill:10").find("'distill:10' needs a pruning part") != std::string::npos);
+  CHECK(parse_error("distill:10").find("needs a pruning part") != std::string::npos);
+  CHECK(parse_error("prune-layers:1+distill:0").find("'distill:0' needs a positive whole number") != std::string::npos);
+  CHECK(parse_error("prune-layers:1+distill:").find("'distill:' needs a positive whole number") != std::string::npos);
+  CHECK(parse_error("prune-layers:1+distill:1.5").find("'distill:1.5'") != std::string::npos);
+  CHECK(parse_error("prune-layers:1+distill:2+distill:3").find("appears twice") != std::string::npos);
+  CHECK(parse_error("base+distill:2").find("cannot be combined") != std::string::npos);
+  CHECK(parse_error("prune-layers:1+distil:2").find("is not a known part") != std::string::npos);
+}
+
 TEST_CASE("variants: bad specs name the offending part", "[variants][unit]") {
   CHECK(parse_error("q4_0+prun:0.5").find("'prun:0.5' is not a known part") != std::string::npos);
   CHECK(parse_error("f32+q8_0").find("'q8_0' is a second weight type") != std::string::npos);

@@ -47,12 +47,12 @@ int64_t add_run(Store& st, const std::string& label, int n_samples) {
 int64_t count(const std::string& db, const std::string& sql) { return std::stoll(raw_one(db, sql)); }
 
 // Rewrites a current database as schema version 2 wrote it: no runs.uuid, no run_ranks, no
-// metric declarations (version 4), no sample prompts (version 5).
+// metric declarations (version 4), no sample prompts (version 5), no train_steps (version 6).
 void downgrade_to_v2(const std::string& path) {
   raw_sql(path, "DROP INDEX runs_uuid; ALTER TABLE runs DROP COLUMN uuid; DROP TABLE run_ranks; "
                 "ALTER TABLE metrics DROP COLUMN direction; ALTER TABLE metrics DROP COLUMN unit; "
                 "ALTER TABLE metrics DROP COLUMN is_primary; ALTER TABLE samples DROP COLUMN prompt; "
-                "DELETE FROM schema_version; INSERT INTO schema_version VALUES (2, '2025-01-01T00:00:00Z')");
+                "DROP TABLE train_steps; DELETE FROM schema_version; INSERT INTO schema_version VALUES (2, '2025-01-01T00:00:00Z')");
 }
 
 }  // namespace
@@ -182,4 +182,35 @@ TEST_CASE("merge: a damaged or foreign part adds nothing and names the part", "[
   CHECK(r.out.find("0 runs added") != std::string::npos);
   CHECK(r.err.find("error: " + garbage) == 0);
   CHECK(count(central, "SELECT count(*) FROM runs") == runs);
+}
+
+TEST_CASE("merge: a distill run's training steps follow it into the central store", "[store][merge][distill][unit]") {
+  const std::string dir = test::temp_dir("merge-train");
+  const std::string part = dir + "/part.db", central = dir + "/central.db";
+  {
+    auto st = Store::open(central);
+    add_run(*st, "c1", 1);  // so the part's run gets another id
+  }
+  {
+    auto st = Store::open(part);
+    RunInfo info;
+    info.kind = "distill";
+    info.label = "d1";
+    const int64_t id = st->begin_run(info);
+    st->add_train_steps(id, {TrainStepRow{1, 2.5, 1e-4, std::nullopt}, TrainStepRow{2, 2.0, 2e-4, 0.5}});
+    st->finish_run(id, "complete");
+  }
+  const auto c = merge_store(central, part);
+  CHECK(c.runs_added == 1);
+  CHECK(c.rows_added == 2);
+  auto st = Store::open(central);
+  auto r = st->find_run("d1");
+  REQUIRE(r);
+  CHECK(r->id == 2);
+  const auto steps = st->train_steps(r->id);
+  REQUIRE(steps.size() == 2);
+  CHECK(steps[1].loss == 2.0);
+  REQUIRE(steps[1].kld);
+  CHECK(*steps[1].kld == 0.5);
+  CHECK(merge_store(central, part).rows_added == 0);
 }

@@ -130,7 +130,7 @@ TEST_CASE("store schema: a version 1 file is upgraded in place and keeps its dat
 
   auto st = Store::open(path);
   CHECK(raw_one(path, "SELECT group_concat(version) FROM (SELECT version FROM schema_version "
-                      "ORDER BY version)") == "1,2,3,4,5");
+                      "ORDER BY version)") == "1,2,3,4,5,6");
   auto r = st->get_run(1);
   REQUIRE(r);
   CHECK(r->info.label == "old");
@@ -172,11 +172,54 @@ TEST_CASE("store schema: a version 1 file is upgraded in place and keeps its dat
   st->add_speed(1, sp);
   st->add_kernels(1, {KernelRow{}});
   st->cache_put("k", "v");
+  st->add_train_steps(1, {TrainStepRow{1, 2.5, 1e-3, std::nullopt}});
+  CHECK(st->train_steps(1).size() == 1);
   CHECK(st->begin_run({}) == 4);
   st->verify(true);
 
   // An upgraded file has exactly the shape of a new one.
   std::string fresh = db_path("schema-fresh");
+  Store::open(fresh);
+  CHECK(shape(path) == shape(fresh));
+}
+
+TEST_CASE("store schema: version 5 -> 6 adds train_steps; steps are stored, replaced and read back in order",
+          "[store][unit]") {
+  // A version-5 file: the current shape without train_steps, with a run in it.
+  std::string path = db_path("schema-v5");
+  {
+    auto st = Store::open(path);
+    RunInfo info;
+    info.kind = "distill";
+    info.label = "v5run";
+    st->begin_run(info);
+  }
+  raw_sql(path, "DROP TABLE train_steps; DELETE FROM schema_version; INSERT INTO schema_version VALUES (5, '2026-01-01T00:00:00Z')");
+  REQUIRE(raw_one(path, "SELECT count(*) FROM sqlite_master WHERE name = 'train_steps'") == "0");
+  auto st = Store::open(path);
+  CHECK(raw_one(path, "SELECT max(version) FROM schema_version") == "6");
+  auto r = st->get_run(1);
+  REQUIRE(r);
+  CHECK(r->info.kind == "distill");
+  CHECK(r->info.label == "v5run");
+  // Out of order, with a held-out KLD on step 2; step 2 again without one keeps the KLD.
+  st->add_train_steps(1, {TrainStepRow{2, 1.5, 2e-3, 0.25}, TrainStepRow{1, 2.0, 1e-3, std::nullopt}});
+  st->add_train_steps(1, {TrainStepRow{2, 1.25, 2e-3, std::nullopt}, TrainStepRow{3, 1.0, 5e-4, std::nullopt}});
+  auto steps = st->train_steps(1);
+  REQUIRE(steps.size() == 3);
+  CHECK(steps[0].step == 1);
+  CHECK(steps[0].loss == 2.0);
+  CHECK_FALSE(steps[0].kld);
+  CHECK(steps[1].step == 2);
+  CHECK(steps[1].loss == 1.25);
+  REQUIRE(steps[1].kld);
+  CHECK(*steps[1].kld == 0.25);
+  CHECK(steps[2].lr == 5e-4);
+  CHECK_THROWS_AS(st->add_train_steps(99, {TrainStepRow{1, 1, 1, std::nullopt}}), Error);
+  // Deleting the run deletes its steps (foreign key cascade).
+  raw_sql(path, "PRAGMA foreign_keys = ON; DELETE FROM runs WHERE id = 1");
+  CHECK(raw_one(path, "SELECT count(*) FROM train_steps") == "0");
+  std::string fresh = db_path("schema-fresh6");
   Store::open(fresh);
   CHECK(shape(path) == shape(fresh));
 }
