@@ -377,48 +377,9 @@ void axpy_dtype(float alpha, DType dt, const void* x, float* y, int64_t n) {
   }
 }
 
-namespace {
-// out[j] = dot(x, row j) for 4 f16 (or bf16) weight rows streamed together: x is read once per 4
-// rows, 8 accumulators in flight. Per row the same additions in the same order as dot_f16 /
-// dot_bf16 (bit-identical results).
-template <bool kBf16>
-void dot4_half(const float* x, const uint8_t* w, size_t row_bytes, int64_t k, float* out) {
-  const uint16_t* r[4];
-  for (int j = 0; j < 4; ++j) r[j] = reinterpret_cast<const uint16_t*>(w + size_t(j) * row_bytes);
-  auto ld = [](const uint16_t* p) { return kBf16 ? load_bf16(p) : load_f16(p); };
-  __m256 a[4][2];
-  for (int j = 0; j < 4; ++j) a[j][0] = a[j][1] = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 16 <= k; i += 16) {
-    const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
-    for (int j = 0; j < 4; ++j) {
-      a[j][0] = _mm256_fmadd_ps(x0, ld(r[j] + i), a[j][0]);
-      a[j][1] = _mm256_fmadd_ps(x1, ld(r[j] + i + 8), a[j][1]);
-    }
-  }
-  for (int j = 0; j < 4; ++j) {
-    float s = hsum(_mm256_add_ps(a[j][0], a[j][1]));
-    for (int64_t t = i; t < k; ++t) s += x[t] * (kBf16 ? bf16_to_f32(r[j][t]) : f16_to_f32(r[j][t]));
-    out[j] = s;
-  }
-}
-}  // namespace
-
 void gemv_rows(GgmlType type, const uint8_t* w, size_t row_bytes, int64_t k, const float* x, int64_t ldx, int64_t m,
                float* y, int64_t ldy, int64_t n0, int64_t n1, const float* bias, bool accumulate) {
   if (m == 1) {
-    if (type == GgmlType::F16 || type == GgmlType::BF16) {  // decode streams of half rows, 4 at a time
-      float out[4];
-      for (; n0 + 4 <= n1; n0 += 4) {
-        if (type == GgmlType::F16) dot4_half<false>(x, w + size_t(n0) * row_bytes, row_bytes, k, out);
-        else dot4_half<true>(x, w + size_t(n0) * row_bytes, row_bytes, k, out);
-        for (int j = 0; j < 4; ++j) {
-          float v = out[j];
-          if (bias) v += bias[n0 + j];
-          y[n0 + j] = accumulate ? y[n0 + j] + v : v;
-        }
-      }
-    }
     for (int64_t n = n0; n < n1; ++n) {
       float v = dot_row(type, w + size_t(n) * row_bytes, x, k);
       if (bias) v += bias[n];
