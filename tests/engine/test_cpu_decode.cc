@@ -4,8 +4,8 @@
 // kernel family it fuses (f32 compute on F32/F16/BF16/block weights, q8 compute with mixed block
 // types sharing an activation format, int8 per-channel weights) and the prompt-sized fallback;
 // NaN propagation through the fused pass (int8 weights: NaN activations count as 0, their
-// documented contract); the 4-row f16/bf16 decode kernel against the double
-// dot of the dequantized weights; the default matmul_multi (ref) and its shape checks.
+// documented contract); the f16/bf16 decode kernel against the double dot of the dequantized
+// weights; the default matmul_multi (ref) and its shape checks.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -193,7 +193,7 @@ TEST_CASE("cpu matmul_multi: a NaN in x gives NaN in that row of every product (
   }
 }
 
-TEST_CASE("cpu decode: f16/bf16 rows streamed 4 at a time match the double dot", "[backend][unit]") {
+TEST_CASE("cpu decode: f16/bf16 decode products match the double dot", "[backend][unit]") {
   if (!cpu::isa_available(cpu::Isa::Avx2)) {
     std::printf("SKIPPED: this CPU lacks AVX2\n");
     return;
@@ -201,7 +201,7 @@ TEST_CASE("cpu decode: f16/bf16 rows streamed 4 at a time match the double dot",
   auto cpu = create_backend("cpu", {.threads = 1});
   for (GgmlType t : {GgmlType::F16, GgmlType::BF16}) {
     for (int64_t K : {512, 520}) {  // 520: a tail past the 16-value steps
-      const int64_t N = 39;          // 9 groups of 4 and a remainder of 3
+      const int64_t N = 39;
       const TestWeight w = make_weight(t, N, K, 30);
       const auto xv = test::randn(size_t(K), 31);
       std::vector<float> wf(size_t(N * K));
