@@ -320,6 +320,63 @@ void register_qgemm() {
           })->Unit(benchmark::kMicrosecond)->UseRealTime();  // rates per wall second (the work runs on OpenMP threads)
         }
 }
+
+// decode/<shape>/<group>/<type>/<compute>: one decode row (M = 1) through the cpu backend's
+// fused Backend::matmul_multi, as the forward pass issues it (q+k+v sharing x, gate+up sharing
+// x) and the single products after them (o, down), at the codex-spark and llama-1b shapes.
+// Bytes: the weights as stored (+ f32 x and y); pct_peak_bw is the fraction of the measured
+// DRAM read bandwidth, the decode roofline (the weights of one layer do not fit in cache at the
+// 1b shape; at the spark shape they partly do, so above 100% is possible there).
+void register_decode() {
+  struct Group {
+    const char* shape;
+    const char* name;
+    int64_t k;
+    std::vector<int64_t> ns;
+  };
+  std::vector<Group> groups{{"spark", "qkv", 512, {512, 512, 512}},   {"spark", "o", 512, {512}},
+                            {"spark", "gate_up", 512, {2048, 2048}}, {"spark", "down", 2048, {512}},
+                            {"1b", "qkv", 2048, {2048, 512, 512}},    {"1b", "o", 2048, {2048}},
+                            {"1b", "gate_up", 2048, {8192, 8192}},   {"1b", "down", 8192, {2048}}};
+  std::vector<GgmlType> types{GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K};
+  if (g_short) {
+    groups = {{"1b", "qkv", 2048, {2048, 512, 512}}};
+    types = {GgmlType::F16, GgmlType::Q4_K};
+  }
+  for (const auto& g : groups)
+    for (GgmlType t : types)
+      for (ComputeType ct : {ComputeType::F32, ComputeType::Q8}) {
+        if (ct == ComputeType::Q8 && cpu::q8_act_kind(t) == 0) continue;  // same kernels as f32
+        const std::string name = std::string("decode/") + g.shape + "/" + g.name + "/" + ggml_type_name(uint32_t(t)) +
+                                 (ct == ComputeType::Q8 ? "/q8" : "/f32");
+        benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) {
+          BackendOptions o;
+          o.threads = g_threads;
+          o.compute = ct;
+          auto b = create_backend("cpu", o);
+          std::vector<std::vector<uint8_t>> qs;
+          std::vector<std::unique_ptr<Weight>> ws;
+          std::vector<Tensor> ys;
+          double bytes = double(g.k) * 4;
+          for (size_t i = 0; i < g.ns.size(); ++i) {
+            qs.push_back(quantized(t, randn(size_t(g.ns[i] * g.k), 20 + i, 0.05f), g.ns[i], g.k));
+            ws.push_back(b->load_weight({"w", t, g.ns[i], g.k, qs.back().data()}));
+            ys.push_back(b->alloc(1, g.ns[i], DType::F32));
+            bytes += double(qs.back().size()) + double(g.ns[i]) * 4;
+          }
+          std::vector<Backend::MatmulOut> outs;
+          for (size_t i = 0; i < ws.size(); ++i) outs.push_back({ws[i].get(), &ys[i], nullptr});
+          Tensor x = filled(*b, 1, g.k, 3);
+          for (auto _ : st) {
+            b->matmul_multi(x, outs.data(), int(outs.size()));
+            b->synchronize();
+          }
+          double flops = 0;
+          for (int64_t n : g.ns) flops += 2.0 * double(n) * double(g.k);
+          roofline(st, bytes, flops);
+        })->Unit(benchmark::kMicrosecond);
+      }
+}
 #endif
 
 }  // namespace
@@ -355,8 +412,9 @@ int main(int argc, char** argv) {
   register_conversions();
   sb::bench::register_train_kernels(g_short, g_threads, g_peaks.f32_flops);  // train/*: training steps (kernels_train.cc)
 #if SPARKBENCH_WITH_DNNL
-  register_qdot();  // qdot/*: --compute q8 integer products per ISA level
-  register_qgemm();  // qgemm/*: --compute q8 prefill GEMM per ISA level
+  register_qdot();    // qdot/*: --compute q8 integer products per ISA level
+  register_qgemm();   // qgemm/*: --compute q8 prefill GEMM per ISA level
+  register_decode();  // decode/*: fused decode products through the cpu backend
 #endif
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

@@ -95,6 +95,21 @@ void Backend::matmul(const Tensor& x, const Weight& w, Tensor& y, const Tensor* 
   do_matmul(x, w, y, bias, accumulate);
 }
 
+void Backend::matmul_multi(const Tensor& x, const MatmulOut* outs, int n) {
+  for (int i = 0; i < n; ++i) {
+    const MatmulOut& o = outs[i];
+    if (!o.w || !o.y) fail("matmul_multi: product ", i, " has no weight or output");
+    const Weight& w = *o.w;
+    const Tensor& y = *o.y;
+    if (x.cols() != w.cols()) fail("matmul_multi: x is ", shape(x), " but weight ", i, " has ", w.cols(), " inputs");
+    if (y.rows() != x.rows() || y.cols() != w.rows())
+      fail("matmul_multi: y ", i, " is ", shape(y), " for x of ", shape(x), " and ", w.rows(), " outputs");
+    if (o.bias && (o.bias->rows() != 1 || o.bias->cols() != w.rows()))
+      fail("matmul_multi: bias ", i, " is ", shape(*o.bias), " for ", w.rows(), " outputs");
+  }
+  do_matmul_multi(x, outs, n);
+}
+
 void Backend::rope(Tensor& x, int64_t n_heads, const AttentionShape& s, int64_t pos0) {
   if (n_heads <= 0 || x.cols() != n_heads * s.head_dim) fail("rope: x is ", shape(x), " for ", n_heads, " heads of ", s.head_dim);
   if (s.n_rot < 0 || s.n_rot > s.head_dim || pos0 < 0) fail("rope: ", s.n_rot, " rotated dims of ", s.head_dim, " at position ", pos0);

@@ -197,6 +197,16 @@ class Backend {
   void rmsnorm(const Tensor& x, const Tensor& w, float eps, Tensor& out);
   // y(T, N) = x(T, K) . W^T (+ bias(1, N)) (+ y if accumulate).
   void matmul(const Tensor& x, const Weight& w, Tensor& y, const Tensor* bias = nullptr, bool accumulate = false);
+  // Several products of one input: for each i < n, outs[i].y = x . outs[i].w^T (+ outs[i].bias)
+  // -- the same results as n matmul() calls (no accumulate). Lets a backend prepare x once
+  // (e.g. quantize it) and run all products in one parallel pass (Q/K/V, gate/up). The y
+  // tensors must not alias x or each other. Default: n do_matmul calls.
+  struct MatmulOut {
+    const Weight* w = nullptr;
+    Tensor* y = nullptr;
+    const Tensor* bias = nullptr;
+  };
+  void matmul_multi(const Tensor& x, const MatmulOut* outs, int n);
   // Rotary embedding in place on x(T, n_heads * head_dim); row t is at position pos0 + t.
   void rope(Tensor& x, int64_t n_heads, const AttentionShape& s, int64_t pos0);
   // Writes k, v (T, kv_dim) into the cache at positions pos0 .. pos0 + T - 1 of `layer`.
@@ -248,6 +258,9 @@ class Backend {
   virtual void do_embed(const Weight& table, const int32_t* ids, int64_t n, Tensor& x) = 0;
   virtual void do_rmsnorm(const Tensor& x, const Tensor& w, float eps, Tensor& out) = 0;
   virtual void do_matmul(const Tensor& x, const Weight& w, Tensor& y, const Tensor* bias, bool accumulate) = 0;
+  virtual void do_matmul_multi(const Tensor& x, const MatmulOut* outs, int n) {
+    for (int i = 0; i < n; ++i) do_matmul(x, *outs[i].w, *outs[i].y, outs[i].bias, false);
+  }
   virtual void do_rope(Tensor& x, int64_t n_heads, const AttentionShape& s, int64_t pos0) = 0;
   virtual void do_kv_store(KvCache& cache, int64_t layer, const Tensor& k, const Tensor& v, int64_t pos0) = 0;
   virtual void do_attention(const Tensor& q, const KvCache& cache, int64_t layer, int64_t pos0, const AttentionShape& s,

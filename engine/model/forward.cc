@@ -35,9 +35,10 @@ void forward_layers(const Model& model, const std::vector<AttentionShape>& shape
     // attention block: x += wo . attn(rope(wq h), rope(wk h), wv h),  h = rmsnorm(x)
     const AttentionShape& shape = shapes[size_t(l)];
     b.rmsnorm(x, L.attn_norm, c.rms_eps, h);
-    b.matmul(h, *L.wq, q, L.bq.empty() ? nullptr : &L.bq);
-    b.matmul(h, *L.wk, k, L.bk.empty() ? nullptr : &L.bk);
-    b.matmul(h, *L.wv, v, L.bv.empty() ? nullptr : &L.bv);
+    const Backend::MatmulOut qkv[3] = {{L.wq.get(), &q, L.bq.empty() ? nullptr : &L.bq},
+                                       {L.wk.get(), &k, L.bk.empty() ? nullptr : &L.bk},
+                                       {L.wv.get(), &v, L.bv.empty() ? nullptr : &L.bv}};
+    b.matmul_multi(h, qkv, 3);  // one pass over h (the cpu backend quantizes it once)
     if (c.qk_norm) {  // qwen3: RMS norm of every head before RoPE
       Tensor qh = q.reshaped(T * c.n_head, c.head_dim), kh = k.reshaped(T * c.n_head_kv, c.head_dim);
       b.rmsnorm(qh, L.q_norm, c.rms_eps, qh);
@@ -61,8 +62,8 @@ void forward_layers(const Model& model, const std::vector<AttentionShape>& shape
     }
     // feed-forward block: x += w_down . (act(w_gate h) * (w_up h)),  h = rmsnorm(x)
     b.rmsnorm(x, L.ffn_norm, c.rms_eps, h);
-    b.matmul(h, *L.w_gate, gate);
-    b.matmul(h, *L.w_up, up);
+    const Backend::MatmulOut gate_up[2] = {{L.w_gate.get(), &gate, nullptr}, {L.w_up.get(), &up, nullptr}};
+    b.matmul_multi(h, gate_up, 2);
     if (c.geglu) b.geglu(gate, up, gate);
     else b.swiglu(gate, up, gate);
     if (c.post_norms) {

@@ -6,6 +6,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cmath>
 #include <cstring>
@@ -120,6 +121,8 @@ class CpuBackend : public Backend {
       else if (v == "avx2_tiles") qprefill_ = QPrefill::Avx2Tiles;
       else if (v != "onednn_tiles") fail("SPARKBENCH_CPU_QPREFILL must be onednn_tiles, avx2_tiles or expand, not '", v, "'");
     }
+    if (const char* e = std::getenv("SPARKBENCH_CPU_STATS"); e && std::string(e) == "1") stats_ = true;
+    if (const char* e = std::getenv("SPARKBENCH_CPU_FUSE"); e && std::string(e) == "0") fuse_ = false;
     if (compute_ == ComputeType::BF16) {
       // Probe once so an unsupported CPU fails at start-up with a clear message.
       try {
@@ -130,8 +133,17 @@ class CpuBackend : public Backend {
     }
   }
 
+  ~CpuBackend() override {
+    if (stats_)
+      std::fprintf(stderr, "cpu backend: %llu parallel regions (sync points) over %llu forward passes: %.1f per pass\n",
+                   (unsigned long long)regions_, (unsigned long long)passes_, passes_ ? double(regions_) / double(passes_) : 0.0);
+  }
+
   // Threads worth using for an op touching `work` bytes (or doing `work` multiply-adds).
   int team(double work) const { return work < kParallelWork ? 1 : threads_; }
+  // Called before every parallel region the backend opens (nt > 1 threads): each is a fork and
+  // a join barrier, the sync points SPARKBENCH_CPU_STATS=1 reports.
+  void count_region(int nt) { regions_ += nt > 1; }
 
   std::string name() const override { return "cpu"; }
   std::string describe() const override {
@@ -167,6 +179,7 @@ class CpuBackend : public Backend {
     auto pd = matmul_pd(src.cols, src.rows, kind, false, false, memory::desc());
     memory::desc want = pd.weights_desc();
     std::vector<float> plain(size_t(src.rows * src.cols));
+    count_region(threads_);
     #pragma omp parallel for schedule(static)
     for (int64_t n = 0; n < src.rows; n += 64)
       cpu::dequantize_rows(src.type, w->data, w->row_bytes, src.cols, n, std::min(n + 64, src.rows), plain.data() + n * src.cols);
@@ -182,6 +195,7 @@ class CpuBackend : public Backend {
 
   void do_embed(const Weight& table, const int32_t* ids, int64_t n, Tensor& x) override {
     const auto& w = static_cast<const CpuWeight&>(table);
+    ++passes_;  // one embed per forward pass (engine/model/forward.cc)
     for (int64_t t = 0; t < n; ++t) {
       if (ids[t] < 0 || ids[t] >= w.rows()) fail("token id ", ids[t], " out of range [0, ", w.rows(), ")");
       if (w.format() == WeightFormat::Int8PerChannel) {
@@ -197,6 +211,7 @@ class CpuBackend : public Backend {
   void do_rmsnorm(const Tensor& x, const Tensor& w, float eps, Tensor& out) override {
     const int64_t C = x.cols();
     const int nt = team(double(x.rows() * C) * 8);
+    count_region(nt);
     #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
     for (int64_t t = 0; t < x.rows(); ++t) cpu::rmsnorm_row(x.as<float>() + t * C, w.as<float>(), eps, out.as<float>() + t * C, C);
   }
@@ -224,6 +239,7 @@ class CpuBackend : public Backend {
     if ((M <= kSmallM || tiny) && !w.packed) {
       const int64_t chunk = 16;
       const int nt = team(double(w.row_bytes) * double(N) * double(M));
+      count_region(nt);
       #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
       for (int64_t n0 = 0; n0 < N; n0 += chunk)
         cpu::gemv_rows(w.source_type(), w.data, w.row_bytes, K, x.as<float>(), K, M, y.as<float>(), N, n0,
@@ -244,6 +260,7 @@ class CpuBackend : public Backend {
       // Each thread dequantizes a tile of kTileRows weight rows into cache and multiplies it by
       // all M rows with the AVX2 kernel.
       const int64_t chunk = cpu::kTileRows;
+      count_region(threads_);
       #pragma omp parallel for schedule(dynamic, 1)
       for (int64_t n0 = 0; n0 < N; n0 += chunk)
         cpu::gemm_rows_tiled(w.source_type(), w.data, w.row_bytes, K, x.as<float>(), K, M, y.as<float>(), N, n0,
@@ -253,6 +270,7 @@ class CpuBackend : public Backend {
     if (w.source_type() != GgmlType::F32) {
       // Expand to f32 once per call; the cost is amortized over the M > 8 rows.
       scratch_.resize(size_t(N * K));
+      count_region(threads_);
       #pragma omp parallel for schedule(static)
       for (int64_t n = 0; n < N; n += 64)
         cpu::dequantize_rows(w.source_type(), w.data, w.row_bytes, K, n, std::min(n + 64, N), scratch_.data() + n * K);
@@ -260,6 +278,80 @@ class CpuBackend : public Backend {
     }
     memory wm({{K, N}, ddt::f32, tag::ba}, eng_, const_cast<float*>(wf));
     run_matmul(x, wm, 0, K, N, y, bias, accumulate);
+  }
+
+  // Decode-sized products (M <= kSmallM) sharing x, all on the same kernel family (plain
+  // gemv, q8 integer products with one activation format, or int8 weights): x is prepared once
+  // (quantized for q8 / int8) and one parallel region runs every product, the weight rows of all
+  // of them split among the threads by bytes. Anything else: one do_matmul per product.
+  void do_matmul_multi(const Tensor& x, const MatmulOut* outs, int n) override {
+    const int64_t M = x.rows(), K = x.cols();
+    enum Path { kNone = -1, kPlain, kQ8, kInt8 };
+    int path = kNone, act = 0;
+    bool fused = fuse_ && M <= kSmallM && n > 1;
+    for (int i = 0; i < n && fused; ++i) {
+      const auto& w = static_cast<const CpuWeight&>(*outs[i].w);
+      int p = kPlain;
+      if (w.format() == WeightFormat::Int8PerChannel) p = kInt8;
+      else if (w.packed) fused = false;
+      else if (compute_ == ComputeType::Q8 && cpu::q8_act_kind(w.source_type()) != 0) {
+        p = kQ8;
+        const int a = cpu::q8_act_kind(w.source_type());
+        if (act != 0 && a != act) fused = false;
+        act = a;
+      }
+      if (path != kNone && p != path) fused = false;
+      path = p;
+    }
+    if (!fused) {
+      Backend::do_matmul_multi(x, outs, n);
+      return;
+    }
+    const GgmlType qt = static_cast<const CpuWeight&>(*outs[0].w).source_type();
+    size_t xb = 0;
+    const int64_t kp = cpu::int8_padded(K);
+    if (path == kQ8) {
+      xb = cpu::q8_act_row_bytes(qt, K);
+      xqm_.resize(size_t(M) * xb);
+      for (int64_t r = 0; r < M; ++r) qdot_->quantize(qt, x.as<float>() + r * K, xqm_.data() + size_t(r) * xb, K);
+    } else if (path == kInt8) {
+      xq_.resize(size_t(M * kp));
+      xd_.resize(size_t(M));
+      for (int64_t t = 0; t < M; ++t) xd_[size_t(t)] = cpu::quantize_row_s8(x.as<float>() + t * K, xq_.data() + t * kp, K, kp);
+    }
+    // chunks of 16 weight rows; c0 = bytes of weights before the chunk
+    multi_tasks_.clear();
+    double total = 0;
+    for (int i = 0; i < n; ++i) {
+      const auto& w = static_cast<const CpuWeight&>(*outs[i].w);
+      const double rb = path == kInt8 ? double(kp) : double(w.row_bytes);
+      for (int64_t n0 = 0; n0 < w.rows(); n0 += 16) {
+        const int64_t n1 = std::min(n0 + 16, w.rows());
+        multi_tasks_.push_back({i, n0, n1, total});
+        total += rb * double(n1 - n0);
+      }
+    }
+    const float* xf = x.as<float>();
+    auto run = [&](const MultiTask& t) {
+      const MatmulOut& o = outs[t.i];
+      const auto& w = static_cast<const CpuWeight&>(*o.w);
+      float* y = o.y->as<float>();
+      const float* b = o.bias ? o.bias->as<float>() : nullptr;
+      const int64_t N = w.rows();
+      if (path == kQ8) qdot_->gemm(w.source_type(), w.data, w.row_bytes, K, xqm_.data(), xb, M, y, N, t.n0, t.n1, b, false);
+      else if (path == kInt8) cpu::gemm_s8_rows(xq_.data(), xd_.data(), M, w.q8_data(), w.scales.data(), kp, y, N, t.n0, t.n1, b, false);
+      else cpu::gemv_rows(w.source_type(), w.data, w.row_bytes, K, xf, K, M, y, N, t.n0, t.n1, b, false);
+    };
+    const int nt = team(total * double(M));
+    count_region(nt);
+    #pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+      // thread `id` runs the chunks starting in its equal share of the bytes
+      const int id = omp_get_thread_num(), nth = omp_get_num_threads();
+      const double lo = total * id / nth, hi = id + 1 == nth ? total + 1 : total * (id + 1) / nth;
+      for (const MultiTask& t : multi_tasks_)
+        if (t.c0 >= lo && t.c0 < hi) run(t);
+    }
   }
 
   void do_rope(Tensor& x, int64_t n_heads, const AttentionShape& s, int64_t pos0) override {
@@ -270,6 +362,7 @@ class CpuBackend : public Backend {
       fail("cpu rope: freq_factors has ", s.freq_factors.rows() * s.freq_factors.cols(), " values, expected ", half);
     const float fs = s.freq_scale;
     const int nt = team(double(x.rows() * x.cols()) * 16);
+    count_region(nt);
     #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
     for (int64_t t = 0; t < x.rows(); ++t) {
       float cs[1024];
@@ -318,6 +411,7 @@ class CpuBackend : public Backend {
     const char* vbase = static_cast<const char*>(c.v_row(layer, 0));
     // work: every query row reads the keys and values before it
     const int nt = team(double(T) * double(pos0 + T) * double(s.n_head * D) * 4);
+    count_region(nt);
     #pragma omp parallel num_threads(nt) if (nt > 1)
     {
       std::vector<float> scores(size_t(pos0 + T));
@@ -377,6 +471,7 @@ class CpuBackend : public Backend {
       const char* kb = static_cast<const char*>(c.k_row(layer, 0)) + size_t(kvh * D) * esz;
       const char* vb = static_cast<const char*>(c.v_row(layer, 0)) + size_t(kvh * D) * esz;
       const size_t row_bytes = size_t(c.kv_dim()) * esz;
+      count_region(nt);
       #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
       for (int64_t p = 0; p < n; ++p) {
         cpu::convert_to_f32(dt, kb + size_t(p) * row_bytes, attn_k_.data() + p * D, D);
@@ -391,6 +486,7 @@ class CpuBackend : public Backend {
           }
           run_matmul(*attn_qk_, attn_q_.data(), {tb, D}, attn_k_.data(), {D, keys}, tag::ba, attn_s_.data(), {tb, keys});
           const int ns = team(double(tb) * double(keys) * 8);
+          count_region(ns);
           #pragma omp parallel for schedule(static) num_threads(ns) if (ns > 1)
           for (int64_t r = 0; r < tb; ++r) {
             float* row = attn_s_.data() + r * keys;
@@ -427,6 +523,7 @@ class CpuBackend : public Backend {
   void run_matmul(dnnl::matmul& prim, float* src, memory::dims sd, float* wei, memory::dims wd, tag wtag, float* dst,
                   memory::dims dd) {
     memory ms({sd, ddt::f32, tag::ab}, eng_, src), mw({wd, ddt::f32, wtag}, eng_, wei), md({dd, ddt::f32, tag::ab}, eng_, dst);
+    count_region(threads_);  // oneDNN threads its primitives with OpenMP: one region (at least)
     prim.execute(stream_, {{DNNL_ARG_SRC, ms}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DST, md}});
     stream_.wait();
   }
@@ -434,6 +531,7 @@ class CpuBackend : public Backend {
   void do_swiglu(const Tensor& gate, const Tensor& up, Tensor& out) override {
     const int64_t C = gate.cols();
     const int nt = team(double(gate.rows() * C) * 12);
+    count_region(nt);
     #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
     for (int64_t t = 0; t < gate.rows(); ++t)
       cpu::swiglu_row(gate.as<float>() + t * C, up.as<float>() + t * C, out.as<float>() + t * C, C);
@@ -442,6 +540,7 @@ class CpuBackend : public Backend {
   void do_geglu(const Tensor& gate, const Tensor& up, Tensor& out) override {
     const int64_t n = gate.rows() * gate.cols();
     const int nt = team(double(n) * 24);
+    count_region(nt);
     #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
     for (int64_t i = 0; i < n; ++i) out.as<float>()[i] = gelu_tanh(gate.as<float>()[i]) * up.as<float>()[i];
   }
@@ -461,6 +560,7 @@ class CpuBackend : public Backend {
     const int64_t n = x.rows() * x.cols();
     const int nt = team(double(n) * 24);
     float* p = x.as<float>();
+    count_region(nt);
     #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
     for (int64_t i = 0; i < n; ++i) p[i] = softcap_value(p[i], cap);
   }
@@ -477,6 +577,7 @@ class CpuBackend : public Backend {
     memory src({{M, K}, ddt::f32, tag::ab}, eng_, x.data());
     for (int64_t n0 = 0; n0 < N; n0 += T) {
       const int64_t nt = std::min(T, N - n0);
+      count_region(threads_);
       #pragma omp parallel for schedule(static)
       for (int64_t r = 0; r < nt; r += 16)
         cpu::dequantize_rows(w.source_type(), w.data + size_t(n0) * w.row_bytes, w.row_bytes, K, r, std::min(r + 16, nt),
@@ -488,7 +589,9 @@ class CpuBackend : public Backend {
       memory dst(memory::desc({M, nt}, ddt::f32, memory::dims{N, 1}), eng_, y.as<float>() + n0);
       std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, dst}};
       if (bias) args.emplace(DNNL_ARG_BIAS, memory({{1, nt}, ddt::f32, tag::ab}, eng_, bias->as<float>() + n0));
-      it->second.execute(stream_, args);
+      count_region(threads_);
+      count_region(threads_);
+    it->second.execute(stream_, args);
       stream_.wait();
     }
   }
@@ -519,17 +622,20 @@ class CpuBackend : public Backend {
     const size_t xb = cpu::q8_act_row_bytes(t, K);
     xq8_.resize(size_t(M) * xb);
     const int nq = team(double(M * K) * 8);
+    count_region(nq);
     #pragma omp parallel for schedule(static) num_threads(nq) if (nq > 1)
     for (int64_t r = 0; r < M; ++r) qdot_->quantize(t, x.as<float>() + r * K, xq8_.data() + size_t(r) * xb, K);
     const int64_t chunk = 16;
     const int nt = team(double(w.row_bytes) * double(N) * double(M));
     float* yp = y.as<float>();
     if (M <= kSmallM) {  // decode: contiguous row ranges per thread, weights streamed once
+      count_region(nt);
       #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
       for (int64_t n0 = 0; n0 < N; n0 += chunk)
         qdot_->gemm(t, w.data, w.row_bytes, K, xq8_.data(), xb, M, yp, N, n0, std::min(n0 + chunk, N), bias, accumulate);
       return;
     }
+    count_region(nt);
     #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
     for (int64_t n0 = 0; n0 < N; n0 += chunk)
       qdot_->gemm(t, w.data, w.row_bytes, K, xq8_.data(), xb, M, yp, N, n0, std::min(n0 + chunk, N), bias, accumulate);
@@ -602,6 +708,7 @@ class CpuBackend : public Backend {
     xq_.resize(size_t(M * kp));
     xd_.resize(size_t(M));
     const int nq = team(double(M * K) * 8);
+    count_region(nq);
     #pragma omp parallel for schedule(static) num_threads(nq) if (nq > 1)
     for (int64_t t = 0; t < M; ++t) xd_[size_t(t)] = cpu::quantize_row_s8(x.as<float>() + t * K, xq_.data() + t * kp, K, kp);
     if (M > kSmallM && w.packed) {
@@ -614,9 +721,11 @@ class CpuBackend : public Backend {
       memory src(memory::desc({M, K}, ddt::u8, memory::dims{kp, 1}), eng_, xu8_.data());
       memory dst({{M, N}, ddt::s32, tag::ab}, eng_, acc32_.data());
       memory wm(w.packed_md, eng_, w.packed.get());
+      count_region(threads_);
       it->second.execute(stream_, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, dst}});
       stream_.wait();
       float* yp = y.as<float>();
+      count_region(threads_);
       #pragma omp parallel for schedule(static)
       for (int64_t t = 0; t < M; ++t)
         for (int64_t n = 0; n < N; ++n) {
@@ -628,6 +737,7 @@ class CpuBackend : public Backend {
     }
     const int64_t chunk = cpu::kTileRows;
     const int nt = team(double(kp) * double(N) * double(M));
+    count_region(nt);
     #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
     for (int64_t n0 = 0; n0 < N; n0 += chunk)
       cpu::gemm_s8_rows(xq_.data(), xd_.data(), M, w.q8_data(), w.scales.data(), kp, y.as<float>(), N, n0, std::min(n0 + chunk, N),
@@ -675,10 +785,21 @@ class CpuBackend : public Backend {
     memory dst({{M, N}, ddt::f32, tag::ab}, eng_, y.data());
     std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, dst}};
     if (bias) args.emplace(DNNL_ARG_BIAS, memory({{1, N}, ddt::f32, tag::ab}, eng_, bias->data()));
+    count_region(threads_);
     it->second.execute(stream_, args);
     stream_.wait();
   }
 
+  bool stats_ = false;                   // SPARKBENCH_CPU_STATS=1: print the counts below at exit
+  bool fuse_ = true;                     // SPARKBENCH_CPU_FUSE=0: matmul_multi as separate products (A/B runs)
+  uint64_t regions_ = 0, passes_ = 0;   // parallel regions opened; forward passes (embed calls)
+  std::vector<uint8_t> xqm_;            // x quantized once for do_matmul_multi
+  struct MultiTask {
+    int i;             // product
+    int64_t n0, n1;    // weight rows
+    double c0;         // weight bytes of the chunks before this one
+  };
+  std::vector<MultiTask> multi_tasks_;
   dnnl::engine eng_;
   dnnl::stream stream_;
   ComputeType compute_;
