@@ -509,32 +509,7 @@ std::string thresholds_line(const Options& o) {
          "%, speed floor " + fmt("%.3g", o.speed_floor_ts) + " t/s, min repetitions " + std::to_string(o.min_repetitions);
 }
 
-// Replaces bytes that are not valid UTF-8 with U+FFFD (JSON and XML need valid text).
-std::string valid_utf8(const std::string& s) {
-  std::string o;
-  for (size_t i = 0; i < s.size();) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    bool ok = len > 0 && i + len <= s.size();
-    uint32_t cp = len == 1 ? c : len == 2 ? c & 0x1f : len == 3 ? c & 0x0f : c & 0x07;
-    for (size_t k = 1; ok && k < len; ++k) {
-      const unsigned char d = static_cast<unsigned char>(s[i + k]);
-      if ((d & 0xc0) != 0x80) ok = false;
-      cp = (cp << 6) | (d & 0x3f);
-    }
-    if (ok && ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-               (cp >= 0xd800 && cp <= 0xdfff)))
-      ok = false;
-    if (ok) {
-      o.append(s, i, len);
-      i += len;
-    } else {
-      o += "\xEF\xBF\xBD";
-      i += 1;
-    }
-  }
-  return o;
-}
+using text::valid_utf8;  // JSON and XML need valid text
 
 }  // namespace
 
