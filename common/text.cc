@@ -1,5 +1,8 @@
 #include "common/text.h"
 
+#include <cstdarg>
+#include <cstdio>
+
 namespace sb::text {
 
 size_t utf8_next(std::string_view s, size_t i, uint32_t* cp, Utf8 mode) {
@@ -129,6 +132,25 @@ std::string last_line(std::string_view text) {
     line = line.substr(0, cut) + "...";
   }
   return line;
+}
+
+std::string format(const char* fmt, ...) {
+  char buf[128];
+  va_list ap;
+  va_start(ap, fmt);
+  va_list again;
+  va_copy(again, ap);
+  const int n = std::vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  std::string out;
+  if (n > 0 && size_t(n) < sizeof buf) {
+    out.assign(buf, size_t(n));
+  } else if (n > 0) {
+    out.resize(size_t(n));
+    std::vsnprintf(out.data(), out.size() + 1, fmt, again);
+  }
+  va_end(again);
+  return out;
 }
 
 }  // namespace sb::text

@@ -19,7 +19,9 @@
 //   last_line:  the last non-empty line of a child's stderr (or any text) for a one-line
 //               message: surrounding blanks trimmed, control characters blanked, capped at
 //               about 300 bytes on a UTF-8 boundary ("..." appended when cut).
-// No function throws; all are pure.
+//   format:     printf into a std::string (vsnprintf, any length; the compiler checks the
+//               arguments against the format).
+// No function throws (but for std::bad_alloc); all are pure.
 #pragma once
 
 #include <cstddef>
@@ -38,5 +40,6 @@ std::string valid_utf8(std::string_view s);
 std::string xml_escape(std::string_view s);
 std::string md_cell(std::string_view s);
 std::string last_line(std::string_view s);
+std::string format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 
 }  // namespace sb::text

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/text.h"
 #include "engine/core/error.h"
 #include "engine/generate/sampler.h"
 #include "harness/provenance.h"
@@ -220,12 +221,12 @@ std::string render_bench(const std::vector<BenchRow>& rows, const std::string& f
     std::vector<std::vector<std::string>> t{{"model", "variant", "size", "backend", "threads", "kv", "test", "t/s", "ttft ms", "tpot ms", "p90 ms", "peak RSS"}};
     for (const auto& r : rows) {
       t.push_back({base_name(r.model_filename) + (r.synthetic ? " (synthetic)" : ""), r.variant,
-                   format_double("%.1f MiB", double(r.model_size) / 1048576.0),
+                   text::format("%.1f MiB", double(r.model_size) / 1048576.0),
                    r.backend, std::to_string(r.n_threads), r.type_k,
                    r.test + (r.n_depth ? " @ d" + std::to_string(r.n_depth) : ""),
-                   format_double("%.2f", r.avg_ts) + " ± " + format_double("%.2f", r.stddev_ts), r.ttft_ms ? format_double("%.1f", *r.ttft_ms) : "",
-                   r.tpot_ms ? format_double("%.2f", *r.tpot_ms) : "", r.p90_ms ? format_double("%.2f", *r.p90_ms) : "",
-                   format_double("%.0f MiB", double(r.peak_rss_bytes) / 1048576.0)});
+                   text::format("%.2f", r.avg_ts) + " ± " + text::format("%.2f", r.stddev_ts), r.ttft_ms ? text::format("%.1f", *r.ttft_ms) : "",
+                   r.tpot_ms ? text::format("%.2f", *r.tpot_ms) : "", r.p90_ms ? text::format("%.2f", *r.p90_ms) : "",
+                   text::format("%.0f MiB", double(r.peak_rss_bytes) / 1048576.0)});
     }
     std::vector<size_t> w(t[0].size(), 0);
     for (const auto& row : t)

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/text.h"
 #include "engine/core/error.h"
 #include "harness/commands.h"
 #include "harness/runner.h"
@@ -16,21 +17,19 @@ namespace sb::cli {
 namespace {
 
 std::string fmt_metric(const MetricResult& m) {
-  char buf[128];
-  if (m.metric == "invalid") std::snprintf(buf, sizeof buf, "%.0f items", m.value);  // a count (evals/task.h)
-  else if (m.stderr_ && *m.stderr_ > 0) std::snprintf(buf, sizeof buf, "%.4f +/- %.4f", m.value, *m.stderr_);
-  else if (m.ci_low && m.ci_high) std::snprintf(buf, sizeof buf, "%.4f [%.4f, %.4f]", m.value, *m.ci_low, *m.ci_high);
-  else std::snprintf(buf, sizeof buf, "%.4f", m.value);
-  return buf;
+  if (m.metric == "invalid") return text::format("%.0f items", m.value);  // a count (evals/task.h)
+  if (m.stderr_ && *m.stderr_ > 0) return text::format("%.4f +/- %.4f", m.value, *m.stderr_);
+  if (m.ci_low && m.ci_high) return text::format("%.4f [%.4f, %.4f]", m.value, *m.ci_low, *m.ci_high);
+  return text::format("%.4f", m.value);
 }
 
-std::string mib(int64_t b) { return format_double(b >= 10 * 1048576 ? "%.0f MiB" : "%.2f MiB", double(b) / 1048576.0); }
+std::string mib(int64_t b) { return text::format(b >= 10 * 1048576 ? "%.0f MiB" : "%.2f MiB", double(b) / 1048576.0); }
 
 // The primary (first) metric of a suite with its interval: "0.6200 ± 0.0300".
 std::string short_metric(const MetricResult& m) {
-  if (m.stderr_ && *m.stderr_ > 0) return format_double("%.3f", m.value) + " ± " + format_double("%.3f", *m.stderr_);
-  if (m.ci_low && m.ci_high) return format_double("%.3f", m.value) + " [" + format_double("%.3f", *m.ci_low) + "," + format_double("%.3f", *m.ci_high) + "]";
-  return format_double("%.3f", m.value);
+  if (m.stderr_ && *m.stderr_ > 0) return text::format("%.3f", m.value) + " ± " + text::format("%.3f", *m.stderr_);
+  if (m.ci_low && m.ci_high) return text::format("%.3f", m.value) + " [" + text::format("%.3f", *m.ci_low) + "," + text::format("%.3f", *m.ci_high) + "]";
+  return text::format("%.3f", m.value);
 }
 
 // One row per variant: suite scores, fidelity, speed, memory, size.
@@ -55,18 +54,18 @@ void print_sweep_table(const std::vector<RunSummary>& runs) {
     }
     if (r.fidelity) {
       const auto& f = *r.fidelity;
-      row.push_back(format_double("%.5f", f.kld_mean) + " ± " + format_double("%.5f", f.kld_mean_stderr));
-      row.push_back(format_double("%.4f", f.kld_p99));
-      row.push_back(format_double("%.2f%%", f.same_top1));
-      row.push_back(format_double("%.4f", f.ppl_ratio));
-      row.push_back(format_double("%.3f%%", f.rms_dp));
+      row.push_back(text::format("%.5f", f.kld_mean) + " ± " + text::format("%.5f", f.kld_mean_stderr));
+      row.push_back(text::format("%.4f", f.kld_p99));
+      row.push_back(text::format("%.2f%%", f.same_top1));
+      row.push_back(text::format("%.4f", f.ppl_ratio));
+      row.push_back(text::format("%.3f%%", f.rms_dp));
     } else {
       for (int i = 0; i < 5; ++i) row.push_back("");
     }
     if (r.speed) {
-      row.push_back(format_double("%.1f", r.speed->pp.avg_ts));
-      row.push_back(format_double("%.2f", r.speed->tg.avg_ts));
-      row.push_back(format_double("%.1f", r.speed->pp.avg_ns / 1e6));
+      row.push_back(text::format("%.1f", r.speed->pp.avg_ts));
+      row.push_back(text::format("%.2f", r.speed->tg.avg_ts));
+      row.push_back(text::format("%.1f", r.speed->pp.avg_ns / 1e6));
     } else {
       for (int i = 0; i < 3; ++i) row.push_back("");
     }

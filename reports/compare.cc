@@ -23,36 +23,30 @@ namespace {
 
 bool finite(double x) { return std::isfinite(x); }
 
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-
 // Value in the row's own units: accuracy 4 decimals, t/s 1 decimal, ns 3 significant digits.
 std::string fmt_value(const Row& r, double v) {
-  if (r.unit == "t/s") return fmt("%.1f", v);
-  if (r.unit == "ns") return fmt("%.4g", v);
-  return fmt("%.4f", v);
+  if (r.unit == "t/s") return text::format("%.1f", v);
+  if (r.unit == "ns") return text::format("%.4g", v);
+  return text::format("%.4f", v);
 }
 
 std::string fmt_delta(const Row& r) {
   if (!r.delta) return "";
-  std::string s = r.unit == "t/s" ? fmt("%+.1f", *r.delta) : r.unit == "ns" ? fmt("%+.4g", *r.delta) : fmt("%+.4f", *r.delta);
-  if (r.rel_delta && finite(*r.rel_delta)) s += " (" + fmt("%+.1f", 100 * *r.rel_delta) + "%)";
+  std::string s = r.unit == "t/s" ? text::format("%+.1f", *r.delta) : r.unit == "ns" ? text::format("%+.4g", *r.delta) : text::format("%+.4f", *r.delta);
+  if (r.rel_delta && finite(*r.rel_delta)) s += " (" + text::format("%+.1f", 100 * *r.rel_delta) + "%)";
   return s;
 }
 
 std::string fmt_interval(const Row& r) {
   if (!r.lo || !r.hi) return "";
-  return "[" + (r.unit == "t/s" ? fmt("%+.1f", *r.lo) : fmt("%+.4f", *r.lo)) + ", " +
-         (r.unit == "t/s" ? fmt("%+.1f", *r.hi) : fmt("%+.4f", *r.hi)) + "]";
+  return "[" + (r.unit == "t/s" ? text::format("%+.1f", *r.lo) : text::format("%+.4f", *r.lo)) + ", " +
+         (r.unit == "t/s" ? text::format("%+.1f", *r.hi) : text::format("%+.4f", *r.hi)) + "]";
 }
 
 std::string fmt_p(const std::optional<double>& p) {
   if (!p) return "";
   if (*p < 1e-4) return "<1e-4";
-  return fmt("%.2g", *p);
+  return text::format("%.2g", *p);
 }
 
 std::string fmt_n(const Row& r) {
@@ -108,7 +102,7 @@ void decide_accuracy(Row& r, const Options& o, bool significant_direction_ok = t
   }
   const bool tested = r.p.has_value();
   const bool sig = tested && *r.p < o.alpha && significant_direction_ok;
-  const std::string thr_s = bounded ? fmt("%.3g", thr) : fmt("%.3g%%", 100 * thr);
+  const std::string thr_s = bounded ? text::format("%.3g", thr) : text::format("%.3g%%", 100 * thr);
   auto add_note = [&](const std::string& s) { r.note = r.note.empty() ? s : r.note + "; " + s; };
   if (mag > thr) {
     if (sig) {
@@ -119,7 +113,7 @@ void decide_accuracy(Row& r, const Options& o, bool significant_direction_ok = t
       add_note("worse by more than " + thr_s + " but no interval to test it");
     } else {
       r.status = Status::warn;
-      add_note("worse by more than " + thr_s + " but not significant at alpha " + fmt("%.3g", o.alpha));
+      add_note("worse by more than " + thr_s + " but not significant at alpha " + text::format("%.3g", o.alpha));
     }
   } else if (-mag > thr && sig) {
     r.status = Status::improvement;
@@ -376,7 +370,7 @@ void speed_row(Row& r, const std::vector<double>& a, const std::vector<double>& 
   const double worse_rel = ma != 0 ? worse_abs / std::fabs(ma) : 0;
   const bool beyond = worse_rel > o.max_speed_drop && worse_abs > floor;
   const bool better = -worse_rel > o.max_speed_drop && -worse_abs > floor;
-  const std::string thr = fmt("%.3g%%", 100 * o.max_speed_drop) + (floor > 0 ? " and " + fmt("%.3g", floor) + " " + r.unit : "");
+  const std::string thr = text::format("%.3g%%", 100 * o.max_speed_drop) + (floor > 0 ? " and " + text::format("%.3g", floor) + " " + r.unit : "");
   if (std::min(a.size(), b.size()) < size_t(std::max(1, o.min_repetitions))) {
     r.status = Status::warn;
     r.note = "too few repetitions to decide (" + std::to_string(a.size()) + " and " + std::to_string(b.size()) +
@@ -391,7 +385,7 @@ void speed_row(Row& r, const std::vector<double>& a, const std::vector<double>& 
   if (min_p >= o.alpha) {
     r.status = Status::warn;
     r.note = "too few repetitions to decide (" + std::to_string(a.size()) + " and " + std::to_string(b.size()) +
-             ": the smallest possible p is " + fmt("%.2g", min_p) + ")";
+             ": the smallest possible p is " + text::format("%.2g", min_p) + ")";
     if (beyond) r.note += "; slower by more than " + thr;
     return;
   }
@@ -401,7 +395,7 @@ void speed_row(Row& r, const std::vector<double>& a, const std::vector<double>& 
     r.note = "slower by more than " + thr + " and significant";
   } else if (beyond) {
     r.status = Status::warn;
-    r.note = "slower by more than " + thr + " but not significant at alpha " + fmt("%.3g", o.alpha);
+    r.note = "slower by more than " + thr + " but not significant at alpha " + text::format("%.3g", o.alpha);
   } else if (better && sig) {
     r.status = Status::improvement;
     r.note = "faster by more than " + thr + " and significant";
@@ -504,9 +498,9 @@ std::string status_icon(Status s) {
 
 
 std::string thresholds_line(const Options& o) {
-  return "alpha " + fmt("%.3g", o.alpha) + ", max accuracy drop " + fmt("%.3g", o.max_accuracy_drop) + " (absolute) / " +
-         fmt("%.3g", 100 * o.max_relative_drop) + "% (relative), max speed drop " + fmt("%.3g", 100 * o.max_speed_drop) +
-         "%, speed floor " + fmt("%.3g", o.speed_floor_ts) + " t/s, min repetitions " + std::to_string(o.min_repetitions);
+  return "alpha " + text::format("%.3g", o.alpha) + ", max accuracy drop " + text::format("%.3g", o.max_accuracy_drop) + " (absolute) / " +
+         text::format("%.3g", 100 * o.max_relative_drop) + "% (relative), max speed drop " + text::format("%.3g", 100 * o.max_speed_drop) +
+         "%, speed floor " + text::format("%.3g", o.speed_floor_ts) + " t/s, min repetitions " + std::to_string(o.min_repetitions);
 }
 
 using text::valid_utf8;  // JSON and XML need valid text
@@ -654,7 +648,7 @@ std::string format_markdown(const Result& r) {
   out += "- baseline: " + text::md_cell(run_line(r.baseline)) + "\n";
   out += "- candidate: " + text::md_cell(run_line(r.candidate)) + "\n\n";
   if (!r.rows.empty()) {
-    out += "| | kind | task | metric | baseline | candidate | delta | " + fmt("%.0f", 100 * (1 - r.options.alpha)) +
+    out += "| | kind | task | metric | baseline | candidate | delta | " + text::format("%.0f", 100 * (1 - r.options.alpha)) +
            "% interval | p | n | note |\n";
     out += "|---|---|---|---|---:|---:|---:|---|---:|---:|---|\n";
     // Regressions first, then warnings, improvements, incomparable, ok.

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "common/text.h"
 #include "engine/core/error.h"
 #include "reports/compare.h"
 #include "reports/stats.h"
@@ -14,12 +15,6 @@
 namespace sb::history {
 
 namespace {
-
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
 
 std::optional<double> uncertainty(const MetricRow& m) {
   if (m.stderr_ && std::isfinite(*m.stderr_)) return std::fabs(*m.stderr_);
@@ -167,11 +162,11 @@ std::string format_table(const History& h) {
       if (p.step) {
         const double before = s.points[i - 1].level, d = p.level - before;
         const bool reg = is_better(before, p.level, s.direction), imp = is_better(p.level, before, s.direction);
-        mark = "<- step " + fmt(speed ? "%+.1f" : "%+.4f", d) + (before != 0 ? " (" + fmt("%+.1f", 100 * d / std::fabs(before)) + "%)" : "") +
+        mark = "<- step " + text::format(speed ? "%+.1f" : "%+.4f", d) + (before != 0 ? " (" + text::format("%+.1f", 100 * d / std::fabs(before)) + "%)" : "") +
                (reg ? " regression" : imp ? " improvement" : "");
       }
-      cells.push_back({std::to_string(p.run.id), p.run.started_at, commit, p.run.info.label, p.run.info.variant, fmt(vf, p.value),
-                       p.stderr_ ? fmt(vf, *p.stderr_) : "", fmt(vf, p.level), mark});
+      cells.push_back({std::to_string(p.run.id), p.run.started_at, commit, p.run.info.label, p.run.info.variant, text::format(vf, p.value),
+                       p.stderr_ ? text::format(vf, *p.stderr_) : "", text::format(vf, p.level), mark});
     }
     std::vector<size_t> w(cells[0].size(), 0);
     for (const auto& row : cells)
