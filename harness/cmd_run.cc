@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/text.h"
+#include "common/text_table.h"
 #include "engine/core/error.h"
 #include "harness/commands.h"
 #include "harness/runner.h"
@@ -43,7 +44,7 @@ void print_sweep_table(const std::vector<RunSummary>& runs) {
   for (const auto& c : suite_cols) head.push_back(c);
   for (const char* h : {"KLD mean", "KLD p99", "same top1", "PPL ratio", "RMS dp", "pp t/s", "tg t/s", "pp ms", "peak RSS", "size"})
     head.push_back(h);
-  std::vector<std::vector<std::string>> t{head};
+  text::Table t(head);
   for (const auto& r : runs) {
     std::vector<std::string> row{r.variant, r.weight_type};
     for (const auto& c : suite_cols) {
@@ -71,24 +72,9 @@ void print_sweep_table(const std::vector<RunSummary>& runs) {
     }
     row.push_back(mib(r.peak_rss_bytes) + (r.peak_per_variant ? "" : "*"));
     row.push_back(mib(r.model_bytes));
-    t.push_back(row);
+    t.add_row(std::move(row));
   }
-  std::vector<size_t> w(head.size(), 0);
-  auto width = [](const std::string& s) {  // display width (UTF-8 continuation bytes do not count)
-    size_t n = 0;
-    for (unsigned char ch : s) n += (ch & 0xc0) != 0x80;
-    return n;
-  };
-  for (const auto& row : t)
-    for (size_t c = 0; c < row.size(); ++c) w[c] = std::max(w[c], width(row[c]));
-  std::printf("\nvariants (fidelity against the baseline on the calibration text; speed: quick probe)\n");
-  for (size_t ri = 0; ri < t.size(); ++ri) {
-    for (size_t c = 0; c < t[ri].size(); ++c)
-      std::printf("%s%s%s", t[ri][c].c_str(), std::string(w[c] - width(t[ri][c]), ' ').c_str(), c + 1 < t[ri].size() ? "  " : "\n");
-    if (ri == 0) {
-      for (size_t c = 0; c < w.size(); ++c) std::printf("%s%s", std::string(w[c], '-').c_str(), c + 1 < w.size() ? "  " : "\n");
-    }
-  }
+  std::printf("\nvariants (fidelity against the baseline on the calibration text; speed: quick probe)\n%s", t.text().c_str());
   bool any_star = false;
   for (const auto& r : runs) any_star |= !r.peak_per_variant;
   if (any_star) std::printf("* peak RSS of the process so far (this kernel refused to reset the high-water mark)\n");

@@ -2,6 +2,7 @@
 #include "reports/compare.h"
 
 #include "common/text.h"
+#include "common/text_table.h"
 
 #include <sys/stat.h>
 
@@ -616,25 +617,13 @@ RunData load_run(Store& store, const RunRecord& run) {
 }
 
 std::string format_table(const Result& r) {
-  std::vector<std::vector<std::string>> cells;
-  cells.push_back({"status", "kind", "task", "metric", "baseline", "candidate", "delta", "interval", "p", "n", "test", "note"});
+  text::Table cells({"status", "kind", "task", "metric", "baseline", "candidate", "delta", "interval", "p", "n", "test", "note"});
   for (const auto& x : r.rows)
-    cells.push_back({status_name(x.status), x.kind, x.task, x.metric, x.baseline ? fmt_value(x, *x.baseline) : "-",
+    cells.add_row({status_name(x.status), x.kind, x.task, x.metric, x.baseline ? fmt_value(x, *x.baseline) : "-",
                      x.candidate ? fmt_value(x, *x.candidate) : "-", fmt_delta(x), fmt_interval(x), fmt_p(x.p), fmt_n(x),
                      x.test, x.note});
-  std::vector<size_t> w(cells[0].size(), 0);
-  for (const auto& row : cells)
-    for (size_t i = 0; i + 1 < row.size(); ++i) w[i] = std::max(w[i], row[i].size());
   std::string out = "baseline:  " + run_line(r.baseline) + "\ncandidate: " + run_line(r.candidate) + "\n\n";
-  for (const auto& row : cells) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line += std::string(w[i] - row[i].size() + 2, ' ');
-    }
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    out += line + "\n";
-  }
+  out += cells.text(/*rule=*/false);
   if (r.rows.empty()) out += "(no rows)\n";
   for (const auto& wmsg : r.warnings) out += "warning: " + wmsg + "\n";
   out += "thresholds: " + thresholds_line(r.options) + "\n";
