@@ -13,6 +13,7 @@
 #include "harness/commands.h"
 #include "harness/runner.h"
 #include "harness/text_format.h"
+#include "reports/report_data.h"
 
 namespace sb::cli {
 namespace {
@@ -26,7 +27,18 @@ std::string fmt_metric(const MetricResult& m) {
 
 std::string mib(int64_t b) { return text::format(b >= 10 * 1048576 ? "%.0f MiB" : "%.2f MiB", double(b) / 1048576.0); }
 
-// The primary (first) metric of a suite with its interval: "0.6200 ± 0.0300".
+// The suite's primary metric: the rule of reports/report_data.h primary_metric (the first
+// declared primary, else the first) on the rows `run` stores for it; nullptr for none.
+const MetricResult* primary_result(const SuiteSummary& s) {
+  std::vector<MetricRow> rows;
+  for (const auto& m : s.metrics) rows.push_back(metric_row(s.name, m.metric, m.value, m.stderr_, m.ci_low, m.ci_high, m.n));
+  const std::string name = primary_metric(rows);
+  for (const auto& m : s.metrics)
+    if (m.metric == name) return &m;
+  return nullptr;
+}
+
+// A metric with its interval: "0.6200 ± 0.0300".
 std::string short_metric(const MetricResult& m) {
   if (m.stderr_ && *m.stderr_ > 0) return text::format("%.3f", m.value) + " ± " + text::format("%.3f", *m.stderr_);
   if (m.ci_low && m.ci_high) return text::format("%.3f", m.value) + " [" + text::format("%.3f", *m.ci_low) + "," + text::format("%.3f", *m.ci_high) + "]";
@@ -39,8 +51,8 @@ void print_sweep_table(const std::vector<RunSummary>& runs) {
   std::vector<std::string> suite_cols;
   for (const auto& r : runs)
     for (const auto& s : r.suites)
-      if (!s.metrics.empty() && std::find(suite_cols.begin(), suite_cols.end(), s.name + " " + s.metrics[0].metric) == suite_cols.end())
-        suite_cols.push_back(s.name + " " + s.metrics[0].metric);
+      if (const MetricResult* m = primary_result(s); m && std::find(suite_cols.begin(), suite_cols.end(), s.name + " " + m->metric) == suite_cols.end())
+        suite_cols.push_back(s.name + " " + m->metric);
   for (const auto& c : suite_cols) head.push_back(c);
   for (const char* h : {"KLD mean", "KLD p99", "same top1", "PPL ratio", "RMS dp", "pp t/s", "tg t/s", "pp ms", "peak RSS", "size"})
     head.push_back(h);
@@ -50,7 +62,7 @@ void print_sweep_table(const std::vector<RunSummary>& runs) {
     for (const auto& c : suite_cols) {
       std::string cell;
       for (const auto& s : r.suites)
-        if (!s.metrics.empty() && s.name + " " + s.metrics[0].metric == c) cell = short_metric(s.metrics[0]);
+        if (const MetricResult* m = primary_result(s); m && s.name + " " + m->metric == c) cell = short_metric(*m);
       row.push_back(cell);
     }
     if (r.fidelity) {
