@@ -32,7 +32,7 @@ std::string mib(int64_t b) { return text::format(b >= 10 * 1048576 ? "%.0f MiB" 
 const MetricResult* primary_result(const SuiteSummary& s) {
   std::vector<MetricRow> rows;
   for (const auto& m : s.metrics) rows.push_back(metric_row(s.name, m.metric, m.value, m.stderr_, m.ci_low, m.ci_high, m.n));
-  const std::string name = primary_metric(rows);
+  const std::string name = report::primary_metric(rows);
   for (const auto& m : s.metrics)
     if (m.metric == name) return &m;
   return nullptr;
