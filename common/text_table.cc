@@ -73,10 +73,10 @@ std::string Table::markdown() const {
     }
     out += line + "\n";
     if (r == 0) {
-      line = "|";
+      std::string rule(1, '|');
       for (size_t c = 0; c < w.size(); ++c)
-        line += std::string(w[c] + 2 - (align_of(c) == Align::right), '-') + (align_of(c) == Align::right ? ":|" : "|");
-      out += line + "\n";
+        rule += std::string(w[c] + 2 - (align_of(c) == Align::right), '-') + (align_of(c) == Align::right ? ":|" : "|");
+      out += rule + "\n";
     }
   }
   return out;
