@@ -1,27 +1,76 @@
 #include "common/text.h"
 
+#include <cstdarg>
+#include <cstdio>
+
 namespace sb::text {
 
-size_t utf8_next(std::string_view s, size_t i, uint32_t* cp) {
+size_t utf8_next(std::string_view s, size_t i, uint32_t* cp, Utf8 mode) {
   const auto b = [&](size_t k) { return uint8_t(s[k]); };
   const uint8_t c = b(i);
-  size_t n;
-  uint32_t v;
   if (c < 0x80) return *cp = c, 1;
+  size_t n = 0;
+  uint32_t v = 0;
   if ((c & 0xE0) == 0xC0) n = 2, v = c & 0x1F;
   else if ((c & 0xF0) == 0xE0) n = 3, v = c & 0x0F;
   else if ((c & 0xF8) == 0xF0) n = 4, v = c & 0x07;
-  else return 0;
-  if (i + n > s.size()) return 0;
-  for (size_t k = 1; k < n; ++k) {
-    if ((b(i + k) & 0xC0) != 0x80) return 0;
+  bool ok = n > 0 && i + n <= s.size();
+  for (size_t k = 1; ok && k < n; ++k) {
+    if ((b(i + k) & 0xC0) != 0x80) ok = false;
     v = (v << 6) | (b(i + k) & 0x3F);
   }
-  // overlong forms, surrogates and values past U+10FFFF are invalid
-  if ((n == 2 && v < 0x80) || (n == 3 && v < 0x800) || (n == 4 && v < 0x10000) || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-    return 0;
+  // strict: overlong forms, surrogates and values past U+10FFFF are invalid
+  if (ok && mode == Utf8::strict &&
+      ((n == 2 && v < 0x80) || (n == 3 && v < 0x800) || (n == 4 && v < 0x10000) || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)))
+    ok = false;
+  if (!ok) {
+    if (mode == Utf8::strict) return 0;
+    *cp = 0xFFFD;
+    return 1;
+  }
   *cp = v;
   return n;
+}
+
+void utf8_append(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out.push_back(char(cp));
+  } else if (cp < 0x800) {
+    out.push_back(char(0xC0 | (cp >> 6)));
+    out.push_back(char(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out.push_back(char(0xE0 | (cp >> 12)));
+    out.push_back(char(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(char(0x80 | (cp & 0x3F)));
+  } else {
+    out.push_back(char(0xF0 | ((cp >> 18) & 0x07)));
+    out.push_back(char(0x80 | ((cp >> 12) & 0x3F)));
+    out.push_back(char(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(char(0x80 | (cp & 0x3F)));
+  }
+}
+
+size_t utf8_length(std::string_view s) {
+  size_t n = 0;
+  for (char ch : s) n += (uint8_t(ch) & 0xC0) != 0x80;
+  return n;
+}
+
+std::string valid_utf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    uint32_t cp;
+    const size_t k = utf8_next(s, i, &cp);
+    if (k) {
+      out.append(s.substr(i, k));
+      i += k;
+    } else {
+      out += "\xEF\xBF\xBD";  // U+FFFD
+      ++i;
+    }
+  }
+  return out;
 }
 
 std::string xml_escape(std::string_view s) {
@@ -83,6 +132,25 @@ std::string last_line(std::string_view text) {
     line = line.substr(0, cut) + "...";
   }
   return line;
+}
+
+std::string format(const char* fmt, ...) {
+  char buf[128];
+  va_list ap;
+  va_start(ap, fmt);
+  va_list again;
+  va_copy(again, ap);
+  const int n = std::vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  std::string out;
+  if (n > 0 && size_t(n) < sizeof buf) {
+    out.assign(buf, size_t(n));
+  } else if (n > 0) {
+    out.resize(size_t(n));
+    std::vsnprintf(out.data(), out.size() + 1, fmt, again);
+  }
+  va_end(again);
+  return out;
 }
 
 }  // namespace sb::text

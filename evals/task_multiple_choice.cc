@@ -14,6 +14,7 @@
 #include <cmath>
 #include <map>
 
+#include "common/text.h"
 #include "engine/core/error.h"
 #include "evals/metrics.h"
 #include "evals/task.h"
@@ -24,9 +25,7 @@ namespace {
 // lm-eval's len(choice): code points (UTF-8 bytes that do not continue a sequence) of the
 // choice text, the " " target delimiter not counted.
 size_t choice_chars(const std::string& c) {
-  size_t n = 0;
-  for (size_t k = c.rfind(' ', 0) == 0 ? 1 : 0; k < c.size(); ++k) n += (static_cast<unsigned char>(c[k]) & 0xC0) != 0x80;
-  return n;
+  return text::utf8_length(std::string_view(c).substr(c.rfind(' ', 0) == 0 ? 1 : 0));
 }
 
 class MultipleChoiceTask : public Task {

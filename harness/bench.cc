@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/text.h"
+#include "common/text_table.h"
 #include "engine/core/error.h"
 #include "engine/generate/sampler.h"
 #include "harness/provenance.h"
@@ -230,33 +232,17 @@ std::string render_bench(const std::vector<BenchRow>& rows, const std::string& f
     }
   } else if (format == "md" || format == "table") {
     const bool md = format == "md";
-    const char* sep = md ? " | " : "  ";
-    std::vector<std::vector<std::string>> t{{"model", "variant", "size", "backend", "threads", "kv", "test", "t/s", "ttft ms", "tpot ms", "p90 ms", "peak RSS"}};
+    text::Table t({"model", "variant", "size", "backend", "threads", "kv", "test", "t/s", "ttft ms", "tpot ms", "p90 ms", "peak RSS"});
     for (const auto& r : rows) {
-      t.push_back({base_name(r.model_filename) + (r.synthetic ? " (synthetic)" : ""), r.variant,
-                   format_double("%.1f MiB", double(r.model_size) / 1048576.0),
+      t.add_row({base_name(r.model_filename) + (r.synthetic ? " (synthetic)" : ""), r.variant,
+                   text::format("%.1f MiB", double(r.model_size) / 1048576.0),
                    r.backend, std::to_string(r.n_threads), r.type_k,
                    r.test + (r.n_depth ? " @ d" + std::to_string(r.n_depth) : ""),
-                   format_double("%.2f", r.avg_ts) + " ± " + format_double("%.2f", r.stddev_ts), r.ttft_ms ? format_double("%.1f", *r.ttft_ms) : "",
-                   r.tpot_ms ? format_double("%.2f", *r.tpot_ms) : "", r.p90_ms ? format_double("%.2f", *r.p90_ms) : "",
-                   format_double("%.0f MiB", double(r.peak_rss_bytes) / 1048576.0)});
+                   text::format("%.2f", r.avg_ts) + " ± " + text::format("%.2f", r.stddev_ts), r.ttft_ms ? text::format("%.1f", *r.ttft_ms) : "",
+                   r.tpot_ms ? text::format("%.2f", *r.tpot_ms) : "", r.p90_ms ? text::format("%.2f", *r.p90_ms) : "",
+                   text::format("%.0f MiB", double(r.peak_rss_bytes) / 1048576.0)});
     }
-    std::vector<size_t> w(t[0].size(), 0);
-    for (const auto& row : t)
-      for (size_t c = 0; c < row.size(); ++c) w[c] = std::max(w[c], row[c].size());
-    for (size_t ri = 0; ri < t.size(); ++ri) {
-      if (md) out << "| ";
-      for (size_t c = 0; c < t[ri].size(); ++c) {
-        out << t[ri][c] << std::string(w[c] - t[ri][c].size(), ' ');
-        if (c + 1 < t[ri].size()) out << sep;
-      }
-      out << (md ? " |\n" : "\n");
-      if (ri == 0) {
-        if (md) out << "|";
-        for (size_t c = 0; c < w.size(); ++c) out << (md ? std::string(w[c] + 2, '-') + "|" : std::string(w[c], '-') + (c + 1 < w.size() ? "  " : ""));
-        out << "\n";
-      }
-    }
+    out << (md ? t.markdown() : t.text());
     std::vector<std::string> seen;
     for (const auto& r : rows)
       for (const auto& n : r.variant_notes) {

@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "common/text.h"
 #include "engine/core/error.h"
 #include "evals/http_client.h"
 #include "harness/commands.h"
@@ -37,7 +38,7 @@ double sd(const std::vector<double>& v) {
   return std::sqrt(s / double(v.size() - 1));
 }
 
-std::string f(double v, const char* spec = "%.1f") { return format_double(spec, v); }
+std::string f(double v, const char* spec = "%.1f") { return text::format(spec, v); }
 
 void print_point(const LoadPoint& p) {
   std::printf("%s: %lld requests, %lld ok, %lld errors, %.2f s\n", p.test.c_str(), (long long)p.issued, (long long)p.ok,

@@ -7,30 +7,42 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/text.h"
+#include "common/text_table.h"
 #include "engine/core/error.h"
 #include "harness/commands.h"
 #include "harness/runner.h"
 #include "harness/text_format.h"
+#include "reports/report_data.h"
 
 namespace sb::cli {
 namespace {
 
 std::string fmt_metric(const MetricResult& m) {
-  char buf[128];
-  if (m.metric == "invalid") std::snprintf(buf, sizeof buf, "%.0f items", m.value);  // a count (evals/task.h)
-  else if (m.stderr_ && *m.stderr_ > 0) std::snprintf(buf, sizeof buf, "%.4f +/- %.4f", m.value, *m.stderr_);
-  else if (m.ci_low && m.ci_high) std::snprintf(buf, sizeof buf, "%.4f [%.4f, %.4f]", m.value, *m.ci_low, *m.ci_high);
-  else std::snprintf(buf, sizeof buf, "%.4f", m.value);
-  return buf;
+  if (m.metric == "invalid") return text::format("%.0f items", m.value);  // a count (evals/task.h)
+  if (m.stderr_ && *m.stderr_ > 0) return text::format("%.4f +/- %.4f", m.value, *m.stderr_);
+  if (m.ci_low && m.ci_high) return text::format("%.4f [%.4f, %.4f]", m.value, *m.ci_low, *m.ci_high);
+  return text::format("%.4f", m.value);
 }
 
-std::string mib(int64_t b) { return format_double(b >= 10 * 1048576 ? "%.0f MiB" : "%.2f MiB", double(b) / 1048576.0); }
+std::string mib(int64_t b) { return text::format(b >= 10 * 1048576 ? "%.0f MiB" : "%.2f MiB", double(b) / 1048576.0); }
 
-// The primary (first) metric of a suite with its interval: "0.6200 ± 0.0300".
+// The suite's primary metric: the rule of reports/report_data.h primary_metric (the first
+// declared primary, else the first) on the rows `run` stores for it; nullptr for none.
+const MetricResult* primary_result(const SuiteSummary& s) {
+  std::vector<MetricRow> rows;
+  for (const auto& m : s.metrics) rows.push_back(metric_row(s.name, m.metric, m.value, m.stderr_, m.ci_low, m.ci_high, m.n));
+  const std::string name = report::primary_metric(rows);
+  for (const auto& m : s.metrics)
+    if (m.metric == name) return &m;
+  return nullptr;
+}
+
+// A metric with its interval: "0.6200 ± 0.0300".
 std::string short_metric(const MetricResult& m) {
-  if (m.stderr_ && *m.stderr_ > 0) return format_double("%.3f", m.value) + " ± " + format_double("%.3f", *m.stderr_);
-  if (m.ci_low && m.ci_high) return format_double("%.3f", m.value) + " [" + format_double("%.3f", *m.ci_low) + "," + format_double("%.3f", *m.ci_high) + "]";
-  return format_double("%.3f", m.value);
+  if (m.stderr_ && *m.stderr_ > 0) return text::format("%.3f", m.value) + " ± " + text::format("%.3f", *m.stderr_);
+  if (m.ci_low && m.ci_high) return text::format("%.3f", m.value) + " [" + text::format("%.3f", *m.ci_low) + "," + text::format("%.3f", *m.ci_high) + "]";
+  return text::format("%.3f", m.value);
 }
 
 // One row per variant: suite scores, fidelity, speed, memory, size.
@@ -39,57 +51,42 @@ void print_sweep_table(const std::vector<RunSummary>& runs) {
   std::vector<std::string> suite_cols;
   for (const auto& r : runs)
     for (const auto& s : r.suites)
-      if (!s.metrics.empty() && std::find(suite_cols.begin(), suite_cols.end(), s.name + " " + s.metrics[0].metric) == suite_cols.end())
-        suite_cols.push_back(s.name + " " + s.metrics[0].metric);
+      if (const MetricResult* m = primary_result(s); m && std::find(suite_cols.begin(), suite_cols.end(), s.name + " " + m->metric) == suite_cols.end())
+        suite_cols.push_back(s.name + " " + m->metric);
   for (const auto& c : suite_cols) head.push_back(c);
   for (const char* h : {"KLD mean", "KLD p99", "same top1", "PPL ratio", "RMS dp", "pp t/s", "tg t/s", "pp ms", "peak RSS", "size"})
     head.push_back(h);
-  std::vector<std::vector<std::string>> t{head};
+  text::Table t(head);
   for (const auto& r : runs) {
     std::vector<std::string> row{r.variant, r.weight_type};
     for (const auto& c : suite_cols) {
       std::string cell;
       for (const auto& s : r.suites)
-        if (!s.metrics.empty() && s.name + " " + s.metrics[0].metric == c) cell = short_metric(s.metrics[0]);
+        if (const MetricResult* m = primary_result(s); m && s.name + " " + m->metric == c) cell = short_metric(*m);
       row.push_back(cell);
     }
     if (r.fidelity) {
       const auto& f = *r.fidelity;
-      row.push_back(format_double("%.5f", f.kld_mean) + " ± " + format_double("%.5f", f.kld_mean_stderr));
-      row.push_back(format_double("%.4f", f.kld_p99));
-      row.push_back(format_double("%.2f%%", f.same_top1));
-      row.push_back(format_double("%.4f", f.ppl_ratio));
-      row.push_back(format_double("%.3f%%", f.rms_dp));
+      row.push_back(text::format("%.5f", f.kld_mean) + " ± " + text::format("%.5f", f.kld_mean_stderr));
+      row.push_back(text::format("%.4f", f.kld_p99));
+      row.push_back(text::format("%.2f%%", f.same_top1));
+      row.push_back(text::format("%.4f", f.ppl_ratio));
+      row.push_back(text::format("%.3f%%", f.rms_dp));
     } else {
       for (int i = 0; i < 5; ++i) row.push_back("");
     }
     if (r.speed) {
-      row.push_back(format_double("%.1f", r.speed->pp.avg_ts));
-      row.push_back(format_double("%.2f", r.speed->tg.avg_ts));
-      row.push_back(format_double("%.1f", r.speed->pp.avg_ns / 1e6));
+      row.push_back(text::format("%.1f", r.speed->pp.avg_ts));
+      row.push_back(text::format("%.2f", r.speed->tg.avg_ts));
+      row.push_back(text::format("%.1f", r.speed->pp.avg_ns / 1e6));
     } else {
       for (int i = 0; i < 3; ++i) row.push_back("");
     }
     row.push_back(mib(r.peak_rss_bytes) + (r.peak_per_variant ? "" : "*"));
     row.push_back(mib(r.model_bytes));
-    t.push_back(row);
+    t.add_row(std::move(row));
   }
-  std::vector<size_t> w(head.size(), 0);
-  auto width = [](const std::string& s) {  // display width (UTF-8 continuation bytes do not count)
-    size_t n = 0;
-    for (unsigned char ch : s) n += (ch & 0xc0) != 0x80;
-    return n;
-  };
-  for (const auto& row : t)
-    for (size_t c = 0; c < row.size(); ++c) w[c] = std::max(w[c], width(row[c]));
-  std::printf("\nvariants (fidelity against the baseline on the calibration text; speed: quick probe)\n");
-  for (size_t ri = 0; ri < t.size(); ++ri) {
-    for (size_t c = 0; c < t[ri].size(); ++c)
-      std::printf("%s%s%s", t[ri][c].c_str(), std::string(w[c] - width(t[ri][c]), ' ').c_str(), c + 1 < t[ri].size() ? "  " : "\n");
-    if (ri == 0) {
-      for (size_t c = 0; c < w.size(); ++c) std::printf("%s%s", std::string(w[c], '-').c_str(), c + 1 < w.size() ? "  " : "\n");
-    }
-  }
+  std::printf("\nvariants (fidelity against the baseline on the calibration text; speed: quick probe)\n%s", t.text().c_str());
   bool any_star = false;
   for (const auto& r : runs) any_star |= !r.peak_per_variant;
   if (any_star) std::printf("* peak RSS of the process so far (this kernel refused to reset the high-water mark)\n");

@@ -1,7 +1,6 @@
 // run --api: the evaluation loop of harness/runner.h for a model behind an OpenAI-compatible API.
 #include <atomic>
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <mutex>
 #include <set>
@@ -15,32 +14,13 @@
 #include "evals/remote_lm.h"
 #include "harness/provenance.h"
 #include "harness/runner.h"
+#include "harness/run_stop.h"
 #include "harness/sample_rows.h"
+#include "harness/store_cache.h"
 #include "reports/store.h"
 
 namespace sb::cli {
 namespace {
-
-std::atomic<bool> g_api_stop{false};
-void on_api_signal(int) { g_api_stop = true; }
-
-// The request cache in the store, shared by the worker threads (the store is not thread-safe).
-class LockedStoreCache : public RequestCache {
- public:
-  LockedStoreCache(Store& s, std::mutex& m) : s_(s), m_(m) {}
-  std::optional<std::string> get(const std::string& key) override {
-    std::lock_guard<std::mutex> l(m_);
-    return s_.cache_get(key);
-  }
-  void put(const std::string& key, const std::string& value) override {
-    std::lock_guard<std::mutex> l(m_);
-    s_.cache_put(key, value);
-  }
-
- private:
-  Store& s_;
-  std::mutex& m_;
-};
 
 bool needs_logprobs(const std::string& task) { return task == "multiple_choice" || task == "dialogue" || task == "perplexity"; }
 
@@ -89,7 +69,7 @@ std::vector<RunSummary> run_remote_evaluation(const RunOptions& opt) {
   auto store = Store::open(opt.db);
   store->mark_interrupted();
   std::mutex store_mu;
-  LockedStoreCache cache(*store, store_mu);
+  StoreCache cache(*store, &store_mu);
   TaskOptions task_opt = opt.task;
   if (opt.chat.chat) task_opt.chat = ChatMode{nullptr, opt.chat.system, false, /*messages_json=*/true};
   nlohmann::json config{{"api_url", endpoint}, {"api_model", opt.api.model}, {"variant", "base"}, {"backend", "api"},
@@ -127,9 +107,7 @@ std::vector<RunSummary> run_remote_evaluation(const RunOptions& opt) {
     run_id = store->begin_run(info);
   }
   sum.run_id = run_id;
-  std::signal(SIGINT, on_api_signal);
-  std::signal(SIGTERM, on_api_signal);
-  g_api_stop = false;
+  const StopOnSignal stop;
   std::atomic<int64_t> hits{0};
   try {
     for (const auto& suite : suites) {
@@ -150,14 +128,14 @@ std::vector<RunSummary> run_remote_evaluation(const RunOptions& opt) {
       // Batches of a few items per thread: each batch is evaluated in parallel, then stored in
       // item order (an interrupted run keeps every finished batch).
       const size_t batch = size_t(threads) * 4;
-      for (size_t b = 0; b < todo.size() && !g_api_stop; b += batch) {
+      for (size_t b = 0; b < todo.size() && !stop.stopped(); b += batch) {
         const size_t e = std::min(todo.size(), b + batch);
         std::vector<std::vector<ItemResult>> results(e - b);
         std::vector<std::exception_ptr> errors(e - b);
         std::atomic<size_t> next{b};
         auto worker = [&] {
           CachedLM cached(remote, cache);
-          for (size_t k; !g_api_stop && (k = next.fetch_add(1)) < e;) {
+          for (size_t k; !stop.stopped() && (k = next.fetch_add(1)) < e;) {
             try {
               results[k - b] = task->run(todo[k], cached);
             } catch (...) {
@@ -183,7 +161,7 @@ std::vector<RunSummary> run_remote_evaluation(const RunOptions& opt) {
         if (opt.progress) std::fprintf(stderr, "\r[api] %s %zu/%zu   ", suite.name.c_str(), n - todo.size() + e, n);
       }
       if (opt.progress) std::fprintf(stderr, "\n");
-      if (g_api_stop) break;
+      if (stop.stopped()) break;
       std::vector<ItemResult> rows;
       for (const auto& s : store->samples(run_id, suite.name)) rows.push_back(from_row(s));
       SuiteSummary ss{suite.name, suite.version, suite.task, int64_t(n), task->aggregate(rows),
@@ -193,16 +171,12 @@ std::vector<RunSummary> run_remote_evaluation(const RunOptions& opt) {
     }
   } catch (...) {
     store->finish_run(run_id, "failed");
-    std::signal(SIGINT, SIG_DFL);
-    std::signal(SIGTERM, SIG_DFL);
     throw;
   }
   sum.cache_hits = hits;
   sum.peak_rss_bytes = peak_rss_bytes();
-  sum.status = g_api_stop ? "interrupted" : "complete";
+  sum.status = stop.stopped() ? "interrupted" : "complete";
   store->finish_run(run_id, sum.status);
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
   return {sum};
 }
 

@@ -4,7 +4,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <random>
 #include <set>
@@ -18,24 +17,15 @@
 #include "harness/mpi_run.h"
 #include "evals/metric_registry.h"
 #include "harness/provenance.h"
+#include "harness/run_stop.h"
 #include "harness/sample_rows.h"
+#include "harness/store_cache.h"
 #include "reports/store.h"
 
 namespace sb::cli {
 namespace {
 
-std::atomic<bool> g_stop{false};
-void on_signal(int) { g_stop = true; }
-
-class StoreCache : public RequestCache {
- public:
-  explicit StoreCache(Store& s) : s_(s) {}
-  std::optional<std::string> get(const std::string& key) override { return s_.cache_get(key); }
-  void put(const std::string& key, const std::string& value) override { s_.cache_put(key, value); }
-
- private:
-  Store& s_;
-};
+std::atomic<bool>& g_stop = StopOnSignal::flag();
 
 std::string random_group_id() {
   std::random_device rd;
@@ -248,9 +238,7 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
   const std::string sha = model_sha256(lm.path, store.get());
   const std::string calib_sha = calib_text.empty() ? "" : sha256_hex(calib_text);
   const std::string group = random_group_id();
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
-  g_stop = false;
+  const StopOnSignal stop_on_signal;
 
   // Fidelity reference: the baseline variant over the calibration text.
   int64_t fid_ctx = std::min(opt.calib_ctx, lm.model->config().n_ctx);
@@ -353,8 +341,6 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
     sum.status = "complete";
     out.push_back(std::move(sum));
   }
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
   return out;
 }
 

@@ -163,24 +163,7 @@ SpeedResult SpeedProbe::run_pg(int64_t P, int64_t N, int reps) {
   return r;
 }
 
-SpeedRow speed_row(const SpeedResult& r) {
-  SpeedRow s;
-  s.test = r.test;
-  s.n_prompt = r.n_prompt;
-  s.n_gen = r.n_gen;
-  s.n_depth = r.n_depth;
-  s.repetitions = r.repetitions;
-  s.avg_ts = r.avg_ts;
-  s.stddev_ts = r.stddev_ts;
-  s.samples_ts = r.samples_ts;
-  s.samples_ns = r.samples_ns;
-  s.ttft_ms = r.ttft_ms;
-  s.tpot_ms = r.tpot_ms;
-  s.p50_ms = r.p50_ms;
-  s.p90_ms = r.p90_ms;
-  s.p99_ms = r.p99_ms;
-  return s;
-}
+SpeedRow speed_row(const SpeedResult& r) { return SpeedRow(r); }
 
 QuickSpeed quick_speed(const Model& model, ContextOptions co, int64_t n_prompt, int64_t n_gen, int reps, uint64_t seed) {
   const int64_t P = std::max<int64_t>(1, n_prompt), N = std::max<int64_t>(1, n_gen);

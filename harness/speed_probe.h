@@ -24,13 +24,11 @@
 
 namespace sb::cli {
 
-// What one test measured (llama-bench's field names).
-struct SpeedResult {
-  std::string test;                       // "pp512", "tg128", "pp512+tg128"
-  int64_t n_prompt = 0, n_gen = 0, n_depth = 0, repetitions = 0;
-  double avg_ns = 0, stddev_ns = 0, avg_ts = 0, stddev_ts = 0;
-  std::vector<double> samples_ns, samples_ts;  // per repetition
-  std::optional<double> ttft_ms, tpot_ms, p50_ms, p90_ms, p99_ms;
+// What one test measured (llama-bench's field names): the stored row's fields (test "pp512",
+// "tg128", "pp512+tg128", lengths, depth, repetitions, per-repetition samples, t/s averages,
+// latencies; peak_rss_bytes, load_ms and extra_json stay unset here) plus the time averages.
+struct SpeedResult : SpeedRow {
+  double avg_ns = 0, stddev_ns = 0;
 };
 
 class SpeedProbe {
@@ -69,8 +67,8 @@ struct QuickSpeed {
 };
 QuickSpeed quick_speed(const Model& model, ContextOptions co, int64_t n_prompt, int64_t n_gen, int reps, uint64_t seed = 42);
 
-// The stored row of a result (docs/SCHEMA.md `speed`): test, lengths, depth, repetitions,
-// samples, averages and latencies; the caller adds peak memory, load time and extra_json.
+// The stored row of a result (docs/SCHEMA.md `speed`): its SpeedRow part; the caller adds peak
+// memory, load time and extra_json.
 SpeedRow speed_row(const SpeedResult& r);
 
 // Fills samples, averages and repetitions of `r` from per-repetition times of `tokens` tokens.

@@ -1,20 +1,12 @@
-// Small text helpers shared by the harness's commands.
+// Small text helpers shared by the harness's commands (printf formatting is sb::text::format,
+// common/text.h).
 #pragma once
 
-#include <cstdio>
 #include <sstream>
 #include <string>
 #include <vector>
 
 namespace sb::cli {
-
-// One double through a printf format with a single conversion ("%.3f", "%.2f%%", ...); the
-// result is cut at 63 bytes.
-inline std::string format_double(const char* printf_format, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, printf_format, v);
-  return buf;
-}
 
 // Option values that may each hold a comma-separated list ("-p 128,512 -p 1024"), flattened in
 // order; empty items are dropped.

@@ -10,15 +10,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/text.h"
 #include "reports/stats.h"
 
 namespace sb::compare {
-
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
 
 namespace {
 
@@ -59,7 +54,7 @@ void decide_accuracy(Row& r, const Options& o, bool significant_direction_ok = t
   }
   const bool tested = r.p.has_value();
   const bool sig = tested && *r.p < o.alpha && significant_direction_ok;
-  const std::string thr_s = bounded ? fmt("%.3g", thr) : fmt("%.3g%%", 100 * thr);
+  const std::string thr_s = bounded ? text::format("%.3g", thr) : text::format("%.3g%%", 100 * thr);
   auto add_note = [&](const std::string& s) { r.note = r.note.empty() ? s : r.note + "; " + s; };
   if (mag > thr) {
     if (sig) {
@@ -70,7 +65,7 @@ void decide_accuracy(Row& r, const Options& o, bool significant_direction_ok = t
       add_note("worse by more than " + thr_s + " but no interval to test it");
     } else {
       r.status = Status::warn;
-      add_note("worse by more than " + thr_s + " but not significant at alpha " + fmt("%.3g", o.alpha));
+      add_note("worse by more than " + thr_s + " but not significant at alpha " + text::format("%.3g", o.alpha));
     }
   } else if (-mag > thr && sig) {
     r.status = Status::improvement;
@@ -350,7 +345,7 @@ void speed_row(Row& r, const std::vector<double>& a, const std::vector<double>& 
   const double worse_rel = ma != 0 ? worse_abs / std::fabs(ma) : 0;
   const bool beyond = worse_rel > o.max_speed_drop && worse_abs > floor;
   const bool better = -worse_rel > o.max_speed_drop && -worse_abs > floor;
-  const std::string thr = fmt("%.3g%%", 100 * o.max_speed_drop) + (floor > 0 ? " and " + fmt("%.3g", floor) + " " + r.unit : "");
+  const std::string thr = text::format("%.3g%%", 100 * o.max_speed_drop) + (floor > 0 ? " and " + text::format("%.3g", floor) + " " + r.unit : "");
   if (std::min(a.size(), b.size()) < size_t(std::max(1, o.min_repetitions))) {
     r.status = Status::warn;
     r.note = "too few repetitions to decide (" + std::to_string(a.size()) + " and " + std::to_string(b.size()) +
@@ -365,7 +360,7 @@ void speed_row(Row& r, const std::vector<double>& a, const std::vector<double>& 
   if (min_p >= o.alpha) {
     r.status = Status::warn;
     r.note = "too few repetitions to decide (" + std::to_string(a.size()) + " and " + std::to_string(b.size()) +
-             ": the smallest possible p is " + fmt("%.2g", min_p) + ")";
+             ": the smallest possible p is " + text::format("%.2g", min_p) + ")";
     if (beyond) r.note += "; slower by more than " + thr;
     return;
   }
@@ -375,7 +370,7 @@ void speed_row(Row& r, const std::vector<double>& a, const std::vector<double>& 
     r.note = "slower by more than " + thr + " and significant";
   } else if (beyond) {
     r.status = Status::warn;
-    r.note = "slower by more than " + thr + " but not significant at alpha " + fmt("%.3g", o.alpha);
+    r.note = "slower by more than " + thr + " but not significant at alpha " + text::format("%.3g", o.alpha);
   } else if (better && sig) {
     r.status = Status::improvement;
     r.note = "faster by more than " + thr + " and significant";

@@ -68,7 +68,4 @@ struct RunData {
 // Pure: compares loaded runs.
 Result compare(const RunData& baseline, const RunData& candidate, const Options& o);
 
-// printf of one number ("%.3g"...), for the notes here and the cells of compare_render.cc.
-std::string fmt(const char* f, double v);
-
 }  // namespace sb::compare

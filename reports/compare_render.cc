@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "common/text.h"
+#include "common/text_table.h"
 
 namespace sb::compare {
 
@@ -14,28 +15,28 @@ namespace {
 
 // Value in the row's own units: accuracy 4 decimals, t/s 1 decimal, ns 3 significant digits.
 std::string fmt_value(const Row& r, double v) {
-  if (r.unit == "t/s") return fmt("%.1f", v);
-  if (r.unit == "ns") return fmt("%.4g", v);
-  return fmt("%.4f", v);
+  if (r.unit == "t/s") return text::format("%.1f", v);
+  if (r.unit == "ns") return text::format("%.4g", v);
+  return text::format("%.4f", v);
 }
 
 std::string fmt_delta(const Row& r) {
   if (!r.delta) return "";
-  std::string s = r.unit == "t/s" ? fmt("%+.1f", *r.delta) : r.unit == "ns" ? fmt("%+.4g", *r.delta) : fmt("%+.4f", *r.delta);
-  if (r.rel_delta && std::isfinite(*r.rel_delta)) s += " (" + fmt("%+.1f", 100 * *r.rel_delta) + "%)";
+  std::string s = r.unit == "t/s" ? text::format("%+.1f", *r.delta) : r.unit == "ns" ? text::format("%+.4g", *r.delta) : text::format("%+.4f", *r.delta);
+  if (r.rel_delta && std::isfinite(*r.rel_delta)) s += " (" + text::format("%+.1f", 100 * *r.rel_delta) + "%)";
   return s;
 }
 
 std::string fmt_interval(const Row& r) {
   if (!r.lo || !r.hi) return "";
-  return "[" + (r.unit == "t/s" ? fmt("%+.1f", *r.lo) : fmt("%+.4f", *r.lo)) + ", " +
-         (r.unit == "t/s" ? fmt("%+.1f", *r.hi) : fmt("%+.4f", *r.hi)) + "]";
+  return "[" + (r.unit == "t/s" ? text::format("%+.1f", *r.lo) : text::format("%+.4f", *r.lo)) + ", " +
+         (r.unit == "t/s" ? text::format("%+.1f", *r.hi) : text::format("%+.4f", *r.hi)) + "]";
 }
 
 std::string fmt_p(const std::optional<double>& p) {
   if (!p) return "";
   if (*p < 1e-4) return "<1e-4";
-  return fmt("%.2g", *p);
+  return text::format("%.2g", *p);
 }
 
 std::string fmt_n(const Row& r) {
@@ -69,60 +70,23 @@ std::string status_icon(Status s) {
 
 
 std::string thresholds_line(const Options& o) {
-  return "alpha " + fmt("%.3g", o.alpha) + ", max accuracy drop " + fmt("%.3g", o.max_accuracy_drop) + " (absolute) / " +
-         fmt("%.3g", 100 * o.max_relative_drop) + "% (relative), max speed drop " + fmt("%.3g", 100 * o.max_speed_drop) +
-         "%, speed floor " + fmt("%.3g", o.speed_floor_ts) + " t/s, min repetitions " + std::to_string(o.min_repetitions);
+  return "alpha " + text::format("%.3g", o.alpha) + ", max accuracy drop " + text::format("%.3g", o.max_accuracy_drop) + " (absolute) / " +
+         text::format("%.3g", 100 * o.max_relative_drop) + "% (relative), max speed drop " + text::format("%.3g", 100 * o.max_speed_drop) +
+         "%, speed floor " + text::format("%.3g", o.speed_floor_ts) + " t/s, min repetitions " + std::to_string(o.min_repetitions);
 }
 
-// Replaces bytes that are not valid UTF-8 with U+FFFD (JSON and XML need valid text).
-std::string valid_utf8(const std::string& s) {
-  std::string o;
-  for (size_t i = 0; i < s.size();) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    bool ok = len > 0 && i + len <= s.size();
-    uint32_t cp = len == 1 ? c : len == 2 ? c & 0x1f : len == 3 ? c & 0x0f : c & 0x07;
-    for (size_t k = 1; ok && k < len; ++k) {
-      const unsigned char d = static_cast<unsigned char>(s[i + k]);
-      if ((d & 0xc0) != 0x80) ok = false;
-      cp = (cp << 6) | (d & 0x3f);
-    }
-    if (ok && ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-               (cp >= 0xd800 && cp <= 0xdfff)))
-      ok = false;
-    if (ok) {
-      o.append(s, i, len);
-      i += len;
-    } else {
-      o += "\xEF\xBF\xBD";
-      i += 1;
-    }
-  }
-  return o;
-}
+using text::valid_utf8;  // JSON and XML need valid text
 
 }  // namespace
 
 std::string format_table(const Result& r) {
-  std::vector<std::vector<std::string>> cells;
-  cells.push_back({"status", "kind", "task", "metric", "baseline", "candidate", "delta", "interval", "p", "n", "test", "note"});
+  text::Table cells({"status", "kind", "task", "metric", "baseline", "candidate", "delta", "interval", "p", "n", "test", "note"});
   for (const auto& x : r.rows)
-    cells.push_back({status_name(x.status), x.kind, x.task, x.metric, x.baseline ? fmt_value(x, *x.baseline) : "-",
-                     x.candidate ? fmt_value(x, *x.candidate) : "-", fmt_delta(x), fmt_interval(x), fmt_p(x.p), fmt_n(x),
-                     x.test, x.note});
-  std::vector<size_t> w(cells[0].size(), 0);
-  for (const auto& row : cells)
-    for (size_t i = 0; i + 1 < row.size(); ++i) w[i] = std::max(w[i], row[i].size());
+    cells.add_row({status_name(x.status), x.kind, x.task, x.metric, x.baseline ? fmt_value(x, *x.baseline) : "-",
+                   x.candidate ? fmt_value(x, *x.candidate) : "-", fmt_delta(x), fmt_interval(x), fmt_p(x.p), fmt_n(x),
+                   x.test, x.note});
   std::string out = "baseline:  " + run_line(r.baseline) + "\ncandidate: " + run_line(r.candidate) + "\n\n";
-  for (const auto& row : cells) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line += std::string(w[i] - row[i].size() + 2, ' ');
-    }
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    out += line + "\n";
-  }
+  out += cells.text(/*rule=*/false);
   if (r.rows.empty()) out += "(no rows)\n";
   for (const auto& wmsg : r.warnings) out += "warning: " + wmsg + "\n";
   out += "thresholds: " + thresholds_line(r.options) + "\n";
@@ -136,7 +100,7 @@ std::string format_markdown(const Result& r) {
   out += "- baseline: " + text::md_cell(run_line(r.baseline)) + "\n";
   out += "- candidate: " + text::md_cell(run_line(r.candidate)) + "\n\n";
   if (!r.rows.empty()) {
-    out += "| | kind | task | metric | baseline | candidate | delta | " + fmt("%.0f", 100 * (1 - r.options.alpha)) +
+    out += "| | kind | task | metric | baseline | candidate | delta | " + text::format("%.0f", 100 * (1 - r.options.alpha)) +
            "% interval | p | n | note |\n";
     out += "|---|---|---|---|---:|---:|---:|---|---:|---:|---|\n";
     // Regressions first, then warnings, improvements, incomparable, ok.

@@ -7,6 +7,8 @@
 #include <map>
 #include <set>
 
+#include "common/text.h"
+#include "common/text_table.h"
 #include "engine/core/error.h"
 #include "reports/compare.h"
 #include "reports/stats.h"
@@ -14,12 +16,6 @@
 namespace sb::history {
 
 namespace {
-
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
 
 std::optional<double> uncertainty(const MetricRow& m) {
   if (m.stderr_ && std::isfinite(*m.stderr_)) return std::fabs(*m.stderr_);
@@ -157,7 +153,8 @@ std::string format_table(const History& h) {
     out += s.metric + " on " + s.task + (s.variant.empty() ? "" : ", variant " + s.variant) + " (" + (s.direction == Direction::unknown ? std::string("direction unknown") : std::string(direction_name(s.direction)) + " is better") + "; " +
            std::to_string(s.points.size()) + " runs; " + std::to_string(s.steps.size()) + (s.steps.size() == 1 ? " step" : " steps") +
            ")\n";
-    std::vector<std::vector<std::string>> cells{{"run", "started", "commit", "label", "variant", "value", "+/-", "level", ""}};
+    text::Table cells({"run", "started", "commit", "label", "variant", "value", "+/-", "level", ""});
+    for (size_t c : {0, 5, 6, 7}) cells.align(c, text::Table::Align::right);
     const bool speed = s.source == "speed";
     const char* vf = speed ? "%.1f" : "%.4f";
     for (size_t i = 0; i < s.points.size(); ++i) {
@@ -167,26 +164,13 @@ std::string format_table(const History& h) {
       if (p.step) {
         const double before = s.points[i - 1].level, d = p.level - before;
         const bool reg = is_better(before, p.level, s.direction), imp = is_better(p.level, before, s.direction);
-        mark = "<- step " + fmt(speed ? "%+.1f" : "%+.4f", d) + (before != 0 ? " (" + fmt("%+.1f", 100 * d / std::fabs(before)) + "%)" : "") +
+        mark = "<- step " + text::format(speed ? "%+.1f" : "%+.4f", d) + (before != 0 ? " (" + text::format("%+.1f", 100 * d / std::fabs(before)) + "%)" : "") +
                (reg ? " regression" : imp ? " improvement" : "");
       }
-      cells.push_back({std::to_string(p.run.id), p.run.started_at, commit, p.run.info.label, p.run.info.variant, fmt(vf, p.value),
-                       p.stderr_ ? fmt(vf, *p.stderr_) : "", fmt(vf, p.level), mark});
+      cells.add_row({std::to_string(p.run.id), p.run.started_at, commit, p.run.info.label, p.run.info.variant, text::format(vf, p.value),
+                       p.stderr_ ? text::format(vf, *p.stderr_) : "", text::format(vf, p.level), mark});
     }
-    std::vector<size_t> w(cells[0].size(), 0);
-    for (const auto& row : cells)
-      for (size_t i = 0; i < row.size(); ++i) w[i] = std::max(w[i], row[i].size());
-    for (const auto& row : cells) {
-      std::string line;
-      for (size_t i = 0; i < row.size(); ++i) {
-        const bool right = i == 0 || (i >= 5 && i <= 7);
-        const std::string pad(w[i] - row[i].size(), ' ');
-        line += right ? pad + row[i] : row[i] + pad;
-        if (i + 1 < row.size()) line += "  ";
-      }
-      while (!line.empty() && line.back() == ' ') line.pop_back();
-      out += line + "\n";
-    }
+    out += cells.text(/*rule=*/false);
   }
   return out;
 }

@@ -189,7 +189,9 @@ ReportData load_report(Store& store, const std::string& db_path, const Options& 
 
 // Rules, exposed for tests and for other reports.
 // The suite's primary metric among its rows (any runs, stored order): the first flagged
-// primary, else the first row's metric ("" for none).
+// primary, else the first row's metric ("" for none). The one rule: `run`'s variant table
+// applies it too. (compare's sample-paired metric is another question: the metric whose value
+// is the mean of the per-sample scores, reports/compare.h.)
 std::string primary_metric(const std::vector<MetricRow>& rows);
 // Indexes of the Pareto-optimal points of (latency, score), sorted by increasing latency
 // (empty for Direction::unknown).

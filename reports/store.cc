@@ -7,6 +7,8 @@
 
 #include <cmath>
 #include <limits>
+#include <type_traits>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "engine/core/error.h"
@@ -28,32 +30,48 @@ constexpr const char* kRunColumns =
     "threads, model_path, model_sha256, model_arch, synthetic_weights, variant, seed, "
     "config_json, status, started_at, finished_at, uuid";
 
+// The one column <-> field rule of every row type: column c of the current row into a field
+// of the matching type (NULL as the Stmt accessors read it), and fields bound in order.
+void get(const Stmt& s, int c, std::string& v) { v = s.str(c); }
+void get(const Stmt& s, int c, int64_t& v) { v = s.i64(c); }
+void get(const Stmt& s, int c, uint64_t& v) { v = uint64_t(s.i64(c)); }  // stored as the int64 with the same bits
+void get(const Stmt& s, int c, int& v) { v = int(s.i64(c)); }
+void get(const Stmt& s, int c, bool& v) { v = s.i64(c) != 0; }
+void get(const Stmt& s, int c, double& v) { v = s.f64(c); }
+void get(const Stmt& s, int c, std::optional<double>& v) { v = s.opt_f64(c); }
+void get(const Stmt& s, int c, std::optional<int64_t>& v) { v = s.opt_i64(c); }
+
+// Columns first, first + 1, ... of the current row into `fields`, in order.
+template <class... T>
+void get_columns(const Stmt& s, int first, T&... fields) {
+  int c = first;
+  (get(s, c++, fields), ...);
+}
+
+// `values` bound to parameters ?first, ?first+1, ... in order.
+template <class... T>
+Stmt& bind_all(Stmt& s, int first, const T&... values) {
+  int i = first;
+  (s.bind(i++, values), ...);
+  return s;
+}
+
+// Every row of `sql` (its ?1 bound to `run`), each read by `read`, in the order `sql` gives.
+template <class Read>
+auto read_rows(Db& db, const char* sql, const char* what, int64_t run, Read read) {
+  Stmt s = db.prepare(sql, what);
+  s.bind(1, run);
+  std::vector<std::invoke_result_t<Read, const Stmt&>> out;
+  while (s.step()) out.push_back(read(s));
+  return out;
+}
+
 RunRecord read_run(const Stmt& s) {
   RunRecord r;
-  int c = 0;
-  r.id = s.i64(c++);
-  r.info.label = s.str(c++);
-  r.info.group_id = s.str(c++);
-  r.info.kind = s.str(c++);
-  r.info.git_commit = s.str(c++);
-  r.info.git_dirty = s.i64(c++) != 0;
-  r.info.tool_version = s.str(c++);
-  r.info.host = s.str(c++);
-  r.info.cpu = s.str(c++);
-  r.info.gpu = s.str(c++);
-  r.info.backend = s.str(c++);
-  r.info.threads = int(s.i64(c++));
-  r.info.model_path = s.str(c++);
-  r.info.model_sha256 = s.str(c++);
-  r.info.model_arch = s.str(c++);
-  r.info.synthetic_weights = s.i64(c++) != 0;
-  r.info.variant = s.str(c++);
-  r.info.seed = uint64_t(s.i64(c++));  // stored as the int64 with the same bits
-  r.info.config_json = s.str(c++);
-  r.status = s.str(c++);
-  r.started_at = s.str(c++);
-  r.finished_at = s.str(c++);
-  r.uuid = s.str(c++);
+  RunInfo& i = r.info;
+  get_columns(s, 0, r.id, i.label, i.group_id, i.kind, i.git_commit, i.git_dirty, i.tool_version, i.host, i.cpu, i.gpu,
+              i.backend, i.threads, i.model_path, i.model_sha256, i.model_arch, i.synthetic_weights, i.variant, i.seed,
+              i.config_json, r.status, r.started_at, r.finished_at, r.uuid);
   return r;
 }
 
@@ -99,11 +117,9 @@ class SqliteStore final : public Store {
           "?12, ?13, ?14, ?15, ?16, ?17, ?18, 'running', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), "
           "?19, ?20, ?21, ?22, ?23, lower(hex(randomblob(16))))",
           "starting a run");
-      s.bind(1, i.label).bind(2, i.group_id).bind(3, i.kind).bind(4, i.git_commit);
-      s.bind(5, i.git_dirty).bind(6, i.tool_version).bind(7, i.host).bind(8, i.cpu);
-      s.bind(9, i.gpu).bind(10, i.backend).bind(11, i.threads).bind(12, i.model_path);
-      s.bind(13, i.model_sha256).bind(14, i.model_arch).bind(15, i.synthetic_weights);
-      s.bind(16, i.variant).bind(17, int64_t(i.seed)).bind(18, i.config_json);
+      bind_all(s, 1, i.label, i.group_id, i.kind, i.git_commit, i.git_dirty, i.tool_version, i.host, i.cpu, i.gpu, i.backend,
+               i.threads, i.model_path, i.model_sha256, i.model_arch, i.synthetic_weights, i.variant, int64_t(i.seed),
+               i.config_json);
       bind_self(s, 19);
       s.run();
       id = db_.last_insert_rowid();
@@ -138,7 +154,8 @@ class SqliteStore final : public Store {
           "WHERE status = 'running'",
           "looking for interrupted runs");
       while (s.step()) {
-        Candidate c{s.i64(0), {s.str(1), s.str(2), s.str(3), s.i64(4), s.i64(5)}};
+        Candidate c;
+        get_columns(s, 0, c.id, c.who.host, c.who.boot_id, c.who.pid_ns, c.who.pid, c.who.start);
         if (proc::check(c.who, self_) == proc::Liveness::dead) dead.push_back(c);
       }
     }
@@ -148,17 +165,11 @@ class SqliteStore final : public Store {
       marked = 0;
       for (const auto& c : dead) {
         // Only if still the same process's run (another process may have resumed it since).
-        db_.prepare("UPDATE runs SET status = 'interrupted' WHERE id = ?1 AND status = 'running' "
-                    "AND proc_host = ?2 AND proc_boot_id = ?3 AND proc_pidns = ?4 "
-                    "AND proc_pid = ?5 AND proc_start = ?6",
-                    "marking interrupted runs")
-            .bind(1, c.id)
-            .bind(2, c.who.host)
-            .bind(3, c.who.boot_id)
-            .bind(4, c.who.pid_ns)
-            .bind(5, c.who.pid)
-            .bind(6, c.who.start)
-            .run();
+        Stmt u = db_.prepare("UPDATE runs SET status = 'interrupted' WHERE id = ?1 AND status = 'running' "
+                             "AND proc_host = ?2 AND proc_boot_id = ?3 AND proc_pidns = ?4 "
+                             "AND proc_pid = ?5 AND proc_start = ?6",
+                             "marking interrupted runs");
+        bind_all(u, 1, c.id, c.who.host, c.who.boot_id, c.who.pid_ns, c.who.pid, c.who.start).run();
         marked += int(db_.changes());
       }
     }, /*durable=*/true);
@@ -206,8 +217,9 @@ class SqliteStore final : public Store {
           "resuming a run");
       s.bind(1, run);
       if (!s.step()) fail(db_.path(), ": resuming run ", run, ": no such run");
-      std::string status = s.str(0);
-      proc::Identity who{s.str(1), s.str(2), s.str(3), s.i64(4), s.i64(5)};
+      std::string status;
+      proc::Identity who;
+      get_columns(s, 0, status, who.host, who.boot_id, who.pid_ns, who.pid, who.start);
       if (status == "complete")
         fail(db_.path(), ": resuming run ", run, ": the run is complete; nothing to resume");
       bool mine = who.host == self_.host && who.pid == self_.pid && who.start == self_.start &&
@@ -262,19 +274,8 @@ class SqliteStore final : public Store {
     std::vector<SampleRow> out;
     while (s.step()) {
       SampleRow r;
-      r.task = s.str(0);
-      r.sample_id = s.str(1);
-      r.prompt_hash = s.str(2);
-      r.output = s.str(3);
-      r.score = s.f64(4);
-      r.outcome = s.str(5);
-      r.ttft_ms = s.opt_f64(6);
-      r.tpot_ms = s.opt_f64(7);
-      r.latency_ms = s.opt_f64(8);
-      r.n_prompt_tokens = s.i64(9);
-      r.n_gen_tokens = s.i64(10);
-      r.extra_json = s.str(11);
-      r.prompt = s.str(12);
+      get_columns(s, 0, r.task, r.sample_id, r.prompt_hash, r.output, r.score, r.outcome, r.ttft_ms, r.tpot_ms, r.latency_ms,
+                  r.n_prompt_tokens, r.n_gen_tokens, r.extra_json, r.prompt);
       out.push_back(std::move(r));
     }
     return out;
@@ -292,65 +293,43 @@ class SqliteStore final : public Store {
   void add_metric(int64_t run, const MetricRow& m) override {
     db_.write("adding a metric", [&] {
       require_run(run, "adding a metric");
-      db_.prepare(
-             "INSERT INTO metrics (run_id, task, metric, value, stderr, ci_low, ci_high, n, "
-             "direction, unit, is_primary) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
-             "ON CONFLICT (run_id, task, metric) DO UPDATE SET value = excluded.value, stderr = "
-             "excluded.stderr, ci_low = excluded.ci_low, ci_high = excluded.ci_high, n = "
-             "excluded.n, direction = excluded.direction, unit = excluded.unit, is_primary = "
-             "excluded.is_primary",
-             "adding a metric")
-          .bind(1, run)
-          .bind(2, m.task)
-          .bind(3, m.metric)
-          .bind(4, m.value)
-          .bind(5, m.stderr_)
-          .bind(6, m.ci_low)
-          .bind(7, m.ci_high)
-          .bind(8, m.n)
-          .bind(9, std::string(direction_name(m.direction)))
-          .bind(10, m.unit)
-          .bind(11, int64_t(m.primary))
+      Stmt s = db_.prepare(
+          "INSERT INTO metrics (run_id, task, metric, value, stderr, ci_low, ci_high, n, "
+          "direction, unit, is_primary) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+          "ON CONFLICT (run_id, task, metric) DO UPDATE SET value = excluded.value, stderr = "
+          "excluded.stderr, ci_low = excluded.ci_low, ci_high = excluded.ci_high, n = "
+          "excluded.n, direction = excluded.direction, unit = excluded.unit, is_primary = "
+          "excluded.is_primary",
+          "adding a metric");
+      bind_all(s, 1, run, m.task, m.metric, m.value, m.stderr_, m.ci_low, m.ci_high, m.n,
+               std::string(direction_name(m.direction)), m.unit, m.primary)
           .run();
     });
   }
 
   std::vector<MetricRow> metrics(int64_t run) override {
-    Stmt s = db_.prepare(
+    const char* sql =
         "SELECT task, metric, value, stderr, ci_low, ci_high, n, direction, unit, is_primary "
         "FROM metrics WHERE run_id = ?1 "
-        "ORDER BY id",
-        "reading metrics");
-    s.bind(1, run);
-    std::vector<MetricRow> out;
-    while (s.step()) {
+        "ORDER BY id";
+    return read_rows(db_, sql, "reading metrics", run, [&](const Stmt& s) {
       MetricRow m;
-      m.task = s.str(0);
-      m.metric = s.str(1);
-      m.value = s.f64(2);
-      m.stderr_ = s.opt_f64(3);
-      m.ci_low = s.opt_f64(4);
-      m.ci_high = s.opt_f64(5);
-      m.n = s.i64(6);
+      get_columns(s, 0, m.task, m.metric, m.value, m.stderr_, m.ci_low, m.ci_high, m.n);
       m.direction = parse_direction(s.str(7));
-      m.unit = s.str(8);
-      m.primary = s.i64(9) != 0;
-      out.push_back(std::move(m));
-    }
-    return out;
+      get_columns(s, 8, m.unit, m.primary);
+      return m;
+    });
   }
 
   int64_t add_rank(int64_t run, const RankRow& r) override {
     int64_t id = 0;
     db_.write("adding a rank", [&] {
       require_run(run, "adding a rank");
-      db_.prepare("INSERT INTO run_ranks (run_id, rank, n_ranks, local_rank, host, device, threads, "
-                  "pid, items, started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
-                  "strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
-                  "adding a rank")
-          .bind(1, run).bind(2, r.rank).bind(3, r.n_ranks).bind(4, r.local_rank).bind(5, r.host)
-          .bind(6, r.device).bind(7, r.threads).bind(8, r.pid).bind(9, r.items)
-          .run();
+      Stmt s = db_.prepare("INSERT INTO run_ranks (run_id, rank, n_ranks, local_rank, host, device, threads, "
+                           "pid, items, started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+                           "strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
+                           "adding a rank");
+      bind_all(s, 1, run, r.rank, r.n_ranks, r.local_rank, r.host, r.device, r.threads, r.pid, r.items).run();
       id = db_.last_insert_rowid();
     });
     return id;
@@ -364,25 +343,14 @@ class SqliteStore final : public Store {
   }
 
   std::vector<RankRow> ranks(int64_t run) override {
-    Stmt s = db_.prepare("SELECT rank, n_ranks, local_rank, host, device, threads, pid, items, "
-                         "started_at FROM run_ranks WHERE run_id = ?1 ORDER BY id",
-                         "reading ranks");
-    s.bind(1, run);
-    std::vector<RankRow> out;
-    while (s.step()) {
+    const char* sql =
+        "SELECT rank, n_ranks, local_rank, host, device, threads, pid, items, "
+        "started_at FROM run_ranks WHERE run_id = ?1 ORDER BY id";
+    return read_rows(db_, sql, "reading ranks", run, [&](const Stmt& s) {
       RankRow r;
-      r.rank = int(s.i64(0));
-      r.n_ranks = int(s.i64(1));
-      r.local_rank = int(s.i64(2));
-      r.host = s.str(3);
-      r.device = s.str(4);
-      r.threads = int(s.i64(5));
-      r.pid = s.i64(6);
-      r.items = s.i64(7);
-      r.started_at = s.str(8);
-      out.push_back(std::move(r));
-    }
-    return out;
+      get_columns(s, 0, r.rank, r.n_ranks, r.local_rank, r.host, r.device, r.threads, r.pid, r.items, r.started_at);
+      return r;
+    });
   }
 
   void add_speed(int64_t run, const SpeedRow& r) override {
@@ -395,46 +363,27 @@ class SqliteStore final : public Store {
           "peak_rss_bytes, load_ms, extra_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
           "?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
           "adding a speed row");
-      s.bind(1, run).bind(2, r.test).bind(3, r.n_prompt).bind(4, r.n_gen).bind(5, r.n_depth);
-      s.bind(6, r.repetitions).bind(7, r.avg_ts).bind(8, r.stddev_ts).bind(9, ts).bind(10, ns);
-      s.bind(11, r.ttft_ms).bind(12, r.tpot_ms).bind(13, r.p50_ms).bind(14, r.p90_ms);
-      s.bind(15, r.p99_ms).bind(16, r.peak_rss_bytes).bind(17, r.load_ms);
+      bind_all(s, 1, run, r.test, r.n_prompt, r.n_gen, r.n_depth, r.repetitions, r.avg_ts, r.stddev_ts, ts, ns, r.ttft_ms,
+               r.tpot_ms, r.p50_ms, r.p90_ms, r.p99_ms, r.peak_rss_bytes, r.load_ms);
       s.bind_text_or_null(18, r.extra_json);
       s.run();
     });
   }
 
   std::vector<SpeedRow> speeds(int64_t run) override {
-    Stmt s = db_.prepare(
+    const char* sql =
         "SELECT id, test, n_prompt, n_gen, n_depth, repetitions, avg_ts, stddev_ts, samples_ts, "
         "samples_ns, ttft_ms, tpot_ms, p50_ms, p90_ms, p99_ms, peak_rss_bytes, load_ms, "
-        "extra_json FROM speed WHERE run_id = ?1 ORDER BY id",
-        "reading speed rows");
-    s.bind(1, run);
-    std::vector<SpeedRow> out;
-    while (s.step()) {
+        "extra_json FROM speed WHERE run_id = ?1 ORDER BY id";
+    return read_rows(db_, sql, "reading speed rows", run, [&](const Stmt& s) {
       SpeedRow r;
       std::string where = cat(db_.path(), ": speed row ", s.i64(0), ": ");
-      r.test = s.str(1);
-      r.n_prompt = s.i64(2);
-      r.n_gen = s.i64(3);
-      r.n_depth = s.i64(4);
-      r.repetitions = s.i64(5);
-      r.avg_ts = s.f64(6);
-      r.stddev_ts = s.f64(7);
+      get_columns(s, 1, r.test, r.n_prompt, r.n_gen, r.n_depth, r.repetitions, r.avg_ts, r.stddev_ts);
       r.samples_ts = doubles_from_json(s.str(8), where + "samples_ts");
       r.samples_ns = doubles_from_json(s.str(9), where + "samples_ns");
-      r.ttft_ms = s.opt_f64(10);
-      r.tpot_ms = s.opt_f64(11);
-      r.p50_ms = s.opt_f64(12);
-      r.p90_ms = s.opt_f64(13);
-      r.p99_ms = s.opt_f64(14);
-      r.peak_rss_bytes = s.opt_i64(15);
-      r.load_ms = s.opt_f64(16);
-      r.extra_json = s.str(17);
-      out.push_back(std::move(r));
-    }
-    return out;
+      get_columns(s, 10, r.ttft_ms, r.tpot_ms, r.p50_ms, r.p90_ms, r.p99_ms, r.peak_rss_bytes, r.load_ms, r.extra_json);
+      return r;
+    });
   }
 
   void add_kernels(int64_t run, const std::vector<KernelRow>& rows) override {
@@ -442,17 +391,11 @@ class SqliteStore final : public Store {
     db_.write("adding kernel rows", [&] {
       require_run(run, "adding kernel rows");
       for (const auto& k : rows) {
-        db_.prepare("INSERT INTO kernels (run_id, name, run_type, aggregate, iterations, "
-                    "real_time_ns, cpu_time_ns, counters_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-                    "?7, ?8)",
-                    "adding kernel rows")
-            .bind(1, run)
-            .bind(2, k.name)
-            .bind(3, k.run_type)
-            .bind(4, k.aggregate)
-            .bind(5, k.iterations)
-            .bind(6, k.real_time_ns)
-            .bind(7, k.cpu_time_ns)
+        Stmt s = db_.prepare("INSERT INTO kernels (run_id, name, run_type, aggregate, iterations, "
+                             "real_time_ns, cpu_time_ns, counters_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+                             "?7, ?8)",
+                             "adding kernel rows");
+        bind_all(s, 1, run, k.name, k.run_type, k.aggregate, k.iterations, k.real_time_ns, k.cpu_time_ns)
             .bind_text_or_null(8, k.counters_json)
             .run();
       }
@@ -460,24 +403,14 @@ class SqliteStore final : public Store {
   }
 
   std::vector<KernelRow> kernels(int64_t run) override {
-    Stmt s = db_.prepare(
+    const char* sql =
         "SELECT name, run_type, aggregate, iterations, real_time_ns, cpu_time_ns, counters_json "
-        "FROM kernels WHERE run_id = ?1 ORDER BY id",
-        "reading kernel rows");
-    s.bind(1, run);
-    std::vector<KernelRow> out;
-    while (s.step()) {
+        "FROM kernels WHERE run_id = ?1 ORDER BY id";
+    return read_rows(db_, sql, "reading kernel rows", run, [&](const Stmt& s) {
       KernelRow k;
-      k.name = s.str(0);
-      k.run_type = s.str(1);
-      k.aggregate = s.str(2);
-      k.iterations = s.i64(3);
-      k.real_time_ns = s.f64(4);
-      k.cpu_time_ns = s.f64(5);
-      k.counters_json = s.str(6);
-      out.push_back(std::move(k));
-    }
-    return out;
+      get_columns(s, 0, k.name, k.run_type, k.aggregate, k.iterations, k.real_time_ns, k.cpu_time_ns, k.counters_json);
+      return k;
+    });
   }
 
   void add_train_steps(int64_t run, const std::vector<TrainStepRow>& rows) override {
@@ -517,14 +450,11 @@ class SqliteStore final : public Store {
 
   // --- Read queries for `sparkbench report` ---
   std::vector<TaskTiming> sample_timings(int64_t run) override {
-    Stmt s = db_.prepare(
+    const char* sql =
         "SELECT task, count(*), avg(tpot_ms), avg(tpot_ms * tpot_ms), count(ttft_ms), avg(ttft_ms) "
         "FROM samples WHERE run_id = ?1 AND tpot_ms IS NOT NULL AND n_gen_tokens >= 2 "
-        "GROUP BY task ORDER BY task",
-        "reading sample timings");
-    s.bind(1, run);
-    std::vector<TaskTiming> out;
-    while (s.step()) {
+        "GROUP BY task ORDER BY task";
+    return read_rows(db_, sql, "reading sample timings", run, [&](const Stmt& s) {
       TaskTiming t;
       t.task = s.str(0);
       t.n = s.i64(1);
@@ -533,9 +463,8 @@ class SqliteStore final : public Store {
       t.tpot_sd_ms = t.n > 1 ? std::sqrt((var > 0 ? var : 0.0) * double(t.n) / double(t.n - 1)) : 0.0;
       t.n_ttft = s.i64(4);
       t.ttft_mean_ms = t.n_ttft ? s.f64(5) : 0.0;
-      out.push_back(std::move(t));
-    }
-    return out;
+      return t;
+    });
   }
   // --- end of report queries ---
 
@@ -602,8 +531,7 @@ class SqliteStore final : public Store {
   }
 
   void bind_self(Stmt& s, int first) {
-    s.bind(first, self_.host).bind(first + 1, self_.pid).bind(first + 2, self_.start);
-    s.bind(first + 3, self_.boot_id).bind(first + 4, self_.pid_ns);
+    bind_all(s, first, self_.host, self_.pid, self_.start, self_.boot_id, self_.pid_ns);
   }
 
   void require_run(int64_t run, const std::string& what) {
@@ -619,10 +547,9 @@ class SqliteStore final : public Store {
         "ttft_ms, tpot_ms, latency_ms, n_prompt_tokens, n_gen_tokens, extra_json, prompt) VALUES (?1, "
         "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         what);
-    s.bind(1, run).bind(2, r.task).bind(3, r.sample_id).bind(4, r.prompt_hash);
-    s.bind(5, r.output).bind(6, r.score).bind(7, r.outcome).bind(8, r.ttft_ms);
-    s.bind(9, r.tpot_ms).bind(10, r.latency_ms).bind(11, r.n_prompt_tokens);
-    s.bind(12, r.n_gen_tokens).bind_text_or_null(13, r.extra_json).bind(14, r.prompt);
+    bind_all(s, 1, run, r.task, r.sample_id, r.prompt_hash, r.output, r.score, r.outcome, r.ttft_ms, r.tpot_ms, r.latency_ms,
+             r.n_prompt_tokens, r.n_gen_tokens);
+    s.bind_text_or_null(13, r.extra_json).bind(14, r.prompt);
     int rc = s.run_rc();
     if (rc == SQLITE_DONE) return;
     if (rc == SQLITE_CONSTRAINT_UNIQUE)

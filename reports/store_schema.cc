@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -12,9 +13,87 @@ namespace sb::store_schema {
 
 namespace {
 
-// Version 3: the current schema. Keep in step with docs/SCHEMA.md and with the result of
+// Tables created the same way by the current schema and by the migration that added them:
+// one definition each, so the two paths cannot drift apart.
+const char* const kRunRanksTable = R"SQL(
+CREATE TABLE run_ranks (
+  id         INTEGER PRIMARY KEY,
+  run_id     INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  rank       INTEGER NOT NULL DEFAULT 0,
+  n_ranks    INTEGER NOT NULL DEFAULT 1,
+  local_rank INTEGER NOT NULL DEFAULT 0,
+  host       TEXT    NOT NULL DEFAULT '',
+  device     TEXT    NOT NULL DEFAULT '',
+  threads    INTEGER NOT NULL DEFAULT 0,
+  pid        INTEGER NOT NULL DEFAULT 0,
+  items      INTEGER NOT NULL DEFAULT 0,
+  started_at TEXT    NOT NULL
+);
+CREATE INDEX run_ranks_run ON run_ranks(run_id);
+)SQL";
+
+const char* const kSpeedKernelsCacheTables = R"SQL(
+CREATE TABLE speed (
+  id             INTEGER PRIMARY KEY,
+  run_id         INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  test           TEXT    NOT NULL,
+  n_prompt       INTEGER NOT NULL DEFAULT 0,
+  n_gen          INTEGER NOT NULL DEFAULT 0,
+  n_depth        INTEGER NOT NULL DEFAULT 0,
+  repetitions    INTEGER NOT NULL DEFAULT 0,
+  avg_ts         REAL,
+  stddev_ts      REAL,
+  samples_ts     TEXT    NOT NULL DEFAULT '[]',
+  samples_ns     TEXT    NOT NULL DEFAULT '[]',
+  ttft_ms        REAL,
+  tpot_ms        REAL,
+  p50_ms         REAL,
+  p90_ms         REAL,
+  p99_ms         REAL,
+  peak_rss_bytes INTEGER,
+  load_ms        REAL,
+  extra_json     TEXT
+);
+CREATE INDEX speed_run ON speed(run_id);
+
+CREATE TABLE kernels (
+  id            INTEGER PRIMARY KEY,
+  run_id        INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  name          TEXT    NOT NULL,
+  run_type      TEXT    NOT NULL DEFAULT 'iteration',
+  aggregate     TEXT    NOT NULL DEFAULT '',
+  iterations    INTEGER NOT NULL DEFAULT 0,
+  real_time_ns  REAL,
+  cpu_time_ns   REAL,
+  counters_json TEXT
+);
+CREATE INDEX kernels_run ON kernels(run_id);
+CREATE INDEX kernels_name ON kernels(name);
+
+CREATE TABLE request_cache (
+  key        TEXT PRIMARY KEY,
+  value      TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+)SQL";
+
+// train_steps: one row per optimizer step of a training run (loss, learning rate, held-out KLD
+// where measured). In the current schema and added by migration 5 -> 6.
+const char* const kTrainStepsTable = R"SQL(
+CREATE TABLE train_steps (
+  id     INTEGER PRIMARY KEY,
+  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+  step   INTEGER NOT NULL,
+  loss   REAL,
+  lr     REAL,
+  kld    REAL,
+  UNIQUE (run_id, step)
+);
+)SQL";
+
+// Version 6: the current schema (kCurrentHead, run_ranks, kCurrentTail, speed/kernels/request_cache, train_steps). Keep in step with docs/SCHEMA.md and with the result of
 // applying every migration to version 1 (tests/reports/test_store_schema.cc checks that).
-const char* const kCurrent = R"SQL(
+const char* const kCurrentHead = R"SQL(
 CREATE TABLE schema_version (
   version    INTEGER PRIMARY KEY,
   applied_at TEXT NOT NULL
@@ -54,22 +133,9 @@ CREATE INDEX runs_label ON runs(label, id);
 CREATE INDEX runs_group ON runs(group_id);
 CREATE INDEX runs_running ON runs(status) WHERE status = 'running';
 CREATE UNIQUE INDEX runs_uuid ON runs(uuid);
+)SQL";
 
-CREATE TABLE run_ranks (
-  id         INTEGER PRIMARY KEY,
-  run_id     INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-  rank       INTEGER NOT NULL DEFAULT 0,
-  n_ranks    INTEGER NOT NULL DEFAULT 1,
-  local_rank INTEGER NOT NULL DEFAULT 0,
-  host       TEXT    NOT NULL DEFAULT '',
-  device     TEXT    NOT NULL DEFAULT '',
-  threads    INTEGER NOT NULL DEFAULT 0,
-  pid        INTEGER NOT NULL DEFAULT 0,
-  items      INTEGER NOT NULL DEFAULT 0,
-  started_at TEXT    NOT NULL
-);
-CREATE INDEX run_ranks_run ON run_ranks(run_id);
-
+const char* const kCurrentTail = R"SQL(
 CREATE TABLE metrics (
   id      INTEGER PRIMARY KEY,
   run_id  INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -106,62 +172,11 @@ CREATE TABLE samples (
   UNIQUE (run_id, task, sample_id)
 );
 
-CREATE TABLE speed (
-  id             INTEGER PRIMARY KEY,
-  run_id         INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-  test           TEXT    NOT NULL,
-  n_prompt       INTEGER NOT NULL DEFAULT 0,
-  n_gen          INTEGER NOT NULL DEFAULT 0,
-  n_depth        INTEGER NOT NULL DEFAULT 0,
-  repetitions    INTEGER NOT NULL DEFAULT 0,
-  avg_ts         REAL,
-  stddev_ts      REAL,
-  samples_ts     TEXT    NOT NULL DEFAULT '[]',
-  samples_ns     TEXT    NOT NULL DEFAULT '[]',
-  ttft_ms        REAL,
-  tpot_ms        REAL,
-  p50_ms         REAL,
-  p90_ms         REAL,
-  p99_ms         REAL,
-  peak_rss_bytes INTEGER,
-  load_ms        REAL,
-  extra_json     TEXT
-);
-CREATE INDEX speed_run ON speed(run_id);
-
-CREATE TABLE kernels (
-  id            INTEGER PRIMARY KEY,
-  run_id        INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-  name          TEXT    NOT NULL,
-  run_type      TEXT    NOT NULL DEFAULT 'iteration',
-  aggregate     TEXT    NOT NULL DEFAULT '',
-  iterations    INTEGER NOT NULL DEFAULT 0,
-  real_time_ns  REAL,
-  cpu_time_ns   REAL,
-  counters_json TEXT
-);
-CREATE INDEX kernels_run ON kernels(run_id);
-CREATE INDEX kernels_name ON kernels(name);
-
-CREATE TABLE request_cache (
-  key        TEXT PRIMARY KEY,
-  value      TEXT NOT NULL,
-  created_at TEXT NOT NULL
-);
-
-CREATE TABLE train_steps (
-  id     INTEGER PRIMARY KEY,
-  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-  step   INTEGER NOT NULL,
-  loss   REAL,
-  lr     REAL,
-  kld    REAL,
-  UNIQUE (run_id, step)
-);
 )SQL";
 
 // 1 -> 2: provenance and process identity on runs, intervals on metrics, timings and token
-// counts on samples; new tables speed, kernels, request_cache.
+// counts on samples; new tables speed, kernels, request_cache (kSpeedKernelsCacheTables,
+// appended in migration_sql).
 const char* const kMigration1 = R"SQL(
 ALTER TABLE runs RENAME COLUMN pid TO proc_pid;
 ALTER TABLE runs ADD COLUMN group_id          TEXT    NOT NULL DEFAULT '';
@@ -193,68 +208,13 @@ ALTER TABLE samples ADD COLUMN n_prompt_tokens INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE samples ADD COLUMN n_gen_tokens    INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE samples ADD COLUMN extra_json      TEXT;
 
-CREATE TABLE speed (
-  id             INTEGER PRIMARY KEY,
-  run_id         INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-  test           TEXT    NOT NULL,
-  n_prompt       INTEGER NOT NULL DEFAULT 0,
-  n_gen          INTEGER NOT NULL DEFAULT 0,
-  n_depth        INTEGER NOT NULL DEFAULT 0,
-  repetitions    INTEGER NOT NULL DEFAULT 0,
-  avg_ts         REAL,
-  stddev_ts      REAL,
-  samples_ts     TEXT    NOT NULL DEFAULT '[]',
-  samples_ns     TEXT    NOT NULL DEFAULT '[]',
-  ttft_ms        REAL,
-  tpot_ms        REAL,
-  p50_ms         REAL,
-  p90_ms         REAL,
-  p99_ms         REAL,
-  peak_rss_bytes INTEGER,
-  load_ms        REAL,
-  extra_json     TEXT
-);
-CREATE INDEX speed_run ON speed(run_id);
-
-CREATE TABLE kernels (
-  id            INTEGER PRIMARY KEY,
-  run_id        INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-  name          TEXT    NOT NULL,
-  run_type      TEXT    NOT NULL DEFAULT 'iteration',
-  aggregate     TEXT    NOT NULL DEFAULT '',
-  iterations    INTEGER NOT NULL DEFAULT 0,
-  real_time_ns  REAL,
-  cpu_time_ns   REAL,
-  counters_json TEXT
-);
-CREATE INDEX kernels_run ON kernels(run_id);
-CREATE INDEX kernels_name ON kernels(name);
-
-CREATE TABLE request_cache (
-  key        TEXT PRIMARY KEY,
-  value      TEXT NOT NULL,
-  created_at TEXT NOT NULL
-);
 )SQL";
 
 // 2 -> 3: a run UUID (the identity `merge` keys on; existing runs get theirs from
-// fill_legacy_uuids below) and per-rank provenance of runs (run_ranks).
+// fill_legacy_uuids below) and per-rank provenance of runs (kRunRanksTable, appended in
+// migration_sql).
 const char* const kMigration2 = R"SQL(
 ALTER TABLE runs ADD COLUMN uuid TEXT NOT NULL DEFAULT '';
-CREATE TABLE run_ranks (
-  id         INTEGER PRIMARY KEY,
-  run_id     INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-  rank       INTEGER NOT NULL DEFAULT 0,
-  n_ranks    INTEGER NOT NULL DEFAULT 1,
-  local_rank INTEGER NOT NULL DEFAULT 0,
-  host       TEXT    NOT NULL DEFAULT '',
-  device     TEXT    NOT NULL DEFAULT '',
-  threads    INTEGER NOT NULL DEFAULT 0,
-  pid        INTEGER NOT NULL DEFAULT 0,
-  items      INTEGER NOT NULL DEFAULT 0,
-  started_at TEXT    NOT NULL
-);
-CREATE INDEX run_ranks_run ON run_ranks(run_id);
 )SQL";
 
 // 128 stable bits of `s` as 32 hex digits: FNV-1a 64 forwards and backwards (different
@@ -305,17 +265,7 @@ ALTER TABLE samples ADD COLUMN prompt TEXT NOT NULL DEFAULT '';
 )SQL";
 
 // 5 -> 6: per-step loss, learning rate and held-out KLD of training runs (distill).
-const char* const kMigration5 = R"SQL(
-CREATE TABLE train_steps (
-  id     INTEGER PRIMARY KEY,
-  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-  step   INTEGER NOT NULL,
-  loss   REAL,
-  lr     REAL,
-  kld    REAL,
-  UNIQUE (run_id, step)
-);
-)SQL";
+const char* const kMigration5 = kTrainStepsTable;
 
 // The version recorded in the file: 0 for an empty database. Throws for a database that has
 // tables but is not ours.
@@ -351,12 +301,17 @@ void record_version(sqlite::Db& db, int version) {
 
 }  // namespace
 
-const char* current_sql() { return kCurrent; }
+const char* current_sql() {
+  static const std::string sql = std::string(kCurrentHead) + kRunRanksTable + kCurrentTail + kSpeedKernelsCacheTables + kTrainStepsTable;
+  return sql.c_str();
+}
 
 const char* migration_sql(int from) {
+  static const std::string m1 = std::string(kMigration1) + kSpeedKernelsCacheTables;
+  static const std::string m2 = std::string(kMigration2) + kRunRanksTable;
   switch (from) {
-    case 1: return kMigration1;
-    case 2: return kMigration2;
+    case 1: return m1.c_str();
+    case 2: return m2.c_str();
     case 3: return kMigration3;
     case 4: return kMigration4;
     case 5: return kMigration5;
@@ -374,7 +329,7 @@ int ensure(sqlite::Db& db) {
     if (found == kCurrentVersion) return;
     if (found > kCurrentVersion) refuse_newer(db, found);
     if (found == 0) {
-      db.exec(kCurrent, "creating schema");
+      db.exec(current_sql(), "creating schema");
       record_version(db, kCurrentVersion);
       return;
     }

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "engine/core/error.h"
 #include "engine/core/half.h"
@@ -70,6 +71,49 @@ float quantize_row_s8(const float* x, int8_t* q, int64_t n) {
     q[i] = v == v ? int8_t(std::nearbyint(v)) : 0;  // NaN -> 0 (amax ignores NaN)
   }
   return amax / 127.0f;
+}
+
+void host_rope(const char* backend, Tensor& x, int64_t n_heads, const AttentionShape& s, int64_t pos0, int threads) {
+  const float theta_scale = std::pow(s.rope_base, -2.0f / float(s.n_rot));
+  const int64_t half = s.n_rot / 2;
+  const float* ff = s.freq_factors.empty() ? nullptr : s.freq_factors.as<float>();
+  if (ff && s.freq_factors.rows() * s.freq_factors.cols() != half)
+    fail(backend, " rope: freq_factors has ", s.freq_factors.rows() * s.freq_factors.cols(), " values, expected ", half);
+  const bool interleaved = s.rope_style == RopeStyle::Interleaved;
+  #pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    std::vector<float> cs(size_t(2 * half));
+    #pragma omp for schedule(static)
+    for (int64_t t = 0; t < x.rows(); ++t) {
+      float theta = float(pos0 + t);
+      for (int64_t i = 0; i < half; ++i) {
+        const float angle = s.freq_scale * (ff ? theta / ff[i] : theta);
+        cs[size_t(2 * i)] = std::cos(angle);
+        cs[size_t(2 * i + 1)] = std::sin(angle);
+        theta *= theta_scale;
+      }
+      for (int64_t h = 0; h < n_heads; ++h) {
+        float* v = x.as<float>() + t * x.cols() + h * s.head_dim;
+        for (int64_t i = 0; i < half; ++i) {
+          const int64_t a = interleaved ? 2 * i : i;
+          const int64_t b = interleaved ? 2 * i + 1 : i + half;
+          const float c = cs[size_t(2 * i)], sn = cs[size_t(2 * i + 1)];
+          const float x0 = v[a], x1 = v[b];
+          v[a] = x0 * c - x1 * sn;
+          v[b] = x0 * sn + x1 * c;
+        }
+      }
+    }
+  }
+}
+
+void host_kv_store(KvCache& cache, int64_t layer, const Tensor& k, const Tensor& v, int64_t pos0, F32Convert convert) {
+  auto& c = static_cast<HostKvCache&>(cache);
+  if (pos0 + k.rows() > c.n_ctx()) fail("KV cache overflow: position ", pos0 + k.rows(), " > context ", c.n_ctx());
+  for (int64_t t = 0; t < k.rows(); ++t) {
+    convert(c.dtype(), k.as<float>() + t * k.cols(), c.k_row(layer, pos0 + t), c.kv_dim());
+    convert(c.dtype(), v.as<float>() + t * v.cols(), c.v_row(layer, pos0 + t), c.kv_dim());
+  }
 }
 
 }  // namespace sb

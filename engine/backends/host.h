@@ -1,5 +1,6 @@
 // Host-memory building blocks shared by the CPU-side backends (ref and cpu): 64-byte aligned
-// tensors, a KV cache in host memory, and conversions between f32 and the tensor dtypes.
+// tensors, a KV cache in host memory, conversions between f32 and the tensor dtypes, and the
+// scalar ops both run the same way (rope, the KV-cache store).
 // Memory comes from calloc-like zeroed anonymous allocations, so untouched pages (for example
 // the unused tail of a KV cache) are not resident.
 #pragma once
@@ -38,6 +39,19 @@ void to_dtype(DType dt, const float* src, void* dst, int64_t n);
 void from_dtype(DType dt, const void* src, float* dst, int64_t n);
 // Rounds n f32 values in place to what `dt` can represent (identity for F32).
 void round_to_dtype(DType dt, float* x, int64_t n);
+
+// The one rope (Backend::rope's contract): rotates the first n_rot dims of each of the n_heads
+// heads of every row t of x (f32) by the angles of position pos0 + t, normal or interleaved
+// pairs, freq_scale and optional freq_factors as in llama.cpp. `backend` names the caller in
+// the error for freq_factors of the wrong size. Rows are split over `threads` OpenMP threads
+// (1: serial); the result does not depend on the thread count.
+void host_rope(const char* backend, Tensor& x, int64_t n_heads, const AttentionShape& s, int64_t pos0, int threads);
+
+// The one KV-cache store for HostKvCache: rows of k and v (f32) written at positions
+// pos0.. of `layer`, each row converted by `convert` (to_dtype, or a faster conversion with
+// the same results); fails when the rows run past the context.
+using F32Convert = void (*)(DType dt, const float* src, void* dst, int64_t n);
+void host_kv_store(KvCache& cache, int64_t layer, const Tensor& k, const Tensor& v, int64_t pos0, F32Convert convert);
 
 // gelu, tanh approximation, as ggml_gelu_f32: 0.5 x (1 + tanh(sqrt(2/pi) x (1 + 0.044715 x^2))).
 // Logit soft-capping (gemma2): cap * tanh(x / cap), cap > 0.

@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "common/text.h"
 #include "engine/core/error.h"
 
 namespace sb {
@@ -21,29 +22,6 @@ namespace {
 constexpr std::string_view kSpaceMark = "\xE2\x96\x81";  // U+2581, stands for ' '
 constexpr int kNumSpecial = 3;                           // <unk> <s> </s>
 constexpr int kNumByte = 256;                            // <0x00>..<0xFF>
-
-void append_utf8(std::string& s, uint32_t cp) {
-  if (cp < 0x80) {
-    s += char(cp);
-  } else if (cp < 0x800) {
-    s += char(0xC0 | (cp >> 6));
-    s += char(0x80 | (cp & 0x3F));
-  } else {
-    s += char(0xE0 | (cp >> 12));
-    s += char(0x80 | ((cp >> 6) & 0x3F));
-    s += char(0x80 | (cp & 0x3F));
-  }
-}
-
-// Decodes the next code point of well-formed UTF-8 (our own data only); advances i.
-uint32_t next_utf8(std::string_view s, size_t& i) {
-  unsigned char c = static_cast<unsigned char>(s[i]);
-  int len = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-  uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
-  for (int k = 1; k < len && i + k < s.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
-  i += len;
-  return cp;
-}
 
 // Base characters, ascending by code point (see the header).
 const std::vector<uint32_t>& base_codepoints() {
@@ -205,7 +183,7 @@ std::vector<std::string> train(int64_t max_merges) {
   std::unordered_map<uint32_t, int> cp_id;
   for (uint32_t cp : cps) {
     std::string s;
-    append_utf8(s, cp);
+    text::utf8_append(s, cp);
     cp_id.emplace(cp, int(piece_text.size()));
     piece_id.emplace(s, int(piece_text.size()));
     piece_text.push_back(std::move(s));
@@ -229,7 +207,9 @@ std::vector<std::string> train(int64_t max_merges) {
       syms.clear();
       bool ok = true;
       for (size_t i = 0; i < text.size() && ok;) {
-        auto it = cp_id.find(next_utf8(text, i));
+        uint32_t cp;
+        i += text::utf8_next(text, i, &cp, text::Utf8::lenient);
+        auto it = cp_id.find(cp);
         if (it == cp_id.end()) ok = false;  // a character outside the base set: skip the entry
         else syms.push_back(it->second);
       }
@@ -392,7 +372,7 @@ std::vector<VocabEntry> make_spark_vocab(int n_vocab) {
   }
   for (uint32_t cp : base_codepoints()) {
     std::string s;
-    append_utf8(s, cp);
+    text::utf8_append(s, cp);
     v.push_back({std::move(s), 0.0f, kSparkTokNormal});
   }
   for (size_t k = 0; k < merged.size(); ++k)

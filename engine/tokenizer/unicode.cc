@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include "common/text.h"
+
 namespace sb::tok {
 
 namespace {
@@ -18,7 +20,7 @@ struct ByteMap {
     for (int b = 0; b < 256; ++b) to_cp[b] = printable(b) ? uint32_t(b) : uint32_t(256 + n++);
     from_cp.assign(512, -1);
     for (int b = 0; b < 256; ++b) {
-      append_utf8(to_utf8[b], to_cp[b]);
+      text::utf8_append(to_utf8[b], to_cp[b]);
       from_cp[to_cp[b]] = int16_t(b);
     }
   }
@@ -31,78 +33,10 @@ const ByteMap& byte_map() {
 
 }  // namespace
 
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out.push_back(char(cp));
-  } else if (cp < 0x800) {
-    out.push_back(char(0xC0 | (cp >> 6)));
-    out.push_back(char(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(char(0xE0 | (cp >> 12)));
-    out.push_back(char(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(char(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(char(0xF0 | ((cp >> 18) & 0x07)));
-    out.push_back(char(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(char(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(char(0x80 | (cp & 0x3F)));
-  }
-}
-
-uint32_t decode_utf8_lenient(std::string_view s, size_t& i) {
-  const auto at = [&](size_t k) { return uint8_t(s[k]); };
-  const auto cont = [&](size_t k) { return k < s.size() && (at(k) & 0xC0) == 0x80; };
-  const uint8_t b = at(i);
-  if (!(b & 0x80)) {
-    i += 1;
-    return b;
-  }
-  if ((b & 0x40) && !(b & 0x20) && cont(i + 1)) {
-    uint32_t cp = (uint32_t(b & 0x1F) << 6) | (at(i + 1) & 0x3F);
-    i += 2;
-    return cp;
-  }
-  if ((b & 0x40) && (b & 0x20) && !(b & 0x10) && cont(i + 1) && cont(i + 2)) {
-    uint32_t cp = (uint32_t(b & 0x0F) << 12) | (uint32_t(at(i + 1) & 0x3F) << 6) | (at(i + 2) & 0x3F);
-    i += 3;
-    return cp;
-  }
-  if ((b & 0x40) && (b & 0x20) && (b & 0x10) && !(b & 0x08) && cont(i + 1) && cont(i + 2) && cont(i + 3)) {
-    uint32_t cp = (uint32_t(b & 0x07) << 18) | (uint32_t(at(i + 1) & 0x3F) << 12) |
-                  (uint32_t(at(i + 2) & 0x3F) << 6) | (at(i + 3) & 0x3F);
-    i += 4;
-    return cp;
-  }
-  i += 1;
-  return kReplacement;
-}
-
 bool is_valid_utf8(std::string_view s) {
-  const size_t n = s.size();
-  size_t i = 0;
-  while (i < n) {
-    const uint8_t b = uint8_t(s[i]);
-    if (b < 0x80) {
-      ++i;
-      continue;
-    }
-    int need;
-    uint8_t lo = 0x80, hi = 0xBF;
-    if (b >= 0xC2 && b <= 0xDF) need = 1;
-    else if (b == 0xE0) need = 2, lo = 0xA0;
-    else if ((b >= 0xE1 && b <= 0xEC) || b == 0xEE || b == 0xEF) need = 2;
-    else if (b == 0xED) need = 2, hi = 0x9F;
-    else if (b == 0xF0) need = 3, lo = 0x90;
-    else if (b >= 0xF1 && b <= 0xF3) need = 3;
-    else if (b == 0xF4) need = 3, hi = 0x8F;
-    else return false;
-    if (i + size_t(need) >= n) return false;  // sequence runs past the end
-    for (int k = 1; k <= need; ++k) {
-      const uint8_t c = uint8_t(s[i + size_t(k)]);
-      if (c < (k == 1 ? lo : 0x80) || c > (k == 1 ? hi : 0xBF)) return false;
-    }
-    i += size_t(need) + 1;
-  }
+  uint32_t cp;
+  for (size_t i = 0, k; i < s.size(); i += k)
+    if (!(k = text::utf8_next(s, i, &cp))) return false;
   return true;
 }
 
@@ -111,9 +45,10 @@ std::string to_valid_utf8_lenient(std::string_view s) {
   std::string out;
   out.reserve(s.size() + 16);
   for (size_t i = 0; i < s.size();) {
-    uint32_t cp = decode_utf8_lenient(s, i);
+    uint32_t cp;
+    i += text::utf8_next(s, i, &cp, text::Utf8::lenient);
     if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = kReplacement;
-    append_utf8(out, cp);
+    text::utf8_append(out, cp);
   }
   return out;
 }
@@ -145,7 +80,7 @@ size_t sanitize_utf8(std::string_view in, std::string& out, bool final) {
     } else if (b == 0xF4) {
       need = 3, hi = 0x8F;
     } else {
-      append_utf8(out, kReplacement);
+      text::utf8_append(out, kReplacement);
       ++i;
       continue;
     }
@@ -164,7 +99,7 @@ size_t sanitize_utf8(std::string_view in, std::string& out, bool final) {
       }
     }
     if (bad) {
-      append_utf8(out, kReplacement);
+      text::utf8_append(out, kReplacement);
       i = j;  // resume at the byte that broke the sequence (or the end)
     } else {
       out.append(in.substr(i, size_t(need) + 1));

@@ -18,10 +18,9 @@ inline size_t utf8_len(uint8_t lead) {
   return kLen[lead >> 4];
 }
 
-// Appends the UTF-8 encoding of cp (cp <= 0x10FFFF; surrogates are encoded as-is).
-void append_utf8(std::string& out, uint32_t cp);
-
-// True when s is well-formed UTF-8 (no overlongs, surrogates or values above U+10FFFF).
+// True when s is well-formed UTF-8 (no overlongs, surrogates or values above U+10FFFF):
+// every sequence passes sb::text::utf8_next (strict). The decoder and encoder themselves are
+// sb::text::utf8_next (Utf8::lenient is the llama.cpp rule the tokenizers use) and utf8_append.
 bool is_valid_utf8(std::string_view s);
 
 // Re-encodes s as well-formed UTF-8 code point by code point, the way llama.cpp's
@@ -48,9 +47,5 @@ int unicode_to_byte(uint32_t cp);
 // that are not part of well-formed UTF-8; well-formed non-ASCII UTF-8 is kept. Never
 // contains a newline.
 std::string escape_bytes(std::string_view s, char quote = 0);
-
-// Decodes one code point at s[i] (lenient, llama.cpp rules) and advances i; invalid -> U+FFFD
-// with i advanced by one byte.
-uint32_t decode_utf8_lenient(std::string_view s, size_t& i);
 
 }  // namespace sb::tok

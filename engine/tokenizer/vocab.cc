@@ -7,6 +7,7 @@
 #include <cstring>
 #include <initializer_list>
 
+#include "common/text.h"
 #include "engine/core/error.h"
 #include "engine/gguf/gguf.h"
 #include "engine/tokenizer/unicode.h"
@@ -93,7 +94,8 @@ std::string make_piece(const Vocab& v, int32_t id) {
   // (malformed vocab) is kept as its UTF-8 text.
   for (size_t i = 0; i < t.size();) {
     const size_t at = i;
-    const uint32_t cp = decode_utf8_lenient(t, i);
+    uint32_t cp;
+    i += text::utf8_next(t, i, &cp, text::Utf8::lenient);
     const int b = unicode_to_byte(cp);
     if (b >= 0) out.push_back(char(b));
     else out.append(t, at, i - at);

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/text.h"
 #include "evals/suite.h"
 #include "tests/test_support.h"
 
@@ -17,18 +18,12 @@ using namespace sb;
 
 namespace {
 
-size_t code_points(const std::string& s) {
-  size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-  return n;
-}
-
 // Share of the items whose gold is the unique extreme (shortest when sign = 1, longest when -1).
 double extreme_rate(const std::vector<const JsonlRecord*>& items, int sign) {
   int hits = 0;
   for (const auto* r : items) {
     std::vector<long> len;
-    for (const auto& c : r->value.at("choices")) len.push_back(sign * long(code_points(c.get<std::string>())));
+    for (const auto& c : r->value.at("choices")) len.push_back(sign * long(sb::text::utf8_length(c.get<std::string>())));
     const long best = *std::min_element(len.begin(), len.end());
     const int gold = r->value.at("answer");
     hits += len[size_t(gold)] == best && std::count(len.begin(), len.end(), best) == 1;

@@ -121,40 +121,11 @@ class RefBackend : public Backend {
   }
 
   void do_rope(Tensor& x, int64_t n_heads, const AttentionShape& s, int64_t pos0) override {
-    const float theta_scale = std::pow(s.rope_base, -2.0f / float(s.n_rot));
-    const float* ff = s.freq_factors.empty() ? nullptr : s.freq_factors.as<float>();
-    if (ff && s.freq_factors.rows() * s.freq_factors.cols() != s.n_rot / 2)
-      fail("ref rope: freq_factors has ", s.freq_factors.rows() * s.freq_factors.cols(), " values, expected ", s.n_rot / 2);
-    std::vector<float> cs(static_cast<size_t>(s.n_rot));
-    for (int64_t t = 0; t < x.rows(); ++t) {
-      float theta = float(pos0 + t);
-      for (int64_t i = 0; i < s.n_rot / 2; ++i) {
-        const float angle = s.freq_scale * (ff ? theta / ff[i] : theta);
-        cs[size_t(2 * i)] = std::cos(angle);
-        cs[size_t(2 * i + 1)] = std::sin(angle);
-        theta *= theta_scale;
-      }
-      for (int64_t h = 0; h < n_heads; ++h) {
-        float* v = x.as<float>() + t * x.cols() + h * s.head_dim;
-        for (int64_t i = 0; i < s.n_rot / 2; ++i) {
-          const int64_t a = s.rope_style == RopeStyle::Interleaved ? 2 * i : i;
-          const int64_t b = s.rope_style == RopeStyle::Interleaved ? 2 * i + 1 : i + s.n_rot / 2;
-          const float c = cs[size_t(2 * i)], sn = cs[size_t(2 * i + 1)];
-          const float x0 = v[a], x1 = v[b];
-          v[a] = x0 * c - x1 * sn;
-          v[b] = x0 * sn + x1 * c;
-        }
-      }
-    }
+    host_rope("ref", x, n_heads, s, pos0, 1);
   }
 
   void do_kv_store(KvCache& cache, int64_t layer, const Tensor& k, const Tensor& v, int64_t pos0) override {
-    auto& c = static_cast<HostKvCache&>(cache);
-    if (pos0 + k.rows() > c.n_ctx()) fail("KV cache overflow: position ", pos0 + k.rows(), " > context ", c.n_ctx());
-    for (int64_t t = 0; t < k.rows(); ++t) {
-      to_dtype(c.dtype(), k.as<float>() + t * k.cols(), c.k_row(layer, pos0 + t), c.kv_dim());
-      to_dtype(c.dtype(), v.as<float>() + t * v.cols(), c.v_row(layer, pos0 + t), c.kv_dim());
-    }
+    host_kv_store(cache, layer, k, v, pos0, to_dtype);
   }
 
   void do_attention(const Tensor& q, const KvCache& cache, int64_t layer, int64_t pos0, const AttentionShape& s,
