@@ -106,8 +106,10 @@ const MetricRow* find_metric(const TaskData& t, const std::string& name) {
   return nullptr;
 }
 
-// The metric whose value is the mean of the task's per-sample scores, else the first metric.
-std::string primary_metric(const TaskData& a, const TaskData& b) {
+// The metric the paired per-sample test applies to: the one whose value is the mean of the task's
+// per-sample scores, else the first metric. (Not "the suite's primary metric": that rule is
+// report::primary_metric, from the registry.)
+std::string paired_metric(const TaskData& a, const TaskData& b) {
   for (const TaskData* t : {&a, &b}) {
     if (t->scores.empty()) continue;
     double s = 0;
@@ -229,7 +231,7 @@ void accuracy_rows(const RunData& A, const RunData& B, const Options& o, std::ve
   for (const auto& task : order) {
     const TaskData& a = ta.count(task) ? ta.at(task) : empty;
     const TaskData& b = tb.count(task) ? tb.at(task) : empty;
-    const std::string primary = primary_metric(a, b);
+    const std::string primary = paired_metric(a, b);
     std::vector<std::string> names;
     for (const TaskData* t : {&a, &b})
       for (const auto* m : t->metrics)
