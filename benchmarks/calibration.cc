@@ -22,7 +22,7 @@ double dram_read(int threads, double seconds) {
   const size_t n = size_t(1) << 27;  // 128 Mi floats = 512 MiB
   auto mem = host_alloc(n * sizeof(float));
   float* a = static_cast<float*>(mem.get());
-  #pragma omp parallel for num_threads(threads)
+#pragma omp parallel for num_threads(threads)
   for (size_t i = 0; i < n; ++i) a[i] = float(i & 1023);
   double best = 0;
   const auto end = clk::now() + std::chrono::duration<double>(seconds);
@@ -30,7 +30,7 @@ double dram_read(int threads, double seconds) {
   do {
     const auto t0 = clk::now();
     float total = 0;
-    #pragma omp parallel for num_threads(threads) reduction(+ : total)
+#pragma omp parallel for num_threads(threads) reduction(+ : total)
     for (size_t i = 0; i < n; i += 16) {  // one load per 64-byte line is enough to stream it
       total += a[i];
     }
@@ -51,8 +51,8 @@ double matmul_peak(dnnl::memory::data_type wt, double seconds) {
     const int64_t M = 1024, K = 2048, N = 2048;
     const auto st = wt == memory::data_type::s8 ? memory::data_type::u8 : wt;
     const auto dt = wt == memory::data_type::s8 ? memory::data_type::s32 : memory::data_type::f32;
-    auto pd = matmul::primitive_desc(matmul::desc(memory::desc({M, K}, st, tag::ab), memory::desc({K, N}, wt, tag::any),
-                                                  memory::desc({M, N}, dt, tag::ab)), eng);
+    auto pd = matmul::primitive_desc(
+        matmul::desc(memory::desc({M, K}, st, tag::ab), memory::desc({K, N}, wt, tag::any), memory::desc({M, N}, dt, tag::ab)), eng);
     matmul prim(pd);
     memory src(pd.src_desc(), eng), w(pd.weights_desc(), eng), dst(pd.dst_desc(), eng);
     std::memset(src.get_data_handle(), 0, pd.src_desc().get_size());

@@ -38,9 +38,9 @@ using benchmark::Counter;
 
 struct GpuPeaks {
   std::string name;
-  double bw = 0;         // bytes/s
-  double bf16 = 0;       // dense FLOP/s
-  double f32 = 0;        // FLOP/s (CUDA cores)
+  double bw = 0;    // bytes/s
+  double bf16 = 0;  // dense FLOP/s
+  double f32 = 0;   // FLOP/s (CUDA cores)
   int64_t l2_bytes = 0;
 };
 GpuPeaks g_gpu;
@@ -61,8 +61,10 @@ GpuPeaks detect_gpu() {
   if (p.name.find("H200") != std::string::npos) {
     p.bw = 4.8e12, p.bf16 = 989e12, p.f32 = 67e12;
   } else if (p.name.find("H100") != std::string::npos) {
-    if (p.name.find("PCIe") != std::string::npos) p.bw = 2.0e12, p.bf16 = 756e12, p.f32 = 51e12;
-    else p.bw = 3.35e12, p.bf16 = 989e12, p.f32 = 67e12;
+    if (p.name.find("PCIe") != std::string::npos)
+      p.bw = 2.0e12, p.bf16 = 756e12, p.f32 = 51e12;
+    else
+      p.bw = 3.35e12, p.bf16 = 989e12, p.f32 = 67e12;
   } else {
     p.bw = bw_attr;
   }
@@ -142,8 +144,7 @@ void roofline(benchmark::State& st, double bytes, double flops, double peak_flop
   st.SetBytesProcessed(int64_t(bytes) * int64_t(st.iterations()));
   if (flops > 0) st.counters["FLOP/s"] = Counter(flops, Counter::kIsIterationInvariantRate);
   if (g_gpu.bw > 0) st.counters["pct_peak_bw"] = Counter(bytes / g_gpu.bw * 100.0, Counter::kIsIterationInvariantRate);
-  if (flops > 0 && peak_flops > 0)
-    st.counters["pct_peak_flops"] = Counter(flops / peak_flops * 100.0, Counter::kIsIterationInvariantRate);
+  if (flops > 0 && peak_flops > 0) st.counters["pct_peak_flops"] = Counter(flops / peak_flops * 100.0, Counter::kIsIterationInvariantRate);
 }
 
 // Runs `body` and turns an sb::Error into a skipped benchmark with the message.
@@ -168,28 +169,33 @@ const std::vector<float>& proj_weights(const Proj& p) {
   return it->second;
 }
 
-void register_matmul(const char* family, ComputeType compute, const std::vector<GgmlType>& types,
-                     const std::vector<int64_t>& ms, const std::vector<Proj>& projs) {
+void register_matmul(const char* family, ComputeType compute, const std::vector<GgmlType>& types, const std::vector<int64_t>& ms,
+                     const std::vector<Proj>& projs) {
   for (const auto& p : projs)
     for (GgmlType t : types)
       for (int64_t m : ms) {
-        const std::string name = std::string("cuda/") + family + "/" + p.name + "/" + ggml_type_name(uint32_t(t)) + "/M:" + std::to_string(m);
-        benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) {
-          guarded(st, [&] {
-            Backend& b = backend(compute);
-            auto q = quantized(t, proj_weights(p), p.n, p.k);
-            std::vector<std::unique_ptr<Weight>> ws;
-            ws.push_back(b.load_weight({"w", t, p.n, p.k, q.data()}));
-            const double wbytes = double(ws[0]->bytes());
-            const int copies = copies_for(wbytes, 256);
-            while (int(ws.size()) < copies) ws.push_back(b.load_weight({"w", t, p.n, p.k, q.data()}));
-            Tensor x = filled(b, m, p.k, 2), y = b.alloc(m, p.n, DType::F32);
-            timed(st, b, copies, [&](int r) { b.matmul(x, *ws[size_t(r)], y); });
-            const double flops = 2.0 * double(m) * double(p.n) * double(p.k);
-            roofline(st, wbytes + double(m * (p.k + p.n) * 4), flops, compute == ComputeType::BF16 ? g_gpu.bf16 : g_gpu.f32);
-            st.counters["weight_copies"] = copies;
-          });
-        })->UseManualTime()->Unit(benchmark::kMicrosecond);
+        const std::string name =
+            std::string("cuda/") + family + "/" + p.name + "/" + ggml_type_name(uint32_t(t)) + "/M:" + std::to_string(m);
+        benchmark::RegisterBenchmark(name.c_str(),
+                                     [=](benchmark::State& st) {
+                                       guarded(st, [&] {
+                                         Backend& b = backend(compute);
+                                         auto q = quantized(t, proj_weights(p), p.n, p.k);
+                                         std::vector<std::unique_ptr<Weight>> ws;
+                                         ws.push_back(b.load_weight({"w", t, p.n, p.k, q.data()}));
+                                         const double wbytes = double(ws[0]->bytes());
+                                         const int copies = copies_for(wbytes, 256);
+                                         while (int(ws.size()) < copies) ws.push_back(b.load_weight({"w", t, p.n, p.k, q.data()}));
+                                         Tensor x = filled(b, m, p.k, 2), y = b.alloc(m, p.n, DType::F32);
+                                         timed(st, b, copies, [&](int r) { b.matmul(x, *ws[size_t(r)], y); });
+                                         const double flops = 2.0 * double(m) * double(p.n) * double(p.k);
+                                         roofline(st, wbytes + double(m * (p.k + p.n) * 4), flops,
+                                                  compute == ComputeType::BF16 ? g_gpu.bf16 : g_gpu.f32);
+                                         st.counters["weight_copies"] = copies;
+                                       });
+                                     })
+            ->UseManualTime()
+            ->Unit(benchmark::kMicrosecond);
       }
 }
 
@@ -200,22 +206,26 @@ void register_matmul_int8(const std::vector<int64_t>& ms, const std::vector<Proj
   for (const auto& p : projs)
     for (int64_t m : ms) {
       const std::string name = std::string("cuda/matmul_int8/") + p.name + "/int8/M:" + std::to_string(m);
-      benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) {
-        guarded(st, [&] {
-          Backend& b = backend(ComputeType::F32);
-          auto q = compress::quantize_int8(proj_weights(p).data(), p.n, p.k);
-          const WeightSource src{"w", GgmlType::F32, p.n, p.k, q.q.data(), WeightFormat::Int8PerChannel, q.scales.data()};
-          std::vector<std::unique_ptr<Weight>> ws;
-          ws.push_back(b.load_weight(src));
-          const double wbytes = double(ws[0]->bytes());
-          const int copies = copies_for(wbytes, 256);
-          while (int(ws.size()) < copies) ws.push_back(b.load_weight(src));
-          Tensor x = filled(b, m, p.k, 2), y = b.alloc(m, p.n, DType::F32);
-          timed(st, b, copies, [&](int r) { b.matmul(x, *ws[size_t(r)], y); });
-          roofline(st, wbytes + double(m * (p.k + p.n) * 4), 2.0 * double(m) * double(p.n) * double(p.k), g_gpu.f32);
-          st.counters["weight_copies"] = copies;
-        });
-      })->UseManualTime()->Unit(benchmark::kMicrosecond);
+      benchmark::RegisterBenchmark(
+          name.c_str(),
+          [=](benchmark::State& st) {
+            guarded(st, [&] {
+              Backend& b = backend(ComputeType::F32);
+              auto q = compress::quantize_int8(proj_weights(p).data(), p.n, p.k);
+              const WeightSource src{"w", GgmlType::F32, p.n, p.k, q.q.data(), WeightFormat::Int8PerChannel, q.scales.data()};
+              std::vector<std::unique_ptr<Weight>> ws;
+              ws.push_back(b.load_weight(src));
+              const double wbytes = double(ws[0]->bytes());
+              const int copies = copies_for(wbytes, 256);
+              while (int(ws.size()) < copies) ws.push_back(b.load_weight(src));
+              Tensor x = filled(b, m, p.k, 2), y = b.alloc(m, p.n, DType::F32);
+              timed(st, b, copies, [&](int r) { b.matmul(x, *ws[size_t(r)], y); });
+              roofline(st, wbytes + double(m * (p.k + p.n) * 4), 2.0 * double(m) * double(p.n) * double(p.k), g_gpu.f32);
+              st.counters["weight_copies"] = copies;
+            });
+          })
+          ->UseManualTime()
+          ->Unit(benchmark::kMicrosecond);
     }
 }
 
@@ -225,24 +235,27 @@ void register_attention() {
     for (bool prefill : {false, true}) {
       if (g_short && prefill) continue;
       const std::string name = "cuda/attention/ctx:" + std::to_string(ctx) + (prefill ? "/prefill" : "/decode");
-      benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) {
-        guarded(st, [&] {
-          Backend& b = backend(ComputeType::F32);
-          AttentionShape s{16, 16, 32, 32, 10000.0f, RopeStyle::Interleaved};
-          const double layer_bytes = double(ctx) * 512 * 2 * 2;  // f16 K and V
-          const int layers = prefill ? 1 : copies_for(layer_bytes, 64);
-          auto cache = b.create_kv_cache(layers, ctx, 512, DType::F16);
-          Tensor k = filled(b, ctx, 512, 3), v = filled(b, ctx, 512, 4);
-          for (int l = 0; l < layers; ++l) b.kv_store(*cache, l, k, v, 0);
-          const int64_t T = prefill ? ctx : 1, pos0 = prefill ? 0 : ctx - 1;
-          Tensor q = filled(b, T, 512, 5), out = b.alloc(T, 512, DType::F32);
-          timed(st, b, layers, [&](int r) { b.attention(q, *cache, r, pos0, s, out); });
-          // bytes: the f16 K and V once; FLOPs: q.k and p.v (2 * 32 each) per head per (query, key) pair
-          const double pairs = prefill ? double(ctx) * double(ctx + 1) / 2 : double(ctx);
-          roofline(st, layer_bytes + double(T) * 512 * 8, pairs * 16 * 32 * 4, g_gpu.f32);
-          st.counters["kv_copies"] = layers;
-        });
-      })->UseManualTime()->Unit(benchmark::kMicrosecond);
+      benchmark::RegisterBenchmark(name.c_str(),
+                                   [=](benchmark::State& st) {
+                                     guarded(st, [&] {
+                                       Backend& b = backend(ComputeType::F32);
+                                       AttentionShape s{16, 16, 32, 32, 10000.0f, RopeStyle::Interleaved};
+                                       const double layer_bytes = double(ctx) * 512 * 2 * 2;  // f16 K and V
+                                       const int layers = prefill ? 1 : copies_for(layer_bytes, 64);
+                                       auto cache = b.create_kv_cache(layers, ctx, 512, DType::F16);
+                                       Tensor k = filled(b, ctx, 512, 3), v = filled(b, ctx, 512, 4);
+                                       for (int l = 0; l < layers; ++l) b.kv_store(*cache, l, k, v, 0);
+                                       const int64_t T = prefill ? ctx : 1, pos0 = prefill ? 0 : ctx - 1;
+                                       Tensor q = filled(b, T, 512, 5), out = b.alloc(T, 512, DType::F32);
+                                       timed(st, b, layers, [&](int r) { b.attention(q, *cache, r, pos0, s, out); });
+                                       // bytes: the f16 K and V once; FLOPs: q.k and p.v (2 * 32 each) per head per (query, key) pair
+                                       const double pairs = prefill ? double(ctx) * double(ctx + 1) / 2 : double(ctx);
+                                       roofline(st, layer_bytes + double(T) * 512 * 8, pairs * 16 * 32 * 4, g_gpu.f32);
+                                       st.counters["kv_copies"] = layers;
+                                     });
+                                   })
+          ->UseManualTime()
+          ->Unit(benchmark::kMicrosecond);
     }
 }
 
@@ -250,64 +263,82 @@ void register_rowwise() {
   const int reps = 20;
   for (int64_t m : {int64_t(1), int64_t(512)}) {
     const std::string M = "/M:" + std::to_string(m);
-    benchmark::RegisterBenchmark(("cuda/rmsnorm" + M).c_str(), [=](benchmark::State& st) {
-      guarded(st, [&] {
-        Backend& b = backend(ComputeType::F32);
-        Tensor x = filled(b, m, 512, 6), w = filled(b, 1, 512, 7), o = b.alloc(m, 512, DType::F32);
-        timed(st, b, reps, [&](int) { b.rmsnorm(x, w, 1e-5f, o); });
-        roofline(st, double(m) * 512 * 8, double(m) * 512 * 4, g_gpu.f32);
-      });
-    })->UseManualTime()->Unit(benchmark::kMicrosecond);
-    benchmark::RegisterBenchmark(("cuda/rope" + M).c_str(), [=](benchmark::State& st) {
-      guarded(st, [&] {
-        Backend& b = backend(ComputeType::F32);
-        AttentionShape s{16, 16, 32, 32, 10000.0f, RopeStyle::Interleaved};
-        Tensor x = filled(b, m, 512, 8);
-        timed(st, b, reps, [&](int) { b.rope(x, 16, s, 100); });
-        roofline(st, double(m) * 512 * 8, double(m) * 512 * 3, g_gpu.f32);
-      });
-    })->UseManualTime()->Unit(benchmark::kMicrosecond);
-    benchmark::RegisterBenchmark(("cuda/swiglu" + M).c_str(), [=](benchmark::State& st) {
-      guarded(st, [&] {
-        Backend& b = backend(ComputeType::F32);
-        Tensor g = filled(b, m, 2048, 9), u = filled(b, m, 2048, 10), o = b.alloc(m, 2048, DType::F32);
-        timed(st, b, reps, [&](int) { b.swiglu(g, u, o); });
-        roofline(st, double(m) * 2048 * 12, double(m) * 2048 * 6, g_gpu.f32);
-      });
-    })->UseManualTime()->Unit(benchmark::kMicrosecond);
-    benchmark::RegisterBenchmark(("cuda/embed" + M).c_str(), [=](benchmark::State& st) {
-      guarded(st, [&] {
-        Backend& b = backend(ComputeType::F32);
-        auto table = quantized(GgmlType::F16, randn(size_t(32000) * 512, 11, 0.02f), 32000, 512);
-        auto w = b.load_weight({"emb", GgmlType::F16, 32000, 512, table.data()});
-        std::vector<int32_t> ids(static_cast<size_t>(m));
-        for (size_t i = 0; i < ids.size(); ++i) ids[i] = int32_t((i * 7919) % 32000);
-        Tensor x = b.alloc(m, 512, DType::F32);
-        // includes the host -> device copy of the ids, as in a real step
-        timed(st, b, reps, [&](int) { b.embed(*w, ids.data(), m, x); });
-        roofline(st, double(m) * 512 * 6, 0, 0);
-      });
-    })->UseManualTime()->Unit(benchmark::kMicrosecond);
-    benchmark::RegisterBenchmark(("cuda/kv_store" + M).c_str(), [=](benchmark::State& st) {
-      guarded(st, [&] {
-        Backend& b = backend(ComputeType::F32);
-        auto cache = b.create_kv_cache(1, 2048, 512, DType::F16);
-        Tensor k = filled(b, m, 512, 12), v = filled(b, m, 512, 13);
-        timed(st, b, reps, [&](int) { b.kv_store(*cache, 0, k, v, 0); });
-        roofline(st, double(m) * 512 * 2 * (4 + 2), 0, 0);
-      });
-    })->UseManualTime()->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("cuda/rmsnorm" + M).c_str(),
+                                 [=](benchmark::State& st) {
+                                   guarded(st, [&] {
+                                     Backend& b = backend(ComputeType::F32);
+                                     Tensor x = filled(b, m, 512, 6), w = filled(b, 1, 512, 7), o = b.alloc(m, 512, DType::F32);
+                                     timed(st, b, reps, [&](int) { b.rmsnorm(x, w, 1e-5f, o); });
+                                     roofline(st, double(m) * 512 * 8, double(m) * 512 * 4, g_gpu.f32);
+                                   });
+                                 })
+        ->UseManualTime()
+        ->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("cuda/rope" + M).c_str(),
+                                 [=](benchmark::State& st) {
+                                   guarded(st, [&] {
+                                     Backend& b = backend(ComputeType::F32);
+                                     AttentionShape s{16, 16, 32, 32, 10000.0f, RopeStyle::Interleaved};
+                                     Tensor x = filled(b, m, 512, 8);
+                                     timed(st, b, reps, [&](int) { b.rope(x, 16, s, 100); });
+                                     roofline(st, double(m) * 512 * 8, double(m) * 512 * 3, g_gpu.f32);
+                                   });
+                                 })
+        ->UseManualTime()
+        ->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("cuda/swiglu" + M).c_str(),
+                                 [=](benchmark::State& st) {
+                                   guarded(st, [&] {
+                                     Backend& b = backend(ComputeType::F32);
+                                     Tensor g = filled(b, m, 2048, 9), u = filled(b, m, 2048, 10), o = b.alloc(m, 2048, DType::F32);
+                                     timed(st, b, reps, [&](int) { b.swiglu(g, u, o); });
+                                     roofline(st, double(m) * 2048 * 12, double(m) * 2048 * 6, g_gpu.f32);
+                                   });
+                                 })
+        ->UseManualTime()
+        ->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("cuda/embed" + M).c_str(),
+                                 [=](benchmark::State& st) {
+                                   guarded(st, [&] {
+                                     Backend& b = backend(ComputeType::F32);
+                                     auto table = quantized(GgmlType::F16, randn(size_t(32000) * 512, 11, 0.02f), 32000, 512);
+                                     auto w = b.load_weight({"emb", GgmlType::F16, 32000, 512, table.data()});
+                                     std::vector<int32_t> ids(static_cast<size_t>(m));
+                                     for (size_t i = 0; i < ids.size(); ++i) ids[i] = int32_t((i * 7919) % 32000);
+                                     Tensor x = b.alloc(m, 512, DType::F32);
+                                     // includes the host -> device copy of the ids, as in a real step
+                                     timed(st, b, reps, [&](int) { b.embed(*w, ids.data(), m, x); });
+                                     roofline(st, double(m) * 512 * 6, 0, 0);
+                                   });
+                                 })
+        ->UseManualTime()
+        ->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark(("cuda/kv_store" + M).c_str(),
+                                 [=](benchmark::State& st) {
+                                   guarded(st, [&] {
+                                     Backend& b = backend(ComputeType::F32);
+                                     auto cache = b.create_kv_cache(1, 2048, 512, DType::F16);
+                                     Tensor k = filled(b, m, 512, 12), v = filled(b, m, 512, 13);
+                                     timed(st, b, reps, [&](int) { b.kv_store(*cache, 0, k, v, 0); });
+                                     roofline(st, double(m) * 512 * 2 * (4 + 2), 0, 0);
+                                   });
+                                 })
+        ->UseManualTime()
+        ->Unit(benchmark::kMicrosecond);
   }
-  benchmark::RegisterBenchmark("cuda/argmax/V:32000", [=](benchmark::State& st) {
-    guarded(st, [&] {
-      Backend& b = backend(ComputeType::F32);
-      Tensor l = filled(b, 1, 32000, 14);
-      int32_t id = 0;
-      // synchronous: kernel + 4-byte copy back, i.e. what a greedy decode step pays
-      timed(st, b, 1, [&](int) { b.argmax_rows(l, &id); });
-      roofline(st, 32000.0 * 4, 0, 0);
-    });
-  })->UseManualTime()->Unit(benchmark::kMicrosecond);
+  benchmark::RegisterBenchmark("cuda/argmax/V:32000",
+                               [=](benchmark::State& st) {
+                                 guarded(st, [&] {
+                                   Backend& b = backend(ComputeType::F32);
+                                   Tensor l = filled(b, 1, 32000, 14);
+                                   int32_t id = 0;
+                                   // synchronous: kernel + 4-byte copy back, i.e. what a greedy decode step pays
+                                   timed(st, b, 1, [&](int) { b.argmax_rows(l, &id); });
+                                   roofline(st, 32000.0 * 4, 0, 0);
+                                 });
+                               })
+      ->UseManualTime()
+      ->Unit(benchmark::kMicrosecond);
 }
 
 }  // namespace

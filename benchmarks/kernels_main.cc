@@ -226,9 +226,8 @@ void register_qdot() {
     const char* shape;
     Proj p;
   };
-  std::vector<Shape> projs{{"spark", {"attn_qkvo", 512, 512}},  {"spark", {"ffn_gate_up", 2048, 512}},
-                           {"spark", {"ffn_down", 512, 2048}},  {"1b", {"attn_q", 2048, 2048}},
-                           {"1b", {"attn_kv", 512, 2048}},      {"1b", {"ffn_gate_up", 8192, 2048}},
+  std::vector<Shape> projs{{"spark", {"attn_qkvo", 512, 512}}, {"spark", {"ffn_gate_up", 2048, 512}}, {"spark", {"ffn_down", 512, 2048}},
+                           {"1b", {"attn_q", 2048, 2048}},     {"1b", {"attn_kv", 512, 2048}},        {"1b", {"ffn_gate_up", 8192, 2048}},
                            {"1b", {"ffn_down", 2048, 8192}}};
   std::vector<GgmlType> types{GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K};
   std::vector<int64_t> ms{1, 128};
@@ -254,10 +253,9 @@ void register_qdot() {
             const int nt = g_threads > 0 ? g_threads : omp_get_num_procs();
             for (auto _ : st) {
               for (int64_t r = 0; r < m; ++r) kern.quantize(t, x.data() + r * p.k, xq.data() + size_t(r) * xb, p.k);
-              #pragma omp parallel for schedule(static) num_threads(nt)
+#pragma omp parallel for schedule(static) num_threads(nt)
               for (int64_t n0 = 0; n0 < p.n; n0 += 16)
-                kern.gemm(t, q.data(), rb, p.k, xq.data(), xb, m, y.data(), p.n, n0, std::min<int64_t>(n0 + 16, p.n), nullptr,
-                          false);
+                kern.gemm(t, q.data(), rb, p.k, xq.data(), xb, m, y.data(), p.n, n0, std::min<int64_t>(n0 + 16, p.n), nullptr, false);
               benchmark::ClobberMemory();
             }
             roofline(st, double(q.size()) + double(m * (p.k + p.n) * 4), 2.0 * double(m) * double(p.n) * double(p.k));
@@ -275,9 +273,8 @@ void register_qgemm() {
     const char* shape;
     Proj p;
   };
-  std::vector<Shape> projs{{"spark", {"attn_qkvo", 512, 512}},  {"spark", {"ffn_gate_up", 2048, 512}},
-                           {"spark", {"ffn_down", 512, 2048}},  {"1b", {"attn_q", 2048, 2048}},
-                           {"1b", {"attn_kv", 512, 2048}},      {"1b", {"ffn_gate_up", 8192, 2048}},
+  std::vector<Shape> projs{{"spark", {"attn_qkvo", 512, 512}}, {"spark", {"ffn_gate_up", 2048, 512}}, {"spark", {"ffn_down", 512, 2048}},
+                           {"1b", {"attn_q", 2048, 2048}},     {"1b", {"attn_kv", 512, 2048}},        {"1b", {"ffn_gate_up", 8192, 2048}},
                            {"1b", {"ffn_down", 2048, 8192}}};
   std::vector<GgmlType> types{GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K};
   std::vector<int64_t> ms{128, 512};
@@ -293,31 +290,36 @@ void register_qgemm() {
         for (int64_t m : ms) {
           const std::string name = std::string("qgemm/") + cpu::isa_name(isa) + "/" + shape + "/" + p.name + "/" +
                                    ggml_type_name(uint32_t(t)) + "/M:" + std::to_string(m);
-          benchmark::RegisterBenchmark(name.c_str(), [=, p = p](benchmark::State& st) {
-            const auto& kern = cpu::qgemm_kernels(isa);
-            auto q = quantized(t, randn(size_t(p.n * p.k), 1, 0.05f), p.n, p.k);
-            const size_t rb = size_t(ggml_row_bytes(t, p.k)), xb = cpu::qgemm_act_row_bytes(p.k);
-            const int64_t panels = (p.n + kern.lanes - 1) / kern.lanes;
-            std::vector<uint8_t> packed(kern.packed_bytes(t, p.n, p.k));
-            kern.pack(t, q.data(), rb, p.n, p.k, packed.data(), 0, panels);
-            auto x = randn(size_t(m * p.k), 2);
-            std::vector<uint8_t> xq(size_t(m) * xb);
-            std::vector<float> y(size_t(m * p.n));
-            const int nt = g_threads > 0 ? g_threads : omp_get_num_procs();
-            for (auto _ : st) {
-              #pragma omp parallel for schedule(static) num_threads(nt)
-              for (int64_t r = 0; r < m; ++r) kern.quantize(x.data() + r * p.k, xq.data() + size_t(r) * xb, p.k);
-              #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-              for (int64_t p0 = 0; p0 < panels; p0 += 2)
-                kern.gemm(t, packed.data(), p.n, p.k, xq.data(), m, y.data(), p.n, p0, std::min<int64_t>(p0 + 2, panels), nullptr,
-                          false);
-              benchmark::ClobberMemory();
-            }
-            const double flops = 2.0 * double(m) * double(p.n) * double(p.k);
-            roofline(st, double(packed.size()) + double(m * (p.k + p.n) * 4), flops);
-            if (g_peaks.s8_ops > 0)
-              st.counters["pct_peak_s8"] = benchmark::Counter(flops / g_peaks.s8_ops * 100.0, benchmark::Counter::kIsIterationInvariantRate);
-          })->Unit(benchmark::kMicrosecond)->UseRealTime();  // rates per wall second (the work runs on OpenMP threads)
+          benchmark::RegisterBenchmark(name.c_str(),
+                                       [=, p = p](benchmark::State& st) {
+                                         const auto& kern = cpu::qgemm_kernels(isa);
+                                         auto q = quantized(t, randn(size_t(p.n * p.k), 1, 0.05f), p.n, p.k);
+                                         const size_t rb = size_t(ggml_row_bytes(t, p.k)), xb = cpu::qgemm_act_row_bytes(p.k);
+                                         const int64_t panels = (p.n + kern.lanes - 1) / kern.lanes;
+                                         std::vector<uint8_t> packed(kern.packed_bytes(t, p.n, p.k));
+                                         kern.pack(t, q.data(), rb, p.n, p.k, packed.data(), 0, panels);
+                                         auto x = randn(size_t(m * p.k), 2);
+                                         std::vector<uint8_t> xq(size_t(m) * xb);
+                                         std::vector<float> y(size_t(m * p.n));
+                                         const int nt = g_threads > 0 ? g_threads : omp_get_num_procs();
+                                         for (auto _ : st) {
+#pragma omp parallel for schedule(static) num_threads(nt)
+                                           for (int64_t r = 0; r < m; ++r)
+                                             kern.quantize(x.data() + r * p.k, xq.data() + size_t(r) * xb, p.k);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+                                           for (int64_t p0 = 0; p0 < panels; p0 += 2)
+                                             kern.gemm(t, packed.data(), p.n, p.k, xq.data(), m, y.data(), p.n, p0,
+                                                       std::min<int64_t>(p0 + 2, panels), nullptr, false);
+                                           benchmark::ClobberMemory();
+                                         }
+                                         const double flops = 2.0 * double(m) * double(p.n) * double(p.k);
+                                         roofline(st, double(packed.size()) + double(m * (p.k + p.n) * 4), flops);
+                                         if (g_peaks.s8_ops > 0)
+                                           st.counters["pct_peak_s8"] = benchmark::Counter(flops / g_peaks.s8_ops * 100.0,
+                                                                                           benchmark::Counter::kIsIterationInvariantRate);
+                                       })
+              ->Unit(benchmark::kMicrosecond)
+              ->UseRealTime();  // rates per wall second (the work runs on OpenMP threads)
         }
 }
 
@@ -334,9 +336,9 @@ void register_decode() {
     int64_t k;
     std::vector<int64_t> ns;
   };
-  std::vector<Group> groups{{"spark", "qkv", 512, {512, 512, 512}},   {"spark", "o", 512, {512}},
+  std::vector<Group> groups{{"spark", "qkv", 512, {512, 512, 512}},  {"spark", "o", 512, {512}},
                             {"spark", "gate_up", 512, {2048, 2048}}, {"spark", "down", 2048, {512}},
-                            {"1b", "qkv", 2048, {2048, 512, 512}},    {"1b", "o", 2048, {2048}},
+                            {"1b", "qkv", 2048, {2048, 512, 512}},   {"1b", "o", 2048, {2048}},
                             {"1b", "gate_up", 2048, {8192, 8192}},   {"1b", "down", 8192, {2048}}};
   std::vector<GgmlType> types{GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K};
   if (g_short) {
@@ -347,8 +349,8 @@ void register_decode() {
     for (GgmlType t : types)
       for (ComputeType ct : {ComputeType::F32, ComputeType::Q8}) {
         if (ct == ComputeType::Q8 && cpu::q8_act_kind(t) == 0) continue;  // same kernels as f32
-        const std::string name = std::string("decode/") + g.shape + "/" + g.name + "/" + ggml_type_name(uint32_t(t)) +
-                                 (ct == ComputeType::Q8 ? "/q8" : "/f32");
+        const std::string name =
+            std::string("decode/") + g.shape + "/" + g.name + "/" + ggml_type_name(uint32_t(t)) + (ct == ComputeType::Q8 ? "/q8" : "/f32");
         benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) {
           BackendOptions o;
           o.threads = g_threads;
@@ -385,9 +387,12 @@ int main(int argc, char** argv) {
   sb::bound_openmp_spinning(argv);
   std::vector<char*> args;
   for (int i = 0; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--short") == 0) g_short = true;
-    else if (std::strncmp(argv[i], "--threads=", 10) == 0) g_threads = std::atoi(argv[i] + 10);
-    else args.push_back(argv[i]);
+    if (std::strcmp(argv[i], "--short") == 0)
+      g_short = true;
+    else if (std::strncmp(argv[i], "--threads=", 10) == 0)
+      g_threads = std::atoi(argv[i] + 10);
+    else
+      args.push_back(argv[i]);
   }
   static char short_min_time[] = "--benchmark_min_time=0.01";
   bool has_min_time = false;
@@ -407,7 +412,7 @@ int main(int argc, char** argv) {
   register_calibration();
   for (const auto& be : available_backends())
     if (be != "ref" && be != "cuda") register_backend(be);
-  sb::bench::register_cuda_kernels(g_short);  // cuda/*: timed with CUDA events (kernels_cuda.cc)
+  sb::bench::register_cuda_kernels(g_short);              // cuda/*: timed with CUDA events (kernels_cuda.cc)
   sb::bench::register_quant_kernels(g_short, g_threads);  // quant/*: int8, q8_0, q4_0 (kernels_quant.cc)
   register_conversions();
   sb::bench::register_train_kernels(g_short, g_threads, g_peaks.f32_flops);  // train/*: training steps (kernels_train.cc)

@@ -4,4 +4,4 @@
 namespace sb::bench {
 // Registers quant/* benchmarks (a small subset when `short_mode`); nothing without oneDNN.
 void register_quant_kernels(bool short_mode, int threads);
-}
+}  // namespace sb::bench

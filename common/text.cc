@@ -11,9 +11,12 @@ size_t utf8_next(std::string_view s, size_t i, uint32_t* cp, Utf8 mode) {
   if (c < 0x80) return *cp = c, 1;
   size_t n = 0;
   uint32_t v = 0;
-  if ((c & 0xE0) == 0xC0) n = 2, v = c & 0x1F;
-  else if ((c & 0xF0) == 0xE0) n = 3, v = c & 0x0F;
-  else if ((c & 0xF8) == 0xF0) n = 4, v = c & 0x07;
+  if ((c & 0xE0) == 0xC0)
+    n = 2, v = c & 0x1F;
+  else if ((c & 0xF0) == 0xE0)
+    n = 3, v = c & 0x0F;
+  else if ((c & 0xF8) == 0xF0)
+    n = 4, v = c & 0x07;
   bool ok = n > 0 && i + n <= s.size();
   for (size_t k = 1; ok && k < n; ++k) {
     if ((b(i + k) & 0xC0) != 0x80) ok = false;
@@ -85,11 +88,21 @@ std::string xml_escape(std::string_view s) {
       continue;
     }
     switch (cp) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
       default:
         if (cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\r') break;  // not allowed in XML 1.0
         if (cp == 0xFFFE || cp == 0xFFFF) break;
@@ -104,12 +117,18 @@ std::string md_cell(std::string_view s) {
   std::string o;
   o.reserve(s.size());
   for (char c : s) {
-    if (c == '|') o += "\\|";
-    else if (c == '\n' || c == '\r') o += ' ';
-    else if (c == '<') o += "&lt;";
-    else if (c == '>') o += "&gt;";
-    else if (c == '&') o += "&amp;";
-    else o += c;
+    if (c == '|')
+      o += "\\|";
+    else if (c == '\n' || c == '\r')
+      o += ' ';
+    else if (c == '<')
+      o += "&lt;";
+    else if (c == '>')
+      o += "&gt;";
+    else if (c == '&')
+      o += "&amp;";
+    else
+      o += c;
   }
   return o;
 }

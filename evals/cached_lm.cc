@@ -9,9 +9,7 @@
 
 namespace sb {
 namespace {
-std::string key_of(const std::string& identity, const nlohmann::json& req) {
-  return sha256_hex(identity + '\0' + req.dump());
-}
+std::string key_of(const std::string& identity, const nlohmann::json& req) { return sha256_hex(identity + '\0' + req.dump()); }
 // JSON has no NaN or infinity (nlohmann writes them as null): a non-finite log-likelihood from a
 // broken model is stored as the string "nan", "inf" or "-inf" and read back as that value.
 nlohmann::json num_out(double v) {
@@ -76,8 +74,8 @@ TokenLogprobs CachedLM::token_logprobs(const std::string& text) {
 }
 
 GenResult CachedLM::generate(const GenRequest& r) {
-  nlohmann::json req{{"type", "generate"}, {"prompt", r.prompt}, {"stop", r.stop}, {"max_tokens", r.max_tokens},
-                     {"temperature", r.temperature}, {"top_p", r.top_p}, {"top_k", r.top_k}, {"seed", r.seed}};
+  nlohmann::json req{{"type", "generate"},           {"prompt", r.prompt}, {"stop", r.stop},   {"max_tokens", r.max_tokens},
+                     {"temperature", r.temperature}, {"top_p", r.top_p},   {"top_k", r.top_k}, {"seed", r.seed}};
   if (r.chat) req["chat"] = true;
   const std::string key = key_of(identity(), req);
   if (auto v = cache_.get(key)) {
@@ -87,8 +85,12 @@ GenResult CachedLM::generate(const GenRequest& r) {
   }
   ++misses_;
   GenResult out = inner_.generate(r);
-  cache_.put(key, nlohmann::json{{"text", out.text}, {"stop_reason", out.stop_reason}, {"n_prompt_tokens", out.n_prompt_tokens},
-                                 {"n_gen_tokens", out.n_gen_tokens}, {"ttft_ms", out.ttft_ms}, {"tpot_ms", out.tpot_ms},
+  cache_.put(key, nlohmann::json{{"text", out.text},
+                                 {"stop_reason", out.stop_reason},
+                                 {"n_prompt_tokens", out.n_prompt_tokens},
+                                 {"n_gen_tokens", out.n_gen_tokens},
+                                 {"ttft_ms", out.ttft_ms},
+                                 {"tpot_ms", out.tpot_ms},
                                  {"total_ms", out.total_ms}}
                       .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   return out;

@@ -83,7 +83,6 @@ def _main():
 _main()
 )PY";
 
-
 std::string chat_one_line(std::string s) {
   for (char& c : s)
     if (c == '\n' || c == '\r') c = ' ';
@@ -130,7 +129,8 @@ ChatTemplate::ChatTemplate(Options opt) : opt_(std::move(opt)) {
   err_fd_ = err.read;
   try {
     nlohmann::json init{{"template", opt_.source}, {"bos_token", opt_.bos_token}, {"eos_token", opt_.eos_token}};
-    const nlohmann::json j = parse_answer(request(init.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace), opt_.start_timeout_s));
+    const nlohmann::json j =
+        parse_answer(request(init.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace), opt_.start_timeout_s));
     version_ = j.value("version", std::string());
   } catch (...) {
     stop();  // the destructor does not run for a throwing constructor
@@ -183,7 +183,9 @@ void ChatTemplate::die(const std::string& what) {
   if (pid_ > 0) ::kill(-pid_, SIGKILL);
   // Collect what it said on stderr before the pipe closed.
   while (err_fd_ >= 0) {
-    struct pollfd p{err_fd_, POLLIN, 0};
+    struct pollfd p {
+      err_fd_, POLLIN, 0
+    };
     if (::poll(&p, 1, 200) <= 0) break;
     char buf[4096];
     const ssize_t n = ::read(err_fd_, buf, sizeof buf);
@@ -198,14 +200,15 @@ void ChatTemplate::die(const std::string& what) {
   }
   stop();
   const std::string said = text::last_line(errbuf_);
-  dead_ = "chat template " + opt_.name + ": the Jinja2 helper (" + python_path() + ") " + what + (said.empty() ? "" : ": " + chat_one_line(said));
+  dead_ = "chat template " + opt_.name + ": the Jinja2 helper (" + python_path() + ") " + what +
+          (said.empty() ? "" : ": " + chat_one_line(said));
   fail(dead_);
 }
 
 std::string ChatTemplate::request(const std::string& line, double timeout_s) {
   if (!dead_.empty()) fail(dead_);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                                               std::chrono::duration<double>(timeout_s));
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(timeout_s));
   const std::string msg = line + "\n";
   size_t sent = 0;
   inbuf_.clear();
@@ -249,8 +252,10 @@ std::string ChatTemplate::request(const std::string& line, double timeout_s) {
     if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
       char buf[65536];
       const ssize_t k = ::recv(sock_, buf, sizeof buf, MSG_DONTWAIT);
-      if (k > 0) inbuf_.append(buf, size_t(k));
-      else if (k == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) die("exited");
+      if (k > 0)
+        inbuf_.append(buf, size_t(k));
+      else if (k == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+        die("exited");
     }
   }
 }

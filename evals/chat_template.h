@@ -50,8 +50,8 @@ class ChatTemplate {
     std::string name;       // for messages: "model.gguf (tokenizer.chat_template)" or a file
     std::string bos_token;  // texts of the vocab's BOS / EOS tokens ("" when it has none)
     std::string eos_token;
-    double timeout_s = 60;         // per render
-    double start_timeout_s = 60;   // start-up: interpreter, jinja2 import, template compilation
+    double timeout_s = 60;        // per render
+    double start_timeout_s = 60;  // start-up: interpreter, jinja2 import, template compilation
   };
 
   explicit ChatTemplate(Options opt);
@@ -81,8 +81,8 @@ class ChatTemplate {
   Options opt_;
   std::string version_;
   pid_t pid_ = -1;
-  int sock_ = -1;     // our end of the stdin/stdout socket pair
-  int err_fd_ = -1;   // read end of the helper's stderr
+  int sock_ = -1;    // our end of the stdin/stdout socket pair
+  int err_fd_ = -1;  // read end of the helper's stderr
   std::string inbuf_, errbuf_;
   std::string dead_;  // set once the helper is gone: why
 };

@@ -66,7 +66,9 @@ Json parse_object(const std::string& path, const Line& line) {
 }
 
 template <class Json>
-const char* type_of(const Json& v) { return v.type_name(); }
+const char* type_of(const Json& v) {
+  return v.type_name();
+}
 
 template <class Json>
 std::string get_string(const std::string& path, int64_t ln, const Json& j, const char* key) {
@@ -107,7 +109,8 @@ std::string get_task_id(const std::string& path, int64_t ln, const Json& j) {
   auto it = j.find("task_id");
   if (it == j.end()) fail(path, ":", ln, ": missing field \"task_id\"");
   if (it->is_string()) return it->template get<std::string>();
-  if (it->is_number_integer()) return it->is_number_unsigned() ? std::to_string(it->template get<uint64_t>()) : std::to_string(it->template get<int64_t>());
+  if (it->is_number_integer())
+    return it->is_number_unsigned() ? std::to_string(it->template get<uint64_t>()) : std::to_string(it->template get<int64_t>());
   fail(path, ":", ln, ": field \"task_id\" must be a string or an integer, got ", type_of(*it));
 }
 
@@ -215,7 +218,8 @@ std::string assemble_program(const CodeProblem& p, const std::string& completion
     }
     case CodeFormat::HumanEvalFix:
       return std::string(kFixImports) + rstrip(p.declaration) + completion + "\n" + fix_test(p);
-    case CodeFormat::Mbpp: break;
+    case CodeFormat::Mbpp:
+      break;
   }
   std::string s = completion + "\n" + p.test_setup_code + "\n";
   for (const auto& t : p.test_imports) s += t + "\n";
@@ -224,13 +228,11 @@ std::string assemble_program(const CodeProblem& p, const std::string& completion
 }
 
 std::string canonical_program(const CodeProblem& p) {
-  if (p.format == CodeFormat::HumanEvalFix)
-    return std::string(kFixImports) + p.declaration + p.canonical_solution + "\n" + fix_test(p);
+  if (p.format == CodeFormat::HumanEvalFix) return std::string(kFixImports) + p.declaration + p.canonical_solution + "\n" + fix_test(p);
   return assemble_program(p, p.canonical_solution);
 }
 std::string buggy_program(const CodeProblem& p) {
-  if (p.format == CodeFormat::HumanEvalFix)
-    return std::string(kFixImports) + p.declaration + p.buggy_solution + "\n" + fix_test(p);
+  if (p.format == CodeFormat::HumanEvalFix) return std::string(kFixImports) + p.declaration + p.buggy_solution + "\n" + fix_test(p);
   return assemble_program(p, p.buggy_solution);
 }
 
@@ -243,7 +245,8 @@ std::string code_prompt(const CodeProblem& p) {
     }
     case CodeFormat::HumanEvalFix:
       return strip(p.declaration + p.buggy_solution + "\n" + p.test + "\n" + "Fix bugs in " + p.entry_point + "." + "\n\n" + p.declaration);
-    default: return p.prompt;
+    default:
+      return p.prompt;
   }
 }
 

@@ -49,13 +49,13 @@ enum class CodeFormat { HumanEval, Mbpp, EvalPlus, HumanEvalFix };
 
 struct CodeProblem {
   CodeFormat format = CodeFormat::HumanEval;
-  std::string task_id;             // integers are kept in decimal
-  std::string prompt;              // HumanEval prompt, or MBPP text
-  std::string entry_point;         // HumanEval only
-  std::string canonical_solution;  // HumanEval canonical_solution, or MBPP code
-  std::string test;                // HumanEval test
-  std::string buggy_solution;      // repair problems and HumanEvalFix: the buggy code ("" when absent)
-  std::string bug_type;            // repair problems: the bug's kind ("" when absent)
+  std::string task_id;                    // integers are kept in decimal
+  std::string prompt;                     // HumanEval prompt, or MBPP text
+  std::string entry_point;                // HumanEval only
+  std::string canonical_solution;         // HumanEval canonical_solution, or MBPP code
+  std::string test;                       // HumanEval test
+  std::string buggy_solution;             // repair problems and HumanEvalFix: the buggy code ("" when absent)
+  std::string bug_type;                   // repair problems: the bug's kind ("" when absent)
   std::vector<std::string> test_list;     // MBPP
   std::vector<std::string> test_imports;  // MBPP (sanitized variant)
   std::string test_setup_code;            // MBPP
@@ -79,7 +79,7 @@ std::string buggy_program(const CodeProblem& problem);
 
 struct CodeProblemSet {
   std::string path;
-  std::vector<CodeProblem> problems;  // file order
+  std::vector<CodeProblem> problems;              // file order
   std::unordered_map<std::string, size_t> index;  // task_id -> position
   const CodeProblem* find(const std::string& task_id) const;
 };

@@ -10,8 +10,7 @@
 
 namespace sb {
 
-std::string engine_lm_identity(const EngineLMSettings& s, const std::string& backend, DType kv_type, int64_t n_ctx,
-                               int64_t n_batch) {
+std::string engine_lm_identity(const EngineLMSettings& s, const std::string& backend, DType kv_type, int64_t n_ctx, int64_t n_batch) {
   std::string id = s.model_sha256 + "|" + s.variant + "|" + backend + "|kv=" + dtype_name(kv_type) + "|compute=" + s.compute;
   if (!s.calibration_sha256.empty()) id += "|calib=" + s.calibration_sha256;
   if (!s.chat_template.empty())
@@ -20,7 +19,9 @@ std::string engine_lm_identity(const EngineLMSettings& s, const std::string& bac
 }
 
 EngineLM::EngineLM(const Model& model, const Tokenizer& tok, const ContextOptions& opt, const EngineLMSettings& settings)
-    : model_(model), tok_(tok), ctx_(model, opt),
+    : model_(model),
+      tok_(tok),
+      ctx_(model, opt),
       identity_(engine_lm_identity(settings, model.backend().name(), opt.kv_type, ctx_.n_ctx(), opt.n_batch)) {}
 
 void EngineLM::eval_from(const std::vector<int32_t>& ids, int64_t from, std::vector<float>& logits) {
@@ -93,9 +94,7 @@ RollingResult EngineLM::loglikelihood_rolling(const std::string& text) {
   return out;
 }
 
-int64_t EngineLM::count_tokens(const std::string& text) const {
-  return int64_t(tok_.encode(text, tok_.add_bos_default()).size());
-}
+int64_t EngineLM::count_tokens(const std::string& text) const { return int64_t(tok_.encode(text, tok_.add_bos_default()).size()); }
 
 TokenLogprobs EngineLM::token_logprobs(const std::string& text) {
   const std::vector<int32_t> ids = tok_.encode(text, tok_.add_bos_default());

@@ -32,16 +32,15 @@ struct EngineLMSettings {
   std::string compute = "f32";     // matmul arithmetic (--compute)
   // Chat settings (harness/chat_args.h); all ignored when chat_template is empty. The identity
   // holds their SHA-256, computed here.
-  std::string chat_template;       // the Jinja2 template text in use ("" = plain prompts)
-  std::string chat_system;         // the system message text
-  bool chat_scoring = false;       // log-likelihood contexts chat-formatted too
+  std::string chat_template;  // the Jinja2 template text in use ("" = plain prompts)
+  std::string chat_system;    // the system message text
+  bool chat_scoring = false;  // log-likelihood contexts chat-formatted too
 };
 
 // "<sha>|<variant>|<backend>|kv=<type>|compute=<type>[|calib=<sha>][|chat=<sha>|system=<sha>|
 // chat_scoring=0|1]|ctx=<n_ctx>|batch=<n_batch>" (chat and system: SHA-256 of the texts); `n_ctx`
 // is the context length in use (not 0). EngineLM::identity() returns it; nothing else builds it.
-std::string engine_lm_identity(const EngineLMSettings& s, const std::string& backend, DType kv_type, int64_t n_ctx,
-                               int64_t n_batch);
+std::string engine_lm_identity(const EngineLMSettings& s, const std::string& backend, DType kv_type, int64_t n_ctx, int64_t n_batch);
 
 class EngineLM : public LanguageModel {
  public:

@@ -84,8 +84,7 @@ std::string api_key_from_env(const std::string& var) {
 }
 
 ApiClient::ApiClient(const std::string& url, std::string api_key, RetryPolicy retry, double timeout_s)
-    : ep_(parse_api_url(url)), key_(std::move(api_key)), retry_(retry), timeout_s_(timeout_s),
-      retries_(std::make_shared<Counter>()) {
+    : ep_(parse_api_url(url)), key_(std::move(api_key)), retry_(retry), timeout_s_(timeout_s), retries_(std::make_shared<Counter>()) {
   if (retry_.max_attempts < 1) retry_.max_attempts = 1;
 }
 
@@ -96,8 +95,8 @@ namespace {
 struct Attempt {
   bool connected = false;  // an HTTP response arrived
   int status = 0;
-  std::string body;        // the whole body (non-stream, or an error status)
-  std::string transport;   // connection error text
+  std::string body;       // the whole body (non-stream, or an error status)
+  std::string transport;  // connection error text
 };
 
 }  // namespace
@@ -105,9 +104,9 @@ struct Attempt {
 // One request with retries. `stream` non-null: the body of a 2xx response is fed to it as it
 // arrives (returns false to abort); `delivered` says whether it consumed anything yet.
 static Attempt send_with_retries(const ApiEndpoint& ep, const std::string& key, const RetryPolicy& retry, double timeout_s,
-                                 std::atomic<int64_t>& retries, const std::string& method, const std::string& path,
-                                 const std::string& body, const std::function<bool(const char*, size_t)>* stream,
-                                 const std::function<bool()>& delivered, int* attempts_out) {
+                                 std::atomic<int64_t>& retries, const std::string& method, const std::string& path, const std::string& body,
+                                 const std::function<bool(const char*, size_t)>* stream, const std::function<bool()>& delivered,
+                                 int* attempts_out) {
   Attempt a;
   int attempt = 0;
   for (;;) {
@@ -169,17 +168,16 @@ static Attempt send_with_retries(const ApiEndpoint& ep, const std::string& key, 
 namespace {
 [[noreturn]] void fail_attempt(const std::string& url, const Attempt& a, int attempts) {
   const std::string tries = attempts > 1 ? cat(" (after ", attempts, " attempts)") : std::string();
-  if (!a.transport.empty() && (a.status == 0 || a.status / 100 == 2))
-    fail(url, ": connection failed: ", a.transport, tries);
+  if (!a.transport.empty() && (a.status == 0 || a.status / 100 == 2)) fail(url, ": connection failed: ", a.transport, tries);
   fail(url, ": HTTP ", a.status, tries, a.body.empty() ? "" : ": ", error_text(a.body));
 }
 }  // namespace
 
 nlohmann::json ApiClient::post_json(const std::string& path, const nlohmann::json& body) const {
   int attempts = 0;
-  const Attempt a = send_with_retries(ep_, key_, retry_, timeout_s_, retries_->n, "POST", path,
-                                      body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), nullptr,
-                                      [] { return false; }, &attempts);
+  const Attempt a = send_with_retries(
+      ep_, key_, retry_, timeout_s_, retries_->n, "POST", path, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+      nullptr, [] { return false; }, &attempts);
   if (!a.transport.empty() || a.status / 100 != 2) fail_attempt(url(path), a, attempts);
   try {
     return nlohmann::json::parse(a.body);
@@ -190,8 +188,8 @@ nlohmann::json ApiClient::post_json(const std::string& path, const nlohmann::jso
 
 nlohmann::json ApiClient::get_json(const std::string& path) const {
   int attempts = 0;
-  const Attempt a = send_with_retries(ep_, key_, retry_, timeout_s_, retries_->n, "GET", path, "", nullptr,
-                                      [] { return false; }, &attempts);
+  const Attempt a = send_with_retries(
+      ep_, key_, retry_, timeout_s_, retries_->n, "GET", path, "", nullptr, [] { return false; }, &attempts);
   if (!a.transport.empty() || a.status / 100 != 2) fail_attempt(url(path), a, attempts);
   try {
     return nlohmann::json::parse(a.body);
@@ -238,14 +236,13 @@ int64_t ApiClient::post_stream(const std::string& path, const nlohmann::json& bo
     return true;
   });
   int attempts = 0;
-  const Attempt a = send_with_retries(ep_, key_, retry_, timeout_s_, retries_->n, "POST", path,
-                                      body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), &on_bytes,
-                                      [&] { return events > 0 || done || thrown; }, &attempts);
+  const Attempt a = send_with_retries(
+      ep_, key_, retry_, timeout_s_, retries_->n, "POST", path, body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+      &on_bytes, [&] { return events > 0 || done || thrown; }, &attempts);
   if (thrown) std::rethrow_exception(thrown);
   if (done) return events;
   if (a.status / 100 != 2 || (!a.transport.empty() && a.transport != "stream aborted")) {
-    if (a.connected && a.status / 100 == 2 && events > 0)
-      fail(url(path), ": the stream broke after ", events, " events: ", a.transport);
+    if (a.connected && a.status / 100 == 2 && events > 0) fail(url(path), ": the stream broke after ", events, " events: ", a.transport);
     fail_attempt(url(path), a, attempts);
   }
   // The body ended without [DONE]: a last unterminated line may still hold an event.

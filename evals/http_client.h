@@ -40,7 +40,7 @@ struct ApiEndpoint {
 ApiEndpoint parse_api_url(const std::string& url);
 
 struct RetryPolicy {
-  int max_attempts = 5;           // 1 = no retries
+  int max_attempts = 5;  // 1 = no retries
   double initial_backoff_s = 0.5;
   double max_backoff_s = 8.0;
 };

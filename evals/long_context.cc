@@ -74,7 +74,8 @@ LongContextGrid long_context_grid(const Suite& s, const LongContextOverrides& ov
   for (const auto& k : g.kinds)
     if (k != "passkey" && k != "multikey" && k != "loss") fail(where, ": unknown kind '", k, "' (passkey, multikey, loss)");
   if (g.answer_tokens < 1) fail(where, ": answer_tokens must be >= 1");
-  if (g.multikey_facts < 2 || g.multikey_facts > int(std::size(kDoors))) fail(where, ": multikey_facts must be in [2, ", std::size(kDoors), "]");
+  if (g.multikey_facts < 2 || g.multikey_facts > int(std::size(kDoors)))
+    fail(where, ": multikey_facts must be in [2, ", std::size(kDoors), "]");
   std::sort(g.lengths.begin(), g.lengths.end());
   g.lengths.erase(std::unique(g.lengths.begin(), g.lengths.end()), g.lengths.end());
   std::sort(g.depths.begin(), g.depths.end());
@@ -116,13 +117,13 @@ Suite long_context_items(const Suite& s, int64_t n_ctx, const LongContextOverrid
     }
   }
   out.manifest["grid"] = {{"lengths", lengths}, {"depths", g.depths}, {"items", g.items}, {"loss_items", g.loss_items},
-                          {"kinds", g.kinds}, {"n_ctx", n_ctx}, {"seed", g.seed}};
+                          {"kinds", g.kinds},   {"n_ctx", n_ctx},     {"seed", g.seed}};
   return out;
 }
 
 std::optional<LongContextText> build_long_context_text(const nlohmann::json& item, const LongContextGrid& g,
-                                                       const std::vector<std::string>& filler, int64_t target,
-                                                       const TokenCounter& count, std::string& answer) {
+                                                       const std::vector<std::string>& filler, int64_t target, const TokenCounter& count,
+                                                       std::string& answer) {
   if (filler.empty()) fail("long-context: no filler text");
   const std::string kind = item.at("kind"), id = item.at("id");
   std::mt19937_64 rng(fnv1a(id, g.seed));
@@ -148,7 +149,8 @@ std::optional<LongContextText> build_long_context_text(const nlohmann::json& ite
     const std::string key = std::to_string(10000 + rng() % 90000);
     answer = key;
     intro = "There is a pass key hidden in the story below. Find it and remember it.\n\n";
-    inserts.push_back({item.at("depth").get<int>() / 100.0, "The pass key is " + key + ". Remember it. " + key + " is the pass key.", true});
+    inserts.push_back(
+        {item.at("depth").get<int>() / 100.0, "The pass key is " + key + ". Remember it. " + key + " is the pass key.", true});
     question = "\n\nWhat is the pass key? The pass key is";
   } else if (kind == "multikey") {
     std::vector<int> doors(std::size(kDoors));
@@ -173,9 +175,8 @@ std::optional<LongContextText> build_long_context_text(const nlohmann::json& ite
     fail("long-context item ", id, ": unknown kind '", kind, "'");
   }
   // Asked fact last among equal depths so that depth 100 puts it right before the question.
-  std::stable_sort(inserts.begin(), inserts.end(), [](const Insert& a, const Insert& b) {
-    return a.depth < b.depth || (a.depth == b.depth && !a.asked && b.asked);
-  });
+  std::stable_sort(inserts.begin(), inserts.end(),
+                   [](const Insert& a, const Insert& b) { return a.depth < b.depth || (a.depth == b.depth && !a.asked && b.asked); });
   std::string pad_text;
   int64_t needle_chars = -1;
   auto render = [&](size_t n_words) {

@@ -40,8 +40,8 @@ namespace sb {
 struct LongContextGrid {
   std::vector<int64_t> lengths;  // empty: 5 lengths halving down from the model's context (>= 64)
   std::vector<int> depths{0, 25, 50, 75, 100};
-  int items = 3;                 // per (kind, length, depth) cell
-  int loss_items = 4;            // loss-by-position texts
+  int items = 3;       // per (kind, length, depth) cell
+  int loss_items = 4;  // loss-by-position texts
   std::vector<std::string> kinds{"passkey", "multikey", "loss"};
   int answer_tokens = 8;
   int multikey_facts = 4;
@@ -71,11 +71,11 @@ Suite long_context_items(const Suite& s, int64_t n_ctx, const LongContextOverrid
 
 // What the builder produced for one item.
 struct LongContextText {
-  std::string prompt;          // the text given to the model
-  int64_t n_tokens = 0;        // count_tokens(prompt): exactly the target
-  int64_t needle_token = -1;   // tokens before the asked needle (retrieval), else -1
+  std::string prompt;         // the text given to the model
+  int64_t n_tokens = 0;       // count_tokens(prompt): exactly the target
+  int64_t needle_token = -1;  // tokens before the asked needle (retrieval), else -1
   int64_t filler_words = 0;
-  int pads = 0;                // pad strings appended to hit the target
+  int pads = 0;  // pad strings appended to hit the target
 };
 
 // Token counter of the model under test.
@@ -86,8 +86,8 @@ using TokenCounter = std::function<int64_t(const std::string&)>;
 // target. Deterministic for (item, grid seed, filler, counter). Fills key/door answers into
 // `answer` ("" for loss items).
 std::optional<LongContextText> build_long_context_text(const nlohmann::json& item, const LongContextGrid& g,
-                                                       const std::vector<std::string>& filler, int64_t target,
-                                                       const TokenCounter& count, std::string& answer);
+                                                       const std::vector<std::string>& filler, int64_t target, const TokenCounter& count,
+                                                       std::string& answer);
 
 // Whether a generated answer matches the key: its first whitespace-separated word, with trailing
 // punctuation (. , ; : ! ?) removed, equals `key` exactly.

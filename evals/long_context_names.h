@@ -70,5 +70,4 @@ inline std::optional<std::pair<int64_t, int64_t>> parse_loss_metric(const std::s
   return std::make_pair(std::strtoll(a.c_str(), nullptr, 10), std::strtoll(b.c_str(), nullptr, 10));
 }
 
-
 }  // namespace sb::long_context

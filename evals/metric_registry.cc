@@ -21,29 +21,37 @@ std::vector<MetricInfo> builtin() {
       // name, direction, unit, lo, hi, aggregation, interval, primary, description
       {"pass@1", H, "fraction", 0, 1, A::mean, I::wilson, true, "share of problems whose first sample passes (unbiased pass@k estimator)"},
       {"pass@*", H, "fraction", 0, 1, A::mean, I::student_t, false, "pass@k for k > 1 (unbiased estimator over n samples)"},
-      {"acc", H, "fraction", 0, 1, A::mean, I::wilson, true, "multiple choice: share of items whose gold choice has the highest log-likelihood"},
+      {"acc", H, "fraction", 0, 1, A::mean, I::wilson, true,
+       "multiple choice: share of items whose gold choice has the highest log-likelihood"},
       {"acc_macro", H, "fraction", 0, 1, A::mean, I::student_t, false, "unweighted mean of the groups' acc (MMLU: over subjects)"},
-      {"acc_norm", H, "fraction", 0, 1, A::mean, I::wilson, false, "acc with log-likelihoods divided by the choice's length in characters (lm-eval)"},
+      {"acc_norm", H, "fraction", 0, 1, A::mean, I::wilson, false,
+       "acc with log-likelihoods divided by the choice's length in characters (lm-eval)"},
       {"macro_f1", H, "fraction", 0, 1, A::corpus, I::none, false, "macro-averaged F1 over the label set"},
       {"exact_match", H, "fraction", 0, 1, A::mean, I::wilson, true, "share of answers equal to a gold answer after SQuAD normalization"},
       {"f1", H, "fraction", 0, 1, A::mean, I::student_t, false, "token F1 against the best gold answer"},
       {"selection_acc", H, "fraction", 0, 1, A::mean, I::wilson, true, "dialogue: share of turns whose gold response is selected"},
       {"gold_ppl", L, "ppl", 1, kInf, A::corpus, I::bootstrap, false, "perplexity of the gold responses"},
-      {"distinct_*", H, "fraction", 0, 1, A::corpus, I::jackknife, false, "distinct-n: unique word n-grams over all n-grams of the responses"},
+      {"distinct_*", H, "fraction", 0, 1, A::corpus, I::jackknife, false,
+       "distinct-n: unique word n-grams over all n-grams of the responses"},
       {"repetition_rate", L, "fraction", 0, 1, A::mean, I::student_t, false, "share of a response's word trigrams already seen in it"},
-      {"passkey_acc", H, "fraction", 0, 1, A::mean, I::wilson, false, "long-context: share of passkey items answered exactly (per cell: passkey_acc@L=LEN,d=DEPTH)"},
-      {"multikey_acc", H, "fraction", 0, 1, A::mean, I::wilson, false, "long-context: share of multi-key items answered exactly (per cell: multikey_acc@L=LEN,d=DEPTH)"},
-      {"effective_ctx", H, "tokens", 0, kInf, A::corpus, I::none, false, "long-context: longest length whose accuracy stays within 0.1 of the shortest length's"},
+      {"passkey_acc", H, "fraction", 0, 1, A::mean, I::wilson, false,
+       "long-context: share of passkey items answered exactly (per cell: passkey_acc@L=LEN,d=DEPTH)"},
+      {"multikey_acc", H, "fraction", 0, 1, A::mean, I::wilson, false,
+       "long-context: share of multi-key items answered exactly (per cell: multikey_acc@L=LEN,d=DEPTH)"},
+      {"effective_ctx", H, "tokens", 0, kInf, A::corpus, I::none, false,
+       "long-context: longest length whose accuracy stays within 0.1 of the shortest length's"},
       {"loss", L, "nats", 0, kInf, A::mean, I::student_t, false, "long-context: mean token log-loss (per position bucket: loss@pos=LO-HI)"},
       {"skipped", L, "items", 0, kInf, A::count, I::none, false, "items not run because they do not fit the model's context"},
       {"invalid", L, "items", 0, kInf, A::count, I::none, false, "items with a non-finite score (no prediction)"},
       {"ppl", L, "ppl", 1, kInf, A::corpus, I::bootstrap, true, "perplexity, exp of the mean negative log-likelihood per token"},
       {"bits_per_byte", L, "bits/byte", 0, kInf, A::corpus, I::bootstrap, false, "negative log2-likelihood per UTF-8 byte"},
       // Distillation (harness/distill_job.h), task "distill": held-out KL divergence of the student to the teacher.
-      {"kld_before", L, "nats", 0, kInf, A::mean, I::none, false, "held-out KL divergence of the student to its teacher before distillation"},
+      {"kld_before", L, "nats", 0, kInf, A::mean, I::none, false,
+       "held-out KL divergence of the student to its teacher before distillation"},
       {"kld_after", L, "nats", 0, kInf, A::mean, I::none, true, "held-out KL divergence of the student to its teacher after distillation"},
       // Variant fidelity against the base model (engine/compress/fidelity.h), task "fidelity".
-      {"kld_mean", L, "nats", 0, kInf, A::mean, I::normal, true, "mean KL divergence of the variant's next-token distribution from the base's"},
+      {"kld_mean", L, "nats", 0, kInf, A::mean, I::normal, true,
+       "mean KL divergence of the variant's next-token distribution from the base's"},
       {"kld_median", L, "nats", 0, kInf, A::quantile, I::none, false, "median per-token KL divergence"},
       {"kld_p99", L, "nats", 0, kInf, A::quantile, I::none, false, "99th percentile per-token KL divergence"},
       {"kld_max", L, "nats", 0, kInf, A::quantile, I::none, false, "largest per-token KL divergence"},
@@ -129,22 +137,32 @@ void declare_metric(const MetricInfo& m) {
 
 const char* aggregation_name(Aggregation a) {
   switch (a) {
-    case Aggregation::mean: return "mean";
-    case Aggregation::corpus: return "corpus";
-    case Aggregation::count: return "count";
-    case Aggregation::quantile: return "quantile";
+    case Aggregation::mean:
+      return "mean";
+    case Aggregation::corpus:
+      return "corpus";
+    case Aggregation::count:
+      return "count";
+    case Aggregation::quantile:
+      return "quantile";
   }
   return "?";
 }
 
 const char* interval_name(IntervalKind k) {
   switch (k) {
-    case IntervalKind::none: return "none";
-    case IntervalKind::student_t: return "student-t";
-    case IntervalKind::wilson: return "wilson";
-    case IntervalKind::bootstrap: return "bootstrap";
-    case IntervalKind::jackknife: return "jackknife";
-    case IntervalKind::normal: return "normal";
+    case IntervalKind::none:
+      return "none";
+    case IntervalKind::student_t:
+      return "student-t";
+    case IntervalKind::wilson:
+      return "wilson";
+    case IntervalKind::bootstrap:
+      return "bootstrap";
+    case IntervalKind::jackknife:
+      return "jackknife";
+    case IntervalKind::normal:
+      return "normal";
   }
   return "?";
 }

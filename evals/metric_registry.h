@@ -29,9 +29,9 @@ namespace sb {
 
 // How item results become the metric.
 enum class Aggregation {
-  mean,    // mean of per-item values (a rate when the values are 0/1)
-  corpus,  // computed over all items together (perplexity from summed log-probabilities, distinct-n)
-  count,   // a count of items (invalid)
+  mean,      // mean of per-item values (a rate when the values are 0/1)
+  corpus,    // computed over all items together (perplexity from summed log-probabilities, distinct-n)
+  count,     // a count of items (invalid)
   quantile,  // a quantile or maximum over tokens (kld_p99, kld_max)
 };
 // What uncertainty accompanies the value.

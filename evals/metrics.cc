@@ -176,9 +176,12 @@ double macro_f1(const std::vector<int>& pred, const std::vector<int>& gold, int 
   for (int l = 0; l < n_labels; ++l) {
     int tp = 0, fp = 0, fn = 0;
     for (size_t i = 0; i < pred.size(); ++i) {
-      if (pred[i] == l && gold[i] == l) ++tp;
-      else if (pred[i] == l) ++fp;
-      else if (gold[i] == l) ++fn;
+      if (pred[i] == l && gold[i] == l)
+        ++tp;
+      else if (pred[i] == l)
+        ++fp;
+      else if (gold[i] == l)
+        ++fn;
     }
     if (tp + fp + fn == 0) continue;
     sum += tp == 0 ? 0.0 : 2.0 * tp / double(2 * tp + fp + fn);
@@ -242,8 +245,8 @@ double jackknife_stderr(int64_t n, const std::function<double(const std::vector<
   return std::sqrt(double(n - 1) / double(n) * ss);
 }
 
-std::pair<double, double> bootstrap_ci(int64_t n, const std::function<double(const std::vector<int64_t>&)>& stat,
-                                       int resamples, uint64_t seed) {
+std::pair<double, double> bootstrap_ci(int64_t n, const std::function<double(const std::vector<int64_t>&)>& stat, int resamples,
+                                       uint64_t seed) {
   if (n == 0) return {0, 0};
   std::mt19937_64 rng(seed);
   std::vector<double> vals;

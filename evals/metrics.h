@@ -77,7 +77,7 @@ double repetition_rate(const std::string& response);
 double jackknife_stderr(int64_t n, const std::function<double(const std::vector<int64_t>&)>& stat);
 
 // Percentile bootstrap interval (2.5%, 97.5%) of stat(indices) over n items.
-std::pair<double, double> bootstrap_ci(int64_t n, const std::function<double(const std::vector<int64_t>&)>& stat,
-                                       int resamples = 1000, uint64_t seed = 1234);
+std::pair<double, double> bootstrap_ci(int64_t n, const std::function<double(const std::vector<int64_t>&)>& stat, int resamples = 1000,
+                                       uint64_t seed = 1234);
 
 }  // namespace sb

@@ -54,8 +54,8 @@ StreamedCompletion stream_completion(const ApiClient& api, nlohmann::json body, 
 
 std::vector<EchoToken> read_echo_logprobs(const nlohmann::json& answer, size_t prompt_bytes, const std::string& where) {
   auto missing = [&](const char* what) -> MissingPromptLogprobs {
-    return MissingPromptLogprobs(cat(where, ": the server returned no prompt log-probs (", what,
-                                     ") for a request with echo=true, logprobs=1, max_tokens=0"));
+    return MissingPromptLogprobs(
+        cat(where, ": the server returned no prompt log-probs (", what, ") for a request with echo=true, logprobs=1, max_tokens=0"));
   };
   if (!answer.is_object() || !answer.contains("choices") || !answer["choices"].is_array() || answer["choices"].empty())
     fail(where, ": the answer has no choices");
@@ -79,8 +79,10 @@ std::vector<EchoToken> read_echo_logprobs(const nlohmann::json& answer, size_t p
     if (t.offset < 0 || size_t(t.offset) >= prompt_bytes) break;  // generated tokens (or a bad offset) end the prompt
     if (!toks[i].is_string()) fail(where, ": tokens[", i, "] is not a string");
     t.text = toks[i].get<std::string>();
-    if (lps[i].is_number()) t.logprob = lps[i].get<double>();
-    else if (!lps[i].is_null()) fail(where, ": token_logprobs[", i, "] is not a number");
+    if (lps[i].is_number())
+      t.logprob = lps[i].get<double>();
+    else if (!lps[i].is_null())
+      fail(where, ": token_logprobs[", i, "] is not a number");
     if (tops && (*tops)[i].is_object() && !(*tops)[i].empty()) {
       for (auto it = (*tops)[i].begin(); it != (*tops)[i].end(); ++it) {
         if (!it.value().is_number()) continue;

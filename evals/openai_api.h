@@ -32,10 +32,10 @@ namespace sb {
 
 struct StreamedCompletion {
   std::string text;
-  std::string finish_reason;                          // "stop", "length", ... ("" if never sent)
-  ApiClient::Clock::time_point sent;                  // request start
-  ApiClient::Clock::time_point done;                  // end of the stream
-  std::vector<ApiClient::Clock::time_point> chunks;   // arrival of each token chunk
+  std::string finish_reason;                                // "stop", "length", ... ("" if never sent)
+  ApiClient::Clock::time_point sent;                        // request start
+  ApiClient::Clock::time_point done;                        // end of the stream
+  std::vector<ApiClient::Clock::time_point> chunks;         // arrival of each token chunk
   std::optional<int64_t> prompt_tokens, completion_tokens;  // from usage, when sent
 };
 
@@ -51,7 +51,7 @@ struct EchoToken {
   std::optional<double> logprob;  // null for the first prompt token
   std::optional<std::string> top_token;
   std::optional<double> top_logprob;
-  int64_t offset = 0;             // byte offset in the prompt
+  int64_t offset = 0;  // byte offset in the prompt
 };
 
 // `prompt_bytes`: length of the prompt text; tokens at or past it (generated ones) are dropped.

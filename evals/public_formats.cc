@@ -69,8 +69,7 @@ int int_field(const std::string& path, const JsonlRecord& r, const char* key) {
   fail(where(path, r), ": field '", key, "' must be an integer label, got ", it->dump());
 }
 
-json mc_item(const JsonlRecord& r, const std::string& query, const std::vector<std::string>& texts, int gold,
-             const std::string& path) {
+json mc_item(const JsonlRecord& r, const std::string& query, const std::vector<std::string>& texts, int gold, const std::string& path) {
   if (gold < 0 || size_t(gold) >= texts.size())
     fail(where(path, r), ": the answer (", gold, ") is not one of the ", texts.size(), " choices");
   json choices = json::array();
@@ -87,8 +86,14 @@ json mc_item(const JsonlRecord& r, const std::string& query, const std::vector<s
 }
 
 json mc_manifest(const Suite& s, const std::string& format, const std::string& source) {
-  return {{"name", s.name},       {"task", "multiple_choice"}, {"format", format},        {"prompt_template", "{query}"},
-          {"choices_field", "choices"}, {"answer_field", "answer"},   {"metrics", {"acc", "acc_norm"}}, {"prompt_source", source}};
+  return {{"name", s.name},
+          {"task", "multiple_choice"},
+          {"format", format},
+          {"prompt_template", "{query}"},
+          {"choices_field", "choices"},
+          {"answer_field", "answer"},
+          {"metrics", {"acc", "acc_norm"}},
+          {"prompt_source", source}};
 }
 
 bool has(const json& j, const char* k) { return j.contains(k); }
@@ -96,8 +101,10 @@ bool has(const json& j, const char* k) { return j.contains(k); }
 void convert_hellaswag(Suite& s, const std::vector<JsonlRecord>& recs) {
   for (const auto& r : recs) {
     std::string ctx;
-    if (has(r.value, "ctx_a")) ctx = str_field(s.data_path, r, "ctx_a") + " " + capitalize(str_field(s.data_path, r, "ctx_b"));
-    else ctx = str_field(s.data_path, r, "ctx");
+    if (has(r.value, "ctx_a"))
+      ctx = str_field(s.data_path, r, "ctx_a") + " " + capitalize(str_field(s.data_path, r, "ctx_b"));
+    else
+      ctx = str_field(s.data_path, r, "ctx");
     const std::string label = has(r.value, "activity_label") ? str_field(s.data_path, r, "activity_label") : "";
     const std::string query = hellaswag_preprocess(label.empty() ? ctx : label + ": " + ctx);
     const auto& e = r.value["endings"];
@@ -116,7 +123,8 @@ void convert_arc(Suite& s, const std::vector<JsonlRecord>& recs) {
   for (const auto& r : recs) {
     const std::string w = where(s.data_path, r);
     const auto& q = r.value["question"];
-    if (!q.is_object() || !q.contains("stem") || !q["stem"].is_string()) fail(w, ": field 'question' must be an object with a string 'stem'");
+    if (!q.is_object() || !q.contains("stem") || !q["stem"].is_string())
+      fail(w, ": field 'question' must be an object with a string 'stem'");
     const auto& c = q.contains("choices") ? q["choices"] : json();
     if (!c.is_array() || c.size() < 2) fail(w, ": field 'question.choices' must be a list of at least 2 {label, text} objects");
     std::vector<std::string> texts, labels;
@@ -146,8 +154,7 @@ void convert_piqa(Suite& s, const std::vector<JsonlRecord>& recs) {
       if (stem.size() > std::strlen(ext) && stem.compare(stem.size() - std::strlen(ext), std::strlen(ext), ext) == 0)
         stem.resize(stem.size() - std::strlen(ext));
     labels_path = (fs::path(s.data_path).parent_path() / (stem + "-labels.lst")).string();
-    if (!fs::exists(labels_path))
-      fail(s.data_path, ": PIQA items without 'label' need their labels in ", labels_path);
+    if (!fs::exists(labels_path)) fail(s.data_path, ": PIQA items without 'label' need their labels in ", labels_path);
     std::ifstream in(labels_path);
     std::string line;
     int64_t ln = 0;
@@ -158,8 +165,7 @@ void convert_piqa(Suite& s, const std::vector<JsonlRecord>& recs) {
       if (line != "0" && line != "1") fail(labels_path, ":", ln, ": expected 0 or 1, got '", line, "'");
       labels.push_back(line == "1");
     }
-    if (labels.size() != recs.size())
-      fail(labels_path, ": ", labels.size(), " labels for ", recs.size(), " items of ", s.data_path);
+    if (labels.size() != recs.size()) fail(labels_path, ": ", labels.size(), " labels for ", recs.size(), " items of ", s.data_path);
     s.manifest["labels_sha256"] = sha256_file(labels_path);
   }
   for (size_t i = 0; i < recs.size(); ++i) {
@@ -198,9 +204,12 @@ void convert_boolq(Suite& s, const std::vector<JsonlRecord>& recs) {
   for (const auto& r : recs) {
     int gold;
     auto a = r.value.find("answer");
-    if (a != r.value.end() && a->is_boolean()) gold = a->get<bool>() ? 1 : 0;
-    else if (r.value.contains("label")) gold = int_field(s.data_path, r, "label");
-    else fail(where(s.data_path, r), ": field 'answer' must be true or false");
+    if (a != r.value.end() && a->is_boolean())
+      gold = a->get<bool>() ? 1 : 0;
+    else if (r.value.contains("label"))
+      gold = int_field(s.data_path, r, "label");
+    else
+      fail(where(s.data_path, r), ": field 'answer' must be true or false");
     const std::string q = str_field(s.data_path, r, "passage") + "\nQuestion: " + str_field(s.data_path, r, "question") + "?\nAnswer:";
     s.items.push_back({r.line, mc_item(r, q, {"no", "yes"}, gold, s.data_path)});
   }
@@ -288,14 +297,21 @@ std::string gsm8k_flexible(const std::string& text) {
 bool convert_public_records(Suite& s, const std::vector<JsonlRecord>& records) {
   if (records.empty()) return false;
   const json& f = records.front().value;
-  if (has(f, "endings") && (has(f, "ctx") || has(f, "ctx_a"))) convert_hellaswag(s, records);
-  else if (has(f, "question") && f["question"].is_object() && has(f, "answerKey")) convert_arc(s, records);
-  else if (has(f, "goal") && has(f, "sol1") && has(f, "sol2")) convert_piqa(s, records);
-  else if (has(f, "sentence") && has(f, "option1") && has(f, "option2")) convert_winogrande(s, records);
-  else if (has(f, "passage") && has(f, "question") && (has(f, "answer") || has(f, "label"))) convert_boolq(s, records);
-  else if (has(f, "question") && has(f, "answer") && f["answer"].is_string() && f["answer"].get<std::string>().find("####") != std::string::npos)
+  if (has(f, "endings") && (has(f, "ctx") || has(f, "ctx_a")))
+    convert_hellaswag(s, records);
+  else if (has(f, "question") && f["question"].is_object() && has(f, "answerKey"))
+    convert_arc(s, records);
+  else if (has(f, "goal") && has(f, "sol1") && has(f, "sol2"))
+    convert_piqa(s, records);
+  else if (has(f, "sentence") && has(f, "option1") && has(f, "option2"))
+    convert_winogrande(s, records);
+  else if (has(f, "passage") && has(f, "question") && (has(f, "answer") || has(f, "label")))
+    convert_boolq(s, records);
+  else if (has(f, "question") && has(f, "answer") && f["answer"].is_string() &&
+           f["answer"].get<std::string>().find("####") != std::string::npos)
     convert_gsm8k(s, records);
-  else return false;
+  else
+    return false;
   s.task = s.manifest["task"];
   return true;
 }

@@ -37,8 +37,7 @@ std::string python_bootstrap(const std::string& program_path, uint64_t max_proce
   s += "    os.closerange(4, 256)\n";
   if (max_processes > 0) {
     s += "    import resource\n";
-    s += "    resource.setrlimit(resource.RLIMIT_NPROC, (" + std::to_string(max_processes) + ", " +
-         std::to_string(max_processes) + "))\n";
+    s += "    resource.setrlimit(resource.RLIMIT_NPROC, (" + std::to_string(max_processes) + ", " + std::to_string(max_processes) + "))\n";
   }
   s += "    import _sitebuiltins\n";
   s += "    builtins.exit = _sitebuiltins.Quitter('exit', 'Ctrl-D (i.e. EOF)')\n";
@@ -254,7 +253,7 @@ void replace_all(std::string& s, const std::string& from, const std::string& to)
 }  // namespace
 
 std::vector<std::string> default_preload_modules() {
-  return {"typing", "collections", "itertools", "functools", "math", "re",       "heapq",
+  return {"typing", "collections", "itertools", "functools", "math",     "re",       "heapq",
           "bisect", "string",      "copy",      "operator",  "datetime", "fractions"};
 }
 

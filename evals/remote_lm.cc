@@ -18,8 +18,7 @@ std::string RemoteLM::identity() const { return "api|" + api_.endpoint().url() +
 LLResult RemoteLM::loglikelihood(const LLRequest& r) {
   if (r.chat) fail(api_.url("/completions"), ": chat-formatted log-likelihood requests (--chat-scoring) are not supported through the API");
   const std::string prompt = r.context + r.continuation;
-  const nlohmann::json body{{"model", model_}, {"prompt", prompt}, {"echo", true}, {"max_tokens", 0},
-                            {"logprobs", 1}, {"temperature", 0}};
+  const nlohmann::json body{{"model", model_}, {"prompt", prompt}, {"echo", true}, {"max_tokens", 0}, {"logprobs", 1}, {"temperature", 0}};
   const auto toks = read_echo_logprobs(api_.post_json("/completions", body), prompt.size(), api_.url("/completions"));
   LLResult out;
   out.is_greedy = true;
@@ -41,8 +40,7 @@ RollingResult RemoteLM::loglikelihood_rolling(const std::string& text) {
   RollingResult out;
   out.n_bytes = int64_t(text.size());
   if (text.empty()) return out;
-  const nlohmann::json body{{"model", model_}, {"prompt", text}, {"echo", true}, {"max_tokens", 0},
-                            {"logprobs", 1}, {"temperature", 0}};
+  const nlohmann::json body{{"model", model_}, {"prompt", text}, {"echo", true}, {"max_tokens", 0}, {"logprobs", 1}, {"temperature", 0}};
   for (const auto& t : read_echo_logprobs(api_.post_json("/completions", body), text.size(), api_.url("/completions"))) {
     if (!t.logprob) continue;
     out.logprob += *t.logprob;
@@ -52,8 +50,8 @@ RollingResult RemoteLM::loglikelihood_rolling(const std::string& text) {
 }
 
 GenResult RemoteLM::generate(const GenRequest& r) {
-  nlohmann::json body{{"model", model_}, {"max_tokens", r.max_tokens}, {"temperature", r.temperature}, {"top_p", r.top_p},
-                      {"seed", r.seed}};
+  nlohmann::json body{
+      {"model", model_}, {"max_tokens", r.max_tokens}, {"temperature", r.temperature}, {"top_p", r.top_p}, {"seed", r.seed}};
   if (r.chat) {
     // The messages as JSON (ChatMode::messages_json, evals/task.h): the server renders them.
     try {

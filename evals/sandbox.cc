@@ -114,7 +114,6 @@ int prefilled_pipe(const std::string& data) {
   return p.read;
 }
 
-
 namespace {
 
 // The init's pid from bwrap's --info-fd JSON, or -1 while it is not there yet.
@@ -157,9 +156,7 @@ void NamespaceInit::track(pid_t bwrap_pid, const std::string& info) {
   if (pidfd_ < 0) pidfd_ = pidfd_of_child(bwrap_pid, namespace_init_pid(info));
 }
 
-bool NamespaceInit::kill() {
-  return pidfd_ >= 0 && ::syscall(SYS_pidfd_send_signal, pidfd_, SIGKILL, nullptr, 0) == 0;
-}
+bool NamespaceInit::kill() { return pidfd_ >= 0 && ::syscall(SYS_pidfd_send_signal, pidfd_, SIGKILL, nullptr, 0) == 0; }
 
 bool NamespaceInit::kill_and_wait(int timeout_ms) {
   if (pidfd_ < 0) return true;
@@ -171,9 +168,7 @@ bool NamespaceInit::kill_and_wait(int timeout_ms) {
   return r > 0;
 }
 
-uint64_t cpu_seconds_for(const SandboxLimits& l) {
-  return l.cpu_seconds ? l.cpu_seconds : uint64_t(std::ceil(l.timeout_s)) + 1;
-}
+uint64_t cpu_seconds_for(const SandboxLimits& l) { return l.cpu_seconds ? l.cpu_seconds : uint64_t(std::ceil(l.timeout_s)) + 1; }
 
 std::vector<ResourceLimit> rlimits_for(const SandboxLimits& l, bool with_cpu, bool with_nproc) {
   std::vector<ResourceLimit> r = {
@@ -188,8 +183,7 @@ std::vector<ResourceLimit> rlimits_for(const SandboxLimits& l, bool with_cpu, bo
 }
 
 std::vector<std::string> base_env(const std::string& home) {
-  return {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + home, "LANG=C.UTF-8", "PYTHONDONTWRITEBYTECODE=1",
-          "PYTHONHASHSEED=0"};
+  return {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + home, "LANG=C.UTF-8", "PYTHONDONTWRITEBYTECODE=1", "PYTHONHASHSEED=0"};
 }
 
 SandboxResult sandbox_error(const std::string& why, bool sandboxed) {
@@ -226,8 +220,7 @@ SandboxResult classify(RunEnd& end, const std::string& nonce, const SandboxLimit
   } else if (!started) {
     r.outcome = Outcome::SandboxError;
     std::string why = text::last_line(err_end);
-    if (why.empty() && end.status_known)
-      why = end.exited ? cat("exit status ", end.exit_code) : "killed by " + signal_name(end.signal);
+    if (why.empty() && end.status_known) why = end.exited ? cat("exit status ", end.exit_code) : "killed by " + signal_name(end.signal);
     if (why.empty()) why = "no report";
     r.detail = "sandbox_error: the interpreter did not start: " + why;
   } else if (end.output_limit) {
@@ -303,11 +296,16 @@ void add_system_dirs(std::vector<std::string>& a) {
 
 const char* outcome_name(Outcome o) {
   switch (o) {
-    case Outcome::Passed: return "passed";
-    case Outcome::Failed: return "failed";
-    case Outcome::Timeout: return "timeout";
-    case Outcome::Crashed: return "crashed";
-    case Outcome::SandboxError: return "sandbox_error";
+    case Outcome::Passed:
+      return "passed";
+    case Outcome::Failed:
+      return "failed";
+    case Outcome::Timeout:
+      return "timeout";
+    case Outcome::Crashed:
+      return "crashed";
+    case Outcome::SandboxError:
+      return "sandbox_error";
   }
   return "?";
 }
@@ -335,15 +333,15 @@ Sandbox::Sandbox(SandboxOptions options) : options_(std::move(options)) {
   if (bwrap_path_.empty()) fail(kBwrapRequired, " (", options_.bwrap, ": not found or not executable)");
 
   // Everything up to the program differs only in how prog.py gets there.
-  std::vector<std::string> a = {bwrap_path_,  "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
-                                "--new-session", "--cap-drop",   "ALL",            "--hostname",       "sandbox"};
+  std::vector<std::string> a = {bwrap_path_,  "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
+                                "--cap-drop", "ALL",           "--hostname",     "sandbox"};
   add_system_dirs(a);
   for (const auto& p : options_.extra_ro_binds) a.insert(a.end(), {"--ro-bind", p, p});
   const std::string size = std::to_string(l.scratch_bytes);
-  a.insert(a.end(), {"--proc", "/proc", "--dev", "/dev", "--size", size, "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
-                     "--size", size, "--tmpfs", kScratch});
-  std::vector<std::string> tail = {"--symlink", kScratch,  "/tmp", "--remount-ro", "/", "--chdir", kScratch,
-                                   "--info-fd", std::to_string(kInfoFd), "--clearenv"};
+  a.insert(a.end(), {"--proc", "/proc", "--dev", "/dev", "--size", size, "--tmpfs", "/dev/shm", "--remount-ro", "/dev", "--size", size,
+                     "--tmpfs", kScratch});
+  std::vector<std::string> tail = {"--symlink", kScratch, "/tmp",      "--remount-ro",          "/",
+                                   "--chdir",   kScratch, "--info-fd", std::to_string(kInfoFd), "--clearenv"};
   for (const auto& kv : env_) {
     size_t eq = kv.find('=');
     tail.insert(tail.end(), {"--setenv", kv.substr(0, eq), kv.substr(eq + 1)});
@@ -388,8 +386,8 @@ SandboxResult Sandbox::run_process(const std::string& program, double timeout_s)
   const std::string nonce = random_nonce();
   int prog = -1, nonce_fd = -1, devnull = -1;
   Pipe out, err, status, info;
-  FdCloser closer{&prog,        &nonce_fd,     &devnull,   &out.read,  &out.write, &err.read,
-                  &err.write,   &status.read,  &status.write, &info.read, &info.write};
+  FdCloser closer{&prog,      &nonce_fd,    &devnull,      &out.read,  &out.write, &err.read,
+                  &err.write, &status.read, &status.write, &info.read, &info.write};
   prog = memfd_with(program);
   nonce_fd = prefilled_pipe(nonce);
   devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -403,8 +401,10 @@ SandboxResult Sandbox::run_process(const std::string& program, double timeout_s)
   spec.path = bwrap_path_;
   spec.argv = process_argv_;
   spec.env = env_;
-  spec.fds = {{devnull, 0},       {out.write, 1},   {err.write, 2},          {status.write, kBootstrapStatusFd},
-              {prog, kProgramFd}, {nonce_fd, kBootstrapNonceFd}, {info.write, kInfoFd}};
+  spec.fds = {{devnull, 0},         {out.write, 1},
+              {err.write, 2},       {status.write, kBootstrapStatusFd},
+              {prog, kProgramFd},   {nonce_fd, kBootstrapNonceFd},
+              {info.write, kInfoFd}};
   spec.rlimits = rlimits_for(l, /*with_cpu=*/true, /*with_nproc=*/false);
   spec.uid = options_.unprivileged_uid;
   spec.gid = options_.unprivileged_uid;
@@ -417,9 +417,7 @@ SandboxResult Sandbox::run_process(const std::string& program, double timeout_s)
   sl.kill_after_bytes = l.output_kill_bytes;
   sl.counted_streams = 2;
   NamespaceInit init;
-  sl.on_output = [&init](pid_t bwrap_pid, const std::vector<CapturedStream>& streams) {
-    init.track(bwrap_pid, streams[3].data);
-  };
+  sl.on_output = [&init](pid_t bwrap_pid, const std::vector<CapturedStream>& streams) { init.track(bwrap_pid, streams[3].data); };
   sl.kill = [&init](pid_t bwrap_pid, const std::vector<CapturedStream>& streams) {
     init.track(bwrap_pid, streams[3].data);
     return init.kill();
@@ -429,8 +427,7 @@ SandboxResult Sandbox::run_process(const std::string& program, double timeout_s)
   SupervisedResult sup = run_supervised(pid, fds, sl);
   // bwrap is gone; its namespace may not be yet (see NamespaceInit). The program has ended, so
   // whatever it left behind goes now, and the run returns only once it is gone.
-  if (!init.kill_and_wait(5000))
-    return sandbox_error("processes of the sandbox were still alive 5 s after it ended", true);
+  if (!init.kill_and_wait(5000)) return sandbox_error("processes of the sandbox were still alive 5 s after it ended", true);
   RunEnd end;
   end.streams = std::move(sup.streams);
   end.timed_out = sup.timed_out;

@@ -82,15 +82,15 @@
 namespace sb {
 
 struct SandboxLimits {
-  double timeout_s = 10;                              // wall clock, enforced by the parent
-  uint64_t cpu_seconds = 0;                           // RLIMIT_CPU; 0: ceil(timeout_s) + 1
-  uint64_t address_space_bytes = uint64_t(2) << 30;   // RLIMIT_AS, per process
-  uint64_t max_processes = 32;                        // RLIMIT_NPROC (threads count too)
-  uint64_t file_size_bytes = uint64_t(16) << 20;      // RLIMIT_FSIZE
-  uint64_t open_files = 128;                          // RLIMIT_NOFILE
-  uint64_t scratch_bytes = uint64_t(64) << 20;        // size of the /sandbox and /dev/shm tmpfs
-  uint64_t output_keep_bytes = uint64_t(1) << 20;     // kept of stdout and of stderr, each
-  uint64_t output_kill_bytes = uint64_t(64) << 20;    // stdout + stderr beyond this: killed
+  double timeout_s = 10;                             // wall clock, enforced by the parent
+  uint64_t cpu_seconds = 0;                          // RLIMIT_CPU; 0: ceil(timeout_s) + 1
+  uint64_t address_space_bytes = uint64_t(2) << 30;  // RLIMIT_AS, per process
+  uint64_t max_processes = 32;                       // RLIMIT_NPROC (threads count too)
+  uint64_t file_size_bytes = uint64_t(16) << 20;     // RLIMIT_FSIZE
+  uint64_t open_files = 128;                         // RLIMIT_NOFILE
+  uint64_t scratch_bytes = uint64_t(64) << 20;       // size of the /sandbox and /dev/shm tmpfs
+  uint64_t output_keep_bytes = uint64_t(1) << 20;    // kept of stdout and of stderr, each
+  uint64_t output_kill_bytes = uint64_t(64) << 20;   // stdout + stderr beyond this: killed
 };
 
 enum class Isolation {
@@ -112,19 +112,18 @@ enum class Outcome { Passed, Failed, Timeout, Crashed, SandboxError };
 
 // "passed", "failed", "timeout", "crashed", "sandbox_error".
 const char* outcome_name(Outcome o);
-inline constexpr Outcome kAllOutcomes[] = {Outcome::Passed, Outcome::Failed, Outcome::Timeout, Outcome::Crashed,
-                                           Outcome::SandboxError};
+inline constexpr Outcome kAllOutcomes[] = {Outcome::Passed, Outcome::Failed, Outcome::Timeout, Outcome::Crashed, Outcome::SandboxError};
 
 struct SandboxResult {
   Outcome outcome = Outcome::SandboxError;
   // One line: "passed", "failed: AssertionError", "failed: exited with status 0 before the
   // tests finished", "timed out after 10 s", "crashed: SIGSEGV", "sandbox_error: ...".
   std::string detail;
-  int exit_code = -1;  // the interpreter's exit status, when it exited
-  int signal = 0;      // the signal that ended it, when outcome is crashed
-  double seconds = 0;  // wall clock, including sandbox start-up
-  std::string stdout_text, stderr_text;    // the first output_keep_bytes of each
-  std::string stderr_tail;                 // when stderr was cut: its last few KiB
+  int exit_code = -1;                           // the interpreter's exit status, when it exited
+  int signal = 0;                               // the signal that ended it, when outcome is crashed
+  double seconds = 0;                           // wall clock, including sandbox start-up
+  std::string stdout_text, stderr_text;         // the first output_keep_bytes of each
+  std::string stderr_tail;                      // when stderr was cut: its last few KiB
   uint64_t stdout_bytes = 0, stderr_bytes = 0;  // everything written
   bool sandboxed = true;
   bool passed() const { return outcome == Outcome::Passed; }
@@ -146,8 +145,7 @@ class Sandbox {
 
   // Runs every program on `workers` threads (<= 0: one per core), each a SandboxWorker
   // running one program at a time; results are in input order.
-  std::vector<SandboxResult> check_all(const std::vector<std::string>& programs, int workers,
-                                       const SandboxProgress& progress = {}) const;
+  std::vector<SandboxResult> check_all(const std::vector<std::string>& programs, int workers, const SandboxProgress& progress = {}) const;
 
   bool sandboxed() const { return !options_.unsafe_no_sandbox; }
   const char* kind() const { return sandboxed() ? "bwrap" : "none"; }
@@ -189,9 +187,9 @@ class SandboxWorker {
   SandboxResult run_in_server(const std::string& program, bool& retry);
 
   const Sandbox& sandbox_;
-  pid_t pid_ = -1;        // bwrap holding the fork server
-  int control_ = -1;      // SOCK_SEQPACKET to the server
-  std::string info_;      // bwrap's --info-fd JSON
+  pid_t pid_ = -1;    // bwrap holding the fork server
+  int control_ = -1;  // SOCK_SEQPACKET to the server
+  std::string info_;  // bwrap's --info-fd JSON
   int servers_started_ = 0;
 };
 

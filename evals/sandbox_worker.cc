@@ -152,9 +152,12 @@ bool SandboxWorker::start_server(std::string& why) {
       if (pfds[k].revents) cap.read_ready(which[k]);
     if (pr > 0 && pfds.back().revents) {
       std::string msg;
-      if (!receive(control_, msg)) lost = true;
-      else if (msg == "READY") ready = true;
-      else if (!msg.empty()) lost = true;
+      if (!receive(control_, msg))
+        lost = true;
+      else if (msg == "READY")
+        ready = true;
+      else if (!msg.empty())
+        lost = true;
     }
   }
   // bwrap writes its info before it starts the interpreter, so it is there by now; give the

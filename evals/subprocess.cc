@@ -31,15 +31,24 @@ enum ChildStep : int { kStepSetsid = 1, kStepDup, kStepClose, kStepRlimit, kStep
 
 const char* step_name(int step) {
   switch (step) {
-    case kStepSetsid: return "setsid";
-    case kStepDup: return "dup2";
-    case kStepClose: return "close_range";
-    case kStepRlimit: return "setrlimit";
-    case kStepGroups: return "setgroups";
-    case kStepGid: return "setresgid";
-    case kStepUid: return "setresuid";
-    case kStepChdir: return "chdir";
-    case kStepExec: return "execve";
+    case kStepSetsid:
+      return "setsid";
+    case kStepDup:
+      return "dup2";
+    case kStepClose:
+      return "close_range";
+    case kStepRlimit:
+      return "setrlimit";
+    case kStepGroups:
+      return "setgroups";
+    case kStepGid:
+      return "setresgid";
+    case kStepUid:
+      return "setresuid";
+    case kStepChdir:
+      return "chdir";
+    case kStepExec:
+      return "execve";
   }
   return "?";
 }
@@ -278,9 +287,12 @@ SupervisedResult run_supervised(pid_t pid, const std::vector<int>& capture_fds, 
     cap.add_pollfds(pfds, which);
     if (!exited && pidfd >= 0) pfds.push_back({pidfd, POLLIN, 0});
     int wait_ms;
-    if (exited) wait_ms = poll_ms_until(drain_deadline);
-    else if (killed) wait_ms = 50;
-    else wait_ms = poll_ms_until(deadline);
+    if (exited)
+      wait_ms = poll_ms_until(drain_deadline);
+    else if (killed)
+      wait_ms = 50;
+    else
+      wait_ms = poll_ms_until(deadline);
     if (!exited && pidfd < 0) wait_ms = std::min(wait_ms, 10);
     int pr = ::poll(pfds.data(), nfds_t(pfds.size()), wait_ms);
     if (pr < 0 && errno != EINTR) {

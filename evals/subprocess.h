@@ -43,10 +43,10 @@ struct ResourceLimit {
 };
 
 struct SpawnSpec {
-  std::string path;                // executable, used as is (no PATH search)
-  std::vector<std::string> argv;   // argv[0] included
-  std::vector<std::string> env;    // the complete environment, "NAME=value"
-  std::string cwd;                 // "" keeps the caller's working directory
+  std::string path;               // executable, used as is (no PATH search)
+  std::vector<std::string> argv;  // argv[0] included
+  std::vector<std::string> env;   // the complete environment, "NAME=value"
+  std::string cwd;                // "" keeps the caller's working directory
   // (parent fd, child fd) pairs: the child gets a copy of each parent fd at the child number.
   // Every descriptor not listed is closed in the child.
   std::vector<std::pair<int, int>> fds;
@@ -62,27 +62,27 @@ struct SpawnSpec {
 pid_t spawn_process(const SpawnSpec& spec);
 
 struct CapturedStream {
-  std::string data;     // the first keep_bytes bytes
-  std::string tail;     // when truncated: (at least) the last kTailBytes bytes, else empty
-  uint64_t total = 0;   // everything the child wrote
+  std::string data;    // the first keep_bytes bytes
+  std::string tail;    // when truncated: (at least) the last kTailBytes bytes, else empty
+  uint64_t total = 0;  // everything the child wrote
   bool truncated() const { return total > data.size(); }
   static constexpr size_t kTailBytes = 4096;
 };
 
 struct SupervisedResult {
-  int wait_status = 0;       // from waitpid
-  bool exited = false;       // WIFEXITED
-  int exit_code = -1;        // WEXITSTATUS when exited
-  int signal = 0;            // WTERMSIG when killed by a signal
-  bool timed_out = false;    // we killed it at the deadline
-  bool output_limit = false; // we killed it for writing more than kill_after_bytes
-  double seconds = 0;        // from the start of supervision to reaping
+  int wait_status = 0;                  // from waitpid
+  bool exited = false;                  // WIFEXITED
+  int exit_code = -1;                   // WEXITSTATUS when exited
+  int signal = 0;                       // WTERMSIG when killed by a signal
+  bool timed_out = false;               // we killed it at the deadline
+  bool output_limit = false;            // we killed it for writing more than kill_after_bytes
+  double seconds = 0;                   // from the start of supervision to reaping
   std::vector<CapturedStream> streams;  // one per capture fd, in order
 };
 
 struct SuperviseLimits {
   double timeout_s = 10;
-  uint64_t keep_bytes = 1 << 20;              // per stream
+  uint64_t keep_bytes = 1 << 20;                   // per stream
   uint64_t kill_after_bytes = uint64_t(64) << 20;  // all streams together; 0 = never
   // Streams at or after this index are read but do not count toward kill_after_bytes.
   size_t counted_streams = SIZE_MAX;

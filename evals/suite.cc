@@ -92,8 +92,7 @@ namespace {
 void check_unique_ids(const Suite& s) {
   std::set<std::string> seen;
   for (size_t i = 0; i < s.items.size(); ++i)
-    if (!seen.insert(s.item_id(i)).second)
-      fail(s.data_path, ":", s.items[i].line, ": duplicate item id '", s.item_id(i), "'");
+    if (!seen.insert(s.item_id(i)).second) fail(s.data_path, ":", s.items[i].line, ": duplicate item id '", s.item_id(i), "'");
 }
 
 Suite from_manifest(const fs::path& dir) {
@@ -236,7 +235,8 @@ Suite from_public_file(const fs::path& path) {
     return s;
   }
   if (ends(".csv")) return load_mmlu(path);
-  if (ends(".json") && first_char(f) == '{') {  // SQuAD: {"data": [{"paragraphs": [{"context", "qas": [{"id", "question", "answers": [{"text"}]}]}]}]}
+  if (ends(".json") &&
+      first_char(f) == '{') {  // SQuAD: {"data": [{"paragraphs": [{"context", "qas": [{"id", "question", "answers": [{"text"}]}]}]}]}
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(read_maybe_gz(f));
@@ -262,8 +262,13 @@ Suite from_public_file(const fs::path& path) {
     }
     if (s.items.empty()) fail(f, ": no answerable questions found");
     s.task = "generate";
-    s.manifest = {{"name", s.name}, {"task", "generate"}, {"prompt_template", "Context: {context}\nQuestion: {question}\nAnswer:"},
-                  {"answers_field", "answers"}, {"stop", {"\n"}}, {"max_tokens", 32}, {"metrics", {"exact_match", "f1"}}};
+    s.manifest = {{"name", s.name},
+                  {"task", "generate"},
+                  {"prompt_template", "Context: {context}\nQuestion: {question}\nAnswer:"},
+                  {"answers_field", "answers"},
+                  {"stop", {"\n"}},
+                  {"max_tokens", 32},
+                  {"metrics", {"exact_match", "f1"}}};
     return s;
   }
   if (ends(".json")) {
@@ -280,11 +285,11 @@ Suite from_public_file(const fs::path& path) {
     s.items = std::move(records);
   }
   const auto& first = s.items.front().value;
-  const char* format = first.contains("buggy_solution")                                                       ? "humanevalfix"
+  const char* format = first.contains("buggy_solution")                                                                  ? "humanevalfix"
                        : first.contains("entry_point") && (first.contains("plus_input") || first.contains("base_input")) ? "evalplus"
-                       : first.contains("entry_point") && first.contains("test")                              ? "humaneval"
-                       : first.contains("test_list")                                                          ? "mbpp"
-                                                                                                              : nullptr;
+                       : first.contains("entry_point") && first.contains("test")                                         ? "humaneval"
+                       : first.contains("test_list")                                                                     ? "mbpp"
+                                                                                                                         : nullptr;
   if (format) {
     for (const auto& r : s.items) code_problem_from_json(r.value, f, r.line);  // bad items fail now, before any model work
     s.task = "code";
@@ -300,8 +305,13 @@ Suite from_public_file(const fs::path& path) {
     }
   } else if (first.contains("question") && first.contains("answers")) {
     s.task = "generate";
-    s.manifest = {{"name", s.name}, {"task", "generate"}, {"prompt_template", "Context: {context}\nQuestion: {question}\nAnswer:"},
-                  {"answers_field", "answers"}, {"stop", {"\n"}}, {"max_tokens", 32}, {"metrics", {"exact_match", "f1"}}};
+    s.manifest = {{"name", s.name},
+                  {"task", "generate"},
+                  {"prompt_template", "Context: {context}\nQuestion: {question}\nAnswer:"},
+                  {"answers_field", "answers"},
+                  {"stop", {"\n"}},
+                  {"max_tokens", 32},
+                  {"metrics", {"exact_match", "f1"}}};
   } else {
     fail(f, ":", s.items.front().line,
          ": unrecognized item format (expected HellaSwag, ARC, PIQA, Winogrande, BoolQ, GSM8K, HumanEval(+), HumanEvalFix, MBPP "
@@ -317,14 +327,19 @@ Suite load_suite(const std::string& name_or_path) {
   Suite s;
   const fs::path bundled = fs::path(datasets_dir()) / name_or_path;
   const bool bare = name_or_path.find('/') == std::string::npos;
-  if (bare && fs::exists(bundled / "manifest.json")) s = from_manifest(bundled);  // bundled names win over ./name
-  else if (fs::is_directory(p) && is_mmlu_path(p)) s = load_mmlu(p);
-  else if (fs::is_directory(p)) s = from_manifest(p);
-  else if (fs::is_regular_file(p)) s = from_public_file(p);
+  if (bare && fs::exists(bundled / "manifest.json"))
+    s = from_manifest(bundled);  // bundled names win over ./name
+  else if (fs::is_directory(p) && is_mmlu_path(p))
+    s = load_mmlu(p);
+  else if (fs::is_directory(p))
+    s = from_manifest(p);
+  else if (fs::is_regular_file(p))
+    s = from_public_file(p);
   else {
     std::string known;
     for (const auto& n : bundled_suites()) known += (known.empty() ? "" : ", ") + n;
-    fail("unknown suite '", name_or_path, "' (bundled: ", known, "; or give a suite directory, an MMLU .csv file or directory, or a .jsonl/.json/.txt file)");
+    fail("unknown suite '", name_or_path, "' (bundled: ", known,
+         "; or give a suite directory, an MMLU .csv file or directory, or a .jsonl/.json/.txt file)");
   }
   check_unique_ids(s);
   return s;

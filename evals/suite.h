@@ -22,8 +22,8 @@ namespace sb {
 struct Suite {
   std::string name;
   std::string version;
-  std::string task;        // multiple_choice | generate | code | dialogue | perplexity
-  std::string source;      // directory or file it came from
+  std::string task;    // multiple_choice | generate | code | dialogue | perplexity
+  std::string source;  // directory or file it came from
   std::string data_path;
   std::string data_sha256;
   nlohmann::json manifest;  // the full manifest (synthesized for public formats)

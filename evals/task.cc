@@ -43,8 +43,8 @@ Task::Task(const Suite& s, const TaskOptions& o) : suite_(s), opt_(o) {
   auto pool = std::make_shared<Suite>(load_suite(from));
   const std::string want = s.manifest.value("format", std::string()), got = pool->manifest.value("format", std::string());
   if (pool->task != s.task || got != want)
-    fail("--fewshot-from ", from, ": a ", pool->task, (got.empty() ? "" : " (" + got + ")"), " file cannot give examples to suite '", s.name,
-         "' (", s.task, (want.empty() ? "" : " (" + want + ")"), ")");
+    fail("--fewshot-from ", from, ": a ", pool->task, (got.empty() ? "" : " (" + got + ")"), " file cannot give examples to suite '",
+         s.name, "' (", s.task, (want.empty() ? "" : " (" + want + ")"), ")");
   few_shot_pool_ = std::move(pool);
 }
 

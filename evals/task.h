@@ -77,13 +77,13 @@ struct ChatMode {
 };
 
 struct TaskOptions {
-  int samples = 1;            // completions per code problem (> 1 samples at temperature)
-  float temperature = 0.8f;   // for samples > 1
-  uint64_t seed = 0;          // also steers few-shot selection
-  int num_fewshot = -1;       // few-shot examples per prompt; < 0: the manifest's few_shot.k (else 0)
-  std::string fewshot_from;   // a file or suite in the same format supplying the examples ("" = the manifest's pool, else the suite)
-  int workers = 2;            // sandbox workers
-  double timeout_s = 0;       // per code sample; 0: the manifest's timeout_s, else 10
+  int samples = 1;           // completions per code problem (> 1 samples at temperature)
+  float temperature = 0.8f;  // for samples > 1
+  uint64_t seed = 0;         // also steers few-shot selection
+  int num_fewshot = -1;      // few-shot examples per prompt; < 0: the manifest's few_shot.k (else 0)
+  std::string fewshot_from;  // a file or suite in the same format supplying the examples ("" = the manifest's pool, else the suite)
+  int workers = 2;           // sandbox workers
+  double timeout_s = 0;      // per code sample; 0: the manifest's timeout_s, else 10
   bool unsafe_no_sandbox = false;
   ChatMode chat;
 };

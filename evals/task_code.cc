@@ -43,11 +43,13 @@ class CodeTask : public Task {
     const std::string id = suite_.item_id(i);
     const CodeProblem* p = &problems_[i];
     const Sandbox& box = sandbox();
-    const std::string prompt = few_shot_prefix(i, [](const JsonlRecord& ex, const std::string& w) {
-                                 const CodeProblem e = code_problem_from_json(ex.value, w.substr(0, w.rfind(':')), ex.line);
-                                 return code_prompt(e) + e.canonical_solution + (e.format == CodeFormat::Mbpp ? "\n[DONE]" : "");
-                               }) +
-                               code_prompt(*p);
+    const std::string prompt =
+        few_shot_prefix(i,
+                        [](const JsonlRecord& ex, const std::string& w) {
+                          const CodeProblem e = code_problem_from_json(ex.value, w.substr(0, w.rfind(':')), ex.line);
+                          return code_prompt(e) + e.canonical_solution + (e.format == CodeFormat::Mbpp ? "\n[DONE]" : "");
+                        }) +
+        code_prompt(*p);
     std::vector<GenResult> gens;
     std::vector<std::string> programs;
     for (int k = 0; k < opt_.samples; ++k) {
@@ -83,8 +85,7 @@ class CodeTask : public Task {
       out.extra = {{"passed", s.passed()}, {"detail", s.detail}, {"exec_s", s.seconds}, {"sandboxed", s.sandboxed}};
       if (const std::string g = group_of(i); !g.empty()) out.extra["group"] = g;
       if (s.outcome == Outcome::SandboxError)
-        fail(suite_.data_path, ": ", id, ": the sandbox could not run the sample (", s.detail,
-             "); refusing to score it as a failure");
+        fail(suite_.data_path, ": ", id, ": the sandbox could not run the sample (", s.detail, "); refusing to score it as a failure");
       rows.push_back(std::move(out));
     }
     return rows;

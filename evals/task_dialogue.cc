@@ -24,9 +24,7 @@
 namespace sb {
 namespace {
 
-bool is_distractor_type(const std::string& t) {
-  return t == "contradiction" || t == "off_topic" || t == "generic" || t == "repetition";
-}
+bool is_distractor_type(const std::string& t) { return t == "contradiction" || t == "off_topic" || t == "generic" || t == "repetition"; }
 
 class DialogueTask : public Task {
  public:
@@ -60,8 +58,7 @@ class DialogueTask : public Task {
     nlohmann::json types = nlohmann::json::array();
     if (rec.value.contains("distractor_types")) {
       const auto& t = rec.value["distractor_types"];
-      if (!t.is_array() || t.size() != dis.size())
-        fail(where, ": 'distractor_types' must be an array with one type per distractor");
+      if (!t.is_array() || t.size() != dis.size()) fail(where, ": 'distractor_types' must be an array with one type per distractor");
       for (const auto& x : t) {
         if (!x.is_string() || !is_distractor_type(x.get<std::string>()))
           fail(where, ": distractor type ", x.dump(), " is not one of contradiction, off_topic, generic, repetition");
@@ -97,7 +94,11 @@ class DialogueTask : public Task {
     out.latency_ms = gen.total_ms;
     out.n_prompt_tokens = gen.n_prompt_tokens;
     out.n_gen_tokens = gen.n_gen_tokens;
-    out.extra = {{"selected", pred}, {"gold_logprob", gold_r.logprob}, {"gold_tokens", gold_r.n_tokens}, {"loglikelihoods", ll}, {"invalid", invalid}};
+    out.extra = {{"selected", pred},
+                 {"gold_logprob", gold_r.logprob},
+                 {"gold_tokens", gold_r.n_tokens},
+                 {"loglikelihoods", ll},
+                 {"invalid", invalid}};
     if (!types.empty()) out.extra["distractor_types"] = types;
     return {out};
   }

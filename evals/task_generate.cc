@@ -35,15 +35,17 @@ class GenerateTask : public Task {
     const std::string where = suite_.data_path + ":" + std::to_string(rec.line);
     const auto& a = require_field(rec, suite_.data_path, answers_field_.c_str());
     std::vector<std::string> golds;
-    if (a.is_string()) golds.push_back(a);
+    if (a.is_string())
+      golds.push_back(a);
     else if (a.is_array())
       for (const auto& x : a)
         if (x.is_string()) golds.push_back(x);
     if (golds.empty()) fail(where, ": field '", answers_field_, "' must be a string or a non-empty array of strings");
     GenRequest g;
-    g.prompt = few_shot_prefix(i, [&](const JsonlRecord& ex, const std::string& w) {
-                 return fill_template(tmpl_, ex.value, w) + fill_template(target_tmpl_, ex.value, w);
-               }) +
+    g.prompt = few_shot_prefix(i,
+                               [&](const JsonlRecord& ex, const std::string& w) {
+                                 return fill_template(tmpl_, ex.value, w) + fill_template(target_tmpl_, ex.value, w);
+                               }) +
                fill_template(tmpl_, rec.value, where);
     if (opt_.chat.on()) {
       g.prompt = opt_.chat.prompt(g.prompt);

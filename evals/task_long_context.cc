@@ -139,8 +139,10 @@ class LongContextTask : public Task {
     }
     if (!losses.empty()) out.push_back(mean_metric("loss", losses, Range{0.0, std::numeric_limits<double>::infinity()}));
     out.push_back(MetricResult{"skipped", double(skipped), std::nullopt, std::nullopt, std::nullopt, int64_t(rows.size())});
-    for (const auto& [key, xs] : cells) out.push_back(rate_metric(lc::cell_metric(std::get<0>(key), std::get<1>(key), std::get<2>(key)), xs));
-    for (const auto& [b, xs] : buckets) out.push_back(mean_metric(lc::loss_metric(b.first, b.second), xs, Range{0.0, std::numeric_limits<double>::infinity()}));
+    for (const auto& [key, xs] : cells)
+      out.push_back(rate_metric(lc::cell_metric(std::get<0>(key), std::get<1>(key), std::get<2>(key)), xs));
+    for (const auto& [b, xs] : buckets)
+      out.push_back(mean_metric(lc::loss_metric(b.first, b.second), xs, Range{0.0, std::numeric_limits<double>::infinity()}));
     return out;
   }
 

@@ -24,9 +24,7 @@ namespace {
 
 // lm-eval's len(choice): code points (UTF-8 bytes that do not continue a sequence) of the
 // choice text, the " " target delimiter not counted.
-size_t choice_chars(const std::string& c) {
-  return text::utf8_length(std::string_view(c).substr(c.rfind(' ', 0) == 0 ? 1 : 0));
-}
+size_t choice_chars(const std::string& c) { return text::utf8_length(std::string_view(c).substr(c.rfind(' ', 0) == 0 ? 1 : 0)); }
 
 class MultipleChoiceTask : public Task {
  public:
@@ -98,7 +96,8 @@ class MultipleChoiceTask : public Task {
     });
     if (!description_field_.empty()) prefix = require_string(rec, suite_.data_path, description_field_.c_str()) + prefix;
     std::vector<std::string> contexts;
-    if (ch.contexts.empty()) contexts.assign(choices.size(), prefix + fill_template(tmpl_, rec.value, where));
+    if (ch.contexts.empty())
+      contexts.assign(choices.size(), prefix + fill_template(tmpl_, rec.value, where));
     else
       for (const auto& c : ch.contexts) contexts.push_back(prefix + c);
     std::string prompt = contexts[0];
@@ -176,8 +175,6 @@ class MultipleChoiceTask : public Task {
 
 }  // namespace
 
-std::unique_ptr<Task> make_multiple_choice_task(const Suite& s, const TaskOptions& o) {
-  return std::make_unique<MultipleChoiceTask>(s, o);
-}
+std::unique_ptr<Task> make_multiple_choice_task(const Suite& s, const TaskOptions& o) { return std::make_unique<MultipleChoiceTask>(s, o); }
 
 }  // namespace sb

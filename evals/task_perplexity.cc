@@ -40,12 +40,19 @@ class PerplexityTask : public Task {
       for (int64_t k : idx) s += v[size_t(k)];
       return s;
     };
-    auto ppl = [&](const std::vector<int64_t>& idx) { const double t = sum(nt, idx); return t > 0 ? std::exp(-sum(lp, idx) / t) : 0.0; };
-    auto bpb = [&](const std::vector<int64_t>& idx) { const double b = sum(nb, idx); return b > 0 ? -sum(lp, idx) / std::log(2.0) / b : 0.0; };
+    auto ppl = [&](const std::vector<int64_t>& idx) {
+      const double t = sum(nt, idx);
+      return t > 0 ? std::exp(-sum(lp, idx) / t) : 0.0;
+    };
+    auto bpb = [&](const std::vector<int64_t>& idx) {
+      const double b = sum(nb, idx);
+      return b > 0 ? -sum(lp, idx) / std::log(2.0) / b : 0.0;
+    };
     std::vector<int64_t> all(static_cast<size_t>(n));
     for (int64_t k = 0; k < n; ++k) all[size_t(k)] = k;
     std::vector<MetricResult> out;
-    for (auto& [name, f] : std::vector<std::pair<std::string, std::function<double(const std::vector<int64_t>&)>>>{{"ppl", ppl}, {"bits_per_byte", bpb}}) {
+    for (auto& [name, f] :
+         std::vector<std::pair<std::string, std::function<double(const std::vector<int64_t>&)>>>{{"ppl", ppl}, {"bits_per_byte", bpb}}) {
       MetricResult m{name, f(all), std::nullopt, std::nullopt, std::nullopt, n};
       if (n > 1) {
         auto [lo, hi] = bootstrap_ci(n, f);

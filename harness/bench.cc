@@ -30,8 +30,10 @@ double ns_since(clock_type::time_point t) { return std::chrono::duration<double,
 LoadedModel load_bench_model(const BenchConfig& cfg, const std::string& model, const std::string& backend, int threads,
                              const std::string& kv, const compress::VariantSpec& spec, std::vector<std::string>& notes) {
   ModelArgs a;
-  if (model.rfind("preset:", 0) == 0) a.preset = model.substr(7);
-  else a.model = model;
+  if (model.rfind("preset:", 0) == 0)
+    a.preset = model.substr(7);
+  else
+    a.model = model;
   a.backend = backend;
   a.threads = threads;
   a.kv_type = kv;
@@ -39,9 +41,8 @@ LoadedModel load_bench_model(const BenchConfig& cfg, const std::string& model, c
   a.n_batch = cfg.n_batch;
   LoadedModel lm = load_model(a);
   if (!spec.is_base()) {
-    const std::string text = spec.needs_calibration()
-                                 ? read_calibration(cfg.calibration.empty() ? default_calibration_path() : cfg.calibration)
-                                 : std::string();
+    const std::string text =
+        spec.needs_calibration() ? read_calibration(cfg.calibration.empty() ? default_calibration_path() : cfg.calibration) : std::string();
     VariantLoad vl = load_variant_model(lm.model->file_ptr(), spec, *lm.backend, *lm.tokenizer, text,
                                         spec.distills() ? model_sha256(lm.path, nullptr) : std::string());
     notes = vl.vm.report.notes;
@@ -53,8 +54,7 @@ LoadedModel load_bench_model(const BenchConfig& cfg, const std::string& model, c
 
 // The --scenario test: `queries` prompt+generation queries in a row, their latency percentiles
 // and throughput on the row `base` makes for the configuration.
-BenchRow run_scenario(const BenchConfig& cfg, SpeedProbe& run, int64_t depth,
-                      const std::function<BenchRow(const SpeedResult&)>& base) {
+BenchRow run_scenario(const BenchConfig& cfg, SpeedProbe& run, int64_t depth, const std::function<BenchRow(const SpeedResult&)>& base) {
   const int64_t P = cfg.n_prompt.empty() ? 128 : cfg.n_prompt.front();
   const int64_t N = cfg.n_gen.empty() ? 32 : cfg.n_gen.front();
   SpeedResult named;
@@ -96,72 +96,94 @@ std::vector<BenchRow> run_bench(const BenchConfig& cfg, const std::function<void
         for (const auto& kv : cfg.kv_types)
           for (int64_t depth : cfg.depths)
             for (const auto& variant : cfg.variants) {
-            const compress::VariantSpec spec = compress::parse_variant(variant);
-            const bool per_config = reset_peak_rss();
-            std::vector<std::string> notes;
-            LoadedModel lm = load_bench_model(cfg, model, backend, threads, kv, spec, notes);
-            int64_t need = 1;
-            for (int64_t p : cfg.n_prompt) need = std::max(need, p);
-            for (int64_t n : cfg.n_gen) need = std::max(need, n);
-            for (auto [p, n] : cfg.pg) need = std::max(need, p + n);
-            if (!cfg.scenario.empty())
-              need = std::max(need, (cfg.n_prompt.empty() ? 128 : cfg.n_prompt.front()) + (cfg.n_gen.empty() ? 32 : cfg.n_gen.front()));
-            const ModelConfig& mc = lm.model->config();
-            if (depth + need > mc.n_ctx) fail("depth ", depth, " + test length ", need, " exceeds the model context ", mc.n_ctx);
-            ContextOptions co = lm.ctx_opts;
-            co.n_ctx = depth + need;
-            Context ctx(*lm.model, co);
-            SpeedProbe run(*lm.model, ctx, cfg.seed, depth);
-            run.prefill_depth();
-            // The configuration's fields around a probe result.
-            auto base = [&](const SpeedResult& measured) {
-              BenchRow r;
-              static_cast<SpeedResult&>(r) = measured;
-              r.model_filename = lm.path;
-              r.model_type = cat(mc.arch, " ", mc.n_layer, "L ", mc.n_embd, "d ", weight_type_label(*lm.model, spec));
-              r.variant = spec.name();
-              r.variant_notes = notes;
-              r.peak_rss_per_config = per_config;
-              r.model_size = int64_t(lm.model->matrix_bytes());
-              r.model_n_params = mc.n_params();
-              r.backend = lm.backend->name();
-              r.backend_info = lm.backend->describe();
-              r.type_k = kv;
-              r.n_batch = cfg.n_batch;
-              r.n_threads = threads;
-              r.synthetic = lm.synthetic;
-              r.load_ms = lm.load_ms;
-              r.weight_bytes = int64_t(lm.model->weight_bytes());
-              r.kv_bytes = int64_t(ctx.kv_bytes());
-              return r;
-            };
-            auto emit = [&](BenchRow r) {
-              r.peak_rss_bytes = peak_rss_bytes();
-              if (on_row) on_row(r);
-              rows.push_back(std::move(r));
-            };
-            for (int64_t P : cfg.n_prompt)
-              if (P > 0) emit(base(run.run_pp(P, cfg.repetitions)));
-            for (int64_t N : cfg.n_gen)
-              if (N > 0) emit(base(run.run_tg(N, cfg.repetitions)));
-            for (auto [P, N] : cfg.pg) emit(base(run.run_pg(P, N, cfg.repetitions)));
-            if (!cfg.scenario.empty()) emit(run_scenario(cfg, run, depth, base));
-          }
+              const compress::VariantSpec spec = compress::parse_variant(variant);
+              const bool per_config = reset_peak_rss();
+              std::vector<std::string> notes;
+              LoadedModel lm = load_bench_model(cfg, model, backend, threads, kv, spec, notes);
+              int64_t need = 1;
+              for (int64_t p : cfg.n_prompt) need = std::max(need, p);
+              for (int64_t n : cfg.n_gen) need = std::max(need, n);
+              for (auto [p, n] : cfg.pg) need = std::max(need, p + n);
+              if (!cfg.scenario.empty())
+                need = std::max(need, (cfg.n_prompt.empty() ? 128 : cfg.n_prompt.front()) + (cfg.n_gen.empty() ? 32 : cfg.n_gen.front()));
+              const ModelConfig& mc = lm.model->config();
+              if (depth + need > mc.n_ctx) fail("depth ", depth, " + test length ", need, " exceeds the model context ", mc.n_ctx);
+              ContextOptions co = lm.ctx_opts;
+              co.n_ctx = depth + need;
+              Context ctx(*lm.model, co);
+              SpeedProbe run(*lm.model, ctx, cfg.seed, depth);
+              run.prefill_depth();
+              // The configuration's fields around a probe result.
+              auto base = [&](const SpeedResult& measured) {
+                BenchRow r;
+                static_cast<SpeedResult&>(r) = measured;
+                r.model_filename = lm.path;
+                r.model_type = cat(mc.arch, " ", mc.n_layer, "L ", mc.n_embd, "d ", weight_type_label(*lm.model, spec));
+                r.variant = spec.name();
+                r.variant_notes = notes;
+                r.peak_rss_per_config = per_config;
+                r.model_size = int64_t(lm.model->matrix_bytes());
+                r.model_n_params = mc.n_params();
+                r.backend = lm.backend->name();
+                r.backend_info = lm.backend->describe();
+                r.type_k = kv;
+                r.n_batch = cfg.n_batch;
+                r.n_threads = threads;
+                r.synthetic = lm.synthetic;
+                r.load_ms = lm.load_ms;
+                r.weight_bytes = int64_t(lm.model->weight_bytes());
+                r.kv_bytes = int64_t(ctx.kv_bytes());
+                return r;
+              };
+              auto emit = [&](BenchRow r) {
+                r.peak_rss_bytes = peak_rss_bytes();
+                if (on_row) on_row(r);
+                rows.push_back(std::move(r));
+              };
+              for (int64_t P : cfg.n_prompt)
+                if (P > 0) emit(base(run.run_pp(P, cfg.repetitions)));
+              for (int64_t N : cfg.n_gen)
+                if (N > 0) emit(base(run.run_tg(N, cfg.repetitions)));
+              for (auto [P, N] : cfg.pg) emit(base(run.run_pg(P, N, cfg.repetitions)));
+              if (!cfg.scenario.empty()) emit(run_scenario(cfg, run, depth, base));
+            }
   return rows;
 }
 
 namespace {
 
 nlohmann::json row_json(const BenchRow& r) {
-  nlohmann::json j{{"build_commit", SPARKBENCH_GIT_COMMIT}, {"build_number", 0}, {"cpu_info", cpu_model()},
-                   {"backends", r.backend}, {"backend_info", r.backend_info}, {"model_filename", r.model_filename},
-                   {"model_type", r.model_type}, {"model_size", r.model_size}, {"model_n_params", r.model_n_params},
-                   {"synthetic_weights", r.synthetic}, {"n_batch", r.n_batch}, {"n_threads", r.n_threads}, {"type_k", r.type_k},
-                   {"type_v", r.type_k}, {"n_prompt", r.n_prompt}, {"n_gen", r.n_gen}, {"n_depth", r.n_depth}, {"test", r.test},
-                   {"repetitions", r.repetitions}, {"avg_ns", int64_t(r.avg_ns)}, {"stddev_ns", int64_t(r.stddev_ns)},
-                   {"avg_ts", r.avg_ts}, {"stddev_ts", r.stddev_ts}, {"samples_ns", r.samples_ns}, {"samples_ts", r.samples_ts},
-                   {"peak_rss_bytes", r.peak_rss_bytes}, {"weight_bytes", r.weight_bytes}, {"kv_bytes", r.kv_bytes},
-                   {"load_ms", r.load_ms}, {"variant", r.variant}, {"peak_rss_per_config", r.peak_rss_per_config}};
+  nlohmann::json j{{"build_commit", SPARKBENCH_GIT_COMMIT},
+                   {"build_number", 0},
+                   {"cpu_info", cpu_model()},
+                   {"backends", r.backend},
+                   {"backend_info", r.backend_info},
+                   {"model_filename", r.model_filename},
+                   {"model_type", r.model_type},
+                   {"model_size", r.model_size},
+                   {"model_n_params", r.model_n_params},
+                   {"synthetic_weights", r.synthetic},
+                   {"n_batch", r.n_batch},
+                   {"n_threads", r.n_threads},
+                   {"type_k", r.type_k},
+                   {"type_v", r.type_k},
+                   {"n_prompt", r.n_prompt},
+                   {"n_gen", r.n_gen},
+                   {"n_depth", r.n_depth},
+                   {"test", r.test},
+                   {"repetitions", r.repetitions},
+                   {"avg_ns", int64_t(r.avg_ns)},
+                   {"stddev_ns", int64_t(r.stddev_ns)},
+                   {"avg_ts", r.avg_ts},
+                   {"stddev_ts", r.stddev_ts},
+                   {"samples_ns", r.samples_ns},
+                   {"samples_ts", r.samples_ts},
+                   {"peak_rss_bytes", r.peak_rss_bytes},
+                   {"weight_bytes", r.weight_bytes},
+                   {"kv_bytes", r.kv_bytes},
+                   {"load_ms", r.load_ms},
+                   {"variant", r.variant},
+                   {"peak_rss_per_config", r.peak_rss_per_config}};
   if (!r.variant_notes.empty()) j["variant_notes"] = r.variant_notes;
   if (!r.scenario.empty()) j["scenario"] = r.scenario;
   auto opt = [&](const char* k, const std::optional<double>& v) {
@@ -192,10 +214,10 @@ std::string render_bench(const std::vector<BenchRow>& rows, const std::string& f
   } else if (format == "jsonl") {
     for (const auto& r : rows) out << row_json(r).dump() << "\n";
   } else if (format == "csv" || format == "sql") {
-    const std::vector<std::string> cols{"build_commit", "cpu_info", "backends", "model_filename", "model_type", "model_size",
-                                        "model_n_params", "n_batch", "n_threads", "type_k", "n_prompt", "n_gen", "n_depth",
-                                        "test", "repetitions", "avg_ns", "stddev_ns", "avg_ts", "stddev_ts", "ttft_ms", "tpot_ms",
-                                        "p50_ms", "p90_ms", "p99_ms", "peak_rss_bytes", "load_ms", "variant"};
+    const std::vector<std::string> cols{
+        "build_commit", "cpu_info", "backends", "model_filename", "model_type", "model_size",  "model_n_params", "n_batch",   "n_threads",
+        "type_k",       "n_prompt", "n_gen",    "n_depth",        "test",       "repetitions", "avg_ns",         "stddev_ns", "avg_ts",
+        "stddev_ts",    "ttft_ms",  "tpot_ms",  "p50_ms",         "p90_ms",     "p99_ms",      "peak_rss_bytes", "load_ms",   "variant"};
     auto cell = [](const nlohmann::json& j, const std::string& c, bool sql) -> std::string {
       if (!j.contains(c)) return sql ? "NULL" : "";
       const auto& v = j[c];
@@ -235,12 +257,11 @@ std::string render_bench(const std::vector<BenchRow>& rows, const std::string& f
     text::Table t({"model", "variant", "size", "backend", "threads", "kv", "test", "t/s", "ttft ms", "tpot ms", "p90 ms", "peak RSS"});
     for (const auto& r : rows) {
       t.add_row({base_name(r.model_filename) + (r.synthetic ? " (synthetic)" : ""), r.variant,
-                   text::format("%.1f MiB", double(r.model_size) / 1048576.0),
-                   r.backend, std::to_string(r.n_threads), r.type_k,
-                   r.test + (r.n_depth ? " @ d" + std::to_string(r.n_depth) : ""),
-                   text::format("%.2f", r.avg_ts) + " ± " + text::format("%.2f", r.stddev_ts), r.ttft_ms ? text::format("%.1f", *r.ttft_ms) : "",
-                   r.tpot_ms ? text::format("%.2f", *r.tpot_ms) : "", r.p90_ms ? text::format("%.2f", *r.p90_ms) : "",
-                   text::format("%.0f MiB", double(r.peak_rss_bytes) / 1048576.0)});
+                 text::format("%.1f MiB", double(r.model_size) / 1048576.0), r.backend, std::to_string(r.n_threads), r.type_k,
+                 r.test + (r.n_depth ? " @ d" + std::to_string(r.n_depth) : ""),
+                 text::format("%.2f", r.avg_ts) + " ± " + text::format("%.2f", r.stddev_ts),
+                 r.ttft_ms ? text::format("%.1f", *r.ttft_ms) : "", r.tpot_ms ? text::format("%.2f", *r.tpot_ms) : "",
+                 r.p90_ms ? text::format("%.2f", *r.p90_ms) : "", text::format("%.0f MiB", double(r.peak_rss_bytes) / 1048576.0)});
     }
     out << (md ? t.markdown() : t.text());
     std::vector<std::string> seen;

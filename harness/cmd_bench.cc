@@ -56,7 +56,9 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--pg", pg, "Combined prompt+generation test(s) as P,N (repeatable)");
   cmd->add_option("-r,--repetitions", cfg.repetitions, "Timed repetitions per test")->capture_default_str();
   cmd->add_option("-b,--batch-size", cfg.n_batch, "Rows per forward pass")->capture_default_str();
-  cmd->add_option("--compute", cfg.compute, "Matmul arithmetic: f32, bf16, or q8 (cpu: 8-bit activations x block weights in integers, as llama.cpp)")->capture_default_str();
+  cmd->add_option("--compute", cfg.compute,
+                  "Matmul arithmetic: f32, bf16, or q8 (cpu: 8-bit activations x block weights in integers, as llama.cpp)")
+      ->capture_default_str();
   cmd->add_option("--variant", variants, compress::variant_help())->default_str("base");
   cmd->add_option("--calibration", cfg.calibration, "Calibration text for prune-layers (default: datasets/calibration/stories.txt)");
   cmd->add_option("--scenario", cfg.scenario, "Also run a load scenario: single-stream or offline")
@@ -115,52 +117,53 @@ void add_bench_command(CLI::App& app) {
       char group[17];
       std::snprintf(group, sizeof group, "%08x%08x", rd(), rd());
       for (const auto& rb : ranks)
-      for (const auto& variant : all_variants) {
-        std::vector<BenchRow> vrows;
-        for (const auto& r : rb.rows)
-          if (r.variant == variant) vrows.push_back(r);
-        if (comm && vrows.empty()) continue;  // this variant was measured on another rank
-        RunInfo info;
-        info.group_id = all_variants.size() > 1 || comm ? group : "";
-        info.label = label;
-        info.kind = "bench";
-        info.git_commit = git_commit(&info.git_dirty);
-        info.tool_version = tool_version();
-        info.host = rb.host;
-        info.cpu = cpu_model();
-        info.backend = vrows.empty() ? "" : vrows.front().backend;
-        info.threads = vrows.empty() ? 0 : int(vrows.front().n_threads);
-        info.model_path = vrows.empty() ? "" : vrows.front().model_filename;
-        info.model_sha256 = info.model_path.empty() ? "" : model_sha256(info.model_path, store.get());
-        info.synthetic_weights = !vrows.empty() && vrows.front().synthetic;
-        info.variant = variant;
-        info.config_json = nlohmann::json::parse(render_bench(vrows, "json")).dump();
-        const int64_t run = store->begin_run(info);
-        for (const auto& r : vrows) {
-          SpeedRow s = speed_row(r);
-          s.peak_rss_bytes = r.peak_rss_bytes;
-          s.load_ms = r.load_ms;
-          s.extra_json = nlohmann::json{{"backend", r.backend}, {"n_threads", r.n_threads}, {"type_k", r.type_k},
-                                        {"model", r.model_filename}, {"scenario", r.scenario}, {"weight_bytes", r.weight_bytes},
-                                        {"kv_bytes", r.kv_bytes}, {"variant", r.variant}}
-                             .dump();
-          store->add_speed(run, s);
+        for (const auto& variant : all_variants) {
+          std::vector<BenchRow> vrows;
+          for (const auto& r : rb.rows)
+            if (r.variant == variant) vrows.push_back(r);
+          if (comm && vrows.empty()) continue;  // this variant was measured on another rank
+          RunInfo info;
+          info.group_id = all_variants.size() > 1 || comm ? group : "";
+          info.label = label;
+          info.kind = "bench";
+          info.git_commit = git_commit(&info.git_dirty);
+          info.tool_version = tool_version();
+          info.host = rb.host;
+          info.cpu = cpu_model();
+          info.backend = vrows.empty() ? "" : vrows.front().backend;
+          info.threads = vrows.empty() ? 0 : int(vrows.front().n_threads);
+          info.model_path = vrows.empty() ? "" : vrows.front().model_filename;
+          info.model_sha256 = info.model_path.empty() ? "" : model_sha256(info.model_path, store.get());
+          info.synthetic_weights = !vrows.empty() && vrows.front().synthetic;
+          info.variant = variant;
+          info.config_json = nlohmann::json::parse(render_bench(vrows, "json")).dump();
+          const int64_t run = store->begin_run(info);
+          for (const auto& r : vrows) {
+            SpeedRow s = speed_row(r);
+            s.peak_rss_bytes = r.peak_rss_bytes;
+            s.load_ms = r.load_ms;
+            s.extra_json = nlohmann::json{{"backend", r.backend},      {"n_threads", r.n_threads}, {"type_k", r.type_k},
+                                          {"model", r.model_filename}, {"scenario", r.scenario},   {"weight_bytes", r.weight_bytes},
+                                          {"kv_bytes", r.kv_bytes},    {"variant", r.variant}}
+                               .dump();
+            store->add_speed(run, s);
+          }
+          if (comm) {
+            RankRow rr;
+            rr.rank = rb.rank;
+            rr.n_ranks = comm->size();
+            rr.local_rank = rb.local_rank;
+            rr.host = rb.host;
+            rr.device = rb.device;
+            rr.threads = rb.threads;
+            rr.pid = rb.pid;
+            rr.items = int64_t(vrows.size());
+            store->add_rank(run, rr);
+          }
+          store->finish_run(run, "complete");
+          std::fprintf(stderr, "stored %zu rows as run %lld (variant %s) in %s\n", vrows.size(), (long long)run, variant.c_str(),
+                       db.c_str());
         }
-        if (comm) {
-          RankRow rr;
-          rr.rank = rb.rank;
-          rr.n_ranks = comm->size();
-          rr.local_rank = rb.local_rank;
-          rr.host = rb.host;
-          rr.device = rb.device;
-          rr.threads = rb.threads;
-          rr.pid = rb.pid;
-          rr.items = int64_t(vrows.size());
-          store->add_rank(run, rr);
-        }
-        store->finish_run(run, "complete");
-        std::fprintf(stderr, "stored %zu rows as run %lld (variant %s) in %s\n", vrows.size(), (long long)run, variant.c_str(), db.c_str());
-      }
     }
   });
 }

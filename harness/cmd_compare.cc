@@ -15,7 +15,8 @@ namespace sb::cli {
 
 namespace {
 
-constexpr const char* kCompareFooter = R"(RUN is a run id, a label (the latest run with it), 'latest', or 'latest~N' (N runs before the latest).
+constexpr const char* kCompareFooter =
+    R"(RUN is a run id, a label (the latest run with it), 'latest', or 'latest~N' (N runs before the latest).
 
 Accuracy: per task and metric. The task's primary metric (acc, exact_match, pass@1...: the mean of
 the per-sample scores) is tested on samples paired by id: McNemar's exact test for pass/fail scores,
@@ -63,10 +64,12 @@ void add_compare_command(CLI::App& app) {
   cmd->add_option("--markdown", markdown, "Also write a Markdown report here (for a pull-request comment)");
   cmd->add_flag("--json", json, "Print the comparison as JSON instead of a table");
   cmd->add_option("--alpha", o.alpha, "Significance level of every test")->capture_default_str()->check(CLI::Range(1e-9, 0.5));
-  cmd->add_option("--max-accuracy-drop", o.max_accuracy_drop, "Largest tolerated drop of a metric in [0,1] (absolute, e.g. 0.02 = 2 points)")
+  cmd->add_option("--max-accuracy-drop", o.max_accuracy_drop,
+                  "Largest tolerated drop of a metric in [0,1] (absolute, e.g. 0.02 = 2 points)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--max-relative-drop", o.max_relative_drop, "Largest tolerated relative worsening of other accuracy metrics (ppl: 0.02 = +2%)")
+  cmd->add_option("--max-relative-drop", o.max_relative_drop,
+                  "Largest tolerated relative worsening of other accuracy metrics (ppl: 0.02 = +2%)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--max-speed-drop", o.max_speed_drop, "Largest tolerated relative slowdown (median tokens/s or kernel time)")
@@ -91,8 +94,10 @@ void add_compare_command(CLI::App& app) {
       const compare::Result res = compare::compare(compare::load_run(*store, a), compare::load_run(*store, b), o);
       if (!junit.empty()) write_output(junit, compare::format_junit(res));
       if (!markdown.empty()) write_output(markdown, compare::format_markdown(res));
-      if (json) std::printf("%s\n", compare::to_json(res).dump(1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
-      else std::fputs(compare::format_table(res).c_str(), stdout);
+      if (json)
+        std::printf("%s\n", compare::to_json(res).dump(1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+      else
+        std::fputs(compare::format_table(res).c_str(), stdout);
       std::fflush(stdout);
       if (!res.comparable)
         std::fprintf(stderr, "error: %s: runs %lld and %lld cannot be compared: %s\n", db.c_str(), (long long)a.id, (long long)b.id,

@@ -49,17 +49,16 @@ void decontam(const DecontamArgs& a) {
     j["flagged"] = nlohmann::json::array();
     for (const auto& r : res)
       if (r.flagged)
-        j["flagged"].push_back({{"id", r.id}, {"words", r.n_words}, {"ngrams", r.n_ngrams}, {"matched", r.matched}, {"overlap", r.overlap}});
+        j["flagged"].push_back(
+            {{"id", r.id}, {"words", r.n_words}, {"ngrams", r.n_ngrams}, {"matched", r.matched}, {"overlap", r.overlap}});
     std::printf("%s\n", j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   } else {
-    for (const auto& c : stats)
-      std::printf("corpus %s: %lld bytes, %lld words\n", c.path.c_str(), (long long)c.bytes, (long long)c.words);
+    for (const auto& c : stats) std::printf("corpus %s: %lld bytes, %lld words\n", c.path.c_str(), (long long)c.bytes, (long long)c.words);
     std::printf("suite %s: %zu items, %d-grams, flagged when overlap > %g\n\n", s.name.c_str(), res.size(), a.n, a.threshold);
     if (flagged > 0) {
       std::printf("  %-28s %8s %8s %8s\n", "item", "n-grams", "matched", "overlap");
       for (const auto& r : res)
-        if (r.flagged)
-          std::printf("  %-28s %8lld %8lld %8.3f\n", r.id.c_str(), (long long)r.n_ngrams, (long long)r.matched, r.overlap);
+        if (r.flagged) std::printf("  %-28s %8lld %8lld %8.3f\n", r.id.c_str(), (long long)r.n_ngrams, (long long)r.matched, r.overlap);
       std::printf("\n");
     }
     std::printf("%lld of %zu items flagged\n", (long long)flagged, res.size());

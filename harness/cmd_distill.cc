@@ -62,8 +62,7 @@ void add_distill_command(CLI::App& app) {
   c->add_flag("--recompute", a.o.recompute,
               "Recompute each layer's activations during backward (keeps only layer inputs: less memory, ~1/3 more compute)");
   c->add_option("-t,--threads", a.threads, "CPU threads (0 = all cores)")->capture_default_str();
-  c->add_option("--eval-every", a.o.eval_every, "Print the held-out KLD every N steps (0 = only before and after)")
-      ->capture_default_str();
+  c->add_option("--eval-every", a.o.eval_every, "Print the held-out KLD every N steps (0 = only before and after)")->capture_default_str();
   auto* ck = c->add_option("--checkpoint", a.o.checkpoint_dir,
                            "Directory for resumable checkpoints; a rerun of the same command resumes from its latest "
                            "one and ends exactly as an unbroken run would");
@@ -73,8 +72,10 @@ void add_distill_command(CLI::App& app) {
   c->add_option("--out-type", a.out_type, "Weight type of the output file (f32, f16, bf16, q8_0, q4_k_m, ...: any variant weight type)")
       ->capture_default_str();
   c->add_option("-o,--output", a.out, "Output GGUF file")->required();
-  c->add_option("--db", a.db, "Results database: the run (kind distill), its per-step loss, learning rate and held-out "
-                 "KLD, and kld_before/kld_after")->capture_default_str();
+  c->add_option("--db", a.db,
+                "Results database: the run (kind distill), its per-step loss, learning rate and held-out "
+                "KLD, and kld_before/kld_after")
+      ->capture_default_str();
   c->add_option("--label", a.label, "Label of the stored run");
   c->callback([] {
     if (a.student.empty() && a.variant.empty()) fail("distill: give --student FILE or --student-variant SPEC");
@@ -112,18 +113,28 @@ void add_distill_command(CLI::App& app) {
     // The run, stored as it goes: rows committed every 10 steps, so a killed run keeps its curve.
     auto store = Store::open(a.db);
     const std::string sha = model_sha256(a.teacher, store.get());
-    nlohmann::json config{{"teacher", a.teacher},          {"teacher_sha256", sha},
+    nlohmann::json config{{"teacher", a.teacher},
+                          {"teacher_sha256", sha},
                           {"student", a.student.empty() ? nlohmann::json(nullptr) : nlohmann::json(a.student)},
                           {"student_variant", a.variant.empty() ? nlohmann::json(nullptr) : nlohmann::json(job.student_variant.name())},
-                          {"data", a.data},                {"data_sha256", data.sha256},
-                          {"teacher_samples", a.samples},  {"heldout", a.heldout},
-                          {"steps", a.o.steps},            {"seq", a.o.seq},
-                          {"batch", a.o.batch},            {"lr", a.o.lr},
-                          {"warmup", a.o.warmup},          {"temperature", a.o.temperature},
-                          {"alpha", a.o.alpha},            {"top_k", a.o.top_k},
-                          {"clip", a.o.clip},              {"weight_decay", a.o.weight_decay},
-                          {"seed", a.o.seed},              {"eval_every", a.o.eval_every},
-                          {"out_type", out_spec.name()},   {"output", a.out},
+                          {"data", a.data},
+                          {"data_sha256", data.sha256},
+                          {"teacher_samples", a.samples},
+                          {"heldout", a.heldout},
+                          {"steps", a.o.steps},
+                          {"seq", a.o.seq},
+                          {"batch", a.o.batch},
+                          {"lr", a.o.lr},
+                          {"warmup", a.o.warmup},
+                          {"temperature", a.o.temperature},
+                          {"alpha", a.o.alpha},
+                          {"top_k", a.o.top_k},
+                          {"clip", a.o.clip},
+                          {"weight_decay", a.o.weight_decay},
+                          {"seed", a.o.seed},
+                          {"eval_every", a.o.eval_every},
+                          {"out_type", out_spec.name()},
+                          {"output", a.out},
                           {"backend", a.backend}};
     if (!a.student.empty()) config["student_sha256"] = model_sha256(a.student, store.get());
     if (job.student_variant.needs_calibration()) config["calibration_sha256"] = sha256_hex(job.calibration_text);
@@ -153,8 +164,10 @@ void add_distill_command(CLI::App& app) {
       pending.push_back({step, loss, lr, std::nullopt});
     };
     job.o.on_eval = [&](int64_t step, double kld) {
-      if (!pending.empty() && pending.back().step == step) pending.back().kld = kld;
-      else store->add_train_steps(run, {TrainStepRow{step, std::nan(""), std::nan(""), kld}});
+      if (!pending.empty() && pending.back().step == step)
+        pending.back().kld = kld;
+      else
+        store->add_train_steps(run, {TrainStepRow{step, std::nan(""), std::nan(""), kld}});
     };
     DistillJobResult r;
     try {

@@ -48,8 +48,8 @@ void add_generate_command(CLI::App& app) {
     std::unique_ptr<ChatTemplate> tmpl = open_chat_template(chat, lm.model->file(), *lm.tokenizer);
     if (tmpl) prompt = ChatMode{tmpl.get(), chat.system}.prompt(prompt);
     Context ctx(*lm.model, lm.ctx_opts);
-    std::vector<int32_t> ids = tmpl ? lm.tokenizer->encode_chat(prompt)
-                                    : lm.tokenizer->encode(prompt, !no_bos && lm.tokenizer->add_bos_default());
+    std::vector<int32_t> ids =
+        tmpl ? lm.tokenizer->encode_chat(prompt) : lm.tokenizer->encode(prompt, !no_bos && lm.tokenizer->add_bos_default());
     if (lm.synthetic && !json) std::fprintf(stderr, "note: %s has synthetic (random) weights; its text is meaningless\n", lm.path.c_str());
     GenerateResult r;
     if (json) {
@@ -79,14 +79,19 @@ void add_generate_command(CLI::App& app) {
       j["generated_ids"] = r.generated_ids;
       j["text"] = r.text;
       j["stop_reason"] = r.stop_reason;
-      j["timings"] = {{"load_ms", lm.load_ms}, {"prompt_ms", t.prompt_ms}, {"ttft_ms", t.ttft_ms},
-                      {"tpot_ms", t.tpot_ms()}, {"total_ms", t.total_ms}, {"prompt_tokens_per_s", prompt_ts},
-                      {"decode_tokens_per_s", decode_ts}, {"token_ms", t.token_ms}};
+      j["timings"] = {{"load_ms", lm.load_ms},
+                      {"prompt_ms", t.prompt_ms},
+                      {"ttft_ms", t.ttft_ms},
+                      {"tpot_ms", t.tpot_ms()},
+                      {"total_ms", t.total_ms},
+                      {"prompt_tokens_per_s", prompt_ts},
+                      {"decode_tokens_per_s", decode_ts},
+                      {"token_ms", t.token_ms}};
       std::printf("%s\n", j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     } else {
       std::fprintf(stderr, "[%s] prompt %zu tok %.1f ms (%.1f t/s) | ttft %.1f ms | %zu tok, tpot %.2f ms (%.1f t/s) | stop: %s\n",
-                   lm.backend->name().c_str(), ids.size(), t.prompt_ms, prompt_ts, t.ttft_ms, r.generated_ids.size(),
-                   t.tpot_ms(), decode_ts, r.stop_reason.c_str());
+                   lm.backend->name().c_str(), ids.size(), t.prompt_ms, prompt_ts, t.ttft_ms, r.generated_ids.size(), t.tpot_ms(),
+                   decode_ts, r.stop_reason.c_str());
     }
   });
 }

@@ -39,7 +39,9 @@ void add_history_command(CLI::App& app) {
   cmd->add_option("--variant", o.variant, "Only runs of this variant");
   cmd->add_option("--label", o.label, "Only runs with this label");
   cmd->add_flag("--all-runs", o.include_incomplete, "Include runs that did not complete (interrupted, failed)");
-  cmd->add_option("--limit", o.limit, "The most recent N runs of each series (0 = all)")->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--limit", o.limit, "The most recent N runs of each series (0 = all)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--penalty", o.gamma, "Step penalty factor: higher marks fewer steps")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_flag("--json", json, "Print the series as JSON");
   cmd->footer(kHistoryFooter);
@@ -47,8 +49,10 @@ void add_history_command(CLI::App& app) {
     run_with_status_2_on_error([]() -> int {
       auto store = compare::open_existing(db);
       const history::History h = history::build(*store, o, db);
-      if (json) std::printf("%s\n", history::to_json(h).dump(1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
-      else std::fputs(history::format_table(h).c_str(), stdout);
+      if (json)
+        std::printf("%s\n", history::to_json(h).dump(1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+      else
+        std::fputs(history::format_table(h).c_str(), stdout);
       return 0;
     });
   });

@@ -36,10 +36,23 @@ std::vector<KernelRow> parse_gbench_json(const std::string& text, const std::str
   if (!j.is_object() || !j.contains("benchmarks") || !j["benchmarks"].is_array())
     fail(file, ": not Google Benchmark JSON (no \"benchmarks\" array)");
   if (context) *context = j.value("context", nlohmann::json::object());
-  static const std::set<std::string> known{"name", "family_index", "per_family_instance_index", "run_name", "run_type",
-                                           "repetitions", "repetition_index", "threads", "iterations", "real_time",
-                                           "cpu_time", "time_unit", "aggregate_name", "aggregate_unit", "error_occurred",
-                                           "error_message", "label"};
+  static const std::set<std::string> known{"name",
+                                           "family_index",
+                                           "per_family_instance_index",
+                                           "run_name",
+                                           "run_type",
+                                           "repetitions",
+                                           "repetition_index",
+                                           "threads",
+                                           "iterations",
+                                           "real_time",
+                                           "cpu_time",
+                                           "time_unit",
+                                           "aggregate_name",
+                                           "aggregate_unit",
+                                           "error_occurred",
+                                           "error_message",
+                                           "label"};
   std::vector<KernelRow> rows;
   for (size_t i = 0; i < j["benchmarks"].size(); ++i) {
     const auto& b = j["benchmarks"][i];

@@ -44,8 +44,9 @@ void print_point(const LoadPoint& p) {
   std::printf("%s: %lld requests, %lld ok, %lld errors, %.2f s\n", p.test.c_str(), (long long)p.issued, (long long)p.ok,
               (long long)p.errors, p.wall_s);
   std::printf("  throughput: %.3f req/s, %.1f output tok/s (token counts from %s)\n", p.request_throughput, p.output_throughput,
-              p.token_source == "usage" ? "the stream's usage" : p.token_source == "chunks" ? "counting chunks (no usage sent)"
-                                                                                            : "usage where sent, else chunks");
+              p.token_source == "usage"    ? "the stream's usage"
+              : p.token_source == "chunks" ? "counting chunks (no usage sent)"
+                                           : "usage where sent, else chunks");
   if (p.goodput) std::printf("  goodput: %.3f req/s (%.1f%% of requests met the SLOs)\n", *p.goodput, 100 * p.goodput_fraction.value_or(0));
   std::printf("  %-22s %10s %10s %10s %10s\n", "", "mean", "p50", "p90", "p99");
   auto row = [](const char* name, const Percentiles& q) {
@@ -75,8 +76,9 @@ void add_loadgen_command(CLI::App& app) {
   static bool no_db = false, json = false;
   cmd->add_option("--url", o.url, "API base URL, e.g. http://127.0.0.1:8080/v1")->required();
   cmd->add_option("--model", o.model, "Model name to request (default: the first of GET /models)");
-  cmd->add_option("--scenario", o.scenario, "server (Poisson arrivals at --rate), offline (all at once) or single-stream "
-                                            "(default: server with --rate, else offline)");
+  cmd->add_option("--scenario", o.scenario,
+                  "server (Poisson arrivals at --rate), offline (all at once) or single-stream "
+                  "(default: server with --rate, else offline)");
   cmd->add_option("--rate", rates, "Requests per second of the server scenario; a comma list sweeps (1,2,4,8)");
   cmd->add_option("--concurrency", o.concurrency, "At most this many requests in flight (0 = no cap)")->capture_default_str();
   cmd->add_option("--requests", o.requests, "Requests per point (default 64; unlimited with --duration)");
@@ -125,9 +127,19 @@ void add_loadgen_command(CLI::App& app) {
       info.model_path = ep.url() + "/models/" + m;
       info.variant = "base";
       info.seed = o.seed;
-      nlohmann::json cfg{{"url", ep.url()}, {"model", m}, {"scenario", o.scenario}, {"rates", o.rates}, {"concurrency", o.concurrency},
-                         {"requests", o.requests}, {"duration_s", o.duration_s}, {"prompts", o.prompts}, {"input_len", o.input_len},
-                         {"output_len", o.output_len}, {"seed", o.seed}, {"chat", o.chat}, {"ignore_eos", o.ignore_eos}};
+      nlohmann::json cfg{{"url", ep.url()},
+                         {"model", m},
+                         {"scenario", o.scenario},
+                         {"rates", o.rates},
+                         {"concurrency", o.concurrency},
+                         {"requests", o.requests},
+                         {"duration_s", o.duration_s},
+                         {"prompts", o.prompts},
+                         {"input_len", o.input_len},
+                         {"output_len", o.output_len},
+                         {"seed", o.seed},
+                         {"chat", o.chat},
+                         {"ignore_eos", o.ignore_eos}};
       if (o.slo_ttft_ms) cfg["slo_ttft_ms"] = *o.slo_ttft_ms;
       if (o.slo_tpot_ms) cfg["slo_tpot_ms"] = *o.slo_tpot_ms;
       info.config_json = cfg.dump();
@@ -164,11 +176,15 @@ void add_loadgen_command(CLI::App& app) {
       throw;
     }
     if (store) store->finish_run(run_id, "complete");
-    if (json) std::printf("%s\n", nlohmann::json{{"run_id", run_id}, {"model", model}, {"url", ep.url()}, {"points", all}}.dump(1).c_str());
-    else if (store) std::printf("run %lld stored in %s\n", (long long)run_id, db.c_str());
+    if (json)
+      std::printf("%s\n", nlohmann::json{{"run_id", run_id}, {"model", model}, {"url", ep.url()}, {"points", all}}.dump(1).c_str());
+    else if (store)
+      std::printf("run %lld stored in %s\n", (long long)run_id, db.c_str());
     int64_t ok = 0;
     for (const auto& p : points) ok += p.ok;
-    if (ok == 0) fail("loadgen: every request failed", points.empty() || points[0].first_error.empty() ? "" : " (first: " + points[0].first_error + ")");
+    if (ok == 0)
+      fail("loadgen: every request failed",
+           points.empty() || points[0].first_error.empty() ? "" : " (first: " + points[0].first_error + ")");
   });
 }
 

@@ -43,8 +43,8 @@ void add_logits_command(CLI::App& app) {
     }
     d.tokens.push_back(next);
     write_plg(out, d);
-    std::printf("wrote %s: %u rows x %u logits (%u prompt tokens, %d generated) [%s]\n", out.c_str(), d.n_rows(), d.n_vocab,
-                d.n_prompt, n, lm.backend->name().c_str());
+    std::printf("wrote %s: %u rows x %u logits (%u prompt tokens, %d generated) [%s]\n", out.c_str(), d.n_rows(), d.n_vocab, d.n_prompt, n,
+                lm.backend->name().c_str());
   });
 }
 

@@ -9,9 +9,10 @@ namespace sb::cli {
 
 void add_merge_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("merge", "Fold results databases (e.g. from separate CI machines) into one, keyed by run UUID");
-  cmd->footer("Runs already in --db (same UUID) are skipped, so merging a part twice adds nothing. Older schemas are\n"
-              "upgraded on a private copy (the parts are not written). Each part is merged in one transaction: a part\n"
-              "that cannot be read gets one error line and adds nothing; the others are still merged (exit status 1).");
+  cmd->footer(
+      "Runs already in --db (same UUID) are skipped, so merging a part twice adds nothing. Older schemas are\n"
+      "upgraded on a private copy (the parts are not written). Each part is merged in one transaction: a part\n"
+      "that cannot be read gets one error line and adds nothing; the others are still merged (exit status 1).");
   static std::string db = "sparkbench.db";
   static std::vector<std::string> parts;
   cmd->add_option("--db", db, "Central results database (created if missing)")->capture_default_str();
@@ -21,8 +22,8 @@ void add_merge_command(CLI::App& app) {
     for (const auto& p : parts) {
       try {
         const MergeCounts c = merge_store(db, p);
-        std::printf("%s: %lld runs added (%lld rows), %lld already present\n", p.c_str(), (long long)c.runs_added,
-                    (long long)c.rows_added, (long long)c.runs_present);
+        std::printf("%s: %lld runs added (%lld rows), %lld already present\n", p.c_str(), (long long)c.runs_added, (long long)c.rows_added,
+                    (long long)c.runs_present);
       } catch (const Error& e) {
         std::fflush(stdout);
         std::fprintf(stderr, "error: %s\n", e.what());

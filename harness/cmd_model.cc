@@ -52,11 +52,10 @@ nlohmann::json model_info_json(const GgufFile& f) {
   j["tensor_bytes"] = tensor_bytes;
   if (f.tensor("token_embd.weight")) {
     ModelConfig c = ModelConfig::from_gguf(f);
-    j["hparams"] = {{"n_vocab", c.n_vocab}, {"n_ctx", c.n_ctx}, {"n_embd", c.n_embd},
-                    {"n_layer", c.n_layer}, {"n_head", c.n_head}, {"n_head_kv", c.n_head_kv},
-                    {"n_ff", c.n_ff}, {"head_dim", c.head_dim}, {"n_rot", c.n_rot},
-                    {"rope_base", c.rope_base}, {"rms_eps", c.rms_eps},
-                    {"tied_output", c.tied_output}, {"qkv_bias", c.qkv_bias}, {"features", c.features()}};
+    j["hparams"] = {{"n_vocab", c.n_vocab},   {"n_ctx", c.n_ctx},         {"n_embd", c.n_embd},   {"n_layer", c.n_layer},
+                    {"n_head", c.n_head},     {"n_head_kv", c.n_head_kv}, {"n_ff", c.n_ff},       {"head_dim", c.head_dim},
+                    {"n_rot", c.n_rot},       {"rope_base", c.rope_base}, {"rms_eps", c.rms_eps}, {"tied_output", c.tied_output},
+                    {"qkv_bias", c.qkv_bias}, {"features", c.features()}};
   }
   nlohmann::json tok;
   tok["model"] = f.get_string("tokenizer.ggml.model", "");
@@ -82,12 +81,12 @@ void print_model_info(const nlohmann::json& j) {
               j["name"].get<std::string>().empty() ? "" : "  name: ", j["name"].get<std::string>().c_str());
   if (j.contains("hparams")) {
     const auto& h = j["hparams"];
-    std::printf("shape         %lld layers, width %lld, %lld heads (%lld kv), head dim %lld, ffn %lld\n",
-                h["n_layer"].get<long long>(), h["n_embd"].get<long long>(), h["n_head"].get<long long>(),
-                h["n_head_kv"].get<long long>(), h["head_dim"].get<long long>(), h["n_ff"].get<long long>());
-    std::printf("context       %lld   vocab %lld   rope base %g (%lld dims)   rms eps %g%s\n",
-                h["n_ctx"].get<long long>(), h["n_vocab"].get<long long>(), h["rope_base"].get<double>(),
-                h["n_rot"].get<long long>(), h["rms_eps"].get<double>(), h["tied_output"].get<bool>() ? "   tied output" : "");
+    std::printf("shape         %lld layers, width %lld, %lld heads (%lld kv), head dim %lld, ffn %lld\n", h["n_layer"].get<long long>(),
+                h["n_embd"].get<long long>(), h["n_head"].get<long long>(), h["n_head_kv"].get<long long>(), h["head_dim"].get<long long>(),
+                h["n_ff"].get<long long>());
+    std::printf("context       %lld   vocab %lld   rope base %g (%lld dims)   rms eps %g%s\n", h["n_ctx"].get<long long>(),
+                h["n_vocab"].get<long long>(), h["rope_base"].get<double>(), h["n_rot"].get<long long>(), h["rms_eps"].get<double>(),
+                h["tied_output"].get<bool>() ? "   tied output" : "");
     std::string features;
     for (const auto& x : h["features"]) features += (features.empty() ? "" : ", ") + x.get<std::string>();
     if (!features.empty()) std::printf("features      %s\n", features.c_str());
@@ -99,8 +98,7 @@ void print_model_info(const nlohmann::json& j) {
               human_bytes(j["tensor_bytes"].get<double>()).c_str());
   const auto& t = j["tokenizer"];
   std::printf("tokenizer     %s%s%s, %lld tokens", t["model"].get<std::string>().c_str(),
-              t["pre"].get<std::string>().empty() ? "" : " / pre ", t["pre"].get<std::string>().c_str(),
-              t.value("size", 0LL));
+              t["pre"].get<std::string>().empty() ? "" : " / pre ", t["pre"].get<std::string>().c_str(), t.value("size", 0LL));
   if (t.contains("merges")) std::printf(", %lld merges", t["merges"].get<long long>());
   if (t.contains("bos_id")) std::printf(", bos %lld", t["bos_id"].get<long long>());
   if (t.contains("eos_id")) std::printf(", eos %lld", t["eos_id"].get<long long>());
@@ -123,8 +121,10 @@ void add_model_command(CLI::App& app) {
   info->callback([] {
     auto f = GgufFile::open(info_path);
     nlohmann::json j = model_info_json(*f);
-    if (info_json) std::printf("%s\n", j.dump(1).c_str());
-    else print_model_info(j);
+    if (info_json)
+      std::printf("%s\n", j.dump(1).c_str());
+    else
+      print_model_info(j);
   });
 
   auto* path = model->add_subcommand("path", "Print the cached file of a preset model, synthesizing it on first use");
@@ -141,8 +141,7 @@ void add_model_command(CLI::App& app) {
   for (const auto& p : presets()) preset_help += " " + p.name + " (" + p.description + ");";
   static std::string synth_arch;
   auto* preset_opt = synth->add_option("--preset", synth_opt.preset, preset_help)->default_val("codex-spark-mini");
-  synth->add_option("--arch", synth_arch,
-                    "Architecture family instead of --preset: llama3, qwen3, gemma2, phi3 (the <arch>-tiny preset)")
+  synth->add_option("--arch", synth_arch, "Architecture family instead of --preset: llama3, qwen3, gemma2, phi3 (the <arch>-tiny preset)")
       ->excludes(preset_opt);
   static const std::string kSynthTypes = "f32, f16, bf16, q8_0, q5_1, q5_0, q4_1, q4_0, iq4_nl, q6_k, q5_k, q4_k, iq4_xs, q3_k, q2_k";
   synth->add_option("--dtype", synth_dtype, "Weight type of every matrix: " + kSynthTypes)->default_val("f16");
@@ -172,9 +171,11 @@ void add_model_command(CLI::App& app) {
   static WriteArgs wa[2];
   for (int which = 0; which < 2; ++which) {
     const bool quant = which == 0;
-    auto* c = model->add_subcommand(quant ? "quantize" : "prune",
-                                    quant ? "Write a copy of a model with its weights converted (f32, f16, bf16, q8_0 ... q2_k, iq4_nl, iq4_xs, llama.cpp mixes q4_k_m ...; may add pruning)"
-                                          : "Write a copy of a model with weights pruned (prune:F, prune24, prune-heads:N, prune-layers:N)");
+    auto* c =
+        model->add_subcommand(quant ? "quantize" : "prune",
+                              quant ? "Write a copy of a model with its weights converted (f32, f16, bf16, q8_0 ... q2_k, iq4_nl, iq4_xs, "
+                                      "llama.cpp mixes q4_k_m ...; may add pruning)"
+                                    : "Write a copy of a model with weights pruned (prune:F, prune24, prune-heads:N, prune-layers:N)");
     WriteArgs& a = wa[which];
     a.backend = default_backend();
     c->add_option("-m,--model", a.in, "Input GGUF model")->required();
@@ -187,8 +188,10 @@ void add_model_command(CLI::App& app) {
     c->callback([quant, &a] {
       const compress::VariantSpec spec = compress::parse_variant(a.variant);
       if (quant && !spec.converts_weights() && spec.weights != compress::WeightKind::Int8)
-        fail("model quantize: variant '", a.variant, "' names no weight type (f32, f16, bf16, q8_0 ... q2_k, a mix such as q4_k_m); use model prune for pruning alone");
-      if (!quant && !spec.pruned()) fail("model prune: variant '", a.variant, "' prunes nothing (prune:F, prune24, prune-heads:N, prune-layers:N)");
+        fail("model quantize: variant '", a.variant,
+             "' names no weight type (f32, f16, bf16, q8_0 ... q2_k, a mix such as q4_k_m); use model prune for pruning alone");
+      if (!quant && !spec.pruned())
+        fail("model prune: variant '", a.variant, "' prunes nothing (prune:F, prune24, prune-heads:N, prune-layers:N)");
       auto base = GgufFile::open(a.in);
       if (!base->tensor("token_embd.weight")) fail(a.in, ": not a model this tool can run (no token_embd.weight)");
       std::unique_ptr<Backend> backend;
@@ -219,8 +222,8 @@ void add_model_command(CLI::App& app) {
         std::printf("%s\n", j.dump(1).c_str());
       } else {
         std::printf("wrote %s: variant %s, %s (from %s), %lld layers, %lld heads\n", a.out.c_str(), rep.name.c_str(),
-                    human_bytes(double(f->file_size())).c_str(), human_bytes(double(base->file_size())).c_str(),
-                    (long long)cfg.n_layer, (long long)cfg.n_head);
+                    human_bytes(double(f->file_size())).c_str(), human_bytes(double(base->file_size())).c_str(), (long long)cfg.n_layer,
+                    (long long)cfg.n_head);
         for (const auto& n : rep.notes) std::printf("note: %s\n", n.c_str());
       }
     });

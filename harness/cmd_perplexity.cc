@@ -36,21 +36,30 @@ void add_perplexity_command(CLI::App& app) {
     co.n_batch = std::max<int64_t>(co.n_batch, window);
     Context ctx(*lm.model, co);
     const bool tty = ::isatty(2);
-    auto r = perplexity(ctx, *lm.tokenizer, text, protocol == "llamacpp" ? PplProtocol::LlamaCpp : PplProtocol::Sliding,
-                        window, [&](int64_t i, int64_t n) {
+    auto r = perplexity(ctx, *lm.tokenizer, text, protocol == "llamacpp" ? PplProtocol::LlamaCpp : PplProtocol::Sliding, window,
+                        [&](int64_t i, int64_t n) {
                           if (tty) std::fprintf(stderr, "\rperplexity: chunk %lld/%lld", (long long)i, (long long)n);
                         });
     if (tty) std::fprintf(stderr, "\n");
     if (json) {
-      nlohmann::json j{{"file", file}, {"model", lm.path}, {"backend", lm.backend->name()}, {"protocol", protocol},
-                       {"n_ctx", window}, {"ppl", r.ppl}, {"ppl_stderr", r.ppl_stderr}, {"mean_nll", r.mean_nll},
-                       {"nll_stderr", r.nll_stderr}, {"n_tokens", r.n_tokens}, {"n_scored", r.n_scored},
-                       {"n_chunks", r.n_chunks}, {"running_ppl", r.running_ppl}};
+      nlohmann::json j{{"file", file},
+                       {"model", lm.path},
+                       {"backend", lm.backend->name()},
+                       {"protocol", protocol},
+                       {"n_ctx", window},
+                       {"ppl", r.ppl},
+                       {"ppl_stderr", r.ppl_stderr},
+                       {"mean_nll", r.mean_nll},
+                       {"nll_stderr", r.nll_stderr},
+                       {"n_tokens", r.n_tokens},
+                       {"n_scored", r.n_scored},
+                       {"n_chunks", r.n_chunks},
+                       {"running_ppl", r.running_ppl}};
       if (protocol == "sliding") j["bits_per_byte"] = r.bits_per_byte;
       std::printf("%s\n", j.dump(1).c_str());
     } else {
-      std::printf("%s: %lld tokens, %lld chunks of %lld, %lld scored\n", file.c_str(), (long long)r.n_tokens,
-                  (long long)r.n_chunks, (long long)window, (long long)r.n_scored);
+      std::printf("%s: %lld tokens, %lld chunks of %lld, %lld scored\n", file.c_str(), (long long)r.n_tokens, (long long)r.n_chunks,
+                  (long long)window, (long long)r.n_scored);
       std::printf("PPL = %.4f +/- %.5f", r.ppl, r.ppl_stderr);
       if (protocol == "sliding") std::printf("   bits/byte = %.4f", r.bits_per_byte);
       std::printf("   [%s, protocol %s]\n", lm.backend->name().c_str(), protocol.c_str());

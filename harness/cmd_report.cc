@@ -38,27 +38,45 @@ double parse_budget(const std::string& s) {
 }
 
 nlohmann::json summary_json(const report::ReportData& d, const std::string& html, const std::string& md) {
-  nlohmann::json j{{"db", d.db_path}, {"html", html}, {"markdown", md}, {"runs", d.runs.size()}, {"configurations", nlohmann::json::array()},
-                   {"suites", nlohmann::json::array()}, {"regressions", nlohmann::json::array()}};
+  nlohmann::json j{{"db", d.db_path},
+                   {"html", html},
+                   {"markdown", md},
+                   {"runs", d.runs.size()},
+                   {"configurations", nlohmann::json::array()},
+                   {"suites", nlohmann::json::array()},
+                   {"regressions", nlohmann::json::array()}};
   for (const auto& c : d.configs)
-    j["configurations"].push_back({{"label", c.label}, {"variant", c.variant}, {"model", c.model}, {"backend", c.backend}, {"threads", c.threads}});
+    j["configurations"].push_back(
+        {{"label", c.label}, {"variant", c.variant}, {"model", c.model}, {"backend", c.backend}, {"threads", c.threads}});
   for (const auto& s : d.suites) {
-    nlohmann::json js{{"suite", s.suite}, {"metric", s.metric}, {"direction", direction_name(s.direction)}, {"points", nlohmann::json::array()},
+    nlohmann::json js{{"suite", s.suite},
+                      {"metric", s.metric},
+                      {"direction", direction_name(s.direction)},
+                      {"points", nlohmann::json::array()},
                       {"best_under_budget", nlohmann::json::array()}};
     for (const auto& p : s.points)
-      js["points"].push_back({{"configuration", report::text::config_label(d, p.score.config)}, {"run", p.score.run},
-                              {"score", p.score.value}, {"tpot_ms", p.latency.ms}, {"latency_source", p.latency.source},
+      js["points"].push_back({{"configuration", report::text::config_label(d, p.score.config)},
+                              {"run", p.score.run},
+                              {"score", p.score.value},
+                              {"tpot_ms", p.latency.ms},
+                              {"latency_source", p.latency.source},
                               {"pareto", p.pareto}});
     for (const auto& b : s.budgets)
       js["best_under_budget"].push_back(
-          {{"budget_ms", b.budget_ms}, {"automatic", b.automatic},
-           {"configuration", b.point < 0 ? nlohmann::json(nullptr) : nlohmann::json(report::text::config_label(d, s.points[b.point].score.config))},
+          {{"budget_ms", b.budget_ms},
+           {"automatic", b.automatic},
+           {"configuration",
+            b.point < 0 ? nlohmann::json(nullptr) : nlohmann::json(report::text::config_label(d, s.points[b.point].score.config))},
            {"run", b.point < 0 ? nlohmann::json(nullptr) : nlohmann::json(s.points[b.point].score.run)}});
     j["suites"].push_back(js);
   }
   for (const auto& r : report::text::regressions(d))
-    j["regressions"].push_back({{"trend", report::text::trend_title(*r.trend)}, {"configuration", report::text::config_label(d, r.config)},
-                                {"run", r.cur.run}, {"previous_run", r.prev.run}, {"value", r.cur.value}, {"previous_value", r.prev.value}});
+    j["regressions"].push_back({{"trend", report::text::trend_title(*r.trend)},
+                                {"configuration", report::text::config_label(d, r.config)},
+                                {"run", r.cur.run},
+                                {"previous_run", r.prev.run},
+                                {"value", r.cur.value},
+                                {"previous_value", r.prev.value}});
   return j;
 }
 
@@ -99,8 +117,12 @@ void add_report_command(CLI::App& app) {
       const auto rows = store->samples(run->id, samples_suite);
       if (rows.empty()) fail(db, ": run ", run->id, " has no samples of suite '", samples_suite, "'");
       for (const auto& r : rows)
-        std::printf("%s\n", nlohmann::json{{"run", run->id}, {"sample_id", r.sample_id}, {"outcome", r.outcome}, {"score", r.score},
-                                           {"prompt", r.prompt}, {"output", r.output}}
+        std::printf("%s\n", nlohmann::json{{"run", run->id},
+                                           {"sample_id", r.sample_id},
+                                           {"outcome", r.outcome},
+                                           {"score", r.score},
+                                           {"prompt", r.prompt},
+                                           {"output", r.output}}
                                 .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
                                 .c_str());
       return;
@@ -133,14 +155,16 @@ void add_report_command(CLI::App& app) {
     }
     if (!md.empty()) {
       const std::string text = report::render_markdown(data, ro);
-      if (md == "-") std::fwrite(text.data(), 1, text.size(), stdout);
-      else write_file_atomic(md, text.data(), text.size());
+      if (md == "-")
+        std::fwrite(text.data(), 1, text.size(), stdout);
+      else
+        write_file_atomic(md, text.data(), text.size());
     }
     if (json) {
       std::printf("%s\n", summary_json(data, html, md).dump(2).c_str());
     } else if (md != "-") {
-      std::printf("report: %zu runs, %zu configurations, %zu suites%s%s%s%s\n", data.runs.size(), data.configs.size(),
-                  data.suites.size(), html.empty() ? "" : "; wrote ", html.c_str(), md.empty() ? "" : "; wrote ", md.c_str());
+      std::printf("report: %zu runs, %zu configurations, %zu suites%s%s%s%s\n", data.runs.size(), data.configs.size(), data.suites.size(),
+                  html.empty() ? "" : "; wrote ", html.c_str(), md.empty() ? "" : "; wrote ", md.c_str());
     }
   });
 }

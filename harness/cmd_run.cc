@@ -41,7 +41,8 @@ const MetricResult* primary_result(const SuiteSummary& s) {
 // A metric with its interval: "0.6200 ± 0.0300".
 std::string short_metric(const MetricResult& m) {
   if (m.stderr_ && *m.stderr_ > 0) return text::format("%.3f", m.value) + " ± " + text::format("%.3f", *m.stderr_);
-  if (m.ci_low && m.ci_high) return text::format("%.3f", m.value) + " [" + text::format("%.3f", *m.ci_low) + "," + text::format("%.3f", *m.ci_high) + "]";
+  if (m.ci_low && m.ci_high)
+    return text::format("%.3f", m.value) + " [" + text::format("%.3f", *m.ci_low) + "," + text::format("%.3f", *m.ci_high) + "]";
   return text::format("%.3f", m.value);
 }
 
@@ -51,7 +52,8 @@ void print_sweep_table(const std::vector<RunSummary>& runs) {
   std::vector<std::string> suite_cols;
   for (const auto& r : runs)
     for (const auto& s : r.suites)
-      if (const MetricResult* m = primary_result(s); m && std::find(suite_cols.begin(), suite_cols.end(), s.name + " " + m->metric) == suite_cols.end())
+      if (const MetricResult* m = primary_result(s);
+          m && std::find(suite_cols.begin(), suite_cols.end(), s.name + " " + m->metric) == suite_cols.end())
         suite_cols.push_back(s.name + " " + m->metric);
   for (const auto& c : suite_cols) head.push_back(c);
   for (const char* h : {"KLD mean", "KLD p99", "same top1", "PPL ratio", "RMS dp", "pp t/s", "tg t/s", "pp ms", "peak RSS", "size"})
@@ -95,36 +97,52 @@ void print_sweep_table(const std::vector<RunSummary>& runs) {
 }
 
 nlohmann::json fidelity_json(const compress::Fidelity& f) {
-  return {{"n_tokens", f.n_tokens}, {"kld_mean", f.kld_mean}, {"kld_mean_stderr", f.kld_mean_stderr}, {"kld_median", f.kld_median},
-          {"kld_p99", f.kld_p99}, {"kld_max", f.kld_max}, {"same_top1", f.same_top1}, {"same_top1_stderr", f.same_top1_stderr},
-          {"ppl_base", f.ppl_base}, {"ppl", f.ppl}, {"ppl_delta", f.ppl_delta}, {"ppl_delta_stderr", f.ppl_delta_stderr},
-          {"ppl_ratio", f.ppl_ratio}, {"ppl_ratio_stderr", f.ppl_ratio_stderr}, {"rms_dp", f.rms_dp}};
+  return {{"n_tokens", f.n_tokens},
+          {"kld_mean", f.kld_mean},
+          {"kld_mean_stderr", f.kld_mean_stderr},
+          {"kld_median", f.kld_median},
+          {"kld_p99", f.kld_p99},
+          {"kld_max", f.kld_max},
+          {"same_top1", f.same_top1},
+          {"same_top1_stderr", f.same_top1_stderr},
+          {"ppl_base", f.ppl_base},
+          {"ppl", f.ppl},
+          {"ppl_delta", f.ppl_delta},
+          {"ppl_delta_stderr", f.ppl_delta_stderr},
+          {"ppl_ratio", f.ppl_ratio},
+          {"ppl_ratio_stderr", f.ppl_ratio_stderr},
+          {"rms_dp", f.rms_dp}};
 }
 
 }  // namespace
 
 void add_run_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("run", "Evaluate a model on suites (default: all bundled) and record the results in SQLite");
-  cmd->footer("Scale-out: `mpirun -n N sparkbench run ...` (or srun) runs one run over N ranks: rank 0 hands out\n"
-              "chunks of items, stores every row and computes the metrics (same outputs and scores as one process;\n"
-              "log-likelihoods agree to ~1e-5, see README).\n"
-              "A run cut short is left \"interrupted\"; `run --resume` (any N) evaluates only the missing items.");
+  cmd->footer(
+      "Scale-out: `mpirun -n N sparkbench run ...` (or srun) runs one run over N ranks: rank 0 hands out\n"
+      "chunks of items, stores every row and computes the metrics (same outputs and scores as one process;\n"
+      "log-likelihoods agree to ~1e-5, see README).\n"
+      "A run cut short is left \"interrupted\"; `run --resume` (any N) evaluates only the missing items.");
   static RunOptions o;
   static std::vector<std::string> variants, suites;
   static bool json = false;
   add_model_args(cmd, o.model);
   cmd->add_option("--variant", variants, compress::variant_help())->default_str("base");
   cmd->add_option("--baseline", o.baseline, "Variant the others' fidelity is measured against")->capture_default_str();
-  cmd->add_option("--calibration", o.calibration, "Calibration text for fidelity and layer ranking (default: datasets/calibration/stories.txt)");
+  cmd->add_option("--calibration", o.calibration,
+                  "Calibration text for fidelity and layer ranking (default: datasets/calibration/stories.txt)");
   cmd->add_option("--calib-ctx", o.calib_ctx, "Fidelity window in tokens")->capture_default_str();
   cmd->add_flag("!--no-fidelity", o.fidelity, "Skip the fidelity metrics of a variant sweep");
   cmd->add_flag("!--no-speed", o.speed, "Skip the speed probe of a variant sweep");
   cmd->add_option("--speed-prompt", o.speed_prompt, "Prompt tokens of the speed probe")->capture_default_str();
   cmd->add_option("--speed-gen", o.speed_gen, "Decode steps of the speed probe")->capture_default_str();
-  cmd->add_option("--suite", suites, "Comma-separated suites: bundled names, 'all' (every bundled suite but long-context), suite directories or data files")->default_str("all");
+  cmd->add_option("--suite", suites,
+                  "Comma-separated suites: bundled names, 'all' (every bundled suite but long-context), suite directories or data files")
+      ->default_str("all");
   cmd->add_option("--limit", o.limit, "At most this many items per suite (0 = all)")->capture_default_str();
   cmd->add_option("--lc-lengths", o.long_context.lengths,
-                  "long-context: comma-separated context lengths in the model's tokens (default: 5 lengths halving down from the context in use; longer ones are skipped and counted)")
+                  "long-context: comma-separated context lengths in the model's tokens (default: 5 lengths halving down from the context "
+                  "in use; longer ones are skipped and counted)")
       ->delimiter(',');
   cmd->add_option("--lc-depths", o.long_context.depths, "long-context: comma-separated needle depths in percent (default 0,25,50,75,100)")
       ->delimiter(',');
@@ -161,20 +179,33 @@ void add_run_command(CLI::App& app) {
     if (json) {
       nlohmann::json j = nlohmann::json::array();
       for (const auto& r : runs) {
-        nlohmann::json jr{{"run_id", r.run_id}, {"status", r.status}, {"variant", r.variant}, {"model", r.model_path},
-                          {"model_sha256", r.model_sha256}, {"synthetic_weights", r.synthetic}, {"backend", r.backend},
-                          {"resumed", r.resumed}, {"cache_hits", r.cache_hits}, {"items_evaluated", r.items_evaluated}, {"db", o.db},
-                          {"weight_type", r.weight_type}, {"model_bytes", r.model_bytes}, {"peak_rss_bytes", r.peak_rss_bytes},
-                          {"peak_rss_per_variant", r.peak_per_variant}, {"load_ms", r.load_ms}, {"notes", r.notes},
+        nlohmann::json jr{{"run_id", r.run_id},
+                          {"status", r.status},
+                          {"variant", r.variant},
+                          {"model", r.model_path},
+                          {"model_sha256", r.model_sha256},
+                          {"synthetic_weights", r.synthetic},
+                          {"backend", r.backend},
+                          {"resumed", r.resumed},
+                          {"cache_hits", r.cache_hits},
+                          {"items_evaluated", r.items_evaluated},
+                          {"db", o.db},
+                          {"weight_type", r.weight_type},
+                          {"model_bytes", r.model_bytes},
+                          {"peak_rss_bytes", r.peak_rss_bytes},
+                          {"peak_rss_per_variant", r.peak_per_variant},
+                          {"load_ms", r.load_ms},
+                          {"notes", r.notes},
                           {"chat", r.chat}};
         if (r.fidelity) {
           jr["kld_mean"] = r.fidelity->kld_mean;
           jr["fidelity"] = fidelity_json(*r.fidelity);
         }
         if (r.speed)
-          jr["speed"] = {{"n_prompt", r.speed->pp.n_prompt}, {"n_gen", r.speed->tg.n_gen}, {"n_depth", r.speed->tg.n_depth},
-                         {"prefill_ts", r.speed->pp.avg_ts}, {"decode_ts", r.speed->tg.avg_ts},
-                         {"prompt_ms", r.speed->pp.avg_ns / 1e6}, {"tpot_ms", r.speed->tg.tpot_ms.value_or(0)}};
+          jr["speed"] = {
+              {"n_prompt", r.speed->pp.n_prompt},          {"n_gen", r.speed->tg.n_gen},      {"n_depth", r.speed->tg.n_depth},
+              {"prefill_ts", r.speed->pp.avg_ts},          {"decode_ts", r.speed->tg.avg_ts}, {"prompt_ms", r.speed->pp.avg_ns / 1e6},
+              {"tpot_ms", r.speed->tg.tpot_ms.value_or(0)}};
         for (const auto& s : r.suites) {
           nlohmann::json js{{"version", s.version}, {"task", s.task}, {"n_items", s.n_items}, {"seconds", s.seconds}};
           for (const auto& m : s.metrics) {
@@ -206,8 +237,7 @@ void add_run_command(CLI::App& app) {
         for (const auto& s : r.suites)
           for (size_t k = 0; k < s.metrics.size(); ++k)
             std::printf("  %-12s %-*s %-30s %6lld %8s\n", k ? "" : s.name.c_str(), mw, s.metrics[k].metric.c_str(),
-                        fmt_metric(s.metrics[k]).c_str(), (long long)s.metrics[k].n,
-                        k ? "" : std::to_string(int(s.seconds + 0.5)).c_str());
+                        fmt_metric(s.metrics[k]).c_str(), (long long)s.metrics[k].n, k ? "" : std::to_string(int(s.seconds + 0.5)).c_str());
       }
       if (!runs.empty() && (runs.size() > 1 || runs[0].fidelity || runs[0].speed || runs[0].variant != "base")) print_sweep_table(runs);
       std::printf("results: %s\n", o.db.c_str());

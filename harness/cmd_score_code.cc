@@ -79,10 +79,10 @@ void check_problems(const ScoreCodeArgs& a) {
                           {"detail", r.detail}});
   }
   if (a.json) {
-    nlohmann::json j = {{"problems", a.problems},        {"n_problems", problems.problems.size()},
-                        {"canonical", n_canonical},      {"canonical_passed", canonical_ok},
-                        {"buggy", n_buggy},              {"buggy_failed", buggy_ok},
-                        {"failures", failures},          {"sandbox", sandbox.kind()},
+    nlohmann::json j = {{"problems", a.problems},   {"n_problems", problems.problems.size()},
+                        {"canonical", n_canonical}, {"canonical_passed", canonical_ok},
+                        {"buggy", n_buggy},         {"buggy_failed", buggy_ok},
+                        {"failures", failures},     {"sandbox", sandbox.kind()},
                         {"ok", failures.empty()}};
     std::printf("%s\n", j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
   } else {
@@ -178,8 +178,10 @@ void score_code(const ScoreCodeArgs& a) {
     for (int64_t k : ks) {
       std::string name = cat("pass@", k);
       auto it = pak.values.find(k);
-      if (it != pak.values.end()) std::printf("  %-14s %.4f\n", name.c_str(), it->second);
-      else std::printf("  %-14s dropped: %s\n", name.c_str(), pak.dropped.at(k).c_str());
+      if (it != pak.values.end())
+        std::printf("  %-14s %.4f\n", name.c_str(), it->second);
+      else
+        std::printf("  %-14s dropped: %s\n", name.c_str(), pak.dropped.at(k).c_str());
     }
     std::printf("\n  %-14s %s\n", "outcome", "samples");
     for (const auto& [o, n] : counts) std::printf("  %-14s %lld\n", outcome_name(o), (long long)n);
@@ -188,15 +190,14 @@ void score_code(const ScoreCodeArgs& a) {
   }
   std::fflush(stdout);
   if (first_error)
-    fail(counts[Outcome::SandboxError], " of ", samples.size(), " samples could not be run, so pass@k is not reliable; first: ",
-         first_error->detail);
+    fail(counts[Outcome::SandboxError], " of ", samples.size(),
+         " samples could not be run, so pass@k is not reliable; first: ", first_error->detail);
 }
 
 }  // namespace
 
 void add_score_code_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("score-code",
-                                 "Run precomputed code completions (HumanEval/MBPP JSONL) in the sandbox and report pass@k");
+  auto* cmd = app.add_subcommand("score-code", "Run precomputed code completions (HumanEval/MBPP JSONL) in the sandbox and report pass@k");
   static ScoreCodeArgs a;
   cmd->add_option("--problems", a.problems, "Problems JSONL (HumanEval or MBPP fields; .gz accepted)")->required();
   cmd->add_option("--samples", a.samples, "Samples JSONL: task_id + completion per line (.gz accepted); required unless --check-problems");
@@ -206,8 +207,7 @@ void add_score_code_command(CLI::App& app) {
   cmd->add_option("-k", a.ks, "pass@k values, comma-separated")->capture_default_str();
   cmd->add_option("--timeout", a.timeout_s, "Wall-clock seconds per sample")->capture_default_str();
   cmd->add_option("--workers", a.workers, "Samples run at once (0: one per core)")->capture_default_str();
-  cmd->add_option("--results", a.results,
-                  "Write every sample with \"passed\", \"outcome\" and \"result\" added, in input order (JSONL)");
+  cmd->add_option("--results", a.results, "Write every sample with \"passed\", \"outcome\" and \"result\" added, in input order (JSONL)");
   cmd->add_option("--isolation", a.isolation,
                   "fork-server: one sandbox and warm interpreter per worker, one forked process per sample; "
                   "process: one sandbox and fresh interpreter per sample")

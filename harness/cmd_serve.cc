@@ -15,12 +15,11 @@
 namespace sb::cli {
 
 void add_serve_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand(
-      "serve",
-      "OpenAI-compatible server (/v1/completions, /v1/chat/completions, /v1/models, /health, /metrics) with "
-      "continuous batching: up to --parallel sequences decode in one forward pass per step, prompts join in "
-      "chunks of --batch-size rows. Prints 'listening on http://HOST:PORT' once bound; SIGTERM/SIGINT drain "
-      "in-flight requests and exit 0");
+  auto* cmd = app.add_subcommand("serve",
+                                 "OpenAI-compatible server (/v1/completions, /v1/chat/completions, /v1/models, /health, /metrics) with "
+                                 "continuous batching: up to --parallel sequences decode in one forward pass per step, prompts join in "
+                                 "chunks of --batch-size rows. Prints 'listening on http://HOST:PORT' once bound; SIGTERM/SIGINT drain "
+                                 "in-flight requests and exit 0");
   static ModelArgs margs;
   static serve::ServerOptions so;
   static int parallel = 4;
@@ -80,8 +79,8 @@ void add_serve_command(CLI::App& app) {
     serve::Scheduler sched(*lm.model, *lm.tokenizer, sopt, metrics);
     if (lm.synthetic) std::fprintf(stderr, "note: %s has synthetic (random) weights; its text is meaningless\n", lm.path.c_str());
     std::fprintf(stderr, "serve: %s on %s, %d slots of %lld tokens, prompt chunks of %lld rows%s\n", so.model_name.c_str(),
-                 lm.backend->describe().c_str(), parallel, static_cast<long long>(sched.n_ctx()),
-                 static_cast<long long>(margs.n_batch), chat ? "" : " (no chat template)");
+                 lm.backend->describe().c_str(), parallel, static_cast<long long>(sched.n_ctx()), static_cast<long long>(margs.n_batch),
+                 chat ? "" : " (no chat template)");
     so.on_listening = [](int port) {
       const bool v6 = so.host.find(':') != std::string::npos;
       std::printf("listening on http://%s%s%s:%d\n", v6 ? "[" : "", so.host.c_str(), v6 ? "]" : "", port);

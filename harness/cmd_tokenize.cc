@@ -55,9 +55,8 @@ void run_bench(const Tokenizer& tok, const std::string& text, bool bos, bool spe
   for (int i = 0; i < repeat; ++i) n_tokens += tok.encode(text, bos, special).size();
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const double mb = double(text.size()) * repeat / 1e6;
-  std::fprintf(stderr, "tokenize bench: %s%s%s, %zu bytes -> %zu tokens, %d runs in %.3f s: %.2f MB/s, %.0f tokens/s\n",
-               tok.kind().c_str(), tok.pre().empty() ? "" : "/", tok.pre().c_str(), text.size(), ids.size(), repeat, s,
-               mb / s, double(n_tokens) / s);
+  std::fprintf(stderr, "tokenize bench: %s%s%s, %zu bytes -> %zu tokens, %d runs in %.3f s: %.2f MB/s, %.0f tokens/s\n", tok.kind().c_str(),
+               tok.pre().empty() ? "" : "/", tok.pre().c_str(), text.size(), ids.size(), repeat, s, mb / s, double(n_tokens) / s);
 }
 
 void run(const TokenizeOptions& o) {

@@ -109,9 +109,8 @@ DistillJobResult run_distill_job(const DistillJob& job, const DistillData& data)
     if (job.o.progress) job.o.progress(step, loss, lr);
     if (!job.verbose || (step % 10 != 0 && step != o.steps)) return;
     const double s = distill_seconds_since(t1);
-    std::fprintf(stderr, "\rstep %lld/%lld  loss %.4f  lr %.2e  %.0f tok/s  ETA %.0f s   ", (long long)step,
-                 (long long)o.steps, loss, lr, double((step - first) * o.batch * (o.seq - 1)) / s,
-                 s / double(step - first) * double(o.steps - step));
+    std::fprintf(stderr, "\rstep %lld/%lld  loss %.4f  lr %.2e  %.0f tok/s  ETA %.0f s   ", (long long)step, (long long)o.steps, loss, lr,
+                 double((step - first) * o.batch * (o.seq - 1)) / s, s / double(step - first) * double(o.steps - step));
   };
   o.on_eval = [&](int64_t step, double kld) {
     if (job.o.on_eval) job.o.on_eval(step, kld);
@@ -122,8 +121,7 @@ DistillJobResult run_distill_job(const DistillJob& job, const DistillData& data)
   if (job.verbose) std::fprintf(stderr, "\n");
   if (job.verbose && r.train_seconds > 0)
     std::fprintf(stderr, "train: %.0f tok/s, %.1f GFLOP/s (%s training ops%s)\n", double(r.tokens) / r.train_seconds,
-                 r.train_flop / r.train_seconds * 1e-9, train::train_backend_name(student.backend()),
-                 o.recompute ? ", recomputation" : "");
+                 r.train_flop / r.train_seconds * 1e-9, train::train_backend_name(student.backend()), o.recompute ? ", recomputation" : "");
   if (ot.weights == compress::WeightKind::F32 || ot.weights == compress::WeightKind::AsStored) {
     train::write_f32_gguf(student, *sfile, job.out);
   } else {  // f32 first, then the variant pipeline converts it

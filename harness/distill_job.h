@@ -41,29 +41,29 @@ struct DistillJob {
                                             // training ops (train_backend_for: ref loops, or the cpu ops)
   int threads = 0;                          // threads of the cpu training ops (0 = all cores)
   const Tokenizer* tokenizer = nullptr;
-  std::string out;                          // output GGUF path
-  compress::VariantSpec out_type;           // weight type of the output (AsStored or F32 = f32)
-  bool verbose = true;                      // progress on stderr
+  std::string out;                 // output GGUF path
+  compress::VariantSpec out_type;  // weight type of the output (AsStored or F32 = f32)
+  bool verbose = true;             // progress on stderr
 };
 
 struct DistillData {
   std::vector<std::vector<int32_t>> train, heldout;
-  std::string sha256;                       // of every token of both sets (lengths included)
+  std::string sha256;  // of every token of both sets (lengths included)
   double seconds = 0;
 };
 
 struct DistillJobResult {
-  std::string output;                       // the written file
-  double kld_before = 0, kld_after = 0;     // held-out KLD to the teacher (nats)
-  std::vector<double> losses, lrs;          // per step (1-based step = index + 1)
+  std::string output;                             // the written file
+  double kld_before = 0, kld_after = 0;           // held-out KLD to the teacher (nats)
+  std::vector<double> losses, lrs;                // per step (1-based step = index + 1)
   std::vector<std::pair<int64_t, double>> evals;  // (step, held-out KLD) every o.eval_every steps
-  int64_t tokens = 0;                       // training tokens processed
+  int64_t tokens = 0;                             // training tokens processed
   int64_t student_params = 0;
-  double seconds = 0;                       // training time (data and writing excluded)
-  double train_seconds = 0, train_flop = 0; // of the training steps alone (DistillResult), for tok/s and GFLOP/s
-  int64_t resumed_from = 0;                 // steps restored from a checkpoint (their lrs are NaN)
-  std::vector<std::string> student_notes;   // what deriving the student did (the variant's notes)
-  std::string data_sha256;                  // DistillData::sha256 of the data trained on (set by the caller)
+  double seconds = 0;                        // training time (data and writing excluded)
+  double train_seconds = 0, train_flop = 0;  // of the training steps alone (DistillResult), for tok/s and GFLOP/s
+  int64_t resumed_from = 0;                  // steps restored from a checkpoint (their lrs are NaN)
+  std::vector<std::string> student_notes;    // what deriving the student did (the variant's notes)
+  std::string data_sha256;                   // DistillData::sha256 of the data trained on (set by the caller)
 };
 
 // The per-step rows of a result for Store::add_train_steps: loss and lr of every step, the

@@ -37,9 +37,9 @@ std::string fmt_rate(double r) {
 }
 
 // About one token per word for a llama-style tokenizer: short common words with a leading space.
-const char* const kWords[] = {"the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "to", "big", "red", "ball",
-                              "in", "park", "she", "was", "happy", "he", "saw", "bird", "tree", "sun", "day", "play",
-                              "with", "her", "friend", "little", "girl", "boy", "went", "home", "it", "is", "fun"};
+const char* const kWords[] = {"the",  "cat",  "sat",  "on",     "a",      "mat",   "and", "dog",  "ran",  "to",   "big", "red",
+                              "ball", "in",   "park", "she",    "was",    "happy", "he",  "saw",  "bird", "tree", "sun", "day",
+                              "play", "with", "her",  "friend", "little", "girl",  "boy", "went", "home", "it",   "is",  "fun"};
 
 std::vector<std::string> load_prompts(const LoadgenOptions& o) {
   std::vector<std::string> out;
@@ -56,9 +56,12 @@ std::vector<std::string> load_prompts(const LoadgenOptions& o) {
   const bool is_file = src.size() > 4 && (src.rfind(".txt") == src.size() - 4 || src.rfind(".jsonl") == src.size() - 6);
   if (is_file && src.rfind(".jsonl") == src.size() - 6) {
     for (const auto& r : read_jsonl(src)) {
-      if (r.value.contains("prompt") && r.value["prompt"].is_string()) out.push_back(r.value["prompt"]);
-      else if (r.value.contains("text") && r.value["text"].is_string()) out.push_back(r.value["text"]);
-      else fail(src, ":", r.line, ": no \"prompt\" or \"text\" string field");
+      if (r.value.contains("prompt") && r.value["prompt"].is_string())
+        out.push_back(r.value["prompt"]);
+      else if (r.value.contains("text") && r.value["text"].is_string())
+        out.push_back(r.value["text"]);
+      else
+        fail(src, ":", r.line, ": no \"prompt\" or \"text\" string field");
     }
   } else if (is_file) {
     std::ifstream f(src);
@@ -94,8 +97,10 @@ struct Job {
 RequestResult one_request(const Job& j, const std::string& prompt) {
   RequestResult r;
   nlohmann::json body{{"model", j.model}, {"max_tokens", j.o.output_len}, {"temperature", 0}};
-  if (j.o.chat) body["messages"] = nlohmann::json::array({{{"role", "user"}, {"content", prompt}}});
-  else body["prompt"] = prompt;
+  if (j.o.chat)
+    body["messages"] = nlohmann::json::array({{{"role", "user"}, {"content", prompt}}});
+  else
+    body["prompt"] = prompt;
   if (j.o.ignore_eos) body["ignore_eos"] = true;
   try {
     const StreamedCompletion s = stream_completion(j.api, body, j.o.chat);
@@ -274,10 +279,21 @@ Percentiles summarize(std::vector<double> v) {
 }
 
 nlohmann::json LoadPoint::to_json() const {
-  nlohmann::json j{{"test", test}, {"scenario", scenario}, {"issued", issued}, {"ok", ok}, {"errors", errors},
-                   {"wall_s", wall_s}, {"request_throughput", request_throughput}, {"output_throughput", output_throughput},
-                   {"ttft_ms", pj(ttft)}, {"tpot_ms", pj(tpot)}, {"itl_ms", pj(itl)}, {"e2e_ms", pj(e2e)},
-                   {"output_tokens", pj(output_tokens)}, {"prompt_tokens", pj(prompt_tokens)}, {"token_source", token_source}};
+  nlohmann::json j{{"test", test},
+                   {"scenario", scenario},
+                   {"issued", issued},
+                   {"ok", ok},
+                   {"errors", errors},
+                   {"wall_s", wall_s},
+                   {"request_throughput", request_throughput},
+                   {"output_throughput", output_throughput},
+                   {"ttft_ms", pj(ttft)},
+                   {"tpot_ms", pj(tpot)},
+                   {"itl_ms", pj(itl)},
+                   {"e2e_ms", pj(e2e)},
+                   {"output_tokens", pj(output_tokens)},
+                   {"prompt_tokens", pj(prompt_tokens)},
+                   {"token_source", token_source}};
   if (scenario == "server") j["rate"] = rate;
   if (concurrency > 0) j["concurrency"] = concurrency;
   if (goodput) j["goodput"] = *goodput;

@@ -34,21 +34,21 @@
 namespace sb::cli {
 
 struct LoadgenOptions {
-  std::string url;                    // API base URL (evals/http_client.h)
-  std::string model;                  // "" = the first model of GET /models
-  std::string scenario;               // server | offline | single-stream ("" = server with rates, else offline)
-  std::vector<double> rates;          // server scenario
-  int concurrency = 0;                // 0 = no cap
-  int64_t requests = 0;               // per point; 0 = 64, or unlimited with a duration
-  double duration_s = 0;              // stop issuing after this long (0 = no limit)
+  std::string url;            // API base URL (evals/http_client.h)
+  std::string model;          // "" = the first model of GET /models
+  std::string scenario;       // server | offline | single-stream ("" = server with rates, else offline)
+  std::vector<double> rates;  // server scenario
+  int concurrency = 0;        // 0 = no cap
+  int64_t requests = 0;       // per point; 0 = 64, or unlimited with a duration
+  double duration_s = 0;      // stop issuing after this long (0 = no limit)
   std::string prompts = "random";
   int input_len = 128, output_len = 128;
   std::optional<double> slo_ttft_ms, slo_tpot_ms;
   uint64_t seed = 0;
   std::string api_key_env;
-  bool chat = false;                  // /chat/completions with the prompt as one user message
-  bool ignore_eos = false;            // send "ignore_eos": true (llama-server, vLLM extension)
-  bool progress = false;              // live progress line on stderr
+  bool chat = false;        // /chat/completions with the prompt as one user message
+  bool ignore_eos = false;  // send "ignore_eos": true (llama-server, vLLM extension)
+  bool progress = false;    // live progress line on stderr
 };
 
 struct Percentiles {
@@ -61,28 +61,28 @@ struct RequestResult {
   bool ok = false;
   std::string error;
   double ttft_ms = 0, e2e_ms = 0;
-  std::optional<double> tpot_ms;      // >= 2 output tokens
-  std::vector<double> itl_ms;         // gaps between chunks
+  std::optional<double> tpot_ms;  // >= 2 output tokens
+  std::vector<double> itl_ms;     // gaps between chunks
   int64_t output_tokens = 0, prompt_tokens = 0;
-  bool usage = false;                 // counts from the server's usage
+  bool usage = false;  // counts from the server's usage
 };
 
 struct LoadPoint {
-  std::string test;                   // "server@2rps", "offline", "single-stream" (+ "/cN" with a cap)
+  std::string test;  // "server@2rps", "offline", "single-stream" (+ "/cN" with a cap)
   std::string scenario;
-  double rate = 0;                    // server scenario
+  double rate = 0;  // server scenario
   int concurrency = 0;
   int64_t issued = 0, ok = 0, errors = 0;
   std::string first_error;
   double wall_s = 0;
-  double request_throughput = 0;      // ok requests / s
-  double output_throughput = 0;       // output tokens / s
-  std::optional<double> goodput;      // requests meeting the SLOs / s
+  double request_throughput = 0;  // ok requests / s
+  double output_throughput = 0;   // output tokens / s
+  std::optional<double> goodput;  // requests meeting the SLOs / s
   std::optional<double> goodput_fraction;
   Percentiles ttft, tpot, itl, e2e, output_tokens, prompt_tokens;
-  std::string token_source;           // usage | chunks | mixed
-  std::vector<double> per_request_ts; // output tokens / s of each ok request (compare's samples)
-  std::vector<double> e2e_ns;         // each ok request's end-to-end latency
+  std::string token_source;            // usage | chunks | mixed
+  std::vector<double> per_request_ts;  // output tokens / s of each ok request (compare's samples)
+  std::vector<double> e2e_ns;          // each ok request's end-to-end latency
   nlohmann::json to_json() const;
 };
 

@@ -28,7 +28,9 @@ void add_model_args(CLI::App* cmd, ModelArgs& a) {
   cmd->add_option("--backend", a.backend, "Compute backend: " + backends)->capture_default_str();
   cmd->add_option("-t,--threads", a.threads, "CPU threads (0 = all cores)")->capture_default_str();
   cmd->add_option("--kv-type", a.kv_type, "KV cache type: f32, f16, bf16")->capture_default_str();
-  cmd->add_option("--compute", a.compute, "Matmul arithmetic: f32, bf16, or q8 (cpu: 8-bit activations x block weights in integers, as llama.cpp)")->capture_default_str();
+  cmd->add_option("--compute", a.compute,
+                  "Matmul arithmetic: f32, bf16, or q8 (cpu: 8-bit activations x block weights in integers, as llama.cpp)")
+      ->capture_default_str();
   cmd->add_option("-c,--ctx-size", a.n_ctx, "Context length (0 = the model's)")->capture_default_str();
   cmd->add_option("-b,--batch-size", a.n_batch, "Rows per forward pass during prompt processing")->capture_default_str();
 }
@@ -36,10 +38,14 @@ void add_model_args(CLI::App* cmd, ModelArgs& a) {
 std::string cache_dir() {
   namespace fs = std::filesystem;
   fs::path base;
-  if (const char* c = std::getenv("SPARKBENCH_CACHE"); c && *c) base = c;
-  else if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) base = fs::path(x) / "sparkbench";
-  else if (const char* h = std::getenv("HOME"); h && *h) base = fs::path(h) / ".cache" / "sparkbench";
-  else base = fs::temp_directory_path() / "sparkbench-cache";
+  if (const char* c = std::getenv("SPARKBENCH_CACHE"); c && *c)
+    base = c;
+  else if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x)
+    base = fs::path(x) / "sparkbench";
+  else if (const char* h = std::getenv("HOME"); h && *h)
+    base = fs::path(h) / ".cache" / "sparkbench";
+  else
+    base = fs::temp_directory_path() / "sparkbench-cache";
   std::error_code ec;
   fs::create_directories(base, ec);
   if (ec) fail(base.string(), ": cannot create cache directory: ", ec.message());
@@ -78,10 +84,14 @@ LoadedModel load_model(const ModelArgs& a) {
   BackendOptions bo;
   bo.threads = a.threads;
   bo.device = a.device;
-  if (a.compute == "f32") bo.compute = ComputeType::F32;
-  else if (a.compute == "bf16") bo.compute = ComputeType::BF16;
-  else if (a.compute == "q8") bo.compute = ComputeType::Q8;
-  else fail("unknown --compute '", a.compute, "' (f32, bf16, q8)");
+  if (a.compute == "f32")
+    bo.compute = ComputeType::F32;
+  else if (a.compute == "bf16")
+    bo.compute = ComputeType::BF16;
+  else if (a.compute == "q8")
+    bo.compute = ComputeType::Q8;
+  else
+    fail("unknown --compute '", a.compute, "' (f32, bf16, q8)");
   if (bo.compute == ComputeType::Q8 && a.backend != "cpu") fail("--compute q8 is implemented by the cpu backend only");
   lm.ctx_opts.kv_type = dtype_from_name(a.kv_type);
   lm.ctx_opts.n_ctx = a.n_ctx;
@@ -92,8 +102,7 @@ LoadedModel load_model(const ModelArgs& a) {
   lm.synthetic = file->get_bool("sparkbench.synthetic", false);
   lm.tokenizer = Tokenizer::from_gguf(*file);
   lm.model = Model::load(file, *lm.backend);
-  if (a.n_ctx > lm.model->config().n_ctx)
-    fail("--ctx-size ", a.n_ctx, " exceeds the model's context length ", lm.model->config().n_ctx);
+  if (a.n_ctx > lm.model->config().n_ctx) fail("--ctx-size ", a.n_ctx, " exceeds the model's context length ", lm.model->config().n_ctx);
   lm.load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return lm;
 }

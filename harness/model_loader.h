@@ -26,7 +26,7 @@ struct ModelArgs {
   std::string compute = "f32";
   int64_t n_ctx = 0;
   int64_t n_batch = 512;
-  int device = 0;       // GPU ordinal (cuda); not an option: MPI ranks pick theirs (harness/mpi_run.h)
+  int device = 0;  // GPU ordinal (cuda); not an option: MPI ranks pick theirs (harness/mpi_run.h)
 };
 
 void add_model_args(CLI::App* cmd, ModelArgs& a);

@@ -71,8 +71,8 @@ std::optional<std::vector<RankBench>> gather_bench(Comm& c, const std::vector<Be
   const std::string backend = mine.empty() ? std::string() : mine.front().backend;
   const int threads = mine.empty() ? 0 : int(mine.front().n_threads);
   if (c.rank() != 0) {
-    nlohmann::json msg{{"host", c.host()}, {"local_rank", c.local_rank()}, {"device", backend}, {"threads", threads}, {"pid", int64_t(::getpid())},
-                       {"rows", nlohmann::json::parse(render_bench(mine, "json"))}};
+    nlohmann::json msg{{"host", c.host()},   {"local_rank", c.local_rank()}, {"device", backend},
+                       {"threads", threads}, {"pid", int64_t(::getpid())},   {"rows", nlohmann::json::parse(render_bench(mine, "json"))}};
     c.send(0, kBenchTag, msg.dump());
     return std::nullopt;
   }
@@ -82,8 +82,13 @@ std::optional<std::vector<RankBench>> gather_bench(Comm& c, const std::vector<Be
     const Message m = c.recv(r);
     const nlohmann::json j = nlohmann::json::parse(m.text, nullptr, false);
     if (!j.is_object() || !j.contains("rows")) fail("MPI: malformed bench message from rank ", r);
-    RankBench b{r, j.value("local_rank", 0), j.value("host", std::string()), j.value("device", std::string()), j.value("threads", 0),
-                j.value("pid", int64_t(0)), {}};
+    RankBench b{r,
+                j.value("local_rank", 0),
+                j.value("host", std::string()),
+                j.value("device", std::string()),
+                j.value("threads", 0),
+                j.value("pid", int64_t(0)),
+                {}};
     for (const auto& row : j["rows"]) b.rows.push_back(bench_row_from_json(row));
     out.push_back(std::move(b));
   }

@@ -34,9 +34,7 @@ using nlohmann::json;
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-int resolved_threads(const ModelArgs& m) {
-  return m.threads > 0 ? m.threads : std::max(1, int(std::thread::hardware_concurrency()));
-}
+int resolved_threads(const ModelArgs& m) { return m.threads > 0 ? m.threads : std::max(1, int(std::thread::hardware_concurrency())); }
 
 std::string device_label(const std::string& backend, const ModelArgs& m) {
   return backend == "cuda" ? backend + ":" + std::to_string(m.device) : backend;
@@ -89,7 +87,8 @@ void share_node(ModelArgs& margs, const Comm& c) {
     // One rank per GPU: the node's GPUs in local-rank order (wrapping when ranks outnumber them).
     int gpus = 0;
     std::error_code ec;
-    for (auto it = std::filesystem::directory_iterator("/proc/driver/nvidia/gpus", ec); !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
+    for (auto it = std::filesystem::directory_iterator("/proc/driver/nvidia/gpus", ec); !ec && it != std::filesystem::directory_iterator();
+         it.increment(ec))
       ++gpus;
     margs.device = gpus > 0 ? c.local_rank() % gpus : c.local_rank();
   }
@@ -99,8 +98,8 @@ struct ItemRunner::State {
   Comm* comm = nullptr;
   ModelArgs margs;
   std::string backend;
-  std::map<int, json> hello;     // rank -> its hello message
-  std::set<int> failed;          // ranks that reported an error
+  std::map<int, json> hello;  // rank -> its hello message
+  std::set<int> failed;       // ranks that reported an error
   bool released = false;
 
   // Provenance rows of one run: this process, and each worker that said hello.
@@ -163,8 +162,7 @@ void run_here(const ItemsJob& job, const std::vector<std::vector<size_t>>& todo,
     const auto t0 = Clock::now();
     for (size_t j = 0; j < todo[k].size() && !job.stop; ++j) {
       const size_t i = todo[k][j];
-      if (job.progress)
-        std::fprintf(stderr, "\r[%s] %s %zu/%zu   ", job.variant.c_str(), job.suites[k].name.c_str(), i + 1, job.sizes[k]);
+      if (job.progress) std::fprintf(stderr, "\r[%s] %s %zu/%zu   ", job.variant.c_str(), job.suites[k].name.c_str(), i + 1, job.sizes[k]);
       store_item(0, evaluate_item(job.suites[k], *job.tasks[k], i, job.lm));
     }
     if (job.progress && !todo[k].empty()) std::fprintf(stderr, "\n");
@@ -226,8 +224,12 @@ ItemsDone ItemRunner::run(const ItemsJob& job) {
     }
   for (int r = 1; r < n_ranks; ++r)
     if (!st.failed.count(r))
-      comm.send(r, kTag, json{{"type", "variant"}, {"index", job.variant_index}, {"model_sha256", job.model_sha256},
-                              {"calibration_sha256", job.calibration_sha256}}.dump());
+      comm.send(r, kTag,
+                json{{"type", "variant"},
+                     {"index", job.variant_index},
+                     {"model_sha256", job.model_sha256},
+                     {"calibration_sha256", job.calibration_sha256}}
+                    .dump());
   const bool root_works = n_ranks <= kRootWorksMaxRanks;
   std::map<int, Unit> outstanding;  // rank -> its unit
   std::deque<int> idle;             // ready ranks without a unit
@@ -278,8 +280,7 @@ ItemsDone ItemRunner::run(const ItemsJob& job) {
   const int64_t total = n_pending;
   auto progress = [&] {
     if (job.progress)
-      std::fprintf(stderr, "\r[%s] %lld/%lld items on %d ranks   ", job.variant.c_str(), (long long)done.items,
-                   (long long)total, n_ranks);
+      std::fprintf(stderr, "\r[%s] %lld/%lld items on %d ranks   ", job.variant.c_str(), (long long)done.items, (long long)total, n_ranks);
   };
   while (!job.stop && (!pending.empty() || !outstanding.empty() || own)) {
     bool busy = false;
@@ -353,9 +354,15 @@ void serve_items(Comm& comm, const RunOptions& opt, const ModelArgs& margs, cons
   } catch (const std::exception& e) {
     report(e.what());
   }
-  comm.send(0, kTag, json{{"type", "hello"}, {"rank", me}, {"local_rank", comm.local_rank()}, {"host", comm.host()},
-                          {"device", device_label(lm.backend->name(), margs)}, {"threads", resolved_threads(margs)},
-                          {"pid", int64_t(::getpid())}}.dump());
+  comm.send(0, kTag,
+            json{{"type", "hello"},
+                 {"rank", me},
+                 {"local_rank", comm.local_rank()},
+                 {"host", comm.host()},
+                 {"device", device_label(lm.backend->name(), margs)},
+                 {"threads", resolved_threads(margs)},
+                 {"pid", int64_t(::getpid())}}
+                .dump());
   // Tasks are made once the first variant's engine exists: a long_context suite's items depend
   // on the context in use (the same for every variant), as on rank 0.
   std::vector<Suite> run_suites;
@@ -384,8 +391,7 @@ void serve_items(Comm& comm, const RunOptions& opt, const ModelArgs& margs, cons
           owned = std::move(vl.model);
           model = owned.get();
         }
-        EngineLMSettings settings{.model_sha256 = j.value("model_sha256", std::string()), .variant = spec.name(),
-                                  .compute = margs.compute};
+        EngineLMSettings settings{.model_sha256 = j.value("model_sha256", std::string()), .variant = spec.name(), .compute = margs.compute};
         if (spec.needs_calibration()) settings.calibration_sha256 = j.value("calibration_sha256", std::string());
         set_chat_identity(opt.chat, chat.get(), settings);
         engine = std::make_unique<EngineLM>(*model, *lm.tokenizer, lm.ctx_opts, settings);

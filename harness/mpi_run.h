@@ -59,17 +59,17 @@ struct ItemsJob {
   const std::vector<size_t>& sizes;  // items per suite (after --limit)
   Store& store;
   int64_t run_id = 0;
-  LanguageModel& lm;                 // rank 0's model (through the request cache)
+  LanguageModel& lm;  // rank 0's model (through the request cache)
   size_t variant_index = 0;
-  std::string variant;               // for progress lines
+  std::string variant;  // for progress lines
   std::string model_sha256, calibration_sha256;
   bool progress = false;
   const std::atomic<bool>& stop;
 };
 
 struct ItemsDone {
-  std::vector<double> seconds;       // per suite: time spent evaluating its items (all ranks)
-  int64_t items = 0;                 // items evaluated now (not already stored)
+  std::vector<double> seconds;  // per suite: time spent evaluating its items (all ranks)
+  int64_t items = 0;            // items evaluated now (not already stored)
 };
 
 // Rank 0's side (or the whole job in a single process, comm == nullptr). Records a provenance

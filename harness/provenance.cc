@@ -51,10 +51,10 @@ std::string git_commit(bool* dirty) {
 std::string tool_version() { return std::string(SPARKBENCH_VERSION) + " (" + SPARKBENCH_GIT_COMMIT + ")"; }
 
 std::string model_sha256(const std::string& path, Store* store) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return sha256_file(path);  // throws with the reason
-  const std::string key = "file-sha256:" + path + ":" + std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) +
-                          "." + std::to_string(st.st_mtim.tv_nsec);
+  const std::string key = "file-sha256:" + path + ":" + std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
+                          std::to_string(st.st_mtim.tv_nsec);
   if (store) {
     if (auto v = store->cache_get(key)) return *v;
   }

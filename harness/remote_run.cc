@@ -48,7 +48,8 @@ std::vector<RunSummary> run_remote_evaluation(const RunOptions& opt) {
   for (const auto& n : suite_names) {
     suites.push_back(load_suite(n));
     if (suites.back().task == "long_context")
-      fail("suite ", n, ": long-context builds its items in the model's own tokens and is not available with --api "
+      fail("suite ", n,
+           ": long-context builds its items in the model's own tokens and is not available with --api "
            "(run it on the model file)");
   }
 
@@ -72,10 +73,12 @@ std::vector<RunSummary> run_remote_evaluation(const RunOptions& opt) {
   StoreCache cache(*store, &store_mu);
   TaskOptions task_opt = opt.task;
   if (opt.chat.chat) task_opt.chat = ChatMode{nullptr, opt.chat.system, false, /*messages_json=*/true};
-  nlohmann::json config{{"api_url", endpoint}, {"api_model", opt.api.model}, {"variant", "base"}, {"backend", "api"},
-                        {"suites", suite_names}, {"limit", opt.limit}, {"samples", opt.task.samples},
-                        {"temperature", opt.task.temperature}, {"seed", opt.task.seed}};
-  if (opt.chat.chat) config["chat"] = {{"template_source", "the server's (/chat/completions)"}, {"system", opt.chat.system}, {"scoring", false}};
+  nlohmann::json config{
+      {"api_url", endpoint},   {"api_model", opt.api.model}, {"variant", "base"},           {"backend", "api"},
+      {"suites", suite_names}, {"limit", opt.limit},         {"samples", opt.task.samples}, {"temperature", opt.task.temperature},
+      {"seed", opt.task.seed}};
+  if (opt.chat.chat)
+    config["chat"] = {{"template_source", "the server's (/chat/completions)"}, {"system", opt.chat.system}, {"scoring", false}};
   RunSummary sum;
   sum.chat = opt.chat.chat ? config["chat"] : nlohmann::json();
   sum.variant = "base";
@@ -164,9 +167,10 @@ std::vector<RunSummary> run_remote_evaluation(const RunOptions& opt) {
       if (stop.stopped()) break;
       std::vector<ItemResult> rows;
       for (const auto& s : store->samples(run_id, suite.name)) rows.push_back(from_row(s));
-      SuiteSummary ss{suite.name, suite.version, suite.task, int64_t(n), task->aggregate(rows),
-                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()};
-      for (const auto& m : ss.metrics) store->add_metric(run_id, metric_row(suite.name, m.metric, m.value, m.stderr_, m.ci_low, m.ci_high, m.n));
+      SuiteSummary ss{suite.name, suite.version,         suite.task,
+                      int64_t(n), task->aggregate(rows), std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()};
+      for (const auto& m : ss.metrics)
+        store->add_metric(run_id, metric_row(suite.name, m.metric, m.value, m.stderr_, m.ci_low, m.ci_high, m.n));
       sum.suites.push_back(std::move(ss));
     }
   } catch (...) {

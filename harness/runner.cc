@@ -88,26 +88,38 @@ EvalPlan plan_evaluation(const RunOptions& opt) {
 
 // A variant's run configuration as stored with the run (what --resume matches).
 nlohmann::json run_config(const RunOptions& opt, const ModelArgs& margs, const LoadedModel& lm, const std::string& sha,
-                          const std::string& variant, const std::vector<std::string>& suite_names,
-                          const std::string& fewshot_sha, const compress::VariantSpec& spec, const std::string& calib_sha,
-                          const ChatTemplate* chat, const nlohmann::json& chat_cfg) {
-  nlohmann::json config{{"model", lm.path}, {"model_sha256", sha}, {"variant", variant}, {"backend", margs.backend},
-                        {"kv_type", margs.kv_type}, {"compute", margs.compute}, {"suites", suite_names}, {"limit", opt.limit},
-                        {"samples", opt.task.samples}, {"temperature", opt.task.temperature}, {"seed", opt.task.seed},
-                        {"n_ctx", margs.n_ctx}, {"num_fewshot", opt.task.num_fewshot}, {"timeout_s", opt.task.timeout_s}};
+                          const std::string& variant, const std::vector<std::string>& suite_names, const std::string& fewshot_sha,
+                          const compress::VariantSpec& spec, const std::string& calib_sha, const ChatTemplate* chat,
+                          const nlohmann::json& chat_cfg) {
+  nlohmann::json config{{"model", lm.path},
+                        {"model_sha256", sha},
+                        {"variant", variant},
+                        {"backend", margs.backend},
+                        {"kv_type", margs.kv_type},
+                        {"compute", margs.compute},
+                        {"suites", suite_names},
+                        {"limit", opt.limit},
+                        {"samples", opt.task.samples},
+                        {"temperature", opt.task.temperature},
+                        {"seed", opt.task.seed},
+                        {"n_ctx", margs.n_ctx},
+                        {"num_fewshot", opt.task.num_fewshot},
+                        {"timeout_s", opt.task.timeout_s}};
   if (!opt.task.fewshot_from.empty()) config["fewshot_from_sha256"] = fewshot_sha;
   if (!opt.long_context.empty())
-    config["long_context"] = {{"lengths", opt.long_context.lengths}, {"depths", opt.long_context.depths},
-                              {"items", opt.long_context.items}, {"loss_items", opt.long_context.loss_items}};
+    config["long_context"] = {{"lengths", opt.long_context.lengths},
+                              {"depths", opt.long_context.depths},
+                              {"items", opt.long_context.items},
+                              {"loss_items", opt.long_context.loss_items}};
   if (spec.needs_calibration()) config["calibration_sha256"] = calib_sha;
   if (chat) config["chat"] = chat_cfg;
   return config;
 }
 
 // Fidelity reference: the baseline variant over the calibration text.
-compress::FidelityReference baseline_reference(const RunOptions& opt, const LoadedModel& lm,
-                                               const compress::VariantSpec& baseline, const std::string& calib_path,
-                                               const std::string& calib_text, const std::string& sha, int64_t fid_ctx) {
+compress::FidelityReference baseline_reference(const RunOptions& opt, const LoadedModel& lm, const compress::VariantSpec& baseline,
+                                               const std::string& calib_path, const std::string& calib_text, const std::string& sha,
+                                               int64_t fid_ctx) {
   if (opt.progress) std::fprintf(stderr, "[fidelity] baseline %s on %s\n", baseline.name().c_str(), calib_path.c_str());
   std::unique_ptr<Model> owned;
   const Model* bm = lm.model.get();
@@ -124,9 +136,8 @@ compress::FidelityReference baseline_reference(const RunOptions& opt, const Load
 
 // The run's row in the store: the interrupted or failed run with this configuration (--resume),
 // else a new one.
-int64_t open_run(Store& store, const RunOptions& opt, const nlohmann::json& config, const std::string& group,
-                 const LoadedModel& lm, const ModelArgs& margs, const std::string& sha, const Model& model,
-                 const std::string& variant, bool& resumed) {
+int64_t open_run(Store& store, const RunOptions& opt, const nlohmann::json& config, const std::string& group, const LoadedModel& lm,
+                 const ModelArgs& margs, const std::string& sha, const Model& model, const std::string& variant, bool& resumed) {
   int64_t run_id = 0;
   if (opt.resume) {
     for (const auto& r : store.list_runs(1000)) {
@@ -186,8 +197,12 @@ void store_fidelity(Store& store, int64_t run_id, const compress::Fidelity& f) {
 void store_speed(Store& store, int64_t run_id, const RunSummary& sum, const LoadedModel& lm, const ModelArgs& margs) {
   const std::string& variant = sum.variant;
   const QuickSpeed& q = *sum.speed;
-  const std::string extra = nlohmann::json{{"variant", variant}, {"backend", lm.backend->name()}, {"type_k", margs.kv_type},
-                                           {"weight_bytes", sum.model_bytes}, {"source", "run"}}.dump();
+  const std::string extra = nlohmann::json{
+      {"variant", variant},
+      {"backend", lm.backend->name()},
+      {"type_k", margs.kv_type},
+      {"weight_bytes", sum.model_bytes},
+      {"source", "run"}}.dump();
   for (const SpeedResult* m : {&q.pp, &q.tg}) {
     SpeedRow row = speed_row(*m);
     row.peak_rss_bytes = sum.peak_rss_bytes;
@@ -279,8 +294,10 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
     if (distilled) {  // the distill step's curve and KLDs belong to this run (trained now or cached)
       store->add_train_steps(run_id, train_step_rows(distilled->result));
       const int64_t n = DistillJob{}.heldout;  // held-out teacher samples (the step's fixed settings, harness/variants.h)
-      store->add_metric(run_id, metric_row("distill", "kld_before", distilled->result.kld_before, std::nullopt, std::nullopt, std::nullopt, n));
-      store->add_metric(run_id, metric_row("distill", "kld_after", distilled->result.kld_after, std::nullopt, std::nullopt, std::nullopt, n));
+      store->add_metric(run_id,
+                        metric_row("distill", "kld_before", distilled->result.kld_before, std::nullopt, std::nullopt, std::nullopt, n));
+      store->add_metric(run_id,
+                        metric_row("distill", "kld_after", distilled->result.kld_after, std::nullopt, std::nullopt, std::nullopt, n));
     }
     EngineLMSettings settings{.model_sha256 = sha, .variant = variant, .compute = margs.compute};
     if (spec.needs_calibration()) settings.calibration_sha256 = calib_sha;
@@ -291,15 +308,16 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
       // A long_context suite's items depend on the context in use (lengths up to it).
       std::vector<Suite> run_suites;
       for (const auto& loaded : suites)
-        run_suites.push_back(loaded.task == "long_context" ? long_context_items(loaded, engine.context_length(), opt.long_context) : loaded);
+        run_suites.push_back(loaded.task == "long_context" ? long_context_items(loaded, engine.context_length(), opt.long_context)
+                                                           : loaded);
       std::vector<std::unique_ptr<Task>> tasks;
       std::vector<size_t> sizes;
       for (const auto& suite : run_suites) {
         tasks.push_back(Task::create(suite, task_opt));
         sizes.push_back(opt.limit > 0 ? std::min(tasks.back()->size(), size_t(opt.limit)) : tasks.back()->size());
       }
-      const mpi::ItemsDone items = item_runner.run({run_suites, tasks, sizes, *store, run_id, cached, size_t(&spec - specs.data()),
-                                                    variant, sha, settings.calibration_sha256, opt.progress, g_stop});
+      const mpi::ItemsDone items = item_runner.run({run_suites, tasks, sizes, *store, run_id, cached, size_t(&spec - specs.data()), variant,
+                                                    sha, settings.calibration_sha256, opt.progress, g_stop});
       sum.items_evaluated = items.items;
       for (size_t k = 0; k < run_suites.size() && !g_stop; ++k) {
         const Suite& suite = run_suites[k];
@@ -307,7 +325,8 @@ std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
         for (const auto& s : store->samples(run_id, suite.name)) rows.push_back(from_row(s));
         sort_by_item(rows, suite);
         SuiteSummary ss{suite.name, suite.version, suite.task, int64_t(sizes[k]), tasks[k]->aggregate(rows), items.seconds[k]};
-        for (const auto& m : ss.metrics) store->add_metric(run_id, metric_row(suite.name, m.metric, m.value, m.stderr_, m.ci_low, m.ci_high, m.n));
+        for (const auto& m : ss.metrics)
+          store->add_metric(run_id, metric_row(suite.name, m.metric, m.value, m.stderr_, m.ci_low, m.ci_high, m.n));
         sum.suites.push_back(std::move(ss));
       }
       if (!g_stop && ref) {

@@ -35,21 +35,21 @@ namespace sb::cli {
 // run --api: the model behind an OpenAI-compatible API (evals/remote_lm.h) instead of a local
 // file; see run_remote_evaluation().
 struct ApiArgs {
-  std::string url;        // API base, e.g. http://127.0.0.1:8080/v1 ("" = local model)
-  std::string model;      // --api-model
-  std::string key_env;    // --api-key-env: environment variable holding the API key
-  int concurrency = 1;    // requests in flight (items evaluated in parallel)
+  std::string url;      // API base, e.g. http://127.0.0.1:8080/v1 ("" = local model)
+  std::string model;    // --api-model
+  std::string key_env;  // --api-key-env: environment variable holding the API key
+  int concurrency = 1;  // requests in flight (items evaluated in parallel)
 };
 
 struct RunOptions {
   ModelArgs model;
   ApiArgs api;
   std::vector<std::string> variants{"base"};
-  std::string baseline = "base";     // fidelity reference variant
-  std::string calibration;           // calibration text file ("" = datasets/calibration/stories.txt)
-  int64_t calib_ctx = 256;           // fidelity window (tokens)
-  bool fidelity = true;              // only for sweeps (a list other than just "base")
-  bool speed = true;                 // likewise
+  std::string baseline = "base";  // fidelity reference variant
+  std::string calibration;        // calibration text file ("" = datasets/calibration/stories.txt)
+  int64_t calib_ctx = 256;        // fidelity window (tokens)
+  bool fidelity = true;           // only for sweeps (a list other than just "base")
+  bool speed = true;              // likewise
   int64_t speed_prompt = 64, speed_gen = 16;
   int speed_reps = 2;
   std::vector<std::string> suites{"all"};  // "all": the bundled suites whose manifest has no "in_all": false
@@ -77,22 +77,22 @@ struct SuiteSummary {
 struct RunSummary {
   int64_t run_id = 0;
   std::string status;
-  std::string variant;               // canonical spec
-  std::vector<std::string> notes;    // what the variant did (honesty notes included)
+  std::string variant;             // canonical spec
+  std::vector<std::string> notes;  // what the variant did (honesty notes included)
   std::optional<compress::Fidelity> fidelity;
   std::optional<QuickSpeed> speed;
-  int64_t model_bytes = 0;           // weight matrices in their loaded format (Model::matrix_bytes)
+  int64_t model_bytes = 0;  // weight matrices in their loaded format (Model::matrix_bytes)
   int64_t peak_rss_bytes = 0;
-  bool peak_per_variant = false;     // false: process peak so far (reset refused)
+  bool peak_per_variant = false;  // false: process peak so far (reset refused)
   double load_ms = 0;
   std::string weight_type;
   std::string model_path, model_sha256;
   bool synthetic = false;
   std::string backend;
   bool resumed = false;
-  nlohmann::json chat;               // chat_config() of the run: null without --chat
+  nlohmann::json chat;  // chat_config() of the run: null without --chat
   int64_t cache_hits = 0;
-  int64_t items_evaluated = 0;       // items evaluated by this invocation (all ranks), not already stored
+  int64_t items_evaluated = 0;  // items evaluated by this invocation (all ranks), not already stored
   std::vector<SuiteSummary> suites;
 };
 

@@ -68,10 +68,18 @@ std::optional<double> json_opt(const nlohmann::json& v) {
 // valid UTF-8 (rare) travels hex-encoded under "output_hex", so it arrives byte for byte. A NaN
 // score travels as null.
 nlohmann::json row_to_json(const SampleRow& s) {
-  nlohmann::json j{{"task", s.task}, {"sample_id", s.sample_id}, {"prompt_hash", s.prompt_hash}, {"prompt", s.prompt}, {"score", s.score},
-                   {"outcome", s.outcome}, {"ttft_ms", opt_json(s.ttft_ms)}, {"tpot_ms", opt_json(s.tpot_ms)},
-                   {"latency_ms", opt_json(s.latency_ms)}, {"n_prompt_tokens", s.n_prompt_tokens},
-                   {"n_gen_tokens", s.n_gen_tokens}, {"extra_json", s.extra_json}};
+  nlohmann::json j{{"task", s.task},
+                   {"sample_id", s.sample_id},
+                   {"prompt_hash", s.prompt_hash},
+                   {"prompt", s.prompt},
+                   {"score", s.score},
+                   {"outcome", s.outcome},
+                   {"ttft_ms", opt_json(s.ttft_ms)},
+                   {"tpot_ms", opt_json(s.tpot_ms)},
+                   {"latency_ms", opt_json(s.latency_ms)},
+                   {"n_prompt_tokens", s.n_prompt_tokens},
+                   {"n_gen_tokens", s.n_gen_tokens},
+                   {"extra_json", s.extra_json}};
   try {
     (void)nlohmann::json(s.output).dump();
     j["output"] = s.output;

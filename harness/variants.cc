@@ -40,9 +40,16 @@ namespace {
 nlohmann::json result_json(const DistillJobResult& r) {
   nlohmann::json evals = nlohmann::json::array();
   for (const auto& [step, kld] : r.evals) evals.push_back({step, kld});
-  return {{"kld_before", r.kld_before}, {"kld_after", r.kld_after}, {"losses", r.losses}, {"lrs", r.lrs},
-          {"evals", evals}, {"tokens", r.tokens}, {"student_params", r.student_params}, {"seconds", r.seconds},
-          {"student_notes", r.student_notes}, {"data_sha256", r.data_sha256}};
+  return {{"kld_before", r.kld_before},
+          {"kld_after", r.kld_after},
+          {"losses", r.losses},
+          {"lrs", r.lrs},
+          {"evals", evals},
+          {"tokens", r.tokens},
+          {"student_params", r.student_params},
+          {"seconds", r.seconds},
+          {"student_notes", r.student_notes},
+          {"data_sha256", r.data_sha256}};
 }
 
 DistillJobResult result_from_json(const nlohmann::json& j) {
@@ -76,12 +83,23 @@ DistilledVariant distilled_student(std::shared_ptr<const GgufFile> base, const c
   job.tokenizer = &tok;
   job.verbose = verbose;
   const train::DistillOptions& o = job.o;
-  nlohmann::json key{{"format", 1},        {"base_sha256", base_sha256}, {"student", job.student_variant.name()},
-                     {"steps", o.steps},   {"seq", o.seq},               {"batch", o.batch},
-                     {"lr", o.lr},         {"warmup", o.warmup},         {"temperature", o.temperature},
-                     {"alpha", o.alpha},   {"top_k", o.top_k},           {"clip", o.clip},
-                     {"weight_decay", o.weight_decay}, {"seed", o.seed}, {"samples", job.samples},
-                     {"heldout", job.heldout}, {"sampling_backend", backend.name()}};
+  nlohmann::json key{{"format", 1},
+                     {"base_sha256", base_sha256},
+                     {"student", job.student_variant.name()},
+                     {"steps", o.steps},
+                     {"seq", o.seq},
+                     {"batch", o.batch},
+                     {"lr", o.lr},
+                     {"warmup", o.warmup},
+                     {"temperature", o.temperature},
+                     {"alpha", o.alpha},
+                     {"top_k", o.top_k},
+                     {"clip", o.clip},
+                     {"weight_decay", o.weight_decay},
+                     {"seed", o.seed},
+                     {"samples", job.samples},
+                     {"heldout", job.heldout},
+                     {"sampling_backend", backend.name()}};
   if (spec.needs_calibration()) key["calibration_sha256"] = sha256_hex(calibration_text);
   const std::string dir = cache_dir() + "/distilled-" SPARKBENCH_VERSION;
   fs::create_directories(dir);
@@ -138,8 +156,7 @@ DistilledVariant distilled_student(std::shared_ptr<const GgufFile> base, const c
 }  // namespace
 
 VariantLoad load_variant_model(std::shared_ptr<const GgufFile> base, const compress::VariantSpec& spec, Backend& backend,
-                               const Tokenizer& tok, const std::string& calibration_text, const std::string& base_sha256,
-                               bool verbose) {
+                               const Tokenizer& tok, const std::string& calibration_text, const std::string& base_sha256, bool verbose) {
   const auto t0 = std::chrono::steady_clock::now();
   if (spec.distills()) {
     VariantLoad vl;
@@ -153,8 +170,8 @@ VariantLoad load_variant_model(std::shared_ptr<const GgufFile> base, const compr
                   "distill:%lld: the %s student trained %lld steps on the base model's outputs (%lld teacher samples of "
                   "%lld tokens, seed 0): held-out KLD to the base %.4f -> %.4f%s",
                   (long long)spec.distill_steps, spec.pruning_part().name().c_str(), (long long)r.losses.size(),
-                  (long long)DistillJob{}.samples, (long long)train::DistillOptions{}.seq, r.kld_before,
-                  r.kld_after, vl.distilled->from_cache ? " (cached student)" : "");
+                  (long long)DistillJob{}.samples, (long long)train::DistillOptions{}.seq, r.kld_before, r.kld_after,
+                  vl.distilled->from_cache ? " (cached student)" : "");
     notes.push_back(buf);
     for (auto& n : vl.vm.report.notes) notes.push_back(n);
     vl.vm.report.notes = notes;
@@ -196,7 +213,7 @@ int64_t peak_rss_bytes() {
   while (std::getline(in, line)) {
     if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6)) * 1024;  // "VmHWM:   1234 kB"
   }
-  struct rusage ru{};
+  struct rusage ru {};
   ::getrusage(RUSAGE_SELF, &ru);
   return int64_t(ru.ru_maxrss) * 1024;
 }

@@ -40,7 +40,7 @@ std::string read_calibration(const std::string& path);
 // nor trains (a lock file serializes concurrent trainers).
 struct DistilledVariant {
   DistillJobResult result;
-  std::string path;       // the cached f32 student
+  std::string path;  // the cached f32 student
   bool from_cache = false;
 };
 
@@ -55,8 +55,8 @@ struct VariantLoad {
 // A spec with distill:STEPS needs `base_sha256` (the cache key); `verbose`: training progress
 // on stderr.
 VariantLoad load_variant_model(std::shared_ptr<const GgufFile> base, const compress::VariantSpec& spec, Backend& backend,
-                               const Tokenizer& tok, const std::string& calibration_text,
-                               const std::string& base_sha256 = "", bool verbose = true);
+                               const Tokenizer& tok, const std::string& calibration_text, const std::string& base_sha256 = "",
+                               bool verbose = true);
 // "int8", a mix's name ("q4_k_m"), or the stored type of blk.0.attn_q.weight for the model-type column.
 std::string weight_type_label(const Model& m, const compress::VariantSpec& spec);
 

@@ -29,7 +29,7 @@ RunRecord resolve_run(Store& store, const std::string& ref, const std::string& d
 std::unique_ptr<Store> open_existing(const std::string& path) {
   if (path.empty()) fail("cannot open database: empty path");
   if (path != ":memory:") {
-    struct stat st{};
+    struct stat st {};
     if (::stat(path.c_str(), &st) != 0)
       fail(path, ": cannot open database: ", std::strerror(errno), errno == ENOENT ? " (no results database at this path)" : "");
     if (S_ISDIR(st.st_mode)) fail(path, ": cannot open database: is a directory, not a results database");

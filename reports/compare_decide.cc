@@ -77,7 +77,7 @@ void decide_accuracy(Row& r, const Options& o, bool significant_direction_ok = t
 }
 
 struct TaskData {
-  std::vector<const MetricRow*> metrics;     // in stored order
+  std::vector<const MetricRow*> metrics;               // in stored order
   std::vector<std::pair<std::string, double>> scores;  // (sample_id, score), finite only, stored order
   bool present = false;
 };
@@ -185,8 +185,8 @@ bool test_paired(Row& r, const TaskData& a, const TaskData& b, const std::vector
     r.lo = pd.lo;
     r.hi = pd.hi;
     if (partial) {
-      r.note += (r.note.empty() ? "" : "; ") + std::string("values over the ") + std::to_string(pa.size()) +
-                " paired samples (" + std::to_string(a.scores.size()) + " and " + std::to_string(b.scores.size()) + " in the runs)";
+      r.note += (r.note.empty() ? "" : "; ") + std::string("values over the ") + std::to_string(pa.size()) + " paired samples (" +
+                std::to_string(a.scores.size()) + " and " + std::to_string(b.scores.size()) + " in the runs)";
     }
   } else {
     // p-value from the per-sample scores; it counts only when they moved the same way.
@@ -275,8 +275,7 @@ void accuracy_rows(const RunData& A, const RunData& B, const Options& o, std::ve
       }
       // The primary metric when it is the mean score: tested and valued on the paired samples,
       // even if one run has no stored metric yet (an interrupted run stores metrics at the end).
-      const bool paired_mean =
-          name == primary && !pa.empty() && (name == "score" || is_primary_mean(a, name) || is_primary_mean(b, name));
+      const bool paired_mean = name == primary && !pa.empty() && (name == "score" || is_primary_mean(a, name) || is_primary_mean(b, name));
       if (paired_mean) {
         double sa = 0, sb = 0;
         for (size_t i = 0; i < pa.size(); ++i) {
@@ -347,11 +346,12 @@ void speed_row(Row& r, const std::vector<double>& a, const std::vector<double>& 
   const double worse_rel = ma != 0 ? worse_abs / std::fabs(ma) : 0;
   const bool beyond = worse_rel > o.max_speed_drop && worse_abs > floor;
   const bool better = -worse_rel > o.max_speed_drop && -worse_abs > floor;
-  const std::string thr = text::format("%.3g%%", 100 * o.max_speed_drop) + (floor > 0 ? " and " + text::format("%.3g", floor) + " " + r.unit : "");
+  const std::string thr =
+      text::format("%.3g%%", 100 * o.max_speed_drop) + (floor > 0 ? " and " + text::format("%.3g", floor) + " " + r.unit : "");
   if (std::min(a.size(), b.size()) < size_t(std::max(1, o.min_repetitions))) {
     r.status = Status::warn;
-    r.note = "too few repetitions to decide (" + std::to_string(a.size()) + " and " + std::to_string(b.size()) +
-             "; need at least " + std::to_string(o.min_repetitions) + ")";
+    r.note = "too few repetitions to decide (" + std::to_string(a.size()) + " and " + std::to_string(b.size()) + "; need at least " +
+             std::to_string(o.min_repetitions) + ")";
     if (beyond) r.note += "; slower by more than " + thr;
     return;
   }
@@ -466,11 +466,16 @@ void kernel_rows(const RunData& A, const RunData& B, const Options& o, std::vect
 
 const char* status_name(Status s) {
   switch (s) {
-    case Status::ok: return "ok";
-    case Status::regression: return "regression";
-    case Status::improvement: return "improvement";
-    case Status::warn: return "warn";
-    case Status::incomparable: return "incomparable";
+    case Status::ok:
+      return "ok";
+    case Status::regression:
+      return "regression";
+    case Status::improvement:
+      return "improvement";
+    case Status::warn:
+      return "warn";
+    case Status::incomparable:
+      return "incomparable";
   }
   return "?";
 }
@@ -512,7 +517,8 @@ Result compare(const RunData& A, const RunData& B, const Options& o) {
   accuracy_rows(A, B, o, res.rows);
   speed_rows(A, B, o, res.rows);
   kernel_rows(A, B, o, res.rows);
-  if (A.run.id == B.run.id && A.run.id != 0) res.warnings.push_back("baseline and candidate are the same run (" + std::to_string(A.run.id) + ")");
+  if (A.run.id == B.run.id && A.run.id != 0)
+    res.warnings.push_back("baseline and candidate are the same run (" + std::to_string(A.run.id) + ")");
   for (const auto* r : {&A.run, &B.run}) {
     const char* which = r == &A.run ? "baseline" : "candidate";
     if (!r->status.empty() && r->status != "complete")

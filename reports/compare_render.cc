@@ -22,7 +22,9 @@ std::string fmt_value(const Row& r, double v) {
 
 std::string fmt_delta(const Row& r) {
   if (!r.delta) return "";
-  std::string s = r.unit == "t/s" ? text::format("%+.1f", *r.delta) : r.unit == "ns" ? text::format("%+.4g", *r.delta) : text::format("%+.4f", *r.delta);
+  std::string s = r.unit == "t/s"  ? text::format("%+.1f", *r.delta)
+                  : r.unit == "ns" ? text::format("%+.4g", *r.delta)
+                                   : text::format("%+.4f", *r.delta);
   if (r.rel_delta && std::isfinite(*r.rel_delta)) s += " (" + text::format("%+.1f", 100 * *r.rel_delta) + "%)";
   return s;
 }
@@ -59,15 +61,19 @@ std::string run_line(const RunRecord& r) {
 
 std::string status_icon(Status s) {
   switch (s) {
-    case Status::ok: return ":white_check_mark:";
-    case Status::regression: return ":x:";
-    case Status::improvement: return ":rocket:";
-    case Status::warn: return ":warning:";
-    case Status::incomparable: return ":grey_question:";
+    case Status::ok:
+      return ":white_check_mark:";
+    case Status::regression:
+      return ":x:";
+    case Status::improvement:
+      return ":rocket:";
+    case Status::warn:
+      return ":warning:";
+    case Status::incomparable:
+      return ":grey_question:";
   }
   return "";
 }
-
 
 std::string thresholds_line(const Options& o) {
   return "alpha " + text::format("%.3g", o.alpha) + ", max accuracy drop " + text::format("%.3g", o.max_accuracy_drop) + " (absolute) / " +
@@ -83,8 +89,7 @@ std::string format_table(const Result& r) {
   text::Table cells({"status", "kind", "task", "metric", "baseline", "candidate", "delta", "interval", "p", "n", "test", "note"});
   for (const auto& x : r.rows)
     cells.add_row({status_name(x.status), x.kind, x.task, x.metric, x.baseline ? fmt_value(x, *x.baseline) : "-",
-                   x.candidate ? fmt_value(x, *x.candidate) : "-", fmt_delta(x), fmt_interval(x), fmt_p(x.p), fmt_n(x),
-                   x.test, x.note});
+                   x.candidate ? fmt_value(x, *x.candidate) : "-", fmt_delta(x), fmt_interval(x), fmt_p(x.p), fmt_n(x), x.test, x.note});
   std::string out = "baseline:  " + run_line(r.baseline) + "\ncandidate: " + run_line(r.candidate) + "\n\n";
   out += cells.text(/*rule=*/false);
   if (r.rows.empty()) out += "(no rows)\n";
@@ -110,8 +115,8 @@ std::string format_markdown(const Result& r) {
         out += "| " + status_icon(x.status) + " " + status_name(x.status) + " | " + x.kind + " | " + text::md_cell(x.task) + " | " +
                text::md_cell(x.metric) + " | " + (x.baseline ? fmt_value(x, *x.baseline) : "-") + " | " +
                (x.candidate ? fmt_value(x, *x.candidate) : "-") + " | " + fmt_delta(x) + " | " + fmt_interval(x) + " | " +
-               text::md_cell(fmt_p(x.p)) + " | " + fmt_n(x) + " | " + text::md_cell(x.note + (x.test.empty() ? "" : (x.note.empty() ? "(" : " (") + x.test + ")")) +
-               " |\n";
+               text::md_cell(fmt_p(x.p)) + " | " + fmt_n(x) + " | " +
+               text::md_cell(x.note + (x.test.empty() ? "" : (x.note.empty() ? "(" : " (") + x.test + ")")) + " |\n";
       }
     out += "\n";
   }
@@ -121,13 +126,11 @@ std::string format_markdown(const Result& r) {
   return out;
 }
 
-
 std::string format_junit(const Result& r) {
   std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   const int failures = r.count(Status::regression), skipped = r.count(Status::incomparable);
-  out += "<testsuites name=\"sparkbench compare\" tests=\"" + std::to_string(r.rows.size()) + "\" failures=\"" +
-         std::to_string(failures) + "\" errors=\"" + std::string(r.comparable ? "0" : "1") + "\" skipped=\"" +
-         std::to_string(skipped) + "\">\n";
+  out += "<testsuites name=\"sparkbench compare\" tests=\"" + std::to_string(r.rows.size()) + "\" failures=\"" + std::to_string(failures) +
+         "\" errors=\"" + std::string(r.comparable ? "0" : "1") + "\" skipped=\"" + std::to_string(skipped) + "\">\n";
   std::vector<std::string> kinds;
   for (const auto& x : r.rows)
     if (std::find(kinds.begin(), kinds.end(), x.kind) == kinds.end()) kinds.push_back(x.kind);
@@ -153,8 +156,8 @@ std::string format_junit(const Result& r) {
       if (x.kind != kind) continue;
       out += "    <testcase classname=\"" + text::xml_escape("sparkbench.compare." + x.kind + "." + x.task) + "\" name=\"" +
              text::xml_escape(x.metric) + "\" time=\"0\">\n";
-      std::string detail = "baseline " + (x.baseline ? fmt_value(x, *x.baseline) : "-") + ", candidate " +
-                           (x.candidate ? fmt_value(x, *x.candidate) : "-");
+      std::string detail =
+          "baseline " + (x.baseline ? fmt_value(x, *x.baseline) : "-") + ", candidate " + (x.candidate ? fmt_value(x, *x.candidate) : "-");
       if (x.delta) detail += ", delta " + fmt_delta(x);
       if (x.lo) detail += ", interval " + fmt_interval(x);
       if (x.p) detail += ", p " + fmt_p(x.p) + " (" + x.test + ")";

@@ -150,9 +150,11 @@ std::string format_table(const History& h) {
   std::string out;
   for (const auto& s : h.series) {
     if (!out.empty()) out += "\n";
-    out += s.metric + " on " + s.task + (s.variant.empty() ? "" : ", variant " + s.variant) + " (" + (s.direction == Direction::unknown ? std::string("direction unknown") : std::string(direction_name(s.direction)) + " is better") + "; " +
-           std::to_string(s.points.size()) + " runs; " + std::to_string(s.steps.size()) + (s.steps.size() == 1 ? " step" : " steps") +
-           ")\n";
+    out +=
+        s.metric + " on " + s.task + (s.variant.empty() ? "" : ", variant " + s.variant) + " (" +
+        (s.direction == Direction::unknown ? std::string("direction unknown") : std::string(direction_name(s.direction)) + " is better") +
+        "; " + std::to_string(s.points.size()) + " runs; " + std::to_string(s.steps.size()) + (s.steps.size() == 1 ? " step" : " steps") +
+        ")\n";
     text::Table cells({"run", "started", "commit", "label", "variant", "value", "+/-", "level", ""});
     for (size_t c : {0, 5, 6, 7}) cells.align(c, text::Table::Align::right);
     const bool speed = s.source == "speed";
@@ -164,11 +166,14 @@ std::string format_table(const History& h) {
       if (p.step) {
         const double before = s.points[i - 1].level, d = p.level - before;
         const bool reg = is_better(before, p.level, s.direction), imp = is_better(p.level, before, s.direction);
-        mark = "<- step " + text::format(speed ? "%+.1f" : "%+.4f", d) + (before != 0 ? " (" + text::format("%+.1f", 100 * d / std::fabs(before)) + "%)" : "") +
-               (reg ? " regression" : imp ? " improvement" : "");
+        mark = "<- step " + text::format(speed ? "%+.1f" : "%+.4f", d) +
+               (before != 0 ? " (" + text::format("%+.1f", 100 * d / std::fabs(before)) + "%)" : "") +
+               (reg   ? " regression"
+                : imp ? " improvement"
+                      : "");
       }
       cells.add_row({std::to_string(p.run.id), p.run.started_at, commit, p.run.info.label, p.run.info.variant, text::format(vf, p.value),
-                       p.stderr_ ? text::format(vf, *p.stderr_) : "", text::format(vf, p.level), mark});
+                     p.stderr_ ? text::format(vf, *p.stderr_) : "", text::format(vf, p.level), mark});
     }
     out += cells.text(/*rule=*/false);
   }
@@ -193,8 +198,13 @@ nlohmann::json to_json(const History& h) {
                      {"level", p.level},
                      {"step", p.step}});
     for (const auto& st : s.steps)
-      steps.push_back({{"index", st.index}, {"run_id", st.run_id}, {"before", st.before}, {"after", st.after},
-                       {"delta", st.after - st.before}, {"regression", st.regression}, {"improvement", st.improvement}});
+      steps.push_back({{"index", st.index},
+                       {"run_id", st.run_id},
+                       {"before", st.before},
+                       {"after", st.after},
+                       {"delta", st.after - st.before},
+                       {"regression", st.regression},
+                       {"improvement", st.improvement}});
     series.push_back({{"task", s.task},
                       {"variant", s.variant},
                       {"metric", s.metric},

@@ -24,9 +24,8 @@ bool all_digits(const std::string& s) {
 }
 
 bool is_hex(const std::string& s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-  });
+  return !s.empty() &&
+         std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); });
 }
 
 bool looks_like_date(const std::string& s) {
@@ -70,12 +69,10 @@ std::optional<double> json_num(const nlohmann::json& j, const char* key) {
   return std::nullopt;
 }
 
-
 // Standard error of a metric: stored stderr, else half its CI width / 1.96.
 std::optional<double> sigma_of(const MetricRow& m) {
   if (m.stderr_ && std::isfinite(*m.stderr_)) return m.stderr_;
-  if (m.ci_low && m.ci_high && std::isfinite(*m.ci_low) && std::isfinite(*m.ci_high))
-    return (*m.ci_high - *m.ci_low) / (2 * kZ95);
+  if (m.ci_low && m.ci_high && std::isfinite(*m.ci_low) && std::isfinite(*m.ci_high)) return (*m.ci_high - *m.ci_low) / (2 * kZ95);
   return std::nullopt;
 }
 
@@ -260,8 +257,8 @@ std::optional<Latency> Loader::latency_from_bench(const RunView& r) {
   for (auto it = all_.rbegin(); it != all_.rend(); ++it) {
     const RunRecord& b = *it;
     if (b.info.kind != "bench" || b.status != "complete") continue;
-    const bool same_model = !e.model_sha256.empty() && !b.info.model_sha256.empty() ? e.model_sha256 == b.info.model_sha256
-                                                                                     : e.model_path == b.info.model_path;
+    const bool same_model =
+        !e.model_sha256.empty() && !b.info.model_sha256.empty() ? e.model_sha256 == b.info.model_sha256 : e.model_path == b.info.model_path;
     const std::string ev = e.variant.empty() ? "base" : e.variant, bv = b.info.variant.empty() ? "base" : b.info.variant;
     if (!same_model || ev != bv || e.backend != b.info.backend) continue;
     auto sit = speeds_.find(b.id);
@@ -270,8 +267,10 @@ std::optional<Latency> Loader::latency_from_bench(const RunView& r) {
     int pick_rank = 99;
     for (const auto& s : sit->second) {
       int rank = 99;
-      if (s.tpot_ms && *s.tpot_ms > 0) rank = 0;
-      else if (s.n_prompt == 0 && s.n_gen > 0 && s.avg_ts > 0) rank = 2;
+      if (s.tpot_ms && *s.tpot_ms > 0)
+        rank = 0;
+      else if (s.n_prompt == 0 && s.n_gen > 0 && s.avg_ts > 0)
+        rank = 2;
       if (rank == 99) continue;
       if (s.n_depth != 0) rank += 1;
       if (rank < pick_rank) pick = &s, pick_rank = rank;
@@ -298,8 +297,10 @@ std::optional<Latency> Loader::latency(const RunView& r) {
   auto it = latency_.find(r.rec.id);
   if (it != latency_.end()) return it->second;
   std::optional<Latency> L;
-  if (opt_.latency_source == "bench") L = latency_from_bench(r);
-  else if (opt_.latency_source == "samples") L = latency_from_samples(r.rec.id);
+  if (opt_.latency_source == "bench")
+    L = latency_from_bench(r);
+  else if (opt_.latency_source == "samples")
+    L = latency_from_samples(r.rec.id);
   else {
     L = latency_from_samples(r.rec.id);
     if (!L) L = latency_from_bench(r);
@@ -324,7 +325,7 @@ Score to_score(const RunView& r, const MetricRow& m) {
 
 void Loader::build_suites(ReportData& d) {
   std::map<std::string, std::vector<std::string>> names;  // suite -> metrics present (first-seen order)
-  std::map<std::string, std::vector<MetricRow>> rows;      // suite -> its rows in the selected runs
+  std::map<std::string, std::vector<MetricRow>> rows;     // suite -> its rows in the selected runs
   for (const auto& r : d.runs) {
     if (r.config < 0) continue;
     for (const auto& m : metrics(r.rec.id)) {
@@ -358,8 +359,10 @@ void Loader::build_suites(ReportData& d) {
       for (const auto& m : metrics(newest->rec.id))
         if (m.task == suite) sv.all_metrics.push_back(to_score(*newest, m));
       auto L = latency(*newest);
-      if (L && std::isfinite(L->ms) && L->ms > 0) sv.points.push_back({s, *L, false});
-      else sv.unplotted.push_back(s);
+      if (L && std::isfinite(L->ms) && L->ms > 0)
+        sv.points.push_back({s, *L, false});
+      else
+        sv.unplotted.push_back(s);
     }
     std::vector<std::pair<double, double>> ls;
     for (const auto& p : sv.points) ls.emplace_back(p.latency.ms, p.score.value);
@@ -400,8 +403,10 @@ void Loader::build_trends(ReportData& d) {
     tr.metric = metric;
     const bool lat = task == "latency";
     tr.unit = lat ? "ms/token" : "";
-    if (lat) tr.direction = Direction::lower;
-    else if (const MetricRow* decl = declared(d, task, metric)) tr.direction = decl->direction, tr.unit = decl->unit;
+    if (lat)
+      tr.direction = Direction::lower;
+    else if (const MetricRow* decl = declared(d, task, metric))
+      tr.direction = decl->direction, tr.unit = decl->unit;
     std::set<int64_t> xs;
     for (size_t c = 0; c < d.configs.size(); ++c) {
       TrendSeries ts;
@@ -436,8 +441,7 @@ void Loader::build_trends(ReportData& d) {
       tr.series.push_back(std::move(ts));
     }
     if (tr.series.empty()) {
-      if (explicit_specs)
-        fail(db_, ": --trend ", lat ? std::string("latency") : task + ":" + metric, ": no selected eval run has it");
+      if (explicit_specs) fail(db_, ": --trend ", lat ? std::string("latency") : task + ":" + metric, ": no selected eval run has it");
       continue;
     }
     tr.runs.assign(xs.begin(), xs.end());
@@ -598,14 +602,11 @@ int best_under_budget(const std::vector<std::pair<double, double>>& ls, double b
   for (size_t i = 0; i < ls.size(); ++i) {
     const auto& [lat, score] = ls[i];
     if (!std::isfinite(lat) || !std::isfinite(score) || lat > budget_ms) continue;
-    if (best < 0 || is_better(score, ls[best].second, direction) || (score == ls[best].second && lat < ls[best].first))
-      best = int(i);
+    if (best < 0 || is_better(score, ls[best].second, direction) || (score == ls[best].second && lat < ls[best].first)) best = int(i);
   }
   return best;
 }
 
-ReportData load_report(Store& store, const std::string& db_path, const Options& opt) {
-  return Loader(store, db_path, opt).load();
-}
+ReportData load_report(Store& store, const std::string& db_path, const Options& opt) { return Loader(store, db_path, opt).load(); }
 
 }  // namespace sb::report

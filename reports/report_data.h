@@ -36,14 +36,14 @@ namespace sb::report {
 
 struct TrendPoint {
   int64_t run = 0;
-  std::string commit;                // short git commit of the run ("" unknown)
+  std::string commit;  // short git commit of the run ("" unknown)
   double value = 0;
-  std::optional<double> sigma;       // standard error of value, when known
+  std::optional<double> sigma;  // standard error of value, when known
   // The interval drawn as the whisker: the stored CI (inside the metric's range), else
   // value +- 1.96 sigma (latency), else none.
   std::optional<double> lo, hi;
-  bool regression = false;           // set by the regression rule
-  std::string why;                   // the rule's explanation when regression is set
+  bool regression = false;  // set by the regression rule
+  std::string why;          // the rule's explanation when regression is set
 };
 
 // Marks regressions in one series (points oldest first) in the metric's direction (never
@@ -70,27 +70,27 @@ struct Options {
 };
 
 struct Config {
-  std::string key;                   // identity (see the header comment)
-  std::string label;                 // "variant · model · backend" (+ what tells it apart)
+  std::string key;    // identity (see the header comment)
+  std::string label;  // "variant · model · backend" (+ what tells it apart)
   std::string variant, model, backend, model_sha256, kv_type, compute;
   int threads = 0;
-  int style = 0;                     // chart style (color and shape), stable across the report
+  int style = 0;  // chart style (color and shape), stable across the report
 };
 
 struct RunView {
   RunRecord rec;
-  int config = -1;                   // index into ReportData::configs (eval runs), else -1
-  std::string commit;                // short commit (+ "-dirty")
-  std::string model;                 // model file name without directory and .gguf
+  int config = -1;     // index into ReportData::configs (eval runs), else -1
+  std::string commit;  // short commit (+ "-dirty")
+  std::string model;   // model file name without directory and .gguf
 };
 
 struct Latency {
-  double ms = 0;                     // decode time per output token
-  std::optional<double> sigma;       // standard error of ms
-  int64_t n = 0;                     // samples or repetitions behind it
-  std::string source;                // "samples" | "bench"
-  int64_t bench_run = 0;             // the bench run used (source "bench")
-  std::string bench_test;            // its test ("pp128+tg32", "tg128")
+  double ms = 0;                // decode time per output token
+  std::optional<double> sigma;  // standard error of ms
+  int64_t n = 0;                // samples or repetitions behind it
+  std::string source;           // "samples" | "bench"
+  int64_t bench_run = 0;        // the bench run used (source "bench")
+  std::string bench_test;       // its test ("pp128+tg32", "tg128")
 };
 
 struct Score {
@@ -113,30 +113,30 @@ struct ScatterPoint {
 
 struct BudgetPick {
   double budget_ms = 0;
-  bool automatic = false;            // derived from the frontier rather than given
-  int point = -1;                    // index into SuiteView::points; -1: nothing fits
+  bool automatic = false;  // derived from the frontier rather than given
+  int point = -1;          // index into SuiteView::points; -1: nothing fits
 };
 
 struct SuiteView {
   std::string suite, metric;
   Direction direction = Direction::unknown;  // from the metric rows
   std::string unit;                          // from the metric rows ("fraction", "ppl", ...; "" unknown)
-  std::vector<ScatterPoint> points;  // one per configuration with a latency (config order)
-  std::vector<Score> unplotted;      // configurations scored but without any latency
-  std::vector<int> frontier;         // indexes into points, by increasing latency
-  std::vector<BudgetPick> budgets;   // by increasing budget
-  std::vector<Score> all_metrics;    // every metric of the runs behind the points (and unplotted)
+  std::vector<ScatterPoint> points;          // one per configuration with a latency (config order)
+  std::vector<Score> unplotted;              // configurations scored but without any latency
+  std::vector<int> frontier;                 // indexes into points, by increasing latency
+  std::vector<BudgetPick> budgets;           // by increasing budget
+  std::vector<Score> all_metrics;            // every metric of the runs behind the points (and unplotted)
 };
 
 struct TrendSeries {
   int config = -1;
-  std::vector<TrendPoint> points;    // oldest first
+  std::vector<TrendPoint> points;  // oldest first
 };
 
 struct Trend {
-  std::string task, metric, unit;    // task "latency", metric "tpot_ms" for the latency trend
+  std::string task, metric, unit;            // task "latency", metric "tpot_ms" for the latency trend
   Direction direction = Direction::unknown;  // from the metric rows (latency: lower)
-  std::vector<int64_t> runs;         // the x axis: every run with a point, in id order
+  std::vector<int64_t> runs;                 // the x axis: every run with a point, in id order
   std::vector<TrendSeries> series;
 };
 
@@ -157,20 +157,20 @@ struct KernelView {
 // +distill:STEPS step (its student's curve is stored with it). Steps as stored (by step).
 struct DistillView {
   int64_t run = 0;
-  std::string kind;                  // "distill" | "eval"
-  std::string variant;               // the student's spec incl. +distill:N ("" for a student file)
-  std::string model;                 // the teacher's file name
+  std::string kind;     // "distill" | "eval"
+  std::string variant;  // the student's spec incl. +distill:N ("" for a student file)
+  std::string model;    // the teacher's file name
   std::vector<TrainStepRow> steps;
   std::optional<double> kld_before, kld_after;  // metrics of task "distill"
 };
 
 struct ReportData {
   std::string db_path;
-  std::string generated_at;          // ISO 8601 UTC
-  std::string selection;             // how the runs were chosen, in words
-  std::vector<RunView> runs;         // the selected runs, by id
+  std::string generated_at;   // ISO 8601 UTC
+  std::string selection;      // how the runs were chosen, in words
+  std::vector<RunView> runs;  // the selected runs, by id
   std::vector<Config> configs;
-  std::vector<SuiteView> suites;     // by suite name
+  std::vector<SuiteView> suites;  // by suite name
   std::vector<Trend> trends;
   std::vector<SpeedView> speed;      // rows of the selected bench and loadgen runs
   std::vector<KernelView> kernels;   // rows of the newest selected kernels run

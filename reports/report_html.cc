@@ -92,8 +92,7 @@ std::string section_tradeoff(const ReportData& d) {
         continue;
       }
       const auto& p = s.points[b.point];
-      rows.push_back({n(T::budget(b), "data-budget=\"" + svg::fmt_exact(b.budget_ms) + "\""),
-                      c(T::config_label(d, p.score.config)),
+      rows.push_back({n(T::budget(b), "data-budget=\"" + svg::fmt_exact(b.budget_ms) + "\""), c(T::config_label(d, p.score.config)),
                       n(T::score(p.score), "data-value=\"" + svg::fmt_exact(p.score.value) + "\""), n(T::ms(p.latency.ms)),
                       n(std::to_string(p.score.run))});
     }
@@ -131,8 +130,10 @@ std::string section_scatter(const ReportData& d, const RenderOptions& opt) {
         pt.emphasis = p.pareto;
         pt.tooltip = se.name + " (run " + std::to_string(p.score.run) + "): " + s.metric + " " + T::score(p.score) + ", " +
                      T::ms(p.latency.ms) + " ms/token from " + T::latency_source(p.latency);
-        pt.data = {{"run", std::to_string(p.score.run)}, {"config", std::to_string(p.score.config)},
-                   {"pareto", p.pareto ? "1" : "0"}, {"latency-source", p.latency.source}};
+        pt.data = {{"run", std::to_string(p.score.run)},
+                   {"config", std::to_string(p.score.config)},
+                   {"pareto", p.pareto ? "1" : "0"},
+                   {"latency-source", p.latency.source}};
         se.points.push_back(pt);
         ch.series.push_back(std::move(se));
       }
@@ -143,7 +144,8 @@ std::string section_scatter(const ReportData& d, const RenderOptions& opt) {
       ch.paths.push_back(fr);
       if (!d.budgets_ms.empty()) {
         double lo = INFINITY, hi = -INFINITY;
-        for (const auto& p : s.points) lo = std::min(lo, p.score.lo().value_or(p.score.value)), hi = std::max(hi, p.score.hi().value_or(p.score.value));
+        for (const auto& p : s.points)
+          lo = std::min(lo, p.score.lo().value_or(p.score.value)), hi = std::max(hi, p.score.hi().value_or(p.score.value));
         for (double b : d.budgets_ms) {
           svg::Path bp;
           bp.name = "budget " + T::ms(b) + " ms/token";
@@ -155,7 +157,8 @@ std::string section_scatter(const ReportData& d, const RenderOptions& opt) {
         }
       }
       o += "<figure>\n" + ch.render();
-      o += "<figcaption>Interval whiskers: 95% interval of the score. Hover a mark for its run and latency source.</figcaption>\n</figure>\n";
+      o += "<figcaption>Interval whiskers: 95% interval of the score. Hover a mark for its run and latency "
+           "source.</figcaption>\n</figure>\n";
       std::vector<std::vector<Cell>> rows;
       for (const auto& p : s.points)
         rows.push_back({c(T::config_label(d, p.score.config)), n(T::score(p.score)), n(T::ms(p.latency.ms)),
@@ -165,8 +168,8 @@ std::string section_scatter(const ReportData& d, const RenderOptions& opt) {
     if (!s.unplotted.empty()) {
       o += "<p class=\"note\">Scored but without any latency measurement (not plotted): ";
       for (size_t i = 0; i < s.unplotted.size(); ++i)
-        o += (i ? "; " : "") + xml_escape(T::config_label(d, s.unplotted[i].config) + " (run " + std::to_string(s.unplotted[i].run) +
-                                      ", " + T::score(s.unplotted[i]) + ")");
+        o += (i ? "; " : "") + xml_escape(T::config_label(d, s.unplotted[i].config) + " (run " + std::to_string(s.unplotted[i].run) + ", " +
+                                          T::score(s.unplotted[i]) + ")");
       o += ". Run <code>sparkbench bench</code> on the same model, variant and backend to place them.</p>\n";
     }
   }
@@ -218,7 +221,8 @@ std::string section_scores(const ReportData& d) {
 std::string section_trends(const ReportData& d, const RenderOptions& opt) {
   std::string o = "<section id=\"trends\">\n<h2>Trends</h2>\n";
   o += "<p class=\"note\">Each line is one configuration across the selected runs (oldest left; ticks name the run and its "
-       "commit). Whiskers: the stored 95% interval (Wilson for proportions, so inside [0, 1]); latency: \xC2\xB1" "1.96 standard errors. A dashed ring marks a regression: worse than the previous run of the same "
+       "commit). Whiskers: the stored 95% interval (Wilson for proportions, so inside [0, 1]); latency: \xC2\xB1"
+       "1.96 standard errors. A dashed ring marks a regression: worse than the previous run of the same "
        "configuration by more than 2 combined standard errors.</p>\n";
   if (d.trends.empty()) o += "<p>No eval runs selected.</p>\n";
   for (const auto& t : d.trends) {
@@ -241,8 +245,8 @@ std::string section_trends(const ReportData& d, const RenderOptions& opt) {
         pt.lo = p.lo;
         pt.hi = p.hi;
         pt.flagged = p.regression;
-        pt.tooltip = se.name + ", run " + std::to_string(p.run) + (p.commit.empty() ? "" : " (" + p.commit + ")") + ": " +
-                     T::num(p.value) + (p.regression ? "; REGRESSION: " + p.why : "");
+        pt.tooltip = se.name + ", run " + std::to_string(p.run) + (p.commit.empty() ? "" : " (" + p.commit + ")") + ": " + T::num(p.value) +
+                     (p.regression ? "; REGRESSION: " + p.why : "");
         pt.data = {{"run", std::to_string(p.run)}, {"regression", p.regression ? "1" : "0"}};
         se.points.push_back(pt);
       }
@@ -298,11 +302,10 @@ std::string section_speed(const ReportData& d) {
     rows.push_back({n(std::to_string(s.run)), c(r ? r->model : ""), c(r ? r->rec.info.backend : ""),
                     n(r ? std::to_string(r->rec.info.threads) : ""), c(r ? r->rec.info.variant : ""),
                     n(s.prefill_ts ? T::num(*s.prefill_ts, 4) + " (" + s.prefill_test + ")" : "-"),
-                    n(s.decode_ts ? T::num(*s.decode_ts, 4) + " (" + s.decode_test + ")" : "-"), n(T::ms_or_dash(s.ttft)), n(T::ms_or_dash(s.tpot)),
-                    n(s.rss ? T::bytes(double(*s.rss)) : "-")});
+                    n(s.decode_ts ? T::num(*s.decode_ts, 4) + " (" + s.decode_test + ")" : "-"), n(T::ms_or_dash(s.ttft)),
+                    n(T::ms_or_dash(s.tpot)), n(s.rss ? T::bytes(double(*s.rss)) : "-")});
   }
-  o += table({"run", "model", "backend", "threads", "variant", "prefill t/s", "decode t/s", "TTFT (ms)", "TPOT (ms/token)",
-              "peak RSS"},
+  o += table({"run", "model", "backend", "threads", "variant", "prefill t/s", "decode t/s", "TTFT (ms)", "TPOT (ms/token)", "peak RSS"},
              rows, "class=\"speed-summary\"");
   rows.clear();
   for (const auto& sv : d.speed) {
@@ -310,12 +313,12 @@ std::string section_speed(const ReportData& d) {
     rows.push_back({n(std::to_string(sv.run)), c(r.test), n(std::to_string(r.n_prompt)), n(std::to_string(r.n_gen)),
                     n(std::to_string(r.n_depth)), n(std::to_string(r.repetitions)),
                     n(T::num(r.avg_ts) + " \xC2\xB1 " + T::num(r.stddev_ts, 3), "data-value=\"" + svg::fmt_exact(r.avg_ts) + "\""),
-                    n(T::ms_or_dash(r.ttft_ms)), n(T::ms_or_dash(r.tpot_ms)), n(T::ms_or_dash(r.p50_ms)), n(T::ms_or_dash(r.p90_ms)), n(T::ms_or_dash(r.p99_ms)),
-                    n(r.peak_rss_bytes ? T::bytes(double(*r.peak_rss_bytes)) : "-")});
+                    n(T::ms_or_dash(r.ttft_ms)), n(T::ms_or_dash(r.tpot_ms)), n(T::ms_or_dash(r.p50_ms)), n(T::ms_or_dash(r.p90_ms)),
+                    n(T::ms_or_dash(r.p99_ms)), n(r.peak_rss_bytes ? T::bytes(double(*r.peak_rss_bytes)) : "-")});
   }
   o += "<details open=\"open\"><summary>Every bench row</summary>\n";
-  o += table({"run", "test", "n_prompt", "n_gen", "depth", "reps", "t/s", "TTFT (ms)", "TPOT (ms)", "p50 (ms)", "p90 (ms)",
-              "p99 (ms)", "peak RSS"},
+  o += table({"run", "test", "n_prompt", "n_gen", "depth", "reps", "t/s", "TTFT (ms)", "TPOT (ms)", "p50 (ms)", "p90 (ms)", "p99 (ms)",
+              "peak RSS"},
              rows, "class=\"speed\"");
   return o + "</details>\n</section>\n";
 }
@@ -329,7 +332,8 @@ std::string section_serving(const ReportData& d) {
     const RunView* r = d.run(sv.run);
     if (r && r->rec.info.kind == "loadgen") rows.push_back(&sv);
   }
-  if (rows.empty()) return o + "<p>No loadgen runs selected (<code>sparkbench loadgen --url URL --db FILE</code> stores them).</p>\n</section>\n";
+  if (rows.empty())
+    return o + "<p>No loadgen runs selected (<code>sparkbench loadgen --url URL --db FILE</code> stores them).</p>\n</section>\n";
   o += "<p class=\"note\">From <code>sparkbench loadgen</code>: each mark is one load point (a Poisson rate, offline or "
        "single-stream) of a run; x = output tokens per second over the point's wall time, y = median end-to-end request "
        "latency, whiskers from the median to the p90 latency. TTFT and TPOT percentiles are in the table.</p>\n";
@@ -364,29 +368,31 @@ std::string section_serving(const ReportData& d) {
         pt.y = *r.p50_ms;
         if (r.p90_ms) pt.lo = *r.p50_ms, pt.hi = *r.p90_ms;
         pt.label = r.test;
-        pt.tooltip = "run " + std::to_string(run) + " " + r.test + ": " + T::num(r.avg_ts, 4) + " tok/s, p50 " + T::num(*r.p50_ms, 4) + " ms";
+        pt.tooltip =
+            "run " + std::to_string(run) + " " + r.test + ": " + T::num(r.avg_ts, 4) + " tok/s, p50 " + T::num(*r.p50_ms, 4) + " ms";
         pt.data = {{"run", std::to_string(run)}, {"test", r.test}};
         if (auto v = q("ttft_ms", "p50")) pt.data.push_back({"ttft-p50", svg::fmt_exact(*v)});
         if (auto v = q("tpot_ms", "p50")) pt.data.push_back({"tpot-p50", svg::fmt_exact(*v)});
         if (x.contains("rate") && x["rate"].is_number()) pt.data.push_back({"rate", svg::fmt_exact(x["rate"].get<double>())});
         se.points.push_back(pt);
       }
-      cells.push_back({n(std::to_string(run)), c(r.test), n(std::to_string(r.repetitions)),
-                       n(x.contains("errors") ? x["errors"].dump() : "-"),
-                       n(T::num(r.avg_ts, 4), "data-value=\"" + svg::fmt_exact(r.avg_ts) + "\""),
-                       n(x.contains("request_throughput") && x["request_throughput"].is_number() ? T::num(x["request_throughput"].get<double>(), 4) : "-"),
-                       n(x.contains("goodput") && x["goodput"].is_number() ? T::num(x["goodput"].get<double>(), 4) : "-"),
-                       n(num_or_dash(q("ttft_ms", "p50"))), n(num_or_dash(q("ttft_ms", "p99"))), n(num_or_dash(q("tpot_ms", "p50"))),
-                       n(num_or_dash(q("tpot_ms", "p99"))), n(num_or_dash(q("itl_ms", "p99"))), n(T::ms_or_dash(r.p50_ms)),
-                       n(T::ms_or_dash(r.p99_ms)), c(x.value("token_source", std::string()))});
+      cells.push_back(
+          {n(std::to_string(run)), c(r.test), n(std::to_string(r.repetitions)), n(x.contains("errors") ? x["errors"].dump() : "-"),
+           n(T::num(r.avg_ts, 4), "data-value=\"" + svg::fmt_exact(r.avg_ts) + "\""),
+           n(x.contains("request_throughput") && x["request_throughput"].is_number() ? T::num(x["request_throughput"].get<double>(), 4)
+                                                                                     : "-"),
+           n(x.contains("goodput") && x["goodput"].is_number() ? T::num(x["goodput"].get<double>(), 4) : "-"),
+           n(num_or_dash(q("ttft_ms", "p50"))), n(num_or_dash(q("ttft_ms", "p99"))), n(num_or_dash(q("tpot_ms", "p50"))),
+           n(num_or_dash(q("tpot_ms", "p99"))), n(num_or_dash(q("itl_ms", "p99"))), n(T::ms_or_dash(r.p50_ms)), n(T::ms_or_dash(r.p99_ms)),
+           c(x.value("token_source", std::string()))});
     }
     std::sort(se.points.begin(), se.points.end(), [](const svg::Point& a, const svg::Point& b) { return a.x < b.x; });
     ch.series.push_back(std::move(se));
   }
   ch.description = "End-to-end latency against output-token throughput of every selected loadgen point.";
   o += "<figure>\n" + ch.render() + "</figure>\n";
-  o += table({"run", "point", "ok", "errors", "output tok/s", "req/s", "goodput req/s", "TTFT p50 (ms)", "TTFT p99 (ms)",
-              "TPOT p50 (ms)", "TPOT p99 (ms)", "ITL p99 (ms)", "latency p50 (ms)", "latency p99 (ms)", "tokens from"},
+  o += table({"run", "point", "ok", "errors", "output tok/s", "req/s", "goodput req/s", "TTFT p50 (ms)", "TTFT p99 (ms)", "TPOT p50 (ms)",
+              "TPOT p99 (ms)", "ITL p99 (ms)", "latency p50 (ms)", "latency p99 (ms)", "tokens from"},
              cells, "class=\"serving\"");
   return o + "</section>\n";
 }
@@ -403,8 +409,11 @@ std::string section_kernels(const ReportData& d) {
   for (const auto& k : d.kernels) {
     std::optional<double> roof;
     if (k.pct_peak_bw || k.pct_peak_flops) roof = std::max(k.pct_peak_bw.value_or(0), k.pct_peak_flops.value_or(0));
-    rows.push_back({c(k.name), n(T::duration_ns(k.real_time_ns)), n(T::duration_ns(k.cpu_time_ns)),
-                    n(k.bytes_per_s ? T::rate(*k.bytes_per_s, "B") : "-"), n(k.flops_per_s ? T::rate(*k.flops_per_s, "FLOP") : "-"),
+    rows.push_back({c(k.name),
+                    n(T::duration_ns(k.real_time_ns)),
+                    n(T::duration_ns(k.cpu_time_ns)),
+                    n(k.bytes_per_s ? T::rate(*k.bytes_per_s, "B") : "-"),
+                    n(k.flops_per_s ? T::rate(*k.flops_per_s, "FLOP") : "-"),
                     n(k.pct_peak_bw ? T::num(*k.pct_peak_bw, 3) + "%" : "-"),
                     n(k.pct_peak_flops ? T::num(*k.pct_peak_flops, 3) + "%" : "-"),
                     {pct_bar(roof), true, roof ? "data-value=\"" + svg::fmt_exact(*roof) + "\"" : ""}});
@@ -419,8 +428,9 @@ std::string section_kernels(const ReportData& d) {
 std::string section_distill(const ReportData& d) {
   std::string o = "<section id=\"distillation\">\n<h2>Distillation</h2>\n";
   if (d.distill.empty())
-    return o + "<p>No distillation runs selected (<code>sparkbench distill</code> and <code>run --variant ...+distill:N</code> "
-               "store them).</p>\n</section>\n";
+    return o +
+           "<p>No distillation runs selected (<code>sparkbench distill</code> and <code>run --variant ...+distill:N</code> "
+           "store them).</p>\n</section>\n";
   o += "<p class=\"note\">Knowledge distillation of pruned students from their teacher (docs/DESIGN.md, \"Training\"). "
        "Loss: the training objective per optimizer step (alpha tau\xC2\xB2 KL to the teacher's top-k + (1 - alpha) cross-entropy, "
        "on the training sequences). Held-out KLD: KL(teacher || student) in nats over the full vocabulary on held-out "
@@ -482,11 +492,9 @@ std::string section_distill(const ReportData& d) {
     std::string ratio = "-";
     if (v.kld_before && v.kld_after && *v.kld_before > 0) ratio = T::num(100.0 * *v.kld_after / *v.kld_before, 3) + "%";
     rows.push_back({n(std::to_string(v.run)), c(v.kind), c(v.variant.empty() ? "student file" : v.variant), c(v.model),
-                    n(std::to_string(v.steps.empty() ? 0 : v.steps.back().step)), num_cell(v.kld_before), num_cell(v.kld_after),
-                    n(ratio)});
+                    n(std::to_string(v.steps.empty() ? 0 : v.steps.back().step)), num_cell(v.kld_before), num_cell(v.kld_after), n(ratio)});
   }
-  o += table({"run", "kind", "student", "teacher", "steps", "KLD before", "KLD after", "after / before"}, rows,
-             "class=\"distill\"");
+  o += table({"run", "kind", "student", "teacher", "steps", "KLD before", "KLD after", "after / before"}, rows, "class=\"distill\"");
   return o + "</section>\n";
 }
 
@@ -495,13 +503,13 @@ std::string section_runs(const ReportData& d) {
   std::vector<std::vector<Cell>> rows;
   for (const auto& r : d.runs) {
     const RunInfo& i = r.rec.info;
-    rows.push_back({n(std::to_string(r.rec.id)), c(i.label), c(i.kind), c(r.rec.status), c(r.rec.started_at), c(r.commit),
-                    c(i.host), c(i.cpu + (i.gpu.empty() ? "" : " / " + i.gpu)), c(i.backend), n(std::to_string(i.threads)),
-                    c(r.model), c(i.model_sha256.substr(0, 12)), c(i.variant), c(i.synthetic_weights ? "synthetic" : ""),
+    rows.push_back({n(std::to_string(r.rec.id)), c(i.label), c(i.kind), c(r.rec.status), c(r.rec.started_at), c(r.commit), c(i.host),
+                    c(i.cpu + (i.gpu.empty() ? "" : " / " + i.gpu)), c(i.backend), n(std::to_string(i.threads)), c(r.model),
+                    c(i.model_sha256.substr(0, 12)), c(i.variant), c(i.synthetic_weights ? "synthetic" : ""),
                     c(r.config >= 0 ? T::config_label(d, r.config) : "")});
   }
-  o += table({"id", "label", "kind", "status", "started (UTC)", "commit", "host", "CPU / GPU", "backend", "threads", "model",
-              "sha256", "variant", "weights", "configuration"},
+  o += table({"id", "label", "kind", "status", "started (UTC)", "commit", "host", "CPU / GPU", "backend", "threads", "model", "sha256",
+              "variant", "weights", "configuration"},
              rows, "class=\"runs\"");
   return o + "</section>\n";
 }
@@ -511,10 +519,14 @@ std::string section_runs(const ReportData& d) {
 std::string slug(const std::string& s) {
   std::string o;
   for (unsigned char ch : s) {
-    if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '.') o += char(ch);
-    else if (ch >= 'A' && ch <= 'Z') o += char(ch - 'A' + 'a');
-    else if (ch == '@') o += "at";
-    else if (o.empty() || o.back() != '-') o += '-';
+    if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '.')
+      o += char(ch);
+    else if (ch >= 'A' && ch <= 'Z')
+      o += char(ch - 'A' + 'a');
+    else if (ch == '@')
+      o += "at";
+    else if (o.empty() || o.back() != '-')
+      o += '-';
   }
   return o.empty() ? "x" : o;
 }
@@ -525,15 +537,16 @@ std::string render_html(const ReportData& d, const RenderOptions& opt) {
   o += "<meta name=\"generator\" content=\"sparkbench report\"/>\n";
   o += "<title>" + xml_escape(opt.title) + "</title>\n<style>" + kCss + "</style>\n</head>\n<body>\n";
   o += "<header>\n<h1>" + xml_escape(opt.title) + "</h1>\n";
-  o += "<p class=\"meta\">Database <code>" + xml_escape(d.db_path) + "</code> \xC2\xB7 " + std::to_string(d.runs.size()) +
-       " runs (" + xml_escape(d.selection) + ") \xC2\xB7 " + std::to_string(d.configs.size()) + " configurations \xC2\xB7 " +
+  o += "<p class=\"meta\">Database <code>" + xml_escape(d.db_path) + "</code> \xC2\xB7 " + std::to_string(d.runs.size()) + " runs (" +
+       xml_escape(d.selection) + ") \xC2\xB7 " + std::to_string(d.configs.size()) + " configurations \xC2\xB7 " +
        std::to_string(d.suites.size()) + " suites \xC2\xB7 generated " + xml_escape(d.generated_at) + "</p>\n";
   if (d.any_synthetic)
     o += "<p class=\"warn\"><strong>Synthetic weights:</strong> some selected runs used a synthesized model; their scores "
          "say nothing about a trained model.</p>\n";
   o += "<nav><a href=\"#summary\">Summary</a><a href=\"#tradeoff\">Best trade-off</a><a href=\"#scatter\">Accuracy vs latency</a>"
-      "<a href=\"#scores\">Scores</a>" +
-       std::string(long_context_views(d).empty() ? "" : "<a href=\"#long-context\">Long context</a>") + "<a href=\"#trends\">Trends</a><a href=\"#speed\">Speed</a><a href=\"#serving\">Serving</a><a href=\"#kernels\">Kernels</a>"
+       "<a href=\"#scores\">Scores</a>" +
+       std::string(long_context_views(d).empty() ? "" : "<a href=\"#long-context\">Long context</a>") +
+       "<a href=\"#trends\">Trends</a><a href=\"#speed\">Speed</a><a href=\"#serving\">Serving</a><a href=\"#kernels\">Kernels</a>"
        "<a href=\"#distillation\">Distillation</a><a href=\"#runs\">Runs</a><a href=\"#method\">Method</a></nav>\n</header>\n";
   o += "<section id=\"summary\">\n<h2>Summary</h2>\n";
   if (d.runs.empty()) o += "<p>No runs match the selection.</p>\n";

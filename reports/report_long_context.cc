@@ -70,12 +70,13 @@ std::string long_context_heatmap_svg(const ReportData& d, const LongContextView&
   const int W = left + cw * int(v.lengths.size()) + right, H = top + ch * int(v.depths.size()) + bottom;
   const std::string title = kind + " retrieval accuracy: " + T::config_label(d, v.config);
   std::string o = "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"chart heatmap\" width=\"" + std::to_string(W) + "\" height=\"" +
-                  std::to_string(H) + "\" viewBox=\"0 0 " + std::to_string(W) + " " + std::to_string(H) +
-                  "\" role=\"img\" data-kind=\"" + sb::text::xml_escape(kind) + "\" data-config=\"" + std::to_string(v.config) +
-                  "\" data-run=\"" + std::to_string(v.run) + "\">\n";
+                  std::to_string(H) + "\" viewBox=\"0 0 " + std::to_string(W) + " " + std::to_string(H) + "\" role=\"img\" data-kind=\"" +
+                  sb::text::xml_escape(kind) + "\" data-config=\"" + std::to_string(v.config) + "\" data-run=\"" + std::to_string(v.run) +
+                  "\">\n";
   o += "<title>" + sb::text::xml_escape(title) + "</title>\n<desc>" +
-       sb::text::xml_escape("Accuracy of " + kind + " retrieval per context length (columns, tokens) and needle depth (rows, percent of the "
-                   "context); colour from light (0) to dark blue (1), value printed in each cell.") +
+       sb::text::xml_escape("Accuracy of " + kind +
+                            " retrieval per context length (columns, tokens) and needle depth (rows, percent of the "
+                            "context); colour from light (0) to dark blue (1), value printed in each cell.") +
        "</desc>\n";
   o += "<text x=\"" + std::to_string(W / 2) + "\" y=\"20\" text-anchor=\"middle\" font-size=\"14\" font-weight=\"bold\">" +
        sb::text::xml_escape(title) + "</text>\n";
@@ -87,16 +88,17 @@ std::string long_context_heatmap_svg(const ReportData& d, const LongContextView&
          "\" text-anchor=\"middle\" font-size=\"12\">" + std::to_string(v.lengths[i]) + "</text>\n";
   o += "<text x=\"" + std::to_string(left + cw * int(v.lengths.size()) / 2) + "\" y=\"" + std::to_string(H - 12) +
        "\" text-anchor=\"middle\" font-size=\"12\">context length (tokens)</text>\n";
-  o += "<text x=\"14\" y=\"" + std::to_string(top + ch * int(v.depths.size()) / 2) + "\" text-anchor=\"middle\" font-size=\"12\" transform=\"rotate(-90 14 " +
-       std::to_string(top + ch * int(v.depths.size()) / 2) + ")\">needle depth</text>\n";
+  o += "<text x=\"14\" y=\"" + std::to_string(top + ch * int(v.depths.size()) / 2) +
+       "\" text-anchor=\"middle\" font-size=\"12\" transform=\"rotate(-90 14 " + std::to_string(top + ch * int(v.depths.size()) / 2) +
+       ")\">needle depth</text>\n";
   o += "<g class=\"cells\">\n";
   for (size_t j = 0; j < v.depths.size(); ++j)
     for (size_t i = 0; i < v.lengths.size(); ++i) {
       const int x = left + cw * int(i), y = top + ch * int(j);
       auto it = v.cells.find({kind, v.lengths[i], v.depths[j]});
       const bool has = it != v.cells.end() && std::isfinite(it->second.value);
-      std::string attrs = " data-kind=\"" + sb::text::xml_escape(kind) + "\" data-length=\"" + std::to_string(v.lengths[i]) + "\" data-depth=\"" +
-                          std::to_string(v.depths[j]) + "\"";
+      std::string attrs = " data-kind=\"" + sb::text::xml_escape(kind) + "\" data-length=\"" + std::to_string(v.lengths[i]) +
+                          "\" data-depth=\"" + std::to_string(v.depths[j]) + "\"";
       std::string label = "-", tip = kind + ", L = " + std::to_string(v.lengths[i]) + ", depth " + std::to_string(v.depths[j]) + "%: ";
       std::string fill = "#ffffff";
       bool dark = false;
@@ -113,10 +115,11 @@ std::string long_context_heatmap_svg(const ReportData& d, const LongContextView&
         tip += "no scored item";
       }
       o += "<rect class=\"cell\" x=\"" + std::to_string(x) + "\" y=\"" + std::to_string(y) + "\" width=\"" + std::to_string(cw) +
-           "\" height=\"" + std::to_string(ch) + "\" fill=\"" + fill + "\" stroke=\"#bbbbbb\"" + attrs + "><title>" + sb::text::xml_escape(tip) +
-           "</title></rect>\n";
+           "\" height=\"" + std::to_string(ch) + "\" fill=\"" + fill + "\" stroke=\"#bbbbbb\"" + attrs + "><title>" +
+           sb::text::xml_escape(tip) + "</title></rect>\n";
       o += "<text class=\"cell-value\" x=\"" + std::to_string(x + cw / 2) + "\" y=\"" + std::to_string(y + ch / 2 + 4) +
-           "\" text-anchor=\"middle\" font-size=\"12\" fill=\"" + (dark ? "#ffffff" : "#111111") + "\">" + sb::text::xml_escape(label) + "</text>\n";
+           "\" text-anchor=\"middle\" font-size=\"12\" fill=\"" + (dark ? "#ffffff" : "#111111") + "\">" + sb::text::xml_escape(label) +
+           "</text>\n";
     }
   o += "</g>\n</svg>\n";
   return o;
@@ -134,8 +137,10 @@ std::string long_context_html(const ReportData& d) {
   for (const auto& v : views) {
     o += "<h3>" + sb::text::xml_escape(T::config_label(d, v.config)) + " (run " + std::to_string(v.run) + ")</h3>\n<p>";
     if (v.acc) o += "accuracy " + sb::text::xml_escape(T::score(*v.acc)) + " (n = " + std::to_string(v.acc->n) + ")";
-    if (v.effective_ctx) o += " \xC2\xB7 effective context <strong>" + sb::text::xml_escape(T::num(v.effective_ctx->value, 6)) + "</strong> tokens";
-    if (v.skipped && v.skipped->value > 0) o += " \xC2\xB7 " + sb::text::xml_escape(T::num(v.skipped->value, 6)) + " items skipped (do not fit)";
+    if (v.effective_ctx)
+      o += " \xC2\xB7 effective context <strong>" + sb::text::xml_escape(T::num(v.effective_ctx->value, 6)) + "</strong> tokens";
+    if (v.skipped && v.skipped->value > 0)
+      o += " \xC2\xB7 " + sb::text::xml_escape(T::num(v.skipped->value, 6)) + " items skipped (do not fit)";
     o += "</p>\n";
     for (const auto& k : v.kinds) o += "<figure>\n" + long_context_heatmap_svg(d, v, k) + "</figure>\n";
   }
@@ -160,8 +165,11 @@ std::string long_context_html(const ReportData& d) {
         p.lo = s.lo();
         p.hi = s.hi();
         p.tooltip = se.name + ", positions " + std::to_string(b.first) + "-" + std::to_string(b.second) + ": " + T::score(s);
-        p.data = {{"run", std::to_string(v.run)}, {"config", std::to_string(v.config)}, {"metric", s.metric},
-                  {"pos-lo", std::to_string(b.first)}, {"pos-hi", std::to_string(b.second)}};
+        p.data = {{"run", std::to_string(v.run)},
+                  {"config", std::to_string(v.config)},
+                  {"metric", s.metric},
+                  {"pos-lo", std::to_string(b.first)},
+                  {"pos-hi", std::to_string(b.second)}};
         se.points.push_back(p);
       }
       ch.series.push_back(std::move(se));

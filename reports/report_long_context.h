@@ -24,10 +24,10 @@ namespace sb::report {
 struct LongContextView {
   int config = -1;
   int64_t run = 0;
-  std::vector<std::string> kinds;                               // retrieval kinds present
-  std::vector<int64_t> lengths;                                 // ascending
-  std::vector<int> depths;                                      // ascending
-  std::map<std::tuple<std::string, int64_t, int>, Score> cells;  // (kind, length, depth)
+  std::vector<std::string> kinds;                                   // retrieval kinds present
+  std::vector<int64_t> lengths;                                     // ascending
+  std::vector<int> depths;                                          // ascending
+  std::map<std::tuple<std::string, int64_t, int>, Score> cells;     // (kind, length, depth)
   std::vector<std::pair<std::pair<int64_t, int64_t>, Score>> loss;  // by position bucket, ascending
   std::optional<Score> acc, effective_ctx, skipped;
 };

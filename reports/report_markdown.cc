@@ -39,12 +39,11 @@ std::string md_table(const std::vector<std::string>& head, const std::vector<std
 
 }  // namespace
 
-
 std::string render_markdown(const ReportData& d, const RenderOptions& opt) {
   (void)opt.log_latency;  // no charts here
   std::string o = "# " + sb::text::md_cell(opt.title) + "\n\n";
-  o += "Database `" + sb::text::md_cell(d.db_path) + "`: " + std::to_string(d.runs.size()) + " runs (" + sb::text::md_cell(d.selection) + "), " +
-       std::to_string(d.configs.size()) + " configurations, " + std::to_string(d.suites.size()) + " suites; generated " +
+  o += "Database `" + sb::text::md_cell(d.db_path) + "`: " + std::to_string(d.runs.size()) + " runs (" + sb::text::md_cell(d.selection) +
+       "), " + std::to_string(d.configs.size()) + " configurations, " + std::to_string(d.suites.size()) + " suites; generated " +
        d.generated_at + ".\n\n";
 
   o += "## Verdicts\n\n";
@@ -69,8 +68,8 @@ std::string render_markdown(const ReportData& d, const RenderOptions& opt) {
         continue;
       }
       const auto& p = s.points[b.point];
-      rows.push_back({T::budget(b), T::config_label(d, p.score.config), T::score(p.score), T::ms(p.latency.ms),
-                      std::to_string(p.score.run)});
+      rows.push_back(
+          {T::budget(b), T::config_label(d, p.score.config), T::score(p.score), T::ms(p.latency.ms), std::to_string(p.score.run)});
     }
     o += md_table({"latency budget", "best configuration", s.metric + " [95% CI]", "TPOT (ms/token)", "run"}, rows,
                   {true, false, true, true, true});
@@ -84,13 +83,14 @@ std::string render_markdown(const ReportData& d, const RenderOptions& opt) {
         rows.push_back({s.suite, T::config_label(d, p.score.config), s.metric, T::score(p.score), T::ms(p.latency.ms),
                         T::latency_source(p.latency), p.pareto ? "yes" : "", std::to_string(p.score.run)});
       for (const auto& u : s.unplotted)
-        rows.push_back({s.suite, T::config_label(d, u.config), s.metric, T::score(u), "-", "no latency measured", "",
-                        std::to_string(u.run)});
+        rows.push_back(
+            {s.suite, T::config_label(d, u.config), s.metric, T::score(u), "-", "no latency measured", "", std::to_string(u.run)});
     }
-    if (rows.empty()) o += "No eval results in the selected runs.\n\n";
+    if (rows.empty())
+      o += "No eval results in the selected runs.\n\n";
     else
-      o += md_table({"suite", "configuration", "metric", "score [95% CI]", "TPOT (ms/token)", "latency from", "Pareto", "run"},
-                    rows, {false, false, false, true, true, false, false, true});
+      o += md_table({"suite", "configuration", "metric", "score [95% CI]", "TPOT (ms/token)", "latency from", "Pareto", "run"}, rows,
+                    {false, false, false, true, true, false, false, true});
   }
 
   o += "## Scores\n\n";
@@ -100,7 +100,8 @@ std::string render_markdown(const ReportData& d, const RenderOptions& opt) {
       for (const auto& m : s.all_metrics)
         rows.push_back({s.suite, T::config_label(d, m.config), m.metric, T::num(m.value), T::interval(m),
                         m.sigma ? T::num(*m.sigma, 3) : "-", std::to_string(m.n), std::to_string(m.run)});
-    if (rows.empty()) o += "None.\n\n";
+    if (rows.empty())
+      o += "None.\n\n";
     else
       o += md_table({"suite", "configuration", "metric", "value", "95% CI", "std. error", "n", "run"}, rows,
                     {false, false, false, true, true, true, true, true});
@@ -168,8 +169,8 @@ std::string render_markdown(const ReportData& d, const RenderOptions& opt) {
                       v.steps.empty() ? "-" : T::num(v.steps.front().loss, 4) + " -> " + T::num(v.steps.back().loss, 4),
                       v.kld_before ? T::num(*v.kld_before, 4) : "-", v.kld_after ? T::num(*v.kld_after, 4) : "-", ratio});
     }
-    o += md_table({"run", "kind", "student", "teacher", "steps", "loss first -> last", "KLD before", "KLD after", "after / before"},
-                  rows, {true, false, false, false, true, true, true, true, true});
+    o += md_table({"run", "kind", "student", "teacher", "steps", "loss first -> last", "KLD before", "KLD after", "after / before"}, rows,
+                  {true, false, false, false, true, true, true, true, true});
   }
 
   o += "## Runs\n\n";
@@ -180,10 +181,11 @@ std::string render_markdown(const ReportData& d, const RenderOptions& opt) {
       rows.push_back({std::to_string(r.rec.id), i.label, i.kind, r.rec.status, r.rec.started_at, r.commit, i.backend,
                       std::to_string(i.threads), r.model, i.variant, i.synthetic_weights ? "synthetic" : ""});
     }
-    if (rows.empty()) o += "None.\n\n";
+    if (rows.empty())
+      o += "None.\n\n";
     else
-      o += md_table({"id", "label", "kind", "status", "started (UTC)", "commit", "backend", "threads", "model", "variant", "weights"},
-                    rows, {true, false, false, false, false, false, false, true, false, false, false});
+      o += md_table({"id", "label", "kind", "status", "started (UTC)", "commit", "backend", "threads", "model", "variant", "weights"}, rows,
+                    {true, false, false, false, false, false, false, true, false, false, false});
   }
 
   o += "## Method\n\n";

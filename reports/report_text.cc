@@ -103,17 +103,16 @@ std::vector<std::string> verdicts(const ReportData& d) {
     }
     const auto& best = s.points[s.frontier.back()];
     const auto& fastest = s.points[s.frontier.front()];
-    line += "best score " + config_label(d, best.score.config) + " (" + num(best.score.value) + " at " + ms(best.latency.ms) +
-            " ms/token)";
+    line += "best score " + config_label(d, best.score.config) + " (" + num(best.score.value) + " at " + ms(best.latency.ms) + " ms/token)";
     if (s.frontier.size() > 1)
       line += "; fastest on the frontier " + config_label(d, fastest.score.config) + " (" + num(fastest.score.value) + " at " +
-              ms(fastest.latency.ms) + " ms/token); " + std::to_string(s.frontier.size()) + " of " +
-              std::to_string(s.points.size()) + " configurations are Pareto-optimal";
+              ms(fastest.latency.ms) + " ms/token); " + std::to_string(s.frontier.size()) + " of " + std::to_string(s.points.size()) +
+              " configurations are Pareto-optimal";
     else
       line += s.points.size() == 1 ? std::string(", the only configuration with a latency")
-              : s.points.size() == 2 ? std::string(", which is also the fastest: it dominates the other configuration")
-                                     : ", which is also the fastest: it dominates the other " + std::to_string(s.points.size() - 1) +
-                                           " configurations";
+              : s.points.size() == 2
+                  ? std::string(", which is also the fastest: it dominates the other configuration")
+                  : ", which is also the fastest: it dominates the other " + std::to_string(s.points.size() - 1) + " configurations";
     for (const auto& b : s.budgets) {
       if (b.automatic) continue;
       line += "; under " + ms(b.budget_ms) + " ms/token: " +
@@ -137,31 +136,39 @@ std::vector<std::string> verdicts(const ReportData& d) {
 
 std::vector<std::string> method_notes(const ReportData& d) {
   std::vector<std::string> n;
-  n.push_back("Configuration: the runs of one model (sha256), variant, backend, thread count, KV type and compute type. "
-              "Charts show one mark per configuration: its newest selected eval run that has the metric; trends show them all.");
-  std::string lat =
-      "Latency: decode time per output token (TPOT, ms/token; MLPerf's (total - TTFT) / (tokens - 1) per request). ";
+  n.push_back(
+      "Configuration: the runs of one model (sha256), variant, backend, thread count, KV type and compute type. "
+      "Charts show one mark per configuration: its newest selected eval run that has the metric; trends show them all.");
+  std::string lat = "Latency: decode time per output token (TPOT, ms/token; MLPerf's (total - TTFT) / (tokens - 1) per request). ";
   if (d.latency_source == "bench")
-    lat += "Taken from the newest complete bench run of the same model, variant and backend (TPOT of a ppP+tgN test, else "
-           "1000 / (t/s) of a tgN test; depth 0 preferred).";
+    lat +=
+        "Taken from the newest complete bench run of the same model, variant and backend (TPOT of a ppP+tgN test, else "
+        "1000 / (t/s) of a tgN test; depth 0 preferred).";
   else if (d.latency_source == "samples")
-    lat += "The mean of the per-request TPOT over the run's generation samples (every task of the run; requests with at "
-           "least 2 generated tokens); the interval is \xC2\xB1" "1.96 standard errors.";
+    lat +=
+        "The mean of the per-request TPOT over the run's generation samples (every task of the run; requests with at "
+        "least 2 generated tokens); the interval is \xC2\xB1"
+        "1.96 standard errors.";
   else
-    lat += "The mean of the per-request TPOT over the run's generation samples (every task of the run; requests with at "
-           "least 2 generated tokens) because those were measured in the run itself; for a run without generation samples, "
-           "the newest complete bench run of the same model, variant and backend (TPOT of a ppP+tgN test, else 1000 / (t/s) "
-           "of a tgN test). Each point's source is listed beside the chart.";
+    lat +=
+        "The mean of the per-request TPOT over the run's generation samples (every task of the run; requests with at "
+        "least 2 generated tokens) because those were measured in the run itself; for a run without generation samples, "
+        "the newest complete bench run of the same model, variant and backend (TPOT of a ppP+tgN test, else 1000 / (t/s) "
+        "of a tgN test). Each point's source is listed beside the chart.";
   n.push_back(lat);
-  n.push_back("Accuracy: each suite's primary metric (pass@1 for code, acc for multiple choice, exact_match for QA, "
-              "selection_acc for dialogue, else the first metric; --metric SUITE=METRIC overrides) with its stored 95% "
-              "interval, else \xC2\xB1" "1.96 standard errors.");
-  n.push_back("Pareto frontier: the configurations that no other one beats on both latency (lower) and score; the dashed "
-              "staircase is the best score reachable at each latency. Best under a budget: the best score among "
-              "configurations whose latency is at most the budget.");
-  n.push_back("Regressions: a trend point is marked when it is worse than the previous run of the same configuration by "
-              "more than twice their combined standard error, 2 * sqrt(s_prev^2 + s_cur^2); points without a known "
-              "standard error are not judged. This is a screening rule, not a test: see `sparkbench compare` for one.");
+  n.push_back(
+      "Accuracy: each suite's primary metric (pass@1 for code, acc for multiple choice, exact_match for QA, "
+      "selection_acc for dialogue, else the first metric; --metric SUITE=METRIC overrides) with its stored 95% "
+      "interval, else \xC2\xB1"
+      "1.96 standard errors.");
+  n.push_back(
+      "Pareto frontier: the configurations that no other one beats on both latency (lower) and score; the dashed "
+      "staircase is the best score reachable at each latency. Best under a budget: the best score among "
+      "configurations whose latency is at most the budget.");
+  n.push_back(
+      "Regressions: a trend point is marked when it is worse than the previous run of the same configuration by "
+      "more than twice their combined standard error, 2 * sqrt(s_prev^2 + s_cur^2); points without a known "
+      "standard error are not judged. This is a screening rule, not a test: see `sparkbench compare` for one.");
   return n;
 }
 

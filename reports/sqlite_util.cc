@@ -40,8 +40,7 @@ bool is_busy(int rc) { return (rc & 0xff) == SQLITE_BUSY; }
 Stmt::Stmt(Db& db, sqlite3_stmt* s, bool owned, bool* in_use, std::string what)
     : db_(&db), s_(s), owned_(owned), in_use_(in_use), what_(std::move(what)) {}
 
-Stmt::Stmt(Stmt&& o) noexcept
-    : db_(o.db_), s_(o.s_), owned_(o.owned_), in_use_(o.in_use_), what_(std::move(o.what_)) {
+Stmt::Stmt(Stmt&& o) noexcept : db_(o.db_), s_(o.s_), owned_(o.owned_), in_use_(o.in_use_), what_(std::move(o.what_)) {
   o.s_ = nullptr;
   o.in_use_ = nullptr;
 }
@@ -74,17 +73,14 @@ Stmt& Stmt::bind(int i, const std::optional<double>& v) { return v ? bind(i, *v)
 Stmt& Stmt::bind(int i, const std::optional<int64_t>& v) { return v ? bind(i, *v) : bind_null(i); }
 
 Stmt& Stmt::bind(int i, const std::string& v) {
-  int rc = sqlite3_bind_text64(s_, i, v.data(), sqlite3_uint64(v.size()), SQLITE_TRANSIENT,
-                               SQLITE_UTF8);
+  int rc = sqlite3_bind_text64(s_, i, v.data(), sqlite3_uint64(v.size()), SQLITE_TRANSIENT, SQLITE_UTF8);
   if (rc != SQLITE_OK) db_->fail(rc, what_);
   return *this;
 }
 
 Stmt& Stmt::bind(int i, const char* v) { return bind(i, std::string(v)); }
 
-Stmt& Stmt::bind_text_or_null(int i, const std::string& v) {
-  return v.empty() ? bind_null(i) : bind(i, v);
-}
+Stmt& Stmt::bind_text_or_null(int i, const std::string& v) { return v.empty() ? bind_null(i) : bind(i, v); }
 
 Stmt& Stmt::bind_null(int i) {
   int rc = sqlite3_bind_null(s_, i);
@@ -157,9 +153,7 @@ Db::~Db() {
   if (db_) sqlite3_close_v2(db_);
 }
 
-void Db::fail(int rc, const std::string& what) const {
-  sb::fail(path_, ": ", what, ": ", describe(db_, rc));
-}
+void Db::fail(int rc, const std::string& what) const { sb::fail(path_, ": ", what, ": ", describe(db_, rc)); }
 
 void Db::exec(const std::string& sql, const std::string& what) {
   int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr);
@@ -208,8 +202,7 @@ int64_t Db::last_insert_rowid() const { return int64_t(sqlite3_last_insert_rowid
 int64_t Db::changes() const { return int64_t(sqlite3_changes64(db_)); }
 
 void Db::set_sync(bool full) {
-  int rc = sqlite3_exec(db_, full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
-                        nullptr, nullptr, nullptr);
+  int rc = sqlite3_exec(db_, full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", nullptr, nullptr, nullptr);
   if (rc != SQLITE_OK) fail(rc, "setting synchronous mode");
 }
 

@@ -38,10 +38,10 @@ class Stmt {
   Stmt& bind(int i, int64_t v);
   Stmt& bind(int i, int v) { return bind(i, int64_t(v)); }
   Stmt& bind(int i, bool v) { return bind(i, int64_t(v ? 1 : 0)); }
-  Stmt& bind(int i, double v);                      // NaN is stored as NULL (SQLite's rule)
+  Stmt& bind(int i, double v);                        // NaN is stored as NULL (SQLite's rule)
   Stmt& bind(int i, const std::optional<double>& v);  // nullopt -> NULL
   Stmt& bind(int i, const std::optional<int64_t>& v);
-  Stmt& bind(int i, const std::string& v);          // TEXT, byte for byte (length given)
+  Stmt& bind(int i, const std::string& v);  // TEXT, byte for byte (length given)
   Stmt& bind(int i, const char* v);
   Stmt& bind_text_or_null(int i, const std::string& v);  // "" -> NULL
   Stmt& bind_null(int i);
@@ -55,11 +55,11 @@ class Stmt {
   int run_rc();
 
   bool is_null(int col) const;
-  int64_t i64(int col) const;                   // NULL -> 0
-  double f64(int col) const;                    // NULL -> NaN
+  int64_t i64(int col) const;                    // NULL -> 0
+  double f64(int col) const;                     // NULL -> NaN
   std::optional<double> opt_f64(int col) const;  // NULL -> nullopt
   std::optional<int64_t> opt_i64(int col) const;
-  std::string str(int col) const;                // NULL -> ""
+  std::string str(int col) const;  // NULL -> ""
 
  private:
   Db* db_;

@@ -48,8 +48,10 @@ double normal_quantile(double p) {
   double lo = -40, hi = 40;
   for (int i = 0; i < 200 && hi - lo > 1e-15; ++i) {
     const double mid = 0.5 * (lo + hi);
-    if (normal_cdf(mid) < p) lo = mid;
-    else hi = mid;
+    if (normal_cdf(mid) < p)
+      lo = mid;
+    else
+      hi = mid;
   }
   return 0.5 * (lo + hi);
 }
@@ -101,8 +103,8 @@ PairedDiff paired_pass_fail(int64_t b, int64_t c, int64_t n, double alpha) {
   return r;
 }
 
-PairedDiff paired_bootstrap(const std::vector<double>& baseline, const std::vector<double>& candidate, double alpha,
-                            int resamples, uint64_t seed) {
+PairedDiff paired_bootstrap(const std::vector<double>& baseline, const std::vector<double>& candidate, double alpha, int resamples,
+                            uint64_t seed) {
   PairedDiff r;
   const size_t n = std::min(baseline.size(), candidate.size());
   r.n = int64_t(n);

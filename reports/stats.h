@@ -40,10 +40,10 @@ double binomial_half_cdf(int64_t k, int64_t n);
 double mcnemar_exact_p(int64_t b, int64_t c);
 
 struct PairedDiff {
-  double mean = 0;     // mean of candidate - baseline
+  double mean = 0;        // mean of candidate - baseline
   double lo = 0, hi = 0;  // interval of the mean difference at the requested level
-  double p = 1;        // two-sided p-value for "mean difference = 0"
-  int64_t n = 0;       // pairs
+  double p = 1;           // two-sided p-value for "mean difference = 0"
+  int64_t n = 0;          // pairs
 };
 
 // Paired pass/fail results (n pairs, b and c as for mcnemar_exact_p): the difference of the two
@@ -54,8 +54,8 @@ PairedDiff paired_pass_fail(int64_t b, int64_t c, int64_t n, double alpha);
 // Paired bootstrap of the mean of candidate[i] - baseline[i] (equal lengths, at least 1):
 // `resamples` resamples with a generator seeded by `seed` (the same inputs and seed give the
 // same result on every machine), percentile interval at confidence 1 - alpha, p as above.
-PairedDiff paired_bootstrap(const std::vector<double>& baseline, const std::vector<double>& candidate, double alpha,
-                            int resamples = 2000, uint64_t seed = 1);
+PairedDiff paired_bootstrap(const std::vector<double>& baseline, const std::vector<double>& candidate, double alpha, int resamples = 2000,
+                            uint64_t seed = 1);
 
 struct MannWhitney {
   double u = 0;        // U statistic of the first sample (count of pairs x > y, ties 1/2)

@@ -69,17 +69,19 @@ auto read_rows(Db& db, const char* sql, const char* what, int64_t run, Read read
 RunRecord read_run(const Stmt& s) {
   RunRecord r;
   RunInfo& i = r.info;
-  get_columns(s, 0, r.id, i.label, i.group_id, i.kind, i.git_commit, i.git_dirty, i.tool_version, i.host, i.cpu, i.gpu,
-              i.backend, i.threads, i.model_path, i.model_sha256, i.model_arch, i.synthetic_weights, i.variant, i.seed,
-              i.config_json, r.status, r.started_at, r.finished_at, r.uuid);
+  get_columns(s, 0, r.id, i.label, i.group_id, i.kind, i.git_commit, i.git_dirty, i.tool_version, i.host, i.cpu, i.gpu, i.backend,
+              i.threads, i.model_path, i.model_sha256, i.model_arch, i.synthetic_weights, i.variant, i.seed, i.config_json, r.status,
+              r.started_at, r.finished_at, r.uuid);
   return r;
 }
 
 std::string doubles_to_json(const std::vector<double>& v) {
   nlohmann::json a = nlohmann::json::array();
   for (double x : v) {
-    if (std::isfinite(x)) a.push_back(x);
-    else a.push_back(nullptr);  // JSON has no NaN/Inf
+    if (std::isfinite(x))
+      a.push_back(x);
+    else
+      a.push_back(nullptr);  // JSON has no NaN/Inf
   }
   return a.dump();
 }
@@ -89,9 +91,12 @@ std::vector<double> doubles_from_json(const std::string& text, const std::string
   if (!a.is_array()) fail(where, " is not a JSON array");
   std::vector<double> v;
   for (const auto& x : a) {
-    if (x.is_number()) v.push_back(x.get<double>());
-    else if (x.is_null()) v.push_back(std::numeric_limits<double>::quiet_NaN());
-    else fail(where, " holds a non-number");
+    if (x.is_number())
+      v.push_back(x.get<double>());
+    else if (x.is_null())
+      v.push_back(std::numeric_limits<double>::quiet_NaN());
+    else
+      fail(where, " holds a non-number");
   }
   return v;
 }
@@ -108,38 +113,43 @@ class SqliteStore final : public Store {
 
   int64_t begin_run(const RunInfo& i) override {
     int64_t id = 0;
-    db_.write("starting a run", [&] {
-      Stmt s = db_.prepare(
-          "INSERT INTO runs (label, group_id, kind, git_commit, git_dirty, tool_version, host, "
-          "cpu, gpu, backend, threads, model_path, model_sha256, model_arch, synthetic_weights, "
-          "variant, seed, config_json, status, started_at, proc_host, proc_pid, proc_start, "
-          "proc_boot_id, proc_pidns, uuid) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-          "?12, ?13, ?14, ?15, ?16, ?17, ?18, 'running', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), "
-          "?19, ?20, ?21, ?22, ?23, lower(hex(randomblob(16))))",
-          "starting a run");
-      bind_all(s, 1, i.label, i.group_id, i.kind, i.git_commit, i.git_dirty, i.tool_version, i.host, i.cpu, i.gpu, i.backend,
-               i.threads, i.model_path, i.model_sha256, i.model_arch, i.synthetic_weights, i.variant, int64_t(i.seed),
-               i.config_json);
-      bind_self(s, 19);
-      s.run();
-      id = db_.last_insert_rowid();
-    }, /*durable=*/true);
+    db_.write(
+        "starting a run",
+        [&] {
+          Stmt s = db_.prepare(
+              "INSERT INTO runs (label, group_id, kind, git_commit, git_dirty, tool_version, host, "
+              "cpu, gpu, backend, threads, model_path, model_sha256, model_arch, synthetic_weights, "
+              "variant, seed, config_json, status, started_at, proc_host, proc_pid, proc_start, "
+              "proc_boot_id, proc_pidns, uuid) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+              "?12, ?13, ?14, ?15, ?16, ?17, ?18, 'running', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), "
+              "?19, ?20, ?21, ?22, ?23, lower(hex(randomblob(16))))",
+              "starting a run");
+          bind_all(s, 1, i.label, i.group_id, i.kind, i.git_commit, i.git_dirty, i.tool_version, i.host, i.cpu, i.gpu, i.backend, i.threads,
+                   i.model_path, i.model_sha256, i.model_arch, i.synthetic_weights, i.variant, int64_t(i.seed), i.config_json);
+          bind_self(s, 19);
+          s.run();
+          id = db_.last_insert_rowid();
+        },
+        /*durable=*/true);
     return id;
   }
 
   void finish_run(int64_t run, const std::string& status) override {
     if (status != "complete" && status != "failed" && status != "interrupted")
-      fail(db_.path(), ": finishing run ", run, ": invalid status \"", status,
-           "\" (expected complete, failed or interrupted)");
-    db_.write("finishing a run", [&] {
-      db_.prepare("UPDATE runs SET status = ?2, finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', "
-                  "'now') WHERE id = ?1",
-                  "finishing a run")
-          .bind(1, run)
-          .bind(2, status)
-          .run();
-      if (db_.changes() == 0) fail(db_.path(), ": finishing run ", run, ": no such run");
-    }, /*durable=*/true);
+      fail(db_.path(), ": finishing run ", run, ": invalid status \"", status, "\" (expected complete, failed or interrupted)");
+    db_.write(
+        "finishing a run",
+        [&] {
+          db_.prepare(
+                 "UPDATE runs SET status = ?2, finished_at = strftime('%Y-%m-%dT%H:%M:%SZ', "
+                 "'now') WHERE id = ?1",
+                 "finishing a run")
+              .bind(1, run)
+              .bind(2, status)
+              .run();
+          if (db_.changes() == 0) fail(db_.path(), ": finishing run ", run, ": no such run");
+        },
+        /*durable=*/true);
   }
 
   int mark_interrupted() override {
@@ -161,18 +171,22 @@ class SqliteStore final : public Store {
     }
     if (dead.empty()) return 0;
     int marked = 0;
-    db_.write("marking interrupted runs", [&] {
-      marked = 0;
-      for (const auto& c : dead) {
-        // Only if still the same process's run (another process may have resumed it since).
-        Stmt u = db_.prepare("UPDATE runs SET status = 'interrupted' WHERE id = ?1 AND status = 'running' "
-                             "AND proc_host = ?2 AND proc_boot_id = ?3 AND proc_pidns = ?4 "
-                             "AND proc_pid = ?5 AND proc_start = ?6",
-                             "marking interrupted runs");
-        bind_all(u, 1, c.id, c.who.host, c.who.boot_id, c.who.pid_ns, c.who.pid, c.who.start).run();
-        marked += int(db_.changes());
-      }
-    }, /*durable=*/true);
+    db_.write(
+        "marking interrupted runs",
+        [&] {
+          marked = 0;
+          for (const auto& c : dead) {
+            // Only if still the same process's run (another process may have resumed it since).
+            Stmt u = db_.prepare(
+                "UPDATE runs SET status = 'interrupted' WHERE id = ?1 AND status = 'running' "
+                "AND proc_host = ?2 AND proc_boot_id = ?3 AND proc_pidns = ?4 "
+                "AND proc_pid = ?5 AND proc_start = ?6",
+                "marking interrupted runs");
+            bind_all(u, 1, c.id, c.who.host, c.who.boot_id, c.who.pid_ns, c.who.pid, c.who.start).run();
+            marked += int(db_.changes());
+          }
+        },
+        /*durable=*/true);
     return marked;
   }
 
@@ -189,8 +203,7 @@ class SqliteStore final : public Store {
       if (auto r = get_run(std::stoll(ref))) return r;
     }
     {
-      Stmt s = db_.prepare(run_query("WHERE label = ?1 ORDER BY id DESC LIMIT 1").c_str(),
-                           "finding a run");
+      Stmt s = db_.prepare(run_query("WHERE label = ?1 ORDER BY id DESC LIMIT 1").c_str(), "finding a run");
       s.bind(1, ref);
       if (s.step()) return read_run(s);
     }
@@ -210,40 +223,42 @@ class SqliteStore final : public Store {
   }
 
   void resume_run(int64_t run) override {
-    db_.write("resuming a run", [&] {
-      Stmt s = db_.prepare(
-          "SELECT status, proc_host, proc_boot_id, proc_pidns, proc_pid, proc_start FROM runs "
-          "WHERE id = ?1",
-          "resuming a run");
-      s.bind(1, run);
-      if (!s.step()) fail(db_.path(), ": resuming run ", run, ": no such run");
-      std::string status;
-      proc::Identity who;
-      get_columns(s, 0, status, who.host, who.boot_id, who.pid_ns, who.pid, who.start);
-      if (status == "complete")
-        fail(db_.path(), ": resuming run ", run, ": the run is complete; nothing to resume");
-      bool mine = who.host == self_.host && who.pid == self_.pid && who.start == self_.start &&
-                  who.boot_id == self_.boot_id && who.pid_ns == self_.pid_ns;
-      if (status == "running" && !mine) {
-        switch (proc::check(who, self_)) {
-          case proc::Liveness::alive:
-            fail(db_.path(), ": resuming run ", run, ": it is still running (pid ", who.pid, ")");
-          case proc::Liveness::unknown:
-            fail(db_.path(), ": resuming run ", run, ": it is marked running by pid ", who.pid,
-                 " on host ", who.host, " (another host or container), which cannot be checked "
-                 "from here");
-          case proc::Liveness::dead:
-            break;
-        }
-      }
-      Stmt u = db_.prepare(
-          "UPDATE runs SET status = 'running', finished_at = NULL, proc_host = ?2, "
-          "proc_pid = ?3, proc_start = ?4, proc_boot_id = ?5, proc_pidns = ?6 WHERE id = ?1",
-          "resuming a run");
-      u.bind(1, run);
-      bind_self(u, 2);
-      u.run();
-    }, /*durable=*/true);
+    db_.write(
+        "resuming a run",
+        [&] {
+          Stmt s = db_.prepare(
+              "SELECT status, proc_host, proc_boot_id, proc_pidns, proc_pid, proc_start FROM runs "
+              "WHERE id = ?1",
+              "resuming a run");
+          s.bind(1, run);
+          if (!s.step()) fail(db_.path(), ": resuming run ", run, ": no such run");
+          std::string status;
+          proc::Identity who;
+          get_columns(s, 0, status, who.host, who.boot_id, who.pid_ns, who.pid, who.start);
+          if (status == "complete") fail(db_.path(), ": resuming run ", run, ": the run is complete; nothing to resume");
+          bool mine = who.host == self_.host && who.pid == self_.pid && who.start == self_.start && who.boot_id == self_.boot_id &&
+                      who.pid_ns == self_.pid_ns;
+          if (status == "running" && !mine) {
+            switch (proc::check(who, self_)) {
+              case proc::Liveness::alive:
+                fail(db_.path(), ": resuming run ", run, ": it is still running (pid ", who.pid, ")");
+              case proc::Liveness::unknown:
+                fail(db_.path(), ": resuming run ", run, ": it is marked running by pid ", who.pid, " on host ", who.host,
+                     " (another host or container), which cannot be checked "
+                     "from here");
+              case proc::Liveness::dead:
+                break;
+            }
+          }
+          Stmt u = db_.prepare(
+              "UPDATE runs SET status = 'running', finished_at = NULL, proc_host = ?2, "
+              "proc_pid = ?3, proc_start = ?4, proc_boot_id = ?5, proc_pidns = ?6 WHERE id = ?1",
+              "resuming a run");
+          u.bind(1, run);
+          bind_self(u, 2);
+          u.run();
+        },
+        /*durable=*/true);
   }
 
   void add_sample(int64_t run, const SampleRow& s) override {
@@ -265,9 +280,7 @@ class SqliteStore final : public Store {
     constexpr const char* cols =
         "SELECT task, sample_id, prompt_hash, output, score, outcome, ttft_ms, tpot_ms, "
         "latency_ms, n_prompt_tokens, n_gen_tokens, extra_json, prompt FROM samples ";
-    std::string sql = std::string(cols) +
-                      (task.empty() ? "WHERE run_id = ?1 ORDER BY id"
-                                    : "WHERE run_id = ?1 AND task = ?2 ORDER BY id");
+    std::string sql = std::string(cols) + (task.empty() ? "WHERE run_id = ?1 ORDER BY id" : "WHERE run_id = ?1 AND task = ?2 ORDER BY id");
     Stmt s = db_.prepare(sql.c_str(), "reading samples");
     s.bind(1, run);
     if (!task.empty()) s.bind(2, task);
@@ -282,8 +295,7 @@ class SqliteStore final : public Store {
   }
 
   std::set<std::string> sample_ids(int64_t run, const std::string& task) override {
-    Stmt s = db_.prepare("SELECT sample_id FROM samples WHERE run_id = ?1 AND task = ?2",
-                         "reading sample ids");
+    Stmt s = db_.prepare("SELECT sample_id FROM samples WHERE run_id = ?1 AND task = ?2", "reading sample ids");
     s.bind(1, run).bind(2, task);
     std::set<std::string> out;
     while (s.step()) out.insert(s.str(0));
@@ -301,8 +313,8 @@ class SqliteStore final : public Store {
           "excluded.n, direction = excluded.direction, unit = excluded.unit, is_primary = "
           "excluded.is_primary",
           "adding a metric");
-      bind_all(s, 1, run, m.task, m.metric, m.value, m.stderr_, m.ci_low, m.ci_high, m.n,
-               std::string(direction_name(m.direction)), m.unit, m.primary)
+      bind_all(s, 1, run, m.task, m.metric, m.value, m.stderr_, m.ci_low, m.ci_high, m.n, std::string(direction_name(m.direction)), m.unit,
+               m.primary)
           .run();
     });
   }
@@ -325,10 +337,11 @@ class SqliteStore final : public Store {
     int64_t id = 0;
     db_.write("adding a rank", [&] {
       require_run(run, "adding a rank");
-      Stmt s = db_.prepare("INSERT INTO run_ranks (run_id, rank, n_ranks, local_rank, host, device, threads, "
-                           "pid, items, started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
-                           "strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
-                           "adding a rank");
+      Stmt s = db_.prepare(
+          "INSERT INTO run_ranks (run_id, rank, n_ranks, local_rank, host, device, threads, "
+          "pid, items, started_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+          "strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
+          "adding a rank");
       bind_all(s, 1, run, r.rank, r.n_ranks, r.local_rank, r.host, r.device, r.threads, r.pid, r.items).run();
       id = db_.last_insert_rowid();
     });
@@ -337,8 +350,7 @@ class SqliteStore final : public Store {
 
   void set_rank_items(int64_t rank_row, int64_t items) override {
     db_.write("counting a rank's items", [&] {
-      db_.prepare("UPDATE run_ranks SET items = ?2 WHERE id = ?1", "counting a rank's items")
-          .bind(1, rank_row).bind(2, items).run();
+      db_.prepare("UPDATE run_ranks SET items = ?2 WHERE id = ?1", "counting a rank's items").bind(1, rank_row).bind(2, items).run();
     });
   }
 
@@ -363,8 +375,8 @@ class SqliteStore final : public Store {
           "peak_rss_bytes, load_ms, extra_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
           "?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
           "adding a speed row");
-      bind_all(s, 1, run, r.test, r.n_prompt, r.n_gen, r.n_depth, r.repetitions, r.avg_ts, r.stddev_ts, ts, ns, r.ttft_ms,
-               r.tpot_ms, r.p50_ms, r.p90_ms, r.p99_ms, r.peak_rss_bytes, r.load_ms);
+      bind_all(s, 1, run, r.test, r.n_prompt, r.n_gen, r.n_depth, r.repetitions, r.avg_ts, r.stddev_ts, ts, ns, r.ttft_ms, r.tpot_ms,
+               r.p50_ms, r.p90_ms, r.p99_ms, r.peak_rss_bytes, r.load_ms);
       s.bind_text_or_null(18, r.extra_json);
       s.run();
     });
@@ -391,10 +403,11 @@ class SqliteStore final : public Store {
     db_.write("adding kernel rows", [&] {
       require_run(run, "adding kernel rows");
       for (const auto& k : rows) {
-        Stmt s = db_.prepare("INSERT INTO kernels (run_id, name, run_type, aggregate, iterations, "
-                             "real_time_ns, cpu_time_ns, counters_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-                             "?7, ?8)",
-                             "adding kernel rows");
+        Stmt s = db_.prepare(
+            "INSERT INTO kernels (run_id, name, run_type, aggregate, iterations, "
+            "real_time_ns, cpu_time_ns, counters_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+            "?7, ?8)",
+            "adding kernel rows");
         bind_all(s, 1, run, k.name, k.run_type, k.aggregate, k.iterations, k.real_time_ns, k.cpu_time_ns)
             .bind_text_or_null(8, k.counters_json)
             .run();
@@ -418,10 +431,11 @@ class SqliteStore final : public Store {
     db_.write("adding training steps", [&] {
       require_run(run, "adding training steps");
       for (const auto& t : rows) {
-        db_.prepare("INSERT INTO train_steps (run_id, step, loss, lr, kld) VALUES (?1, ?2, ?3, ?4, ?5) "
-                    "ON CONFLICT (run_id, step) DO UPDATE SET loss = excluded.loss, lr = excluded.lr, "
-                    "kld = coalesce(excluded.kld, kld)",
-                    "adding training steps")
+        db_.prepare(
+               "INSERT INTO train_steps (run_id, step, loss, lr, kld) VALUES (?1, ?2, ?3, ?4, ?5) "
+               "ON CONFLICT (run_id, step) DO UPDATE SET loss = excluded.loss, lr = excluded.lr, "
+               "kld = coalesce(excluded.kld, kld)",
+               "adding training steps")
             .bind(1, run)
             .bind(2, t.step)
             .bind(3, t.loss)
@@ -433,8 +447,7 @@ class SqliteStore final : public Store {
   }
 
   std::vector<TrainStepRow> train_steps(int64_t run) override {
-    Stmt s = db_.prepare("SELECT step, loss, lr, kld FROM train_steps WHERE run_id = ?1 ORDER BY step",
-                         "reading training steps");
+    Stmt s = db_.prepare("SELECT step, loss, lr, kld FROM train_steps WHERE run_id = ?1 ORDER BY step", "reading training steps");
     s.bind(1, run);
     std::vector<TrainStepRow> out;
     while (s.step()) {
@@ -477,10 +490,11 @@ class SqliteStore final : public Store {
 
   void cache_put(const std::string& key, const std::string& value) override {
     db_.write("writing the cache", [&] {
-      db_.prepare("INSERT INTO request_cache (key, value, created_at) VALUES (?1, ?2, "
-                  "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')) ON CONFLICT (key) DO UPDATE SET "
-                  "value = excluded.value, created_at = excluded.created_at",
-                  "writing the cache")
+      db_.prepare(
+             "INSERT INTO request_cache (key, value, created_at) VALUES (?1, ?2, "
+             "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')) ON CONFLICT (key) DO UPDATE SET "
+             "value = excluded.value, created_at = excluded.created_at",
+             "writing the cache")
           .bind(1, key)
           .bind(2, value)
           .run();
@@ -497,9 +511,7 @@ class SqliteStore final : public Store {
     if (problems.size() == 1 && problems[0] == "ok") problems.clear();
     if (full && problems.empty()) {
       Stmt fk = db_.prepare("PRAGMA foreign_key_check", what);
-      if (fk.step())
-        problems.push_back(cat("table ", fk.str(0), " row ", fk.i64(1), " references a missing ",
-                               fk.str(2), " row"));
+      if (fk.step()) problems.push_back(cat("table ", fk.str(0), " row ", fk.i64(1), " references a missing ", fk.str(2), " row"));
     }
     if (problems.empty()) return;
     std::string first = problems[0];
@@ -521,18 +533,13 @@ class SqliteStore final : public Store {
       mode = db_.query_text("PRAGMA journal_mode", what);
     }
     if (mode != "wal" && !(db_.path() == ":memory:" && mode == "memory"))
-      fail(db_.path(), ": ", what, ": cannot use write-ahead logging (journal mode is ", mode,
-           "; is the file on a network file system?)");
+      fail(db_.path(), ": ", what, ": cannot use write-ahead logging (journal mode is ", mode, "; is the file on a network file system?)");
     db_.exec("PRAGMA synchronous = NORMAL", what);
   }
 
-  static std::string run_query(const std::string& tail) {
-    return cat("SELECT ", kRunColumns, " FROM runs ", tail);
-  }
+  static std::string run_query(const std::string& tail) { return cat("SELECT ", kRunColumns, " FROM runs ", tail); }
 
-  void bind_self(Stmt& s, int first) {
-    bind_all(s, first, self_.host, self_.pid, self_.start, self_.boot_id, self_.pid_ns);
-  }
+  void bind_self(Stmt& s, int first) { bind_all(s, first, self_.host, self_.pid, self_.start, self_.boot_id, self_.pid_ns); }
 
   void require_run(int64_t run, const std::string& what) {
     Stmt s = db_.prepare("SELECT 1 FROM runs WHERE id = ?1", what);
@@ -553,8 +560,7 @@ class SqliteStore final : public Store {
     int rc = s.run_rc();
     if (rc == SQLITE_DONE) return;
     if (rc == SQLITE_CONSTRAINT_UNIQUE)
-      fail(db_.path(), ": ", what, ": run ", run, " already has sample \"", r.sample_id,
-           "\" of task \"", r.task, "\"");
+      fail(db_.path(), ": ", what, ": run ", run, " already has sample \"", r.sample_id, "\" of task \"", r.task, "\"");
     db_.fail(rc, what);
   }
 
@@ -563,7 +569,6 @@ class SqliteStore final : public Store {
 };
 
 }  // namespace
-
 
 std::unique_ptr<Store> Store::open(const std::string& path) {
   if (path.empty()) fail("cannot open database: empty path");

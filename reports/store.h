@@ -27,33 +27,33 @@
 namespace sb {
 
 struct RunInfo {
-  std::string label;            // user label ("" = none)
-  std::string group_id;         // runs started together (a variant sweep) share it
-  std::string kind = "eval";    // "eval" | "bench" | "kernels" (ingest) | "distill" | "loadgen"
-  std::string git_commit;       // of the evaluated tree, "" if unknown
+  std::string label;          // user label ("" = none)
+  std::string group_id;       // runs started together (a variant sweep) share it
+  std::string kind = "eval";  // "eval" | "bench" | "kernels" (ingest) | "distill" | "loadgen"
+  std::string git_commit;     // of the evaluated tree, "" if unknown
   bool git_dirty = false;
-  std::string tool_version;     // sparkbench version (commit)
+  std::string tool_version;  // sparkbench version (commit)
   std::string host;
-  std::string cpu;              // CPU model name
-  std::string gpu;              // "" if none
+  std::string cpu;  // CPU model name
+  std::string gpu;  // "" if none
   std::string backend;
   int threads = 0;
   std::string model_path;
   std::string model_sha256;
   std::string model_arch;
   bool synthetic_weights = false;
-  std::string variant;          // "f32", "q4_0", "prune:0.5", ...
+  std::string variant;  // "f32", "q4_0", "prune:0.5", ...
   uint64_t seed = 0;
-  std::string config_json;      // the full configuration as JSON
+  std::string config_json;  // the full configuration as JSON
 };
 
 struct RunRecord {
   int64_t id = 0;
   RunInfo info;
-  std::string status;           // "running" | "complete" | "interrupted" | "failed"
-  std::string started_at;       // ISO 8601 UTC
-  std::string finished_at;      // "" while running
-  std::string uuid;             // 32 hex digits, unique across stores (merge keys on it)
+  std::string status;       // "running" | "complete" | "interrupted" | "failed"
+  std::string started_at;   // ISO 8601 UTC
+  std::string finished_at;  // "" while running
+  std::string uuid;         // 32 hex digits, unique across stores (merge keys on it)
 };
 
 // Provenance of one process (MPI rank) that worked on a run, one row per rank and attempt
@@ -61,42 +61,42 @@ struct RunRecord {
 struct RankRow {
   int rank = 0, n_ranks = 1, local_rank = 0;
   std::string host;
-  std::string device;           // backend and device, e.g. "cpu", "cuda:1"
+  std::string device;  // backend and device, e.g. "cpu", "cuda:1"
   int threads = 0;
   int64_t pid = 0;
-  int64_t items = 0;            // items this rank evaluated in this attempt
-  std::string started_at;       // ISO 8601 UTC (set by the store)
+  int64_t items = 0;       // items this rank evaluated in this attempt
+  std::string started_at;  // ISO 8601 UTC (set by the store)
 };
 
 struct MetricRow {
-  std::string task;             // suite name, e.g. "qa"
-  std::string metric;           // "exact_match", "pass@1", ...
+  std::string task;    // suite name, e.g. "qa"
+  std::string metric;  // "exact_match", "pass@1", ...
   double value = 0;
-  std::optional<double> stderr_;   // standard error, when a mean
+  std::optional<double> stderr_;          // standard error, when a mean
   std::optional<double> ci_low, ci_high;  // interval (bootstrap or analytic)
   int64_t n = 0;
   // From the metric's declaration (evals/metric_registry.h), stored with the row so readers
   // never guess from the name. Rows written before schema version 4: unknown, '', false.
   Direction direction = Direction::unknown;
-  std::string unit;             // "fraction", "ppl", "%", ... ('' = not declared)
-  bool primary = false;         // the suite's headline metric
+  std::string unit;      // "fraction", "ppl", "%", ... ('' = not declared)
+  bool primary = false;  // the suite's headline metric
 };
 
 struct SampleRow {
   std::string task;
-  std::string sample_id;        // stable id of the item (e.g. "code-python/3#2" for sample 2)
-  std::string prompt_hash;      // sha256 of the prompt text (pairs items across runs)
-  std::string prompt;           // the full prompt text ("" for rows stored before schema 3)
-  std::string output;           // generated text or chosen answer
-  double score = 0;             // 1/0 for pass/fail, graded otherwise
-  std::string outcome;          // "passed", "failed", "timeout", "correct", "wrong", ...
+  std::string sample_id;    // stable id of the item (e.g. "code-python/3#2" for sample 2)
+  std::string prompt_hash;  // sha256 of the prompt text (pairs items across runs)
+  std::string prompt;       // the full prompt text ("" for rows stored before schema 3)
+  std::string output;       // generated text or chosen answer
+  double score = 0;         // 1/0 for pass/fail, graded otherwise
+  std::string outcome;      // "passed", "failed", "timeout", "correct", "wrong", ...
   std::optional<double> ttft_ms, tpot_ms, latency_ms;
   int64_t n_prompt_tokens = 0, n_gen_tokens = 0;
-  std::string extra_json;       // task-specific details ("" = none)
+  std::string extra_json;  // task-specific details ("" = none)
 };
 
-struct SpeedRow {               // one bench configuration (llama-bench fields)
-  std::string test;             // "pp128", "tg32", "pp128+tg32"
+struct SpeedRow {    // one bench configuration (llama-bench fields)
+  std::string test;  // "pp128", "tg32", "pp128+tg32"
   int64_t n_prompt = 0, n_gen = 0, n_depth = 0;
   int64_t repetitions = 0;
   double avg_ts = 0, stddev_ts = 0;
@@ -108,22 +108,22 @@ struct SpeedRow {               // one bench configuration (llama-bench fields)
   std::string extra_json;
 };
 
-struct KernelRow {              // one Google Benchmark result row
-  std::string name;             // full benchmark name, e.g. "BM_Matmul/f32/M:1/..."
-  std::string run_type;         // "iteration" | "aggregate"
-  std::string aggregate;        // "", "mean", "median", "stddev", "cv"
+struct KernelRow {        // one Google Benchmark result row
+  std::string name;       // full benchmark name, e.g. "BM_Matmul/f32/M:1/..."
+  std::string run_type;   // "iteration" | "aggregate"
+  std::string aggregate;  // "", "mean", "median", "stddev", "cv"
   int64_t iterations = 0;
   double real_time_ns = 0, cpu_time_ns = 0;
-  std::string counters_json;    // bytes_per_second, FLOP/s, pct_peak ... as JSON
+  std::string counters_json;  // bytes_per_second, FLOP/s, pct_peak ... as JSON
 };
 
 // One optimizer step of a training run (`sparkbench distill`, or the +distill:STEPS variant step
 // of an eval run): its loss and learning rate, and the held-out KLD where one was measured.
 struct TrainStepRow {
-  int64_t step = 0;             // 1-based
+  int64_t step = 0;  // 1-based
   double loss = 0;
   double lr = 0;
-  std::optional<double> kld;    // held-out KL divergence to the teacher at this step (nats)
+  std::optional<double> kld;  // held-out KL divergence to the teacher at this step (nats)
 };
 
 class Store {
@@ -132,7 +132,7 @@ class Store {
   virtual ~Store() = default;
   virtual int schema_version() const = 0;
 
-  virtual int64_t begin_run(const RunInfo& info) = 0;      // status "running"
+  virtual int64_t begin_run(const RunInfo& info) = 0;                   // status "running"
   virtual void finish_run(int64_t run, const std::string& status) = 0;  // "complete" | "failed"
   // Marks runs "interrupted" whose recorded process (on this host) no longer exists; returns how many.
   virtual int mark_interrupted() = 0;
@@ -166,10 +166,10 @@ class Store {
   // and at least 2 generated tokens (TPOT is undefined below that).
   struct TaskTiming {
     std::string task;
-    int64_t n = 0;                     // samples counted
-    double tpot_mean_ms = 0;           // mean of the per-sample TPOT
-    double tpot_sd_ms = 0;             // sample standard deviation (0 when n < 2)
-    int64_t n_ttft = 0;                // of those, samples with a TTFT
+    int64_t n = 0;            // samples counted
+    double tpot_mean_ms = 0;  // mean of the per-sample TPOT
+    double tpot_sd_ms = 0;    // sample standard deviation (0 when n < 2)
+    int64_t n_ttft = 0;       // of those, samples with a TTFT
     double ttft_mean_ms = 0;
   };
   // One row per task (sorted by task) with at least one such sample.

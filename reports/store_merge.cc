@@ -58,9 +58,8 @@ MergeCounts merge_store(const std::string& central, const std::string& part) {
   if (!fs::is_regular_file(part, ec)) fail(part, ": no such file");
   if (fs::equivalent(part, central, ec)) fail(part, ": is the central store itself");
   // A private copy of the part, checked and upgraded to the current schema.
-  TempFile copy{(fs::temp_directory_path() / ("sparkbench-merge-" + std::to_string(::getpid()) + "-" +
-                                              fs::path(part).filename().string()))
-                    .string()};
+  TempFile copy{
+      (fs::temp_directory_path() / ("sparkbench-merge-" + std::to_string(::getpid()) + "-" + fs::path(part).filename().string())).string()};
   {
     TempFile stale{copy.path};  // left over from a killed merge with the same pid
   }
@@ -91,39 +90,44 @@ MergeCounts merge_store(const std::string& central, const std::string& part) {
       const char* table;
       bool has_id;
     };
-    const Child children[] = {{"metrics", true}, {"samples", true}, {"speed", true}, {"kernels", true}, {"run_ranks", true}, {"train_steps", true}};
-    db.write("merging " + part, [&] {
-      counts = {};
-      std::vector<std::pair<int64_t, std::string>> runs;
-      {
-        auto s = db.prepare("SELECT id, uuid FROM part.runs ORDER BY id", "reading the part's runs");
-        while (s.step()) runs.emplace_back(s.i64(0), s.str(1));
-      }
-      for (const auto& [old_id, uuid] : runs) {
-        auto have = db.prepare("SELECT count(*) FROM main.runs WHERE uuid = ?1", "looking up a run");
-        have.bind(1, uuid);
-        have.step();
-        if (have.i64(0) > 0) {
-          ++counts.runs_present;
-          continue;
-        }
-        const std::string ins = "INSERT INTO main.runs (" + joined(run_cols) + ") SELECT " + joined(run_cols) +
-                                " FROM part.runs WHERE id = ?1";
-        db.prepare(ins.c_str(), "copying a run").bind(1, old_id).run();
-        const int64_t new_id = db.last_insert_rowid();
-        ++counts.runs_added;
-        for (const auto& c : children) {
-          const auto cols = columns(db, c.table, {"id", "run_id"});
-          const std::string sql = std::string("INSERT INTO main.") + c.table + " (run_id, " + joined(cols) + ") SELECT ?2, " +
-                                  joined(cols) + " FROM part." + c.table + " WHERE run_id = ?1 ORDER BY id";
-          db.prepare(sql.c_str(), std::string("copying ") + c.table).bind(1, old_id).bind(2, new_id).run();
-          counts.rows_added += db.changes();
-        }
-      }
-      db.exec("INSERT OR IGNORE INTO main.request_cache (key, value, created_at) "
+    const Child children[] = {{"metrics", true}, {"samples", true},   {"speed", true},
+                              {"kernels", true}, {"run_ranks", true}, {"train_steps", true}};
+    db.write(
+        "merging " + part,
+        [&] {
+          counts = {};
+          std::vector<std::pair<int64_t, std::string>> runs;
+          {
+            auto s = db.prepare("SELECT id, uuid FROM part.runs ORDER BY id", "reading the part's runs");
+            while (s.step()) runs.emplace_back(s.i64(0), s.str(1));
+          }
+          for (const auto& [old_id, uuid] : runs) {
+            auto have = db.prepare("SELECT count(*) FROM main.runs WHERE uuid = ?1", "looking up a run");
+            have.bind(1, uuid);
+            have.step();
+            if (have.i64(0) > 0) {
+              ++counts.runs_present;
+              continue;
+            }
+            const std::string ins =
+                "INSERT INTO main.runs (" + joined(run_cols) + ") SELECT " + joined(run_cols) + " FROM part.runs WHERE id = ?1";
+            db.prepare(ins.c_str(), "copying a run").bind(1, old_id).run();
+            const int64_t new_id = db.last_insert_rowid();
+            ++counts.runs_added;
+            for (const auto& c : children) {
+              const auto cols = columns(db, c.table, {"id", "run_id"});
+              const std::string sql = std::string("INSERT INTO main.") + c.table + " (run_id, " + joined(cols) + ") SELECT ?2, " +
+                                      joined(cols) + " FROM part." + c.table + " WHERE run_id = ?1 ORDER BY id";
+              db.prepare(sql.c_str(), std::string("copying ") + c.table).bind(1, old_id).bind(2, new_id).run();
+              counts.rows_added += db.changes();
+            }
+          }
+          db.exec(
+              "INSERT OR IGNORE INTO main.request_cache (key, value, created_at) "
               "SELECT key, value, created_at FROM part.request_cache",
               "copying the request cache");
-    }, /*durable=*/true);
+        },
+        /*durable=*/true);
   } catch (const Error& e) {
     try {
       db.exec("DETACH DATABASE part", "detaching the part");

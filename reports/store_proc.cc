@@ -38,9 +38,7 @@ bool stat_of(int64_t pid, char* state, int64_t* start) {
   return !line.empty() && parse_stat(line, state, start);
 }
 
-bool differ(const std::string& a, const std::string& b) {
-  return !a.empty() && !b.empty() && a != b;
-}
+bool differ(const std::string& a, const std::string& b) { return !a.empty() && !b.empty() && a != b; }
 
 }  // namespace
 
@@ -74,7 +72,7 @@ Identity self() {
 
 Liveness check(const Identity& who, const Identity& me) {
   if (who.host != me.host) return Liveness::unknown;
-  if (differ(who.boot_id, me.boot_id)) return Liveness::dead;  // rebooted since
+  if (differ(who.boot_id, me.boot_id)) return Liveness::dead;   // rebooted since
   if (differ(who.pid_ns, me.pid_ns)) return Liveness::unknown;  // another container
   if (who.pid <= 0) return Liveness::dead;
   bool exists = ::kill(pid_t(who.pid), 0) == 0 || errno == EPERM;
@@ -85,7 +83,7 @@ Liveness check(const Identity& who, const Identity& me) {
     // No /proc entry: either there is no /proc at all (trust kill) or the process just ended.
     return read_first_line("/proc/self/stat").empty() ? Liveness::alive : Liveness::dead;
   }
-  if (state == 'Z' || state == 'X') return Liveness::dead;  // exited, not yet reaped
+  if (state == 'Z' || state == 'X') return Liveness::dead;          // exited, not yet reaped
   if (who.start != 0 && start != who.start) return Liveness::dead;  // pid recycled
   return Liveness::alive;
 }

@@ -19,7 +19,7 @@ struct Identity {
   std::string boot_id;  // "" when unknown
   std::string pid_ns;   // e.g. "pid:[4026531836]"; "" when unknown
   int64_t pid = 0;
-  int64_t start = 0;    // /proc/PID/stat field 22; 0 when unknown
+  int64_t start = 0;  // /proc/PID/stat field 22; 0 when unknown
 };
 
 // The calling process.

@@ -91,8 +91,8 @@ CREATE TABLE train_steps (
 );
 )SQL";
 
-// Version 6: the current schema (kCurrentHead, run_ranks, kCurrentTail, speed/kernels/request_cache, train_steps). Keep in step with docs/SCHEMA.md and with the result of
-// applying every migration to version 1 (tests/reports/test_store_schema.cc checks that).
+// Version 6: the current schema (kCurrentHead, run_ranks, kCurrentTail, speed/kernels/request_cache, train_steps). Keep in step with
+// docs/SCHEMA.md and with the result of applying every migration to version 1 (tests/reports/test_store_schema.cc checks that).
 const char* const kCurrentHead = R"SQL(
 CREATE TABLE schema_version (
   version    INTEGER PRIMARY KEY,
@@ -237,9 +237,10 @@ std::string stable_hex128(const std::string& s) {
 void fill_legacy_uuids(sqlite::Db& db) {
   std::vector<std::pair<int64_t, std::string>> ids;
   {
-    auto s = db.prepare("SELECT id, started_at, proc_host, proc_pid, proc_start, label, kind, "
-                        "model_sha256, variant, config_json FROM runs WHERE uuid = ''",
-                        "giving old runs a uuid");
+    auto s = db.prepare(
+        "SELECT id, started_at, proc_host, proc_pid, proc_start, label, kind, "
+        "model_sha256, variant, config_json FROM runs WHERE uuid = ''",
+        "giving old runs a uuid");
     while (s.step()) {
       std::string key = "sparkbench-legacy-run";
       for (int c = 0; c < 10; ++c) key += sb::cat('\x1f', s.str(c));
@@ -271,8 +272,7 @@ const char* const kMigration5 = kTrainStepsTable;
 // tables but is not ours.
 int read_version(sqlite::Db& db) {
   const char* what = "reading schema version";
-  auto has_version_table = db.prepare(
-      "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'", what);
+  auto has_version_table = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'", what);
   has_version_table.step();
   if (has_version_table.i64(0) == 0) {
     auto any = db.prepare("SELECT count(*) FROM sqlite_master", what);
@@ -286,15 +286,15 @@ int read_version(sqlite::Db& db) {
 }
 
 [[noreturn]] void refuse_newer(const sqlite::Db& db, int found) {
-  sb::fail(db.path(), ": database schema version ", found,
-           " is newer than this sparkbench supports (", kCurrentVersion,
+  sb::fail(db.path(), ": database schema version ", found, " is newer than this sparkbench supports (", kCurrentVersion,
            "); use a newer sparkbench");
 }
 
 void record_version(sqlite::Db& db, int version) {
-  db.prepare("INSERT INTO schema_version (version, applied_at) "
-             "VALUES (?1, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
-             "recording schema version")
+  db.prepare(
+        "INSERT INTO schema_version (version, applied_at) "
+        "VALUES (?1, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
+        "recording schema version")
       .bind(1, version)
       .run();
 }
@@ -310,12 +310,18 @@ const char* migration_sql(int from) {
   static const std::string m1 = std::string(kMigration1) + kSpeedKernelsCacheTables;
   static const std::string m2 = std::string(kMigration2) + kRunRanksTable;
   switch (from) {
-    case 1: return m1.c_str();
-    case 2: return m2.c_str();
-    case 3: return kMigration3;
-    case 4: return kMigration4;
-    case 5: return kMigration5;
-    default: return nullptr;
+    case 1:
+      return m1.c_str();
+    case 2:
+      return m2.c_str();
+    case 3:
+      return kMigration3;
+    case 4:
+      return kMigration4;
+    case 5:
+      return kMigration5;
+    default:
+      return nullptr;
   }
 }
 
@@ -324,27 +330,30 @@ int ensure(sqlite::Db& db) {
   if (found == kCurrentVersion) return found;
   if (found > kCurrentVersion) refuse_newer(db, found);
   // Create or migrate under the write lock; another process may have done it meanwhile.
-  db.write(found == 0 ? "creating schema" : "upgrading schema", [&] {
-    found = read_version(db);
-    if (found == kCurrentVersion) return;
-    if (found > kCurrentVersion) refuse_newer(db, found);
-    if (found == 0) {
-      db.exec(current_sql(), "creating schema");
-      record_version(db, kCurrentVersion);
-      return;
-    }
-    for (int v = found; v < kCurrentVersion; ++v) {
-      const char* sql = migration_sql(v);
-      if (!sql) sb::fail(db.path(), ": no migration from schema version ", v);
-      db.exec(sql, sb::cat("upgrading schema from version ", v, " to ", v + 1));
-      if (v == 2) fill_legacy_uuids(db);
-      record_version(db, v + 1);
-    }
-    auto fk = db.prepare("PRAGMA foreign_key_check", "checking foreign keys after upgrade");
-    if (fk.step())
-      sb::fail(db.path(), ": upgrading schema from version ", found, ": table ", fk.str(0),
-               " has rows that reference missing ", fk.str(2), " rows");
-  }, /*durable=*/true);
+  db.write(
+      found == 0 ? "creating schema" : "upgrading schema",
+      [&] {
+        found = read_version(db);
+        if (found == kCurrentVersion) return;
+        if (found > kCurrentVersion) refuse_newer(db, found);
+        if (found == 0) {
+          db.exec(current_sql(), "creating schema");
+          record_version(db, kCurrentVersion);
+          return;
+        }
+        for (int v = found; v < kCurrentVersion; ++v) {
+          const char* sql = migration_sql(v);
+          if (!sql) sb::fail(db.path(), ": no migration from schema version ", v);
+          db.exec(sql, sb::cat("upgrading schema from version ", v, " to ", v + 1));
+          if (v == 2) fill_legacy_uuids(db);
+          record_version(db, v + 1);
+        }
+        auto fk = db.prepare("PRAGMA foreign_key_check", "checking foreign keys after upgrade");
+        if (fk.step())
+          sb::fail(db.path(), ": upgrading schema from version ", found, ": table ", fk.str(0), " has rows that reference missing ",
+                   fk.str(2), " rows");
+      },
+      /*durable=*/true);
   return found;
 }
 

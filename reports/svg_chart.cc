@@ -68,7 +68,6 @@ constexpr const char* kFont = "font-family=\"DejaVu Sans, Liberation Sans, Arial
 
 }  // namespace
 
-
 std::string fmt(double v, int sig) {
   if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
@@ -99,19 +98,17 @@ std::string fmt_exact(double v) {
 }
 
 const char* color(int style) {
-  static const char* kColors[] = {"#0072B2", "#E69F00", "#009E73", "#D55E00",
-                                  "#CC79A7", "#56B4E9", "#000000", "#F0E442"};
+  static const char* kColors[] = {"#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442"};
   return kColors[((style % 8) + 8) % 8];
 }
 
 Shape shape(int style) {
-  static const Shape kShapes[] = {Shape::Circle, Shape::Square,  Shape::Triangle, Shape::Diamond,
-                                  Shape::TriangleDown, Shape::Plus, Shape::Star};
+  static const Shape kShapes[] = {Shape::Circle,       Shape::Square, Shape::Triangle, Shape::Diamond,
+                                  Shape::TriangleDown, Shape::Plus,   Shape::Star};
   return kShapes[((style % 7) + 7) % 7];
 }
 
-std::string marker(int style, double x, double y, double r, const std::string& extra, const std::string& stroke,
-                   double stroke_width) {
+std::string marker(int style, double x, double y, double r, const std::string& extra, const std::string& stroke, double stroke_width) {
   const std::string paint = std::string("fill=\"") + color(style) + "\"";
   std::string body;
   auto poly = [&](const std::vector<std::pair<double, double>>& pts) {
@@ -125,8 +122,7 @@ std::string marker(int style, double x, double y, double r, const std::string& e
       break;
     case Shape::Square: {
       const double h = r * 0.88;
-      body = "<rect x=\"" + num(x - h) + "\" y=\"" + num(y - h) + "\" width=\"" + num(2 * h) + "\" height=\"" +
-             num(2 * h) + "\" " + paint;
+      body = "<rect x=\"" + num(x - h) + "\" y=\"" + num(y - h) + "\" width=\"" + num(2 * h) + "\" height=\"" + num(2 * h) + "\" " + paint;
       break;
     }
     case Shape::Triangle:
@@ -154,7 +150,8 @@ std::string marker(int style, double x, double y, double r, const std::string& e
       break;
     }
   }
-  return body + " stroke=\"" + text::xml_escape(stroke) + "\" stroke-width=\"" + num(stroke_width) + "\"" + (extra.empty() ? "" : " " + extra) + "/>";
+  return body + " stroke=\"" + text::xml_escape(stroke) + "\" stroke-width=\"" + num(stroke_width) + "\"" +
+         (extra.empty() ? "" : " " + extra) + "/>";
 }
 
 std::vector<double> nice_ticks(double lo, double hi, int target) {
@@ -249,8 +246,7 @@ AxisLayout layout_axis(const Axis& a, std::vector<double> vals, double r0, doubl
     for (size_t i = 0; i < a.categories.size(); ++i) L.ticks.push_back(double(i));
     return L;
   }
-  vals.erase(std::remove_if(vals.begin(), vals.end(), [&](double v) { return !std::isfinite(v) || (a.log && v <= 0); }),
-             vals.end());
+  vals.erase(std::remove_if(vals.begin(), vals.end(), [&](double v) { return !std::isfinite(v) || (a.log && v <= 0); }), vals.end());
   if (a.log) {
     L.scale.log = true;
     double lo = vals.empty() ? 1 : *std::min_element(vals.begin(), vals.end());
@@ -294,7 +290,8 @@ std::string tick_label(double v, const std::vector<double>& ticks, bool log) {
   for (size_t i = 1; i < ticks.size(); ++i) step = std::max(step, std::fabs(ticks[i] - ticks[i - 1]));
   if (step <= 0) return fmt(v, 4);
   // enough digits to tell neighbouring ticks apart
-  const int dec = std::max(0, int(std::ceil(-std::log10(step) - 1e-9)) + (std::fabs(step / std::pow(10.0, std::floor(std::log10(step))) - 2.5) < 1e-6 ? 1 : 0));
+  const int dec = std::max(
+      0, int(std::ceil(-std::log10(step) - 1e-9)) + (std::fabs(step / std::pow(10.0, std::floor(std::log10(step))) - 2.5) < 1e-6 ? 1 : 0));
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", std::min(dec, 12), v);
   std::string s = buf;
@@ -338,11 +335,12 @@ std::vector<LegendEntry> make_legend_entries(const Chart& c) {
                                             "\" stroke=\"" + text::xml_escape(p.stroke) + "\" stroke-width=\"2\"" +
                                             (p.dash.empty() ? "" : " stroke-dasharray=\"" + text::xml_escape(p.dash) + "\"") + "/>"});
     if (!emphasis_legend.empty())
-      legend_entries.push_back({emphasis_legend,
-                                "<circle cx=\"12\" cy=\"7\" r=\"5\" fill=\"#BBBBBB\" stroke=\"#000000\" stroke-width=\"2.2\"/>"});
+      legend_entries.push_back(
+          {emphasis_legend, "<circle cx=\"12\" cy=\"7\" r=\"5\" fill=\"#BBBBBB\" stroke=\"#000000\" stroke-width=\"2.2\"/>"});
     if (!flag_legend.empty())
-      legend_entries.push_back({flag_legend, "<circle cx=\"12\" cy=\"7\" r=\"6\" fill=\"none\" stroke=\"#000000\" stroke-width=\"2\" "
-                                             "stroke-dasharray=\"3 2\"/>"});
+      legend_entries.push_back({flag_legend,
+                                "<circle cx=\"12\" cy=\"7\" r=\"6\" fill=\"none\" stroke=\"#000000\" stroke-width=\"2\" "
+                                "stroke-dasharray=\"3 2\"/>"});
   }
   return legend_entries;
 }
@@ -408,8 +406,7 @@ Frame layout_frame(const Chart& c, const std::vector<LegendEntry>& legend_entrie
   Axis xa = x, ya = y;
   if (hbars && x.categories.empty() && !x.log) xa.include_zero = true;
   const AxisLayout XL = layout_axis(xa, xs, px_left, px_right);
-  const AxisLayout YL = layout_axis(ya, ys, ya.categories.empty() ? px_bottom : px_top,
-                                    ya.categories.empty() ? px_top : px_bottom);
+  const AxisLayout YL = layout_axis(ya, ys, ya.categories.empty() ? px_bottom : px_top, ya.categories.empty() ? px_top : px_bottom);
 
   return {height, px_left, px_right, px_top, px_bottom, rotate_x, x_every, XL, YL};
 }
@@ -452,8 +449,8 @@ void draw_axes(std::string& o, const Chart& c, const Frame& f) {
          "\" stroke=\"#555555\"/>\n";
     const std::string label = YL.categorical ? truncate(y.categories[i], kCatChars) : tick_label(t, YL.ticks, Y.log);
     o += "<text class=\"tick\" x=\"" + num(px_left - 8) + "\" y=\"" + num(py + 4) + "\" text-anchor=\"end\" fill=\"#333333\">" +
-         text::xml_escape(label) + (YL.categorical && label != y.categories[i] ? "<title>" + text::xml_escape(y.categories[i]) + "</title>" : "") +
-         "</text>\n";
+         text::xml_escape(label) +
+         (YL.categorical && label != y.categories[i] ? "<title>" + text::xml_escape(y.categories[i]) + "</title>" : "") + "</text>\n";
   }
   o += "</g>\n";
   o += "<text class=\"axis-title x-title\" x=\"" + num((px_left + px_right) / 2) + "\" y=\"" + num(height - 12) +
@@ -532,19 +529,20 @@ void draw_series(std::string& o, const Chart& c, const Frame& f, std::vector<Lab
         const double base = X.log ? X.d0 : std::clamp(0.0, X.d0, X.d1);
         const double x0 = X(base), x1 = X(p.x);
         attrs += " data-px=\"" + num(x1) + "\" data-py=\"" + num(cy) + "\"";
-        o += "<rect " + attrs + " x=\"" + num(std::min(x0, x1)) + "\" y=\"" + num(cy - h / 2) + "\" width=\"" +
-             num(std::fabs(x1 - x0)) + "\" height=\"" + num(h) + "\" fill=\"" + col + "\" fill-opacity=\"0.85\" stroke=\"#222222\" stroke-width=\"" +
+        o += "<rect " + attrs + " x=\"" + num(std::min(x0, x1)) + "\" y=\"" + num(cy - h / 2) + "\" width=\"" + num(std::fabs(x1 - x0)) +
+             "\" height=\"" + num(h) + "\" fill=\"" + col + "\" fill-opacity=\"0.85\" stroke=\"#222222\" stroke-width=\"" +
              (p.emphasis ? "2.2" : "0.8") + "\"/>";
         double end = x1;
         if (p.lo && p.hi && drawable(*p.lo, x) && drawable(*p.hi, x)) {
           const double a = X(*p.lo), b = X(*p.hi), c = h * 0.35;
           o += "<path class=\"whisker\" d=\"M" + num(a) + "," + num(cy) + " H" + num(b) + " M" + num(a) + "," + num(cy - c) + " V" +
-               num(cy + c) + " M" + num(b) + "," + num(cy - c) + " V" + num(cy + c) + "\" stroke=\"#111111\" stroke-width=\"1.4\" fill=\"none\"/>";
+               num(cy + c) + " M" + num(b) + "," + num(cy - c) + " V" + num(cy + c) +
+               "\" stroke=\"#111111\" stroke-width=\"1.4\" fill=\"none\"/>";
           end = std::max(end, b);
         }
         if (!p.label.empty())
-          o += "<text class=\"bar-label\" x=\"" + num(end + 5) + "\" y=\"" + num(cy + 4) + "\" fill=\"#111111\">" + text::xml_escape(p.label) +
-               "</text>";
+          o += "<text class=\"bar-label\" x=\"" + num(end + 5) + "\" y=\"" + num(cy + 4) + "\" fill=\"#111111\">" +
+               text::xml_escape(p.label) + "</text>";
       } else {
         const double cx = X(p.x), cy = Y(p.y), r = 5.5;
         attrs += " data-px=\"" + num(cx) + "\" data-py=\"" + num(cy) + "\"";
@@ -556,8 +554,7 @@ void draw_series(std::string& o, const Chart& c, const Frame& f, std::vector<Lab
         }
         if (p.emphasis) attrs += " data-emphasis=\"1\"";
         o += marker(s.style, cx, cy, r, attrs);
-        if (p.emphasis)
-          o += marker(s.style, cx, cy, r, "class=\"outline\" fill-opacity=\"0\"", "#000000", 2.2);
+        if (p.emphasis) o += marker(s.style, cx, cy, r, "class=\"outline\" fill-opacity=\"0\"", "#000000", 2.2);
         if (p.flagged)
           o += "<circle class=\"flag\" cx=\"" + num(cx) + "\" cy=\"" + num(cy) + "\" r=\"" + num(r + 5) +
                "\" fill=\"none\" stroke=\"#000000\" stroke-width=\"2\" stroke-dasharray=\"3 2\"/>";
@@ -582,9 +579,8 @@ void place_labels(std::string& o, const Frame& f, const std::vector<LabelReq>& l
         double x, y;  // text anchor point (start anchor, baseline)
       };
       const double d = L.r + 4;
-      const Cand cands[] = {{L.x + d, L.y + 4},          {L.x - d - w, L.y + 4},     {L.x - w / 2, L.y - d - 2},
-                            {L.x - w / 2, L.y + d + 11}, {L.x + d, L.y - d},         {L.x + d, L.y + d + 8},
-                            {L.x - d - w, L.y - d},      {L.x - d - w, L.y + d + 8}};
+      const Cand cands[] = {{L.x + d, L.y + 4}, {L.x - d - w, L.y + 4}, {L.x - w / 2, L.y - d - 2}, {L.x - w / 2, L.y + d + 11},
+                            {L.x + d, L.y - d}, {L.x + d, L.y + d + 8}, {L.x - d - w, L.y - d},     {L.x - d - w, L.y + d + 8}};
       double best = std::numeric_limits<double>::infinity();
       Rect best_r{};
       Cand best_c{};
@@ -597,8 +593,10 @@ void place_labels(std::string& o, const Frame& f, const std::vector<LabelReq>& l
         if (cost == 0) break;
       }
       taken.push_back(best_r);
-      o += "<text class=\"point-label\" x=\"" + num(best_c.x) + "\" y=\"" + num(best_c.y) + "\" fill=\"#111111\" stroke=\"#ffffff\" "
-           "stroke-width=\"3\" paint-order=\"stroke\"" + (L.bold ? " font-weight=\"bold\"" : "") + ">" + text::xml_escape(L.text) + "</text>\n";
+      o += "<text class=\"point-label\" x=\"" + num(best_c.x) + "\" y=\"" + num(best_c.y) +
+           "\" fill=\"#111111\" stroke=\"#ffffff\" "
+           "stroke-width=\"3\" paint-order=\"stroke\"" +
+           (L.bold ? " font-weight=\"bold\"" : "") + ">" + text::xml_escape(L.text) + "</text>\n";
     }
     o += "</g>\n";
   }
@@ -613,8 +611,9 @@ void draw_legend(std::string& o, const Frame& f, const std::vector<LegendEntry>&
       const double ly = px_top + 18.0 * double(i);
       const auto& e = legend_entries[i];
       const std::string shown = truncate(e.name, kLegendChars);
-      o += "<g class=\"legend-entry\" transform=\"translate(" + num(lx) + " " + num(ly) + ")\">" + e.swatch + "<text x=\"30\" y=\"11\" fill=\"#111111\">" +
-           text::xml_escape(shown) + (shown != e.name ? "<title>" + text::xml_escape(e.name) + "</title>" : "") + "</text></g>\n";
+      o += "<g class=\"legend-entry\" transform=\"translate(" + num(lx) + " " + num(ly) + ")\">" + e.swatch +
+           "<text x=\"30\" y=\"11\" fill=\"#111111\">" + text::xml_escape(shown) +
+           (shown != e.name ? "<title>" + text::xml_escape(e.name) + "</title>" : "") + "</text></g>\n";
     }
     o += "</g>\n";
   }
@@ -644,9 +643,9 @@ std::string Chart::render() const {
        text::xml_escape(title_) + "</text>\n";
 
   o += "<g class=\"plot\" data-x-min=\"" + fmt_exact(X.d0) + "\" data-x-max=\"" + fmt_exact(X.d1) + "\" data-x-log=\"" +
-       (X.log ? "1" : "0") + "\" data-px-left=\"" + num(X.r0) + "\" data-px-right=\"" + num(X.r1) + "\" data-y-min=\"" +
-       fmt_exact(Y.d0) + "\" data-y-max=\"" + fmt_exact(Y.d1) + "\" data-y-log=\"" + (Y.log ? "1" : "0") +
-       "\" data-py-bottom=\"" + num(Y.r0) + "\" data-py-top=\"" + num(Y.r1) + "\">\n";
+       (X.log ? "1" : "0") + "\" data-px-left=\"" + num(X.r0) + "\" data-px-right=\"" + num(X.r1) + "\" data-y-min=\"" + fmt_exact(Y.d0) +
+       "\" data-y-max=\"" + fmt_exact(Y.d1) + "\" data-y-log=\"" + (Y.log ? "1" : "0") + "\" data-py-bottom=\"" + num(Y.r0) +
+       "\" data-py-top=\"" + num(Y.r1) + "\">\n";
   o += "<rect class=\"plot-area\" x=\"" + num(px_left) + "\" y=\"" + num(px_top) + "\" width=\"" + num(px_right - px_left) +
        "\" height=\"" + num(px_bottom - px_top) + "\" fill=\"#fcfcfc\" stroke=\"#bbbbbb\"/>\n";
 

@@ -41,8 +41,8 @@ Shape shape(int style);
 // A marker of `style` centred at (x, y) with radius r, as one SVG element (with `extra`
 // attributes appended inside the tag, which must already be escaped and must not repeat fill,
 // stroke or stroke-width), outlined with `stroke` at `stroke_width`.
-std::string marker(int style, double x, double y, double r, const std::string& extra = "",
-                   const std::string& stroke = "#222222", double stroke_width = 0.8);
+std::string marker(int style, double x, double y, double r, const std::string& extra = "", const std::string& stroke = "#222222",
+                   double stroke_width = 0.8);
 
 // "Nice" ticks (steps of 1, 2, 2.5 or 5 times a power of ten) covering [lo, hi] with about
 // `target` ticks; the first tick is <= lo and the last >= hi.
@@ -69,20 +69,20 @@ struct Axis {
 };
 
 struct Point {
-  double x = 0, y = 0;                  // categorical axes take the category index
-  std::optional<double> lo, hi;         // interval on the value axis (y; x for horizontal bars)
-  std::string label;                    // drawn beside the mark ("" = none)
-  std::string tooltip;                  // <title> of the mark (hover text)
+  double x = 0, y = 0;                                    // categorical axes take the category index
+  std::optional<double> lo, hi;                           // interval on the value axis (y; x for horizontal bars)
+  std::string label;                                      // drawn beside the mark ("" = none)
+  std::string tooltip;                                    // <title> of the mark (hover text)
   std::vector<std::pair<std::string, std::string>> data;  // extra data-* attributes (name without "data-")
-  bool emphasis = false;                // drawn with a heavy outline (e.g. on the Pareto frontier)
-  bool flagged = false;                 // drawn with the flag ring (e.g. a regression)
+  bool emphasis = false;                                  // drawn with a heavy outline (e.g. on the Pareto frontier)
+  bool flagged = false;                                   // drawn with the flag ring (e.g. a regression)
 };
 
 enum class SeriesKind { Points, LinesPoints, HBars };
 
 struct Series {
-  std::string name;                     // legend text
-  int style = 0;                        // color(style), shape(style)
+  std::string name;  // legend text
+  int style = 0;     // color(style), shape(style)
   SeriesKind kind = SeriesKind::Points;
   std::vector<Point> points;
 };
@@ -91,10 +91,10 @@ struct Series {
 struct Path {
   std::string name;
   std::vector<std::pair<double, double>> points;
-  bool step = false;   // draw as a staircase (horizontal then vertical), as a Pareto frontier is
+  bool step = false;  // draw as a staircase (horizontal then vertical), as a Pareto frontier is
   std::string css_class = "frontier";
   std::string stroke = "#444444";
-  std::string dash = "6 3";   // stroke-dasharray ("" = solid)
+  std::string dash = "6 3";  // stroke-dasharray ("" = solid)
 };
 
 class Chart {
@@ -105,8 +105,8 @@ class Chart {
   Axis x, y;
   std::vector<Series> series;
   std::vector<Path> paths;
-  std::string description;   // <desc> (read by screen readers)
-  std::string flag_legend;   // legend text for flagged points ("" = no entry)
+  std::string description;      // <desc> (read by screen readers)
+  std::string flag_legend;      // legend text for flagged points ("" = no entry)
   std::string emphasis_legend;  // legend text for emphasised points ("" = no entry)
   bool legend = true;
 

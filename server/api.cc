@@ -41,14 +41,13 @@ double number(const json& b, const char* k, double def, double lo, double hi) {
 int64_t integer(const json& b, const char* k, int64_t def, int64_t lo, int64_t hi) {
   if (!present(b, k)) return def;
   const json& v = b.at(k);
-  if (!v.is_number_integer() && !(v.is_number_float() && std::floor(v.get<double>()) == v.get<double>() &&
-                                  std::fabs(v.get<double>()) < 9e15))
+  if (!v.is_number_integer() &&
+      !(v.is_number_float() && std::floor(v.get<double>()) == v.get<double>() && std::fabs(v.get<double>()) < 9e15))
     bad(k, std::string("'") + k + "' must be an integer");
   if (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(std::numeric_limits<int64_t>::max()))
     bad(k, std::string("'") + k + "' must be between " + std::to_string(lo) + " and " + std::to_string(hi));
   const int64_t x = v.is_number_float() ? int64_t(v.get<double>()) : v.get<int64_t>();
-  if (x < lo || x > hi)
-    bad(k, std::string("'") + k + "' must be between " + std::to_string(lo) + " and " + std::to_string(hi));
+  if (x < lo || x > hi) bad(k, std::string("'") + k + "' must be between " + std::to_string(lo) + " and " + std::to_string(hi));
   return x;
 }
 
@@ -62,7 +61,8 @@ std::vector<std::string> stops(const json& b) {
   std::vector<std::string> out;
   if (!present(b, "stop")) return out;
   const json& v = b.at("stop");
-  if (v.is_string()) out.push_back(v.get<std::string>());
+  if (v.is_string())
+    out.push_back(v.get<std::string>());
   else if (v.is_array()) {
     if (v.size() > size_t(kMaxStops)) bad("stop", "'stop' may hold at most " + std::to_string(kMaxStops) + " strings");
     for (const auto& s : v) {
@@ -96,9 +96,8 @@ void common(const json& b, ParsedRequest& r, SeqSpec& base) {
   base.sampling.repeat_penalty = float(number(b, "repetition_penalty", 1.0, 0.01, 100.0));
   for (const char* k : {"presence_penalty", "frequency_penalty"}) number(b, k, 0.0, -2.0, 2.0);
   const bool seeded = present(b, "seed");
-  base.sampling.seed = seeded ? uint64_t(integer(b, "seed", 0, std::numeric_limits<int64_t>::min(),
-                                                 std::numeric_limits<int64_t>::max()))
-                              : fresh_seed();
+  base.sampling.seed =
+      seeded ? uint64_t(integer(b, "seed", 0, std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max())) : fresh_seed();
   base.stop = stops(b);
   base.ignore_eos = boolean(b, "ignore_eos", false);
   r.n = int(integer(b, "n", 1, 1, kMaxChoices));
@@ -113,8 +112,7 @@ void common(const json& b, ParsedRequest& r, SeqSpec& base) {
 void check_prompt(const std::vector<int32_t>& ids, const Tokenizer& tok, int64_t n_ctx, const char* param) {
   if (ids.empty()) bad(param, "the prompt has no tokens");
   if (int64_t(ids.size()) > n_ctx)
-    bad(param, "the prompt has " + std::to_string(ids.size()) + " tokens, more than the context of " +
-                   std::to_string(n_ctx) + " tokens");
+    bad(param, "the prompt has " + std::to_string(ids.size()) + " tokens, more than the context of " + std::to_string(n_ctx) + " tokens");
   for (int32_t id : ids)
     if (id < 0 || id >= tok.n_vocab())
       bad(param, "token id " + std::to_string(id) + " is out of range [0, " + std::to_string(tok.n_vocab()) + ")");
@@ -145,8 +143,10 @@ ParsedRequest parse_completion(const json& b, const Tokenizer& tok, int64_t n_ct
   r.echo = boolean(b, "echo", false);
   if (present(b, "logprobs")) {
     const json& v = b.at("logprobs");
-    if (v.is_boolean()) base.logprobs = v.get<bool>() ? 0 : -1;  // tolerated: true = chosen token only
-    else base.logprobs = int(integer(b, "logprobs", -1, 0, kMaxLogprobs));
+    if (v.is_boolean())
+      base.logprobs = v.get<bool>() ? 0 : -1;  // tolerated: true = chosen token only
+    else
+      base.logprobs = int(integer(b, "logprobs", -1, 0, kMaxLogprobs));
   }
   base.prompt_logprobs = r.echo && base.logprobs >= 0;
   if (!present(b, "prompt")) bad("prompt", "'prompt' is required");
@@ -174,14 +174,19 @@ ParsedRequest parse_completion(const json& b, const Tokenizer& tok, int64_t n_ct
     prompts.push_back(from_ids(a));
     r.prompt_texts.push_back(tok.decode(prompts.back()));
   };
-  if (p.is_string()) add_text(p);
-  else if (p.is_array() && !p.empty() && p[0].is_number()) add_ids(p);
+  if (p.is_string())
+    add_text(p);
+  else if (p.is_array() && !p.empty() && p[0].is_number())
+    add_ids(p);
   else if (p.is_array() && !p.empty()) {
     if (int64_t(p.size()) > kMaxChoices) bad("prompt", "at most " + std::to_string(kMaxChoices) + " prompts per request");
     for (const auto& e : p) {
-      if (e.is_string()) add_text(e);
-      else if (e.is_array()) add_ids(e);
-      else bad("prompt", "'prompt' must be a string, an array of token ids or an array of those");
+      if (e.is_string())
+        add_text(e);
+      else if (e.is_array())
+        add_ids(e);
+      else
+        bad("prompt", "'prompt' must be a string, an array of token ids or an array of those");
     }
   } else {
     bad("prompt", "'prompt' must be a non-empty string, an array of token ids or an array of those");
@@ -201,11 +206,11 @@ ParsedRequest parse_chat(const json& b, const Tokenizer& tok, int64_t n_ctx, con
     bad("messages", "'messages' must be a non-empty array");
   std::vector<std::pair<std::string, std::string>> msgs;
   for (const auto& m : b.at("messages")) {
-    if (!m.is_object() || !m.contains("role") || !m.at("role").is_string())
-      bad("messages", "every message needs a string 'role'");
+    if (!m.is_object() || !m.contains("role") || !m.at("role").is_string()) bad("messages", "every message needs a string 'role'");
     std::string content;
     const json c = m.value("content", json(nullptr));
-    if (c.is_string()) content = c.get<std::string>();
+    if (c.is_string())
+      content = c.get<std::string>();
     else if (c.is_array()) {
       for (const auto& part : c) {
         if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") || !part.at("text").is_string())
@@ -231,8 +236,7 @@ ParsedRequest parse_chat(const json& b, const Tokenizer& tok, int64_t n_ctx, con
   return r;
 }
 
-ResponseBuilder::ResponseBuilder(const ParsedRequest& req, const Tokenizer& tok, std::string id, std::string model,
-                                 int64_t created)
+ResponseBuilder::ResponseBuilder(const ParsedRequest& req, const Tokenizer& tok, std::string id, std::string model, int64_t created)
     : req_(req), tok_(tok), id_(std::move(id)), model_(std::move(model)), created_(created), choices_(req.seqs.size()) {
   if (req_.echo)
     for (size_t i = 0; i < choices_.size(); ++i) choices_[i].text = req_.prompt_texts[i / size_t(req_.n)];
@@ -269,8 +273,7 @@ json ResponseBuilder::lp_json(const Choice& c, size_t from) const {
 }
 
 json ResponseBuilder::chunk_base() const {
-  return {{"id", id_}, {"object", req_.chat ? "chat.completion.chunk" : "text_completion"}, {"created", created_},
-          {"model", model_}};
+  return {{"id", id_}, {"object", req_.chat ? "chat.completion.chunk" : "text_completion"}, {"created", created_}, {"model", model_}};
 }
 
 std::vector<json> ResponseBuilder::add(const Event& ev) {
@@ -288,8 +291,10 @@ std::vector<json> ResponseBuilder::add(const Event& ev) {
     for (size_t i = 0; i < p.size(); ++i) {
       const std::string piece = tok_.token_to_piece(p[i]);
       const int64_t off = std::max<int64_t>(0, cum - (drop && int(i) > first_nonempty ? 1 : 0));
-      if (i == 0) add_token_lp(c, TokenLogprob{p[0], 0, {}}, true, off);
-      else add_token_lp(c, ev.prompt_lp[i - 1], false, off);
+      if (i == 0)
+        add_token_lp(c, TokenLogprob{p[0], 0, {}}, true, off);
+      else
+        add_token_lp(c, ev.prompt_lp[i - 1], false, off);
       if (first_nonempty < 0 && !piece.empty()) {
         first_nonempty = int(i);
         drop = tok_.add_space_prefix() && piece[0] == ' ';
@@ -332,13 +337,15 @@ std::vector<json> ResponseBuilder::add(const Event& ev) {
   if (req_.chat) {
     if (!c.started) {
       json first = chunk_base();
-      first["choices"] = json::array({{{"index", ev.seq}, {"delta", {{"role", "assistant"}, {"content", ""}}},
-                                       {"logprobs", nullptr}, {"finish_reason", nullptr}}});
+      first["choices"] = json::array(
+          {{{"index", ev.seq}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}}});
       out.push_back(first);
     }
     choice["delta"] = delta.empty() ? json::object() : json{{"content", delta}};
-    if (spec.logprobs >= 0 && ev.token >= 0) choice["logprobs"] = {{"content", json::array({c.chat_logprobs.back()})}};
-    else choice["logprobs"] = nullptr;
+    if (spec.logprobs >= 0 && ev.token >= 0)
+      choice["logprobs"] = {{"content", json::array({c.chat_logprobs.back()})}};
+    else
+      choice["logprobs"] = nullptr;
   } else {
     choice["text"] = delta;
     choice["logprobs"] = spec.logprobs >= 0 && c.tokens.size() > lp_from ? lp_json(c, lp_from) : json(nullptr);
@@ -364,8 +371,7 @@ json ResponseBuilder::usage_chunk() const {
 }
 
 json ResponseBuilder::final_response() const {
-  json o = {{"id", id_}, {"object", req_.chat ? "chat.completion" : "text_completion"}, {"created", created_},
-            {"model", model_}};
+  json o = {{"id", id_}, {"object", req_.chat ? "chat.completion" : "text_completion"}, {"created", created_}, {"model", model_}};
   json arr = json::array();
   for (size_t i = 0; i < choices_.size(); ++i) {
     const Choice& c = choices_[i];

@@ -40,7 +40,7 @@ struct ApiError {
   std::string message;
   std::string param;  // "" -> null
   std::string type = "invalid_request_error";
-  std::string code;   // "" -> null
+  std::string code;  // "" -> null
   nlohmann::json body() const;
 };
 

@@ -57,19 +57,16 @@ class HttplibSink : public StreamSink {
 
 }  // namespace
 
-void run_server(Scheduler& sched, const Tokenizer& tok, ChatTemplate* chat, const std::string& chat_unavailable,
-                Metrics& metrics, const ServerOptions& opt) {
-  if (!is_loopback(opt.host) && opt.api_key.empty())
-    fail("serve: binding to ", opt.host, " (not a loopback address) needs --api-key-file");
+void run_server(Scheduler& sched, const Tokenizer& tok, ChatTemplate* chat, const std::string& chat_unavailable, Metrics& metrics,
+                const ServerOptions& opt) {
+  if (!is_loopback(opt.host) && opt.api_key.empty()) fail("serve: binding to ", opt.host, " (not a loopback address) needs --api-key-file");
   httplib::Server svr;
   const int n_threads = std::max(2, opt.http_threads);
   svr.new_task_queue = [n_threads] { return new httplib::ThreadPool(size_t(n_threads)); };
   svr.set_payload_max_length(opt.max_body);
   Router router(sched, tok, chat, chat_unavailable, metrics, opt);
 
-  svr.set_logger([&](const httplib::Request& req, const httplib::Response& res) {
-    metrics.request(route_label(req.path), res.status);
-  });
+  svr.set_logger([&](const httplib::Request& req, const httplib::Response& res) { metrics.request(route_label(req.path), res.status); });
   svr.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (!res.body.empty()) return;
     send(res, error_response(res.status));

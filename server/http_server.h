@@ -38,11 +38,11 @@ namespace sb::serve {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  int port = 8080;              // 0: an ephemeral port
-  std::string api_key;          // empty: no authentication (loopback only)
-  std::string model_name;       // the id /v1/models lists and responses carry
+  int port = 8080;         // 0: an ephemeral port
+  std::string api_key;     // empty: no authentication (loopback only)
+  std::string model_name;  // the id /v1/models lists and responses carry
   size_t max_body = size_t(8) << 20;
-  int http_threads = 64;        // handler threads (each open request holds one)
+  int http_threads = 64;  // handler threads (each open request holds one)
   // Called once the socket is bound, with the port (the caller prints the listening line).
   std::function<void(int port)> on_listening;
 };
@@ -54,7 +54,7 @@ bool keys_equal(const std::string& a, const std::string& b);
 
 // Serves until SIGTERM/SIGINT, then drains. `chat` may be null (chat requests then fail with
 // 400 and `chat_unavailable` as the message). Throws sb::Error when it cannot bind.
-void run_server(Scheduler& sched, const Tokenizer& tok, ChatTemplate* chat, const std::string& chat_unavailable,
-                Metrics& metrics, const ServerOptions& opt);
+void run_server(Scheduler& sched, const Tokenizer& tok, ChatTemplate* chat, const std::string& chat_unavailable, Metrics& metrics,
+                const ServerOptions& opt);
 
 }  // namespace sb::serve

@@ -74,8 +74,7 @@ std::string Metrics::render() const {
   o += "# HELP sparkbench_requests_total HTTP requests answered, by endpoint and status\n";
   o += "# TYPE sparkbench_requests_total counter\n";
   for (const auto& [k, v] : requests_)
-    o += "sparkbench_requests_total{endpoint=\"" + k.first + "\",status=\"" + std::to_string(k.second) + "\"} " +
-         std::to_string(v) + "\n";
+    o += "sparkbench_requests_total{endpoint=\"" + k.first + "\",status=\"" + std::to_string(k.second) + "\"} " + std::to_string(v) + "\n";
   o += "# HELP sparkbench_prompt_tokens_total Prompt tokens processed\n# TYPE sparkbench_prompt_tokens_total counter\n";
   o += "sparkbench_prompt_tokens_total " + std::to_string(prompt_tokens_) + "\n";
   o += "# HELP sparkbench_generation_tokens_total Tokens generated\n# TYPE sparkbench_generation_tokens_total counter\n";

@@ -44,7 +44,9 @@ HttpResponse json_response(const json& j) {
 // One completion request on its way through the scheduler.
 struct Exchange {
   Exchange(ParsedRequest r, const Tokenizer& tok, std::string id, const std::string& model, std::atomic<int>& inflight)
-      : req(std::move(r)), job(std::make_shared<Job>(req.seqs)), rb(req, tok, std::move(id), model, int64_t(std::time(nullptr))),
+      : req(std::move(r)),
+        job(std::make_shared<Job>(req.seqs)),
+        rb(req, tok, std::move(id), model, int64_t(std::time(nullptr))),
         inflight_(inflight) {
     ++inflight_;
   }
@@ -123,8 +125,7 @@ bool Router::authorized(const HttpRequest& req, HttpResponse& res) const {
   const std::string prefix = "Bearer ";
   const std::string given = h.compare(0, prefix.size(), prefix) == 0 ? h.substr(prefix.size()) : std::string();
   if (keys_equal(given, opt_.api_key)) return true;
-  res = error_response(error(401, "missing or wrong API key (Authorization: Bearer <key>)", "invalid_request_error",
-                             "invalid_api_key"));
+  res = error_response(error(401, "missing or wrong API key (Authorization: Bearer <key>)", "invalid_request_error", "invalid_api_key"));
   return false;
 }
 
@@ -161,8 +162,7 @@ HttpResponse Router::completion(const HttpRequest& req, bool is_chat) {
     return error_response(error(400, e.what()));
   }
   char idbuf[32];
-  std::snprintf(idbuf, sizeof idbuf, "%s-%llx", is_chat ? "chatcmpl" : "cmpl",
-                static_cast<unsigned long long>(next_id_.fetch_add(1)));
+  std::snprintf(idbuf, sizeof idbuf, "%s-%llx", is_chat ? "chatcmpl" : "cmpl", static_cast<unsigned long long>(next_id_.fetch_add(1)));
   auto ex = std::make_shared<Exchange>(std::move(pr), tok_, idbuf, opt_.model_name, inflight_);
   sched_.submit(ex->job);
   if (!ex->req.stream) {
@@ -205,8 +205,11 @@ HttpResponse Router::handle(const HttpRequest& req) {
   if (!authorized(req, r)) return r;
   if (p == "/v1/models") {
     json m = {{"object", "list"},
-              {"data", json::array({{{"id", opt_.model_name}, {"object", "model"}, {"created", 0},
-                                     {"owned_by", "sparkbench"}, {"max_model_len", sched_.n_ctx()}}})}};
+              {"data", json::array({{{"id", opt_.model_name},
+                                     {"object", "model"},
+                                     {"created", 0},
+                                     {"owned_by", "sparkbench"},
+                                     {"max_model_len", sched_.n_ctx()}}})}};
     return json_response(m);
   }
   r.body = metrics_.render();

@@ -45,7 +45,10 @@ struct Scheduler::Slot {
 };
 
 Scheduler::Scheduler(const Model& model, const Tokenizer& tok, const SchedulerOptions& opt, Metrics& metrics)
-    : model_(model), tok_(tok), metrics_(metrics), chunk_(std::max<int64_t>(1, opt.prefill_chunk)),
+    : model_(model),
+      tok_(tok),
+      metrics_(metrics),
+      chunk_(std::max<int64_t>(1, opt.prefill_chunk)),
       batch_(model, int64_t(std::max(1, opt.parallel)) + std::max<int64_t>(1, opt.prefill_chunk), opt.ctx) {
   for (int i = 0; i < std::max(1, opt.parallel); ++i) {
     slots_.push_back(std::make_unique<Slot>());
@@ -149,8 +152,7 @@ void Scheduler::loop() {
       cv_.wait(l, [&] { return stop_ || !queue_.empty() || running_ > 0; });
       if (stop_) return;
       // drop what was cancelled while waiting
-      queue_.erase(std::remove_if(queue_.begin(), queue_.end(), [](const Pending& p) { return p.job->cancelled(); }),
-                   queue_.end());
+      queue_.erase(std::remove_if(queue_.begin(), queue_.end(), [](const Pending& p) { return p.job->cancelled(); }), queue_.end());
       for (auto& sp : slots_) {
         if (queue_.empty()) break;
         if (sp->busy) continue;
@@ -214,8 +216,10 @@ void Scheduler::step(std::vector<Slot*>& active) {
     const int64_t n = std::min(P - s->prompt_done, budget);
     const bool completes = s->prompt_done + n == P;
     int64_t from = n;
-    if (s->spec->prompt_logprobs) from = 0;
-    else if (completes && s->spec->max_tokens > 0) from = n - 1;
+    if (s->spec->prompt_logprobs)
+      from = 0;
+    else if (completes && s->spec->max_tokens > 0)
+      from = n - 1;
     items.push_back({s->seq.get(), s->spec->prompt.data() + s->prompt_done, n, from});
     owners.push_back(s);
     budget -= n;
@@ -289,8 +293,10 @@ void Scheduler::step(std::vector<Slot*>& active) {
     ev.text = s.text->release(!reason.empty());
     ev.finish = reason;
     std::shared_ptr<Job> job = s.job;
-    if (!reason.empty()) finish(s, reason);  // the slot is free before the client hears of it
-    else s.next = id;
+    if (!reason.empty())
+      finish(s, reason);  // the slot is free before the client hears of it
+    else
+      s.next = id;
     job->push(std::move(ev));
   }
 }

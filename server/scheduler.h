@@ -49,8 +49,8 @@ struct SeqSpec {
   SamplerParams sampling;
   std::vector<std::string> stop;
   bool ignore_eos = false;
-  int logprobs = -1;            // -1: none; N >= 0: chosen token + top N per generated token
-  bool prompt_logprobs = false; // log-probs of prompt tokens 1.. (top `logprobs` when >= 0)
+  int logprobs = -1;             // -1: none; N >= 0: chosen token + top N per generated token
+  bool prompt_logprobs = false;  // log-probs of prompt tokens 1.. (top `logprobs` when >= 0)
 };
 
 struct TokenLogprob {
@@ -60,14 +60,14 @@ struct TokenLogprob {
 };
 
 struct Event {
-  int seq = 0;                        // index into Job::seqs
+  int seq = 0;                          // index into Job::seqs
   std::vector<TokenLogprob> prompt_lp;  // once, first event, when prompt_logprobs
   bool has_prompt_lp = false;
-  int32_t token = -1;                 // -1: no token in this event
-  TokenLogprob lp;                    // when logprobs >= 0 and token >= 0
-  std::string text;                   // newly released text
-  std::string finish;                 // "stop" | "length" at the end of the sequence
-  std::string error;                  // non-empty: the sequence failed
+  int32_t token = -1;  // -1: no token in this event
+  TokenLogprob lp;     // when logprobs >= 0 and token >= 0
+  std::string text;    // newly released text
+  std::string finish;  // "stop" | "length" at the end of the sequence
+  std::string error;   // non-empty: the sequence failed
 };
 
 class Job {
@@ -89,9 +89,9 @@ class Job {
 };
 
 struct SchedulerOptions {
-  int parallel = 4;           // sequences decoding together (slots)
+  int parallel = 4;             // sequences decoding together (slots)
   int64_t prefill_chunk = 128;  // prompt rows per step
-  ContextOptions ctx;         // n_ctx and KV type of every slot
+  ContextOptions ctx;           // n_ctx and KV type of every slot
 };
 
 class Scheduler {

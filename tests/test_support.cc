@@ -87,8 +87,9 @@ double nmse(const std::vector<float>& ref, const std::vector<float>& got) {
 
 bool skip_without_shared() {
   if (!shared_dir().empty()) return false;
-  skip("../shared (models, reference outputs, vocab sets) is not beside the checkout; "
-       "set SPARKBENCH_SHARED or place it there to run this test");
+  skip(
+      "../shared (models, reference outputs, vocab sets) is not beside the checkout; "
+      "set SPARKBENCH_SHARED or place it there to run this test");
   return true;
 }
 
@@ -136,8 +137,7 @@ std::string sparkbench_bin() {
 
 RunResult run_process(const std::vector<std::string>& argv, const std::string& stdin_text) {
   int in_pipe[2], out_pipe[2], err_pipe[2];
-  if (::pipe2(in_pipe, O_CLOEXEC) || ::pipe2(out_pipe, O_CLOEXEC) || ::pipe2(err_pipe, O_CLOEXEC))
-    throw std::runtime_error("pipe failed");
+  if (::pipe2(in_pipe, O_CLOEXEC) || ::pipe2(out_pipe, O_CLOEXEC) || ::pipe2(err_pipe, O_CLOEXEC)) throw std::runtime_error("pipe failed");
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
@@ -168,17 +168,32 @@ RunResult run_process(const std::vector<std::string>& argv, const std::string& s
     struct pollfd fds[3];
     int n = 0;
     int io = -1, ie = -1, ii = -1;
-    if (out_open) { fds[n] = {out_pipe[0], POLLIN, 0}; io = n++; }
-    if (err_open) { fds[n] = {err_pipe[0], POLLIN, 0}; ie = n++; }
-    if (in_fd >= 0) { fds[n] = {in_fd, POLLOUT, 0}; ii = n++; }
+    if (out_open) {
+      fds[n] = {out_pipe[0], POLLIN, 0};
+      io = n++;
+    }
+    if (err_open) {
+      fds[n] = {err_pipe[0], POLLIN, 0};
+      ie = n++;
+    }
+    if (in_fd >= 0) {
+      fds[n] = {in_fd, POLLOUT, 0};
+      ii = n++;
+    }
     if (::poll(fds, nfds_t(n), -1) < 0) continue;
     if (io >= 0 && fds[io].revents) {
       ssize_t k = ::read(out_pipe[0], buf, sizeof buf);
-      if (k <= 0) out_open = false; else r.out.append(buf, size_t(k));
+      if (k <= 0)
+        out_open = false;
+      else
+        r.out.append(buf, size_t(k));
     }
     if (ie >= 0 && fds[ie].revents) {
       ssize_t k = ::read(err_pipe[0], buf, sizeof buf);
-      if (k <= 0) err_open = false; else r.err.append(buf, size_t(k));
+      if (k <= 0)
+        err_open = false;
+      else
+        r.err.append(buf, size_t(k));
     }
     if (ii >= 0 && fds[ii].revents) {
       ssize_t k = ::write(in_fd, stdin_text.data() + written, stdin_text.size() - written);
@@ -194,8 +209,10 @@ RunResult run_process(const std::vector<std::string>& argv, const std::string& s
   ::close(err_pipe[0]);
   int status = 0;
   ::waitpid(pid, &status, 0);
-  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
-  else if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
+  if (WIFEXITED(status))
+    r.exit_code = WEXITSTATUS(status);
+  else if (WIFSIGNALED(status))
+    r.signal = WTERMSIG(status);
   return r;
 }
 

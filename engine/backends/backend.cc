@@ -10,9 +10,12 @@ namespace sb {
 
 const char* dtype_name(DType t) {
   switch (t) {
-    case DType::F32: return "f32";
-    case DType::F16: return "f16";
-    case DType::BF16: return "bf16";
+    case DType::F32:
+      return "f32";
+    case DType::F16:
+      return "f16";
+    case DType::BF16:
+      return "bf16";
   }
   return "?";
 }
@@ -26,8 +29,10 @@ DType dtype_from_name(const std::string& name) {
 
 const char* weight_format_name(WeightFormat f) {
   switch (f) {
-    case WeightFormat::Ggml: return "ggml";
-    case WeightFormat::Int8PerChannel: return "int8 per-channel";
+    case WeightFormat::Ggml:
+      return "ggml";
+    case WeightFormat::Int8PerChannel:
+      return "int8 per-channel";
   }
   return "?";
 }
@@ -40,8 +45,7 @@ Tensor Tensor::rows_view(int64_t r0, int64_t n) const {
 }
 
 Tensor Tensor::reshaped(int64_t rows, int64_t cols) const {
-  if (rows < 0 || cols < 0 || rows * cols != rows_ * cols_)
-    fail("reshaped(", rows, ", ", cols, ") does not match ", rows_, " x ", cols_);
+  if (rows < 0 || cols < 0 || rows * cols != rows_ * cols_) fail("reshaped(", rows, ", ", cols, ") does not match ", rows_, " x ", cols_);
   return Tensor(mem_, offset_, rows, cols, dtype_);
 }
 
@@ -67,8 +71,7 @@ namespace {
 std::string shape(const Tensor& t) { return std::to_string(t.rows()) + " x " + std::to_string(t.cols()); }
 
 void same_shape(const char* op, const char* a, const Tensor& ta, const char* b, const Tensor& tb) {
-  if (ta.rows() != tb.rows() || ta.cols() != tb.cols())
-    fail(op, ": ", a, " is ", shape(ta), " but ", b, " is ", shape(tb));
+  if (ta.rows() != tb.rows() || ta.cols() != tb.cols()) fail(op, ": ", a, " is ", shape(ta), " but ", b, " is ", shape(tb));
 }
 
 }  // namespace
@@ -77,7 +80,8 @@ void Backend::embed(const Weight& table, const int32_t* ids, int64_t n, Tensor& 
   if (n < 0 || x.rows() != n || x.cols() != table.cols())
     fail("embed: ", n, " ids into x of ", shape(x), " from a table of ", table.rows(), " x ", table.cols());
   for (int64_t i = 0; i < n; ++i)
-    if (ids[i] < 0 || ids[i] >= table.rows()) fail("embed: token id ", ids[i], " at ", i, " is outside the table's ", table.rows(), " rows");
+    if (ids[i] < 0 || ids[i] >= table.rows())
+      fail("embed: token id ", ids[i], " at ", i, " is outside the table's ", table.rows(), " rows");
   do_embed(table, ids, n, x);
 }
 
@@ -89,8 +93,7 @@ void Backend::rmsnorm(const Tensor& x, const Tensor& w, float eps, Tensor& out) 
 
 void Backend::matmul(const Tensor& x, const Weight& w, Tensor& y, const Tensor* bias, bool accumulate) {
   if (x.cols() != w.cols()) fail("matmul: x is ", shape(x), " but the weight has ", w.cols(), " inputs");
-  if (y.rows() != x.rows() || y.cols() != w.rows())
-    fail("matmul: y is ", shape(y), " for x of ", shape(x), " and ", w.rows(), " outputs");
+  if (y.rows() != x.rows() || y.cols() != w.rows()) fail("matmul: y is ", shape(y), " for x of ", shape(x), " and ", w.rows(), " outputs");
   if (bias && (bias->rows() != 1 || bias->cols() != w.rows())) fail("matmul: bias is ", shape(*bias), " for ", w.rows(), " outputs");
   do_matmul(x, w, y, bias, accumulate);
 }

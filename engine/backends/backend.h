@@ -54,7 +54,9 @@ class Tensor {
   // Raw pointer for the owning backend's use only.
   void* data() const { return static_cast<char*>(mem_.get()) + offset_; }
   template <class T>
-  T* as() const { return static_cast<T*>(data()); }
+  T* as() const {
+    return static_cast<T*>(data());
+  }
 
   // Used by backends to create tensors over memory they allocated.
   Tensor(std::shared_ptr<void> mem, size_t offset, int64_t rows, int64_t cols, DType dt)
@@ -125,8 +127,7 @@ class KvCache {
   virtual size_t bytes() const = 0;
 
  protected:
-  KvCache(int64_t n_layer, int64_t n_ctx, int64_t kv_dim, DType dt)
-      : n_layer_(n_layer), n_ctx_(n_ctx), kv_dim_(kv_dim), dtype_(dt) {}
+  KvCache(int64_t n_layer, int64_t n_ctx, int64_t kv_dim, DType dt) : n_layer_(n_layer), n_ctx_(n_ctx), kv_dim_(kv_dim), dtype_(dt) {}
   int64_t n_layer_, n_ctx_, kv_dim_;
   DType dtype_;
 };
@@ -137,9 +138,9 @@ class KvCache {
 enum class ComputeType : uint8_t { F32, BF16, Q8 };
 
 struct BackendOptions {
-  int threads = 0;                      // 0 = all hardware threads
+  int threads = 0;  // 0 = all hardware threads
   ComputeType compute = ComputeType::F32;
-  int device = 0;                       // GPU ordinal (cuda)
+  int device = 0;  // GPU ordinal (cuda)
 };
 
 // Attention geometry and the per-architecture variations of rope/attention (llama.cpp's
@@ -263,8 +264,7 @@ class Backend {
   }
   virtual void do_rope(Tensor& x, int64_t n_heads, const AttentionShape& s, int64_t pos0) = 0;
   virtual void do_kv_store(KvCache& cache, int64_t layer, const Tensor& k, const Tensor& v, int64_t pos0) = 0;
-  virtual void do_attention(const Tensor& q, const KvCache& cache, int64_t layer, int64_t pos0, const AttentionShape& s,
-                            Tensor& out) = 0;
+  virtual void do_attention(const Tensor& q, const KvCache& cache, int64_t layer, int64_t pos0, const AttentionShape& s, Tensor& out) = 0;
   virtual void do_swiglu(const Tensor& gate, const Tensor& up, Tensor& out) = 0;
   virtual void do_geglu(const Tensor& gate, const Tensor& up, Tensor& out) = 0;
   virtual void do_add(Tensor& x, const Tensor& y) = 0;

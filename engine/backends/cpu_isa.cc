@@ -31,7 +31,7 @@ CpuFeatures detect() {
   const bool osxsave = (c >> 27) & 1;
   if (!osxsave) return f;
   const uint64_t xcr0 = xgetbv0();
-  const bool os_avx = (xcr0 & 0x6) == 0x6;             // XMM and YMM state
+  const bool os_avx = (xcr0 & 0x6) == 0x6;                 // XMM and YMM state
   const bool os_avx512 = os_avx && (xcr0 & 0xe0) == 0xe0;  // opmask, ZMM_Hi256, Hi16_ZMM
   if (!os_avx) return f;
   f.fma = (c >> 12) & 1;
@@ -66,12 +66,18 @@ const CpuFeatures& cpu_features() {
 
 const char* isa_name(Isa isa) {
   switch (isa) {
-    case Isa::None: return "none";
-    case Isa::Avx2: return "avx2";
-    case Isa::AvxVnni: return "avxvnni";
-    case Isa::Avx512: return "avx512";
-    case Isa::Avx512Vnni: return "avx512vnni";
-    case Isa::Avx512Bf16: return "avx512bf16";
+    case Isa::None:
+      return "none";
+    case Isa::Avx2:
+      return "avx2";
+    case Isa::AvxVnni:
+      return "avxvnni";
+    case Isa::Avx512:
+      return "avx512";
+    case Isa::Avx512Vnni:
+      return "avx512vnni";
+    case Isa::Avx512Bf16:
+      return "avx512bf16";
   }
   return "none";
 }
@@ -81,12 +87,18 @@ bool isa_available(Isa isa) {
   const bool avx2 = f.avx2 && f.fma && f.f16c;
   const bool avx512 = avx2 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq;
   switch (isa) {
-    case Isa::None: return true;
-    case Isa::Avx2: return avx2;
-    case Isa::AvxVnni: return avx2 && f.avxvnni;
-    case Isa::Avx512: return avx512;
-    case Isa::Avx512Vnni: return avx512 && f.avx512vnni;
-    case Isa::Avx512Bf16: return avx512 && f.avx512vnni && f.avx512bf16;
+    case Isa::None:
+      return true;
+    case Isa::Avx2:
+      return avx2;
+    case Isa::AvxVnni:
+      return avx2 && f.avxvnni;
+    case Isa::Avx512:
+      return avx512;
+    case Isa::Avx512Vnni:
+      return avx512 && f.avx512vnni;
+    case Isa::Avx512Bf16:
+      return avx512 && f.avx512vnni && f.avx512bf16;
   }
   return false;
 }
@@ -117,8 +129,7 @@ Isa active_isa() {
     if (!e || !*e) return best_isa();
     const Isa want = parse_isa(e);
     if (!isa_available(want))
-      fail("SPARKBENCH_CPU_ISA=", e, ": this CPU lacks it (has: ", cpu_features_string(), "; best level ", isa_name(best_isa()),
-           ")");
+      fail("SPARKBENCH_CPU_ISA=", e, ": this CPU lacks it (has: ", cpu_features_string(), "; best level ", isa_name(best_isa()), ")");
     return want;
   }();
   return isa;

@@ -31,31 +31,44 @@ Tensor host_tensor(int64_t rows, int64_t cols, DType dt) {
   return Tensor(host_alloc(size_t(rows * cols) * dtype_size(dt)), 0, rows, cols, dt);
 }
 
-HostKvCache::HostKvCache(int64_t n_layer, int64_t n_ctx, int64_t kv_dim, DType dt)
-    : KvCache(n_layer, n_ctx, kv_dim, dt) {
+HostKvCache::HostKvCache(int64_t n_layer, int64_t n_ctx, int64_t kv_dim, DType dt) : KvCache(n_layer, n_ctx, kv_dim, dt) {
   bytes_ = size_t(n_layer) * 2 * size_t(n_ctx) * size_t(kv_dim) * dtype_size(dt);
   mem_ = host_alloc(bytes_);
 }
 
 void to_dtype(DType dt, const float* src, void* dst, int64_t n) {
   switch (dt) {
-    case DType::F32: std::memcpy(dst, src, size_t(n) * 4); return;
-    case DType::F16: quantize_row(GgmlType::F16, src, dst, n); return;
-    case DType::BF16: quantize_row(GgmlType::BF16, src, dst, n); return;
+    case DType::F32:
+      std::memcpy(dst, src, size_t(n) * 4);
+      return;
+    case DType::F16:
+      quantize_row(GgmlType::F16, src, dst, n);
+      return;
+    case DType::BF16:
+      quantize_row(GgmlType::BF16, src, dst, n);
+      return;
   }
 }
 
 void from_dtype(DType dt, const void* src, float* dst, int64_t n) {
   switch (dt) {
-    case DType::F32: std::memcpy(dst, src, size_t(n) * 4); return;
-    case DType::F16: dequantize_row(GgmlType::F16, src, dst, n); return;
-    case DType::BF16: dequantize_row(GgmlType::BF16, src, dst, n); return;
+    case DType::F32:
+      std::memcpy(dst, src, size_t(n) * 4);
+      return;
+    case DType::F16:
+      dequantize_row(GgmlType::F16, src, dst, n);
+      return;
+    case DType::BF16:
+      dequantize_row(GgmlType::BF16, src, dst, n);
+      return;
   }
 }
 
 void round_to_dtype(DType dt, float* x, int64_t n) {
-  if (dt == DType::F16) for (int64_t i = 0; i < n; ++i) x[i] = f16_to_f32(f32_to_f16(x[i]));
-  if (dt == DType::BF16) for (int64_t i = 0; i < n; ++i) x[i] = bf16_to_f32(f32_to_bf16(x[i]));
+  if (dt == DType::F16)
+    for (int64_t i = 0; i < n; ++i) x[i] = f16_to_f32(f32_to_f16(x[i]));
+  if (dt == DType::BF16)
+    for (int64_t i = 0; i < n; ++i) x[i] = bf16_to_f32(f32_to_bf16(x[i]));
 }
 
 float quantize_row_s8(const float* x, int8_t* q, int64_t n) {
@@ -80,10 +93,10 @@ void host_rope(const char* backend, Tensor& x, int64_t n_heads, const AttentionS
   if (ff && s.freq_factors.rows() * s.freq_factors.cols() != half)
     fail(backend, " rope: freq_factors has ", s.freq_factors.rows() * s.freq_factors.cols(), " values, expected ", half);
   const bool interleaved = s.rope_style == RopeStyle::Interleaved;
-  #pragma omp parallel num_threads(threads) if (threads > 1)
+#pragma omp parallel num_threads(threads) if (threads > 1)
   {
     std::vector<float> cs(size_t(2 * half));
-    #pragma omp for schedule(static)
+#pragma omp for schedule(static)
     for (int64_t t = 0; t < x.rows(); ++t) {
       float theta = float(pos0 + t);
       for (int64_t i = 0; i < half; ++i) {

@@ -18,7 +18,7 @@
 namespace sb::compress {
 namespace {
 
-const char* const kLayerMatrices[] = {"attn_q.weight", "attn_k.weight", "attn_v.weight", "attn_output.weight",
+const char* const kLayerMatrices[] = {"attn_q.weight",   "attn_k.weight", "attn_v.weight",  "attn_output.weight",
                                       "ffn_gate.weight", "ffn_up.weight", "ffn_down.weight"};
 
 bool is_layer_matrix(const std::string& suffix) {
@@ -71,7 +71,8 @@ std::vector<int64_t> plan_layers(Built& b, const std::shared_ptr<const GgufFile>
       fail("prune-layers:", spec.prune_layers, " needs a calibration text to rank the layers");
     if (spec.prune_layers >= c.n_layer)
       fail("prune-layers:", spec.prune_layers, ": the model has ", c.n_layer, " layers; at least one must remain");
-    b.report.layer_similarity = layer_similarity(base_ptr, *calib->backend, *calib->tokenizer, calib->text, calib->n_ctx, calib->max_tokens);
+    b.report.layer_similarity =
+        layer_similarity(base_ptr, *calib->backend, *calib->tokenizer, calib->text, calib->n_ctx, calib->max_tokens);
     if (release_file_pages)  // the ranking read every weight; what the variant keeps is read again below
       for (const auto& t : base.tensors()) release_pages(base.tensor_data(t), size_t(t.nbytes));
     b.report.removed_layers = layers_to_remove(b.report.layer_similarity, spec.prune_layers);
@@ -92,8 +93,7 @@ struct HeadPlan {
 };
 
 // 2. which attention heads stay in every layer (prune-heads, by weight-norm importance).
-HeadPlan plan_heads(Built& b, const GgufFile& base, const VariantSpec& spec, const ModelConfig& c,
-                    const std::vector<int64_t>& new_index) {
+HeadPlan plan_heads(Built& b, const GgufFile& base, const VariantSpec& spec, const ModelConfig& c, const std::vector<int64_t>& new_index) {
   std::vector<std::vector<int64_t>> keep_heads;
   int64_t new_head = c.n_head, new_head_kv = c.n_head_kv;
   if (spec.prune_heads > 0) {
@@ -102,15 +102,14 @@ HeadPlan plan_heads(Built& b, const GgufFile& base, const VariantSpec& spec, con
     new_head_kv = new_head / (c.n_head / c.n_head_kv);
     for (int64_t l = 0; l < c.n_layer; ++l)
       if (new_index[size_t(l)] >= 0) b.report.kept_heads.push_back(keep_heads[size_t(l)]);
-    b.report.notes.push_back(cat("removed ", spec.prune_heads, " of ", c.n_head, " attention heads in every layer (", new_head,
-                                 " heads, ", new_head_kv, " KV heads remain; ranked by weight-norm importance)"));
+    b.report.notes.push_back(cat("removed ", spec.prune_heads, " of ", c.n_head, " attention heads in every layer (", new_head, " heads, ",
+                                 new_head_kv, " KV heads remain; ranked by weight-norm importance)"));
   }
   return {std::move(keep_heads), new_head, new_head_kv};
 }
 
 // 3. the variant's metadata (the base's, with the new shape, variant name and file type).
-void write_metadata(Built& b, const GgufFile& base, const VariantSpec& spec, const ModelConfig& c, int64_t new_head,
-                    int64_t new_head_kv) {
+void write_metadata(Built& b, const GgufFile& base, const VariantSpec& spec, const ModelConfig& c, int64_t new_head, int64_t new_head_kv) {
   const std::string a = c.arch + ".";
   b.writer.copy_metadata(base);
   b.writer.set("sparkbench.variant", GgufValue::string(spec.name()));
@@ -170,8 +169,8 @@ Built build(std::shared_ptr<const GgufFile> base_ptr, const VariantSpec& spec, c
     const bool matrix = t.ne.size() == 2;
     const bool layer_matrix = layer >= 0 && matrix && is_layer_matrix(rest);
     const bool head_cut = spec.prune_heads > 0 && layer >= 0 && layer < c.n_layer &&
-                          (rest == "attn_q.weight" || rest == "attn_k.weight" || rest == "attn_v.weight" ||
-                           rest == "attn_output.weight" || rest == "attn_q.bias" || rest == "attn_k.bias" || rest == "attn_v.bias");
+                          (rest == "attn_q.weight" || rest == "attn_k.weight" || rest == "attn_v.weight" || rest == "attn_output.weight" ||
+                           rest == "attn_q.bias" || rest == "attn_k.bias" || rest == "attn_v.bias");
     const bool prune = spec.unstructured() && layer_matrix;
     // Output shape: heads (q rows, output columns, q bias) or KV heads (k, v rows and biases).
     std::vector<int64_t> ne = t.ne;
@@ -179,10 +178,14 @@ Built build(std::shared_ptr<const GgufFile> base_ptr, const VariantSpec& spec, c
     const bool kv = rest == "attn_k.weight" || rest == "attn_v.weight" || rest == "attn_k.bias" || rest == "attn_v.bias";
     if (head_cut) {
       for (int64_t h : (*heads)[size_t(layer)])
-        if (!kv) keep_units.push_back(h);
-        else if (h % g == 0) keep_units.push_back(h / g);
-      if (rest == "attn_output.weight" || !matrix) ne[0] = int64_t(keep_units.size()) * D;
-      else ne[1] = int64_t(keep_units.size()) * D;
+        if (!kv)
+          keep_units.push_back(h);
+        else if (h % g == 0)
+          keep_units.push_back(h / g);
+      if (rest == "attn_output.weight" || !matrix)
+        ne[0] = int64_t(keep_units.size()) * D;
+      else
+        ne[1] = int64_t(keep_units.size()) * D;
     }
     const int64_t out_cols = ne[0], out_rows = (matrix ? ne[1] : 1);
     GgmlType out_type = t.type;
@@ -210,42 +213,48 @@ Built build(std::shared_ptr<const GgufFile> base_ptr, const VariantSpec& spec, c
     b.changed = true;
     if (prune) {
       b.report.prunable += out_rows * out_cols;
-      if (spec.prune_24) b.report.zeroed += out_rows * ((out_cols / 4) * 2 + (out_cols % 4) / 2);
-      else b.report.zeroed += int64_t(std::floor(spec.prune_fraction * double(out_rows * out_cols)));
+      if (spec.prune_24)
+        b.report.zeroed += out_rows * ((out_cols / 4) * 2 + (out_cols % 4) / 2);
+      else
+        b.report.zeroed += int64_t(std::floor(spec.prune_fraction * double(out_rows * out_cols)));
     }
     const size_t nbytes = size_t(ggml_row_bytes(out_type, out_cols) * out_rows);
     // The bytes are made when the writer reaches this tensor, one tensor at a time.
-    b.writer.add_tensor_lazy(name, out_type, ne, nbytes,
-                             [base_ptr, t, rest, matrix, head_cut, keep_units, D, prune, spec, out_type, out_rows, out_cols,
-                              release = b.release_file_pages] {
-      std::vector<float> w = base_ptr->tensor_f32(t);
-      if (release) release_pages(base_ptr->tensor_data(t), size_t(t.nbytes));
-      if (head_cut) {
-        const int64_t cols = t.ne[0], rows = t.rows();
-        std::vector<float> cut;
-        cut.reserve(size_t(out_rows * out_cols));
-        if (rest == "attn_output.weight") {  // columns = q_dim inputs
-          for (int64_t r = 0; r < rows; ++r)
-            for (int64_t u : keep_units) cut.insert(cut.end(), w.begin() + r * cols + u * D, w.begin() + r * cols + (u + 1) * D);
-        } else if (matrix) {  // rows = q_dim / kv_dim outputs
-          for (int64_t u : keep_units) cut.insert(cut.end(), w.begin() + u * D * cols, w.begin() + (u + 1) * D * cols);
-        } else {  // bias vector
-          for (int64_t u : keep_units) cut.insert(cut.end(), w.begin() + u * D, w.begin() + (u + 1) * D);
-        }
-        w = std::move(cut);
-      }
-      if (prune) {
-        if (spec.prune_24) prune_2_4(w.data(), out_rows, out_cols);
-        else prune_magnitude(w.data(), int64_t(w.size()), spec.prune_fraction);
-      }
-      return from_f32(out_type, w.data(), out_rows, out_cols);
-    });
+    b.writer.add_tensor_lazy(
+        name, out_type, ne, nbytes,
+        [base_ptr, t, rest, matrix, head_cut, keep_units, D, prune, spec, out_type, out_rows, out_cols, release = b.release_file_pages] {
+          std::vector<float> w = base_ptr->tensor_f32(t);
+          if (release) release_pages(base_ptr->tensor_data(t), size_t(t.nbytes));
+          if (head_cut) {
+            const int64_t cols = t.ne[0], rows = t.rows();
+            std::vector<float> cut;
+            cut.reserve(size_t(out_rows * out_cols));
+            if (rest == "attn_output.weight") {  // columns = q_dim inputs
+              for (int64_t r = 0; r < rows; ++r)
+                for (int64_t u : keep_units) cut.insert(cut.end(), w.begin() + r * cols + u * D, w.begin() + r * cols + (u + 1) * D);
+            } else if (matrix) {  // rows = q_dim / kv_dim outputs
+              for (int64_t u : keep_units) cut.insert(cut.end(), w.begin() + u * D * cols, w.begin() + (u + 1) * D * cols);
+            } else {  // bias vector
+              for (int64_t u : keep_units) cut.insert(cut.end(), w.begin() + u * D, w.begin() + (u + 1) * D);
+            }
+            w = std::move(cut);
+          }
+          if (prune) {
+            if (spec.prune_24)
+              prune_2_4(w.data(), out_rows, out_cols);
+            else
+              prune_magnitude(w.data(), int64_t(w.size()), spec.prune_fraction);
+          }
+          return from_f32(out_type, w.data(), out_rows, out_cols);
+        });
   }
   if (!b.report.fallback.empty()) {
     std::string what;
     for (const auto& [k, n] : fallback_count) what += (what.empty() ? "" : ", ") + k + (n > 1 ? cat(" x", n) : "");
-    b.report.notes.push_back(cat(b.report.fallback.size(), " tensor(s) stored in a fallback type, their rows not being whole blocks "
-                                 "of the chosen one, as llama-quantize does (", what, ")"));
+    b.report.notes.push_back(cat(b.report.fallback.size(),
+                                 " tensor(s) stored in a fallback type, their rows not being whole blocks "
+                                 "of the chosen one, as llama-quantize does (",
+                                 what, ")"));
   }
   return b;
 }
@@ -290,8 +299,9 @@ VariantModel apply_variant(std::shared_ptr<const GgufFile> base, const VariantSp
   }
   if (spec.weights == WeightKind::Int8) {
     vm.transform = int8_transform(release_file_pages && from_file);
-    vm.report.notes.push_back("int8: layer and output matrices quantized per output channel, activations per token at run time; "
-                              "the embedding table stays as stored");
+    vm.report.notes.push_back(
+        "int8: layer and output matrices quantized per output channel, activations per token at run time; "
+        "the embedding table stays as stored");
   } else if (vm.file == base) {
     vm.report.identical_to_base = true;
     vm.report.notes.push_back("every weight matrix is already " + spec.name() + ": identical to the stored model");
@@ -302,7 +312,8 @@ VariantModel apply_variant(std::shared_ptr<const GgufFile> base, const VariantSp
 VariantReport write_variant(std::shared_ptr<const GgufFile> base, const VariantSpec& spec, const Calibration* calib,
                             const std::string& path, bool release_file_pages) {
   if (spec.weights == WeightKind::Int8)
-    fail("variant '", spec.name(), "': int8 is an in-memory format (no GGUF type); apply it at load time with --variant, "
+    fail("variant '", spec.name(),
+         "': int8 is an in-memory format (no GGUF type); apply it at load time with --variant, "
          "or write q8_0 instead");
   if (spec.distills())
     fail("variant '", spec.name(), "': the distill step trains a model; use `sparkbench distill --student-variant` to write one");
@@ -311,8 +322,6 @@ VariantReport write_variant(std::shared_ptr<const GgufFile> base, const VariantS
   return b.report;
 }
 
-std::unique_ptr<Model> load_variant(const VariantModel& vm, Backend& backend) {
-  return Model::load(vm.file, backend, vm.transform);
-}
+std::unique_ptr<Model> load_variant(const VariantModel& vm, Backend& backend) { return Model::load(vm.file, backend, vm.transform); }
 
 }  // namespace sb::compress

@@ -36,7 +36,7 @@
 namespace sb::compress {
 
 struct Calibration {
-  Backend* backend = nullptr;           // runs the base model for layer ranking
+  Backend* backend = nullptr;  // runs the base model for layer ranking
   const Tokenizer* tokenizer = nullptr;
   std::string text;
   int64_t n_ctx = 256;
@@ -45,20 +45,20 @@ struct Calibration {
 
 // What a variant did, for tables, JSON and the honesty notes.
 struct VariantReport {
-  std::string name;                       // canonical spec
-  std::vector<std::string> notes;         // one line each (shown to users)
-  std::vector<int64_t> removed_layers;    // original indices
-  std::vector<double> layer_similarity;   // per original layer (prune-layers only)
+  std::string name;                              // canonical spec
+  std::vector<std::string> notes;                // one line each (shown to users)
+  std::vector<int64_t> removed_layers;           // original indices
+  std::vector<double> layer_similarity;          // per original layer (prune-layers only)
   std::vector<std::vector<int64_t>> kept_heads;  // per remaining layer (prune-heads only)
-  int64_t zeroed = 0, prunable = 0;       // unstructured pruning: weights zeroed / considered
-  std::vector<std::string> fallback;      // tensors stored in a fallback type (rows not whole blocks)
-  bool identical_to_base = false;         // nothing changed: the base file is used
+  int64_t zeroed = 0, prunable = 0;              // unstructured pruning: weights zeroed / considered
+  std::vector<std::string> fallback;             // tensors stored in a fallback type (rows not whole blocks)
+  bool identical_to_base = false;                // nothing changed: the base file is used
 };
 
 struct VariantModel {
   VariantSpec spec;
-  std::shared_ptr<const GgufFile> file;   // the tensor set Model::load reads
-  WeightTransform transform;              // int8 (empty otherwise)
+  std::shared_ptr<const GgufFile> file;  // the tensor set Model::load reads
+  WeightTransform transform;             // int8 (empty otherwise)
   VariantReport report;
 };
 

@@ -35,7 +35,7 @@ struct Fidelity {
   double kld_mean = 0, kld_mean_stderr = 0, kld_median = 0, kld_p99 = 0, kld_max = 0;
   double same_top1 = 0, same_top1_stderr = 0;  // percent
   double ppl_base = 0, ppl = 0, ppl_delta = 0, ppl_delta_stderr = 0, ppl_ratio = 0, ppl_ratio_stderr = 0;
-  double rms_dp = 0;                           // percent
+  double rms_dp = 0;  // percent
 };
 
 // Runs the baseline over `text` (sliding windows of n_ctx tokens). Throws sb::Error when the

@@ -22,11 +22,20 @@ GgmlType block_fallback(GgmlType t, int64_t cols) {
   switch (t) {
     case GgmlType::Q2_K:
     case GgmlType::Q3_K:
-    case GgmlType::IQ4_XS: f = GgmlType::IQ4_NL; break;
-    case GgmlType::Q4_K: f = GgmlType::Q5_0; break;
-    case GgmlType::Q5_K: f = GgmlType::Q5_1; break;
-    case GgmlType::Q6_K: f = GgmlType::Q8_0; break;
-    default: return GgmlType::F16;
+    case GgmlType::IQ4_XS:
+      f = GgmlType::IQ4_NL;
+      break;
+    case GgmlType::Q4_K:
+      f = GgmlType::Q5_0;
+      break;
+    case GgmlType::Q5_K:
+      f = GgmlType::Q5_1;
+      break;
+    case GgmlType::Q6_K:
+      f = GgmlType::Q8_0;
+      break;
+    default:
+      return GgmlType::F16;
   }
   return cols % ggml_block_size(f) == 0 ? f : GgmlType::F16;
 }
@@ -42,35 +51,56 @@ GgmlType llama_mix_choice(int ftype, const MixModel& m, const std::string& name,
   const int64_t n = m.n_layer;
   const int64_t gqa = m.n_head_kv > 0 ? m.n_head / m.n_head_kv : 1;
   if (name == "output.weight" || (!m.has_output && name == "token_embd.weight")) {
-    if (cols % ggml_block_size(t) != 0) t = GgmlType::Q8_0;
-    else if (t != GgmlType::Q8_0) t = GgmlType::Q6_K;
+    if (cols % ggml_block_size(t) != 0)
+      t = GgmlType::Q8_0;
+    else if (t != GgmlType::Q8_0)
+      t = GgmlType::Q6_K;
   } else if (name == "token_embd.weight") {
     // the base type for every file type modelled here
   } else if (has(name, "attn_v.weight")) {
-    if (is("q2_k")) t = gqa >= 4 ? GgmlType::Q4_K : GgmlType::Q3_K;
-    else if (is("q3_k_m")) t = layer < 2 ? GgmlType::Q5_K : GgmlType::Q4_K;
-    else if (is("q3_k_l")) t = GgmlType::Q5_K;
-    else if ((is("iq4_nl") || is("iq4_xs")) && gqa >= 4) t = GgmlType::Q5_K;
-    else if ((is("q4_k_m") || is("q5_k_m")) && more_bits(layer, n)) t = GgmlType::Q6_K;
-    else if (is("q4_k_s") && layer < 4) t = GgmlType::Q5_K;
+    if (is("q2_k"))
+      t = gqa >= 4 ? GgmlType::Q4_K : GgmlType::Q3_K;
+    else if (is("q3_k_m"))
+      t = layer < 2 ? GgmlType::Q5_K : GgmlType::Q4_K;
+    else if (is("q3_k_l"))
+      t = GgmlType::Q5_K;
+    else if ((is("iq4_nl") || is("iq4_xs")) && gqa >= 4)
+      t = GgmlType::Q5_K;
+    else if ((is("q4_k_m") || is("q5_k_m")) && more_bits(layer, n))
+      t = GgmlType::Q6_K;
+    else if (is("q4_k_s") && layer < 4)
+      t = GgmlType::Q5_K;
     const bool llama_70b = m.arch == "llama" && n == 80 && m.n_head != m.n_head_kv;
     if (llama_70b && (t == GgmlType::Q3_K || t == GgmlType::Q4_K)) t = GgmlType::Q5_K;
   } else if (has(name, "ffn_down")) {
-    if (is("q2_k")) t = GgmlType::Q3_K;
-    else if (is("q3_k_m")) t = layer < n / 16 ? GgmlType::Q5_K : GgmlType::Q4_K;
-    else if (is("q3_k_l")) t = GgmlType::Q5_K;
-    else if (is("q4_k_m")) { if (more_bits(layer, n)) t = GgmlType::Q6_K; }
-    else if (layer < n / 8 && (is("iq4_nl") || is("iq4_xs"))) t = GgmlType::Q5_K;
-    else if (is("q5_k_m") && more_bits(layer, n)) t = GgmlType::Q6_K;
-    else if (is("q4_k_s") && layer < n / 8) t = GgmlType::Q5_K;
+    if (is("q2_k"))
+      t = GgmlType::Q3_K;
+    else if (is("q3_k_m"))
+      t = layer < n / 16 ? GgmlType::Q5_K : GgmlType::Q4_K;
+    else if (is("q3_k_l"))
+      t = GgmlType::Q5_K;
+    else if (is("q4_k_m")) {
+      if (more_bits(layer, n)) t = GgmlType::Q6_K;
+    } else if (layer < n / 8 && (is("iq4_nl") || is("iq4_xs")))
+      t = GgmlType::Q5_K;
+    else if (is("q5_k_m") && more_bits(layer, n))
+      t = GgmlType::Q6_K;
+    else if (is("q4_k_s") && layer < n / 8)
+      t = GgmlType::Q5_K;
   } else if (has(name, "attn_output.weight")) {
-    if (is("q2_k")) t = GgmlType::Q3_K;
-    else if (is("q3_k_m")) t = GgmlType::Q4_K;
-    else if (is("q3_k_l")) t = GgmlType::Q5_K;
+    if (is("q2_k"))
+      t = GgmlType::Q3_K;
+    else if (is("q3_k_m"))
+      t = GgmlType::Q4_K;
+    else if (is("q3_k_l"))
+      t = GgmlType::Q5_K;
   } else if (has(name, "attn_qkv.weight")) {
-    if (is("q3_k_m") || is("q3_k_l")) t = GgmlType::Q4_K;
-    else if (is("q4_k_m")) t = GgmlType::Q5_K;
-    else if (is("q5_k_m")) t = GgmlType::Q6_K;
+    if (is("q3_k_m") || is("q3_k_l"))
+      t = GgmlType::Q4_K;
+    else if (is("q4_k_m"))
+      t = GgmlType::Q5_K;
+    else if (is("q5_k_m"))
+      t = GgmlType::Q6_K;
   }
   return t;
 }

@@ -27,8 +27,8 @@
 namespace sb::compress {
 
 struct MixModel {
-  std::string arch;        // general.architecture
-  int64_t n_layer = 0;     // layers of the model being written
+  std::string arch;     // general.architecture
+  int64_t n_layer = 0;  // layers of the model being written
   int64_t n_head = 1, n_head_kv = 1;
   bool has_output = true;  // a separate output.weight (else token_embd is the output)
 };

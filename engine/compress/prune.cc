@@ -89,8 +89,8 @@ std::vector<std::vector<int64_t>> heads_to_keep(const std::vector<std::vector<do
          " KV heads); whole groups are removed, so N must be a multiple of ", g);
   const int64_t units = c.n_head / g, drop = n / g;
   if (drop >= units)
-    fail("prune-heads:", n, ": the model has ", c.n_head, " heads per layer", g > 1 ? cat(" in ", units, " KV groups") : "",
-         "; at least ", g, " must remain");
+    fail("prune-heads:", n, ": the model has ", c.n_head, " heads per layer", g > 1 ? cat(" in ", units, " KV groups") : "", "; at least ",
+         g, " must remain");
   std::vector<std::vector<int64_t>> keep(scores.size());
   for (size_t l = 0; l < scores.size(); ++l) {
     std::vector<std::pair<double, int64_t>> unit;
@@ -109,8 +109,8 @@ std::vector<std::vector<int64_t>> heads_to_keep(const std::vector<std::vector<do
   return keep;
 }
 
-std::vector<double> layer_similarity(std::shared_ptr<const GgufFile> f, Backend& backend, const Tokenizer& tok,
-                                     const std::string& text, int64_t n_ctx, int64_t max_tokens) {
+std::vector<double> layer_similarity(std::shared_ptr<const GgufFile> f, Backend& backend, const Tokenizer& tok, const std::string& text,
+                                     int64_t n_ctx, int64_t max_tokens) {
   auto model = Model::load(f, backend);
   const ModelConfig& c = model->config();
   std::vector<int32_t> ids = tok.encode(text, true);

@@ -43,8 +43,8 @@ std::vector<std::vector<int64_t>> heads_to_keep(const std::vector<std::vector<do
 // Mean cosine similarity between each layer's input and output hidden states over a
 // calibration text (ShortGPT's "block influence" is 1 - this): the text's first `max_tokens`
 // tokens run through the model on `backend` in windows of n_ctx. Index = layer.
-std::vector<double> layer_similarity(std::shared_ptr<const GgufFile> f, Backend& backend, const Tokenizer& tok,
-                                     const std::string& text, int64_t n_ctx, int64_t max_tokens);
+std::vector<double> layer_similarity(std::shared_ptr<const GgufFile> f, Backend& backend, const Tokenizer& tok, const std::string& text,
+                                     int64_t n_ctx, int64_t max_tokens);
 // The n layers to remove: highest similarity (changes its input least) first; sorted by index.
 std::vector<int64_t> layers_to_remove(const std::vector<double>& similarity, int64_t n);
 

@@ -14,7 +14,7 @@ std::vector<float> to_f32(GgmlType t, const void* data, int64_t rows, int64_t co
   std::vector<float> out(size_t(rows * cols));
   const size_t rb = size_t(ggml_row_bytes(t, cols));
   const uint8_t* p = static_cast<const uint8_t*>(data);
-  #pragma omp parallel for schedule(static) if (rows * cols > 65536)
+#pragma omp parallel for schedule(static) if (rows * cols > 65536)
   for (int64_t r = 0; r < rows; ++r) dequantize_row(t, p + size_t(r) * rb, out.data() + r * cols, cols);
   return out;
 }
@@ -22,10 +22,11 @@ std::vector<float> to_f32(GgmlType t, const void* data, int64_t rows, int64_t co
 bool fits_type(GgmlType t, int64_t cols) { return cols % ggml_block_size(t) == 0; }
 
 std::vector<uint8_t> from_f32(GgmlType t, const float* w, int64_t rows, int64_t cols) {
-  if (!fits_type(t, cols)) fail("cannot store rows of ", cols, " values as ", ggml_type_name(uint32_t(t)), " (blocks of ", ggml_block_size(t), ")");
+  if (!fits_type(t, cols))
+    fail("cannot store rows of ", cols, " values as ", ggml_type_name(uint32_t(t)), " (blocks of ", ggml_block_size(t), ")");
   const size_t rb = size_t(ggml_row_bytes(t, cols));
   std::vector<uint8_t> out(rb * size_t(rows));
-  #pragma omp parallel for schedule(static) if (rows * cols > 65536)
+#pragma omp parallel for schedule(static) if (rows * cols > 65536)
   for (int64_t r = 0; r < rows; ++r) quantize_row(t, w + r * cols, out.data() + size_t(r) * rb, cols);
   return out;
 }
@@ -34,7 +35,7 @@ Int8Matrix quantize_int8(const float* w, int64_t rows, int64_t cols) {
   Int8Matrix m;
   m.q.resize(size_t(rows * cols));
   m.scales.resize(size_t(rows));
-  #pragma omp parallel for schedule(static) if (rows * cols > 65536)
+#pragma omp parallel for schedule(static) if (rows * cols > 65536)
   for (int64_t r = 0; r < rows; ++r) m.scales[size_t(r)] = quantize_row_s8(w + r * cols, m.q.data() + r * cols, cols);
   return m;
 }
@@ -48,10 +49,10 @@ WeightTransform int8_transform(bool release_file_pages) {
     float* sp = reinterpret_cast<float*>(sc.data());
     const size_t rb = size_t(ggml_row_bytes(src.type, cols));
     const uint8_t* in = static_cast<const uint8_t*>(src.data);
-    #pragma omp parallel if (rows * cols > 65536)
+#pragma omp parallel if (rows * cols > 65536)
     {
       std::vector<float> row(static_cast<size_t>(cols));
-      #pragma omp for schedule(static)
+#pragma omp for schedule(static)
       for (int64_t r = 0; r < rows; ++r) {
         dequantize_row(src.type, in + size_t(r) * rb, row.data(), cols);
         sp[r] = quantize_row_s8(row.data(), qp + r * cols, cols);

@@ -23,8 +23,8 @@ std::vector<uint8_t> from_f32(GgmlType t, const float* w, int64_t rows, int64_t 
 bool fits_type(GgmlType t, int64_t cols);
 
 struct Int8Matrix {
-  std::vector<int8_t> q;       // rows x cols
-  std::vector<float> scales;   // rows
+  std::vector<int8_t> q;      // rows x cols
+  std::vector<float> scales;  // rows
 };
 Int8Matrix quantize_int8(const float* w, int64_t rows, int64_t cols);
 

@@ -20,17 +20,17 @@ struct KindInfo {
   bool mix;
 };
 const KindInfo kKinds[] = {
-    {WeightKind::F32, "f32", GgmlType::F32, false},       {WeightKind::F16, "f16", GgmlType::F16, false},
-    {WeightKind::BF16, "bf16", GgmlType::BF16, false},    {WeightKind::Int8, "int8", std::nullopt, false},
-    {WeightKind::Q8_0, "q8_0", GgmlType::Q8_0, false},    {WeightKind::Q5_1, "q5_1", GgmlType::Q5_1, false},
-    {WeightKind::Q5_0, "q5_0", GgmlType::Q5_0, false},    {WeightKind::Q4_1, "q4_1", GgmlType::Q4_1, false},
-    {WeightKind::Q4_0, "q4_0", GgmlType::Q4_0, false},    {WeightKind::IQ4_NL, "iq4_nl", GgmlType::IQ4_NL, false},
-    {WeightKind::Q6_K, "q6_k", GgmlType::Q6_K, false},    {WeightKind::Q5_K, "q5_k", GgmlType::Q5_K, false},
-    {WeightKind::Q4_K, "q4_k", GgmlType::Q4_K, false},    {WeightKind::IQ4_XS, "iq4_xs", GgmlType::IQ4_XS, false},
-    {WeightKind::Q3_K, "q3_k", GgmlType::Q3_K, false},    {WeightKind::Q2_K, "q2_k", GgmlType::Q2_K, false},
-    {WeightKind::Q5_K_M, "q5_k_m", std::nullopt, true},   {WeightKind::Q5_K_S, "q5_k_s", std::nullopt, true},
-    {WeightKind::Q4_K_M, "q4_k_m", std::nullopt, true},   {WeightKind::Q4_K_S, "q4_k_s", std::nullopt, true},
-    {WeightKind::Q3_K_L, "q3_k_l", std::nullopt, true},   {WeightKind::Q3_K_M, "q3_k_m", std::nullopt, true},
+    {WeightKind::F32, "f32", GgmlType::F32, false},     {WeightKind::F16, "f16", GgmlType::F16, false},
+    {WeightKind::BF16, "bf16", GgmlType::BF16, false},  {WeightKind::Int8, "int8", std::nullopt, false},
+    {WeightKind::Q8_0, "q8_0", GgmlType::Q8_0, false},  {WeightKind::Q5_1, "q5_1", GgmlType::Q5_1, false},
+    {WeightKind::Q5_0, "q5_0", GgmlType::Q5_0, false},  {WeightKind::Q4_1, "q4_1", GgmlType::Q4_1, false},
+    {WeightKind::Q4_0, "q4_0", GgmlType::Q4_0, false},  {WeightKind::IQ4_NL, "iq4_nl", GgmlType::IQ4_NL, false},
+    {WeightKind::Q6_K, "q6_k", GgmlType::Q6_K, false},  {WeightKind::Q5_K, "q5_k", GgmlType::Q5_K, false},
+    {WeightKind::Q4_K, "q4_k", GgmlType::Q4_K, false},  {WeightKind::IQ4_XS, "iq4_xs", GgmlType::IQ4_XS, false},
+    {WeightKind::Q3_K, "q3_k", GgmlType::Q3_K, false},  {WeightKind::Q2_K, "q2_k", GgmlType::Q2_K, false},
+    {WeightKind::Q5_K_M, "q5_k_m", std::nullopt, true}, {WeightKind::Q5_K_S, "q5_k_s", std::nullopt, true},
+    {WeightKind::Q4_K_M, "q4_k_m", std::nullopt, true}, {WeightKind::Q4_K_S, "q4_k_s", std::nullopt, true},
+    {WeightKind::Q3_K_L, "q3_k_l", std::nullopt, true}, {WeightKind::Q3_K_M, "q3_k_m", std::nullopt, true},
     {WeightKind::Q3_K_S, "q3_k_s", std::nullopt, true},
 };
 

@@ -42,9 +42,30 @@
 namespace sb::compress {
 
 enum class WeightKind : uint8_t {
-  AsStored, F32, F16, BF16, Q8_0, Q4_0, Int8,
-  Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS,       // one type throughout
-  Q3_K_S, Q3_K_M, Q3_K_L, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M,              // llama.cpp mixes
+  AsStored,
+  F32,
+  F16,
+  BF16,
+  Q8_0,
+  Q4_0,
+  Int8,
+  Q4_1,
+  Q5_0,
+  Q5_1,
+  IQ4_NL,
+  Q2_K,
+  Q3_K,
+  Q4_K,
+  Q5_K,
+  Q6_K,
+  IQ4_XS,  // one type throughout
+  Q3_K_S,
+  Q3_K_M,
+  Q3_K_L,
+  Q4_K_S,
+  Q4_K_M,
+  Q5_K_S,
+  Q5_K_M,  // llama.cpp mixes
 };
 
 struct VariantSpec {
@@ -55,7 +76,7 @@ struct VariantSpec {
   int64_t prune_layers = 0;
   int64_t distill_steps = 0;  // distill:STEPS (0 = none)
 
-  bool is_base() const;                   // nothing to do
+  bool is_base() const;  // nothing to do
   bool unstructured() const { return prune_fraction > 0 || prune_24; }
   bool structured() const { return prune_heads > 0 || prune_layers > 0; }
   bool pruned() const { return unstructured() || structured(); }
@@ -73,7 +94,7 @@ struct VariantSpec {
   bool converts_weights() const { return gguf_type() || llama_mix(); }
   // general.file_type of a file holding this variant's types (nullopt: keep the base file's).
   std::optional<int> file_type() const;
-  std::string name() const;               // canonical spec
+  std::string name() const;  // canonical spec
 };
 
 VariantSpec parse_variant(const std::string& spec);

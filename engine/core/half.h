@@ -47,8 +47,8 @@ inline uint16_t f32_to_f16(float f) {
     return uint16_t(sign | 0x7c00 | (absx > 0x7f800000u ? 0x200 : 0));
   }
   if (absx >= 0x477ff000u) return uint16_t(sign | 0x7c00);  // rounds to >= 65520: overflow
-  if (absx < 0x38800000u) {                                   // below smallest normal (2^-14)
-    if (absx < 0x33000000u) return uint16_t(sign);           // < 2^-25: rounds to zero
+  if (absx < 0x38800000u) {                                 // below smallest normal (2^-14)
+    if (absx < 0x33000000u) return uint16_t(sign);          // < 2^-25: rounds to zero
     // subnormal f16: value = r * 2^-24, and the f32 value is m * 2^(e - 150)
     const uint32_t e = absx >> 23;
     const uint32_t m = (absx & 0x7fffff) | 0x800000;

@@ -14,9 +14,12 @@ enum class Direction { unknown, higher, lower };
 // "unknown" | "higher" | "lower": the stored spelling.
 inline const char* direction_name(Direction d) {
   switch (d) {
-    case Direction::higher: return "higher";
-    case Direction::lower: return "lower";
-    case Direction::unknown: break;
+    case Direction::higher:
+      return "higher";
+    case Direction::lower:
+      return "lower";
+    case Direction::unknown:
+      break;
   }
   return "unknown";
 }

@@ -8,4 +8,4 @@
 namespace sb {
 std::string sha256_hex(std::string_view data);
 std::string sha256_file(const std::string& path);
-}
+}  // namespace sb

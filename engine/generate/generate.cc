@@ -8,12 +8,10 @@
 
 namespace sb {
 
-double GenerationTimings::tpot_ms() const {
-  return token_ms.size() < 2 ? 0.0 : (total_ms - ttft_ms) / double(token_ms.size() - 1);
-}
+double GenerationTimings::tpot_ms() const { return token_ms.size() < 2 ? 0.0 : (total_ms - ttft_ms) / double(token_ms.size() - 1); }
 
-GenerateResult generate(Context& ctx, const Tokenizer& tok, const std::vector<int32_t>& prompt_ids,
-                        const GenerateOptions& opt, const TokenCallback& cb) {
+GenerateResult generate(Context& ctx, const Tokenizer& tok, const std::vector<int32_t>& prompt_ids, const GenerateOptions& opt,
+                        const TokenCallback& cb) {
   using clock = std::chrono::steady_clock;
   const auto t0 = clock::now();
   auto ms_since = [&](clock::time_point t) { return std::chrono::duration<double, std::milli>(t - t0).count(); };

@@ -30,15 +30,15 @@ struct GenerateOptions {
 
 struct TokenEvent {
   int32_t id = 0;
-  int index = 0;        // 0 for the first generated token
-  std::string text;     // newly released text (may be empty)
-  double t_ms = 0;      // since generate() was called
+  int index = 0;     // 0 for the first generated token
+  std::string text;  // newly released text (may be empty)
+  double t_ms = 0;   // since generate() was called
 };
 
 struct GenerationTimings {
-  double prompt_ms = 0;  // forward pass over the prompt
-  double ttft_ms = 0;    // call -> first token sampled (prompt + first sample)
-  double total_ms = 0;   // call -> last token sampled
+  double prompt_ms = 0;          // forward pass over the prompt
+  double ttft_ms = 0;            // call -> first token sampled (prompt + first sample)
+  double total_ms = 0;           // call -> last token sampled
   std::vector<double> token_ms;  // time of each generated token since the call
   // MLPerf's time per output token: (total - ttft) / (n_gen - 1); 0 when fewer than 2 tokens.
   double tpot_ms() const;
@@ -57,7 +57,7 @@ using TokenCallback = std::function<bool(const TokenEvent&)>;
 
 // Runs from the context's current position (normally 0). Throws sb::Error if the prompt does
 // not fit the context.
-GenerateResult generate(Context& ctx, const Tokenizer& tok, const std::vector<int32_t>& prompt_ids,
-                        const GenerateOptions& opt, const TokenCallback& cb = nullptr);
+GenerateResult generate(Context& ctx, const Tokenizer& tok, const std::vector<int32_t>& prompt_ids, const GenerateOptions& opt,
+                        const TokenCallback& cb = nullptr);
 
 }  // namespace sb

@@ -41,9 +41,8 @@ double running(const std::vector<double>& nll) {
 
 }  // namespace
 
-PerplexityResult perplexity(Context& ctx, const Tokenizer& tok, const std::string& text, PplProtocol protocol,
-                            int64_t n_ctx, const std::function<void(int64_t, int64_t)>& on_chunk,
-                            const ScoredRowFn& on_scored) {
+PerplexityResult perplexity(Context& ctx, const Tokenizer& tok, const std::string& text, PplProtocol protocol, int64_t n_ctx,
+                            const std::function<void(int64_t, int64_t)>& on_chunk, const ScoredRowFn& on_scored) {
   const int64_t V = ctx.model().config().n_vocab;
   if (n_ctx < 8) fail("perplexity: context ", n_ctx, " is too small (at least 8)");
   if (n_ctx > ctx.n_ctx()) fail("perplexity: context ", n_ctx, " exceeds the model context ", ctx.n_ctx());

@@ -30,8 +30,8 @@ struct PerplexityResult {
   double ppl_stderr = 0;
   double mean_nll = 0;
   double nll_stderr = 0;
-  double bits_per_byte = 0;   // Sliding only (0 for LlamaCpp, which skips tokens)
-  int64_t n_tokens = 0;       // tokens in the text (with BOS)
+  double bits_per_byte = 0;  // Sliding only (0 for LlamaCpp, which skips tokens)
+  int64_t n_tokens = 0;      // tokens in the text (with BOS)
   int64_t n_scored = 0;
   int64_t n_chunks = 0;
   std::vector<double> running_ppl;  // after each chunk/window
@@ -42,9 +42,8 @@ struct PerplexityResult {
 // logits of every scored row in order with the token it predicts (fidelity metrics compare these
 // between two models). Throws sb::Error when the text is too short for one chunk.
 using ScoredRowFn = std::function<void(const float* logits, int32_t target)>;
-PerplexityResult perplexity(Context& ctx, const Tokenizer& tok, const std::string& text, PplProtocol protocol,
-                            int64_t n_ctx, const std::function<void(int64_t, int64_t)>& on_chunk = nullptr,
-                            const ScoredRowFn& on_scored = nullptr);
+PerplexityResult perplexity(Context& ctx, const Tokenizer& tok, const std::string& text, PplProtocol protocol, int64_t n_ctx,
+                            const std::function<void(int64_t, int64_t)>& on_chunk = nullptr, const ScoredRowFn& on_scored = nullptr);
 
 // log-softmax of `logits` at `target` (computed in double).
 double log_prob(const float* logits, int64_t n_vocab, int32_t target);

@@ -106,8 +106,8 @@ void q5_1_row(const float* x, BlockQ5_1* y, int64_t nb) {
 // through *neg_min). Starts from the full range, then tries nstep+1 level counts
 // nmax + rmin + rdelta * s and keeps the weighted least-squares (scale, offset) with the least
 // weighted error (|error| when use_abs, else error^2). L gets the levels, aux is scratch.
-float fit_scale_min(int n, int nmax, const float* x, const float* w, uint8_t* L, float* neg_min, uint8_t* aux,
-                    float rmin, float rdelta, int nstep, bool use_abs) {
+float fit_scale_min(int n, int nmax, const float* x, const float* w, uint8_t* L, float* neg_min, uint8_t* aux, float rmin, float rdelta,
+                    int nstep, bool use_abs) {
   float lo = x[0], hi = x[0];
   float sum_w = w[0];
   float sum_x = sum_w * x[0];
@@ -270,8 +270,7 @@ float fit_scale_q3(int n, int nmax, const float* x, int8_t* L) {
 template <typename T>
 void pack_2bit(const T* L, uint8_t* qs) {
   for (int j = 0; j < kQK_K; j += 128)
-    for (int l = 0; l < 32; ++l)
-      qs[j / 4 + l] = uint8_t(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6));
+    for (int l = 0; l < 32; ++l) qs[j / 4 + l] = uint8_t(L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6));
 }
 
 // ---------------------------------------------------------------- K-quants
@@ -335,8 +334,10 @@ void q3_k_row(const float* x, BlockQ3_K* y, int64_t nb) {
       for (int j = 0; j < kQK_K / 16; ++j) {
         int8_t l = int8_t(round_even(iscale * scales[j]));
         l = int8_t(std::max(-32, std::min(31, int(l))) + 32);
-        if (j < 8) y[i].scales[j] = uint8_t(l & 0xF);
-        else y[i].scales[j - 8] |= uint8_t((l & 0xF) << 4);
+        if (j < 8)
+          y[i].scales[j] = uint8_t(l & 0xF);
+        else
+          y[i].scales[j - 8] |= uint8_t((l & 0xF) << 4);
         l = int8_t(l >> 4);
         y[i].scales[j % 4 + 8] |= uint8_t(l << (2 * (j / 4)));
       }
@@ -500,8 +501,10 @@ int nearest_level(float x) {
   int lo = 0, hi = 15;
   while (hi - lo > 1) {
     const int mid = (lo + hi) / 2;
-    if (x < v[mid]) hi = mid;
-    else lo = mid;
+    if (x < v[mid])
+      hi = mid;
+    else
+      lo = mid;
   }
   return x - v[hi - 1] < v[hi] - x ? hi - 1 : hi;
 }
@@ -583,8 +586,10 @@ void iq4_xs_row(const float* x, BlockIQ4_XS* y, int64_t nb) {
       const float idl = dl != 0.0f ? 1 / dl : 0.0f;
       for (int j = 0; j < 32; ++j) L[32 * ib + j] = uint8_t(nearest_level(idl * x[32 * ib + j]));
       l += 32;
-      if (ib % 2 == 0) y[i].scales_l[ib / 2] = uint8_t(l & 0xf);
-      else y[i].scales_l[ib / 2] |= uint8_t((l & 0xf) << 4);
+      if (ib % 2 == 0)
+        y[i].scales_l[ib / 2] = uint8_t(l & 0xf);
+      else
+        y[i].scales_l[ib / 2] |= uint8_t((l & 0xf) << 4);
       y[i].scales_h |= uint16_t((l >> 4) << (2 * ib));
     }
     for (int k = 0; k < kQK_K / 32; ++k) pack_nibbles32(L + 32 * k, y[i].qs + 16 * k);
@@ -595,17 +600,38 @@ void iq4_xs_row(const float* x, BlockIQ4_XS* y, int64_t nb) {
 
 bool quantize_row_block(GgmlType t, const float* x, void* dst, int64_t n) {
   switch (t) {
-    case GgmlType::Q4_1: q4_1_row(x, static_cast<BlockQ4_1*>(dst), n / kQK); return true;
-    case GgmlType::Q5_0: q5_0_row(x, static_cast<BlockQ5_0*>(dst), n / kQK); return true;
-    case GgmlType::Q5_1: q5_1_row(x, static_cast<BlockQ5_1*>(dst), n / kQK); return true;
-    case GgmlType::IQ4_NL: iq4_nl_row(x, static_cast<BlockIQ4_NL*>(dst), n / kQK); return true;
-    case GgmlType::Q2_K: q2_k_row(x, static_cast<BlockQ2_K*>(dst), n / kQK_K); return true;
-    case GgmlType::Q3_K: q3_k_row(x, static_cast<BlockQ3_K*>(dst), n / kQK_K); return true;
-    case GgmlType::Q4_K: q4_k_row(x, static_cast<BlockQ4_K*>(dst), n / kQK_K); return true;
-    case GgmlType::Q5_K: q5_k_row(x, static_cast<BlockQ5_K*>(dst), n / kQK_K); return true;
-    case GgmlType::Q6_K: q6_k_row(x, static_cast<BlockQ6_K*>(dst), n / kQK_K); return true;
-    case GgmlType::IQ4_XS: iq4_xs_row(x, static_cast<BlockIQ4_XS*>(dst), n / kQK_K); return true;
-    default: return false;
+    case GgmlType::Q4_1:
+      q4_1_row(x, static_cast<BlockQ4_1*>(dst), n / kQK);
+      return true;
+    case GgmlType::Q5_0:
+      q5_0_row(x, static_cast<BlockQ5_0*>(dst), n / kQK);
+      return true;
+    case GgmlType::Q5_1:
+      q5_1_row(x, static_cast<BlockQ5_1*>(dst), n / kQK);
+      return true;
+    case GgmlType::IQ4_NL:
+      iq4_nl_row(x, static_cast<BlockIQ4_NL*>(dst), n / kQK);
+      return true;
+    case GgmlType::Q2_K:
+      q2_k_row(x, static_cast<BlockQ2_K*>(dst), n / kQK_K);
+      return true;
+    case GgmlType::Q3_K:
+      q3_k_row(x, static_cast<BlockQ3_K*>(dst), n / kQK_K);
+      return true;
+    case GgmlType::Q4_K:
+      q4_k_row(x, static_cast<BlockQ4_K*>(dst), n / kQK_K);
+      return true;
+    case GgmlType::Q5_K:
+      q5_k_row(x, static_cast<BlockQ5_K*>(dst), n / kQK_K);
+      return true;
+    case GgmlType::Q6_K:
+      q6_k_row(x, static_cast<BlockQ6_K*>(dst), n / kQK_K);
+      return true;
+    case GgmlType::IQ4_XS:
+      iq4_xs_row(x, static_cast<BlockIQ4_XS*>(dst), n / kQK_K);
+      return true;
+    default:
+      return false;
   }
 }
 

@@ -17,9 +17,9 @@
 namespace sb {
 
 struct LlamaFileType {
-  int id;             // LLAMA_FTYPE number
-  const char* name;   // lower case: "f16", "q8_0", "q4_k_m", "iq4_xs"
-  GgmlType base;      // the type of most weight matrices
+  int id;            // LLAMA_FTYPE number
+  const char* name;  // lower case: "f16", "q8_0", "q4_k_m", "iq4_xs"
+  GgmlType base;     // the type of most weight matrices
 };
 
 // The file types this project writes (F32 ... IQ4_XS, BF16), ordered by number.

@@ -135,16 +135,36 @@ void dequantize_row(GgmlType t, const void* src, float* dst, int64_t n) {
       }
       return;
     }
-    case GgmlType::Q4_1: dequantize_q4_1(static_cast<const BlockQ4_1*>(src), dst, n / kQK); return;
-    case GgmlType::Q5_0: dequantize_q5_0(static_cast<const BlockQ5_0*>(src), dst, n / kQK); return;
-    case GgmlType::Q5_1: dequantize_q5_1(static_cast<const BlockQ5_1*>(src), dst, n / kQK); return;
-    case GgmlType::IQ4_NL: dequantize_iq4_nl(static_cast<const BlockIQ4_NL*>(src), dst, n / kQK); return;
-    case GgmlType::Q2_K: dequantize_q2_k(static_cast<const BlockQ2_K*>(src), dst, n / kQK_K); return;
-    case GgmlType::Q3_K: dequantize_q3_k(static_cast<const BlockQ3_K*>(src), dst, n / kQK_K); return;
-    case GgmlType::Q4_K: dequantize_q4_k(static_cast<const BlockQ4_K*>(src), dst, n / kQK_K); return;
-    case GgmlType::Q5_K: dequantize_q5_k(static_cast<const BlockQ5_K*>(src), dst, n / kQK_K); return;
-    case GgmlType::Q6_K: dequantize_q6_k(static_cast<const BlockQ6_K*>(src), dst, n / kQK_K); return;
-    case GgmlType::IQ4_XS: dequantize_iq4_xs(static_cast<const BlockIQ4_XS*>(src), dst, n / kQK_K); return;
+    case GgmlType::Q4_1:
+      dequantize_q4_1(static_cast<const BlockQ4_1*>(src), dst, n / kQK);
+      return;
+    case GgmlType::Q5_0:
+      dequantize_q5_0(static_cast<const BlockQ5_0*>(src), dst, n / kQK);
+      return;
+    case GgmlType::Q5_1:
+      dequantize_q5_1(static_cast<const BlockQ5_1*>(src), dst, n / kQK);
+      return;
+    case GgmlType::IQ4_NL:
+      dequantize_iq4_nl(static_cast<const BlockIQ4_NL*>(src), dst, n / kQK);
+      return;
+    case GgmlType::Q2_K:
+      dequantize_q2_k(static_cast<const BlockQ2_K*>(src), dst, n / kQK_K);
+      return;
+    case GgmlType::Q3_K:
+      dequantize_q3_k(static_cast<const BlockQ3_K*>(src), dst, n / kQK_K);
+      return;
+    case GgmlType::Q4_K:
+      dequantize_q4_k(static_cast<const BlockQ4_K*>(src), dst, n / kQK_K);
+      return;
+    case GgmlType::Q5_K:
+      dequantize_q5_k(static_cast<const BlockQ5_K*>(src), dst, n / kQK_K);
+      return;
+    case GgmlType::Q6_K:
+      dequantize_q6_k(static_cast<const BlockQ6_K*>(src), dst, n / kQK_K);
+      return;
+    case GgmlType::IQ4_XS:
+      dequantize_iq4_xs(static_cast<const BlockIQ4_XS*>(src), dst, n / kQK_K);
+      return;
     default:
       fail("dequantize_row: type ", ggml_type_label(uint32_t(t)), " is not supported");
   }

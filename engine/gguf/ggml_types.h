@@ -68,8 +68,8 @@ enum class GgmlType : uint32_t {
   MXFP4 = 39,
 };
 
-constexpr int kQK = 32;      // elements per block of the 32-element types
-constexpr int kQK_K = 256;   // elements per K-quant / IQ4_XS super-block
+constexpr int kQK = 32;     // elements per block of the 32-element types
+constexpr int kQK_K = 256;  // elements per K-quant / IQ4_XS super-block
 constexpr int kKScaleSize = 12;
 
 struct BlockQ8_0 {
@@ -152,8 +152,7 @@ static_assert(sizeof(BlockIQ4_XS) == 136);
 static_assert(sizeof(BlockQ8_K) == 292);
 
 // The 16 non-uniform levels of IQ4_NL and IQ4_XS.
-inline constexpr int8_t kValuesIQ4NL[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
-                                            1,    13,   25,  38,  53,  69,  89,  113};
+inline constexpr int8_t kValuesIQ4NL[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
 // True when `raw` is a type this project reads.
 bool ggml_type_supported(uint32_t raw);

@@ -21,11 +21,23 @@ constexpr int kMaxArrayDepth = 8;
 
 size_t scalar_size(GgufType t) {
   switch (t) {
-    case GgufType::UINT8: case GgufType::INT8: case GgufType::BOOL: return 1;
-    case GgufType::UINT16: case GgufType::INT16: return 2;
-    case GgufType::UINT32: case GgufType::INT32: case GgufType::FLOAT32: return 4;
-    case GgufType::UINT64: case GgufType::INT64: case GgufType::FLOAT64: return 8;
-    default: return 0;
+    case GgufType::UINT8:
+    case GgufType::INT8:
+    case GgufType::BOOL:
+      return 1;
+    case GgufType::UINT16:
+    case GgufType::INT16:
+      return 2;
+    case GgufType::UINT32:
+    case GgufType::INT32:
+    case GgufType::FLOAT32:
+      return 4;
+    case GgufType::UINT64:
+    case GgufType::INT64:
+    case GgufType::FLOAT64:
+      return 8;
+    default:
+      return 0;
   }
 }
 
@@ -91,24 +103,36 @@ GgufValue read_array(Cursor& c, const std::string& what, const std::string& file
 
 GgufValue read_value(Cursor& c, GgufType t, const std::string& what, const std::string& file, int depth) {
   switch (t) {
-    case GgufType::UINT8: return GgufValue::u8(c.read<uint8_t>(what));
-    case GgufType::INT8: return GgufValue::i8(c.read<int8_t>(what));
-    case GgufType::UINT16: return GgufValue::u16(c.read<uint16_t>(what));
-    case GgufType::INT16: return GgufValue::i16(c.read<int16_t>(what));
-    case GgufType::UINT32: return GgufValue::u32(c.read<uint32_t>(what));
-    case GgufType::INT32: return GgufValue::i32(c.read<int32_t>(what));
-    case GgufType::FLOAT32: return GgufValue::f32(c.read<float>(what));
-    case GgufType::UINT64: return GgufValue::u64(c.read<uint64_t>(what));
-    case GgufType::INT64: return GgufValue::i64(c.read<int64_t>(what));
-    case GgufType::FLOAT64: return GgufValue::f64(c.read<double>(what));
+    case GgufType::UINT8:
+      return GgufValue::u8(c.read<uint8_t>(what));
+    case GgufType::INT8:
+      return GgufValue::i8(c.read<int8_t>(what));
+    case GgufType::UINT16:
+      return GgufValue::u16(c.read<uint16_t>(what));
+    case GgufType::INT16:
+      return GgufValue::i16(c.read<int16_t>(what));
+    case GgufType::UINT32:
+      return GgufValue::u32(c.read<uint32_t>(what));
+    case GgufType::INT32:
+      return GgufValue::i32(c.read<int32_t>(what));
+    case GgufType::FLOAT32:
+      return GgufValue::f32(c.read<float>(what));
+    case GgufType::UINT64:
+      return GgufValue::u64(c.read<uint64_t>(what));
+    case GgufType::INT64:
+      return GgufValue::i64(c.read<int64_t>(what));
+    case GgufType::FLOAT64:
+      return GgufValue::f64(c.read<double>(what));
     case GgufType::BOOL: {
       const size_t at = c.pos();
       uint8_t b = c.read<uint8_t>(what);
       if (b > 1) fail(file, ": ", what, " at byte ", at, ": bool value ", int(b), " is not 0 or 1");
       return GgufValue::boolean(b != 0);
     }
-    case GgufType::STRING: return GgufValue::string(c.read_string(what));
-    case GgufType::ARRAY: return read_array(c, what, file, depth);
+    case GgufType::STRING:
+      return GgufValue::string(c.read_string(what));
+    case GgufType::ARRAY:
+      return read_array(c, what, file, depth);
   }
   fail(file, ": ", what, ": unknown value type ", uint32_t(t));
 }
@@ -117,19 +141,32 @@ GgufValue read_value(Cursor& c, GgufType t, const std::string& what, const std::
 
 const char* gguf_type_name(GgufType t) {
   switch (t) {
-    case GgufType::UINT8: return "u8";
-    case GgufType::INT8: return "i8";
-    case GgufType::UINT16: return "u16";
-    case GgufType::INT16: return "i16";
-    case GgufType::UINT32: return "u32";
-    case GgufType::INT32: return "i32";
-    case GgufType::FLOAT32: return "f32";
-    case GgufType::BOOL: return "bool";
-    case GgufType::STRING: return "string";
-    case GgufType::ARRAY: return "array";
-    case GgufType::UINT64: return "u64";
-    case GgufType::INT64: return "i64";
-    case GgufType::FLOAT64: return "f64";
+    case GgufType::UINT8:
+      return "u8";
+    case GgufType::INT8:
+      return "i8";
+    case GgufType::UINT16:
+      return "u16";
+    case GgufType::INT16:
+      return "i16";
+    case GgufType::UINT32:
+      return "u32";
+    case GgufType::INT32:
+      return "i32";
+    case GgufType::FLOAT32:
+      return "f32";
+    case GgufType::BOOL:
+      return "bool";
+    case GgufType::STRING:
+      return "string";
+    case GgufType::ARRAY:
+      return "array";
+    case GgufType::UINT64:
+      return "u64";
+    case GgufType::INT64:
+      return "i64";
+    case GgufType::FLOAT64:
+      return "f64";
   }
   return "?";
 }
@@ -162,9 +199,7 @@ GgufValue GgufValue::i32s(const std::vector<int32_t>& v) {
   return array(GgufType::INT32, std::move(items));
 }
 
-bool GgufValue::is_int() const {
-  return std::holds_alternative<uint64_t>(v_) || std::holds_alternative<int64_t>(v_);
-}
+bool GgufValue::is_int() const { return std::holds_alternative<uint64_t>(v_) || std::holds_alternative<int64_t>(v_); }
 bool GgufValue::is_number() const { return is_int() || std::holds_alternative<double>(v_); }
 
 int64_t GgufValue::as_int(std::string_view what) const {
@@ -214,9 +249,12 @@ std::string GgufValue::to_string(size_t max_items) const {
   if (auto* s = std::get_if<std::string>(&v_)) {
     std::string out = "\"";
     for (char ch : s->substr(0, 80)) {
-      if (ch == '\n') out += "\\n";
-      else if (ch == '"') out += "\\\"";
-      else out += ch;
+      if (ch == '\n')
+        out += "\\n";
+      else if (ch == '"')
+        out += "\\\"";
+      else
+        out += ch;
     }
     if (s->size() > 80) out += "...";
     return out + "\"";
@@ -300,8 +338,7 @@ void GgufFile::parse_all() {
     for (uint32_t d = 0; d < n_dims; ++d) {
       uint64_t v = c.read<uint64_t>(cat(label, " dimension ", d));
       if (v == 0 || v > uint64_t(1) << 40) fail(name_, ": ", label, " dimension ", d, " = ", v, " is out of range");
-      if (__builtin_mul_overflow(n, int64_t(v), &n) || n > (int64_t(1) << 50))
-        fail(name_, ": ", label, ": element count overflows");
+      if (__builtin_mul_overflow(n, int64_t(v), &n) || n > (int64_t(1) << 50)) fail(name_, ": ", label, ": element count overflows");
       ti.ne.push_back(int64_t(v));
     }
     ti.n_elements = n;
@@ -429,9 +466,13 @@ size_t GgufWriter::alignment() const {
 namespace {
 
 template <class Sink>
-void put_raw(Sink& s, const void* p, size_t n) { s(p, n); }
+void put_raw(Sink& s, const void* p, size_t n) {
+  s(p, n);
+}
 template <class Sink, class T>
-void put(Sink& s, T v) { s(&v, sizeof v); }
+void put(Sink& s, T v) {
+  s(&v, sizeof v);
+}
 template <class Sink>
 void put_string(Sink& s, const std::string& str) {
   put<Sink, uint64_t>(s, str.size());
@@ -441,24 +482,49 @@ void put_string(Sink& s, const std::string& str) {
 template <class Sink>
 void put_value(Sink& s, const GgufValue& v) {
   switch (v.type()) {
-    case GgufType::UINT8: put<Sink, uint8_t>(s, uint8_t(v.as_uint())); break;
-    case GgufType::INT8: put<Sink, int8_t>(s, int8_t(v.as_int())); break;
-    case GgufType::UINT16: put<Sink, uint16_t>(s, uint16_t(v.as_uint())); break;
-    case GgufType::INT16: put<Sink, int16_t>(s, int16_t(v.as_int())); break;
-    case GgufType::UINT32: put<Sink, uint32_t>(s, uint32_t(v.as_uint())); break;
-    case GgufType::INT32: put<Sink, int32_t>(s, int32_t(v.as_int())); break;
-    case GgufType::FLOAT32: put<Sink, float>(s, float(v.as_float())); break;
-    case GgufType::UINT64: put<Sink, uint64_t>(s, v.as_uint()); break;
-    case GgufType::INT64: put<Sink, int64_t>(s, v.as_int()); break;
-    case GgufType::FLOAT64: put<Sink, double>(s, v.as_float()); break;
-    case GgufType::BOOL: put<Sink, uint8_t>(s, v.as_bool() ? 1 : 0); break;
-    case GgufType::STRING: put_string(s, v.as_string()); break;
+    case GgufType::UINT8:
+      put<Sink, uint8_t>(s, uint8_t(v.as_uint()));
+      break;
+    case GgufType::INT8:
+      put<Sink, int8_t>(s, int8_t(v.as_int()));
+      break;
+    case GgufType::UINT16:
+      put<Sink, uint16_t>(s, uint16_t(v.as_uint()));
+      break;
+    case GgufType::INT16:
+      put<Sink, int16_t>(s, int16_t(v.as_int()));
+      break;
+    case GgufType::UINT32:
+      put<Sink, uint32_t>(s, uint32_t(v.as_uint()));
+      break;
+    case GgufType::INT32:
+      put<Sink, int32_t>(s, int32_t(v.as_int()));
+      break;
+    case GgufType::FLOAT32:
+      put<Sink, float>(s, float(v.as_float()));
+      break;
+    case GgufType::UINT64:
+      put<Sink, uint64_t>(s, v.as_uint());
+      break;
+    case GgufType::INT64:
+      put<Sink, int64_t>(s, v.as_int());
+      break;
+    case GgufType::FLOAT64:
+      put<Sink, double>(s, v.as_float());
+      break;
+    case GgufType::BOOL:
+      put<Sink, uint8_t>(s, v.as_bool() ? 1 : 0);
+      break;
+    case GgufType::STRING:
+      put_string(s, v.as_string());
+      break;
     case GgufType::ARRAY: {
       const auto& a = v.as_array();
       put<Sink, uint32_t>(s, uint32_t(v.array_type()));
       put<Sink, uint64_t>(s, a.size());
       for (const auto& item : a) {
-        if (item.type() != v.array_type()) fail("gguf writer: array element of type ", gguf_type_name(item.type()), " in an array of ", gguf_type_name(v.array_type()));
+        if (item.type() != v.array_type())
+          fail("gguf writer: array element of type ", gguf_type_name(item.type()), " in an array of ", gguf_type_name(v.array_type()));
         put_value(s, item);
       }
       break;

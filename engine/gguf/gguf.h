@@ -27,8 +27,19 @@
 namespace sb {
 
 enum class GgufType : uint32_t {
-  UINT8 = 0, INT8 = 1, UINT16 = 2, INT16 = 3, UINT32 = 4, INT32 = 5, FLOAT32 = 6, BOOL = 7,
-  STRING = 8, ARRAY = 9, UINT64 = 10, INT64 = 11, FLOAT64 = 12,
+  UINT8 = 0,
+  INT8 = 1,
+  UINT16 = 2,
+  INT16 = 3,
+  UINT32 = 4,
+  INT32 = 5,
+  FLOAT32 = 6,
+  BOOL = 7,
+  STRING = 8,
+  ARRAY = 9,
+  UINT64 = 10,
+  INT64 = 11,
+  FLOAT64 = 12,
 };
 const char* gguf_type_name(GgufType t);
 
@@ -85,7 +96,7 @@ struct GgufTensorInfo {
   std::string name;
   std::vector<int64_t> ne;  // dimensions, ne[0] varies fastest (a row); up to 4
   GgmlType type = GgmlType::F32;
-  uint64_t offset = 0;      // relative to the start of the data section
+  uint64_t offset = 0;  // relative to the start of the data section
   uint64_t nbytes = 0;
   int64_t n_elements = 0;
   int64_t rows() const { return ne.empty() ? 1 : n_elements / ne[0]; }

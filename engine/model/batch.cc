@@ -24,8 +24,7 @@ BatchContext::BatchContext(const Model& model, int64_t max_rows, const ContextOp
 
 std::unique_ptr<Sequence> BatchContext::new_sequence() const {
   const ModelConfig& c = model_.config();
-  return std::unique_ptr<Sequence>(
-      new Sequence(model_.backend().create_kv_cache(c.n_layer, n_ctx_, c.kv_dim(), kv_type_), n_ctx_));
+  return std::unique_ptr<Sequence>(new Sequence(model_.backend().create_kv_cache(c.n_layer, n_ctx_, c.kv_dim(), kv_type_), n_ctx_));
 }
 
 void BatchContext::eval(const std::vector<Item>& items, std::vector<float>& logits) {

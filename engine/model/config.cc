@@ -8,10 +8,10 @@
 namespace sb {
 
 int64_t ModelConfig::n_params() const {
-  int64_t per_layer = 2 * n_embd                                   // attn + ffn norms
-                      + n_embd * q_dim() + 2 * n_embd * kv_dim()   // wq, wk, wv
-                      + q_dim() * n_embd                           // wo
-                      + 3 * n_embd * n_ff;                         // gate, up, down
+  int64_t per_layer = 2 * n_embd                                  // attn + ffn norms
+                      + n_embd * q_dim() + 2 * n_embd * kv_dim()  // wq, wk, wv
+                      + q_dim() * n_embd                          // wo
+                      + 3 * n_embd * n_ff;                        // gate, up, down
   if (qkv_bias) per_layer += q_dim() + 2 * kv_dim();
   if (qk_norm) per_layer += 2 * head_dim;
   if (post_norms) per_layer += 2 * n_embd;
@@ -35,9 +35,12 @@ void ModelConfig::set_arch_defaults() {
   }
   if (arch == "phi3") {
     // llama.cpp's defaults for Phi-3 files written before the key existed
-    if ((n_layer == 32 || n_layer == 40) && n_ctx == 4096) n_swa = 2047;
-    else if (n_layer == 32 && n_head_kv == 32 && n_ctx == 131072) n_swa = 262144;
-    else if (n_layer == 40 && n_ctx == 131072) n_swa = 131072;
+    if ((n_layer == 32 || n_layer == 40) && n_ctx == 4096)
+      n_swa = 2047;
+    else if (n_layer == 32 && n_head_kv == 32 && n_ctx == 131072)
+      n_swa = 262144;
+    else if (n_layer == 40 && n_ctx == 131072)
+      n_swa = 131072;
   }
 }
 
@@ -90,8 +93,7 @@ ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
   positive(c.n_head_kv, a + "attention.head_count_kv", 1024);
   positive(c.n_ff, a + "feed_forward_length", 1 << 20);
   positive(c.n_ctx, a + "context_length", 1 << 24);
-  if (c.n_head % c.n_head_kv != 0)
-    fail(f.name(), ": head_count ", c.n_head, " is not a multiple of head_count_kv ", c.n_head_kv);
+  if (c.n_head % c.n_head_kv != 0) fail(f.name(), ": head_count ", c.n_head, " is not a multiple of head_count_kv ", c.n_head_kv);
   c.head_dim = f.get_int(a + "attention.key_length", c.n_embd / c.n_head);
   if (c.head_dim <= 0 || c.head_dim % 2 != 0 || c.head_dim > 1024)
     fail(f.name(), ": head dimension ", c.head_dim, " must be even and positive");
@@ -106,8 +108,7 @@ ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
 
   const GgufTensorInfo* emb = f.tensor("token_embd.weight");
   if (!emb) fail(f.name(), ": tensor 'token_embd.weight' is missing");
-  if (emb->ne.size() != 2 || emb->ne[0] != c.n_embd)
-    fail(f.name(), ": tensor 'token_embd.weight' must be [", c.n_embd, ", n_vocab]");
+  if (emb->ne.size() != 2 || emb->ne[0] != c.n_embd) fail(f.name(), ": tensor 'token_embd.weight' must be [", c.n_embd, ", n_vocab]");
   c.n_vocab = emb->ne[1];
   if (const GgufValue* v = f.find(a + "vocab_size")) {
     if (v->as_int() != c.n_vocab)
@@ -136,14 +137,14 @@ ModelConfig ModelConfig::from_gguf(const GgufFile& f) {
     c.attn_softcap = float(f.get_float(a + "attn_logit_softcapping", c.attn_softcap));
     c.final_softcap = float(f.get_float(a + "final_logit_softcapping", c.final_softcap));
     if (!(c.attn_softcap > 0.0f) || !(c.final_softcap > 0.0f))
-      fail(f.name(), ": metadata '", a, "attn_logit_softcapping' / 'final_logit_softcapping' must be positive (",
-           c.attn_softcap, ", ", c.final_softcap, ")");
+      fail(f.name(), ": metadata '", a, "attn_logit_softcapping' / 'final_logit_softcapping' must be positive (", c.attn_softcap, ", ",
+           c.final_softcap, ")");
   }
   if (c.arch == "gemma2" || c.arch == "phi3") {
     c.n_swa = f.get_int(a + "attention.sliding_window", c.n_swa);
     if (c.n_swa <= 0)
-      fail(f.name(), ": metadata '", a, "attention.sliding_window' is ", f.find(a + "attention.sliding_window") ? "not positive" : "missing",
-           " (", c.arch, " needs it)");
+      fail(f.name(), ": metadata '", a, "attention.sliding_window' is ",
+           f.find(a + "attention.sliding_window") ? "not positive" : "missing", " (", c.arch, " needs it)");
   }
   if (c.arch == "phi3") {
     if (c.q_dim() != c.n_embd)
@@ -188,8 +189,8 @@ const std::vector<Preset>& presets() {
     mini.name = "codex-spark-mini";
     mini.n_layer = 8;
     // One small model per architecture family, each exercising that family's features.
-    auto tiny = [&](const std::string& arch, int64_t embd, int64_t layers, int64_t heads, int64_t kv_heads, int64_t head_dim,
-                    int64_t ff, float base, float eps) {
+    auto tiny = [&](const std::string& arch, int64_t embd, int64_t layers, int64_t heads, int64_t kv_heads, int64_t head_dim, int64_t ff,
+                    float base, float eps) {
       ModelConfig c = spark;
       c.arch = arch;
       c.n_ctx = 4096;
@@ -236,9 +237,11 @@ const std::vector<Preset>& presets() {
         {"codex-spark", "Codex-Spark shape: 96 layers, 16 heads, width 512, FFN 2048, context 2048, vocab 32000", spark},
         {"codex-spark-mini", "Codex-Spark with 8 layers (same widths), for tests and quick runs", mini},
         {"llama-1b", "Llama-3.2-1B shape: 16 layers, width 2048, GQA 32/8, FFN 8192, tied embeddings, vocab 32000 (1.0 B parameters)", l1b},
-        family("llama3-tiny", "llama (Llama 3 style): 4 layers, width 128, GQA 8/2, rope base 5e5, rope_freqs.weight, tied embeddings", llama3),
+        family("llama3-tiny", "llama (Llama 3 style): 4 layers, width 128, GQA 8/2, rope base 5e5, rope_freqs.weight, tied embeddings",
+               llama3),
         family("qwen3-tiny", "qwen3: 4 layers, width 128, GQA 8/4, head_dim 32, per-head q/k RMS norm, tied embeddings", qwen3),
-        family("gemma2-tiny", "gemma2: 26 layers, width 64, GQA 4/2, head_dim 32, GeGLU, sandwich norms, soft-caps 1/1, window 16 on even layers", gemma2),
+        family("gemma2-tiny",
+               "gemma2: 26 layers, width 64, GQA 4/2, head_dim 32, GeGLU, sandwich norms, soft-caps 1/1, window 16 on even layers", gemma2),
         family("phi3-tiny", "phi3: 4 layers, width 128, GQA 8/4, fused qkv and gate/up, partial rotary 12/16, window 32", phi3),
     };
   }();

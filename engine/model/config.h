@@ -37,33 +37,33 @@ struct ModelConfig {
   std::string arch = "llama";
   std::string name;
   int64_t n_vocab = 0;
-  int64_t n_ctx = 0;       // training context length
-  int64_t n_embd = 0;      // model width
+  int64_t n_ctx = 0;   // training context length
+  int64_t n_embd = 0;  // model width
   int64_t n_layer = 0;
   int64_t n_head = 0;
   int64_t n_head_kv = 0;
-  int64_t n_ff = 0;        // FFN hidden width
-  int64_t head_dim = 0;    // n_embd / n_head unless the file says otherwise
-  int64_t n_rot = 0;       // dimensions rotated by RoPE (<= head_dim)
+  int64_t n_ff = 0;      // FFN hidden width
+  int64_t head_dim = 0;  // n_embd / n_head unless the file says otherwise
+  int64_t n_rot = 0;     // dimensions rotated by RoPE (<= head_dim)
   float rope_base = 10000.0f;
   float rms_eps = 1e-5f;
   RopeStyle rope_style = RopeStyle::Interleaved;
   bool tied_output = false;  // output projection shares token_embd.weight
   bool qkv_bias = false;
   // Architecture variations (see the list above); defaults are plain llama.
-  float rope_freq_scale = 1.0f;   // 1 / linear rope scaling factor
-  bool rope_freqs = false;        // rope_freqs.weight present (n_rot / 2 divisors)
-  bool qk_norm = false;           // qwen3: attn_q_norm / attn_k_norm per head
-  bool fused_qkv = false;         // phi3: attn_qkv.weight
-  bool fused_gate_up = false;     // phi3: ffn_up.weight holds gate then up
-  bool geglu = false;             // gemma2: gelu(gate) * up instead of silu(gate) * up
-  bool post_norms = false;        // gemma2: post_attention_norm, post_ffw_norm
-  float embd_scale = 0.0f;        // gemma2: sqrt(n_embd); 0 = none
-  float attn_scale = 0.0f;        // 0 = 1 / sqrt(head_dim)
-  float attn_softcap = 0.0f;      // 0 = none
-  float final_softcap = 0.0f;     // 0 = none
-  int64_t n_swa = 0;              // sliding window size; 0 = none
-  bool swa_even_layers = false;   // gemma2: only layers 0, 2, 4, ... use the window
+  float rope_freq_scale = 1.0f;  // 1 / linear rope scaling factor
+  bool rope_freqs = false;       // rope_freqs.weight present (n_rot / 2 divisors)
+  bool qk_norm = false;          // qwen3: attn_q_norm / attn_k_norm per head
+  bool fused_qkv = false;        // phi3: attn_qkv.weight
+  bool fused_gate_up = false;    // phi3: ffn_up.weight holds gate then up
+  bool geglu = false;            // gemma2: gelu(gate) * up instead of silu(gate) * up
+  bool post_norms = false;       // gemma2: post_attention_norm, post_ffw_norm
+  float embd_scale = 0.0f;       // gemma2: sqrt(n_embd); 0 = none
+  float attn_scale = 0.0f;       // 0 = 1 / sqrt(head_dim)
+  float attn_softcap = 0.0f;     // 0 = none
+  float final_softcap = 0.0f;    // 0 = none
+  int64_t n_swa = 0;             // sliding window size; 0 = none
+  bool swa_even_layers = false;  // gemma2: only layers 0, 2, 4, ... use the window
 
   int64_t q_dim() const { return n_head * head_dim; }
   int64_t kv_dim() const { return n_head_kv * head_dim; }

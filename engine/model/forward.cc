@@ -14,16 +14,14 @@ void ForwardBuffers::alloc(Backend& b, const ModelConfig& c, int64_t n_rows) {
   up = b.alloc(rows, c.n_ff, DType::F32);
 }
 
-void forward_layers(const Model& model, const std::vector<AttentionShape>& shapes, ForwardBuffers& buf,
-                    const int32_t* ids, int64_t T, const std::vector<ForwardSegment>& segments,
-                    const Context::LayerObserver* observer) {
+void forward_layers(const Model& model, const std::vector<AttentionShape>& shapes, ForwardBuffers& buf, const int32_t* ids, int64_t T,
+                    const std::vector<ForwardSegment>& segments, const Context::LayerObserver* observer) {
   const ModelConfig& c = model.config();
   Backend& b = model.backend();
   const bool observe = observer && *observer;
   std::vector<float> observed_in, observed_out;
-  Tensor x = buf.x.rows_view(0, T), h = buf.h.rows_view(0, T), q = buf.q.rows_view(0, T),
-         k = buf.k.rows_view(0, T), v = buf.v.rows_view(0, T), att = buf.att.rows_view(0, T),
-         gate = buf.gate.rows_view(0, T), up = buf.up.rows_view(0, T);
+  Tensor x = buf.x.rows_view(0, T), h = buf.h.rows_view(0, T), q = buf.q.rows_view(0, T), k = buf.k.rows_view(0, T),
+         v = buf.v.rows_view(0, T), att = buf.att.rows_view(0, T), gate = buf.gate.rows_view(0, T), up = buf.up.rows_view(0, T);
   b.embed(model.tok_embd(), ids, T, x);
   if (c.embd_scale != 0.0f) b.scale(x, c.embd_scale);
   for (int64_t l : model.active_layers()) {
@@ -39,15 +37,14 @@ void forward_layers(const Model& model, const std::vector<AttentionShape>& shape
                                        {L.wk.get(), &k, L.bk.empty() ? nullptr : &L.bk},
                                        {L.wv.get(), &v, L.bv.empty() ? nullptr : &L.bv}};
     b.matmul_multi(h, qkv, 3);  // one pass over h (the cpu backend quantizes it once)
-    if (c.qk_norm) {  // qwen3: RMS norm of every head before RoPE
+    if (c.qk_norm) {            // qwen3: RMS norm of every head before RoPE
       Tensor qh = q.reshaped(T * c.n_head, c.head_dim), kh = k.reshaped(T * c.n_head_kv, c.head_dim);
       b.rmsnorm(qh, L.q_norm, c.rms_eps, qh);
       b.rmsnorm(kh, L.k_norm, c.rms_eps, kh);
     }
     // per sequence: positions, its own cache
     for (const ForwardSegment& s : segments) {
-      Tensor qs = q.rows_view(s.row0, s.n), ks = k.rows_view(s.row0, s.n), vs = v.rows_view(s.row0, s.n),
-             as = att.rows_view(s.row0, s.n);
+      Tensor qs = q.rows_view(s.row0, s.n), ks = k.rows_view(s.row0, s.n), vs = v.rows_view(s.row0, s.n), as = att.rows_view(s.row0, s.n);
       b.rope(qs, c.n_head, shape, s.pos);
       b.rope(ks, c.n_head_kv, shape, s.pos);
       b.kv_store(*s.kv, l, ks, vs, s.pos);
@@ -64,8 +61,10 @@ void forward_layers(const Model& model, const std::vector<AttentionShape>& shape
     b.rmsnorm(x, L.ffn_norm, c.rms_eps, h);
     const Backend::MatmulOut gate_up[2] = {{L.w_gate.get(), &gate, nullptr}, {L.w_up.get(), &up, nullptr}};
     b.matmul_multi(h, gate_up, 2);
-    if (c.geglu) b.geglu(gate, up, gate);
-    else b.swiglu(gate, up, gate);
+    if (c.geglu)
+      b.geglu(gate, up, gate);
+    else
+      b.swiglu(gate, up, gate);
     if (c.post_norms) {
       b.matmul(gate, *L.w_down, h);
       b.rmsnorm(h, L.post_ffn_norm, c.rms_eps, h);

@@ -34,8 +34,7 @@ struct ForwardSegment {
 // Runs every active layer over rows [0, T) (T <= buf.rows); afterwards buf.x holds the final
 // hidden states (before the output norm). `observer` (may be null or empty) is called after
 // each layer with host copies of that layer's input and output rows.
-void forward_layers(const Model& model, const std::vector<AttentionShape>& shapes, ForwardBuffers& buf,
-                    const int32_t* ids, int64_t T, const std::vector<ForwardSegment>& segments,
-                    const Context::LayerObserver* observer);
+void forward_layers(const Model& model, const std::vector<AttentionShape>& shapes, ForwardBuffers& buf, const int32_t* ids, int64_t T,
+                    const std::vector<ForwardSegment>& segments, const Context::LayerObserver* observer);
 
 }  // namespace sb::detail

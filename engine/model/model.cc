@@ -20,8 +20,8 @@ const GgufTensorInfo& need_tensor(const GgufFile& f, const std::string& name) {
 WeightSource matrix_source(const GgufFile& f, const std::string& name, int64_t in, int64_t out) {
   const GgufTensorInfo& t = need_tensor(f, name);
   if (t.ne.size() != 2 || t.ne[0] != in || t.ne[1] != out)
-    fail(f.name(), ": tensor '", name, "' has shape [", t.ne[0], t.ne.size() > 1 ? ", " + std::to_string(t.ne[1]) : "",
-         "], expected [", in, ", ", out, "]");
+    fail(f.name(), ": tensor '", name, "' has shape [", t.ne[0], t.ne.size() > 1 ? ", " + std::to_string(t.ne[1]) : "", "], expected [", in,
+         ", ", out, "]");
   return WeightSource{name, t.type, out, in, f.tensor_data(t)};
 }
 
@@ -169,8 +169,7 @@ void Context::eval(const int32_t* ids, int64_t n, bool all_logits, std::vector<f
 void Context::check_eval(const int32_t* ids, int64_t n) const {
   const int64_t V = model_.config().n_vocab;
   if (n <= 0) fail("eval needs at least one token");
-  if (pos_ + n > n_ctx_)
-    fail("sequence of ", pos_ + n, " tokens exceeds the context of ", n_ctx_, " tokens");
+  if (pos_ + n > n_ctx_) fail("sequence of ", pos_ + n, " tokens exceeds the context of ", n_ctx_, " tokens");
   for (int64_t i = 0; i < n; ++i)
     if (ids[i] < 0 || ids[i] >= V) fail("token id ", ids[i], " out of range [0, ", V, ")");
 }
@@ -215,13 +214,13 @@ void Context::forward_chunk(const int32_t* ids, int64_t T, int64_t out_from, flo
   Tensor lg = want ? logits_.rows_view(0, rows) : Tensor();
   // One forward pass over the chunk, up to the logits (not their download).
   auto run = [&] {
-  detail::ForwardBuffers buf{x_, h_, q_, k_, v_, att_, gate_, up_, n_batch_};
-  detail::forward_layers(model_, shapes_, buf, ids, T, {detail::ForwardSegment{kv_.get(), pos_, 0, T}}, &observer_);
-  if (!want) return;
-  Tensor xr = x.rows_view(out_from, rows), hr = h.rows_view(out_from, rows);
-  b.rmsnorm(xr, model_.output_norm(), c.rms_eps, hr);
-  b.matmul(hr, model_.output(), lg);
-  if (c.final_softcap > 0.0f) b.softcap(lg, c.final_softcap);
+    detail::ForwardBuffers buf{x_, h_, q_, k_, v_, att_, gate_, up_, n_batch_};
+    detail::forward_layers(model_, shapes_, buf, ids, T, {detail::ForwardSegment{kv_.get(), pos_, 0, T}}, &observer_);
+    if (!want) return;
+    Tensor xr = x.rows_view(out_from, rows), hr = h.rows_view(out_from, rows);
+    b.rmsnorm(xr, model_.output_norm(), c.rms_eps, hr);
+    b.matmul(hr, model_.output(), lg);
+    if (c.final_softcap > 0.0f) b.softcap(lg, c.final_softcap);
   };
   // A single-token step with logits is the same op sequence every time: a backend may record
   // it once and replay it (Backend::run_step_graph); otherwise the ops run directly.
@@ -234,8 +233,10 @@ void Context::forward_chunk(const int32_t* ids, int64_t T, int64_t out_from, flo
   if (!done) run();
   pos_ += T;
   if (!want) return;
-  if (argmax_out) b.argmax_rows(lg, argmax_out);
-  else b.download(lg, logits_out);
+  if (argmax_out)
+    b.argmax_rows(lg, argmax_out);
+  else
+    b.download(lg, logits_out);
 }
 
 }  // namespace sb

@@ -34,17 +34,15 @@ using WeightTransform = std::function<WeightSource(const WeightSource& src, std:
 struct LayerWeights {
   std::unique_ptr<Weight> wq, wk, wv, wo, w_gate, w_up, w_down;
   Tensor attn_norm, ffn_norm;
-  Tensor bq, bk, bv;                  // empty unless the model has Q/K/V biases
-  Tensor q_norm, k_norm;              // (1, head_dim), qwen3 only
+  Tensor bq, bk, bv;                     // empty unless the model has Q/K/V biases
+  Tensor q_norm, k_norm;                 // (1, head_dim), qwen3 only
   Tensor post_attn_norm, post_ffn_norm;  // gemma2 only
 };
 
 class Model {
  public:
-  static std::unique_ptr<Model> load(std::shared_ptr<const GgufFile> file, Backend& backend,
-                                     const WeightTransform& transform = nullptr);
-  static std::unique_ptr<Model> load(const std::string& path, Backend& backend,
-                                     const WeightTransform& transform = nullptr);
+  static std::unique_ptr<Model> load(std::shared_ptr<const GgufFile> file, Backend& backend, const WeightTransform& transform = nullptr);
+  static std::unique_ptr<Model> load(const std::string& path, Backend& backend, const WeightTransform& transform = nullptr);
 
   const ModelConfig& config() const { return cfg_; }
   const GgufFile& file() const { return *file_; }
@@ -83,8 +81,8 @@ class Model {
 };
 
 struct ContextOptions {
-  int64_t n_ctx = 0;        // 0 = the model's context length
-  int64_t n_batch = 512;    // rows per forward chunk during prompt processing
+  int64_t n_ctx = 0;      // 0 = the model's context length
+  int64_t n_batch = 512;  // rows per forward chunk during prompt processing
   DType kv_type = DType::F16;
   // Let the backend record a single-token step once and replay it (CUDA graphs; other
   // backends ignore this). Results are the same either way.

@@ -30,9 +30,7 @@ const std::vector<uint32_t>& base_codepoints() {
     for (uint32_t c = 0x21; c <= 0x7E; ++c) v.push_back(c);
     for (uint32_t c = 0xA1; c <= 0xFF; ++c)
       if (c != 0xAD) v.push_back(c);
-    for (uint32_t c : {0x2013u, 0x2014u, 0x2018u, 0x2019u, 0x201Cu, 0x201Du, 0x2022u, 0x2026u,
-                       0x20ACu, 0x2581u})
-      v.push_back(c);
+    for (uint32_t c : {0x2013u, 0x2014u, 0x2018u, 0x2019u, 0x201Cu, 0x201Du, 0x2022u, 0x2026u, 0x20ACu, 0x2581u}) v.push_back(c);
     return v;
   }();
   return cps;
@@ -76,8 +74,10 @@ bool all_lower_alpha(std::string_view w) {
 std::string with_space_marks(std::string_view w) {
   std::string s;
   for (char c : w) {
-    if (c == ' ') s += kSpaceMark;
-    else s += c;
+    if (c == ' ')
+      s += kSpaceMark;
+    else
+      s += c;
   }
   return s;
 }
@@ -109,8 +109,7 @@ std::vector<std::pair<std::string, int64_t>> build_dictionary() {
   {
     std::set<std::string_view> seen;
     int64_t rank = 0;
-    for (const char* tier : {kEnglishTier1, kEnglishTier2, kEnglishEveryday, kEnglishTier3,
-                             kEnglishTier4, kEnglishRare})
+    for (const char* tier : {kEnglishTier1, kEnglishTier2, kEnglishEveryday, kEnglishTier3, kEnglishTier4, kEnglishRare})
       for (std::string_view w : split_ws(tier))
         if (seen.insert(w).second) add_english(w, zipf(rank++, K));
     // Inflected and derived forms rank as if they followed the first few hundred words.
@@ -162,8 +161,10 @@ std::vector<std::pair<std::string, int64_t>> build_dictionary() {
   std::sort(dict.begin(), dict.end());
   size_t out = 0;
   for (size_t i = 0; i < dict.size(); ++i) {
-    if (out > 0 && dict[out - 1].first == dict[i].first) dict[out - 1].second += dict[i].second;
-    else if (out++ != i) dict[out - 1] = std::move(dict[i]);
+    if (out > 0 && dict[out - 1].first == dict[i].first)
+      dict[out - 1].second += dict[i].second;
+    else if (out++ != i)
+      dict[out - 1] = std::move(dict[i]);
   }
   dict.resize(out);
   return dict;
@@ -210,8 +211,10 @@ std::vector<std::string> train(int64_t max_merges) {
         uint32_t cp;
         i += text::utf8_next(text, i, &cp, text::Utf8::lenient);
         auto it = cp_id.find(cp);
-        if (it == cp_id.end()) ok = false;  // a character outside the base set: skip the entry
-        else syms.push_back(it->second);
+        if (it == cp_id.end())
+          ok = false;  // a character outside the base set: skip the entry
+        else
+          syms.push_back(it->second);
       }
       if (!ok || syms.size() < 2) continue;
       w_off.push_back(uint32_t(arena.size()));
@@ -263,8 +266,7 @@ std::vector<std::string> train(int64_t max_merges) {
   std::vector<Entry> init;
   init.reserve(pairs.size());
   for (int i = 0; i < int(pairs.size()); ++i) init.push_back({pairs[i].count, i});
-  std::priority_queue<Entry, std::vector<Entry>, decltype(lower_priority)> heap(
-      lower_priority, std::move(init));
+  std::priority_queue<Entry, std::vector<Entry>, decltype(lower_priority)> heap(lower_priority, std::move(init));
 
   std::vector<int> stamp(size_t(n_words), -1);
   std::vector<std::pair<int, int64_t>> deltas;  // (pair id, count change)
@@ -353,8 +355,7 @@ int spark_vocab_max_size() {
 std::vector<VocabEntry> make_spark_vocab(int n_vocab) {
   const int min_size = spark_vocab_min_size();
   if (n_vocab < min_size)
-    fail("spark vocabulary: n_vocab ", n_vocab, " is smaller than the ", min_size,
-         " fixed entries (specials, bytes, base characters)");
+    fail("spark vocabulary: n_vocab ", n_vocab, " is smaller than the ", min_size, " fixed entries (specials, bytes, base characters)");
   std::vector<std::string> merged = train(n_vocab - min_size);
   if (int(merged.size()) < n_vocab - min_size)
     fail("spark vocabulary: n_vocab ", n_vocab, " exceeds the ", min_size + int(merged.size()),
@@ -375,8 +376,7 @@ std::vector<VocabEntry> make_spark_vocab(int n_vocab) {
     text::utf8_append(s, cp);
     v.push_back({std::move(s), 0.0f, kSparkTokNormal});
   }
-  for (size_t k = 0; k < merged.size(); ++k)
-    v.push_back({std::move(merged[k]), -float(k + 1), kSparkTokNormal});
+  for (size_t k = 0; k < merged.size(); ++k) v.push_back({std::move(merged[k]), -float(k + 1), kSparkTokNormal});
   return v;
 }
 

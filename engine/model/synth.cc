@@ -43,10 +43,10 @@ std::vector<uint8_t> random_matrix(const std::string& name, int64_t rows, int64_
     std::vector<uint8_t> block(size_t(ggml_block_bytes(t)));
     quantize_row(t, zeros.data(), block.data(), ggml_block_size(t));
   }
-  #pragma omp parallel
+#pragma omp parallel
   {
     std::vector<float> row(static_cast<size_t>(cols));
-    #pragma omp for schedule(static)
+#pragma omp for schedule(static)
     for (int64_t r = 0; r < rows; ++r) {
       uint64_t state = splitmix64(base + uint64_t(r));
       for (int64_t c = 0; c < cols; ++c) {
@@ -88,8 +88,10 @@ std::vector<float> llama3_rope_freqs(float base, int64_t n_rot) {
   for (int64_t i = 0; i < n_rot; i += 2) {
     const double freq = 1.0 / std::pow(double(base), double(i) / double(n_rot));
     const double wavelen = 2.0 * M_PI / freq;
-    if (wavelen < high_wavelen) out.push_back(1.0f);
-    else if (wavelen > low_wavelen) out.push_back(float(factor));
+    if (wavelen < high_wavelen)
+      out.push_back(1.0f);
+    else if (wavelen > low_wavelen)
+      out.push_back(float(factor));
     else {
       const double smooth = (old_ctx / wavelen - low) / (high - low);
       out.push_back(float(1.0 / ((1.0 - smooth) / factor + smooth)));
@@ -167,8 +169,7 @@ void synthesize_model(const SynthOptions& opt, const std::string& path) {
   w.add_tensor("output_norm.weight", GgmlType::F32, {c.n_embd}, norm_weights("output_norm.weight", c.n_embd, jit, opt.seed));
   if (!c.tied_output)
     w.add_tensor("output.weight", t, {c.n_embd, c.n_vocab}, random_matrix("output.weight", c.n_vocab, c.n_embd, s_in, t, opt.seed));
-  if (c.rope_freqs)
-    w.add_tensor("rope_freqs.weight", GgmlType::F32, {c.n_rot / 2}, f32_bytes(llama3_rope_freqs(c.rope_base, c.n_rot)));
+  if (c.rope_freqs) w.add_tensor("rope_freqs.weight", GgmlType::F32, {c.n_rot / 2}, f32_bytes(llama3_rope_freqs(c.rope_base, c.n_rot)));
   for (int64_t l = 0; l < c.n_layer; ++l) {
     const std::string b = "blk." + std::to_string(l) + ".";
     auto mat = [&](const std::string& n, int64_t in, int64_t out, float sd) {

@@ -79,9 +79,7 @@ struct Bigram {
 
 // Lowest rank first; on equal ranks the leftmost pair first.
 struct BigramOrder {
-  bool operator()(const Bigram& a, const Bigram& b) const {
-    return a.rank > b.rank || (a.rank == b.rank && a.left > b.left);
-  }
+  bool operator()(const Bigram& a, const Bigram& b) const { return a.rank > b.rank || (a.rank == b.rank && a.left > b.left); }
 };
 
 struct Scratch {

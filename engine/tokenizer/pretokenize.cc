@@ -13,8 +13,7 @@ namespace sb::tok {
 namespace {
 
 // Unicode White_Space (what llama.cpp's is_whitespace flag holds), for use inside a class.
-constexpr std::string_view kWhiteSpace =
-    R"(\t-\r\x{20}\x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000})";
+constexpr std::string_view kWhiteSpace = R"(\t-\r\x{20}\x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000})";
 
 // GPT-2's pattern (llama.cpp runs it through a hand-written matcher equivalent to this).
 constexpr const char* kGpt2 = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
@@ -56,9 +55,11 @@ const std::vector<Family>& families() {
       {"qwen2", false, false, {kQwen2}, {"qwen2", "stablelm2", "megrez", "deepseek-r1-qwen", "hunyuan"}},
       {"falcon", false, false, {R"([\p{P}\$\+<=>\^~\|`]+)", kGpt2, R"([0-9][0-9][0-9])"}, {"falcon"}},
       {"deepseek-coder", false, false, {R"([\r\n])", R"(\s?\p{L}+)", R"(\s?\p{P}+)", kCjk, R"(\p{N})"}, {"deepseek-coder"}},
-      {"deepseek-llm", false, false,
-       {R"([\r\n])", kDeepseekLetters, R"(\s?[!-/:-~\x{FF01}-\x{FF0F}\x{FF1A}-\x{FF5E}\x{2018}-\x{201F}\x{3000}-\x{3002}]+)",
-        R"(\s+$)", kCjk, R"(\p{N}+)"},
+      {"deepseek-llm",
+       false,
+       false,
+       {R"([\r\n])", kDeepseekLetters, R"(\s?[!-/:-~\x{FF01}-\x{FF0F}\x{FF1A}-\x{FF5E}\x{2018}-\x{201F}\x{3000}-\x{3002}]+)", R"(\s+$)",
+        kCjk, R"(\p{N}+)"},
        {"deepseek-llm"}},
       {"bloom", false, false, {kBloom}, {"bloom", "poro-chat", "gpt3-finnish"}},
       {"viking", false, false, {kBloom, R"(\p{N})"}, {"viking"}},
@@ -75,8 +76,10 @@ std::string translate(std::string_view re) {
     if (c == '\\' && i + 1 < re.size()) {
       const char d = re[++i];
       if (d == 's') {
-        if (in_class) out += kWhiteSpace;
-        else out.append("[").append(kWhiteSpace).append("]");
+        if (in_class)
+          out += kWhiteSpace;
+        else
+          out.append("[").append(kWhiteSpace).append("]");
       } else if (d == 'S' && !in_class) {
         out.append("[^").append(kWhiteSpace).append("]");
       } else {
@@ -85,8 +88,10 @@ std::string translate(std::string_view re) {
       }
       continue;
     }
-    if (c == '[' && !in_class) in_class = true;
-    else if (c == ']' && in_class) in_class = false;
+    if (c == '[' && !in_class)
+      in_class = true;
+    else if (c == ']' && in_class)
+      in_class = false;
     out.push_back(c);
   }
   return out;
@@ -134,8 +139,8 @@ std::unique_ptr<PreTokenizer> PreTokenizer::create(const std::string& pre, const
     int err = 0;
     PCRE2_SIZE at = 0;
     auto r = std::make_unique<Regex>();
-    r->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(re.data()), re.size(),
-                            PCRE2_UTF | PCRE2_UCP | PCRE2_DOLLAR_ENDONLY, &err, &at, nullptr);
+    r->code =
+        pcre2_compile(reinterpret_cast<PCRE2_SPTR>(re.data()), re.size(), PCRE2_UTF | PCRE2_UCP | PCRE2_DOLLAR_ENDONLY, &err, &at, nullptr);
     if (!r->code) fail("internal: pre-tokenizer regex '", src, "' does not compile: ", pcre2_message(err), " at ", at);
     (void)pcre2_jit_compile(r->code, PCRE2_JIT_COMPLETE);  // falls back to the interpreter if JIT is unavailable
     p->regexes_.push_back(std::move(r));
@@ -158,8 +163,7 @@ void PreTokenizer::split(std::string_view text, std::vector<std::pair<uint32_t, 
       size_t pos = 0, prev = 0;
       while (pos < len) {
         int rc = pcre2_match(r->code, subject, len, pos, PCRE2_NO_UTF_CHECK, md, nullptr);
-        if (rc == PCRE2_ERROR_JIT_STACKLIMIT)
-          rc = pcre2_match(r->code, subject, len, pos, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, md, nullptr);
+        if (rc == PCRE2_ERROR_JIT_STACKLIMIT) rc = pcre2_match(r->code, subject, len, pos, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, md, nullptr);
         if (rc == PCRE2_ERROR_NOMATCH) break;
         if (rc < 0) fail("pre-tokenizer regex failed: ", pcre2_message(rc));
         const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);

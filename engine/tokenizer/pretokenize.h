@@ -15,7 +15,7 @@
 namespace sb::tok {
 
 struct PreTokenizerSpec {
-  std::string name;          // canonical family, e.g. "gpt-2", "llama3"
+  std::string name;            // canonical family, e.g. "gpt-2", "llama3"
   bool ignore_merges = false;  // emit a whole word directly when it is a vocab token
   bool add_bos = false;        // llama.cpp's add_bos default for this family
 };

@@ -29,9 +29,7 @@ struct Bigram {
 
 // Highest score first; on equal scores the leftmost pair first.
 struct BigramOrder {
-  bool operator()(const Bigram& a, const Bigram& b) const {
-    return a.score < b.score || (a.score == b.score && a.left > b.left);
-  }
+  bool operator()(const Bigram& a, const Bigram& b) const { return a.score < b.score || (a.score == b.score && a.left > b.left); }
 };
 
 class SpmTokenizer final : public Tokenizer {
@@ -59,8 +57,10 @@ class SpmTokenizer final : public Tokenizer {
     text.reserve(raw.size() + raw.size() / 2 + 3);
     if (v_->add_space_prefix && after_special) text += kSpace;
     for (char c : raw) {
-      if (c == ' ') text += kSpace;
-      else text.push_back(c);
+      if (c == ' ')
+        text += kSpace;
+      else
+        text.push_back(c);
     }
 
     std::vector<Symbol> sym;
@@ -144,8 +144,6 @@ class SpmTokenizer final : public Tokenizer {
 
 }  // namespace
 
-std::unique_ptr<Tokenizer> make_spm_tokenizer(std::unique_ptr<Vocab> v) {
-  return std::make_unique<SpmTokenizer>(std::move(v));
-}
+std::unique_ptr<Tokenizer> make_spm_tokenizer(std::unique_ptr<Vocab> v) { return std::make_unique<SpmTokenizer>(std::move(v)); }
 
 }  // namespace sb::tok

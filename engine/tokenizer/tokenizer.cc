@@ -69,8 +69,10 @@ std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {
     check_id(id);
     const std::string& p = v_->piece[size_t(id)];
     if (p.empty()) continue;
-    if (strip && p[0] == ' ') out.append(p, 1, std::string::npos);
-    else out += p;
+    if (strip && p[0] == ' ')
+      out.append(p, 1, std::string::npos);
+    else
+      out += p;
     strip = false;
   }
   return out;
@@ -85,9 +87,7 @@ int32_t Tokenizer::eot_id() const { return v_->eot; }
 bool Tokenizer::add_bos_default() const { return v_->add_bos; }
 bool Tokenizer::add_space_prefix() const { return v_->add_space_prefix; }
 
-bool Tokenizer::is_eog(int32_t id) const {
-  return std::binary_search(v_->eog.begin(), v_->eog.end(), id);
-}
+bool Tokenizer::is_eog(int32_t id) const { return std::binary_search(v_->eog.begin(), v_->eog.end(), id); }
 
 const std::string& Tokenizer::token_text(int32_t id) const {
   check_id(id);

@@ -26,8 +26,9 @@ const std::vector<GgufValue>& require_array(const GgufFile& f, const char* key, 
   if (v->type() != GgufType::ARRAY) fail(f.name(), ": metadata '", key, "' must be an array, got ", gguf_type_name(v->type()));
   const GgufType et = v->array_type();
   const bool ok = numeric ? (et != GgufType::STRING && et != GgufType::ARRAY && et != GgufType::BOOL) : et == elem_hint;
-  if (!ok) fail(f.name(), ": metadata '", key, "' must be an array of ", numeric ? "numbers" : gguf_type_name(elem_hint),
-                ", got an array of ", gguf_type_name(et));
+  if (!ok)
+    fail(f.name(), ": metadata '", key, "' must be an array of ", numeric ? "numbers" : gguf_type_name(elem_hint), ", got an array of ",
+         gguf_type_name(et));
   return v->as_array(key);
 }
 
@@ -52,8 +53,8 @@ int32_t read_id(const GgufFile& f, const std::string& key, int32_t def, int32_t 
 }
 
 bool is_byte_token_text(const std::string& s) {
-  return s.size() == 6 && s[0] == '<' && s[1] == '0' && s[2] == 'x' && std::isxdigit(uint8_t(s[3])) &&
-         std::isxdigit(uint8_t(s[4])) && s[5] == '>';
+  return s.size() == 6 && s[0] == '<' && s[1] == '0' && s[2] == 'x' && std::isxdigit(uint8_t(s[3])) && std::isxdigit(uint8_t(s[4])) &&
+         s[5] == '>';
 }
 
 uint8_t byte_of_token_text(const std::string& s) {
@@ -97,8 +98,10 @@ std::string make_piece(const Vocab& v, int32_t id) {
     uint32_t cp;
     i += text::utf8_next(t, i, &cp, text::Utf8::lenient);
     const int b = unicode_to_byte(cp);
-    if (b >= 0) out.push_back(char(b));
-    else out.append(t, at, i - at);
+    if (b >= 0)
+      out.push_back(char(b));
+    else
+      out.append(t, at, i - at);
   }
   return out;
 }
@@ -172,14 +175,12 @@ std::unique_ptr<Vocab> load_vocab(const GgufFile& f, bool is_spm) {
     fail(f.name(), ": metadata '", kTokens, "' has duplicate token text at ids ", first, " and ", dup);
   if (f.find(kScores)) {
     const auto& sc = require_array(f, kScores, GgufType::FLOAT32, true);
-    if (sc.size() != toks.size())
-      fail(f.name(), ": metadata '", kScores, "' has ", sc.size(), " entries but '", kTokens, "' has ", n);
+    if (sc.size() != toks.size()) fail(f.name(), ": metadata '", kScores, "' has ", sc.size(), " entries but '", kTokens, "' has ", n);
     for (int32_t i = 0; i < n; ++i) v->score[size_t(i)] = float(sc[size_t(i)].as_float(kScores));
   }
   if (f.find(kTypes)) {
     const auto& ty = require_array(f, kTypes, GgufType::INT32, true);
-    if (ty.size() != toks.size())
-      fail(f.name(), ": metadata '", kTypes, "' has ", ty.size(), " entries but '", kTokens, "' has ", n);
+    if (ty.size() != toks.size()) fail(f.name(), ": metadata '", kTypes, "' has ", ty.size(), " entries but '", kTokens, "' has ", n);
     for (int32_t i = 0; i < n; ++i) {
       const GgufValue& e = ty[size_t(i)];
       const int64_t t = e.is_int() ? e.as_int(kTypes) : -1;
@@ -217,8 +218,9 @@ void finish_vocab(Vocab& v, const GgufFile& f) {
   };
   // Texts llama.cpp treats as end-of-turn / FIM tokens (forcing them to control type).
   if (v.eot < 0) {
-    v.eot = lowest({"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>",
-                    "<EOT>", "_<EOT>", "<\xEF\xBD\x9C" "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>",
+    v.eot = lowest({"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>", "<EOT>", "_<EOT>",
+                    "<\xEF\xBD\x9C"
+                    "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>",
                     "<end_of_utterance>"});
     make_control(v.eot);
   }
@@ -228,9 +230,20 @@ void finish_vocab(Vocab& v, const GgufFile& f) {
   }
   std::vector<int32_t> eog;
   const std::initializer_list<std::initializer_list<std::string_view>> fim = {
-      {"<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "begin\xEF\xBD\x9C>", "<PRE>", "\xE2\x96\x81<PRE>"},
-      {"<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81hole\xEF\xBD\x9C>", "<SUF>", "\xE2\x96\x81<SUF>"},
-      {"<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "end\xEF\xBD\x9C>", "<MID>", "\xE2\x96\x81<MID>"},
+      {"<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>",
+       "<\xEF\xBD\x9C"
+       "fim\xE2\x96\x81"
+       "begin\xEF\xBD\x9C>",
+       "<PRE>", "\xE2\x96\x81<PRE>"},
+      {"<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>",
+       "<\xEF\xBD\x9C"
+       "fim\xE2\x96\x81hole\xEF\xBD\x9C>",
+       "<SUF>", "\xE2\x96\x81<SUF>"},
+      {"<|fim_middle|>", "<fim-middle>", "<fim_middle>",
+       "<\xEF\xBD\x9C"
+       "fim\xE2\x96\x81"
+       "end\xEF\xBD\x9C>",
+       "<MID>", "\xE2\x96\x81<MID>"},
       {"<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>"},
       {"<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>"},
       {"<|file_sep|>"}};
@@ -241,8 +254,8 @@ void finish_vocab(Vocab& v, const GgufFile& f) {
     if (id >= 0 && k >= 3) eog.push_back(id);  // FIM pad / repo / file separator end generation
     ++k;
   }
-  for (std::string_view t : {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>",
-                             "<EOT>", "_<EOT>", "<|end_of_text|>", "<end_of_utterance>"}) {
+  for (std::string_view t : {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>", "<EOT>", "_<EOT>",
+                             "<|end_of_text|>", "<end_of_utterance>"}) {
     const int32_t id = v.find(t);
     make_control(id);
     if (id >= 0) eog.push_back(id);

@@ -44,15 +44,15 @@ class TokenIndex {
 };
 
 struct Vocab {
-  std::string file;   // GGUF name, for messages
-  std::string model;  // "llama" or "gpt2"
-  std::string pre;    // tokenizer.ggml.pre (bpe), "" for spm
-  std::vector<std::string> text;  // id -> token text
-  std::vector<float> score;       // id -> score (0 when the file has none)
-  std::vector<TokenAttr> attr;    // id -> type
-  std::vector<uint8_t> strip;     // id -> StripBits (special-token whitespace stripping)
-  std::vector<std::string> piece; // id -> token_to_piece()
-  TokenIndex index;               // text -> id
+  std::string file;                // GGUF name, for messages
+  std::string model;               // "llama" or "gpt2"
+  std::string pre;                 // tokenizer.ggml.pre (bpe), "" for spm
+  std::vector<std::string> text;   // id -> token text
+  std::vector<float> score;        // id -> score (0 when the file has none)
+  std::vector<TokenAttr> attr;     // id -> type
+  std::vector<uint8_t> strip;      // id -> StripBits (special-token whitespace stripping)
+  std::vector<std::string> piece;  // id -> token_to_piece()
+  TokenIndex index;                // text -> id
   int32_t bos = -1, eos = -1, unk = -1, pad = -1, eot = -1, eom = -1;
   bool add_bos = false;
   bool add_space_prefix = false;

@@ -44,8 +44,7 @@ class Writer {
 
 class Reader {
  public:
-  Reader(const std::string& path, const uint8_t* data, size_t begin, size_t end)
-      : path_(path), d_(data), off_(begin), end_(end) {}
+  Reader(const std::string& path, const uint8_t* data, size_t begin, size_t end) : path_(path), d_(data), off_(begin), end_(end) {}
   template <class T>
   T pod(const char* what) {
     need(sizeof(T), what);
@@ -73,8 +72,7 @@ class Reader {
     const size_t at = off_;
     const uint64_t n = pod<uint64_t>(what);
     if (n > (end_ - off_) / size)
-      fail(path_, ": byte ", at, ": ", what, " claims ", n, " entries, more than the ", end_ - off_,
-           " bytes left in the checkpoint");
+      fail(path_, ": byte ", at, ": ", what, " claims ", n, " entries, more than the ", end_ - off_, " bytes left in the checkpoint");
     return n;
   }
   size_t offset() const { return off_; }
@@ -148,8 +146,7 @@ Checkpoint load_checkpoint(const std::string& path) {
   const MappedFile mf(path);
   const uint8_t* d = mf.data();
   const size_t size = mf.size();
-  if (size < sizeof kMagic || std::memcmp(d, kMagic, sizeof kMagic) != 0)
-    fail(path, ": not a sparkbench checkpoint (bad magic at byte 0)");
+  if (size < sizeof kMagic || std::memcmp(d, kMagic, sizeof kMagic) != 0) fail(path, ": not a sparkbench checkpoint (bad magic at byte 0)");
   if (size < kHeader) fail(path, ": truncated: ", size, " bytes, shorter than the ", kHeader, "-byte header");
   uint32_t version;
   uint64_t payload;
@@ -160,8 +157,7 @@ Checkpoint load_checkpoint(const std::string& path) {
     if (payload > size || size < payload + kHeader + kTrailer)
       fail(path, ": truncated: ", size, " bytes, the header announces ",
            payload > size ? std::to_string(payload) + " bytes of payload" : std::to_string(payload + kHeader + kTrailer));
-    fail(path, ": byte ", payload + kHeader + kTrailer, ": ", size - payload - kHeader - kTrailer,
-         " unexpected bytes after the checksum");
+    fail(path, ": byte ", payload + kHeader + kTrailer, ": ", size - payload - kHeader - kTrailer, " unexpected bytes after the checksum");
   }
   const std::string want(reinterpret_cast<const char*>(d + kHeader + payload), kTrailer);
   if (sha256_hex(std::string_view(reinterpret_cast<const char*>(d), kHeader + payload)) != want)
@@ -189,8 +185,7 @@ Checkpoint load_checkpoint(const std::string& path) {
     c.params.push_back(std::move(t));
   }
   if (r.offset() != r.end()) fail(path, ": byte ", r.offset(), ": ", r.end() - r.offset(), " bytes left unread in the payload");
-  if (c.step < 0 || int64_t(c.losses.size()) != c.step)
-    fail(path, ": step ", c.step, " with ", c.losses.size(), " losses");
+  if (c.step < 0 || int64_t(c.losses.size()) != c.step) fail(path, ": step ", c.step, " with ", c.losses.size(), " losses");
   return c;
 }
 
@@ -219,8 +214,7 @@ std::optional<std::pair<Checkpoint, std::string>> load_latest_checkpoint(const s
     try {
       return std::make_pair(load_checkpoint(latest), latest);
     } catch (const Error& e) {
-      if (std::filesystem::exists(prev, ec))
-        fail(e.what(), " (remove it to resume from ", prev, ")");
+      if (std::filesystem::exists(prev, ec)) fail(e.what(), " (remove it to resume from ", prev, ")");
       throw;
     }
   }

@@ -42,8 +42,8 @@ struct Checkpoint {
   int64_t step = 0;      // optimizer steps done
   int64_t tokens = 0;    // training tokens processed so far
   double kld_before = 0;
-  std::vector<double> losses;                      // one per step done
-  std::vector<std::pair<int64_t, double>> evals;   // (step, held-out KLD)
+  std::vector<double> losses;                     // one per step done
+  std::vector<std::pair<int64_t, double>> evals;  // (step, held-out KLD)
   int64_t adam_steps = 0;
   std::vector<CheckpointParam> params;
 };

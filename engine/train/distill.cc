@@ -27,8 +27,7 @@ uint64_t splitmix64(uint64_t x) {
 // The training sequence of micro-batch b of step `step`: a pure function, so a resumed run
 // draws what the unbroken run drew without any saved RNG state.
 size_t batch_index(uint64_t seed, int64_t step, int64_t batch, int64_t b, size_t n) {
-  return size_t(splitmix64(splitmix64(seed ^ 0x5851f42d4c957f2dull) + uint64_t(step) * uint64_t(batch) + uint64_t(b)) %
-                n);
+  return size_t(splitmix64(splitmix64(seed ^ 0x5851f42d4c957f2dull) + uint64_t(step) * uint64_t(batch) + uint64_t(b)) % n);
 }
 
 std::string hash_params(const TrainModel<float>& m) {
@@ -38,8 +37,8 @@ std::string hash_params(const TrainModel<float>& m) {
     for (int64_t d : p.ne) all += ":" + std::to_string(d);
     all += "=" + sha256_hex(std::string_view(reinterpret_cast<const char*>(p.w.data()), p.w.size() * sizeof(float))) + ";";
   }
-  all += "rope_freqs=" +
-         sha256_hex(std::string_view(reinterpret_cast<const char*>(m.rope_freqs.data()), m.rope_freqs.size() * sizeof(float)));
+  all +=
+      "rope_freqs=" + sha256_hex(std::string_view(reinterpret_cast<const char*>(m.rope_freqs.data()), m.rope_freqs.size() * sizeof(float)));
   return sha256_hex(all).substr(0, 16);
 }
 
@@ -60,21 +59,18 @@ std::string num(double x) {
 }
 
 // The fingerprint of a run: everything that changes its result (checkpoint.h check_same_run).
-std::string run_settings(const TrainModel<float>& teacher, const TrainModel<float>& student,
-                         const std::vector<std::vector<int32_t>>& train, const std::vector<std::vector<int32_t>>& heldout,
-                         const DistillOptions& o, bool frozen_zeros) {
-  return cat("format=distill-1;steps=", o.steps, ";seq=", o.seq, ";batch=", o.batch, ";lr=", num(o.lr),
-             ";warmup=", o.warmup, ";temperature=", num(o.temperature), ";alpha=", num(o.alpha), ";top_k=", o.top_k,
-             ";clip=", num(o.clip), ";weight_decay=", num(o.weight_decay), ";seed=", o.seed,
-             ";eval_every=", o.eval_every, ";ops=", student.backend() == TrainBackend::Cpu ? "cpu" : "ref",
-             ";frozen_zeros=", frozen_zeros ? 1 : 0,
-             ";student_params=", student.n_params(), ";student=", hash_params(student),
-             ";teacher=", hash_params(teacher), ";train_seqs=", train.size(), ";train=", hash_seqs(train),
-             ";heldout_seqs=", heldout.size(), ";heldout=", hash_seqs(heldout));
+std::string run_settings(const TrainModel<float>& teacher, const TrainModel<float>& student, const std::vector<std::vector<int32_t>>& train,
+                         const std::vector<std::vector<int32_t>>& heldout, const DistillOptions& o, bool frozen_zeros) {
+  return cat("format=distill-1;steps=", o.steps, ";seq=", o.seq, ";batch=", o.batch, ";lr=", num(o.lr), ";warmup=", o.warmup,
+             ";temperature=", num(o.temperature), ";alpha=", num(o.alpha), ";top_k=", o.top_k, ";clip=", num(o.clip),
+             ";weight_decay=", num(o.weight_decay), ";seed=", o.seed, ";eval_every=", o.eval_every,
+             ";ops=", student.backend() == TrainBackend::Cpu ? "cpu" : "ref", ";frozen_zeros=", frozen_zeros ? 1 : 0,
+             ";student_params=", student.n_params(), ";student=", hash_params(student), ";teacher=", hash_params(teacher),
+             ";train_seqs=", train.size(), ";train=", hash_seqs(train), ";heldout_seqs=", heldout.size(), ";heldout=", hash_seqs(heldout));
 }
 
-Checkpoint make_checkpoint(const std::string& settings, int64_t step, const DistillResult& res,
-                           const TrainModel<float>& student, const AdamW<float>& opt) {
+Checkpoint make_checkpoint(const std::string& settings, int64_t step, const DistillResult& res, const TrainModel<float>& student,
+                           const AdamW<float>& opt) {
   Checkpoint c;
   c.settings = settings;
   c.step = step;
@@ -97,23 +93,19 @@ Checkpoint make_checkpoint(const std::string& settings, int64_t step, const Dist
 }
 
 // Puts a checkpoint's parameters and optimizer state back; `path` names the file in errors.
-void restore_checkpoint(Checkpoint&& c, const std::string& path, TrainModel<float>& student, AdamW<float>& opt,
-                        DistillResult& res) {
+void restore_checkpoint(Checkpoint&& c, const std::string& path, TrainModel<float>& student, AdamW<float>& opt, DistillResult& res) {
   auto& ps = student.params();
-  if (c.params.size() != ps.size())
-    fail(path, ": ", c.params.size(), " parameter tensors, the student has ", ps.size());
+  if (c.params.size() != ps.size()) fail(path, ": ", c.params.size(), " parameter tensors, the student has ", ps.size());
   std::vector<std::vector<double>> m, v;
   for (size_t i = 0; i < ps.size(); ++i) {
     auto& cp = c.params[i];
     if (cp.name != ps[i].name || cp.w.size() != ps[i].w.size())
-      fail(path, ": parameter ", i, " is '", cp.name, "' of ", cp.w.size(), " values, the student's is '", ps[i].name,
-           "' of ", ps[i].w.size());
+      fail(path, ": parameter ", i, " is '", cp.name, "' of ", cp.w.size(), " values, the student's is '", ps[i].name, "' of ",
+           ps[i].w.size());
     const bool has_moments = !cp.m.empty() || !cp.v.empty();
     if (has_moments && (cp.m.size() != cp.w.size() || cp.v.size() != cp.w.size()))
-      fail(path, ": parameter '", cp.name, "' has ", cp.w.size(), " values but ", cp.m.size(), "/", cp.v.size(),
-           " moments");
-    if (has_moments != (c.adam_steps > 0))
-      fail(path, ": parameter '", cp.name, "': moments do not match AdamW step count ", c.adam_steps);
+      fail(path, ": parameter '", cp.name, "' has ", cp.w.size(), " values but ", cp.m.size(), "/", cp.v.size(), " moments");
+    if (has_moments != (c.adam_steps > 0)) fail(path, ": parameter '", cp.name, "': moments do not match AdamW step count ", c.adam_steps);
     ps[i].w = std::move(cp.w);
     if (has_moments) {
       m.push_back(std::move(cp.m));
@@ -130,8 +122,7 @@ void restore_checkpoint(Checkpoint&& c, const std::string& path, TrainModel<floa
 
 }  // namespace
 
-std::vector<std::vector<int32_t>> sample_sequences(const Model& teacher, int64_t n, int64_t len, int32_t bos,
-                                                   uint64_t seed) {
+std::vector<std::vector<int32_t>> sample_sequences(const Model& teacher, int64_t n, int64_t len, int32_t bos, uint64_t seed) {
   if (len < 2) fail("distill: sequences need at least 2 tokens, got ", len);
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> u(0.0, 1.0);
@@ -193,9 +184,8 @@ double heldout_kld(TrainModel<float>& teacher, TrainModel<float>& student, const
   return count ? total / double(count) : 0.0;
 }
 
-DistillResult distill(TrainModel<float>& teacher, TrainModel<float>& student,
-                      const std::vector<std::vector<int32_t>>& train, const std::vector<std::vector<int32_t>>& heldout,
-                      const DistillOptions& o, bool frozen_zeros) {
+DistillResult distill(TrainModel<float>& teacher, TrainModel<float>& student, const std::vector<std::vector<int32_t>>& train,
+                      const std::vector<std::vector<int32_t>>& heldout, const DistillOptions& o, bool frozen_zeros) {
   if (train.empty()) fail("distill: no training sequences");
   if (o.steps < 1 || o.batch < 1) fail("distill: steps and batch must be >= 1");
   if (o.alpha < 0 || o.alpha > 1) fail("distill: alpha must be in [0, 1], got ", o.alpha);
@@ -224,8 +214,7 @@ DistillResult distill(TrainModel<float>& teacher, TrainModel<float>& student,
       if (c.step > o.steps) fail(path, ": ", c.step, " steps done, more than the ", o.steps, " asked for");
       start = c.step;
       restore_checkpoint(std::move(c), path, student, opt, res);
-      std::fprintf(stderr, "distill: resuming from step %lld of %lld (%s)\n", (long long)start, (long long)o.steps,
-                   path.c_str());
+      std::fprintf(stderr, "distill: resuming from step %lld of %lld (%s)\n", (long long)start, (long long)o.steps, path.c_str());
     }
   }
   if (start == 0) res.kld_before = heldout_kld(teacher, student, heldout);
@@ -246,9 +235,7 @@ DistillResult distill(TrainModel<float>& teacher, TrainModel<float>& student,
       const size_t i = batch_index(o.seed, step, o.batch, b, train.size());
       const auto& s = train[i];
       const int64_t n = int64_t(s.size()) - 1;
-      loss += student.forward_backward(s.data(), s.data() + 1, n, &tk[i], o.temperature, o.alpha,
-                                       1.0 / double(o.batch)) /
-              double(o.batch);
+      loss += student.forward_backward(s.data(), s.data() + 1, n, &tk[i], o.temperature, o.alpha, 1.0 / double(o.batch)) / double(o.batch);
       res.tokens += n;
       res.train_flop += double(train_flops(student.config(), n));
     }
@@ -266,8 +253,7 @@ DistillResult distill(TrainModel<float>& teacher, TrainModel<float>& student,
       res.evals.push_back({step + 1, heldout_kld(teacher, student, heldout)});
       if (o.on_eval) o.on_eval(step + 1, res.evals.back().second);
     }
-    if (!o.checkpoint_dir.empty() &&
-        (step + 1 == o.steps || (o.checkpoint_every > 0 && (step + 1) % o.checkpoint_every == 0)))
+    if (!o.checkpoint_dir.empty() && (step + 1 == o.steps || (o.checkpoint_every > 0 && (step + 1) % o.checkpoint_every == 0)))
       save_checkpoint_dir(o.checkpoint_dir, make_checkpoint(settings, step + 1, res, student, opt));
   }
   res.kld_after = heldout_kld(teacher, student, heldout);

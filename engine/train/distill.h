@@ -28,14 +28,14 @@ namespace sb::train {
 
 struct DistillOptions {
   int64_t steps = 100;
-  int64_t seq = 64;        // tokens per training sequence (BOS included)
-  int64_t batch = 4;       // sequences per step (gradient accumulation)
-  double lr = 1e-3;        // peak learning rate
-  int64_t warmup = 10;     // warm-up steps (clamped to steps / 4)
+  int64_t seq = 64;     // tokens per training sequence (BOS included)
+  int64_t batch = 4;    // sequences per step (gradient accumulation)
+  double lr = 1e-3;     // peak learning rate
+  int64_t warmup = 10;  // warm-up steps (clamped to steps / 4)
   double temperature = 2.0;
-  double alpha = 0.9;      // weight of the KL term
-  int64_t top_k = 32;      // teacher logits kept per position
-  double clip = 1.0;       // max global gradient norm (0 = off)
+  double alpha = 0.9;  // weight of the KL term
+  int64_t top_k = 32;  // teacher logits kept per position
+  double clip = 1.0;   // max global gradient norm (0 = off)
   double weight_decay = 0.0;
   uint64_t seed = 0;
   bool recompute = false;  // activation recomputation in the student (TrainModel::set_recompute)
@@ -51,18 +51,17 @@ struct DistillOptions {
 
 struct DistillResult {
   double kld_before = 0, kld_after = 0;
-  std::vector<double> losses;  // per step
+  std::vector<double> losses;                     // per step
   std::vector<std::pair<int64_t, double>> evals;  // (step, held-out KLD) every eval_every steps
-  int64_t tokens = 0;          // training tokens processed
-  int64_t resumed_from = 0;    // steps restored from a checkpoint (0 = started from scratch)
-  double train_seconds = 0;    // wall time of the training steps (forward, backward, optimizer; evals excluded)
-  double train_flop = 0;       // train_flops() summed over the sequences trained on
+  int64_t tokens = 0;                             // training tokens processed
+  int64_t resumed_from = 0;                       // steps restored from a checkpoint (0 = started from scratch)
+  double train_seconds = 0;                       // wall time of the training steps (forward, backward, optimizer; evals excluded)
+  double train_flop = 0;                          // train_flops() summed over the sequences trained on
 };
 
 // n sequences of `len` tokens each: `bos` then ancestral samples (temperature 1) from the
 // teacher run by the engine (f32 KV cache); deterministic for a seed.
-std::vector<std::vector<int32_t>> sample_sequences(const Model& teacher, int64_t n, int64_t len, int32_t bos,
-                                                   uint64_t seed);
+std::vector<std::vector<int32_t>> sample_sequences(const Model& teacher, int64_t n, int64_t len, int32_t bos, uint64_t seed);
 
 // Mean over every predicted position of KL(softmax(teacher) || softmax(student)), full vocabulary.
 double heldout_kld(TrainModel<float>& teacher, TrainModel<float>& student, const std::vector<std::vector<int32_t>>& seqs);
@@ -71,9 +70,8 @@ double heldout_kld(TrainModel<float>& teacher, TrainModel<float>& student, const
 // now at zero (unstructured pruning masks stay fixed). `student` holds the initial parameters
 // (also when resuming: the checkpoint must belong to them); on return, the trained ones.
 // Prints "distill: resuming from step N of M (FILE)" to stderr when it resumes.
-DistillResult distill(TrainModel<float>& teacher, TrainModel<float>& student,
-                      const std::vector<std::vector<int32_t>>& train, const std::vector<std::vector<int32_t>>& heldout,
-                      const DistillOptions& o, bool frozen_zeros);
+DistillResult distill(TrainModel<float>& teacher, TrainModel<float>& student, const std::vector<std::vector<int32_t>>& train,
+                      const std::vector<std::vector<int32_t>>& heldout, const DistillOptions& o, bool frozen_zeros);
 
 // Writes `m` as an f32 GGUF file with the metadata of `meta` (the student's file; its
 // general.file_type becomes 0 = all f32). Atomic.

@@ -19,9 +19,8 @@ TopK top_k(const float* logits, int64_t R, int64_t V, int64_t k) {
   for (int64_t r = 0; r < R; ++r) {
     const float* z = logits + r * V;
     std::iota(order.begin(), order.end(), 0);
-    std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int32_t a, int32_t b) {
-      return z[a] > z[b] || (z[a] == z[b] && a < b);
-    });
+    std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                      [&](int32_t a, int32_t b) { return z[a] > z[b] || (z[a] == z[b] && a < b); });
     for (int64_t i = 0; i < k; ++i) {
       t.idx[size_t(r * k + i)] = order[size_t(i)];
       t.val[size_t(r * k + i)] = z[order[size_t(i)]];

@@ -35,7 +35,7 @@ template <class T>
 double kl_topk(const T* z, int64_t R, int64_t V, const TopK& teacher, double tau, double weight, T* dlogits);
 
 template <class T>
-double distill_loss(const T* z, int64_t R, int64_t V, const TopK& teacher, const int32_t* targets, double tau,
-                    double alpha, double weight, T* dlogits);
+double distill_loss(const T* z, int64_t R, int64_t V, const TopK& teacher, const int32_t* targets, double tau, double alpha, double weight,
+                    T* dlogits);
 
 }  // namespace sb::train

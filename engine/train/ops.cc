@@ -126,8 +126,7 @@ void rope_bwd(T* dx, int64_t n_heads, int64_t head_dim, int64_t n_rot, RopeStyle
 }
 
 template <class T>
-void attention_fwd(const T* q, const T* k, const T* v, int64_t R, int64_t H, int64_t Hkv, int64_t D, double scale,
-                   T* out, T* probs) {
+void attention_fwd(const T* q, const T* k, const T* v, int64_t R, int64_t H, int64_t Hkv, int64_t D, double scale, T* out, T* probs) {
   const int64_t group = H / Hkv, qc = H * D, kc = Hkv * D;
   for (int64_t h = 0; h < H; ++h) {
     const int64_t kh = h / group;
@@ -161,8 +160,8 @@ void attention_fwd(const T* q, const T* k, const T* v, int64_t R, int64_t H, int
 }
 
 template <class T>
-void attention_bwd(const T* q, const T* k, const T* v, const T* probs, const T* dout, int64_t R, int64_t H,
-                   int64_t Hkv, int64_t D, double scale, T* dq, T* dk, T* dv) {
+void attention_bwd(const T* q, const T* k, const T* v, const T* probs, const T* dout, int64_t R, int64_t H, int64_t Hkv, int64_t D,
+                   double scale, T* dq, T* dk, T* dv) {
   const int64_t group = H / Hkv, qc = H * D, kc = Hkv * D;
   std::vector<double> dp(static_cast<size_t>(R));
   for (int64_t h = 0; h < H; ++h) {
@@ -215,20 +214,19 @@ void swiglu_bwd(const T* gate, const T* up, const T* dout, int64_t n, T* dgate, 
   }
 }
 
-#define SB_TRAIN_OPS(T)                                                                                       \
-  template void embed_fwd<T>(const T*, int64_t, const int32_t*, int64_t, T*);                                 \
-  template void embed_bwd<T>(const T*, int64_t, const int32_t*, int64_t, T*);                                 \
-  template void rmsnorm_fwd<T>(const T*, const T*, int64_t, int64_t, double, T*, T*);                          \
-  template void rmsnorm_bwd<T>(const T*, const T*, const T*, const T*, int64_t, int64_t, T*, T*);              \
-  template void matmul_fwd<T>(const T*, const T*, int64_t, int64_t, int64_t, T*, bool);                        \
-  template void matmul_bwd<T>(const T*, const T*, const T*, int64_t, int64_t, int64_t, T*, T*);                \
-  template void rope_fwd<T>(T*, int64_t, int64_t, int64_t, RopeStyle, const RopeTable&);                       \
-  template void rope_bwd<T>(T*, int64_t, int64_t, int64_t, RopeStyle, const RopeTable&);                       \
-  template void attention_fwd<T>(const T*, const T*, const T*, int64_t, int64_t, int64_t, int64_t, double, T*, \
-                                 T*);                                                                         \
-  template void attention_bwd<T>(const T*, const T*, const T*, const T*, const T*, int64_t, int64_t, int64_t,  \
-                                 int64_t, double, T*, T*, T*);                                                \
-  template void swiglu_fwd<T>(const T*, const T*, int64_t, T*);                                               \
+#define SB_TRAIN_OPS(T)                                                                                                                \
+  template void embed_fwd<T>(const T*, int64_t, const int32_t*, int64_t, T*);                                                          \
+  template void embed_bwd<T>(const T*, int64_t, const int32_t*, int64_t, T*);                                                          \
+  template void rmsnorm_fwd<T>(const T*, const T*, int64_t, int64_t, double, T*, T*);                                                  \
+  template void rmsnorm_bwd<T>(const T*, const T*, const T*, const T*, int64_t, int64_t, T*, T*);                                      \
+  template void matmul_fwd<T>(const T*, const T*, int64_t, int64_t, int64_t, T*, bool);                                                \
+  template void matmul_bwd<T>(const T*, const T*, const T*, int64_t, int64_t, int64_t, T*, T*);                                        \
+  template void rope_fwd<T>(T*, int64_t, int64_t, int64_t, RopeStyle, const RopeTable&);                                               \
+  template void rope_bwd<T>(T*, int64_t, int64_t, int64_t, RopeStyle, const RopeTable&);                                               \
+  template void attention_fwd<T>(const T*, const T*, const T*, int64_t, int64_t, int64_t, int64_t, double, T*, T*);                    \
+  template void attention_bwd<T>(const T*, const T*, const T*, const T*, const T*, int64_t, int64_t, int64_t, int64_t, double, T*, T*, \
+                                 T*);                                                                                                  \
+  template void swiglu_fwd<T>(const T*, const T*, int64_t, T*);                                                                        \
   template void swiglu_bwd<T>(const T*, const T*, const T*, int64_t, T*, T*);
 SB_TRAIN_OPS(float)
 SB_TRAIN_OPS(double)

@@ -54,11 +54,10 @@ void rope_bwd(T* dx, int64_t n_heads, int64_t head_dim, int64_t n_rot, RopeStyle
 // Causal attention of one sequence: q(R, H*D), k, v (R, Hkv*D), out(R, H*D); query t sees keys
 // 0..t; s = scale * q.k, p = softmax(s), out = p v. probs (H, R, R) receives p (upper part 0).
 template <class T>
-void attention_fwd(const T* q, const T* k, const T* v, int64_t R, int64_t H, int64_t Hkv, int64_t D, double scale,
-                   T* out, T* probs);
+void attention_fwd(const T* q, const T* k, const T* v, int64_t R, int64_t H, int64_t Hkv, int64_t D, double scale, T* out, T* probs);
 template <class T>
-void attention_bwd(const T* q, const T* k, const T* v, const T* probs, const T* dout, int64_t R, int64_t H,
-                   int64_t Hkv, int64_t D, double scale, T* dq, T* dk, T* dv);
+void attention_bwd(const T* q, const T* k, const T* v, const T* probs, const T* dout, int64_t R, int64_t H, int64_t Hkv, int64_t D,
+                   double scale, T* dq, T* dk, T* dv);
 
 // out = silu(gate) * up (n values). Backward adds into dgate, dup.
 template <class T>

@@ -40,8 +40,7 @@ void AdamW<T>::step(std::vector<ParamTensor<T>>& params, const std::vector<std::
   if (m_.size() != params.size()) fail("AdamW: state of ", m_.size(), " tensors for ", params.size(), " parameters");
   for (size_t i = 0; i < params.size(); ++i)
     if (m_[i].size() != params[i].w.size() || grads[i].size() != params[i].w.size())
-      fail("AdamW: ", params[i].name, ": ", params[i].w.size(), " values, ", m_[i].size(), " moments, ",
-           grads[i].size(), " gradients");
+      fail("AdamW: ", params[i].name, ": ", params[i].w.size(), " values, ", m_[i].size(), " moments, ", grads[i].size(), " gradients");
   ++t_;
   const double bc1 = 1.0 - std::pow(o_.beta1, double(t_)), bc2 = 1.0 - std::pow(o_.beta2, double(t_));
   for (size_t i = 0; i < params.size(); ++i) {

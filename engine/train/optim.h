@@ -15,10 +15,10 @@
 namespace sb::train {
 
 struct Schedule {
-  double lr = 1e-3;       // peak
-  double min_lr = 0.0;    // end of the cosine
-  int64_t warmup = 0;     // steps of linear warm-up from lr / warmup to lr
-  int64_t total = 1;      // steps in all; cosine from step `warmup` to `total`
+  double lr = 1e-3;     // peak
+  double min_lr = 0.0;  // end of the cosine
+  int64_t warmup = 0;   // steps of linear warm-up from lr / warmup to lr
+  int64_t total = 1;    // steps in all; cosine from step `warmup` to `total`
   // The learning rate of step s (0-based): (s + 1) / warmup * lr during warm-up, then
   // min_lr + (lr - min_lr) * (1 + cos(pi * progress)) / 2, progress in [0, 1] (clamped).
   double at(int64_t s) const;

@@ -16,15 +16,15 @@ namespace sb::train {
 
 // Runs the training op `op` with the implementation of this model's backend: cpu::op for
 // TrainBackend::Cpu (float only), the reference template otherwise.
-#define SB_TRAIN_OP(op, ...)                           \
-  do {                                                 \
-    if constexpr (std::is_same_v<T, float>) {          \
-      if (backend_ == TrainBackend::Cpu) {             \
-        cpu::op(__VA_ARGS__);                          \
-        break;                                         \
-      }                                                \
-    }                                                  \
-    train::op(__VA_ARGS__);                            \
+#define SB_TRAIN_OP(op, ...)                  \
+  do {                                        \
+    if constexpr (std::is_same_v<T, float>) { \
+      if (backend_ == TrainBackend::Cpu) {    \
+        cpu::op(__VA_ARGS__);                 \
+        break;                                \
+      }                                       \
+    }                                         \
+    train::op(__VA_ARGS__);                   \
   } while (0)
 
 namespace {
@@ -87,9 +87,9 @@ void TrainModel<T>::index() {
   output = cfg_.tied_output ? tok_embd : find("output.weight");
   layers.clear();
   for (int64_t l = 0; l < cfg_.n_layer; ++l) {
-    LayerIx L{find(blk(l, "attn_norm.weight")), find(blk(l, "attn_q.weight")), find(blk(l, "attn_k.weight")),
+    LayerIx L{find(blk(l, "attn_norm.weight")), find(blk(l, "attn_q.weight")),      find(blk(l, "attn_k.weight")),
               find(blk(l, "attn_v.weight")),    find(blk(l, "attn_output.weight")), find(blk(l, "ffn_norm.weight")),
-              find(blk(l, "ffn_gate.weight")),  find(blk(l, "ffn_up.weight")), find(blk(l, "ffn_down.weight"))};
+              find(blk(l, "ffn_gate.weight")),  find(blk(l, "ffn_up.weight")),      find(blk(l, "ffn_down.weight"))};
     L.q_norm = find(blk(l, "attn_q_norm.weight"));
     L.k_norm = find(blk(l, "attn_k_norm.weight"));
     layers.push_back(L);
@@ -173,8 +173,8 @@ template <class T>
 int64_t TrainModel<T>::saved_activation_values() const {
   int64_t n = 0;
   for (const LayerAct& a : act_)
-    for (const std::vector<T>* v : {&a.x_in, &a.rstd1, &a.h1, &a.q_pre, &a.q_rstd, &a.k_pre, &a.k_rstd, &a.q, &a.k, &a.v,
-                                    &a.probs, &a.att, &a.x_mid, &a.rstd2, &a.h2, &a.gate, &a.up, &a.act})
+    for (const std::vector<T>* v : {&a.x_in, &a.rstd1, &a.h1, &a.q_pre, &a.q_rstd, &a.k_pre, &a.k_rstd, &a.q, &a.k, &a.v, &a.probs, &a.att,
+                                    &a.x_mid, &a.rstd2, &a.h2, &a.gate, &a.up, &a.act})
       n += int64_t(v->size());
   return n;
 }
@@ -298,8 +298,8 @@ void TrainModel<T>::backward(const T* dlogits) {
     dq.assign(size_t(n * qd), T(0));
     dk.assign(size_t(n * kd), T(0));
     dv.assign(size_t(n * kd), T(0));
-    SB_TRAIN_OP(attention_bwd, a.q.data(), a.k.data(), a.v.data(), a.probs.data(), datt.data(), n, H, Hkv, D, scale, dq.data(),
-                  dk.data(), dv.data());
+    SB_TRAIN_OP(attention_bwd, a.q.data(), a.k.data(), a.v.data(), a.probs.data(), datt.data(), n, H, Hkv, D, scale, dq.data(), dk.data(),
+                dv.data());
     SB_TRAIN_OP(rope_bwd, dq.data(), H, D, c.n_rot, c.rope_style, rt);
     SB_TRAIN_OP(rope_bwd, dk.data(), Hkv, D, c.n_rot, c.rope_style, rt);
     if (c.qk_norm) {
@@ -320,8 +320,8 @@ void TrainModel<T>::backward(const T* dlogits) {
 }
 
 template <class T>
-double TrainModel<T>::forward_backward(const int32_t* ids, const int32_t* targets, int64_t n, const TopK* teacher,
-                                       double tau, double alpha, double weight) {
+double TrainModel<T>::forward_backward(const int32_t* ids, const int32_t* targets, int64_t n, const TopK* teacher, double tau, double alpha,
+                                       double weight) {
   std::vector<T>& logits = logits_buf_;
   forward(ids, n, logits);
   std::vector<T>& dl = dlogits_buf_;  // reused across calls: no page faults for n * n_vocab values per step

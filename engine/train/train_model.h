@@ -85,8 +85,8 @@ class TrainModel {
   // forward + loss + backward of one sequence: next-token CE on targets (alpha = 0, teacher
   // null) or distill_loss against the teacher's top-k rows. The loss gradient is scaled by
   // `weight` (1 / micro-batches for accumulation). Returns the (unweighted) loss.
-  double forward_backward(const int32_t* ids, const int32_t* targets, int64_t n, const TopK* teacher, double tau,
-                          double alpha, double weight);
+  double forward_backward(const int32_t* ids, const int32_t* targets, int64_t n, const TopK* teacher, double tau, double alpha,
+                          double weight);
 
   int64_t tok_embd = -1, output_norm = -1, output = -1;  // indices into params()
   struct LayerIx {
@@ -110,13 +110,12 @@ class TrainModel {
   std::vector<std::vector<T>> g_;
   // saved activations of the last forward
   struct LayerAct {
-    std::vector<T> x_in, rstd1, h1, q_pre, q_rstd, k_pre, k_rstd, q, k, v, probs, att, x_mid, rstd2, h2, gate, up,
-        act;
+    std::vector<T> x_in, rstd1, h1, q_pre, q_rstd, k_pre, k_rstd, q, k, v, probs, att, x_mid, rstd2, h2, gate, up, act;
   };
   std::vector<int32_t> ids_;
   int64_t n_ = 0;
   std::vector<LayerAct> act_;  // with recomputation: x_in only
-  LayerAct scratch_;            // with recomputation: the layer being computed
+  LayerAct scratch_;           // with recomputation: the layer being computed
   std::vector<T> x_final_, rstd_f_, h_f_;
   std::vector<T> logits_buf_, dlogits_buf_;  // forward_backward's
   std::vector<T> bwd_[11];                   // backward's gradient buffers

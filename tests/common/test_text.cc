@@ -9,9 +9,12 @@ using namespace sb::text;
 TEST_CASE("text: xml_escape keeps XML 1.0 well-formed", "[text][unit]") {
   CHECK(xml_escape("a<b>&\"c'") == "a&lt;b&gt;&amp;&quot;c&#39;");
   CHECK(xml_escape(std::string("x\x01y\x1Fz\tq\n", 8)) == "xyz\tq\n");
-  CHECK(xml_escape("a\xFF" "b") == "a\xEF\xBF\xBD" "b");
+  CHECK(xml_escape("a\xFF"
+                   "b") ==
+        "a\xEF\xBF\xBD"
+        "b");
   CHECK(xml_escape("\xC0\xAF") == "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong '/'
-  CHECK(xml_escape("\xEF\xBF\xBE!") == "!");                     // U+FFFE dropped
+  CHECK(xml_escape("\xEF\xBF\xBE!") == "!");                    // U+FFFE dropped
 }
 
 TEST_CASE("text: md_cell escapes pipes, newlines and HTML, '&' included", "[text][unit]") {
@@ -23,9 +26,9 @@ TEST_CASE("text: utf8_next decodes strictly", "[text][unit]") {
   uint32_t cp = 0;
   CHECK(utf8_next("\xE2\x89\xA4", 0, &cp) == 3);
   CHECK(cp == 0x2264);
-  CHECK(utf8_next("\xED\xA0\x80", 0, &cp) == 0);  // surrogate
+  CHECK(utf8_next("\xED\xA0\x80", 0, &cp) == 0);      // surrogate
   CHECK(utf8_next("\xF4\x90\x80\x80", 0, &cp) == 0);  // past U+10FFFF
-  CHECK(utf8_next("\xE2\x89", 0, &cp) == 0);  // truncated
+  CHECK(utf8_next("\xE2\x89", 0, &cp) == 0);          // truncated
 }
 
 TEST_CASE("text: utf8_next lenient is the tokenizers' llama.cpp rule", "[text][unit]") {
@@ -59,13 +62,17 @@ TEST_CASE("text: utf8_append round-trips through utf8_next; utf8_length and vali
   CHECK(utf8_length("a\xE2\x96\x81\xF0\x9F\x99\x82") == 3);
   CHECK(utf8_length("") == 0);
   CHECK(valid_utf8("ok \xE2\x89\xA4") == "ok \xE2\x89\xA4");
-  CHECK(valid_utf8("a\xC0\xAF" "b\xE2\x89") == "a\xEF\xBF\xBD\xEF\xBF\xBD" "b\xEF\xBF\xBD\xEF\xBF\xBD");
+  CHECK(valid_utf8("a\xC0\xAF"
+                   "b\xE2\x89") ==
+        "a\xEF\xBF\xBD\xEF\xBF\xBD"
+        "b\xEF\xBF\xBD\xEF\xBF\xBD");
 }
 
 TEST_CASE("text: last_line is the last non-empty line, cleaned and capped", "[text][unit]") {
   CHECK(last_line("first\nTraceback\n  ValueError: bad\n\n  \n") == "ValueError: bad");
   CHECK(last_line("") == "");
-  CHECK(last_line("a\tb\x01" "c") == "a b c");
+  CHECK(last_line("a\tb\x01"
+                  "c") == "a b c");
   const std::string big(1000, 'x');
   CHECK(last_line(big).size() == 303);
 }

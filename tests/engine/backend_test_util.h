@@ -47,8 +47,7 @@ inline std::vector<float> get(Backend& b, const Tensor& t) {
 // rows x cols f32 weights as GGUF type t (ggml's row quantizers).
 inline std::vector<uint8_t> quantized(GgmlType t, const std::vector<float>& w, int64_t rows, int64_t cols) {
   std::vector<uint8_t> q(size_t(ggml_row_bytes(t, cols) * rows));
-  for (int64_t r = 0; r < rows; ++r)
-    quantize_row(t, w.data() + r * cols, q.data() + size_t(r * ggml_row_bytes(t, cols)), cols);
+  for (int64_t r = 0; r < rows; ++r) quantize_row(t, w.data() + r * cols, q.data() + size_t(r * ggml_row_bytes(t, cols)), cols);
   return q;
 }
 

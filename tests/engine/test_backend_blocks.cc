@@ -118,8 +118,7 @@ TEST_CASE("backend blocks: matmul of every llama.cpp block type at decode and pr
   }
 }
 
-TEST_CASE("backend blocks: cpu prefill alternatives (AVX2 tiles, whole-matrix expansion) decode the block types",
-          "[backend][unit]") {
+TEST_CASE("backend blocks: cpu prefill alternatives (AVX2 tiles, whole-matrix expansion) decode the block types", "[backend][unit]") {
   const auto names = available_backends();
   if (std::find(names.begin(), names.end(), "cpu") == names.end()) {
     test::skip("cpu backend not compiled in");

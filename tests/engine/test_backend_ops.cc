@@ -10,11 +10,11 @@
 #include "tests/engine/backend_test_util.h"
 
 using namespace sb;
-using sb::test::randn;
-using sb::test::make;
 using sb::test::get;
+using sb::test::make;
 using sb::test::max_rel_err;
 using sb::test::quantized;
+using sb::test::randn;
 
 namespace {
 
@@ -64,8 +64,8 @@ void check_matmul(Pair& p, GgmlType type, int64_t M, int64_t K, int64_t N, bool 
     bs[i]->matmul(x, *w, y, bias ? &bt : nullptr, acc);
     results[i] = get(*bs[i], y);
   }
-  INFO(p.dut->name() << " matmul " << ggml_type_name(uint32_t(type)) << " M=" << M << " K=" << K << " N=" << N
-                     << " bias=" << bias << " acc=" << acc);
+  INFO(p.dut->name() << " matmul " << ggml_type_name(uint32_t(type)) << " M=" << M << " K=" << K << " N=" << N << " bias=" << bias
+                     << " acc=" << acc);
   CHECK(max_rel_err(results[0], results[1]) <= tol);
 }
 

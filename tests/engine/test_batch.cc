@@ -32,9 +32,9 @@ double max_abs_diff(const float* a, const float* b, size_t n) {
 }
 
 struct Trace {
-  std::vector<int32_t> ids;                 // greedy tokens
-  std::vector<std::vector<float>> logits;   // the row each was picked from
-  std::vector<float> prompt_rows;           // logits of every prompt row (batch run: when asked)
+  std::vector<int32_t> ids;                // greedy tokens
+  std::vector<std::vector<float>> logits;  // the row each was picked from
+  std::vector<float> prompt_rows;          // logits of every prompt row (batch run: when asked)
 };
 
 // Alone: the prompt in one eval (all rows), then `steps` greedy single-token steps.
@@ -89,8 +89,7 @@ std::vector<Trace> run_batched(const Model& m, const std::vector<Plan>& plan, in
       if (step < plan[i].join_step || st[i].done == P || rows >= max_rows) continue;
       const int64_t n = std::min<int64_t>(int64_t(P - st[i].done), max_rows - rows);
       const bool completes = st[i].done + size_t(n) == P;
-      items.push_back({st[i].seq.get(), plan[i].prompt.data() + st[i].done, n,
-                       plan[i].all_rows ? 0 : (completes ? n - 1 : n)});
+      items.push_back({st[i].seq.get(), plan[i].prompt.data() + st[i].done, n, plan[i].all_rows ? 0 : (completes ? n - 1 : n)});
       who.push_back(i);
       rows += n;
     }
@@ -127,7 +126,9 @@ TEST_CASE("batch: sequences joining at different steps match running alone", "[b
     // lengths past gemma2-tiny's window of 16 and phi3-tiny's 32
     const std::vector<Plan> plan = {
         {tok->encode("Once upon a time there was a little girl named Lily. She liked to play outside in the sun with "
-                     "her dog every day. One morning the dog found a stick and ran to the river with it.", true), 0, false},
+                     "her dog every day. One morning the dog found a stick and ran to the river with it.",
+                     true),
+         0, false},
         {tok->encode("The big red ball", true), 2, true},
         {tok->encode("One day they found a box in the park, and they opened it to see what was inside.", true), 3, false},
         {tok->encode("Hello", true), 5, false},

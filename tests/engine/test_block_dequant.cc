@@ -26,8 +26,8 @@ namespace {
 // ggml's kvalues_iq4nl, restated here so that the header's copy is checked too.
 constexpr int kIQ4[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
-struct Logical {           // one block's content before packing
-  float d = 0, dmin = 0;   // f16-exact
+struct Logical {            // one block's content before packing
+  float d = 0, dmin = 0;    // f16-exact
   std::vector<int> sc, mn;  // sub-block scales / mins (as stored: unsigned, bias not removed)
   std::vector<int> q;       // quants as stored (unsigned)
 };
@@ -110,8 +110,10 @@ BlockQ3_K enc_q3_k(const Logical& L) {
   }
   for (int j = 0; j < 16; ++j) {
     const int v = L.sc[j];
-    if (j < 8) b.scales[j] |= uint8_t(v & 15);
-    else b.scales[j - 8] |= uint8_t((v & 15) << 4);
+    if (j < 8)
+      b.scales[j] |= uint8_t(v & 15);
+    else
+      b.scales[j - 8] |= uint8_t((v & 15) << 4);
     b.scales[8 + j % 4] |= uint8_t((v >> 4) << (2 * (j / 4)));
   }
   return b;
@@ -205,35 +207,26 @@ void run_type(GgmlType type, int n, int nsub, int qmax, int scmax, int mnmax, in
 }  // namespace
 
 TEST_CASE("block dequant: 32-element types Q4_1, Q5_0, Q5_1, IQ4_NL decode hand-packed blocks", "[gguf][quant][unit]") {
-  run_type<BlockQ4_1>(GgmlType::Q4_1, 32, 1, 15, 0, 0, 0, enc_q4_1,
-                      [](const Logical& L, int e) { return double(L.d) * L.q[e] + L.dmin; });
-  run_type<BlockQ5_0>(GgmlType::Q5_0, 32, 1, 31, 0, 0, 0, enc_q5_0,
-                      [](const Logical& L, int e) { return double(L.d) * (L.q[e] - 16); });
-  run_type<BlockQ5_1>(GgmlType::Q5_1, 32, 1, 31, 0, 0, 0, enc_q5_1,
-                      [](const Logical& L, int e) { return double(L.d) * L.q[e] + L.dmin; });
+  run_type<BlockQ4_1>(GgmlType::Q4_1, 32, 1, 15, 0, 0, 0, enc_q4_1, [](const Logical& L, int e) { return double(L.d) * L.q[e] + L.dmin; });
+  run_type<BlockQ5_0>(GgmlType::Q5_0, 32, 1, 31, 0, 0, 0, enc_q5_0, [](const Logical& L, int e) { return double(L.d) * (L.q[e] - 16); });
+  run_type<BlockQ5_1>(GgmlType::Q5_1, 32, 1, 31, 0, 0, 0, enc_q5_1, [](const Logical& L, int e) { return double(L.d) * L.q[e] + L.dmin; });
   run_type<BlockIQ4_NL>(GgmlType::IQ4_NL, 32, 1, 15, 0, 0, 0, enc_iq4_nl,
                         [](const Logical& L, int e) { return double(L.d) * kIQ4[L.q[e]]; });
 }
 
 TEST_CASE("block dequant: K-quants and IQ4_XS decode hand-packed super-blocks", "[gguf][quant][unit]") {
-  run_type<BlockQ2_K>(GgmlType::Q2_K, 256, 16, 3, 15, 15, 0, enc_q2_k, [](const Logical& L, int e) {
-    return double(L.d) * L.sc[e / 16] * L.q[e] - double(L.dmin) * L.mn[e / 16];
-  });
-  run_type<BlockQ3_K>(GgmlType::Q3_K, 256, 16, 7, 63, 0, 0, enc_q3_k, [](const Logical& L, int e) {
-    return double(L.d) * (L.sc[e / 16] - 32) * (L.q[e] - 4);
-  });
-  run_type<BlockQ4_K>(GgmlType::Q4_K, 256, 8, 15, 63, 63, 0, enc_q4_k, [](const Logical& L, int e) {
-    return double(L.d) * L.sc[e / 32] * L.q[e] - double(L.dmin) * L.mn[e / 32];
-  });
-  run_type<BlockQ5_K>(GgmlType::Q5_K, 256, 8, 31, 63, 63, 0, enc_q5_k, [](const Logical& L, int e) {
-    return double(L.d) * L.sc[e / 32] * L.q[e] - double(L.dmin) * L.mn[e / 32];
-  });
-  run_type<BlockQ6_K>(GgmlType::Q6_K, 256, 16, 63, 127, 0, -128, enc_q6_k, [](const Logical& L, int e) {
-    return double(L.d) * L.sc[e / 16] * (L.q[e] - 32);
-  });
-  run_type<BlockIQ4_XS>(GgmlType::IQ4_XS, 256, 8, 15, 63, 0, 0, enc_iq4_xs, [](const Logical& L, int e) {
-    return double(L.d) * (L.sc[e / 32] - 32) * kIQ4[L.q[e]];
-  });
+  run_type<BlockQ2_K>(GgmlType::Q2_K, 256, 16, 3, 15, 15, 0, enc_q2_k,
+                      [](const Logical& L, int e) { return double(L.d) * L.sc[e / 16] * L.q[e] - double(L.dmin) * L.mn[e / 16]; });
+  run_type<BlockQ3_K>(GgmlType::Q3_K, 256, 16, 7, 63, 0, 0, enc_q3_k,
+                      [](const Logical& L, int e) { return double(L.d) * (L.sc[e / 16] - 32) * (L.q[e] - 4); });
+  run_type<BlockQ4_K>(GgmlType::Q4_K, 256, 8, 15, 63, 63, 0, enc_q4_k,
+                      [](const Logical& L, int e) { return double(L.d) * L.sc[e / 32] * L.q[e] - double(L.dmin) * L.mn[e / 32]; });
+  run_type<BlockQ5_K>(GgmlType::Q5_K, 256, 8, 31, 63, 63, 0, enc_q5_k,
+                      [](const Logical& L, int e) { return double(L.d) * L.sc[e / 32] * L.q[e] - double(L.dmin) * L.mn[e / 32]; });
+  run_type<BlockQ6_K>(GgmlType::Q6_K, 256, 16, 63, 127, 0, -128, enc_q6_k,
+                      [](const Logical& L, int e) { return double(L.d) * L.sc[e / 16] * (L.q[e] - 32); });
+  run_type<BlockIQ4_XS>(GgmlType::IQ4_XS, 256, 8, 15, 63, 0, 0, enc_iq4_xs,
+                        [](const Logical& L, int e) { return double(L.d) * (L.sc[e / 32] - 32) * kIQ4[L.q[e]]; });
 }
 
 TEST_CASE("block dequant: single hand-computed values pin the nibble and bit order", "[gguf][quant][unit]") {
@@ -281,7 +274,7 @@ TEST_CASE("block dequant: single hand-computed values pin the nibble and bit ord
 namespace {
 
 const GgmlType kNewBlockTypes[] = {GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::IQ4_NL, GgmlType::Q2_K,
-                                   GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::IQ4_XS};
+                                   GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K,   GgmlType::IQ4_XS};
 
 // A file holding one tensor 't' of `type`, 2 blocks per row, 3 rows, as the last thing in the file.
 std::vector<uint8_t> one_tensor_file(GgmlType type) {
@@ -303,8 +296,7 @@ std::string parse_error(const std::vector<uint8_t>& bytes) {
 
 }  // namespace
 
-TEST_CASE("block types: a row that is not whole blocks, or a cut last block, is one line naming file and tensor",
-          "[gguf][quant][unit]") {
+TEST_CASE("block types: a row that is not whole blocks, or a cut last block, is one line naming file and tensor", "[gguf][quant][unit]") {
   for (GgmlType type : kNewBlockTypes) {
     const std::string tn = ggml_type_name(uint32_t(type));
     INFO(tn);
@@ -328,8 +320,7 @@ TEST_CASE("block types: a row that is not whole blocks, or a cut last block, is 
       const uint64_t bad_row = uint64_t(ggml_block_size(type)) + 16;
       std::memcpy(b.data() + 24 + 9 + 4, &bad_row, 8);
       const std::string err = parse_error(b);
-      CHECK(err == "bad.gguf: tensor 't': row length " + std::to_string(bad_row) + " is not a multiple of the " + tn +
-                       " block size");
+      CHECK(err == "bad.gguf: tensor 't': row length " + std::to_string(bad_row) + " is not a multiple of the " + tn + " block size");
     }
   }
 }
@@ -345,8 +336,7 @@ TEST_CASE("block types: a truncated K-quant file is one error line from the CLI,
   CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
 }
 
-TEST_CASE("block types: model synth with a readable type that has no quantizer is an error line, not an abort",
-          "[gguf][quant][cli]") {
+TEST_CASE("block types: model synth with a readable type that has no quantizer is an error line, not an abort", "[gguf][quant][cli]") {
   // q3_k is read (ggml_type_from_name knows it); whether or not quantize_row writes it, the
   // command must end normally: a written file, or one error line.
   const std::string path = test::temp_dir("synth-q3k") + "/m.gguf";

@@ -17,9 +17,8 @@ using namespace sb;
 
 namespace {
 
-const GgmlType kTypes[] = {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1,   GgmlType::Q8_0,
-                           GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q5_K,   GgmlType::Q6_K,
-                           GgmlType::IQ4_NL, GgmlType::IQ4_XS};
+const GgmlType kTypes[] = {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0,   GgmlType::Q2_K,
+                           GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::IQ4_NL, GgmlType::IQ4_XS};
 
 std::vector<uint8_t> quantize(GgmlType t, const std::vector<float>& x, int64_t cols) {
   const int64_t rows = int64_t(x.size()) / cols;
@@ -51,8 +50,8 @@ TEST_CASE("block quant: every tensor of llama-quantize's kquants files is reprod
   if (test::skip_without_shared()) return;
   const std::string dir = test::shared_path("reference/kquants");
   auto base = GgufFile::open(dir + "/kq-base.gguf");
-  const char* files[] = {"kq-Q2_K", "kq-Q3_K_M", "kq-Q4_K_M", "kq-Q4_K_S", "kq-Q5_K_M", "kq-Q6_K", "kq-Q4_1",
-                         "kq-Q5_0", "kq-Q5_1", "kq-IQ4_NL", "kq-IQ4_XS", "kq-pure-Q4_0", "kq-pure-Q8_0"};
+  const char* files[] = {"kq-Q2_K", "kq-Q3_K_M", "kq-Q4_K_M", "kq-Q4_K_S", "kq-Q5_K_M",    "kq-Q6_K",     "kq-Q4_1",
+                         "kq-Q5_0", "kq-Q5_1",   "kq-IQ4_NL", "kq-IQ4_XS", "kq-pure-Q4_0", "kq-pure-Q8_0"};
   std::map<std::string, int> tensors_per_type;
   for (const char* f : files) {
     auto q = GgufFile::open(dir + "/" + f + ".gguf");
@@ -73,8 +72,8 @@ TEST_CASE("block quant: every tensor of llama-quantize's kquants files is reprod
           ++differing;
         }
       }
-      INFO(f << " " << t.name << " " << ggml_type_name(uint32_t(t.type)) << ": " << differing << " of "
-             << int64_t(t.nbytes) / bb << " blocks differ, first " << first);
+      INFO(f << " " << t.name << " " << ggml_type_name(uint32_t(t.type)) << ": " << differing << " of " << int64_t(t.nbytes) / bb
+             << " blocks differ, first " << first);
       CHECK(differing == 0);
       tensors_per_type[ggml_type_name(uint32_t(t.type))]++;
     }
@@ -103,10 +102,10 @@ TEST_CASE("block quant: round-trip error per type on gaussian rows, ordered by b
   // Upper bounds 1.2-1.4x what these quantizers give on this data (a decoding or packing
   // error gives far more): a uniform b-bit grid over ~+-3 sigma has rms error ~ 6 / 2^b / sqrt(12)
   // sigma, the scale searches do better.
-  const std::pair<GgmlType, double> bounds[] = {
-      {GgmlType::Q8_0, 0.007}, {GgmlType::Q6_K, 0.025}, {GgmlType::Q5_K, 0.045}, {GgmlType::Q5_1, 0.06},
-      {GgmlType::Q5_0, 0.06},  {GgmlType::Q4_K, 0.09},  {GgmlType::IQ4_XS, 0.09}, {GgmlType::IQ4_NL, 0.09},
-      {GgmlType::Q4_1, 0.12},  {GgmlType::Q4_0, 0.12},  {GgmlType::Q3_K, 0.2},   {GgmlType::Q2_K, 0.4}};
+  const std::pair<GgmlType, double> bounds[] = {{GgmlType::Q8_0, 0.007},  {GgmlType::Q6_K, 0.025},  {GgmlType::Q5_K, 0.045},
+                                                {GgmlType::Q5_1, 0.06},   {GgmlType::Q5_0, 0.06},   {GgmlType::Q4_K, 0.09},
+                                                {GgmlType::IQ4_XS, 0.09}, {GgmlType::IQ4_NL, 0.09}, {GgmlType::Q4_1, 0.12},
+                                                {GgmlType::Q4_0, 0.12},   {GgmlType::Q3_K, 0.2},    {GgmlType::Q2_K, 0.4}};
   for (const auto& [t, b] : bounds) {
     INFO(ggml_type_name(uint32_t(t)));
     CHECK(e[t] < b);
@@ -149,8 +148,10 @@ TEST_CASE("block quant: zeros, constants, tiny values and outliers stay finite a
     for (int64_t i = 0; i < cols; ++i) {
       INFO("value " << i);
       REQUIRE(std::isfinite(y[size_t(i)]));
-      if (i < cols / 2) CHECK(std::fabs(y[size_t(i)] - x[size_t(i)]) <= 1e-7);
-      else if (i < o0 || i >= o0 + bs) CHECK(std::fabs(y[size_t(i)] - x[size_t(i)]) <= 0.02);
+      if (i < cols / 2)
+        CHECK(std::fabs(y[size_t(i)] - x[size_t(i)]) <= 1e-7);
+      else if (i < o0 || i >= o0 + bs)
+        CHECK(std::fabs(y[size_t(i)] - x[size_t(i)]) <= 0.02);
     }
     CHECK(std::fabs(y[300] - 50.0f) <= 1.5f);
   }

@@ -55,8 +55,7 @@ TestWeight make_weight(GgmlType t, int64_t rows, int64_t cols, uint64_t seed, bo
       for (int64_t c = 0; c < cols; ++c) amax = std::max(amax, std::fabs(f[size_t(r * cols + c)]));
       const float d = amax / 127.0f;
       w.scales.push_back(d);
-      for (int64_t c = 0; c < cols; ++c)
-        w.bytes[size_t(r * cols + c)] = uint8_t(int8_t(std::lround(f[size_t(r * cols + c)] / d)));
+      for (int64_t c = 0; c < cols; ++c) w.bytes[size_t(r * cols + c)] = uint8_t(int8_t(std::lround(f[size_t(r * cols + c)] / d)));
     }
     return w;
   }
@@ -71,8 +70,8 @@ TestWeight make_weight(GgmlType t, int64_t rows, int64_t cols, uint64_t seed, bo
 
 // Runs products of x (M x K) with ws on backend b, fused (matmul_multi) or one matmul each;
 // every other product has a bias.
-std::vector<std::vector<float>> run_products(Backend& b, const std::vector<TestWeight>& ws, int64_t M,
-                                             const std::vector<float>& xv, bool fused) {
+std::vector<std::vector<float>> run_products(Backend& b, const std::vector<TestWeight>& ws, int64_t M, const std::vector<float>& xv,
+                                             bool fused) {
   const int64_t K = ws[0].cols;
   std::vector<std::unique_ptr<Weight>> loaded;
   std::vector<Tensor> ys, biases;
@@ -185,8 +184,10 @@ TEST_CASE("cpu matmul_multi: a NaN in x gives NaN in that row of every product (
         INFO("compute " << int(ct) << " int8 " << int8 << " product " << i);
         for (int64_t n = 0; n < N; ++n) {
           REQUIRE(std::isfinite(out[i][size_t(n)]));
-          if (int8) REQUIRE(out[i][size_t(N + n)] == zero[i][size_t(N + n)]);
-          else REQUIRE(std::isnan(out[i][size_t(N + n)]));
+          if (int8)
+            REQUIRE(out[i][size_t(N + n)] == zero[i][size_t(N + n)]);
+          else
+            REQUIRE(std::isnan(out[i][size_t(N + n)]));
         }
       }
     }
@@ -205,8 +206,7 @@ TEST_CASE("cpu decode: f16/bf16 decode products match the double dot", "[backend
       const TestWeight w = make_weight(t, N, K, 30);
       const auto xv = test::randn(size_t(K), 31);
       std::vector<float> wf(size_t(N * K));
-      for (int64_t n = 0; n < N; ++n)
-        dequantize_row(t, w.bytes.data() + size_t(n * ggml_row_bytes(t, K)), wf.data() + n * K, K);
+      for (int64_t n = 0; n < N; ++n) dequantize_row(t, w.bytes.data() + size_t(n * ggml_row_bytes(t, K)), wf.data() + n * K, K);
       auto wt = cpu->load_weight(w.source());
       Tensor x = test::make(*cpu, 1, K, xv), y = cpu->alloc(1, N, DType::F32);
       cpu->matmul(x, *wt, y, nullptr, false);

@@ -125,49 +125,51 @@ TEST_CASE("cpu qdot: integer products of every block type on every ISA level", "
   const int64_t N = 19;
   // K = 544: an odd number of 32-value blocks (the 512-bit bodies' tail block)
   for (const int64_t K : {int64_t(512), int64_t(544)})
-  for (const auto& c : qtypes()) {
-    if (K % ggml_block_size(c.type) != 0) continue;
-    const auto w = random_weights(c, N, K, uint64_t(c.type) * 31 + 1);
-    const size_t rb = size_t(ggml_row_bytes(c.type, K));
-    std::vector<float> wf(size_t(N * K));
-    for (int64_t n = 0; n < N; ++n) dequantize_row(c.type, w.data() + size_t(n) * rb, wf.data() + n * K, K);
-    for (int64_t M : {1, 3, 4, 6}) {
-      auto x = test::randn(size_t(M * K), 9 + uint64_t(M), 2.0f);
-      x[5] = 40.0f;  // one block with a large value
-      std::vector<float> first;
-      for (cpu::Isa isa : cpu::available_isas()) {
-        INFO(ggml_type_name(uint32_t(c.type)) << " M=" << M << " isa " << cpu::isa_name(isa));
-        const auto& kern = cpu::qdot_kernels(isa);
-        CHECK(kern.isa == (isa == cpu::Isa::Avx512Bf16 ? cpu::Isa::Avx512Vnni : isa));
-        const size_t xb = cpu::q8_act_row_bytes(c.type, K);
-        std::vector<uint8_t> xq(size_t(M) * xb);
-        for (int64_t r = 0; r < M; ++r) kern.quantize(c.type, x.data() + r * K, xq.data() + size_t(r) * xb, K);
-        // y starts at 1 and accumulates, with a bias
-        std::vector<float> y(static_cast<size_t>(M * N), 1.0f), bias(static_cast<size_t>(N));
-        for (int64_t n = 0; n < N; ++n) bias[size_t(n)] = 0.25f * float(n);
-        kern.gemm(c.type, w.data(), rb, K, xq.data(), xb, M, y.data(), N, 0, 7, bias.data(), true);
-        kern.gemm(c.type, w.data(), rb, K, xq.data(), xb, M, y.data(), N, 7, N, bias.data(), true);
-        double worst = 0;
-        for (int64_t r = 0; r < M; ++r) {
-          const auto xd = dequant_act(c.type, xq.data() + size_t(r) * xb, x.data() + r * K, K);
-          for (int64_t n = 0; n < N; ++n) {
-            double want = 0, mag = 0;
-            for (int64_t e = 0; e < K; ++e) {
-              want += double(wf[size_t(n * K + e)]) * xd[size_t(e)];
-              mag += std::fabs(double(wf[size_t(n * K + e)]) * xd[size_t(e)]);
+    for (const auto& c : qtypes()) {
+      if (K % ggml_block_size(c.type) != 0) continue;
+      const auto w = random_weights(c, N, K, uint64_t(c.type) * 31 + 1);
+      const size_t rb = size_t(ggml_row_bytes(c.type, K));
+      std::vector<float> wf(size_t(N * K));
+      for (int64_t n = 0; n < N; ++n) dequantize_row(c.type, w.data() + size_t(n) * rb, wf.data() + n * K, K);
+      for (int64_t M : {1, 3, 4, 6}) {
+        auto x = test::randn(size_t(M * K), 9 + uint64_t(M), 2.0f);
+        x[5] = 40.0f;  // one block with a large value
+        std::vector<float> first;
+        for (cpu::Isa isa : cpu::available_isas()) {
+          INFO(ggml_type_name(uint32_t(c.type)) << " M=" << M << " isa " << cpu::isa_name(isa));
+          const auto& kern = cpu::qdot_kernels(isa);
+          CHECK(kern.isa == (isa == cpu::Isa::Avx512Bf16 ? cpu::Isa::Avx512Vnni : isa));
+          const size_t xb = cpu::q8_act_row_bytes(c.type, K);
+          std::vector<uint8_t> xq(size_t(M) * xb);
+          for (int64_t r = 0; r < M; ++r) kern.quantize(c.type, x.data() + r * K, xq.data() + size_t(r) * xb, K);
+          // y starts at 1 and accumulates, with a bias
+          std::vector<float> y(static_cast<size_t>(M * N), 1.0f), bias(static_cast<size_t>(N));
+          for (int64_t n = 0; n < N; ++n) bias[size_t(n)] = 0.25f * float(n);
+          kern.gemm(c.type, w.data(), rb, K, xq.data(), xb, M, y.data(), N, 0, 7, bias.data(), true);
+          kern.gemm(c.type, w.data(), rb, K, xq.data(), xb, M, y.data(), N, 7, N, bias.data(), true);
+          double worst = 0;
+          for (int64_t r = 0; r < M; ++r) {
+            const auto xd = dequant_act(c.type, xq.data() + size_t(r) * xb, x.data() + r * K, K);
+            for (int64_t n = 0; n < N; ++n) {
+              double want = 0, mag = 0;
+              for (int64_t e = 0; e < K; ++e) {
+                want += double(wf[size_t(n * K + e)]) * xd[size_t(e)];
+                mag += std::fabs(double(wf[size_t(n * K + e)]) * xd[size_t(e)]);
+              }
+              want += 1.0 + bias[size_t(n)];
+              const double got = y[size_t(r * N + n)];
+              REQUIRE(std::isfinite(got));
+              worst = std::max(worst, std::fabs(got - want) / (mag + 1.0));
             }
-            want += 1.0 + bias[size_t(n)];
-            const double got = y[size_t(r * N + n)];
-            REQUIRE(std::isfinite(got));
-            worst = std::max(worst, std::fabs(got - want) / (mag + 1.0));
           }
+          CHECK(worst <= 1e-5);  // f32 scale products, f32 accumulation across blocks
+          if (first.empty())
+            first = y;
+          else
+            CHECK(std::memcmp(first.data(), y.data(), y.size() * 4) == 0);  // levels agree exactly
         }
-        CHECK(worst <= 1e-5);  // f32 scale products, f32 accumulation across blocks
-        if (first.empty()) first = y;
-        else CHECK(std::memcmp(first.data(), y.data(), y.size() * 4) == 0);  // levels agree exactly
       }
     }
-  }
 }
 
 TEST_CASE("cpu qdot: a NaN or Inf activation gives NaN outputs", "[backend][unit]") {
@@ -237,8 +239,8 @@ TEST_CASE("cpu backend: --compute q8 matmul against ref within the activation ro
           }
           const double a = out[0][size_t(r * N + n)], g = out[1][size_t(r * N + n)];
           if (!(std::fabs(a - g) <= bound)) {
-            INFO(ggml_type_name(uint32_t(c.type)) << " M=" << M << " r=" << r << " n=" << n << " ref " << a << " q8 " << g
-                                                  << " bound " << bound);
+            INFO(ggml_type_name(uint32_t(c.type))
+                 << " M=" << M << " r=" << r << " n=" << n << " ref " << a << " q8 " << g << " bound " << bound);
             CHECK(false);
             ok = false;
             break;

@@ -29,19 +29,29 @@ namespace {
 // Byte offsets of the f16 scale fields of one block of each packed type.
 std::vector<size_t> f16_fields(GgmlType t) {
   switch (t) {
-    case GgmlType::Q8_0: return {offsetof(BlockQ8_0, d)};
-    case GgmlType::Q4_0: return {offsetof(BlockQ4_0, d)};
-    case GgmlType::Q4_1: return {offsetof(BlockQ4_1, d), offsetof(BlockQ4_1, m)};
-    case GgmlType::Q5_0: return {offsetof(BlockQ5_0, d)};
-    case GgmlType::Q5_1: return {offsetof(BlockQ5_1, d), offsetof(BlockQ5_1, m)};
-    case GgmlType::IQ4_NL: return {offsetof(BlockIQ4_NL, d)};
-    case GgmlType::Q4_K: return {offsetof(BlockQ4_K, d), offsetof(BlockQ4_K, dmin)};
-    case GgmlType::Q5_K: return {offsetof(BlockQ5_K, d), offsetof(BlockQ5_K, dmin)};
-    case GgmlType::Q6_K: return {offsetof(BlockQ6_K, d)};
-    default: return {};
+    case GgmlType::Q8_0:
+      return {offsetof(BlockQ8_0, d)};
+    case GgmlType::Q4_0:
+      return {offsetof(BlockQ4_0, d)};
+    case GgmlType::Q4_1:
+      return {offsetof(BlockQ4_1, d), offsetof(BlockQ4_1, m)};
+    case GgmlType::Q5_0:
+      return {offsetof(BlockQ5_0, d)};
+    case GgmlType::Q5_1:
+      return {offsetof(BlockQ5_1, d), offsetof(BlockQ5_1, m)};
+    case GgmlType::IQ4_NL:
+      return {offsetof(BlockIQ4_NL, d)};
+    case GgmlType::Q4_K:
+      return {offsetof(BlockQ4_K, d), offsetof(BlockQ4_K, dmin)};
+    case GgmlType::Q5_K:
+      return {offsetof(BlockQ5_K, d), offsetof(BlockQ5_K, dmin)};
+    case GgmlType::Q6_K:
+      return {offsetof(BlockQ6_K, d)};
+    default:
+      return {};
   }
 }
-const GgmlType kTypes[] = {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1,
+const GgmlType kTypes[] = {GgmlType::Q8_0,   GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1,
                            GgmlType::IQ4_NL, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
 
 // Random bytes (every quant, scale and min pattern) with moderate f16 scales of random sign.
@@ -130,8 +140,10 @@ TEST_CASE("cpu qgemm: blocked prefill products of every packed type on every ISA
         }
         CHECK(finite);
         CHECK(worst <= 1e-5);  // f32 scale products, f32 accumulation across blocks
-        if (first.empty()) first = y;
-        else CHECK(std::memcmp(first.data(), y.data(), y.size() * 4) == 0);  // levels agree exactly
+        if (first.empty())
+          first = y;
+        else
+          CHECK(std::memcmp(first.data(), y.data(), y.size() * 4) == 0);  // levels agree exactly
       }
     }
   }
@@ -166,9 +178,10 @@ TEST_CASE("cpu qgemm: a NaN or Inf activation gives NaN outputs in its row only"
   }
 }
 
-TEST_CASE("cpu backend: --compute q8 prefill (blocked GEMM, and with SPARKBENCH_CPU_QGEMM=0 the qdot kernel) against "
-          "ref within the activation rounding bound",
-          "[backend][unit]") {
+TEST_CASE(
+    "cpu backend: --compute q8 prefill (blocked GEMM, and with SPARKBENCH_CPU_QGEMM=0 the qdot kernel) against "
+    "ref within the activation rounding bound",
+    "[backend][unit]") {
   if (!cpu::isa_available(cpu::Isa::Avx2)) {
     std::printf("SKIPPED: this CPU lacks AVX2\n");
     return;
@@ -183,49 +196,49 @@ TEST_CASE("cpu backend: --compute q8 prefill (blocked GEMM, and with SPARKBENCH_
   auto on = create_backend("cpu", {.threads = 2, .compute = ComputeType::Q8});
   CHECK(on->describe().find("blocked int8 GEMM") != std::string::npos);
   for (Backend* cpu : {on.get(), off.get()})
-  for (GgmlType t : kTypes) {
-    const int64_t K = 512, N = 45;
-    const auto w = random_weights(t, N, K, 91);
-    const size_t rb = size_t(ggml_row_bytes(t, K));
-    std::vector<float> wf(size_t(N * K));
-    for (int64_t n = 0; n < N; ++n) dequantize_row(t, w.data() + size_t(n) * rb, wf.data() + n * K, K);
-    WeightSource src{"w", t, N, K, w.data()};
-    for (int64_t M : {9, 33, 128}) {
-      const auto xv = test::randn(size_t(M * K), 13 + uint64_t(M));
-      std::vector<float> out[2];
-      Backend* bs[2] = {ref.get(), cpu};
-      for (int i = 0; i < 2; ++i) {
-        auto wt = bs[i]->load_weight(src);
-        Tensor x = test::make(*bs[i], M, K, xv), y = bs[i]->alloc(M, N, DType::F32);
-        bs[i]->matmul(x, *wt, y, nullptr, false);
-        out[i] = test::get(*bs[i], y);
-      }
-      // activation blocks: 32 values in the GEMM; the qdot kernel's for the type otherwise
-      const int64_t blk = cpu == on.get() || cpu::q8_act_kind(t) == 1 ? kQK : kQK_K;
-      bool ok = true;
-      for (int64_t r = 0; r < M && ok; ++r)
-        for (int64_t n = 0; n < N; ++n) {
-          double bound = 1e-4;  // each activation moves by at most amax(its block) / 254
-          for (int64_t b0 = 0; b0 < K; b0 += blk) {
-            double amax = 0, wsum = 0;
-            for (int64_t e = b0; e < b0 + blk; ++e) {
-              amax = std::max(amax, std::fabs(double(xv[size_t(r * K + e)])));
-              wsum += std::fabs(double(wf[size_t(n * K + e)]));
-            }
-            bound += wsum * amax / 254.0 * 1.001;
-          }
-          const double a = out[0][size_t(r * N + n)], g = out[1][size_t(r * N + n)];
-          if (!(std::fabs(a - g) <= bound)) {
-            INFO(cpu->describe() << " " << ggml_type_name(uint32_t(t)) << " M=" << M << " r=" << r << " n=" << n << " ref " << a << " q8 " << g
-                                             << " bound " << bound);
-            CHECK(false);
-            ok = false;
-            break;
-          }
+    for (GgmlType t : kTypes) {
+      const int64_t K = 512, N = 45;
+      const auto w = random_weights(t, N, K, 91);
+      const size_t rb = size_t(ggml_row_bytes(t, K));
+      std::vector<float> wf(size_t(N * K));
+      for (int64_t n = 0; n < N; ++n) dequantize_row(t, w.data() + size_t(n) * rb, wf.data() + n * K, K);
+      WeightSource src{"w", t, N, K, w.data()};
+      for (int64_t M : {9, 33, 128}) {
+        const auto xv = test::randn(size_t(M * K), 13 + uint64_t(M));
+        std::vector<float> out[2];
+        Backend* bs[2] = {ref.get(), cpu};
+        for (int i = 0; i < 2; ++i) {
+          auto wt = bs[i]->load_weight(src);
+          Tensor x = test::make(*bs[i], M, K, xv), y = bs[i]->alloc(M, N, DType::F32);
+          bs[i]->matmul(x, *wt, y, nullptr, false);
+          out[i] = test::get(*bs[i], y);
         }
-      CHECK(ok);
+        // activation blocks: 32 values in the GEMM; the qdot kernel's for the type otherwise
+        const int64_t blk = cpu == on.get() || cpu::q8_act_kind(t) == 1 ? kQK : kQK_K;
+        bool ok = true;
+        for (int64_t r = 0; r < M && ok; ++r)
+          for (int64_t n = 0; n < N; ++n) {
+            double bound = 1e-4;  // each activation moves by at most amax(its block) / 254
+            for (int64_t b0 = 0; b0 < K; b0 += blk) {
+              double amax = 0, wsum = 0;
+              for (int64_t e = b0; e < b0 + blk; ++e) {
+                amax = std::max(amax, std::fabs(double(xv[size_t(r * K + e)])));
+                wsum += std::fabs(double(wf[size_t(n * K + e)]));
+              }
+              bound += wsum * amax / 254.0 * 1.001;
+            }
+            const double a = out[0][size_t(r * N + n)], g = out[1][size_t(r * N + n)];
+            if (!(std::fabs(a - g) <= bound)) {
+              INFO(cpu->describe() << " " << ggml_type_name(uint32_t(t)) << " M=" << M << " r=" << r << " n=" << n << " ref " << a << " q8 "
+                                   << g << " bound " << bound);
+              CHECK(false);
+              ok = false;
+              break;
+            }
+          }
+        CHECK(ok);
+      }
     }
-  }
 }
 
 #endif

@@ -36,12 +36,12 @@
 
 using namespace sb;
 using namespace sb::compress;
-using sb::test::randn;
-using sb::test::make;
 using sb::test::get;
-using sb::test::max_rel_err;
+using sb::test::make;
 using sb::test::max_abs_err;
+using sb::test::max_rel_err;
 using sb::test::quantized;
+using sb::test::randn;
 
 namespace {
 
@@ -70,8 +70,8 @@ std::unique_ptr<Backend> cuda_or_skip(ComputeType compute = ComputeType::F32) {
 // y = x . W^T (+ bias) (+ y) on ref and cuda from the same inputs and the weight rows `q`
 // (N x K of `type`); returns the worst relative error. x_offset > 0 takes x as a row view of a
 // larger tensor (a pointer that may be unaligned).
-double matmul_err_of(Backend& ref, Backend& dut, GgmlType type, const std::vector<uint8_t>& q, int64_t M, int64_t K,
-                     int64_t N, bool bias, bool acc, int64_t x_offset = 0) {
+double matmul_err_of(Backend& ref, Backend& dut, GgmlType type, const std::vector<uint8_t>& q, int64_t M, int64_t K, int64_t N, bool bias,
+                     bool acc, int64_t x_offset = 0) {
   WeightSource src{"w", type, N, K, q.data()};
   auto xv = randn(size_t((M + x_offset) * K), 5);
   auto bv = randn(size_t(N), 6);
@@ -89,8 +89,7 @@ double matmul_err_of(Backend& ref, Backend& dut, GgmlType type, const std::vecto
 }
 
 // The same with weights N(0, 0.1) quantized to `type` by ggml's row quantizers.
-double matmul_err(Backend& ref, Backend& dut, GgmlType type, int64_t M, int64_t K, int64_t N, bool bias, bool acc,
-                  int64_t x_offset = 0) {
+double matmul_err(Backend& ref, Backend& dut, GgmlType type, int64_t M, int64_t K, int64_t N, bool bias, bool acc, int64_t x_offset = 0) {
   auto wv = randn(size_t(N * K), 11 + uint64_t(M) + uint64_t(K), 0.1f);
   return matmul_err_of(ref, dut, type, quantized(type, wv, N, K), M, K, N, bias, acc, x_offset);
 }
@@ -103,7 +102,7 @@ const char* tname(GgmlType t) {
 
 // The block types the CUDA backend decodes from raw GGUF blocks.
 const GgmlType kBlockTypes[] = {GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::IQ4_NL, GgmlType::Q2_K,
-                                GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::IQ4_XS};
+                                GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K,   GgmlType::IQ4_XS};
 
 // rows x cols of block type t with every quant and packed sub-block scale byte random (so every
 // bit of every field is exercised, which quantizers do not guarantee) and the f16 block scales
@@ -115,17 +114,38 @@ std::vector<uint8_t> random_blocks(GgmlType t, int64_t rows, int64_t cols, uint6
   };
   Layout l;
   switch (t) {
-    case GgmlType::Q4_1: l = {{offsetof(BlockQ4_1, d), offsetof(BlockQ4_1, m)}, 15}; break;
-    case GgmlType::Q5_0: l = {{offsetof(BlockQ5_0, d)}, 16}; break;
-    case GgmlType::Q5_1: l = {{offsetof(BlockQ5_1, d), offsetof(BlockQ5_1, m)}, 31}; break;
-    case GgmlType::IQ4_NL: l = {{offsetof(BlockIQ4_NL, d)}, 127}; break;
-    case GgmlType::Q2_K: l = {{offsetof(BlockQ2_K, d), offsetof(BlockQ2_K, dmin)}, 45}; break;
-    case GgmlType::Q3_K: l = {{offsetof(BlockQ3_K, d)}, 128}; break;
-    case GgmlType::Q4_K: l = {{offsetof(BlockQ4_K, d), offsetof(BlockQ4_K, dmin)}, 945}; break;
-    case GgmlType::Q5_K: l = {{offsetof(BlockQ5_K, d), offsetof(BlockQ5_K, dmin)}, 1953}; break;
-    case GgmlType::Q6_K: l = {{offsetof(BlockQ6_K, d)}, 4064}; break;
-    case GgmlType::IQ4_XS: l = {{offsetof(BlockIQ4_XS, d)}, 4064}; break;
-    default: FAIL("random_blocks: not a block type: " << tname(t));
+    case GgmlType::Q4_1:
+      l = {{offsetof(BlockQ4_1, d), offsetof(BlockQ4_1, m)}, 15};
+      break;
+    case GgmlType::Q5_0:
+      l = {{offsetof(BlockQ5_0, d)}, 16};
+      break;
+    case GgmlType::Q5_1:
+      l = {{offsetof(BlockQ5_1, d), offsetof(BlockQ5_1, m)}, 31};
+      break;
+    case GgmlType::IQ4_NL:
+      l = {{offsetof(BlockIQ4_NL, d)}, 127};
+      break;
+    case GgmlType::Q2_K:
+      l = {{offsetof(BlockQ2_K, d), offsetof(BlockQ2_K, dmin)}, 45};
+      break;
+    case GgmlType::Q3_K:
+      l = {{offsetof(BlockQ3_K, d)}, 128};
+      break;
+    case GgmlType::Q4_K:
+      l = {{offsetof(BlockQ4_K, d), offsetof(BlockQ4_K, dmin)}, 945};
+      break;
+    case GgmlType::Q5_K:
+      l = {{offsetof(BlockQ5_K, d), offsetof(BlockQ5_K, dmin)}, 1953};
+      break;
+    case GgmlType::Q6_K:
+      l = {{offsetof(BlockQ6_K, d)}, 4064};
+      break;
+    case GgmlType::IQ4_XS:
+      l = {{offsetof(BlockIQ4_XS, d)}, 4064};
+      break;
+    default:
+      FAIL("random_blocks: not a block type: " << tname(t));
   }
   const int64_t bb = ggml_block_bytes(t), nblocks = rows * cols / ggml_block_size(t);
   REQUIRE(bb > 0);
@@ -275,11 +295,13 @@ TEST_CASE("cuda: int8 weights match ref at decode and prefill row counts on the 
   auto unfused = create_backend("cuda");
   ::unsetenv("SPARKBENCH_CUDA_FUSED_INT8");
   auto ref = create_backend("ref");
-  struct Shape { int64_t M, K, N; };
+  struct Shape {
+    int64_t M, K, N;
+  };
   // K = 100: rows padded to 112 bytes; K = 8192 with M = 8: 64 KiB of activations, past the
   // fused kernel's shared memory, so the two-launch path runs for decode too.
-  for (Shape sh : {Shape{1, 64, 33}, Shape{3, 100, 40}, Shape{8, 512, 130}, Shape{9, 512, 64}, Shape{40, 100, 33},
-                   Shape{8, 8192, 20}, Shape{1, 8192, 20}}) {
+  for (Shape sh : {Shape{1, 64, 33}, Shape{3, 100, 40}, Shape{8, 512, 130}, Shape{9, 512, 64}, Shape{40, 100, 33}, Shape{8, 8192, 20},
+                   Shape{1, 8192, 20}}) {
     auto wv = randn(size_t(sh.N * sh.K), uint64_t(sh.K + sh.N), 0.1f);
     auto m = quantize_int8(wv.data(), sh.N, sh.K);
     WeightSource src{"w", GgmlType::F32, sh.N, sh.K, m.q.data(), WeightFormat::Int8PerChannel, m.scales.data()};
@@ -343,8 +365,7 @@ TEST_CASE("cuda: embed, rmsnorm, swiglu, add and rope match ref", "[cuda]") {
     CHECK_THROWS_AS(cu->embed(*emb, &bad, 1, e), Error);
   }
   for (int64_t cols : {int64_t(72), int64_t(512), int64_t(2048)}) {
-    auto xv = randn(size_t(T * cols), 2), wv = randn(size_t(cols), 3), gv = randn(size_t(T * cols), 4),
-         uv = randn(size_t(T * cols), 8);
+    auto xv = randn(size_t(T * cols), 2), wv = randn(size_t(cols), 3), gv = randn(size_t(T * cols), 4), uv = randn(size_t(T * cols), 8);
     std::vector<float> r[2][4];
     for (int i = 0; i < 2; ++i) {
       Backend& b = *bs[i];
@@ -365,10 +386,11 @@ TEST_CASE("cuda: embed, rmsnorm, swiglu, add and rope match ref", "[cuda]") {
       CHECK(max_rel_err(r[0][k], r[1][k]) <= kTolF32);
     }
   }
-  struct RopeCase { int64_t heads, head_dim, n_rot, pos0, rows; };
+  struct RopeCase {
+    int64_t heads, head_dim, n_rot, pos0, rows;
+  };
   for (RopeStyle style : {RopeStyle::Interleaved, RopeStyle::NeoX})
-    for (auto c : {RopeCase{4, 16, 12, 1000, 6}, RopeCase{16, 32, 32, 0, 9}, RopeCase{2, 128, 128, 2040, 3},
-                   RopeCase{8, 8, 8, 511, 1}}) {
+    for (auto c : {RopeCase{4, 16, 12, 1000, 6}, RopeCase{16, 32, 32, 0, 9}, RopeCase{2, 128, 128, 2040, 3}, RopeCase{8, 8, 8, 511, 1}}) {
       AttentionShape s{c.heads, c.heads, c.head_dim, c.n_rot, 10000.0f, style};
       auto xv = randn(size_t(c.rows * c.heads * c.head_dim), 9);
       std::vector<float> r[2];
@@ -386,7 +408,9 @@ TEST_CASE("cuda: attention (tiled prefill, split-K decode) matches ref for group
   auto cu = cuda_or_skip();
   if (!cu) return;
   auto ref = create_backend("ref");
-  struct Shape { int64_t n_head, n_head_kv, head_dim; };
+  struct Shape {
+    int64_t n_head, n_head_kv, head_dim;
+  };
   // GQA (8/2, 8/4, 4/1), plain multi-head at Codex-Spark's 16 x 32, head_dim 8 (stories260K),
   // 20 (no 16-byte loads), 128 and 256 (largest supported).
   const Shape shapes[] = {{8, 2, 16}, {16, 16, 32}, {8, 4, 8}, {4, 1, 64}, {3, 3, 20}, {2, 2, 128}, {2, 1, 256}};
@@ -444,11 +468,11 @@ TEST_CASE("cuda: argmax_rows picks the lowest index among maxima, as the host lo
   auto ref = create_backend("ref");
   const int64_t R = 6, V = 32000;
   auto v = randn(size_t(R * V), 21);
-  v[size_t(0 * V + 5)] = 50.0f, v[size_t(0 * V + 31999)] = 50.0f;        // tie: 5
-  v[size_t(1 * V + 31999)] = 60.0f;                                     // last
-  v[size_t(2 * V + 0)] = 70.0f;                                         // first
-  v[size_t(3 * V + 7)] = NAN, v[size_t(3 * V + 8)] = 80.0f;             // NaN never wins
-  for (int64_t i = 0; i < V; ++i) v[size_t(4 * V + i)] = -INFINITY;     // all -inf: 0
+  v[size_t(0 * V + 5)] = 50.0f, v[size_t(0 * V + 31999)] = 50.0f;         // tie: 5
+  v[size_t(1 * V + 31999)] = 60.0f;                                       // last
+  v[size_t(2 * V + 0)] = 70.0f;                                           // first
+  v[size_t(3 * V + 7)] = NAN, v[size_t(3 * V + 8)] = 80.0f;               // NaN never wins
+  for (int64_t i = 0; i < V; ++i) v[size_t(4 * V + i)] = -INFINITY;       // all -inf: 0
   v[size_t(5 * V + 1000)] = INFINITY, v[size_t(5 * V + 900)] = INFINITY;  // tie at +inf: 900
   int32_t want[R], got[R];
   Tensor tr = make(*ref, R, V, v), tc = make(*cu, R, V, v);
@@ -500,7 +524,11 @@ TEST_CASE("cuda: stories260K logits within 1e-3 of the ref backend (f32) and of 
   auto ref = create_backend("ref");
   auto mc = Model::load(test::shared_path("models/stories260K.gguf"), *cu);
   auto mr = Model::load(test::shared_path("models/stories260K.gguf"), *ref);
-  struct Case { const char* file; DType kv; double tol_llama; };
+  struct Case {
+    const char* file;
+    DType kv;
+    double tol_llama;
+  };
   for (auto c : {Case{"once_upon_a_time.kvf32.plg", DType::F32, 1e-3}, Case{"lily_wanted_to.kvf32.plg", DType::F32, 1e-3},
                  Case{"once_upon_a_time.kvf16.plg", DType::F16, 0.03}}) {
     PlgDump d = read_plg(test::shared_path(std::string("reference/stories260k/") + c.file));
@@ -614,7 +642,8 @@ TEST_CASE("cuda: the int8 variant of stories260K matches the ref backend's int8 
   CHECK(graphs <= 1e-6);
 }
 
-TEST_CASE("cuda: every llama.cpp quant reference file (kquants) gives ref's logits in prefill and decode, and llama.cpp's PPL", "[cuda][shared]") {
+TEST_CASE("cuda: every llama.cpp quant reference file (kquants) gives ref's logits in prefill and decode, and llama.cpp's PPL",
+          "[cuda][shared]") {
   auto cu = cuda_or_skip();
   if (!cu) return;
   if (test::skip_without_shared()) return;
@@ -667,8 +696,8 @@ TEST_CASE("cuda: every llama.cpp quant reference file (kquants) gives ref's logi
     // allows ref and cpu (llama.cpp quantizes activations inside its products, see the README)
     Context ctx(*models[1], {.n_ctx = 128, .n_batch = 128, .kv_type = DType::F16});
     const double ppl = perplexity(ctx, *tok, text, PplProtocol::LlamaCpp, 128).ppl, rel = ppl / llama_ppl[file] - 1;
-    std::printf("cuda %s: max logit error vs ref %.3g, PPL %.4f vs llama.cpp %.4f (%+.3f%%)\n", file.c_str(), err, ppl,
-                llama_ppl[file], rel * 100);
+    std::printf("cuda %s: max logit error vs ref %.3g, PPL %.4f vs llama.cpp %.4f (%+.3f%%)\n", file.c_str(), err, ppl, llama_ppl[file],
+                rel * 100);
     CHECK(err <= 1e-3);
     CHECK(std::fabs(rel) < 3e-3);  // NaN fails
   }
@@ -688,7 +717,7 @@ TEST_CASE("cuda: bf16 compute runs stories260K close to f32", "[cuda][shared]") 
   cc.eval(d.tokens.data(), d.n_prompt + 20, true, lc);
   const double diff = max_abs_err(lr, lc);
   std::printf("cuda bf16 compute, stories260K: max |logit diff| vs ref f32 = %.3g\n", diff);
-  CHECK(diff <= 0.5);  // bf16 weights and activations; logits span about +-15
+  CHECK(diff <= 0.5);            // bf16 weights and activations; logits span about +-15
   for (int i = 0; i < 8; ++i) {  // decode steps through the GEMV path run too
     std::vector<float> l;
     cc.eval(&d.tokens[d.n_prompt + 20 + size_t(i)], 1, false, l);
@@ -742,8 +771,8 @@ TEST_CASE("backends: cpu runs never load cuBLAS (the CUDA backend is a plugin)",
 
 TEST_CASE("backends: a missing CUDA plugin is one clear line naming where it was looked for", "[backend][unit]") {
 #if SPARKBENCH_WITH_CUDA
-  auto r = test::run_process({"env", "SPARKBENCH_CUDA_PLUGIN=/nonexistent/libsparkbench-cuda.so", test::sparkbench_bin(),
-                              "generate", "-m", "/nonexistent/model.gguf", "-p", "hi", "--backend", "cuda"});
+  auto r = test::run_process({"env", "SPARKBENCH_CUDA_PLUGIN=/nonexistent/libsparkbench-cuda.so", test::sparkbench_bin(), "generate", "-m",
+                              "/nonexistent/model.gguf", "-p", "hi", "--backend", "cuda"});
   INFO(r.err);
   CHECK(r.exit_code == 1);
   CHECK(r.err.find("cuda: the CUDA backend plugin libsparkbench-cuda.so was not found (looked in: "

@@ -32,8 +32,8 @@ GgufWriter small_writer() {
   w.set("t.strs", GgufValue::strings({"a", "", "ccc"}));
   std::vector<GgufValue> inner1{GgufValue::i32(1), GgufValue::i32(2)};
   std::vector<GgufValue> inner2{GgufValue::i32(3)};
-  w.set("t.nested", GgufValue::array(GgufType::ARRAY, {GgufValue::array(GgufType::INT32, inner1),
-                                                        GgufValue::array(GgufType::INT32, inner2)}));
+  w.set("t.nested",
+        GgufValue::array(GgufType::ARRAY, {GgufValue::array(GgufType::INT32, inner1), GgufValue::array(GgufType::INT32, inner2)}));
   w.set("t.empty", GgufValue::array(GgufType::FLOAT32, {}));
   std::vector<float> a(64 * 3);
   for (size_t i = 0; i < a.size(); ++i) a[i] = float(i) * 0.25f - 7.0f;
@@ -220,9 +220,12 @@ TEST_CASE("gguf: quantized row formats round trip within their precision", "[ggu
   std::normal_distribution<float> nd(0.0f, 1.0f);
   std::vector<float> x(256);
   for (auto& v : x) v = nd(rng);
-  struct Case { GgmlType t; double tol; };
-  for (auto c : {Case{GgmlType::F32, 0.0}, Case{GgmlType::F16, 2e-3}, Case{GgmlType::BF16, 1.6e-2},
-                 Case{GgmlType::Q8_0, 0.02}, Case{GgmlType::Q4_0, 0.35}}) {
+  struct Case {
+    GgmlType t;
+    double tol;
+  };
+  for (auto c : {Case{GgmlType::F32, 0.0}, Case{GgmlType::F16, 2e-3}, Case{GgmlType::BF16, 1.6e-2}, Case{GgmlType::Q8_0, 0.02},
+                 Case{GgmlType::Q4_0, 0.35}}) {
     std::vector<uint8_t> q(static_cast<size_t>(ggml_row_bytes(c.t, 256)));
     quantize_row(c.t, x.data(), q.data(), 256);
     std::vector<float> y(256);

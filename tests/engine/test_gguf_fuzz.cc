@@ -30,10 +30,18 @@ TEST_CASE("gguf fuzz: random byte flips in a real model never crash", "[gguf][fu
     for (int k = 0; k < flips; ++k) {
       size_t at = (rng() % 4 != 0) ? rng() % header_end : rng() % b.size();
       switch (rng() % 4) {
-        case 0: b[at] ^= uint8_t(1u << (rng() % 8)); break;
-        case 1: b[at] = uint8_t(rng()); break;
-        case 2: b[at] = 0xff; break;
-        default: b[at] = 0; break;
+        case 0:
+          b[at] ^= uint8_t(1u << (rng() % 8));
+          break;
+        case 1:
+          b[at] = uint8_t(rng());
+          break;
+        case 2:
+          b[at] = 0xff;
+          break;
+        default:
+          b[at] = 0;
+          break;
       }
     }
     if (rng() % 10 == 0) b.resize(rng() % b.size());  // truncation
@@ -55,10 +63,19 @@ TEST_CASE("gguf fuzz: CLI reports corrupt files in one line with a non-zero exit
   if (test::skip_without_shared()) return;
   MappedFile real(test::shared_path("models/stories260K.gguf"));
   std::string dir = test::temp_dir("fuzzcli");
-  struct Case { std::string name; std::function<void(std::vector<uint8_t>&)> mutate; std::string expect; };
+  struct Case {
+    std::string name;
+    std::function<void(std::vector<uint8_t>&)> mutate;
+    std::string expect;
+  };
   std::vector<Case> cases = {
       {"magic", [](auto& b) { b[1] = 'X'; }, "not a GGUF file"},
-      {"count", [](auto& b) { uint64_t v = uint64_t(1) << 62; std::memcpy(b.data() + 8, &v, 8); }, "tensor count"},
+      {"count",
+       [](auto& b) {
+         uint64_t v = uint64_t(1) << 62;
+         std::memcpy(b.data() + 8, &v, 8);
+       },
+       "tensor count"},
       {"trunc", [](auto& b) { b.resize(b.size() / 2); }, "data ends past end of file"},
   };
   for (const auto& c : cases) {

@@ -1,8 +1,8 @@
 // The llama.cpp quantized reference set (../shared/reference/kquants, README there): every file
 // loads, `model info` lists the tensor types llama.cpp wrote (tensor-types.txt), and perplexity
 // with llama-perplexity's protocol lands within 0.3% of llama.cpp's (llama-perplexity.txt) on the
-// cpu backend (every file) and the ref backend (files covering every type). 0.3%: llama.cpp quantizes activations to 8 bits inside its dot products,
-// this engine does not (README); a wrong scale, sign or nibble order moves PPL far more.
+// cpu backend (every file) and the ref backend (files covering every type). 0.3%: llama.cpp quantizes activations to 8 bits inside its dot
+// products, this engine does not (README); a wrong scale, sign or nibble order moves PPL far more.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -58,8 +58,10 @@ std::map<std::string, std::map<std::string, int>> llama_types() {
     auto& m = out[file];
     while (s >> count >> type) {
       std::string name;
-      if (std::isdigit(static_cast<unsigned char>(type[0]))) name = ggml_type_name(uint32_t(std::stoul(type)));
-      else for (char c : type) name += char(std::tolower(static_cast<unsigned char>(c)));
+      if (std::isdigit(static_cast<unsigned char>(type[0])))
+        name = ggml_type_name(uint32_t(std::stoul(type)));
+      else
+        for (char c : type) name += char(std::tolower(static_cast<unsigned char>(c)));
       m[name] += count;
     }
   }
@@ -87,8 +89,7 @@ TEST_CASE("kquants: every reference file loads and model info lists llama.cpp's 
 
 // cpu runs every file; ref (about ten times slower) the files that first hold each tensor type,
 // in file-name order: together they cover every type of the set (9 of the 14 files).
-TEST_CASE("kquants: perplexity within 0.3% of llama-perplexity, cpu on every file, ref on files covering every type",
-          "[kquants][shared]") {
+TEST_CASE("kquants: perplexity within 0.3% of llama-perplexity, cpu on every file, ref on files covering every type", "[kquants][shared]") {
   if (test::skip_without_shared()) return;
   const std::string text = read_file(test::shared_path("reference/stories260k/ppl.txt"));
   const auto want = llama_ppl();

@@ -78,7 +78,7 @@ TEST_CASE("llama mix: layer rules, GQA, tied output and row-size fallbacks", "[u
   // rows that are not whole 256-value blocks
   CHECK(llama_mix_type(q4_k_m, m, "blk.5.attn_q.weight", 288) == GgmlType::Q5_0);
   CHECK(llama_mix_type(q4_k_m, m, "blk.0.ffn_down.weight", 288) == GgmlType::Q8_0);  // Q6_K -> Q8_0
-  CHECK(llama_mix_type(q4_k_m, m, "token_embd.weight", 288) == GgmlType::Q8_0);     // output rule, then Q6_K -> Q8_0
+  CHECK(llama_mix_type(q4_k_m, m, "token_embd.weight", 288) == GgmlType::Q8_0);      // output rule, then Q6_K -> Q8_0
   CHECK(llama_mix_type(q4_k_m, m, "blk.5.attn_q.weight", 172) == GgmlType::F16);
   CHECK(block_fallback(GgmlType::Q2_K, 96) == GgmlType::IQ4_NL);
   CHECK(block_fallback(GgmlType::Q3_K, 96) == GgmlType::IQ4_NL);
@@ -90,7 +90,7 @@ TEST_CASE("llama mix: layer rules, GQA, tied output and row-size fallbacks", "[u
   MixModel big{"llama", 80, 64, 8, true};
   CHECK(llama_mix_type(q4_k_m, big, "blk.11.attn_v.weight", 8192) == GgmlType::Q5_K);  // Q4_K raised
   CHECK(llama_mix_type(q4_k_m, big, "blk.5.attn_v.weight", 8192) == GgmlType::Q6_K);   // more bits stay
-  big.n_head_kv = 64;  // 65B (no GQA): not raised
+  big.n_head_kv = 64;                                                                  // 65B (no GQA): not raised
   CHECK(llama_mix_type(q4_k_m, big, "blk.11.attn_v.weight", 8192) == GgmlType::Q4_K);
   CHECK_THROWS_AS(llama_mix_type(99, m, "output.weight", 4096), Error);
 }
@@ -120,7 +120,8 @@ TEST_CASE("file types: one table, pure types labelled like llama-quantize's alia
   CHECK(parse_variant("q8_0").file_type() == 7);
   CHECK_FALSE(parse_variant("int8").file_type());
   CHECK(parse_variant("prune:0.5+q3_k_m").name() == "q3_k_m+prune:0.5");
-  for (const char* s : {"q4_1", "q5_0", "q5_1", "q2_k", "q3_k", "q5_k", "q6_k", "iq4_xs", "q3_k_s", "q3_k_l", "q4_k_s", "q5_k_s", "q5_k_m"}) {
+  for (const char* s :
+       {"q4_1", "q5_0", "q5_1", "q2_k", "q3_k", "q5_k", "q6_k", "iq4_xs", "q3_k_s", "q3_k_l", "q4_k_s", "q5_k_s", "q5_k_m"}) {
     INFO(s);
     CHECK(parse_variant(s).name() == s);
     CHECK(parse_variant(s).converts_weights());
@@ -134,7 +135,7 @@ TEST_CASE("llama mix: model quantize of kq-base writes llama-quantize's files, t
   const std::string dir = test::shared_path("reference/kquants");
   auto base = GgufFile::open(dir + "/kq-base.gguf");
   const std::string out = test::temp_dir("llama-mix");
-  const std::pair<const char*, const char*> pairs[] = {{"q4_k_m", "kq-Q4_K_M"}, {"q4_k_s", "kq-Q4_K_S"}, {"q3_k_m", "kq-Q3_K_M"},
+  const std::pair<const char*, const char*> pairs[] = {{"q4_k_m", "kq-Q4_K_M"}, {"q4_k_s", "kq-Q4_K_S"},  {"q3_k_m", "kq-Q3_K_M"},
                                                        {"q5_k_m", "kq-Q5_K_M"}, {"q4_0", "kq-pure-Q4_0"}, {"q8_0", "kq-pure-Q8_0"}};
   for (const auto& [spec, ref_name] : pairs) {
     const std::string path = out + "/" + spec + ".gguf";

@@ -23,11 +23,9 @@ namespace {
 
 const char* const kFamilies[] = {"llama3", "qwen3", "gemma2", "phi3"};
 
-
 // A copy of `src` in memory with metadata edited by `meta` and tensors filtered/renamed by
 // `keep` (return false to drop one); the bytes live in `buf`.
-std::shared_ptr<const GgufFile> edited(const GgufFile& src, std::vector<uint8_t>& buf,
-                                       const std::function<void(GgufWriter&)>& meta,
+std::shared_ptr<const GgufFile> edited(const GgufFile& src, std::vector<uint8_t>& buf, const std::function<void(GgufWriter&)>& meta,
                                        const std::function<bool(const std::string&)>& keep = nullptr) {
   GgufWriter w;
   w.copy_metadata(src);
@@ -50,7 +48,11 @@ std::string error_of(const std::function<void()>& f) {
 }  // namespace
 
 TEST_CASE("families: each family preset file carries its architecture's features", "[synth][families][unit]") {
-  struct Want { const char* family; const char* arch; RopeStyle rope; };
+  struct Want {
+    const char* family;
+    const char* arch;
+    RopeStyle rope;
+  };
   for (auto w : {Want{"llama3", "llama", RopeStyle::Interleaved}, Want{"qwen3", "qwen3", RopeStyle::NeoX},
                  Want{"gemma2", "gemma2", RopeStyle::NeoX}, Want{"phi3", "phi3", RopeStyle::NeoX}}) {
     INFO(w.family);
@@ -103,9 +105,10 @@ TEST_CASE("families: every backend agrees with ref on each family's logits", "[s
     auto file = GgufFile::open(path);
     auto tok = Tokenizer::from_gguf(*file);
     // more than 32 tokens: past gemma2-tiny's window of 16 and phi3-tiny's 32
-    const std::vector<int32_t> ids =
-        tok->encode("Once upon a time there was a little girl named Lily. She liked to play outside in the sun with her dog. "
-                    "One day they found a big red ball in the park, and they played with it until the evening came.", true);
+    const std::vector<int32_t> ids = tok->encode(
+        "Once upon a time there was a little girl named Lily. She liked to play outside in the sun with her dog. "
+        "One day they found a big red ball in the park, and they played with it until the evening came.",
+        true);
     REQUIRE(ids.size() >= 34);
     auto refb = create_backend("ref");
     auto ref = Model::load(file, *refb);
@@ -144,8 +147,7 @@ TEST_CASE("families: generate and perplexity run and are deterministic", "[synth
   const std::string text_path = dir + "/text.txt";
   {
     std::ofstream t(text_path);
-    for (int i = 0; i < 40; ++i)
-      t << "The little dog ran to the park and played with a red ball. Then it was time to go home and sleep. ";
+    for (int i = 0; i < 40; ++i) t << "The little dog ran to the park and played with a red ball. Then it was time to go home and sleep. ";
   }
   for (const char* fam : kFamilies) {
     INFO(fam);
@@ -161,8 +163,10 @@ TEST_CASE("families: generate and perplexity run and are deterministic", "[synth
       REQUIRE(g.exit_code == 0);
       auto j = nlohmann::json::parse(g.out);
       CHECK(j["generated_ids"].size() == 12);
-      if (run == 0) first = j["generated_ids"].dump();
-      else CHECK(j["generated_ids"].dump() == first);
+      if (run == 0)
+        first = j["generated_ids"].dump();
+      else
+        CHECK(j["generated_ids"].dump() == first);
     }
     double ppl[2];
     for (int run = 0; run < 2; ++run) {
@@ -176,7 +180,11 @@ TEST_CASE("families: generate and perplexity run and are deterministic", "[synth
     CHECK(ppl[0] == ppl[1]);
   }
   // compression variants that would break an architecture's structure are refused in one line
-  struct Refused { const char* fam; const char* variant; const char* expect; };
+  struct Refused {
+    const char* fam;
+    const char* variant;
+    const char* expect;
+  };
   for (auto r : {Refused{"phi3", "prune-heads:2", "prune-heads is not supported for phi3"},
                  Refused{"gemma2", "prune-layers:2", "prune-layers is not supported for gemma2"}}) {
     auto p = test::run_cli({"model", "prune", "-m", dir + "/" + r.fam + ".gguf", "--variant", r.variant, "-o", dir + "/p.gguf"});
@@ -204,13 +212,15 @@ TEST_CASE("families: missing or inconsistent metadata is a one-line error", "[sy
     bool load = false;  // Model::load instead of ModelConfig::from_gguf
   };
   const std::vector<Case> cases = {
-      {phi3.get(), [](GgufWriter& w) { w.remove("phi3.attention.sliding_window"); }, nullptr,
-       "'phi3.attention.sliding_window' is missing"},
+      {phi3.get(), [](GgufWriter& w) { w.remove("phi3.attention.sliding_window"); }, nullptr, "'phi3.attention.sliding_window' is missing"},
       {phi3.get(), nullptr, [](const std::string& n) { return n != "output.weight"; }, "'output.weight' is missing"},
-      {phi3.get(), [](GgufWriter& w) { w.set("phi3.attention.key_length", GgufValue::u32(32)); w.set("phi3.attention.value_length", GgufValue::u32(32)); }, nullptr,
-       "head_count * head dimension = embedding_length"},
-      {phi3.get(), [](GgufWriter& w) { w.set("phi3.rope.dimension_count", GgufValue::u32(18)); }, nullptr,
-       "rope.dimension_count' = 18"},
+      {phi3.get(),
+       [](GgufWriter& w) {
+         w.set("phi3.attention.key_length", GgufValue::u32(32));
+         w.set("phi3.attention.value_length", GgufValue::u32(32));
+       },
+       nullptr, "head_count * head dimension = embedding_length"},
+      {phi3.get(), [](GgufWriter& w) { w.set("phi3.rope.dimension_count", GgufValue::u32(18)); }, nullptr, "rope.dimension_count' = 18"},
       {phi3.get(), [](GgufWriter& w) { w.set("phi3.feed_forward_length", GgufValue::u32(640)); }, nullptr,
        "'blk.0.ffn_up.weight' has shape [128, 640], expected [128, 1280]", true},
       {llama3.get(), [](GgufWriter& w) { w.set("llama.rope.scaling.type", GgufValue::string("yarn")); }, nullptr,
@@ -219,14 +229,17 @@ TEST_CASE("families: missing or inconsistent metadata is a one-line error", "[sy
        "must equal the head dimension 16"},
       {llama3.get(), [](GgufWriter& w) { w.set("llama.attention.head_count_kv", GgufValue::u32(3)); }, nullptr,
        "not a multiple of head_count_kv 3"},
-      {llama3.get(), [](GgufWriter& w) { w.set("llama.embedding_length", GgufValue::u32(64)); w.set("llama.attention.key_length", GgufValue::u32(16)); }, nullptr,
-       "'token_embd.weight' must be [64, n_vocab]"},
-      {gemma2.get(), [](GgufWriter& w) { w.set("gemma2.final_logit_softcapping", GgufValue::f32(0.0f)); }, nullptr,
-       "must be positive"},
+      {llama3.get(),
+       [](GgufWriter& w) {
+         w.set("llama.embedding_length", GgufValue::u32(64));
+         w.set("llama.attention.key_length", GgufValue::u32(16));
+       },
+       nullptr, "'token_embd.weight' must be [64, n_vocab]"},
+      {gemma2.get(), [](GgufWriter& w) { w.set("gemma2.final_logit_softcapping", GgufValue::f32(0.0f)); }, nullptr, "must be positive"},
       {gemma2.get(), nullptr, [](const std::string& n) { return n != "blk.3.post_ffw_norm.weight"; },
        "'blk.3.post_ffw_norm.weight' is missing", true},
-      {qwen3.get(), nullptr, [](const std::string& n) { return n != "blk.1.attn_k_norm.weight"; },
-       "'blk.1.attn_k_norm.weight' is missing", true},
+      {qwen3.get(), nullptr, [](const std::string& n) { return n != "blk.1.attn_k_norm.weight"; }, "'blk.1.attn_k_norm.weight' is missing",
+       true},
       {qwen3.get(), [](GgufWriter& w) { w.set("general.architecture", GgufValue::string("mamba")); }, nullptr,
        "architecture 'mamba' is not supported (llama, qwen2, qwen3, gemma2, phi3)"},
   };
@@ -235,8 +248,10 @@ TEST_CASE("families: missing or inconsistent metadata is a one-line error", "[sy
     INFO(c.expect);
     std::string err = error_of([&] {
       auto f = edited(*c.src, buf, c.meta, c.keep);
-      if (c.load) Model::load(f, *ref);
-      else ModelConfig::from_gguf(*f);
+      if (c.load)
+        Model::load(f, *ref);
+      else
+        ModelConfig::from_gguf(*f);
     });
     CHECK(err.find(c.expect) != std::string::npos);
     CHECK(err.find("edited.gguf") == 0);

@@ -46,41 +46,45 @@ double replay_max_diff(Context& ctx, const PlgDump& ref) {
 TEST_CASE("model: every backend reproduces llama.cpp greedy ids for stories260K", "[model][shared]") {
   if (test::skip_without_shared()) return;
   for (const auto& name : available_backends()) {
-  auto backend = create_backend(name, {.threads = 2});
-  auto model = Model::load(test::shared_path("models/stories260K.gguf"), *backend);
-  std::ifstream in(test::shared_path("reference/stories260k/greedy.json"));
-  auto j = nlohmann::json::parse(in);
-  for (const auto& c : j["cases"]) {
-    Context ctx(*model, {.kv_type = DType::F32});
-    std::vector<int32_t> ids = c["prompt_ids"].get<std::vector<int32_t>>();
-    std::vector<float> logits;
-    ctx.eval(ids.data(), int64_t(ids.size()), false, logits);
-    std::vector<int32_t> got;
-    for (int i = 0; i < 64; ++i) {
-      int32_t next = argmax(logits.data(), model->config().n_vocab);
-      got.push_back(next);
-      ctx.eval(&next, 1, false, logits);
+    auto backend = create_backend(name, {.threads = 2});
+    auto model = Model::load(test::shared_path("models/stories260K.gguf"), *backend);
+    std::ifstream in(test::shared_path("reference/stories260k/greedy.json"));
+    auto j = nlohmann::json::parse(in);
+    for (const auto& c : j["cases"]) {
+      Context ctx(*model, {.kv_type = DType::F32});
+      std::vector<int32_t> ids = c["prompt_ids"].get<std::vector<int32_t>>();
+      std::vector<float> logits;
+      ctx.eval(ids.data(), int64_t(ids.size()), false, logits);
+      std::vector<int32_t> got;
+      for (int i = 0; i < 64; ++i) {
+        int32_t next = argmax(logits.data(), model->config().n_vocab);
+        got.push_back(next);
+        ctx.eval(&next, 1, false, logits);
+      }
+      INFO(name << ": " << c["prompt"].get<std::string>());
+      CHECK(got == c["greedy_ids"].get<std::vector<int32_t>>());
     }
-    INFO(name << ": " << c["prompt"].get<std::string>());
-    CHECK(got == c["greedy_ids"].get<std::vector<int32_t>>());
-  }
   }
 }
 
 TEST_CASE("model: every backend's logits match llama.cpp dumps", "[model][shared]") {
   if (test::skip_without_shared()) return;
   for (const auto& name : available_backends()) {
-  auto backend = create_backend(name, {.threads = 2});
-  auto model = Model::load(test::shared_path("models/stories260K.gguf"), *backend);
-  struct Case { const char* file; DType kv; double tol; };
-  for (auto c : {Case{"once_upon_a_time.kvf32.plg", DType::F32, 1e-4}, Case{"lily_wanted_to.kvf32.plg", DType::F32, 1e-4},
-                 Case{"once_upon_a_time.kvf16.plg", DType::F16, 0.03}}) {
-    PlgDump ref = read_plg(test::shared_path(std::string("reference/stories260k/") + c.file));
-    Context ctx(*model, {.kv_type = c.kv});
-    double worst = replay_max_diff(ctx, ref);
-    INFO(name << " " << c.file << ": max |diff| = " << worst);
-    CHECK(worst <= c.tol);
-    std::printf("%s %s: max |logit diff| vs llama.cpp = %.3g\n", name.c_str(), c.file, worst);
-  }
+    auto backend = create_backend(name, {.threads = 2});
+    auto model = Model::load(test::shared_path("models/stories260K.gguf"), *backend);
+    struct Case {
+      const char* file;
+      DType kv;
+      double tol;
+    };
+    for (auto c : {Case{"once_upon_a_time.kvf32.plg", DType::F32, 1e-4}, Case{"lily_wanted_to.kvf32.plg", DType::F32, 1e-4},
+                   Case{"once_upon_a_time.kvf16.plg", DType::F16, 0.03}}) {
+      PlgDump ref = read_plg(test::shared_path(std::string("reference/stories260k/") + c.file));
+      Context ctx(*model, {.kv_type = c.kv});
+      double worst = replay_max_diff(ctx, ref);
+      INFO(name << " " << c.file << ": max |diff| = " << worst);
+      CHECK(worst <= c.tol);
+      std::printf("%s %s: max |logit diff| vs llama.cpp = %.3g\n", name.c_str(), c.file, worst);
+    }
   }
 }

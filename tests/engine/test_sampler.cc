@@ -77,6 +77,6 @@ TEST_CASE("sampler: repetition penalty moves greedy away from repeated tokens", 
   SamplerParams p;
   p.repeat_penalty = 1.5f;
   Sampler s(p);
-  CHECK(s.sample(l.data(), 3, {1}) == 2);   // 2.0 / 1.5 < 1.9
-  CHECK(s.sample(l.data(), 3, {0}) == 1);   // unrelated history changes nothing
+  CHECK(s.sample(l.data(), 3, {1}) == 2);  // 2.0 / 1.5 < 1.9
+  CHECK(s.sample(l.data(), 3, {0}) == 1);  // unrelated history changes nothing
 }

@@ -151,8 +151,7 @@ TEST_CASE("spark vocab: 32000 unique entries with the fixed layout", "[vocab][un
     CHECK(e.score == 0.0f);
     base.insert(e.text);
   }
-  for (const char* c : {"\xE2\x96\x81", "\n", "\t", "a", "Z", "0", "{", "~", "\xC3\xA9" /* é */})
-    CHECK(base.count(c) == 1);
+  for (const char* c : {"\xE2\x96\x81", "\n", "\t", "a", "Z", "0", "{", "~", "\xC3\xA9" /* é */}) CHECK(base.count(c) == 1);
   CHECK(base.count(" ") == 0);
   for (const auto& e : v) CHECK(e.text.find(' ') == std::string::npos);
 
@@ -228,8 +227,7 @@ TEST_CASE("spark vocab: through the SPM tokenizer", "[vocab][unit]") {
   CHECK(tok->eos_id() == 2);
 
   // Common words and code keywords are single tokens.
-  for (const char* w : {"the", "function", "return", "because", "information", "self", "def",
-                        "import", "while", "people"}) {
+  for (const char* w : {"the", "function", "return", "because", "information", "self", "def", "import", "while", "people"}) {
     const auto ids = tok->encode(w, /*add_bos=*/false);
     INFO("word '" << w << "'");
     CHECK(ids.size() == 1);
@@ -255,8 +253,10 @@ TEST_CASE("spark vocab: through the SPM tokenizer", "[vocab][unit]") {
       }
       ++total;
       const auto ids = tok->encode(raw, /*add_bos=*/false);
-      if (ids.size() == 1 && ids[0] == int32_t(i)) ++exact;
-      else UNSCOPED_INFO("piece '" << p << "' does not encode to itself");
+      if (ids.size() == 1 && ids[0] == int32_t(i))
+        ++exact;
+      else
+        UNSCOPED_INFO("piece '" << p << "' does not encode to itself");
     }
     CHECK(total > 10000);
     CHECK(exact == total);

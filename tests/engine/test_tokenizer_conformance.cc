@@ -74,8 +74,8 @@ void run_vocab_set(const std::string& name) {
       ++pass;
       continue;
     }
-    FAIL_CHECK("set " << name << " case " << i << " text '" << tok::escape_bytes(cases[i].text, '\'') << "'\n  expected:"
-                      << ids_str(cases[i].ids) << "\n  actual:  " << ids_str(got));
+    FAIL_CHECK("set " << name << " case " << i << " text '" << tok::escape_bytes(cases[i].text, '\'')
+                      << "'\n  expected:" << ids_str(cases[i].ids) << "\n  actual:  " << ids_str(got));
   }
   std::cout << "tokenizer conformance " << name << ": " << pass << "/" << cases.size() << " cases pass\n";
   CHECK(pass == cases.size());
@@ -130,7 +130,8 @@ TEST_CASE("tokenizer conformance: stories260K matches llama-tokenize (with BOS)"
     const std::string text = c["text"].get<std::string>();
     const auto want = c["ids"].get<std::vector<int32_t>>();
     const auto got = tok->encode(text, /*add_bos=*/true);
-    if (got == want) ++pass;
+    if (got == want)
+      ++pass;
     else
       FAIL_CHECK("set stories260K case " << i << " text '" << tok::escape_bytes(text, '\'') << "'\n  expected:" << ids_str(want)
                                          << "\n  actual:  " << ids_str(got));

@@ -392,8 +392,8 @@ TEST_CASE("bpe: bad merges and unknown pre-tokenizers are rejected", "[tokenizer
     w.remove("tokenizer.ggml.merges");
     expect_load_error(w, {"tokenizer.ggml.merges", "missing"});
   }
-  expect_load_error(v.writer("no-such-pre"), {"tokenizer.ggml.pre", "no-such-pre", "supported:", "gpt-2", "llama3",
-                                              "deepseek-coder", "qwen2", "starcoder", "falcon", "default"});
+  expect_load_error(v.writer("no-such-pre"), {"tokenizer.ggml.pre", "no-such-pre", "supported:", "gpt-2", "llama3", "deepseek-coder",
+                                              "qwen2", "starcoder", "falcon", "default"});
 }
 
 TEST_CASE("pre-tokenizers: regex lists split like llama.cpp", "[tokenizer][unit]") {
@@ -411,7 +411,9 @@ TEST_CASE("pre-tokenizers: regex lists split like llama.cpp", "[tokenizer][unit]
   // cuts the 't' out of " été" that the letter regex kept whole (llama.cpp does the same).
   CHECK(split("deepseek-llm", "Hi, \xC3\xA9t\xC3\xA9!  ") == V{"Hi", ",", " \xC3\xA9", "t", "\xC3\xA9", "!", "  "});
   // U+0085 (NEL) and U+3000 are whitespace for \s, as in llama.cpp.
-  CHECK(split("gpt-2", "a\xC2\x85\xC2\x85" "b") == V{"a", "\xC2\x85", "\xC2\x85", "b"});
+  CHECK(split("gpt-2",
+              "a\xC2\x85\xC2\x85"
+              "b") == V{"a", "\xC2\x85", "\xC2\x85", "b"});
   CHECK(split("gpt-2", "") == V{});
 }
 
@@ -448,7 +450,10 @@ TEST_CASE("unicode helpers: escaping and UTF-8 repair", "[tokenizer][unit]") {
   CHECK_FALSE(tok::is_valid_utf8("\xED\xA0\x80"));      // surrogate
   CHECK_FALSE(tok::is_valid_utf8("\xF4\x90\x80\x80"));  // above U+10FFFF
   CHECK_FALSE(tok::is_valid_utf8("\xE6\x97"));          // truncated
-  CHECK(tok::to_valid_utf8_lenient("a\xFF" "b") == "a\xEF\xBF\xBD" "b");
+  CHECK(tok::to_valid_utf8_lenient("a\xFF"
+                                   "b") ==
+        "a\xEF\xBF\xBD"
+        "b");
   CHECK(tok::to_valid_utf8_lenient("\xC0\x80") == std::string(1, '\0'));  // llama.cpp decodes overlongs
   CHECK(tok::to_valid_utf8_lenient("\xED\xA0\x80") == "\xEF\xBF\xBD");
   CHECK(tok::to_valid_utf8_lenient("\xE6\x97") == "\xEF\xBF\xBD\xEF\xBF\xBD");

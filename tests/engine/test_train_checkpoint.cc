@@ -79,9 +79,7 @@ Checkpoint sample_checkpoint() {
   return c;
 }
 
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
-}
+void write_bytes(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes; }
 
 std::vector<std::vector<int32_t>> random_seqs(uint32_t seed, int n, int len, int vocab) {
   std::mt19937 rng(seed);
@@ -178,8 +176,8 @@ TEST_CASE("checkpoint: truncated, flipped or foreign files are one error naming 
   save_checkpoint_dir(cd, sample_checkpoint());
   save_checkpoint_dir(cd, sample_checkpoint());
   write_bytes(checkpoint_latest_path(cd), flipped);
-  CHECK_THROWS_WITH(load_latest_checkpoint(cd), Catch::StartsWith(checkpoint_latest_path(cd) + ": checksum mismatch") &&
-                                                    Catch::Contains(checkpoint_prev_path(cd)));
+  CHECK_THROWS_WITH(load_latest_checkpoint(cd),
+                    Catch::StartsWith(checkpoint_latest_path(cd) + ": checksum mismatch") && Catch::Contains(checkpoint_prev_path(cd)));
 }
 
 TEST_CASE("checkpoint: garbage behind a valid checksum is one error naming the file and never a crash", "[distill][unit]") {

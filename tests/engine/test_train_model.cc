@@ -40,16 +40,15 @@ ModelConfig tiny_config(int64_t layers) {
 
 // Largest relative error of the model's parameter gradients against central differences of
 // the loss (NaN-aware). Checks every parameter of tensors whose names contain `filter`.
-double model_fd_error(TrainModel<double>& m, const std::vector<int32_t>& ids, const std::vector<int32_t>& targets,
-                      const TopK* teacher, double tau, double alpha) {
+double model_fd_error(TrainModel<double>& m, const std::vector<int32_t>& ids, const std::vector<int32_t>& targets, const TopK* teacher,
+                      double tau, double alpha) {
   const int64_t n = int64_t(ids.size());
   m.zero_grad();
   m.forward_backward(ids.data(), targets.data(), n, teacher, tau, alpha, 1.0);
   auto loss = [&] {
     std::vector<double> z;
     m.forward(ids.data(), n, z);
-    return teacher ? distill_loss<double>(z.data(), n, m.config().n_vocab, *teacher, targets.data(), tau, alpha, 1.0,
-                                          nullptr)
+    return teacher ? distill_loss<double>(z.data(), n, m.config().n_vocab, *teacher, targets.data(), tau, alpha, 1.0, nullptr)
                    : cross_entropy<double>(z.data(), n, m.config().n_vocab, targets.data(), 1.0, nullptr);
   };
   double worst = 0;
@@ -184,7 +183,7 @@ TEST_CASE("train optim: schedule, clipping, AdamW's first step, accumulation", "
   CHECK(p[0].w[0] == Approx(1.0 - 0.01 * (1.0 + 0.1)));
   CHECK(p[0].w[1] == Approx(1.0 + 0.01 * (1.0 - 0.1)));
   CHECK(p[0].w[3] == Approx(1.0 - 0.01 * 0.1));  // zero gradient: decay only
-  CHECK(p[1].w[0] == Approx(0.99));               // norms: no decay
+  CHECK(p[1].w[0] == Approx(0.99));              // norms: no decay
   CHECK(p[1].w[1] == Approx(1.01));
 
   // accumulation: two micro-batches of weight 1/2 give the mean of their gradients
@@ -255,7 +254,7 @@ TEST_CASE("train distill: a damaged student moves toward its teacher; pruned zer
   TrainModel<float> teacher = TrainModel<float>::random(c, 8, 0.3, 0.1);
   TrainModel<float> student = teacher;
   auto& wq = student.params()[size_t(student.layers[0].wq)].w;
-  for (size_t i = 0; i < wq.size(); i += 2) wq[i] = 0.0f;  // "prune" half of one matrix
+  for (size_t i = 0; i < wq.size(); i += 2) wq[i] = 0.0f;                          // "prune" half of one matrix
   for (float& w : student.params()[size_t(student.layers[1].down)].w) w *= -1.0f;  // and damage another
   std::mt19937 rng(3);
   std::vector<std::vector<int32_t>> train, held;
@@ -279,8 +278,10 @@ TEST_CASE("train distill: a damaged student moves toward its teacher; pruned zer
   bool zeros_kept = true, others_moved = false;
   const auto& tq = teacher.params()[size_t(teacher.layers[0].wq)].w;
   for (size_t i = 0; i < wq.size(); ++i) {
-    if (i % 2 == 0) zeros_kept = zeros_kept && wq[i] == 0.0f;
-    else others_moved = others_moved || wq[i] != tq[i];
+    if (i % 2 == 0)
+      zeros_kept = zeros_kept && wq[i] == 0.0f;
+    else
+      others_moved = others_moved || wq[i] != tq[i];
   }
   CHECK(zeros_kept);
   CHECK(others_moved);

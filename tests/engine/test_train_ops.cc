@@ -31,8 +31,7 @@ double dot(const std::vector<double>& a, const std::vector<double>& b) {
 
 // Largest relative error between analytic gradient `grad` of loss() w.r.t. `x` and central
 // differences; NaN-aware (a non-finite value gives infinity).
-double fd_error(std::vector<double>& x, const std::vector<double>& grad, const std::function<double()>& loss,
-                double h = 1e-5) {
+double fd_error(std::vector<double>& x, const std::vector<double>& grad, const std::function<double()>& loss, double h = 1e-5) {
   double worst = 0;
   for (size_t i = 0; i < x.size(); ++i) {
     const double keep = x[i];
@@ -135,8 +134,8 @@ TEST_CASE("train ops: RoPE backward (adjacent pairs, NeoX, partial rotation, fre
 TEST_CASE("train ops: causal attention gradients of q, k, v with grouped KV heads", "[train][unit]") {
   const int64_t R = 5, H = 4, Hkv = 2, D = 3;
   const double scale = 1.0 / std::sqrt(double(D));
-  std::vector<double> q = randn(size_t(R * H * D), 11), k = randn(size_t(R * Hkv * D), 12),
-                      v = randn(size_t(R * Hkv * D), 13), r = randn(q.size(), 14);
+  std::vector<double> q = randn(size_t(R * H * D), 11), k = randn(size_t(R * Hkv * D), 12), v = randn(size_t(R * Hkv * D), 13),
+                      r = randn(q.size(), 14);
   std::vector<double> out(q.size()), probs(size_t(H * R * R));
   auto loss = [&] {
     attention_fwd(q.data(), k.data(), v.data(), R, H, Hkv, D, scale, out.data(), probs.data());
@@ -146,8 +145,7 @@ TEST_CASE("train ops: causal attention gradients of q, k, v with grouped KV head
   // causal: row 0 attends to itself only, so head 0's output is v's row 0 (kv head 0)
   for (int64_t d = 0; d < D; ++d) CHECK(std::fabs(out[size_t(d)] - v[size_t(d)]) < 1e-12);
   std::vector<double> dq(q.size(), 0.0), dk(k.size(), 0.0), dv(v.size(), 0.0);
-  attention_bwd(q.data(), k.data(), v.data(), probs.data(), r.data(), R, H, Hkv, D, scale, dq.data(), dk.data(),
-                dv.data());
+  attention_bwd(q.data(), k.data(), v.data(), probs.data(), r.data(), R, H, Hkv, D, scale, dq.data(), dk.data(), dv.data());
   CHECK(fd_error(q, dq, loss) < kTol);
   CHECK(fd_error(k, dk, loss) < kTol);
   CHECK(fd_error(v, dv, loss) < kTol);
@@ -209,7 +207,6 @@ TEST_CASE("train losses: log-softmax, cross-entropy, top-k KL and their mix", "[
     CHECK(std::fabs(l - (0.3 * kl + 0.7 * ce)) < 1e-12);
     // weight 0.5 scales the gradient, not the returned loss
     for (double& x : d) x *= 2;
-    CHECK(fd_error(z, d, [&] { return distill_loss<double>(z.data(), R, V, t, targets, 2.0, 0.3, 1.0, nullptr); }) <
-          kTol);
+    CHECK(fd_error(z, d, [&] { return distill_loss<double>(z.data(), R, V, t, targets, 2.0, 0.3, 1.0, nullptr); }) < kTol);
   }
 }

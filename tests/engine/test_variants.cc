@@ -43,8 +43,8 @@ std::string parse_error(const std::string& spec) {
   return "";
 }
 
-std::vector<float> run_matmul(Backend& b, const WeightSource& src, int64_t M, const std::vector<float>& xv,
-                              const std::vector<float>* bias, const std::vector<float>* y0) {
+std::vector<float> run_matmul(Backend& b, const WeightSource& src, int64_t M, const std::vector<float>& xv, const std::vector<float>* bias,
+                              const std::vector<float>* y0) {
   auto w = b.load_weight(src);
   Tensor x = make(b, M, src.cols, xv);
   Tensor y = y0 ? make(b, M, src.rows, *y0) : b.alloc(M, src.rows, DType::F32);
@@ -209,13 +209,22 @@ TEST_CASE("variants: quantize round trips stay within their error bounds", "[var
           const float x = w[size_t(r * cols + i)], y = back[size_t(r * cols + i)];
           double bound = 0;
           switch (t) {
-            case GgmlType::F16: bound = std::fabs(x) * 0x1p-11 + 6e-8; break;
-            case GgmlType::BF16: bound = std::fabs(x) * 0x1p-8; break;
+            case GgmlType::F16:
+              bound = std::fabs(x) * 0x1p-11 + 6e-8;
+              break;
+            case GgmlType::BF16:
+              bound = std::fabs(x) * 0x1p-8;
+              break;
             // half a step, plus |q| <= 127 times the f16 rounding of the scale (2^-11 relative)
-            case GgmlType::Q8_0: bound = amax / 127.0 * (0.5 + 127 * 0x1p-11); break;
+            case GgmlType::Q8_0:
+              bound = amax / 127.0 * (0.5 + 127 * 0x1p-11);
+              break;
             // one step: +amax maps to level 15 = 7 steps (the scale is set by the -8 side), plus scale rounding
-            case GgmlType::Q4_0: bound = amax / 8.0 * (1.0 + 8 * 0x1p-11); break;
-            default: break;
+            case GgmlType::Q4_0:
+              bound = amax / 8.0 * (1.0 + 8 * 0x1p-11);
+              break;
+            default:
+              break;
           }
           INFO(ggml_type_name(uint32_t(t)) << " row " << r << " col " << i);
           REQUIRE(std::fabs(x - y) <= bound);
@@ -253,7 +262,7 @@ TEST_CASE("variants: int8 activation quantizer of the cpu kernels is bit-identic
       x[2] = 1.5f / 64.0f;    // 1.5 -> 2
       x[3] = -2.5f / 64.0f;   // -2.5 -> -2
       x[5] = -0.0f;
-      x[9] = NAN;             // NaN quantizes to 0 on both sides
+      x[9] = NAN;  // NaN quantizes to 0 on both sides
     }
     std::vector<int8_t> a(static_cast<size_t>(n)), b(static_cast<size_t>(cpu::int8_padded(n)), 99);
     const float da = quantize_row_s8(x.data(), a.data(), n);
@@ -321,7 +330,9 @@ TEST_CASE("variants: every weight kind's matmul on each backend matches the refe
   auto ref = create_backend("ref");
   // f32 / f16 / bf16 / q8_0 / q4_0 use the same (dequantize-then-f32) arithmetic as ref: 1e-4.
   // int8 sums exact integers on every backend and differs only in float scaling: 1e-5.
-  struct Shape { int64_t M, K, N; };
+  struct Shape {
+    int64_t M, K, N;
+  };
   for (auto& dut : test::non_ref_backends()) {
     for (Shape s : {Shape{1, 96, 37}, Shape{3, 64, 20}, Shape{8, 256, 50}, Shape{9, 96, 33}, Shape{13, 160, 70}, Shape{70, 256, 96}}) {
       auto wv = randn(size_t(s.N * s.K), uint64_t(s.M * 7 + s.N), 0.1f);
@@ -399,7 +410,8 @@ TEST_CASE("variants: magnitude pruning zeroes exactly the smallest fraction", "[
   CHECK(std::count(w.begin(), w.end(), 0.0f) == 370);
   float kept_min = INFINITY, cut_max = 0;
   for (size_t i = 0; i < w.size(); ++i) {
-    if (w[i] == 0.0f) cut_max = std::max(cut_max, std::fabs(orig[i]));
+    if (w[i] == 0.0f)
+      cut_max = std::max(cut_max, std::fabs(orig[i]));
     else {
       kept_min = std::min(kept_min, std::fabs(w[i]));
       CHECK(w[i] == orig[i]);  // survivors untouched
@@ -426,8 +438,10 @@ TEST_CASE("variants: 2:4 pruning keeps the two largest of every four", "[variant
       float kept_min = INFINITY, cut_max = 0;
       for (int64_t i = g; i < g + len; ++i) {
         const size_t at = size_t(r * cols + i);
-        if (w[at] == 0.0f) ++zeros, cut_max = std::max(cut_max, std::fabs(orig[at]));
-        else kept_min = std::min(kept_min, std::fabs(w[at]));
+        if (w[at] == 0.0f)
+          ++zeros, cut_max = std::max(cut_max, std::fabs(orig[at]));
+        else
+          kept_min = std::min(kept_min, std::fabs(w[at]));
       }
       CHECK(zeros == len / 2);
       CHECK(cut_max <= kept_min);
@@ -449,8 +463,10 @@ TEST_CASE("variants: unstructured pruning of a model zeroes the layer matrices o
       const double zf = double(std::count(v.begin(), v.end(), 0.0f)) / double(v.size());
       INFO(spec << " " << t.name);
       const bool layer_matrix = t.name.rfind("blk.", 0) == 0 && t.ne.size() == 2;
-      if (layer_matrix) CHECK(zf == Approx(0.5).margin(0.001));
-      else CHECK(zf == 0.0);
+      if (layer_matrix)
+        CHECK(zf == Approx(0.5).margin(0.001));
+      else
+        CHECK(zf == 0.0);
       CHECK(t.ne == tm.file->tensor(t.name)->ne);
     }
     CHECK(vm.file->get_string("sparkbench.variant", "") == spec);
@@ -460,7 +476,9 @@ TEST_CASE("variants: unstructured pruning of a model zeroes the layer matrices o
 TEST_CASE("variants: head pruning equals zeroing the removed heads' output columns", "[variants][prune][unit]") {
   // Removing a head is exact: its only effect is its columns of W_o. So the pruned model (fewer
   // heads, smaller matrices) must reproduce the original with those columns set to zero.
-  struct Case { int64_t heads, kv, prune; };
+  struct Case {
+    int64_t heads, kv, prune;
+  };
   for (Case c : {Case{4, 4, 1}, Case{4, 4, 3}, Case{4, 2, 2}}) {
     auto tm = tiny_model(c.heads, c.kv, 2, 50);
     auto vm = apply_variant(tm.file, parse_variant("prune-heads:" + std::to_string(c.prune)), nullptr);

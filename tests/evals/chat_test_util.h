@@ -10,9 +10,7 @@
 namespace sb::test {
 
 // A template or message file written for these tests (tests/data/chat/NAME).
-inline std::string chat_data(const std::string& name) {
-  return std::string(SPARKBENCH_SOURCE_DIR) + "/tests/data/chat/" + name;
-}
+inline std::string chat_data(const std::string& name) { return std::string(SPARKBENCH_SOURCE_DIR) + "/tests/data/chat/" + name; }
 
 // True (after printing SKIPPED) when the interpreter ChatTemplate uses cannot import jinja2.
 inline bool skip_without_jinja2() {

@@ -26,7 +26,6 @@ using sb::test::skip_without_jinja2;
 
 namespace {
 
-
 // The expected rendering, computed by this test's own Jinja2 program (Hugging Face's
 // environment as transformers' _compile_jinja_template builds it), not by ChatTemplate.
 std::string jinja2_direct(const std::string& tmpl, const std::vector<ChatMessage>& ms, bool agp, const std::string& bos,
@@ -107,7 +106,7 @@ TEST_CASE("chat template: multi-turn renders byte-identical to Jinja2 run direct
         " It splits text into pieces — tokens.</s><s>[INST] Grüße, and 日本語? {{ not a template }} {% raw %} [/INST]");
   ChatTemplate probe(opts("probe.jinja", "BOS", "EOS"));
   const std::string p = probe.render({{"user", "<x>"}}, false);
-  CHECK(p.find("tools defined: False\n") == 0);  // tools is left undefined
+  CHECK(p.find("tools defined: False\n") == 0);                                        // tools is left undefined
   CHECK(p.find("[{\"role\": \"user\", \"content\": \"<x>\"}]") != std::string::npos);  // tojson without HTML escapes
   CHECK(p.find("strftime_now: True 4\n") != std::string::npos);
   CHECK(p.find("BOS|EOS|False") != std::string::npos);
@@ -123,8 +122,9 @@ TEST_CASE("chat template: template errors are one line naming the template and t
   CHECK(inst.render({{"user", "ok"}}, true) == "<s>[INST] ok [/INST]");  // still usable
 
   ChatTemplate nosys(opts("no_system.jinja"));
-  CHECK(error_of([&] { nosys.render({{"system", "s"}, {"user", "u"}}, true); }) ==
-        "chat template no_system.jinja: TemplateError: System role not supported");
+  CHECK(error_of([&] {
+          nosys.render({{"system", "s"}, {"user", "u"}}, true);
+        }) == "chat template no_system.jinja: TemplateError: System role not supported");
 
   ChatTemplate::Options bad;
   bad.name = "broken.jinja";
@@ -166,7 +166,8 @@ TEST_CASE("chat template: a missing interpreter or jinja2 and a dying or hanging
   if (::access("/usr/bin/python3", X_OK) == 0) {
     ::setenv("SPARKBENCH_PYTHON", write_script("py-nosite", "exec /usr/bin/python3 -S \"$@\"").c_str(), 1);
     e = error_of([&] { ChatTemplate t(o); });
-    CHECK(e.find("chat template t.jinja: cannot import jinja2 (ModuleNotFoundError: No module named 'jinja2'); install python3-jinja2") == 0);
+    CHECK(e.find("chat template t.jinja: cannot import jinja2 (ModuleNotFoundError: No module named 'jinja2'); install python3-jinja2") ==
+          0);
   }
 
   // Fault injection: an "interpreter" that dies at once, saying why on stderr.
@@ -198,9 +199,9 @@ TEST_CASE("chat template: special tokens in the rendered prompt tokenize to thei
   const std::vector<int32_t> ids = tok->encode_chat(text);
   auto count = [&](const std::vector<int32_t>& v, int32_t id) { return std::count(v.begin(), v.end(), id); };
   CHECK(ids.front() == bos);
-  CHECK(ids[1] != bos);           // the template's own BOS, not a second one
-  CHECK(count(ids, bos) == 2);    // one per exchange
-  CHECK(count(ids, eos) == 1);    // after the assistant's answer
+  CHECK(ids[1] != bos);         // the template's own BOS, not a second one
+  CHECK(count(ids, bos) == 2);  // one per exchange
+  CHECK(count(ids, eos) == 1);  // after the assistant's answer
   const auto e = std::find(ids.begin(), ids.end(), eos);
   REQUIRE(e + 1 < ids.end());
   CHECK(*(e + 1) == bos);  // "</s><s>" is two ids

@@ -94,7 +94,8 @@ TEST_CASE("code problems: gzip files are read transparently", "[code][unit]") {
   std::string big;
   for (int i = 0; i < 200; ++i)
     big += R"({"task_id": "T/)" + std::to_string(i) +
-           R"(", "prompt": "p", "entry_point": "e", "canonical_solution": "c", "test": "t"})" "\n";
+           R"(", "prompt": "p", "entry_point": "e", "canonical_solution": "c", "test": "t"})"
+           "\n";
   const std::string gz = write_gz(dir, "big.jsonl.gz", big);
   std::ifstream in(gz, std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -111,10 +112,10 @@ TEST_CASE("code problems: malformed problem files give FILE:LINE errors", "[code
   };
   const Case cases[] = {
       {"{\"task_id\": \"a\", \"prompt\": \"p\", \"entry_point\": \"e\", \"canonical_solution\": \"c\", \"test\": \"t\"}\n{oops\n",
-       "2: invalid JSON: parse error at column 2: syntax error while parsing object key - invalid literal; last read: '{o'; expected string literal"},
+       "2: invalid JSON: parse error at column 2: syntax error while parsing object key - invalid literal; last read: '{o'; expected "
+       "string literal"},
       {"[1, 2]\n", "1: expected a JSON object, got array"},
-      {"{\"task_id\": \"a\", \"prompt\": \"p\", \"entry_point\": \"e\", \"test\": \"t\"}\n",
-       "1: missing field \"canonical_solution\""},
+      {"{\"task_id\": \"a\", \"prompt\": \"p\", \"entry_point\": \"e\", \"test\": \"t\"}\n", "1: missing field \"canonical_solution\""},
       {"{\"task_id\": \"a\", \"prompt\": 3, \"entry_point\": \"e\", \"canonical_solution\": \"c\", \"test\": \"t\"}\n",
        "1: field \"prompt\" must be a string, got number"},
       {"{\"task_id\": [1], \"prompt\": \"p\", \"entry_point\": \"e\", \"canonical_solution\": \"c\", \"test\": \"t\"}\n",
@@ -142,11 +143,13 @@ TEST_CASE("code problems: malformed problem files give FILE:LINE errors", "[code
 TEST_CASE("code samples: fields are kept, task_ids checked", "[code][unit]") {
   const std::string dir = test::temp_dir("code-samples");
   const auto set = load_code_problems(write_file(dir, "he.jsonl", kHumanEval));
-  const auto samples = load_code_samples(
-      write_file(dir, "s.jsonl",
-                 R"({"task_id": "T/1", "completion": "    return -a\n", "model": "m", "nested": {"z": 1, "a": [1, 2]}})" "\n"
-                 R"({"completion": "    return a\n", "task_id": "T/0"})" "\n"),
-      set);
+  const auto samples =
+      load_code_samples(write_file(dir, "s.jsonl",
+                                   R"({"task_id": "T/1", "completion": "    return -a\n", "model": "m", "nested": {"z": 1, "a": [1, 2]}})"
+                                   "\n"
+                                   R"({"completion": "    return a\n", "task_id": "T/0"})"
+                                   "\n"),
+                        set);
   REQUIRE(samples.size() == 2);
   CHECK(samples[0].task_id == "T/1");
   CHECK(samples[0].completion == "    return -a\n");
@@ -154,9 +157,13 @@ TEST_CASE("code samples: fields are kept, task_ids checked", "[code][unit]") {
   CHECK(samples[0].record["model"] == "m");
   CHECK(samples[0].record["nested"]["a"][1] == 2);
 
-  const auto mbpp = load_code_problems(write_file(
-      dir, "mbpp.jsonl", R"({"task_id": 7, "text": "t", "code": "c", "test_list": ["assert True"]})" "\n"));
-  const auto by_int = load_code_samples(write_file(dir, "si.jsonl", R"({"task_id": 7, "completion": "x = 1"})" "\n"), mbpp);
+  const auto mbpp = load_code_problems(write_file(dir, "mbpp.jsonl",
+                                                  R"({"task_id": 7, "text": "t", "code": "c", "test_list": ["assert True"]})"
+                                                  "\n"));
+  const auto by_int = load_code_samples(write_file(dir, "si.jsonl",
+                                                   R"({"task_id": 7, "completion": "x = 1"})"
+                                                   "\n"),
+                                        mbpp);
   CHECK(by_int[0].task_id == "7");
 
   struct Case {
@@ -164,9 +171,17 @@ TEST_CASE("code samples: fields are kept, task_ids checked", "[code][unit]") {
     const char* expect;
   };
   const Case cases[] = {
-      {R"({"task_id": "T/0", "completion": "x"})" "\n" R"({"task_id": "T/0"})" "\n", "2: missing field \"completion\""},
-      {R"({"task_id": "T/0", "completion": null})" "\n", "1: field \"completion\" must be a string, got null"},
-      {R"({"task_id": "T/5", "completion": "x"})" "\n", "1: task_id \"T/5\" is not in the problems file "},
+      {R"({"task_id": "T/0", "completion": "x"})"
+       "\n"
+       R"({"task_id": "T/0"})"
+       "\n",
+       "2: missing field \"completion\""},
+      {R"({"task_id": "T/0", "completion": null})"
+       "\n",
+       "1: field \"completion\" must be a string, got null"},
+      {R"({"task_id": "T/5", "completion": "x"})"
+       "\n",
+       "1: task_id \"T/5\" is not in the problems file "},
       {"{\"task_id\": \"T/0\", \"completion\": \"x\"}\nnot json\n", "2: invalid JSON: "},
       {"", " no samples in file"},
   };
@@ -203,11 +218,12 @@ TEST_CASE("code scoring: pass@k per problem, averaged, with dropped k explained"
 TEST_CASE("code scoring: tallies follow the problems file and results keep sample fields", "[code][unit]") {
   const std::string dir = test::temp_dir("code-scoring");
   const auto set = load_code_problems(write_file(dir, "he.jsonl", kHumanEval));
-  const auto samples = load_code_samples(
-      write_file(dir, "s.jsonl",
-                 R"({"task_id": "T/1", "completion": "a", "zeta": 1, "alpha": "x"})" "\n"
-                 R"({"task_id": "T/1", "completion": "b"})" "\n"),
-      set);
+  const auto samples = load_code_samples(write_file(dir, "s.jsonl",
+                                                    R"({"task_id": "T/1", "completion": "a", "zeta": 1, "alpha": "x"})"
+                                                    "\n"
+                                                    R"({"task_id": "T/1", "completion": "b"})"
+                                                    "\n"),
+                                         set);
   SandboxResult pass, failr;
   pass.outcome = Outcome::Passed;
   pass.detail = "passed";
@@ -220,8 +236,7 @@ TEST_CASE("code scoring: tallies follow the problems file and results keep sampl
   CHECK(tallies[0].c == 1);
 
   auto rec = sample_result_record(samples[0], pass);
-  CHECK(rec.dump() ==
-        R"({"task_id":"T/1","completion":"a","zeta":1,"alpha":"x","passed":true,"outcome":"passed","result":"passed"})");
+  CHECK(rec.dump() == R"({"task_id":"T/1","completion":"a","zeta":1,"alpha":"x","passed":true,"outcome":"passed","result":"passed"})");
   const std::string out = dir + "/results.jsonl";
   write_jsonl_atomically(out, {rec, sample_result_record(samples[1], failr)});
   std::ifstream in(out);

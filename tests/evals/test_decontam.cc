@@ -40,7 +40,8 @@ TEST_CASE("decontam: overlap is the share of an item's distinct n-grams found in
   DecontamIndex idx({"a", "b"}, {kItem0, kItem1}, 13);
   // The corpus holds the first 14 words of item 0 (2 of its 3 13-grams), punctuated and cased
   // differently, split into pieces that cut words in half.
-  const std::string corpus = "noise words here. THE QUICK brown-fox? No: the quick, brown fox jumps over the lazy dog near the quiet river bank. end";
+  const std::string corpus =
+      "noise words here. THE QUICK brown-fox? No: the quick, brown fox jumps over the lazy dog near the quiet river bank. end";
   for (size_t k = 0; k < corpus.size(); k += 7) idx.scan_piece(corpus.data() + k, std::min<size_t>(7, corpus.size() - k));
   idx.finish_stream();
   auto res = idx.results(0.0);
@@ -72,8 +73,7 @@ TEST_CASE("decontam cli: table, JSON, gzip corpora and exit codes", "[decontam][
   const std::string dir = test::temp_dir("cli-decontam");
   write_file(dir + "/data.jsonl", nlohmann::json({{"id", "t/0"}, {"text", kItem0}}).dump() + "\n" +
                                       nlohmann::json({{"id", "t/1"}, {"text", kItem1}}).dump() + "\n");
-  write_file(dir + "/manifest.json",
-             R"({"name": "tiny", "version": "1", "task": "perplexity", "data": "data.jsonl", "metrics": ["ppl"]})");
+  write_file(dir + "/manifest.json", R"({"name": "tiny", "version": "1", "task": "perplexity", "data": "data.jsonl", "metrics": ["ppl"]})");
   const std::string clean = write_file(dir + "/clean.txt", "nothing to see here\n");
   // gzip corpus with item 0 in it
   const std::string gz = dir + "/dirty.txt.gz";

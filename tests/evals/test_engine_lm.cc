@@ -66,8 +66,8 @@ TEST_CASE("engine LM: stories260K scores clearly above chance on the stories sui
   for (size_t i = 0; i < task->size(); ++i) rows.push_back(task->run(i, lm)[0]);
   auto m = task->aggregate(rows);
   REQUIRE(m[0].metric == "acc");
-  std::printf("stories260K on stories: acc %.3f [%.3f, %.3f], acc_norm %.3f [%.3f, %.3f] (n=%lld, chance 0.25)\n", m[0].value,
-              *m[0].ci_low, *m[0].ci_high, m[1].value, *m[1].ci_low, *m[1].ci_high, (long long)m[0].n);
+  std::printf("stories260K on stories: acc %.3f [%.3f, %.3f], acc_norm %.3f [%.3f, %.3f] (n=%lld, chance 0.25)\n", m[0].value, *m[0].ci_low,
+              *m[0].ci_high, m[1].value, *m[1].ci_low, *m[1].ci_high, (long long)m[0].n);
   CHECK(*m[0].ci_low > 0.25);  // significant at 95%
   CHECK(*m[1].ci_low > 0.25);
   CHECK(m[0].value > 0.55);
@@ -84,8 +84,7 @@ TEST_CASE("engine LM: stories260K scores clearly above chance on the stories sui
   }
   const double p = double(correct) / double(n), z = 1.96;
   const double lo = (p + z * z / (2 * n) - z * std::sqrt(p * (1 - p) / n + z * z / (4.0 * n * n))) / (1 + z * z / n);
-  std::printf("stories260K on the context-dependent items (ids 66-214): acc %.3f, Wilson 95%% low %.3f (n=%lld)\n", p, lo,
-              (long long)n);
+  std::printf("stories260K on the context-dependent items (ids 66-214): acc %.3f, Wilson 95%% low %.3f (n=%lld)\n", p, lo, (long long)n);
   CHECK(n == 149);
   CHECK(lo > 0.25);
 }

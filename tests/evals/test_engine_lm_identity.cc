@@ -18,8 +18,9 @@ using namespace sb;
 
 TEST_CASE("engine LM identity: each setting that changes answers changes the identity", "[evals][unit]") {
   const EngineLMSettings base{.model_sha256 = "aa", .variant = "base", .compute = "f32"};
-  auto id = [](const EngineLMSettings& s, std::string backend = "cpu", DType kv = DType::F16, int64_t n_ctx = 512,
-               int64_t n_batch = 512) { return engine_lm_identity(s, backend, kv, n_ctx, n_batch); };
+  auto id = [](const EngineLMSettings& s, std::string backend = "cpu", DType kv = DType::F16, int64_t n_ctx = 512, int64_t n_batch = 512) {
+    return engine_lm_identity(s, backend, kv, n_ctx, n_batch);
+  };
   const std::string ref = id(base);
   CHECK(ref == id(base));  // deterministic
   auto with = [&](const std::function<void(EngineLMSettings&)>& f) {
@@ -69,7 +70,9 @@ TEST_CASE("engine LM identity: EngineLM::identity() follows the model, backend a
   auto refb = create_backend("ref");
   auto model = Model::load(file, *refb);
   const EngineLMSettings s{.model_sha256 = "aa", .variant = "base", .compute = "f32"};
-  auto identity = [&](const Model& m, const ContextOptions& co, const EngineLMSettings& st) { return EngineLM(m, *tok, co, st).identity(); };
+  auto identity = [&](const Model& m, const ContextOptions& co, const EngineLMSettings& st) {
+    return EngineLM(m, *tok, co, st).identity();
+  };
   ContextOptions co;
   co.n_ctx = 64;
   const std::string ref = identity(*model, co, s);

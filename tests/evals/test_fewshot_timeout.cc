@@ -19,11 +19,12 @@ namespace {
 std::string mc_suite(const std::string& dir, int n, int k) {
   std::filesystem::create_directories(dir);
   std::ofstream(dir + "/manifest.json") << R"({"name": "mc", "task": "multiple_choice", "data": "d.jsonl",
-      "prompt_template": "{q}", "few_shot": {"k": )" << k << "}}";
+      "prompt_template": "{q}", "few_shot": {"k": )"
+                                        << k << "}}";
   std::ofstream d(dir + "/d.jsonl");
   for (int i = 0; i < n; ++i)
-    d << R"({"id": "i)" << i << R"(", "q": "Q)" << i << R"(?", "choices": [" wrong)" << i << R"(", " gold)" << i
-      << R"("], "answer": 1})" << "\n";
+    d << R"({"id": "i)" << i << R"(", "q": "Q)" << i << R"(?", "choices": [" wrong)" << i << R"(", " gold)" << i << R"("], "answer": 1})"
+      << "\n";
   return dir;
 }
 
@@ -51,8 +52,9 @@ TEST_CASE("code: a suite manifest's timeout_s limits each sample", "[code][task]
   const std::string dir = test::temp_dir("timeout") + "/slow";
   std::filesystem::create_directories(dir);
   std::ofstream(dir + "/manifest.json") << R"({"name": "slow", "task": "code", "format": "humaneval", "data": "p.jsonl", "timeout_s": 1})";
-  std::ofstream(dir + "/p.jsonl") << R"({"task_id": "slow/0", "prompt": "def f():\n", "entry_point": "f", "canonical_solution": "    return 1\n", "test": "def check(c):\n    assert c() == 1\n"})"
-                                  << "\n";
+  std::ofstream(dir + "/p.jsonl")
+      << R"({"task_id": "slow/0", "prompt": "def f():\n", "entry_point": "f", "canonical_solution": "    return 1\n", "test": "def check(c):\n    assert c() == 1\n"})"
+      << "\n";
   const Suite s = load_suite(dir);
   auto task = Task::create(s, {});  // no --timeout: the manifest's 1 s applies
   test::FakeLM lm;

@@ -164,7 +164,7 @@ TEST_CASE("long-context: scoring, skipping and aggregation (scripted model)", "[
   const auto ma = task->aggregate(a), mb = task->aggregate(b);
   CHECK(ma.front().metric == "acc");
   CHECK(metric(ma, "acc").value == 1.0);
-  CHECK(metric(ma, "acc").n == 2 * 2 * 3 * 2);  // lengths 256 and 512 only
+  CHECK(metric(ma, "acc").n == 2 * 2 * 3 * 2);      // lengths 256 and 512 only
   CHECK(metric(ma, "skipped").value == 2 * 3 * 2);  // L = 2048 > 1024: skipped, not truncated
   CHECK(metric(ma, "effective_ctx").value == 512);
   CHECK(metric(ma, lc::cell_metric("multikey", 512, 100)).value == 1.0);
@@ -213,7 +213,10 @@ TEST_CASE("long-context: texts are deterministic and exactly L tokens in stories
     for (int64_t L : {300, 257, 512, 1000, 2048})
       for (int d : {0, 40, 100}) {
         const nlohmann::json item{{"id", std::string(kind) + "/L=" + std::to_string(L) + "/d=" + std::to_string(d) + "/0"},
-                                  {"kind", kind}, {"length", L}, {"depth", d}, {"index", 0}};
+                                  {"kind", kind},
+                                  {"length", L},
+                                  {"depth", d},
+                                  {"index", 0}};
         std::string ans1, ans2;
         auto a = build_long_context_text(item, grid, s.filler, L, count, ans1);
         auto b = build_long_context_text(item, grid, s.filler, L, count, ans2);

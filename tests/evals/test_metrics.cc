@@ -12,7 +12,7 @@ TEST_CASE("metrics: pass@k unbiased estimator", "[metrics][unit]") {
   CHECK(pass_at_k(3, 1, 1) == Approx(1.0 / 3));
   CHECK(pass_at_k(3, 1, 2) == Approx(2.0 / 3));
   CHECK(pass_at_k(3, 0, 2) == 0.0);
-  CHECK(pass_at_k(5, 4, 2) == 1.0);                      // n - c < k
+  CHECK(pass_at_k(5, 4, 2) == 1.0);                        // n - c < k
   CHECK(pass_at_k(10, 3, 5) == Approx(1.0 - 21.0 / 252));  // 1 - C(7,5)/C(10,5)
   CHECK(pass_at_k(200, 1, 100) == Approx(0.5));
   CHECK_THROWS(pass_at_k(3, 1, 4));
@@ -66,7 +66,8 @@ TEST_CASE("metrics: mean with standard error, bootstrap and jackknife", "[metric
 
 TEST_CASE("metrics: Student t quantiles and Wilson intervals against table values", "[metrics][unit]") {
   // Two-sided 95% critical values from the standard t table.
-  const std::pair<int64_t, double> table[] = {{1, 12.7062}, {2, 4.3027}, {5, 2.5706}, {10, 2.2281}, {19, 2.0930}, {30, 2.0423}, {120, 1.9799}};
+  const std::pair<int64_t, double> table[] = {{1, 12.7062}, {2, 4.3027},  {5, 2.5706},  {10, 2.2281},
+                                              {19, 2.0930}, {30, 2.0423}, {120, 1.9799}};
   for (const auto& [df, t] : table) {
     INFO("df " << df);
     CHECK(student_t_quantile(0.975, df) == Approx(t).margin(1e-4));

@@ -61,8 +61,8 @@ TEST_CASE("formats: HellaSwag follows lm-eval's preprocess and prompt", "[format
   CHECK(sc.requests[2].second == " paints the kettle bright blue.");
   CHECK(sc.requests[3].second == " reads a book about old trains.");
   CHECK(sc.rows[1].prompt == "Washing a car: A woman sprays soapy water over a red car. She then");  // ctx_b capitalized
-  CHECK(sc.rows[2].prompt == "Tying shoes: A child sits on the stairs holding two laces.");       // ctx only
-  CHECK(sc.rows[1].extra["gold"] == 1);                                                               // label "1"
+  CHECK(sc.rows[2].prompt == "Tying shoes: A child sits on the stairs holding two laces.");          // ctx only
+  CHECK(sc.rows[1].extra["gold"] == 1);                                                              // label "1"
   auto m = Task::create(s, {})->aggregate(sc.rows);
   CHECK(metric(m, "acc").value == Approx(1.0 / 3.0));
   CHECK(metric(m, "acc").n == 3);
@@ -105,7 +105,8 @@ TEST_CASE("formats: MMLU CSV directory has lm-eval's prompt, subject and macro a
   CHECK(one.items.size() == 3);
   TaskOptions o;
   o.num_fewshot = 1;
-  auto fs = score_all(s, [](const LLRequest&) { return -1.0; }, o);
+  auto fs = score_all(
+      s, [](const LLRequest&) { return -1.0; }, o);
   CHECK(fs.rows[4].prompt ==
         "The following are multiple choice questions (with answers) about kitchen chemistry.\n\n"
         "Which of these, added to water, raises its boiling point a little?\nA. sugar\nB. ice\nC. air\nD. nothing\nAnswer: A\n\n"
@@ -130,8 +131,10 @@ TEST_CASE("formats: Winogrande scores the continuation after the blank given eac
   REQUIRE(s.items.size() == 2);
   auto sc = score_all(s, [](const LLRequest& r) { return r.context.find("because Maria") != std::string::npos ? -1.0 : -2.0; });
   REQUIRE(sc.requests.size() == 4);
-  CHECK(sc.requests[0] == std::make_pair(std::string("Anna lent her umbrella to Maria because Anna"), std::string(" was going out into the rain.")));
-  CHECK(sc.requests[1] == std::make_pair(std::string("Anna lent her umbrella to Maria because Maria"), std::string(" was going out into the rain.")));
+  CHECK(sc.requests[0] ==
+        std::make_pair(std::string("Anna lent her umbrella to Maria because Anna"), std::string(" was going out into the rain.")));
+  CHECK(sc.requests[1] ==
+        std::make_pair(std::string("Anna lent her umbrella to Maria because Maria"), std::string(" was going out into the rain.")));
   CHECK(sc.requests[2].second == " first.");
   CHECK(sc.rows[0].outcome == "correct");
   CHECK(sc.rows[1].outcome == "wrong");  // tie between the two contexts is not a win
@@ -175,7 +178,9 @@ TEST_CASE("formats: GSM8K is 8-shot chain of thought with strict and flexible an
   CHECK(n == 9);
   CHECK(prompts[0].rfind("Question: A baker fills 6 trays", 0) == 0);
   CHECK(prompts[0].find("#### 22\n\nQuestion: Omar reads") != std::string::npos);
-  const std::string tail = "#### 38\n\nQuestion: Sara has 5 boxes with 8 pencils in each box. She gives away 12 pencils. How many pencils does she have left?\nAnswer:";
+  const std::string tail =
+      "#### 38\n\nQuestion: Sara has 5 boxes with 8 pencils in each box. She gives away 12 pencils. How many pencils does she have "
+      "left?\nAnswer:";
   CHECK(prompts[0].size() > tail.size());
   CHECK(prompts[0].compare(prompts[0].size() - tail.size(), tail.size(), tail) == 0);
   CHECK(rows[0].outcome == "exact");
@@ -206,23 +211,33 @@ TEST_CASE("formats: GSM8K answer extraction follows lm-eval's regexes", "[format
 
 TEST_CASE("formats: bad public files give one line naming the file and line", "[formats][unit]") {
   const std::string dir = test::temp_dir("badformats");
-  std::ofstream(dir + "/hs.jsonl") << R"({"ctx": "a", "endings": ["x", "y"], "label": 0})" << "\n"
-                                   << R"({"ctx": "a", "endings": ["x", "y"], "label": ""})" << "\n";
+  std::ofstream(dir + "/hs.jsonl") << R"({"ctx": "a", "endings": ["x", "y"], "label": 0})"
+                                   << "\n"
+                                   << R"({"ctx": "a", "endings": ["x", "y"], "label": ""})"
+                                   << "\n";
   CHECK_THROWS_WITH(load_suite(dir + "/hs.jsonl"), Catch::StartsWith(dir + "/hs.jsonl:2: field 'label' is empty"));
-  std::ofstream(dir + "/wg.jsonl") << R"({"sentence": "no blank", "option1": "a", "option2": "b", "answer": "1"})" << "\n";
+  std::ofstream(dir + "/wg.jsonl") << R"({"sentence": "no blank", "option1": "a", "option2": "b", "answer": "1"})"
+                                   << "\n";
   CHECK_THROWS_WITH(load_suite(dir + "/wg.jsonl"), Catch::StartsWith(dir + "/wg.jsonl:1: field 'sentence' has no '_' blank"));
-  std::ofstream(dir + "/arc.jsonl") << R"({"question": {"stem": "q", "choices": [{"text": "a", "label": "A"}, {"text": "b", "label": "B"}]}, "answerKey": "E"})" << "\n";
+  std::ofstream(dir + "/arc.jsonl")
+      << R"({"question": {"stem": "q", "choices": [{"text": "a", "label": "A"}, {"text": "b", "label": "B"}]}, "answerKey": "E"})"
+      << "\n";
   CHECK_THROWS_WITH(load_suite(dir + "/arc.jsonl"), Catch::StartsWith(dir + "/arc.jsonl:1: answerKey 'E'"));
   std::ofstream(dir + "/s_test.csv") << "q,a,b,c,d,A\nq2,a,b,c,d,F\n";
   CHECK_THROWS_WITH(load_suite(dir + "/s_test.csv"), Catch::StartsWith(dir + "/s_test.csv:2: answer must be A, B, C or D"));
   std::ofstream(dir + "/q_test.csv") << "q,a,b,c,d,A\n\"open,a,b,c,d,A\n";
   CHECK_THROWS_WITH(load_suite(dir + "/q_test.csv"), Catch::StartsWith(dir + "/q_test.csv:2: unterminated quoted field"));
-  std::ofstream(dir + "/p.jsonl") << R"({"goal": "g", "sol1": "a", "sol2": "b"})" << "\n";
+  std::ofstream(dir + "/p.jsonl") << R"({"goal": "g", "sol1": "a", "sol2": "b"})"
+                                  << "\n";
   std::ofstream(dir + "/p-labels.lst") << "0\n1\n";
   CHECK_THROWS_WITH(load_suite(dir + "/p.jsonl"), Catch::Contains("p-labels.lst: 2 labels for 1 items"));
-  std::ofstream(dir + "/g.jsonl") << R"({"question": "q", "answer": "#### 4"})" << "\n" << R"({"question": "q", "answer": 4})" << "\n";
+  std::ofstream(dir + "/g.jsonl") << R"({"question": "q", "answer": "#### 4"})"
+                                  << "\n"
+                                  << R"({"question": "q", "answer": 4})"
+                                  << "\n";
   CHECK_THROWS_WITH(load_suite(dir + "/g.jsonl"), Catch::StartsWith(dir + "/g.jsonl:2: field 'answer' must be a string"));
-  std::ofstream(dir + "/m.json") << R"([{"task_id": 1, "prompt": "p", "code": "c", "test_list": ["assert 1"]}, {"task_id": 2, "prompt": "p", "test_list": []}])";
+  std::ofstream(dir + "/m.json")
+      << R"([{"task_id": 1, "prompt": "p", "code": "c", "test_list": ["assert 1"]}, {"task_id": 2, "prompt": "p", "test_list": []}])";
   CHECK_THROWS_WITH(load_suite(dir + "/m.json"), Catch::StartsWith(dir + "/m.json:2: missing field \"code\""));
 }
 
@@ -246,7 +261,9 @@ std::vector<ItemResult> run_code(const Suite& s, const std::vector<std::string>&
 TEST_CASE("formats: MBPP prompts carry the test asserts (lm-eval mbpp.yaml), both file layouts", "[formats][code][sandbox]") {
   const Suite s = load_suite(data("mbpp.jsonl"));
   std::vector<std::string> prompts;
-  auto rows = run_code(s, {"def larger(a, b):\n    return max(a, b)\n", "def count_vowels(s):\n    return 1\n", "def reverse_words(s):\n    return s\n"}, &prompts);
+  auto rows = run_code(
+      s, {"def larger(a, b):\n    return max(a, b)\n", "def count_vowels(s):\n    return 1\n", "def reverse_words(s):\n    return s\n"},
+      &prompts);
   REQUIRE(rows.size() == 3);
   CHECK(rows[0].prompt ==
         "You are an expert Python programmer, and here is your task: Write a function to return the larger of two numbers. "
@@ -260,7 +277,8 @@ TEST_CASE("formats: MBPP prompts carry the test asserts (lm-eval mbpp.yaml), bot
   CHECK(z.manifest["format"] == "mbpp");
   REQUIRE(z.items.size() == 2);
   auto zr = run_code(z, {"def square_all(xs):\n    return [x * x for x in xs]\n", "def hyp(a, b):\n    return math.hypot(a, b)\n"});
-  CHECK(zr[0].prompt.rfind("You are an expert Python programmer, and here is your task: Write a function to square every number in a list. ", 0) == 0);
+  CHECK(zr[0].prompt.rfind(
+            "You are an expert Python programmer, and here is your task: Write a function to square every number in a list. ", 0) == 0);
   CHECK(zr[0].outcome == "passed");
   CHECK(zr[1].outcome == "passed");  // math comes from test_imports
   // Few-shot MBPP examples end with the reference code and [DONE].
@@ -268,10 +286,14 @@ TEST_CASE("formats: MBPP prompts carry the test asserts (lm-eval mbpp.yaml), bot
   o.num_fewshot = 1;
   test::FakeLM lm;
   std::string seen;
-  lm.gen = [&](const GenRequest& g) { seen = g.prompt; return std::string("def larger(a, b):\n    return a\n"); };
+  lm.gen = [&](const GenRequest& g) {
+    seen = g.prompt;
+    return std::string("def larger(a, b):\n    return a\n");
+  };
   Task::create(s, o)->run(0, lm);
   CHECK(seen.find("\n[BEGIN]\ndef ") != std::string::npos);
-  CHECK(seen.find("\n[DONE]\n\nYou are an expert Python programmer, and here is your task: Write a function to return the larger") != std::string::npos);
+  CHECK(seen.find("\n[DONE]\n\nYou are an expert Python programmer, and here is your task: Write a function to return the larger") !=
+        std::string::npos);
 }
 
 TEST_CASE("formats: HumanEval+ runs the extra inputs against the reference solution", "[formats][code][sandbox]") {

@@ -172,9 +172,8 @@ TEST_CASE("api client: log-likelihood from echo log-probs, greedy flag from top 
 
 TEST_CASE("api client: a server without prompt log-probs gets MissingPromptLogprobs", "[unit][api]") {
   FaultServer fs([&](httplib::Server& s) {
-    s.Post("/v1/completions", [&](const httplib::Request&, httplib::Response& res) {
-      res.set_content(echo_answer(false).dump(), "application/json");
-    });
+    s.Post("/v1/completions",
+           [&](const httplib::Request&, httplib::Response& res) { res.set_content(echo_answer(false).dump(), "application/json"); });
   });
   sb::RemoteLM lm(fs.url(), "m", "", kFast);
   CHECK_THROWS_AS(lm.loglikelihood({"AB", "CD", false}), sb::MissingPromptLogprobs);
@@ -207,7 +206,9 @@ TEST_CASE("api client: streams are read event by event; malformed ones are clear
     CHECK(g.total_ms >= g.ttft_ms);
   }
   SECTION("no usage: tokens counted from chunks") {
-    script = "data: {\"choices\":[{\"text\":\"a\"}]}\r\n\r\ndata: {\"choices\":[{\"text\":\"b\"}]}\r\n\r\ndata: {\"choices\":[{\"text\":\"c\"}]}\n\ndata: [DONE]\n\n";
+    script =
+        "data: {\"choices\":[{\"text\":\"a\"}]}\r\n\r\ndata: {\"choices\":[{\"text\":\"b\"}]}\r\n\r\ndata: "
+        "{\"choices\":[{\"text\":\"c\"}]}\n\ndata: [DONE]\n\n";
     const auto g = lm.generate({"hi"});
     CHECK(g.text == "abc");
     CHECK(g.n_gen_tokens == 3);

@@ -39,8 +39,13 @@ TEST_CASE("sandbox: leaving before the tests finish is never a pass", "[sandbox]
   const Sandbox& s = sandbox_with_timeout(20);
   // A HumanEval-shaped program whose completion leaves early with status 0.
   const std::vector<std::string> exits = {
-      "    exit(0)\n",          "    quit()\n",        "    import sys; sys.exit(0)\n", "    import sys; sys.exit()\n",
-      "    import os; os._exit(0)\n", "    raise SystemExit\n", "    raise SystemExit(0)\n",
+      "    exit(0)\n",
+      "    quit()\n",
+      "    import sys; sys.exit(0)\n",
+      "    import sys; sys.exit()\n",
+      "    import os; os._exit(0)\n",
+      "    raise SystemExit\n",
+      "    raise SystemExit(0)\n",
       "    import os, sys; sys.stdout.flush(); os.execv('/usr/bin/true', ['true'])\n",
   };
   for (const auto& body : exits) {

@@ -19,8 +19,8 @@
 using namespace sb;
 
 TEST_CASE("suites: every bundled suite loads and meets its minimum size", "[suites][unit]") {
-  const std::map<std::string, size_t> minimum{{"code-python", 100}, {"qa", 150}, {"sentiment", 200},
-                                              {"topic", 200}, {"dialogue", 150}, {"stories", 150}, {"code-repair", 100}};
+  const std::map<std::string, size_t> minimum{{"code-python", 100}, {"qa", 150},      {"sentiment", 200},  {"topic", 200},
+                                              {"dialogue", 150},    {"stories", 150}, {"code-repair", 100}};
   auto names = bundled_suites();
   for (const auto& [name, min] : minimum) {
     INFO(name);
@@ -66,7 +66,9 @@ TEST_CASE("suites: an oracle model scores 1 and a constant one scores chance", "
   // A positional model: it always prefers the first choice it is asked about.
   std::map<std::string, std::string> first;
   test::FakeLM positional;
-  positional.ll = [&](const LLRequest& q) { return first.emplace(q.context, q.continuation).first->second == q.continuation ? -1.0 : -2.0; };
+  positional.ll = [&](const LLRequest& q) {
+    return first.emplace(q.context, q.continuation).first->second == q.continuation ? -1.0 : -2.0;
+  };
   test::FakeLM flat;  // equal scores: a tie is not a win, so it never scores
   std::vector<ItemResult> a, b, c;
   for (size_t i = 0; i < task->size(); ++i) {
@@ -99,7 +101,10 @@ TEST_CASE("suites: QA exact match and F1 follow the generated text", "[suites][u
   CHECK(m[1].value > 0.2);   // ... but not all of F1
   // Few-shot prompts (k = 2 in the manifest) contain other items' answers.
   GenRequest seen;
-  lm.gen = [&](const GenRequest& g) { seen = g; return std::string(); };
+  lm.gen = [&](const GenRequest& g) {
+    seen = g;
+    return std::string();
+  };
   task->run(0, lm);
   CHECK(std::count(seen.prompt.begin(), seen.prompt.end(), '?') >= 3);
 }
@@ -140,7 +145,8 @@ TEST_CASE("suites: public formats load as they are", "[suites][unit]") {
   REQUIRE(q.items.size() == 1);
   CHECK(q.item_id(0) == "q1");
   // HumanEval jsonl, gzipped
-  const std::string he = R"({"task_id": "HumanEval/0", "prompt": "def f():\n", "entry_point": "f", "canonical_solution": "    return 1\n", "test": "def check(c):\n    assert c() == 1\n"})";
+  const std::string he =
+      R"({"task_id": "HumanEval/0", "prompt": "def f():\n", "entry_point": "f", "canonical_solution": "    return 1\n", "test": "def check(c):\n    assert c() == 1\n"})";
   gzFile g = gzopen((dir + "/he.jsonl.gz").c_str(), "wb");
   gzwrite(g, he.data(), unsigned(he.size()));
   gzclose(g);
@@ -149,7 +155,8 @@ TEST_CASE("suites: public formats load as they are", "[suites][unit]") {
   CHECK(c.manifest["format"] == "humaneval");
   CHECK(c.item_id(0) == "HumanEval/0");
   // MBPP
-  std::ofstream(dir + "/mbpp.jsonl") << R"({"task_id": 11, "text": "t", "code": "def f(): pass", "test_list": ["assert True"]})" << "\n";
+  std::ofstream(dir + "/mbpp.jsonl") << R"({"task_id": 11, "text": "t", "code": "def f(): pass", "test_list": ["assert True"]})"
+                                     << "\n";
   Suite m = load_suite(dir + "/mbpp.jsonl");
   CHECK(m.manifest["format"] == "mbpp");
   CHECK(m.item_id(0) == "mbpp/11");

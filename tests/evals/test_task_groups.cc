@@ -46,10 +46,10 @@ json dialogue_item(int i, const std::vector<std::string>& types) {
 
 TEST_CASE("dialogue: selection_acc per distractor type", "[dialogue][unit]") {
   const json manifest = {{"name", "dlg"}, {"version", "1"}, {"task", "dialogue"}, {"data", "data.jsonl"}};
-  const std::string dir = write_suite("dialogue-types", manifest,
-                                      {dialogue_item(0, {"contradiction", "off_topic", "generic"}),
-                                       dialogue_item(1, {"contradiction", "contradiction", "repetition"}),
-                                       dialogue_item(2, {"off_topic", "off_topic", "generic"})});
+  const std::string dir = write_suite(
+      "dialogue-types", manifest,
+      {dialogue_item(0, {"contradiction", "off_topic", "generic"}), dialogue_item(1, {"contradiction", "contradiction", "repetition"}),
+       dialogue_item(2, {"off_topic", "off_topic", "generic"})});
   const Suite s = load_suite(dir);
   auto task = Task::create(s, {});
   // The model ranks contradictions above the gold, every other type below it.
@@ -86,12 +86,16 @@ TEST_CASE("dialogue: selection_acc per distractor type", "[dialogue][unit]") {
 }
 
 TEST_CASE("multiple choice: acc[group] per group from the manifest's group_field", "[groups][unit]") {
-  const json manifest = {{"name", "mc"},         {"version", "1"},          {"task", "multiple_choice"}, {"data", "data.jsonl"},
-                         {"prompt_template", "{context}"}, {"group_field", "group"}};
+  const json manifest = {
+      {"name", "mc"},          {"version", "1"}, {"task", "multiple_choice"}, {"data", "data.jsonl"}, {"prompt_template", "{context}"},
+      {"group_field", "group"}};
   std::vector<json> items;
   for (int i = 0; i < 6; ++i)
-    items.push_back({{"id", "mc/" + std::to_string(i)}, {"group", i < 4 ? "easy" : "hard"}, {"context", "c" + std::to_string(i)},
-                     {"choices", {" right", " wrong"}}, {"answer", 0}});
+    items.push_back({{"id", "mc/" + std::to_string(i)},
+                     {"group", i < 4 ? "easy" : "hard"},
+                     {"context", "c" + std::to_string(i)},
+                     {"choices", {" right", " wrong"}},
+                     {"answer", 0}});
   const Suite s = load_suite(write_suite("mc-groups", manifest, items));
   auto task = Task::create(s, {});
   test::FakeLM lm;  // right on easy items, wrong on hard ones

@@ -217,7 +217,8 @@ TEST_CASE("scoring: acc_norm divides by the characters of the choice text, as lm
   //   " abcde" log-likelihood -4: -4/5 chars = -0.8   (-4/6 bytes = -0.67)
   const std::string dir = test::temp_dir("acc-norm");
   std::ofstream(dir + "/manifest.json") << R"({"name": "n", "task": "multiple_choice", "data": "d.jsonl", "prompt_template": "{q}"})";
-  std::ofstream(dir + "/d.jsonl") << "{\"id\": \"a\", \"q\": \"Q\", \"choices\": [\" \xC3\xA9\xC3\xA9\xC3\xA9\", \" abcde\"], \"answer\": 1}\n";
+  std::ofstream(dir + "/d.jsonl")
+      << "{\"id\": \"a\", \"q\": \"Q\", \"choices\": [\" \xC3\xA9\xC3\xA9\xC3\xA9\", \" abcde\"], \"answer\": 1}\n";
   Suite s = load_suite(dir);
   auto task = Task::create(s, {});
   test::FakeLM lm;

@@ -80,12 +80,10 @@ std::string cap_body(const std::string& body) {
   json j = json::parse(body, nullptr, false);
   if (!j.is_object()) return body;
   for (const char* k : {"max_tokens", "max_completion_tokens"})
-    if (j.contains(k) && j[k].is_number_integer() && j[k].get<int64_t>() > kMaxTokens && j[k].get<int64_t>() <= kCtx)
-      j[k] = kMaxTokens;
+    if (j.contains(k) && j[k].is_number_integer() && j[k].get<int64_t>() > kMaxTokens && j[k].get<int64_t>() <= kCtx) j[k] = kMaxTokens;
   if (!j.contains("max_tokens") && !j.contains("max_completion_tokens")) j["max_tokens"] = kMaxTokens;  // default 16
   if (j.contains("n") && j["n"].is_number_integer() && j["n"].get<int64_t>() > 2) j["n"] = 2;
-  if (j.contains("prompt") && j["prompt"].is_array() && j["prompt"].size() > 4 &&
-      (j["prompt"][0].is_string() || j["prompt"][0].is_array()))
+  if (j.contains("prompt") && j["prompt"].is_array() && j["prompt"].size() > 4 && (j["prompt"][0].is_string() || j["prompt"][0].is_array()))
     j["prompt"].erase(j["prompt"].begin() + 4, j["prompt"].end());
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
@@ -140,12 +138,10 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
     server->sched = std::make_unique<sb::serve::Scheduler>(*server->model, *server->tok, sopt, server->metrics);
     server->open.model_name = server->keyed.model_name = "llama3-tiny";
     server->keyed.api_key = "fuzz-key";
-    server->router = std::make_unique<sb::serve::Router>(*server->sched, *server->tok, nullptr,
-                                                         "chat is unavailable: no template (fuzz)", server->metrics,
-                                                         server->open);
+    server->router = std::make_unique<sb::serve::Router>(*server->sched, *server->tok, nullptr, "chat is unavailable: no template (fuzz)",
+                                                         server->metrics, server->open);
     server->keyed_router = std::make_unique<sb::serve::Router>(*server->sched, *server->tok, nullptr,
-                                                               "chat is unavailable: no template (fuzz)",
-                                                               server->metrics, server->keyed);
+                                                               "chat is unavailable: no template (fuzz)", server->metrics, server->keyed);
   } catch (const sb::Error& e) {
     std::fprintf(stderr, "fuzz_http: cannot set up the server: %s\n", e.what());
     std::abort();

@@ -25,7 +25,8 @@ std::vector<std::unique_ptr<sb::Tokenizer>>& tokenizers() {
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   std::string list;
-  if (const char* env = std::getenv("SPARKBENCH_FUZZ_VOCABS")) list = env;
+  if (const char* env = std::getenv("SPARKBENCH_FUZZ_VOCABS"))
+    list = env;
   else {
     const std::string dir = std::string(SPARKBENCH_SOURCE_DIR) + "/../shared/vocab/";
     list = dir + "ggml-vocab-llama-spm.gguf:" + dir + "ggml-vocab-gpt-2.gguf";

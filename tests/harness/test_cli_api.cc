@@ -98,8 +98,7 @@ std::string json_run_id(const std::string& out) {
 
 }  // namespace
 
-TEST_CASE("cli run --api: serve of stories260K gives the local run's per-sample results on every bundled suite",
-          "[cli][api][shared]") {
+TEST_CASE("cli run --api: serve of stories260K gives the local run's per-sample results on every bundled suite", "[cli][api][shared]") {
   if (test::skip_without_shared()) return;
   const std::string model = test::shared_path("models/stories260K.gguf");
   const std::string dir = test::temp_dir("api-run");
@@ -107,8 +106,8 @@ TEST_CASE("cli run --api: serve of stories260K gives the local run's per-sample 
   const std::string name = serve.model_id();
   auto local = test::run_cli({"run", "-m", model, "--suite", "all", "--limit", "16", "--db", dir + "/local.db", "--json"});
   REQUIRE(local.exit_code == 0);
-  auto remote = test::run_cli({"run", "--api", serve.url, "--api-model", name, "--suite", "all", "--limit", "16",
-                               "--concurrency", "4", "--db", dir + "/api.db", "--json"});
+  auto remote = test::run_cli({"run", "--api", serve.url, "--api-model", name, "--suite", "all", "--limit", "16", "--concurrency", "4",
+                               "--db", dir + "/api.db", "--json"});
   INFO(remote.err);
   REQUIRE(remote.exit_code == 0);
   auto ls = Store::open(dir + "/local.db");
@@ -155,8 +154,8 @@ TEST_CASE("cli run --api: serve of stories260K gives the local run's per-sample 
     CHECK(m.value == Approx(lm[m.task + "|" + m.metric]).margin(1e-9));
   }
   // A second run answers every request from the cache (the key holds URL and model).
-  auto again = test::run_cli({"run", "--api", serve.url, "--api-model", name, "--suite", "qa,stories", "--limit", "4",
-                              "--db", dir + "/api.db", "--json"});
+  auto again = test::run_cli(
+      {"run", "--api", serve.url, "--api-model", name, "--suite", "qa,stories", "--limit", "4", "--db", dir + "/api.db", "--json"});
   REQUIRE(again.exit_code == 0);
   CHECK(nlohmann::json::parse(again.out)[0]["cache_hits"].get<int64_t>() > 0);
 }
@@ -168,9 +167,9 @@ TEST_CASE("cli loadgen: three rates against serve give rows that report draws an
   ServeProcess serve(test::shared_path("models/stories260K.gguf"), {"--parallel", "4"});
   std::vector<std::string> ids;
   for (int rep = 0; rep < 2; ++rep) {
-    auto r = test::run_cli({"loadgen", "--url", serve.url, "--rate", "2,5,10", "--requests", "12", "--input-len", "16",
-                            "--output-len", "16", "--seed", "3", "--slo-ttft-ms", "10000", "--slo-tpot-ms", "10000", "--db", db,
-                            "--json"});
+    auto r = test::run_cli({"loadgen", "--url",        serve.url, "--rate", "2,5,10", "--requests",    "12",    "--input-len",
+                            "16",      "--output-len", "16",      "--seed", "3",      "--slo-ttft-ms", "10000", "--slo-tpot-ms",
+                            "10000",   "--db",         db,        "--json"});
     INFO(r.err);
     REQUIRE(r.exit_code == 0);
     const auto j = nlohmann::json::parse(r.out);
@@ -230,11 +229,11 @@ TEST_CASE("cli run --api --chat: messages through /chat/completions give the loc
   const std::string dir = test::temp_dir("api-chat");
   ServeProcess serve(model, {"--parallel", "2", "--chat-template", tmpl});
   const std::string name = serve.model_id();
-  auto local = test::run_cli({"run", "-m", model, "--chat", "--chat-template", tmpl, "--system", "Be brief.", "--suite",
-                              "qa,dialogue", "--limit", "6", "--db", dir + "/local.db", "--json"});
+  auto local = test::run_cli({"run", "-m", model, "--chat", "--chat-template", tmpl, "--system", "Be brief.", "--suite", "qa,dialogue",
+                              "--limit", "6", "--db", dir + "/local.db", "--json"});
   REQUIRE(local.exit_code == 0);
-  auto remote = test::run_cli({"run", "--api", serve.url, "--api-model", name, "--chat", "--system", "Be brief.", "--suite",
-                               "qa,dialogue", "--limit", "6", "--db", dir + "/api.db", "--json"});
+  auto remote = test::run_cli({"run", "--api", serve.url, "--api-model", name, "--chat", "--system", "Be brief.", "--suite", "qa,dialogue",
+                               "--limit", "6", "--db", dir + "/api.db", "--json"});
   INFO(remote.err);
   REQUIRE(remote.exit_code == 0);
   auto ls = Store::open(dir + "/local.db");
@@ -250,8 +249,8 @@ TEST_CASE("cli run --api --chat: messages through /chat/completions give the loc
     CHECK(a.score == by_id[a.task + "|" + a.sample_id].score);
   }
   // The server has the template; a local one with --api is refused before any request.
-  auto bad = test::run_cli({"run", "--api", serve.url, "--api-model", name, "--chat", "--chat-template", tmpl, "--suite", "qa",
-                            "--db", dir + "/x.db"});
+  auto bad = test::run_cli(
+      {"run", "--api", serve.url, "--api-model", name, "--chat", "--chat-template", tmpl, "--suite", "qa", "--db", dir + "/x.db"});
   CHECK(bad.exit_code == 1);
   CHECK(bad.err.find("drop --chat-template") != std::string::npos);
 }

@@ -12,8 +12,8 @@ using namespace sb;
 
 TEST_CASE("cli bench: -p/-n/--pg produce prefill, decode and combined rows with llama-bench fields", "[cli][bench][shared]") {
   if (test::skip_without_shared()) return;
-  auto r = test::run_cli({"bench", "-m", test::shared_path("models/stories260K.gguf"), "-p", "16,32", "-n", "8", "--pg", "16,8",
-                          "-r", "2", "-t", "1", "--output", "json"});
+  auto r = test::run_cli({"bench", "-m", test::shared_path("models/stories260K.gguf"), "-p", "16,32", "-n", "8", "--pg", "16,8", "-r", "2",
+                          "-t", "1", "--output", "json"});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   auto j = nlohmann::json::parse(r.out);

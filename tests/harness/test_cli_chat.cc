@@ -20,7 +20,6 @@ using sb::test::skip_without_jinja2;
 
 namespace {
 
-
 // Jinja2 run directly by the test (Hugging Face's environment), for the expected prompt.
 std::string jinja2_direct(const std::string& template_file, const nlohmann::json& messages) {
   static const char* kScript = R"PY(
@@ -79,8 +78,9 @@ TEST_CASE("cli chat: synth embeds a template that generate --chat and run --chat
   INFO(g.err);
   REQUIRE(g.exit_code == 0);
   auto gj = nlohmann::json::parse(g.out);
-  const std::string want = jinja2_direct(chat_data("inst.jinja"), nlohmann::json::array({{{"role", "system"}, {"content", "Be brief."}},
-                                                                                         {{"role", "user"}, {"content", "Say hi to Tom."}}}));
+  const std::string want = jinja2_direct(
+      chat_data("inst.jinja"),
+      nlohmann::json::array({{{"role", "system"}, {"content", "Be brief."}}, {{"role", "user"}, {"content", "Say hi to Tom."}}}));
   CHECK(gj["prompt"] == want);
   CHECK(want.rfind("<s>[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nSay hi to Tom. [/INST]", 0) == 0);
   const auto ids = gj["prompt_ids"].get<std::vector<int32_t>>();
@@ -142,9 +142,9 @@ TEST_CASE("cli chat: errors are one line", "[cli][chat]") {
   // The preset has no template.
   check_one_line_error(test::run_cli({"generate", "-m", model, "--chat", "-p", "hi", "-n", "1"}),
                        "has no tokenizer.chat_template; pass --chat-template FILE");
-  check_one_line_error(test::run_cli({"run", "-m", model, "--chat", "--suite", "dialogue", "--limit", "1", "--db",
-                                      test::temp_dir("chat-err") + "/r.db"}),
-                       "has no tokenizer.chat_template");
+  check_one_line_error(
+      test::run_cli({"run", "-m", model, "--chat", "--suite", "dialogue", "--limit", "1", "--db", test::temp_dir("chat-err") + "/r.db"}),
+      "has no tokenizer.chat_template");
   {
     ::setenv("SPARKBENCH_PYTHON", "/nonexistent/python3", 1);
     auto r = test::run_cli({"generate", "-m", model, "--chat", "--chat-template", chat_data("inst.jinja"), "-p", "hi", "-n", "1"});

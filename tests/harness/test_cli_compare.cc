@@ -53,8 +53,8 @@ void write_damaged_model(const std::string& src, const std::string& dst) {
   const bool has_output = f->tensor("output.weight") != nullptr;
   int damaged = 0;
   for (const auto& t : f->tensors()) {
-    const bool hit = t.name.find("ffn_down") != std::string::npos || t.name == "output.weight" ||
-                     (!has_output && t.name == "token_embd.weight");
+    const bool hit =
+        t.name.find("ffn_down") != std::string::npos || t.name == "output.weight" || (!has_output && t.name == "token_embd.weight");
     if (!hit) {
       w.add_tensor_ref(t.name, t.type, t.ne, f->tensor_data(t), size_t(t.nbytes));
       continue;
@@ -245,8 +245,10 @@ TEST_CASE("cli compare: bad databases options and runs exit 2 with one line", "[
   }
   for (const std::string cmd : {"compare", "history"}) {
     std::vector<std::string> args{cmd, "--db", garbage};
-    if (cmd == "compare") args.insert(args.end(), {"--baseline", "1", "--candidate", "2"});
-    else args.insert(args.end(), {"--metric", "acc"});
+    if (cmd == "compare")
+      args.insert(args.end(), {"--baseline", "1", "--candidate", "2"});
+    else
+      args.insert(args.end(), {"--metric", "acc"});
     auto r = test::run_cli(args);
     INFO(cmd << ": " << r.err);
     CHECK(r.exit_code == 2);

@@ -31,9 +31,31 @@ TEST_CASE("cli distill: a prune-layers:1 student of stories260K halves its held-
   if (test::skip_without_shared()) return;
   const std::string teacher = test::shared_path("models/stories260K.gguf");
   const std::string out = test::temp_dir("distill") + "/student.gguf";
-  auto r = test::run_cli({"distill", "--teacher", teacher, "--student-variant", "prune-layers:1", "--teacher-samples",
-                          "128", "--heldout", "8", "--seq", "64", "--steps", "100", "--batch", "4", "--lr", "1e-3",
-                          "--seed", "1", "--eval-every", "50", "--db", test::temp_dir("distill") + "/r.db", "-o", out});
+  auto r = test::run_cli({"distill",
+                          "--teacher",
+                          teacher,
+                          "--student-variant",
+                          "prune-layers:1",
+                          "--teacher-samples",
+                          "128",
+                          "--heldout",
+                          "8",
+                          "--seq",
+                          "64",
+                          "--steps",
+                          "100",
+                          "--batch",
+                          "4",
+                          "--lr",
+                          "1e-3",
+                          "--seed",
+                          "1",
+                          "--eval-every",
+                          "50",
+                          "--db",
+                          test::temp_dir("distill") + "/r.db",
+                          "-o",
+                          out});
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
   double before = -1, after = -1;
@@ -53,9 +75,9 @@ TEST_CASE("cli distill: a prune-layers:1 student of stories260K halves its held-
 TEST_CASE("cli distill: --out-type writes the student in another weight type", "[cli][distill][shared]") {
   if (test::skip_without_shared()) return;
   const std::string out = test::temp_dir("distill-q8") + "/student.gguf";
-  auto r = test::run_cli({"distill", "--teacher", test::shared_path("models/stories260K.gguf"), "--student-variant",
-                          "prune-layers:1", "--teacher-samples", "4", "--heldout", "1", "--seq", "16", "--steps", "2",
-                          "--out-type", "q8_0", "--db", test::temp_dir("distill-q8") + "/r.db", "-o", out});
+  auto r = test::run_cli({"distill", "--teacher", test::shared_path("models/stories260K.gguf"), "--student-variant", "prune-layers:1",
+                          "--teacher-samples", "4", "--heldout", "1", "--seq", "16", "--steps", "2", "--out-type", "q8_0", "--db",
+                          test::temp_dir("distill-q8") + "/r.db", "-o", out});
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
   auto f = GgufFile::open(out);
@@ -73,13 +95,12 @@ TEST_CASE("cli distill: bad arguments give one error line", "[cli][distill][shar
   r = test::run_cli({"distill", "--teacher", teacher, "--student-variant", "q4_0", "--steps", "1", "-o", "/tmp/x.gguf"});
   CHECK(r.exit_code != 0);
   CHECK(r.err.find("converts weight types") != std::string::npos);
-  r = test::run_cli({"distill", "--teacher", teacher, "--student-variant", "prune-layers:1", "--data",
-                     "/nonexistent/corpus.txt", "--teacher-samples", "2", "--heldout", "1", "--steps", "1", "-o",
-                     "/tmp/x.gguf"});
+  r = test::run_cli({"distill", "--teacher", teacher, "--student-variant", "prune-layers:1", "--data", "/nonexistent/corpus.txt",
+                     "--teacher-samples", "2", "--heldout", "1", "--steps", "1", "-o", "/tmp/x.gguf"});
   CHECK(r.exit_code != 0);
   CHECK(r.err.find("/nonexistent/corpus.txt: cannot read") != std::string::npos);
-  r = test::run_cli({"distill", "--teacher", teacher, "--student-variant", "prune-layers:1", "--out-type", "prune:0.5",
-                     "--steps", "1", "-o", "/tmp/x.gguf"});
+  r = test::run_cli({"distill", "--teacher", teacher, "--student-variant", "prune-layers:1", "--out-type", "prune:0.5", "--steps", "1",
+                     "-o", "/tmp/x.gguf"});
   CHECK(r.exit_code != 0);
   CHECK(r.err.find("is not a GGUF weight type") != std::string::npos);
 }
@@ -88,9 +109,27 @@ TEST_CASE("cli distill: the run is stored with its per-step curve and KLDs", "[c
   if (test::skip_without_shared()) return;
   const std::string dir = test::temp_dir("distill-db");
   const std::string db = dir + "/r.db";
-  auto r = test::run_cli({"distill", "--teacher", test::shared_path("models/stories260K.gguf"), "--student-variant",
-                          "prune-layers:1", "--teacher-samples", "8", "--heldout", "2", "--seq", "32", "--steps", "12",
-                          "--eval-every", "5", "--label", "dl", "--db", db, "-o", dir + "/s.gguf"});
+  auto r = test::run_cli({"distill",
+                          "--teacher",
+                          test::shared_path("models/stories260K.gguf"),
+                          "--student-variant",
+                          "prune-layers:1",
+                          "--teacher-samples",
+                          "8",
+                          "--heldout",
+                          "2",
+                          "--seq",
+                          "32",
+                          "--steps",
+                          "12",
+                          "--eval-every",
+                          "5",
+                          "--label",
+                          "dl",
+                          "--db",
+                          db,
+                          "-o",
+                          dir + "/s.gguf"});
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
   double before = -1, after = -1;
@@ -131,9 +170,20 @@ TEST_CASE("cli run: prune-layers:1+distill:20 is stored beside prune-layers:1, c
   const std::string dir = test::temp_dir("run-distill");
   const std::string cache = dir + "/cache", db = dir + "/r.db";
   ::setenv("SPARKBENCH_CACHE", cache.c_str(), 1);  // run_cli's children inherit it
-  const std::vector<std::string> args{"run", "-m", test::shared_path("models/stories260K.gguf"), "--variant",
-                                      "prune-layers:1,prune-layers:1+distill:20", "--suite", "stories", "--limit", "3",
-                                      "--no-speed", "-t", "1", "--db", db};
+  const std::vector<std::string> args{"run",
+                                      "-m",
+                                      test::shared_path("models/stories260K.gguf"),
+                                      "--variant",
+                                      "prune-layers:1,prune-layers:1+distill:20",
+                                      "--suite",
+                                      "stories",
+                                      "--limit",
+                                      "3",
+                                      "--no-speed",
+                                      "-t",
+                                      "1",
+                                      "--db",
+                                      db};
   auto r = test::run_cli(args);
   INFO(r.out << r.err);
   REQUIRE(r.exit_code == 0);
@@ -147,14 +197,18 @@ TEST_CASE("cli run: prune-layers:1+distill:20 is stored beside prune-layers:1, c
   const auto mtime = std::filesystem::last_write_time(files[0]);
 
   auto kld_of = [&](const std::string& variant, const std::string& task, const std::string& metric) {
-    return std::stod(test::raw_one(db, "SELECT printf('%.17g', m.value) FROM metrics m JOIN runs r ON r.id = m.run_id WHERE "
-                                       "r.variant = '" + variant + "' AND m.task = '" + task + "' AND m.metric = '" + metric +
+    return std::stod(test::raw_one(db,
+                                   "SELECT printf('%.17g', m.value) FROM metrics m JOIN runs r ON r.id = m.run_id WHERE "
+                                   "r.variant = '" +
+                                       variant + "' AND m.task = '" + task + "' AND m.metric = '" + metric +
                                        "' ORDER BY r.id DESC LIMIT 1"));
   };
-  CHECK(test::raw_one(db, "SELECT count(*) FROM runs WHERE status = 'complete' AND variant IN ('prune-layers:1', "
-                          "'prune-layers:1+distill:20')") == "2");
-  CHECK(test::raw_one(db, "SELECT count(*) FROM metrics m JOIN runs r ON r.id = m.run_id WHERE m.task = 'stories' AND "
-                          "r.variant = 'prune-layers:1+distill:20'") != "0");
+  CHECK(test::raw_one(db,
+                      "SELECT count(*) FROM runs WHERE status = 'complete' AND variant IN ('prune-layers:1', "
+                      "'prune-layers:1+distill:20')") == "2");
+  CHECK(test::raw_one(db,
+                      "SELECT count(*) FROM metrics m JOIN runs r ON r.id = m.run_id WHERE m.task = 'stories' AND "
+                      "r.variant = 'prune-layers:1+distill:20'") != "0");
   // Distill measures both students on the same held-out teacher samples: kld_before is the
   // pruned-only student's KLD to the base, kld_after the distilled one's. (The fidelity KLD on the
   // calibration text, human-written stories, does not fall after only 20 steps: measured 0.742
@@ -168,8 +222,9 @@ TEST_CASE("cli run: prune-layers:1+distill:20 is stored beside prune-layers:1, c
   CHECK(ka < 0.9 * kb);
   CHECK(pruned > 0);
   CHECK(std::isfinite(distilled));
-  CHECK(test::raw_one(db, "SELECT count(*) FROM train_steps t JOIN runs r ON r.id = t.run_id WHERE r.variant = "
-                          "'prune-layers:1+distill:20'") == "20");
+  CHECK(test::raw_one(db,
+                      "SELECT count(*) FROM train_steps t JOIN runs r ON r.id = t.run_id WHERE r.variant = "
+                      "'prune-layers:1+distill:20'") == "20");
 
   // Again: the cached student is used, nothing is trained, the same KLDs are stored.
   auto r2 = test::run_cli(args);
@@ -181,9 +236,8 @@ TEST_CASE("cli run: prune-layers:1+distill:20 is stored beside prune-layers:1, c
   CHECK(kld_of("prune-layers:1+distill:20", "fidelity", "kld_mean") == distilled);  // the same student
 
   // A weight type converts the cached distilled student: nothing is trained for it either.
-  auto r3 = test::run_cli({"run", "-m", test::shared_path("models/stories260K.gguf"), "--variant",
-                           "prune-layers:1+distill:20+q8_0", "--suite", "stories", "--limit", "1", "--no-speed", "-t", "1",
-                           "--db", db});
+  auto r3 = test::run_cli({"run", "-m", test::shared_path("models/stories260K.gguf"), "--variant", "prune-layers:1+distill:20+q8_0",
+                           "--suite", "stories", "--limit", "1", "--no-speed", "-t", "1", "--db", db});
   INFO(r3.out << r3.err);
   REQUIRE(r3.exit_code == 0);
   CHECK(r3.err.find("distilling the") == std::string::npos);
@@ -205,8 +259,8 @@ TEST_CASE("cli run: prune-layers:1+distill:20 is stored beside prune-layers:1, c
 
 TEST_CASE("cli run: a distill step without pruning is one error line", "[cli][distill][variants][shared]") {
   if (test::skip_without_shared()) return;
-  auto r = test::run_cli({"run", "-m", test::shared_path("models/stories260K.gguf"), "--variant", "q4_0+distill:10", "--suite",
-                          "stories", "--limit", "1", "--db", test::temp_dir("run-distill-bad") + "/r.db"});
+  auto r = test::run_cli({"run", "-m", test::shared_path("models/stories260K.gguf"), "--variant", "q4_0+distill:10", "--suite", "stories",
+                          "--limit", "1", "--db", test::temp_dir("run-distill-bad") + "/r.db"});
   CHECK(r.exit_code != 0);
   CHECK(r.err.find("'distill:10' needs a pruning part") != std::string::npos);
   CHECK(r.err.find('\n') == r.err.size() - 1);
@@ -216,9 +270,24 @@ TEST_CASE("cli distill: a killed run keeps the steps committed so far and is mar
   if (test::skip_without_shared()) return;
   const std::string dir = test::temp_dir("distill-kill");
   const std::string db = dir + "/r.db";
-  std::vector<std::string> argv{test::sparkbench_bin(), "distill", "--teacher", test::shared_path("models/stories260K.gguf"),
-                                "--student-variant", "prune-layers:1", "--teacher-samples", "8", "--heldout", "1", "--seq",
-                                "32", "--steps", "100000", "--db", db, "-o", dir + "/s.gguf"};
+  std::vector<std::string> argv{test::sparkbench_bin(),
+                                "distill",
+                                "--teacher",
+                                test::shared_path("models/stories260K.gguf"),
+                                "--student-variant",
+                                "prune-layers:1",
+                                "--teacher-samples",
+                                "8",
+                                "--heldout",
+                                "1",
+                                "--seq",
+                                "32",
+                                "--steps",
+                                "100000",
+                                "--db",
+                                db,
+                                "-o",
+                                dir + "/s.gguf"};
   const pid_t pid = fork();
   if (pid == 0) {
     const int null = ::open("/dev/null", O_WRONLY);

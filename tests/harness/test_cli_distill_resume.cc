@@ -53,10 +53,29 @@ TEST_CASE("cli distill: a run killed after a checkpoint resumes to the unbroken 
   if (test::skip_without_shared()) return;
   const std::string dir = test::temp_dir("distill-resume");
   auto args = [&](const std::string& out, const std::string& ck) {
-    std::vector<std::string> a = {"distill", "--teacher", test::shared_path("models/stories260K.gguf"),
-                                  "--student-variant", "prune-layers:1", "--teacher-samples", "16", "--heldout", "2",
-                                  "--seq", "32", "--steps", "80", "--batch", "2", "--seed", "3", "--eval-every", "20",
-                                  "-t", "1", "-o", out};
+    std::vector<std::string> a = {"distill",
+                                  "--teacher",
+                                  test::shared_path("models/stories260K.gguf"),
+                                  "--student-variant",
+                                  "prune-layers:1",
+                                  "--teacher-samples",
+                                  "16",
+                                  "--heldout",
+                                  "2",
+                                  "--seq",
+                                  "32",
+                                  "--steps",
+                                  "80",
+                                  "--batch",
+                                  "2",
+                                  "--seed",
+                                  "3",
+                                  "--eval-every",
+                                  "20",
+                                  "-t",
+                                  "1",
+                                  "-o",
+                                  out};
     if (!ck.empty()) a.insert(a.end(), {"--checkpoint", ck, "--checkpoint-every", "4"});
     return a;
   };
@@ -124,8 +143,8 @@ TEST_CASE("cli distill: a run killed after a checkpoint resumes to the unbroken 
 
 TEST_CASE("cli distill: --checkpoint-every needs --checkpoint", "[cli][distill][shared]") {
   if (test::skip_without_shared()) return;
-  const auto r = test::run_cli({"distill", "--teacher", test::shared_path("models/stories260K.gguf"), "--student-variant",
-                                "prune-layers:1", "--steps", "1", "--checkpoint-every", "5", "-o", "/tmp/x.gguf"});
+  const auto r = test::run_cli({"distill", "--teacher", test::shared_path("models/stories260K.gguf"), "--student-variant", "prune-layers:1",
+                                "--steps", "1", "--checkpoint-every", "5", "-o", "/tmp/x.gguf"});
   CHECK(r.exit_code != 0);
   CHECK(r.err.find("--checkpoint") != std::string::npos);
 }

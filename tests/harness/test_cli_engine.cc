@@ -16,7 +16,12 @@ TEST_CASE("cli: logits dumps match llama.cpp's on every backend and KV type", "[
   if (test::skip_without_shared()) return;
   const std::string model = test::shared_path("models/stories260K.gguf");
   const std::string dir = test::temp_dir("cli-logits");
-  struct Case { const char* prompt; const char* ref; const char* kv; double tol; };
+  struct Case {
+    const char* prompt;
+    const char* ref;
+    const char* kv;
+    double tol;
+  };
   for (const auto& b : available_backends()) {
     for (auto c : {Case{"Once upon a time", "once_upon_a_time.kvf32.plg", "f32", 1e-4},
                    Case{"Lily wanted to", "lily_wanted_to.kvf32.plg", "f32", 1e-4},
@@ -37,8 +42,8 @@ TEST_CASE("cli: logits dumps match llama.cpp's on every backend and KV type", "[
 
 TEST_CASE("cli: generate --json reports ids, text and timings", "[cli][shared]") {
   if (test::skip_without_shared()) return;
-  auto r = test::run_cli({"generate", "-m", test::shared_path("models/stories260K.gguf"), "-p", "Lily wanted to", "-n", "64",
-                          "--ignore-eos", "--json"});
+  auto r = test::run_cli(
+      {"generate", "-m", test::shared_path("models/stories260K.gguf"), "-p", "Lily wanted to", "-n", "64", "--ignore-eos", "--json"});
   REQUIRE(r.exit_code == 0);
   auto j = nlohmann::json::parse(r.out);
   std::ifstream in(test::shared_path("reference/stories260k/greedy.json"));
@@ -66,7 +71,10 @@ TEST_CASE("cli: perplexity --protocol llamacpp gives llama-perplexity's number",
 TEST_CASE("cli: engine commands fail with one line and a non-zero exit", "[cli][shared]") {
   if (test::skip_without_shared()) return;
   const std::string model = test::shared_path("models/stories260K.gguf");
-  struct Case { std::vector<std::string> args; std::string expect; };
+  struct Case {
+    std::vector<std::string> args;
+    std::string expect;
+  };
   std::vector<Case> cases = {
       {{"generate", "-m", "/nonexistent.gguf", "-p", "x"}, "/nonexistent.gguf: cannot open"},
       {{"generate", "-m", model, "-c", "8", "-p", "Once upon a time there was a girl"}, "exceeds the context of 8"},

@@ -79,8 +79,10 @@ std::map<std::string, std::pair<std::string, std::string>> sample_rows(const std
   std::map<std::string, std::pair<std::string, std::string>> out;
   const std::string where = " FROM samples WHERE run_id = " + std::to_string(run) + " ORDER BY task, sample_id";
   auto keys = test::raw_sql(db, "SELECT task || '|' || sample_id" + where);
-  auto exact = test::raw_sql(db, "SELECT prompt_hash || '|' || output || '|' || quote(score) || '|' || outcome || '|' || "
-                                 "n_prompt_tokens || '|' || n_gen_tokens" + where);
+  auto exact = test::raw_sql(db,
+                             "SELECT prompt_hash || '|' || output || '|' || quote(score) || '|' || outcome || '|' || "
+                             "n_prompt_tokens || '|' || n_gen_tokens" +
+                                 where);
   auto extra = test::raw_sql(db, "SELECT extra_json" + where);
   REQUIRE(keys.size() == exact.size());
   for (size_t i = 0; i < keys.size(); ++i) out[keys[i]] = {exact[i], extra[i]};
@@ -94,8 +96,8 @@ std::map<std::string, std::vector<double>> metric_rows(const std::string& db, in
   for (const auto& k : keys) {
     std::vector<double> v;
     for (const char* col : {"value", "stderr", "ci_low", "ci_high", "n"}) {
-      const std::string s = test::raw_one(db, std::string("SELECT ifnull(") + col + ", 'nan')" + where +
-                                                  " AND task || '|' || metric = '" + k + "'");
+      const std::string s =
+          test::raw_one(db, std::string("SELECT ifnull(") + col + ", 'nan')" + where + " AND task || '|' || metric = '" + k + "'");
       v.push_back(s == "nan" ? -1e300 : std::stod(s));  // NULL (absent) as a sentinel, not NaN
     }
     out[k] = v;
@@ -203,7 +205,7 @@ TEST_CASE("mpi: a rank killed mid-run leaves the run interrupted, --resume finis
   CHECK(j[0]["resumed"] == true);
   CHECK(j[0]["items_evaluated"].get<int64_t>() == 40 - stored);  // nothing done twice
   CHECK(test::raw_one(db, "SELECT status FROM runs WHERE id = 1") == "complete");
-  check_same_results(dir + "/one.db", 1, db, 1);  // nothing lost, same results
+  check_same_results(dir + "/one.db", 1, db, 1);                             // nothing lost, same results
   CHECK(count(db, "SELECT count(*) FROM run_ranks WHERE run_id = 1") == 3);  // two ranks, then one process
 }
 
@@ -239,7 +241,8 @@ TEST_CASE("mpi: bench under mpirun stores one run per rank, or deals variants ou
   INFO(split.err);
   REQUIRE(split.exit_code == 0);
   const std::string sp = dir + "/split.db";
-  CHECK(test::raw_one(sp, "SELECT group_concat(variant || '@' || rank) FROM (SELECT variant, rank FROM runs JOIN run_ranks "
-                          "ON run_ranks.run_id = runs.id ORDER BY runs.id)") == "base@0,q8_0@1");
+  CHECK(test::raw_one(sp,
+                      "SELECT group_concat(variant || '@' || rank) FROM (SELECT variant, rank FROM runs JOIN run_ranks "
+                      "ON run_ranks.run_id = runs.id ORDER BY runs.id)") == "base@0,q8_0@1");
   CHECK(count(sp, "SELECT count(*) FROM speed") == 4);
 }

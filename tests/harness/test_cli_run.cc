@@ -56,8 +56,8 @@ std::string text_of(const std::string& db, const std::string& sql) {
 TEST_CASE("cli run: scores suites, prints JSON and records everything", "[cli][run][shared]") {
   if (test::skip_without_shared()) return;
   const std::string db = test::temp_dir("run") + "/r.db";
-  auto r = test::run_cli({"run", "-m", test::shared_path("models/stories260K.gguf"), "--suite", "stories,qa,sentiment,dialogue",
-                          "--limit", "12", "--db", db, "--label", "smoke", "--json"});
+  auto r = test::run_cli({"run", "-m", test::shared_path("models/stories260K.gguf"), "--suite", "stories,qa,sentiment,dialogue", "--limit",
+                          "12", "--db", db, "--label", "smoke", "--json"});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   auto j = nlohmann::json::parse(r.out);
@@ -82,8 +82,8 @@ TEST_CASE("cli run: scores suites, prints JSON and records everything", "[cli][r
   CHECK(s["stories"]["metrics"]["acc"]["ci_low"].get<double>() < s["stories"]["metrics"]["acc"]["value"].get<double>());
   CHECK(text_of(db, "SELECT model_sha256 FROM runs") == "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d");
   // Nothing to resume: a clear error.
-  auto again = test::run_cli({"run", "-m", test::shared_path("models/stories260K.gguf"), "--suite", "stories", "--limit", "12",
-                              "--db", db, "--resume"});
+  auto again = test::run_cli(
+      {"run", "-m", test::shared_path("models/stories260K.gguf"), "--suite", "stories", "--limit", "12", "--db", db, "--resume"});
   CHECK(again.exit_code == 1);
   CHECK(again.err.find("no interrupted run") != std::string::npos);
 }
@@ -91,8 +91,8 @@ TEST_CASE("cli run: scores suites, prints JSON and records everything", "[cli][r
 TEST_CASE("cli run: a run killed with SIGKILL resumes to completion without redoing work", "[cli][run][shared]") {
   if (test::skip_without_shared()) return;
   const std::string db = test::temp_dir("kill") + "/k.db";
-  const std::vector<std::string> args{"run", "-m", test::shared_path("models/stories260K.gguf"),
-                                      "--suite", "stories,dialogue", "--limit", "60", "--db", db, "--json"};
+  const std::vector<std::string> args{
+      "run", "-m", test::shared_path("models/stories260K.gguf"), "--suite", "stories,dialogue", "--limit", "60", "--db", db, "--json"};
   std::vector<std::string> argv{test::sparkbench_bin()};
   argv.insert(argv.end(), args.begin(), args.end());
   pid_t pid = fork();
@@ -138,8 +138,8 @@ TEST_CASE("cli run: a run killed with SIGKILL resumes to completion without redo
 TEST_CASE("cli run: SIGTERM stops after the current item and marks the run interrupted", "[cli][run][shared]") {
   if (test::skip_without_shared()) return;
   const std::string db = test::temp_dir("term") + "/t.db";
-  std::vector<std::string> argv{test::sparkbench_bin(), "run", "-m", test::shared_path("models/stories260K.gguf"),
-                                "--suite", "dialogue", "--db", db};
+  std::vector<std::string> argv{
+      test::sparkbench_bin(), "run", "-m", test::shared_path("models/stories260K.gguf"), "--suite", "dialogue", "--db", db};
   pid_t pid = fork();
   if (pid == 0) {
     int devnull = open("/dev/null", O_WRONLY);
@@ -169,8 +169,8 @@ TEST_CASE("cli run: the request cache is not shared across context or batch size
   const std::string db = test::temp_dir("run-ctx") + "/r.db";
   // 3 stories items = 12 log-likelihood requests.
   auto run = [&](std::vector<std::string> extra) {
-    std::vector<std::string> args{"run", "-m", test::shared_path("models/stories260K.gguf"), "--suite", "stories", "--limit", "3",
-                                  "--db", db, "--json"};
+    std::vector<std::string> args{
+        "run", "-m", test::shared_path("models/stories260K.gguf"), "--suite", "stories", "--limit", "3", "--db", db, "--json"};
     args.insert(args.end(), extra.begin(), extra.end());
     auto r = test::run_cli(args);
     INFO(r.err);
@@ -178,7 +178,7 @@ TEST_CASE("cli run: the request cache is not shared across context or batch size
     return nlohmann::json::parse(r.out)[0]["cache_hits"].get<int64_t>();
   };
   CHECK(run({}) == 0);
-  CHECK(run({}) == 12);  // the cache works ...
+  CHECK(run({}) == 12);                   // the cache works ...
   CHECK(run({"--ctx-size", "64"}) == 0);  // ... but a smaller window can change every answer
   CHECK(run({"--ctx-size", "64"}) == 12);
   CHECK(run({"--ctx-size", "64", "--batch-size", "16"}) == 0);

@@ -85,7 +85,8 @@ TEST_CASE("cli run: public benchmark files run end to end and store their full p
   REQUIRE(f.exit_code == 0);
   auto fr = test::run_cli({"report", "--db", db, "--samples", "arc", "--run", "fs"});
   REQUIRE(fr.exit_code == 0);
-  const bool has_example = fr.out.find("Answer: hearing\\n\\n") != std::string::npos || fr.out.find("Answer: gravity\\n\\n") != std::string::npos ||
+  const bool has_example = fr.out.find("Answer: hearing\\n\\n") != std::string::npos ||
+                           fr.out.find("Answer: gravity\\n\\n") != std::string::npos ||
                            fr.out.find("Answer: a hen\\n\\n") != std::string::npos || fr.out.find("Answer: ice\\n\\n") != std::string::npos;
   CHECK(has_example);
   // A bad file: one line naming it, exit 1, before any model work.
@@ -97,9 +98,10 @@ TEST_CASE("cli run: public benchmark files run end to end and store their full p
 TEST_CASE("cli run: MBPP, HumanEval+ and HumanEvalFix files run end to end in the sandbox", "[cli][run][formats][shared][sandbox]") {
   if (test::skip_without_shared()) return;
   const std::string db = test::temp_dir("formats-code") + "/r.db";
-  auto r = test::run_cli({"run", "-m", test::shared_path("models/stories260K.gguf"), "--suite",
-                          data("mbpp.jsonl") + "," + data("mbpp_sanitized.json") + "," + data("humaneval_plus.jsonl") + "," + data("humanevalfix.jsonl"),
-                          "--db", db, "--json"});
+  auto r = test::run_cli(
+      {"run", "-m", test::shared_path("models/stories260K.gguf"), "--suite",
+       data("mbpp.jsonl") + "," + data("mbpp_sanitized.json") + "," + data("humaneval_plus.jsonl") + "," + data("humanevalfix.jsonl"),
+       "--db", db, "--json"});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   auto j = nlohmann::json::parse(r.out);

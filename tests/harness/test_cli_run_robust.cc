@@ -33,8 +33,7 @@ std::string query(const std::string& db, const std::string& sql) {
   sqlite3_busy_timeout(h, 5000);
   sqlite3_stmt* st = nullptr;
   std::string v;
-  if (sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
-      sqlite3_column_text(st, 0))
+  if (sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
     v = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
   sqlite3_finalize(st);
   sqlite3_close(h);
@@ -111,8 +110,18 @@ TEST_CASE("cli run: SIGKILL at several random moments then resume completes", "[
   if (test::skip_without_shared()) return;
   const std::string dir = test::temp_dir("kill-many");
   const std::string db = dir + "/k.db";
-  const std::vector<std::string> args{"run", "-m", test::shared_path("models/stories260K.gguf"), "--suite", "stories,dialogue",
-                                      "--limit", "30", "--threads", "1", "--db", db, "--json"};
+  const std::vector<std::string> args{"run",
+                                      "-m",
+                                      test::shared_path("models/stories260K.gguf"),
+                                      "--suite",
+                                      "stories,dialogue",
+                                      "--limit",
+                                      "30",
+                                      "--threads",
+                                      "1",
+                                      "--db",
+                                      db,
+                                      "--json"};
   const int64_t total = 60;
   const unsigned seed = std::random_device{}();
   INFO("seed " << seed);
@@ -182,8 +191,8 @@ TEST_CASE("cli run: a corrupt or unwritable --db gives a one-line error naming i
   std::vector<std::string> paths{garbage, dir + "/no/such/dir/r.db"};
   if (access("/proc/self", F_OK) == 0) paths.push_back("/proc/self/r.db");  // unwritable even for root
   for (const auto& db : paths) {
-    auto r = test::run_cli({"run", "-m", test::shared_path("models/stories260K.gguf"), "--suite", "stories", "--limit", "2",
-                            "--threads", "1", "--db", db});
+    auto r = test::run_cli(
+        {"run", "-m", test::shared_path("models/stories260K.gguf"), "--suite", "stories", "--limit", "2", "--threads", "1", "--db", db});
     INFO(db << ": " << r.err);
     CHECK(r.exit_code == 1);
     CHECK(r.err.rfind("error: " + db + ": ", 0) == 0);

@@ -30,8 +30,7 @@ std::vector<std::string> read_lines(const std::string& path) {
   return lines;
 }
 
-json problem(const std::string& id, const std::string& name, const std::string& sig, const std::string& body,
-             const std::string& asserts) {
+json problem(const std::string& id, const std::string& name, const std::string& sig, const std::string& body, const std::string& asserts) {
   return {{"task_id", id},
           {"prompt", "def " + name + sig + ":\n    \"\"\"Doc.\"\"\"\n"},
           {"entry_point", name},
@@ -53,15 +52,15 @@ Suite make_suite() {
   p += problem("S/dbl", "dbl", "(x)", "    return 2 * x\n", "    assert candidate(3) == 6\n").dump() + "\n";
   s.problems = write_file(s.dir + "/problems.jsonl", p);
   const std::vector<std::pair<std::string, std::string>> samples = {
-      {"S/inc", "    return x + 1\n"},        // pass
-      {"S/neg", "    return x\n"},            // assertion fails
-      {"S/dbl", "    return x * 2\n"},        // pass
-      {"S/inc", "    return x\n"},            // assertion fails
-      {"S/neg", "    raise ValueError('no')\n"},  // exception
-      {"S/dbl", "    return x + x\n"},        // pass
-      {"S/inc", "    import sys; sys.exit(0)\n"},  // leaves early: failed
+      {"S/inc", "    return x + 1\n"},                        // pass
+      {"S/neg", "    return x\n"},                            // assertion fails
+      {"S/dbl", "    return x * 2\n"},                        // pass
+      {"S/inc", "    return x\n"},                            // assertion fails
+      {"S/neg", "    raise ValueError('no')\n"},              // exception
+      {"S/dbl", "    return x + x\n"},                        // pass
+      {"S/inc", "    import sys; sys.exit(0)\n"},             // leaves early: failed
       {"S/neg", "    import ctypes; ctypes.string_at(0)\n"},  // crashed
-      {"S/dbl", "    return 6 if x == 3 else 0\n"},  // pass
+      {"S/dbl", "    return 6 if x == 3 else 0\n"},           // pass
   };
   std::string text;
   int i = 0;
@@ -76,8 +75,8 @@ Suite make_suite() {
 TEST_CASE("cli score-code: exact pass@k, outcome counts and the results file", "[cli][score-code]") {
   const Suite s = make_suite();
   const std::string results = s.dir + "/results.jsonl";
-  auto r = test::run_cli({"score-code", "--problems", s.problems, "--samples", s.samples, "-k", "1,2,3,10", "--workers", "2",
-                          "--results", results, "--json"});
+  auto r = test::run_cli(
+      {"score-code", "--problems", s.problems, "--samples", s.samples, "-k", "1,2,3,10", "--workers", "2", "--results", results, "--json"});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   auto j = json::parse(r.out);
@@ -130,9 +129,9 @@ TEST_CASE("cli score-code: human table, timeouts, gzip problems and per-program 
   REQUIRE(f);
   REQUIRE(gzwrite(f, text.data(), unsigned(text.size())) == int(text.size()));
   REQUIRE(gzclose(f) == Z_OK);
-  const std::string samples = write_file(s.dir + "/loop.jsonl",
-                                         json{{"task_id", "S/inc"}, {"completion", "    while True:\n        pass\n"}}.dump() +
-                                             "\n" + json{{"task_id", "S/dbl"}, {"completion", "    return 2 * x\n"}}.dump() + "\n");
+  const std::string samples =
+      write_file(s.dir + "/loop.jsonl", json{{"task_id", "S/inc"}, {"completion", "    while True:\n        pass\n"}}.dump() + "\n" +
+                                            json{{"task_id", "S/dbl"}, {"completion", "    return 2 * x\n"}}.dump() + "\n");
   for (const char* iso : {"fork-server", "process"}) {
     INFO(iso);
     auto r = test::run_cli({"score-code", "--problems", gz, "--samples", samples, "--timeout", "1.5", "--isolation", iso});
@@ -178,8 +177,7 @@ TEST_CASE("cli score-code: malformed input is a one-line FILE:LINE error", "[cli
 
 TEST_CASE("cli score-code: --unsafe-no-sandbox runs and says so everywhere", "[cli][score-code]") {
   const Suite s = make_suite();
-  auto r = test::run_cli({"score-code", "--problems", s.problems, "--samples", s.samples, "-k", "1", "--json",
-                          "--unsafe-no-sandbox"});
+  auto r = test::run_cli({"score-code", "--problems", s.problems, "--samples", s.samples, "-k", "1", "--json", "--unsafe-no-sandbox"});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   auto j = json::parse(r.out);

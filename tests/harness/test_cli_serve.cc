@@ -109,10 +109,10 @@ double metric(int port, const std::string& name) {
 }
 
 bool is_error_object(const Reply& r) {
-  return r.body.is_object() && r.body.contains("error") && r.body["error"].is_object() &&
-         r.body["error"].contains("message") && r.body["error"]["message"].is_string() &&
-         !r.body["error"]["message"].get<std::string>().empty() && r.body["error"].contains("type") &&
-         r.body["error"]["type"].is_string() && r.body["error"].contains("param") && r.body["error"].contains("code");
+  return r.body.is_object() && r.body.contains("error") && r.body["error"].is_object() && r.body["error"].contains("message") &&
+         r.body["error"]["message"].is_string() && !r.body["error"]["message"].get<std::string>().empty() &&
+         r.body["error"].contains("type") && r.body["error"]["type"].is_string() && r.body["error"].contains("param") &&
+         r.body["error"].contains("code");
 }
 
 struct Local {
@@ -158,10 +158,9 @@ TEST_CASE("serve: completions, streaming, echo + logprobs match the local engine
   CHECK(r.body["choices"][0]["text"] == want);
 
   // streaming: the deltas concatenate to the same text; usage chunk; [DONE] last
-  std::vector<std::string> chunks =
-      stream(port, "/v1/completions",
-             json{{"prompt", prompt}, {"max_tokens", 24}, {"temperature", 0}, {"stream", true},
-                  {"stream_options", {{"include_usage", true}}}});
+  std::vector<std::string> chunks = stream(
+      port, "/v1/completions",
+      json{{"prompt", prompt}, {"max_tokens", 24}, {"temperature", 0}, {"stream", true}, {"stream_options", {{"include_usage", true}}}});
   REQUIRE(chunks.size() >= 3);
   CHECK(chunks.back() == "[DONE]");
   std::string text;
@@ -284,8 +283,8 @@ TEST_CASE("serve: every bad request gets an OpenAI error object and a 4xx status
     if (!c.param.empty() && is_error_object(r)) CHECK(r.body["error"]["param"] == c.param);
   }
   // chat: no template in stories260K, bad messages
-  for (const std::string& body : {std::string(R"({"messages": [{"role": "user", "content": "hi"}]})"),
-                                  std::string(R"({"messages": "hi"})"), std::string(R"({"messages": []})")}) {
+  for (const std::string& body : {std::string(R"({"messages": [{"role": "user", "content": "hi"}]})"), std::string(R"({"messages": "hi"})"),
+                                  std::string(R"({"messages": []})")}) {
     const Reply r = post(port, "/v1/chat/completions", body);
     INFO(body << " -> " << r.raw);
     CHECK(r.status == 400);
@@ -309,7 +308,7 @@ TEST_CASE("serve: 64 concurrent clients get the greedy answers of single request
   test::ServeProcess srv({"-m", stories(), "--backend", "ref", "--parallel", "8", "-c", "256", "-b", "16"});
   const int port = srv.port();
   const std::vector<std::string> prompts = {"Once upon a time", "The little dog", "Lily and Tom went", "One day, a bird",
-                                            "The sun was", "Mom said", "Ben had a red", "In the park there"};
+                                            "The sun was",      "Mom said",       "Ben had a red",     "In the park there"};
   auto body = [&](size_t i) { return json{{"prompt", prompts[i]}, {"max_tokens", 20}, {"temperature", 0}}; };
   std::vector<std::string> single;
   for (size_t i = 0; i < prompts.size(); ++i) {
@@ -483,11 +482,9 @@ TEST_CASE("serve: API key and bind address rules", "[serve][synth]") {
   CHECK(refused.exit_code == 1);
   CHECK(refused.err.find("needs --api-key-file") != std::string::npos);
   const std::string dir = test::temp_dir("serve-key");
-  {
-    std::ofstream(dir + "/key") << "s3cret-key\n";
-  }
-  test::ServeProcess srv({"-m", test::preset_model("llama3-tiny"), "--backend", "ref", "--parallel", "1", "-c", "64",
-                          "--api-key-file", dir + "/key"});
+  { std::ofstream(dir + "/key") << "s3cret-key\n"; }
+  test::ServeProcess srv(
+      {"-m", test::preset_model("llama3-tiny"), "--backend", "ref", "--parallel", "1", "-c", "64", "--api-key-file", dir + "/key"});
   const int port = srv.port();
   const std::string body = json{{"prompt", "hello"}, {"max_tokens", 2}}.dump();
   Reply r = post(port, "/v1/completions", body);

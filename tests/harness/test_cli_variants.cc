@@ -41,9 +41,23 @@ std::vector<std::vector<std::string>> query(const std::string& db, const std::st
 TEST_CASE("cli run: a variant sweep stores one run per variant with fidelity and prints one table", "[cli][run][variants][shared]") {
   if (test::skip_without_shared()) return;
   const std::string db = test::temp_dir("variants-run") + "/v.db";
-  const std::vector<std::string> args{"run", "-m", test::shared_path("models/stories260K.gguf"), "--variant", "f32,q8_0,prune:0.5",
-                                      "--suite", "stories", "--limit", "10", "--db", db, "-t", "2", "--speed-prompt", "16",
-                                      "--speed-gen", "4"};
+  const std::vector<std::string> args{"run",
+                                      "-m",
+                                      test::shared_path("models/stories260K.gguf"),
+                                      "--variant",
+                                      "f32,q8_0,prune:0.5",
+                                      "--suite",
+                                      "stories",
+                                      "--limit",
+                                      "10",
+                                      "--db",
+                                      db,
+                                      "-t",
+                                      "2",
+                                      "--speed-prompt",
+                                      "16",
+                                      "--speed-gen",
+                                      "4"};
   auto args_json = args;
   args_json.push_back("--json");
   auto r = test::run_cli(args_json);
@@ -70,8 +84,7 @@ TEST_CASE("cli run: a variant sweep stores one run per variant with fidelity and
   auto runs = query(db, "SELECT DISTINCT group_id FROM runs");
   REQUIRE(runs.size() == 1);
   CHECK(runs[0][0].size() == 16);
-  CHECK(query(db, "SELECT variant FROM runs ORDER BY id") ==
-        std::vector<std::vector<std::string>>{{"f32"}, {"q8_0"}, {"prune:0.5"}});
+  CHECK(query(db, "SELECT variant FROM runs ORDER BY id") == std::vector<std::vector<std::string>>{{"f32"}, {"q8_0"}, {"prune:0.5"}});
   for (const char* m : {"kld_mean", "kld_median", "kld_p99", "kld_max", "same_top1", "ppl_delta", "ppl_ratio", "rms_dp"})
     CHECK(query(db, std::string("SELECT COUNT(*) FROM metrics WHERE task = 'fidelity' AND metric = '") + m + "'")[0][0] == "3");
   CHECK(query(db, "SELECT COUNT(*) FROM speed")[0][0] == "6");
@@ -83,8 +96,8 @@ TEST_CASE("cli run: a variant sweep stores one run per variant with fidelity and
   CHECK(t.out.find("tg t/s") != std::string::npos);
   CHECK(t.out.find("note [prune:0.5]") != std::string::npos);
   // bad specs fail before any work with the offending part named
-  auto bad = test::run_cli({"run", "-m", test::shared_path("models/stories260K.gguf"), "--variant", "q4_0+prun:0.5", "--suite",
-                            "stories", "--db", db});
+  auto bad = test::run_cli(
+      {"run", "-m", test::shared_path("models/stories260K.gguf"), "--variant", "q4_0+prun:0.5", "--suite", "stories", "--db", db});
   CHECK(bad.exit_code == 1);
   CHECK(bad.err.find("'prun:0.5' is not a known part") != std::string::npos);
 }
@@ -103,8 +116,8 @@ TEST_CASE("cli run: the sweep's speed rows are the bench tests they are named fo
   auto j = nlohmann::json::parse(r.out);
   REQUIRE(j.size() == 2);
   CHECK(query(db, "SELECT test, n_prompt, n_gen, n_depth FROM speed ORDER BY id") ==
-        std::vector<std::vector<std::string>>{{"pp1500", "1500", "0", "0"}, {"tg600", "0", "600", "0"},
-                                              {"pp1500", "1500", "0", "0"}, {"tg600", "0", "600", "0"}});
+        std::vector<std::vector<std::string>>{
+            {"pp1500", "1500", "0", "0"}, {"tg600", "0", "600", "0"}, {"pp1500", "1500", "0", "0"}, {"tg600", "0", "600", "0"}});
   // int8's size is its matrices as loaded: one byte per weight plus an f32 scale per row, the
   // embedding table as stored (whatever extra layouts a backend keeps: peak memory shows those).
   CHECK(j[1]["variant"] == "int8");
@@ -120,8 +133,8 @@ TEST_CASE("cli run: the sweep's speed rows are the bench tests they are named fo
 TEST_CASE("cli bench: --variant measures each variant and labels its rows", "[cli][bench][variants][shared]") {
   if (test::skip_without_shared()) return;
   const std::string db = test::temp_dir("variants-bench") + "/b.db";
-  auto r = test::run_cli({"bench", "-m", test::shared_path("models/stories260K.gguf"), "--variant", "f32,int8,prune-layers:2", "-p",
-                          "16", "-n", "4", "-r", "1", "-t", "1", "--output", "json", "--db", db});
+  auto r = test::run_cli({"bench", "-m", test::shared_path("models/stories260K.gguf"), "--variant", "f32,int8,prune-layers:2", "-p", "16",
+                          "-n", "4", "-r", "1", "-t", "1", "--output", "json", "--db", db});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   auto j = nlohmann::json::parse(r.out);
@@ -132,8 +145,7 @@ TEST_CASE("cli bench: --variant measures each variant and labels its rows", "[cl
   CHECK(j[2]["model_size"].get<int64_t>() < j[0]["model_size"].get<int64_t>());
   CHECK(j[4]["variant"] == "prune-layers:2");
   CHECK(j[4]["model_type"].get<std::string>().find("3L") != std::string::npos);
-  CHECK(query(db, "SELECT variant FROM runs ORDER BY id") ==
-        std::vector<std::vector<std::string>>{{"f32"}, {"int8"}, {"prune-layers:2"}});
+  CHECK(query(db, "SELECT variant FROM runs ORDER BY id") == std::vector<std::vector<std::string>>{{"f32"}, {"int8"}, {"prune-layers:2"}});
   CHECK(query(db, "SELECT COUNT(DISTINCT group_id) FROM runs")[0][0] == "1");
   auto bad = test::run_cli({"bench", "-m", test::shared_path("models/stories260K.gguf"), "--variant", "q4_0,q4_0", "-p", "8"});
   CHECK(bad.exit_code == 1);
@@ -181,8 +193,8 @@ TEST_CASE("cli model quantize and prune write variant files", "[cli][model][vari
 TEST_CASE("cli run and bench: llama.cpp types and mixes as variants", "[cli][variants][shared]") {
   if (test::skip_without_shared()) return;
   const std::string model = test::shared_path("reference/kquants/kq-base.gguf");
-  auto r = test::run_cli({"run", "-m", model, "--variant", "q6_k,q4_k_m,q2_k", "--suite", "stories", "--limit", "2", "--no-speed",
-                          "--db", test::temp_dir("variants-kq") + "/v.db", "-t", "2", "--json"});
+  auto r = test::run_cli({"run", "-m", model, "--variant", "q6_k,q4_k_m,q2_k", "--suite", "stories", "--limit", "2", "--no-speed", "--db",
+                          test::temp_dir("variants-kq") + "/v.db", "-t", "2", "--json"});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   auto j = nlohmann::json::parse(r.out);
@@ -192,7 +204,8 @@ TEST_CASE("cli run and bench: llama.cpp types and mixes as variants", "[cli][var
   CHECK(j[0]["kld_mean"].get<double>() < j[1]["kld_mean"].get<double>());
   CHECK(j[1]["kld_mean"].get<double>() < j[2]["kld_mean"].get<double>());
   CHECK(j[2]["model_bytes"].get<int64_t>() < j[1]["model_bytes"].get<int64_t>());
-  auto b = test::run_cli({"bench", "-m", model, "--variant", "q4_k_m+prune:0.5", "-p", "8", "-n", "2", "-r", "1", "-t", "1", "--output", "json"});
+  auto b = test::run_cli(
+      {"bench", "-m", model, "--variant", "q4_k_m+prune:0.5", "-p", "8", "-n", "2", "-r", "1", "-t", "1", "--output", "json"});
   INFO(b.err);
   REQUIRE(b.exit_code == 0);
   auto bj = nlohmann::json::parse(b.out);

@@ -31,7 +31,7 @@ struct XmlNode {
   std::string name;                          // "" for a text node
   std::map<std::string, std::string> attrs;  // entity-decoded
   std::vector<std::unique_ptr<XmlNode>> children;
-  std::string text;                          // text nodes: decoded content
+  std::string text;  // text nodes: decoded content
 
   std::string attr(const std::string& k) const {
     auto it = attrs.find(k);
@@ -59,13 +59,15 @@ struct XmlNode {
   }
   std::vector<const XmlNode*> with_class(const std::string& cls) const {
     std::vector<const XmlNode*> out;
-    find_all([&](const XmlNode& n) {
-      std::istringstream ss(n.attr("class"));
-      std::string w;
-      while (ss >> w)
-        if (w == cls) return true;
-      return false;
-    }, out);
+    find_all(
+        [&](const XmlNode& n) {
+          std::istringstream ss(n.attr("class"));
+          std::string w;
+          while (ss >> w)
+            if (w == cls) return true;
+          return false;
+        },
+        out);
     return out;
   }
 };
@@ -102,9 +104,12 @@ class XmlParser {
   void skip_misc() {
     for (;;) {
       ws();
-      if (starts("<!--")) skip_until("-->");
-      else if (starts("<?")) skip_until("?>");
-      else return;
+      if (starts("<!--"))
+        skip_until("-->");
+      else if (starts("<?"))
+        skip_until("?>");
+      else
+        return;
     }
   }
   void skip_prolog() {
@@ -112,9 +117,7 @@ class XmlParser {
     if (starts("<!DOCTYPE") || starts("<!doctype")) skip_until(">");
     skip_misc();
   }
-  static bool name_char(char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == ':' || c == '.';
-  }
+  static bool name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == ':' || c == '.'; }
   std::string name() {
     const size_t b = i_;
     while (i_ < s_.size() && name_char(s_[i_])) ++i_;
@@ -132,15 +135,22 @@ class XmlParser {
       const size_t semi = raw.find(';', k);
       if (semi == std::string::npos) error("bare '&'");
       const std::string ent = raw.substr(k + 1, semi - k - 1);
-      if (ent == "amp") o += '&';
-      else if (ent == "lt") o += '<';
-      else if (ent == "gt") o += '>';
-      else if (ent == "quot") o += '"';
-      else if (ent == "apos") o += '\'';
+      if (ent == "amp")
+        o += '&';
+      else if (ent == "lt")
+        o += '<';
+      else if (ent == "gt")
+        o += '>';
+      else if (ent == "quot")
+        o += '"';
+      else if (ent == "apos")
+        o += '\'';
       else if (ent.size() > 1 && ent[0] == '#') {
         unsigned long cp = ent[1] == 'x' ? std::stoul(ent.substr(2), nullptr, 16) : std::stoul(ent.substr(1));
-        if (cp < 0x80) o += char(cp);
-        else o += "?";  // enough for tests: only ASCII references are compared
+        if (cp < 0x80)
+          o += char(cp);
+        else
+          o += "?";  // enough for tests: only ASCII references are compared
       } else {
         error("unknown entity &" + ent + ";");
       }
@@ -275,8 +285,7 @@ inline Png decode_png(const std::string& bytes) {
   const size_t stride = size_t(p.width) * size_t(p.channels);
   std::vector<uint8_t> raw((stride + 1) * p.height);
   uLongf out_len = uLongf(raw.size());
-  if (uncompress(raw.data(), &out_len, reinterpret_cast<const Bytef*>(idat.data()), uLong(idat.size())) != Z_OK ||
-      out_len != raw.size())
+  if (uncompress(raw.data(), &out_len, reinterpret_cast<const Bytef*>(idat.data()), uLong(idat.size())) != Z_OK || out_len != raw.size())
     throw std::runtime_error("IDAT does not inflate to height x (1 + stride) bytes");
   p.pixels.resize(stride * p.height);
   const int bpp = p.channels;
@@ -289,16 +298,24 @@ inline Png decode_png(const std::string& bytes) {
       const int a = x >= size_t(bpp) ? out[x - bpp] : 0, b = up ? up[x] : 0, c = (up && x >= size_t(bpp)) ? up[x - bpp] : 0;
       int v = in[x];
       switch (f) {
-        case 0: break;
-        case 1: v += a; break;
-        case 2: v += b; break;
-        case 3: v += (a + b) / 2; break;
+        case 0:
+          break;
+        case 1:
+          v += a;
+          break;
+        case 2:
+          v += b;
+          break;
+        case 3:
+          v += (a + b) / 2;
+          break;
         case 4: {
           const int pp = a + b - c, pa = std::abs(pp - a), pb = std::abs(pp - b), pc = std::abs(pp - c);
           v += (pa <= pb && pa <= pc) ? a : (pb <= pc ? b : c);
           break;
         }
-        default: throw std::runtime_error("bad PNG filter type " + std::to_string(f));
+        default:
+          throw std::runtime_error("bad PNG filter type " + std::to_string(f));
       }
       out[x] = uint8_t(v);
     }
@@ -477,11 +494,12 @@ inline ReportDb make_report_db(const std::string& path) {
     r.counters_json = counters;
     return r;
   };
-  store->add_kernels(db.kernels,
-                     {krow("BM_Matmul/f32/M:1", "", 51000, R"({"bytes_per_second":2.0e10,"FLOP/s":4.1e10,"pct_peak_bw":61.5,"pct_peak_flops":7.25})"),
-                      krow("BM_Matmul/f32/M:1", "mean", 50000, R"({"bytes_per_second":2.1e10,"FLOP/s":4.2e10,"pct_peak_bw":62.5,"pct_peak_flops":7.5})"),
-                      krow("BM_Matmul/f32/M:1", "stddev", 500, R"({"pct_peak_bw":0.5})"),
-                      krow("BM_Softmax/2048", "mean", 1200, R"({"bytes_per_second":1.3e10,"pct_peak_bw":38.75})")});
+  store->add_kernels(
+      db.kernels,
+      {krow("BM_Matmul/f32/M:1", "", 51000, R"({"bytes_per_second":2.0e10,"FLOP/s":4.1e10,"pct_peak_bw":61.5,"pct_peak_flops":7.25})"),
+       krow("BM_Matmul/f32/M:1", "mean", 50000, R"({"bytes_per_second":2.1e10,"FLOP/s":4.2e10,"pct_peak_bw":62.5,"pct_peak_flops":7.5})"),
+       krow("BM_Matmul/f32/M:1", "stddev", 500, R"({"pct_peak_bw":0.5})"),
+       krow("BM_Softmax/2048", "mean", 1200, R"({"bytes_per_second":1.3e10,"pct_peak_bw":38.75})")});
   store->finish_run(db.kernels, "complete");
   return db;
 }

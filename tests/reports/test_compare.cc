@@ -182,7 +182,7 @@ TEST_CASE("compare: runs with no task in common are incomparable and exit 2", "[
 TEST_CASE("compare: partial overlap pairs what exists and marks the rest", "[compare][unit]") {
   auto a = eval_run(1, "qa", pass_fail(20, 10));
   auto b = eval_run(2, "qa", pass_fail(20, 10));
-  b.samples.resize(15);  // the candidate has only 15 of the 20 qa samples
+  b.samples.resize(15);                                  // the candidate has only 15 of the 20 qa samples
   auto extra = eval_run(2, "stories", pass_fail(5, 5));  // and a task the baseline lacks
   b.samples.insert(b.samples.end(), extra.samples.begin(), extra.samples.end());
   b.metrics.push_back(extra.metrics[0]);

@@ -17,9 +17,12 @@ TEST_CASE("svg escape: markup and control characters and invalid UTF-8", "[repor
   CHECK(text::xml_escape("a<b>&\"c'") == "a&lt;b&gt;&amp;&quot;c&#39;");
   CHECK(text::xml_escape(std::string("x\x01y\x1Fz\tq\n", 8)) == "xyz\tq\n");
   CHECK(text::xml_escape("\xC2\xB7 \xE2\x89\xA4") == "\xC2\xB7 \xE2\x89\xA4");  // valid UTF-8 kept
-  CHECK(text::xml_escape("a\xFF" "b") == "a\xEF\xBF\xBD" "b");                  // stray byte -> U+FFFD
-  CHECK(text::xml_escape("\xC0\xAF") == "\xEF\xBF\xBD\xEF\xBF\xBD");            // overlong '/'
-  CHECK(text::xml_escape("\xE2\x89") == "\xEF\xBF\xBD\xEF\xBF\xBD");            // truncated sequence
+  CHECK(text::xml_escape("a\xFF"
+                         "b") ==
+        "a\xEF\xBF\xBD"
+        "b");                                                         // stray byte -> U+FFFD
+  CHECK(text::xml_escape("\xC0\xAF") == "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong '/'
+  CHECK(text::xml_escape("\xE2\x89") == "\xEF\xBF\xBD\xEF\xBF\xBD");  // truncated sequence
   // whatever goes in, the result parses as XML text
   std::string junk;
   for (int i = 0; i < 256; ++i) junk += char(i);
@@ -151,8 +154,8 @@ TEST_CASE("svg chart: a scatter is well-formed and titled and each mark sits at 
     }
     CHECK(runs.size() == 5);
     CHECK(svgnode->with_class("whisker").size() == 5);
-    CHECK(svgnode->with_class("outline").size() == 4);      // emphasised points
-    CHECK(svgnode->with_class("frontier").size() == 2);     // the path and its legend swatch
+    CHECK(svgnode->with_class("outline").size() == 4);   // emphasised points
+    CHECK(svgnode->with_class("frontier").size() == 2);  // the path and its legend swatch
     CHECK(svgnode->with_class("point-label").size() == 5);
     CHECK(svgnode->with_class("legend-entry").size() == 5 + 1 + 1);
     // Every tick label is inside the declared domain (no ticks outside the axes).

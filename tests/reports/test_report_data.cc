@@ -46,9 +46,9 @@ TEST_CASE("report rules: Pareto frontier of latency and score", "[report][unit]"
 TEST_CASE("report rules: best configuration under a latency budget", "[report][unit]") {
   const std::vector<std::pair<double, double>> pts{{4, 0.30}, {6, 0.39}, {10, 0.40}, {5, 0.20}, {5.5, 0.39}};
   CHECK(best_under_budget(pts, 3.9, Direction::higher) == -1);
-  CHECK(best_under_budget(pts, 4, Direction::higher) == 0);    // the budget itself is allowed
+  CHECK(best_under_budget(pts, 4, Direction::higher) == 0);  // the budget itself is allowed
   CHECK(best_under_budget(pts, 5.9, Direction::higher) == 4);
-  CHECK(best_under_budget(pts, 6, Direction::higher) == 4);    // tie on score: the faster one
+  CHECK(best_under_budget(pts, 6, Direction::higher) == 4);  // tie on score: the faster one
   CHECK(best_under_budget(pts, 100, Direction::higher) == 2);
   CHECK(best_under_budget({{4, 30}, {6, 20}}, 10, Direction::lower) == 1);
   CHECK(best_under_budget(pts, 100, Direction::unknown) == -1);
@@ -301,8 +301,8 @@ TEST_CASE("store: sample_timings averages the TPOT of timed multi-token samples 
     return s;
   };
   store->add_samples(run, {row("b", 0, 2.0, 5, 10.0), row("b", 1, 4.0, 9, std::nullopt), row("b", 2, 6.0, 2, 30.0),
-                           row("b", 3, 100.0, 1, 1.0),             // one token: TPOT undefined, not counted
-                           row("b", 4, std::nullopt, 9, 5.0),      // not timed
+                           row("b", 3, 100.0, 1, 1.0),         // one token: TPOT undefined, not counted
+                           row("b", 4, std::nullopt, 9, 5.0),  // not timed
                            row("a", 0, 7.0, 3, 1.0)});
   const auto t = store->sample_timings(run);
   REQUIRE(t.size() == 2);

@@ -114,10 +114,10 @@ TEST_CASE("report html: distillation charts are the stored steps and KLDs", "[re
     const int64_t step = std::stoll(m->attr("data-step"));
     steps[run].insert(step);
     const double stored =
-        step == 0 ? db_real(path, "SELECT value FROM metrics WHERE task = 'distill' AND metric = 'kld_before' AND run_id = " +
-                                      std::to_string(run))
-                  : db_real(path, "SELECT kld FROM train_steps WHERE run_id = " + std::to_string(run) +
-                                      " AND step = " + std::to_string(step));
+        step == 0
+            ? db_real(path,
+                      "SELECT value FROM metrics WHERE task = 'distill' AND metric = 'kld_before' AND run_id = " + std::to_string(run))
+            : db_real(path, "SELECT kld FROM train_steps WHERE run_id = " + std::to_string(run) + " AND step = " + std::to_string(step));
     CHECK(test::num_attr(*m, "data-y") == stored);
   }
   CHECK(steps[a] == std::set<int64_t>{0, 5, 10, 15, 20});

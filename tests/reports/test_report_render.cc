@@ -297,8 +297,8 @@ TEST_CASE("report markdown: tables and verdicts carry the values", "[report][uni
 TEST_CASE("report cli: writes the HTML and Markdown files and a JSON summary", "[report][cli]") {
   const std::string dir = test::temp_dir("report-cli");
   const auto db = test::make_report_db(dir + "/r.db");
-  auto r = test::run_cli({"report", "--db", db.path, "-o", dir + "/report.html", "--markdown", dir + "/report.md", "--budget-ms",
-                          "5,7", "--log-latency", "--json"});
+  auto r = test::run_cli({"report", "--db", db.path, "-o", dir + "/report.html", "--markdown", dir + "/report.md", "--budget-ms", "5,7",
+                          "--log-latency", "--json"});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   auto j = nlohmann::json::parse(r.out);
@@ -359,7 +359,9 @@ TEST_CASE("report html: trend whiskers draw the stored interval, inside the metr
   // Two runs of one configuration whose acc intervals are asymmetric Wilson intervals near 1:
   // value +- 1.96 stderr would give [1, 1] for the first and an upper end above 1 for the second.
   const std::string path = test::temp_dir("report-trend-ci") + "/r.db";
-  struct M { double v, se, lo, hi; };
+  struct M {
+    double v, se, lo, hi;
+  };
   const std::vector<M> ms = {{1.0, 0.0, 0.9448, 1.0}, {0.97, 0.0210, 0.9159, 0.9901}};
   std::vector<int64_t> ids;
   {
@@ -430,7 +432,8 @@ TEST_CASE("report: per-group metric rows (acc[easy]) are listed in the HTML and 
     i.variant = "f32";
     i.config_json = R"({"kv_type":"f32","compute":"f32"})";
     const int64_t id = store->begin_run(i);
-    for (const auto& [name, v] : std::vector<std::pair<std::string, double>>{{"acc", 0.5}, {"acc[easy]", 0.875}, {"acc[knowledge]", 0.125}}) {
+    for (const auto& [name, v] :
+         std::vector<std::pair<std::string, double>>{{"acc", 0.5}, {"acc[easy]", 0.875}, {"acc[knowledge]", 0.125}}) {
       MetricRow r;
       r.task = "stories";
       r.metric = name;

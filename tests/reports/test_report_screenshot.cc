@@ -53,9 +53,9 @@ TEST_CASE("report screenshot: headless Chromium renders the page with its charts
   const std::string page = dir + "/report.html", png = dir + "/shot.png";
   write_file_atomic(page, html.data(), html.size());
   // A private profile directory and HOME keep Chromium away from the user's own profile.
-  auto r = test::run_process({"timeout", "180", chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                              "--no-first-run", "--user-data-dir=" + dir + "/profile", "--screenshot=" + png,
-                              "--window-size=1280,2000", "file://" + page});
+  auto r =
+      test::run_process({"timeout", "180", chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+                         "--user-data-dir=" + dir + "/profile", "--screenshot=" + png, "--window-size=1280,2000", "file://" + page});
   INFO("chromium: " << r.err.substr(0, 2000));
   REQUIRE(std::filesystem::exists(png));
   const test::Png img = test::decode_png(test::read_text(png));

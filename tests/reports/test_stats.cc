@@ -108,7 +108,7 @@ TEST_CASE("stats: Mann-Whitney matches scipy's documented example", "[stats][uni
 }
 
 TEST_CASE("stats: Mann-Whitney exact tails of fully separated samples", "[stats][unit]") {
-  CHECK(mann_whitney_u({1, 2, 3}, {4, 5, 6}).p == Approx(0.1));            // 2 / C(6,3)
+  CHECK(mann_whitney_u({1, 2, 3}, {4, 5, 6}).p == Approx(0.1));  // 2 / C(6,3)
   CHECK(mann_whitney_u({6, 7, 8, 9, 10}, {1, 2, 3, 4, 5}).p == Approx(2.0 / 252));
   CHECK(mann_whitney_u({6, 7, 8, 9, 10}, {1, 2, 3, 4, 5}).u == 25);
   CHECK(mann_whitney_min_p(3, 3) == Approx(0.1));

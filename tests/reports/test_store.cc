@@ -67,8 +67,7 @@ void check_same(const RunInfo& a, const RunInfo& b) {
 }
 
 bool iso_utc(const std::string& t) {  // 2024-05-01T12:34:56Z
-  return t.size() == 20 && t[4] == '-' && t[7] == '-' && t[10] == 'T' && t[13] == ':' &&
-         t[16] == ':' && t[19] == 'Z';
+  return t.size() == 20 && t[4] == '-' && t[7] == '-' && t[10] == 'T' && t[13] == ':' && t[16] == ':' && t[19] == 'Z';
 }
 
 SampleRow sample(const std::string& task, const std::string& id, double score = 1) {
@@ -189,8 +188,7 @@ TEST_CASE("store: samples round-trip and are unique per run, task and id", "[sto
   CHECK(st->sample_ids(run, "qa") == std::set<std::string>{"qa/1", "qa/2"});
 
   // A duplicate is refused; a batch holding one is refused whole.
-  CHECK_THROWS_WITH(st->add_sample(run, sample("qa", "qa/1")),
-                    Catch::Contains("already has sample \"qa/1\" of task \"qa\""));
+  CHECK_THROWS_WITH(st->add_sample(run, sample("qa", "qa/1")), Catch::Contains("already has sample \"qa/1\" of task \"qa\""));
   CHECK_THROWS_AS(st->add_samples(run, {sample("qa", "qa/3"), sample("qa", "qa/2")}), sb::Error);
   CHECK(st->sample_ids(run, "qa").size() == 2);
   // The same id under another task or in another run is fine.
@@ -200,8 +198,7 @@ TEST_CASE("store: samples round-trip and are unique per run, task and id", "[sto
   CHECK(st->samples(run2).size() == 1);
   st->add_samples(run2, {});
 
-  CHECK_THROWS_WITH(st->add_sample(run2 + 50, sample("qa", "x")),
-                    Catch::Contains("no run with id"));
+  CHECK_THROWS_WITH(st->add_sample(run2 + 50, sample("qa", "x")), Catch::Contains("no run with id"));
 }
 
 TEST_CASE("store: a metric replaces the earlier value of its (run, task, metric)", "[store][unit]") {
@@ -356,16 +353,14 @@ TEST_CASE("store: runs whose recorded process is gone are marked interrupted", "
   int64_t finished = st->begin_run({});
   st->finish_run(finished, "complete");
   raw_sql(path, "UPDATE runs SET proc_pid = 2147483647 WHERE id = " + std::to_string(dead_pid) +
-                    ";UPDATE runs SET proc_start = proc_start + 1 WHERE id = " +
-                    std::to_string(recycled) +
-                    ";UPDATE runs SET proc_boot_id = 'another-boot' WHERE id = " +
-                    std::to_string(rebooted) +
+                    ";UPDATE runs SET proc_start = proc_start + 1 WHERE id = " + std::to_string(recycled) +
+                    ";UPDATE runs SET proc_boot_id = 'another-boot' WHERE id = " + std::to_string(rebooted) +
                     ";UPDATE runs SET proc_host = 'another-host', proc_pid = 2147483647 "
-                    "WHERE id = " + std::to_string(elsewhere) +
+                    "WHERE id = " +
+                    std::to_string(elsewhere) +
                     ";UPDATE runs SET proc_pidns = 'pid:[1]', proc_pid = 2147483647 "
-                    "WHERE id = " + std::to_string(container) +
-                    ";UPDATE runs SET proc_pid = 2147483647 WHERE id = " +
-                    std::to_string(finished));
+                    "WHERE id = " +
+                    std::to_string(container) + ";UPDATE runs SET proc_pid = 2147483647 WHERE id = " + std::to_string(finished));
   CHECK(st->mark_interrupted() == 3);
   CHECK(st->get_run(mine)->status == "running");
   CHECK(st->get_run(dead_pid)->status == "interrupted");
@@ -396,8 +391,7 @@ TEST_CASE("store: resume_run takes over an interrupted run", "[store][unit]") {
   CHECK(r->status == "running");
   CHECK(r->finished_at.empty());
   CHECK(st->mark_interrupted() == 0);  // now owned by this live process
-  CHECK(raw_one(path, "SELECT proc_pid FROM runs WHERE id = " + std::to_string(run)) ==
-        std::to_string(::getpid()));
+  CHECK(raw_one(path, "SELECT proc_pid FROM runs WHERE id = " + std::to_string(run)) == std::to_string(::getpid()));
   st->resume_run(run);  // resuming one's own run is harmless
   CHECK(st->sample_ids(run, "qa").size() == 1);
 
@@ -408,8 +402,8 @@ TEST_CASE("store: resume_run takes over an interrupted run", "[store][unit]") {
   CHECK_THROWS_WITH(st->resume_run(run + 10), Catch::Contains("no such run"));
 
   int64_t other = st->begin_run({});
-  raw_sql(path, "UPDATE runs SET proc_pid = 1, proc_start = 0 WHERE id = " +
-                    std::to_string(other));  // pid 1 is alive: someone else's live run
+  raw_sql(path,
+          "UPDATE runs SET proc_pid = 1, proc_start = 0 WHERE id = " + std::to_string(other));  // pid 1 is alive: someone else's live run
   CHECK_THROWS_WITH(st->resume_run(other), Catch::Contains("still running"));
   raw_sql(path, "UPDATE runs SET proc_host = 'another-host' WHERE id = " + std::to_string(other));
   CHECK_THROWS_WITH(st->resume_run(other), Catch::Contains("another-host"));
@@ -465,8 +459,9 @@ TEST_CASE("store: a write waits for another connection's transaction to end", "[
   int64_t run = st->begin_run({});
   sqlite3* other = nullptr;
   REQUIRE(sqlite3_open(path.c_str(), &other) == SQLITE_OK);
-  REQUIRE(sqlite3_exec(other, "BEGIN IMMEDIATE; INSERT INTO request_cache VALUES "
-                              "('held', 'x', '2024-01-01T00:00:00Z')",
+  REQUIRE(sqlite3_exec(other,
+                       "BEGIN IMMEDIATE; INSERT INTO request_cache VALUES "
+                       "('held', 'x', '2024-01-01T00:00:00Z')",
                        nullptr, nullptr, nullptr) == SQLITE_OK);
   int commit_rc = -1;
   std::thread holder([&] {

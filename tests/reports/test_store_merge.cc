@@ -49,10 +49,11 @@ int64_t count(const std::string& db, const std::string& sql) { return std::stoll
 // Rewrites a current database as schema version 2 wrote it: no runs.uuid, no run_ranks, no
 // metric declarations (version 4), no sample prompts (version 5), no train_steps (version 6).
 void downgrade_to_v2(const std::string& path) {
-  raw_sql(path, "DROP INDEX runs_uuid; ALTER TABLE runs DROP COLUMN uuid; DROP TABLE run_ranks; "
-                "ALTER TABLE metrics DROP COLUMN direction; ALTER TABLE metrics DROP COLUMN unit; "
-                "ALTER TABLE metrics DROP COLUMN is_primary; ALTER TABLE samples DROP COLUMN prompt; "
-                "DROP TABLE train_steps; DELETE FROM schema_version; INSERT INTO schema_version VALUES (2, '2025-01-01T00:00:00Z')");
+  raw_sql(path,
+          "DROP INDEX runs_uuid; ALTER TABLE runs DROP COLUMN uuid; DROP TABLE run_ranks; "
+          "ALTER TABLE metrics DROP COLUMN direction; ALTER TABLE metrics DROP COLUMN unit; "
+          "ALTER TABLE metrics DROP COLUMN is_primary; ALTER TABLE samples DROP COLUMN prompt; "
+          "DROP TABLE train_steps; DELETE FROM schema_version; INSERT INTO schema_version VALUES (2, '2025-01-01T00:00:00Z')");
 }
 
 }  // namespace

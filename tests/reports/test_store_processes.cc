@@ -93,8 +93,7 @@ char proc_state(pid_t pid) {
 
 }  // namespace
 
-TEST_CASE("store: a writer killed at random moments loses nothing it committed",
-          "[store][unit][crash]") {
+TEST_CASE("store: a writer killed at random moments loses nothing it committed", "[store][unit][crash]") {
   std::string path = db_path("store-crash");
   uint32_t seed = std::random_device{}();
   INFO("seed " << seed);
@@ -143,9 +142,12 @@ TEST_CASE("store: a writer killed at random moments loses nothing it committed",
     size_t pos = 0;
     for (size_t nl; (nl = buf.find('\n', pos)) != std::string::npos; pos = nl + 1) {
       std::string line = buf.substr(pos, nl - pos);
-      if (line.rfind("run ", 0) == 0) run = std::stoll(line.substr(4));
-      else if (line.rfind("ok ", 0) == 0) committed.push_back(std::stoi(line.substr(3)));
-      else FAIL("child: " << line);
+      if (line.rfind("run ", 0) == 0)
+        run = std::stoll(line.substr(4));
+      else if (line.rfind("ok ", 0) == 0)
+        committed.push_back(std::stoi(line.substr(3)));
+      else
+        FAIL("child: " << line);
     }
 
     auto st = Store::open(path);  // also marks the dead child's run interrupted
@@ -159,8 +161,7 @@ TEST_CASE("store: a writer killed at random moments loses nothing it committed",
     auto ids = st->sample_ids(run, "t");
     for (int i : committed) {
       if (i % 3 == 2) {
-        for (int k = 0; k < kBatch; ++k)
-          CHECK(ids.count("b" + std::to_string(i) + "/" + std::to_string(k)) == 1);
+        for (int k = 0; k < kBatch; ++k) CHECK(ids.count("b" + std::to_string(i) + "/" + std::to_string(k)) == 1);
       } else {
         CHECK(ids.count("s" + std::to_string(i)) == 1);
       }
@@ -171,8 +172,7 @@ TEST_CASE("store: a writer killed at random moments loses nothing it committed",
       int i = std::stoi(id.substr(1, id.find('/') - 1));
       CHECK(i <= last + 1);
       if (id[0] == 'b')
-        for (int k = 0; k < kBatch; ++k)
-          CHECK(ids.count("b" + std::to_string(i) + "/" + std::to_string(k)) == 1);
+        for (int k = 0; k < kBatch; ++k) CHECK(ids.count("b" + std::to_string(i) + "/" + std::to_string(k)) == 1);
     }
     CHECK(ids.size() >= committed.size());
   }
@@ -181,8 +181,7 @@ TEST_CASE("store: a writer killed at random moments loses nothing it committed",
   st->verify(true);
 }
 
-TEST_CASE("store: three processes write to one new file at the same time",
-          "[store][unit][concurrency]") {
+TEST_CASE("store: three processes write to one new file at the same time", "[store][unit][concurrency]") {
   std::string path = db_path("store-concurrent");
   constexpr int kWriters = 3, kSamples = 300;
   int go[2];
@@ -251,8 +250,7 @@ TEST_CASE("store: three processes write to one new file at the same time",
   CHECK(raw_one(path, "PRAGMA integrity_check") == "ok");
 }
 
-TEST_CASE("store: a live writer's run stays running and once dead (even unreaped) it is interrupted",
-          "[store][unit]") {
+TEST_CASE("store: a live writer's run stays running and once dead (even unreaped) it is interrupted", "[store][unit]") {
   std::string path = db_path("store-live");
   int up[2], hold[2];
   REQUIRE(::pipe2(up, O_CLOEXEC) == 0);
@@ -290,8 +288,7 @@ TEST_CASE("store: a live writer's run stays running and once dead (even unreaped
   CHECK_THROWS_WITH(st->resume_run(run), Catch::Contains("still running"));
 
   ::kill(pid, SIGKILL);
-  for (int i = 0; i < 5000 && proc_state(pid) != 'Z'; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  for (int i = 0; i < 5000 && proc_state(pid) != 'Z'; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   CHECK(proc_state(pid) == 'Z');
   CHECK(st->mark_interrupted() == 1);  // a zombie is dead
   CHECK(st->get_run(run)->status == "interrupted");

@@ -71,20 +71,25 @@ INSERT INTO schema_version VALUES (1, '2024-01-01T00:00:00Z');
 // index with its columns and whether it is unique or partial.
 std::set<std::string> shape(const std::string& path) {
   std::set<std::string> out;
-  auto tables = raw_sql(path, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT "
-                              "LIKE 'sqlite_%' ORDER BY name");
+  auto tables = raw_sql(path,
+                        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT "
+                        "LIKE 'sqlite_%' ORDER BY name");
   for (const auto& t : tables) {
-    auto cols = raw_sql(path, "SELECT name || ' ' || type || ' ' || \"notnull\" || ' ' || "
-                              "ifnull(dflt_value, '-') || ' ' || pk FROM pragma_table_info('" +
-                                  t + "')");
+    auto cols = raw_sql(path,
+                        "SELECT name || ' ' || type || ' ' || \"notnull\" || ' ' || "
+                        "ifnull(dflt_value, '-') || ' ' || pk FROM pragma_table_info('" +
+                            t + "')");
     for (const auto& c : cols) out.insert(t + ": " + c);
-    auto idx = raw_sql(path, "SELECT name || ' unique=' || \"unique\" || ' partial=' || partial "
-                             "|| ' (' || (SELECT group_concat(name) FROM pragma_index_info(il.name)) "
-                             "|| ')' FROM pragma_index_list('" + t + "') AS il");
+    auto idx = raw_sql(path,
+                       "SELECT name || ' unique=' || \"unique\" || ' partial=' || partial "
+                       "|| ' (' || (SELECT group_concat(name) FROM pragma_index_info(il.name)) "
+                       "|| ')' FROM pragma_index_list('" +
+                           t + "') AS il");
     for (const auto& i : idx) out.insert(t + " index " + i);
   }
-  for (const auto& s : raw_sql(path, "SELECT ifnull(sql, name) FROM sqlite_master WHERE type = "
-                                     "'index' AND sql LIKE '%WHERE%'"))
+  for (const auto& s : raw_sql(path,
+                               "SELECT ifnull(sql, name) FROM sqlite_master WHERE type = "
+                               "'index' AND sql LIKE '%WHERE%'"))
     out.insert("partial: " + s);
   return out;
 }
@@ -104,33 +109,41 @@ TEST_CASE("store schema: a new file gets the current version once", "[store][uni
 
 TEST_CASE("store schema: a zero-byte file is a new database", "[store][unit]") {
   std::string path = db_path("schema-empty");
-  { FILE* f = std::fopen(path.c_str(), "wb"); REQUIRE(f); std::fclose(f); }
+  {
+    FILE* f = std::fopen(path.c_str(), "wb");
+    REQUIRE(f);
+    std::fclose(f);
+  }
   auto st = Store::open(path);
   CHECK(st->begin_run({}) == 1);
 }
 
-TEST_CASE("store schema: a version 1 file is upgraded in place and keeps its data",
-          "[store][unit]") {
+TEST_CASE("store schema: a version 1 file is upgraded in place and keeps its data", "[store][unit]") {
   std::string path = db_path("schema-v1");
   std::string host = hostname();
   raw_sql(path, kSchemaV1);
   raw_sql(path,
           "INSERT INTO runs (label, kind, git_commit, tool_version, host, backend, model_path, "
           "model_sha256, variant, seed, config_json, status, started_at, finished_at, pid) VALUES "
-          "('old', 'eval', 'abc', '0.0.9', '" + host + "', 'ref', '/m.gguf', 'ff', 'f32', 7, "
-          "'{}', 'complete', '2024-01-02T03:04:05Z', '2024-01-02T04:00:00Z', 4242),"
-          "('stale', 'eval', '', '', '" + host + "', 'cpu', '', '', 'q8_0', 1, '', 'running', "
-          "'2024-01-03T00:00:00Z', NULL, 2147483647),"
-          "('remote', 'eval', '', '', 'some-other-host', 'cpu', '', '', '', 0, '', 'running', "
-          "'2024-01-03T00:00:00Z', NULL, 2147483647);"
-          "INSERT INTO metrics (run_id, task, metric, value, n) VALUES (1, 'qa', 'f1', 0.5, 10);"
-          "INSERT INTO samples (run_id, task, sample_id, output, score, outcome) VALUES "
-          "(1, 'qa', 'qa/1', 'Paris', 1, 'correct'), (1, 'qa', 'qa/2', 'Rome', 0, 'wrong');");
+          "('old', 'eval', 'abc', '0.0.9', '" +
+              host +
+              "', 'ref', '/m.gguf', 'ff', 'f32', 7, "
+              "'{}', 'complete', '2024-01-02T03:04:05Z', '2024-01-02T04:00:00Z', 4242),"
+              "('stale', 'eval', '', '', '" +
+              host +
+              "', 'cpu', '', '', 'q8_0', 1, '', 'running', "
+              "'2024-01-03T00:00:00Z', NULL, 2147483647),"
+              "('remote', 'eval', '', '', 'some-other-host', 'cpu', '', '', '', 0, '', 'running', "
+              "'2024-01-03T00:00:00Z', NULL, 2147483647);"
+              "INSERT INTO metrics (run_id, task, metric, value, n) VALUES (1, 'qa', 'f1', 0.5, 10);"
+              "INSERT INTO samples (run_id, task, sample_id, output, score, outcome) VALUES "
+              "(1, 'qa', 'qa/1', 'Paris', 1, 'correct'), (1, 'qa', 'qa/2', 'Rome', 0, 'wrong');");
   auto before = raw_sql(path, "SELECT count(*) FROM samples");
 
   auto st = Store::open(path);
-  CHECK(raw_one(path, "SELECT group_concat(version) FROM (SELECT version FROM schema_version "
-                      "ORDER BY version)") == "1,2,3,4,5,6");
+  CHECK(raw_one(path,
+                "SELECT group_concat(version) FROM (SELECT version FROM schema_version "
+                "ORDER BY version)") == "1,2,3,4,5,6");
   auto r = st->get_run(1);
   REQUIRE(r);
   CHECK(r->info.label == "old");
@@ -183,8 +196,7 @@ TEST_CASE("store schema: a version 1 file is upgraded in place and keeps its dat
   CHECK(shape(path) == shape(fresh));
 }
 
-TEST_CASE("store schema: version 5 -> 6 adds train_steps; steps are stored, replaced and read back in order",
-          "[store][unit]") {
+TEST_CASE("store schema: version 5 -> 6 adds train_steps; steps are stored, replaced and read back in order", "[store][unit]") {
   // A version-5 file: the current shape without train_steps, with a run in it.
   std::string path = db_path("schema-v5");
   {
@@ -245,7 +257,6 @@ TEST_CASE("store schema: a newer version is refused with both versions named", "
 TEST_CASE("store schema: an SQLite file of something else is refused", "[store][unit]") {
   std::string path = db_path("schema-foreign");
   raw_sql(path, "CREATE TABLE people (name TEXT); INSERT INTO people VALUES ('ada')");
-  CHECK_THROWS_WITH(Store::open(path), Catch::StartsWith(path) &&
-                                           Catch::Contains("not a sparkbench results database"));
+  CHECK_THROWS_WITH(Store::open(path), Catch::StartsWith(path) && Catch::Contains("not a sparkbench results database"));
   CHECK(raw_one(path, "SELECT name FROM people") == "ada");
 }

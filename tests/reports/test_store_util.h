@@ -22,8 +22,7 @@ inline std::string db_path(const std::string& tag) { return temp_dir(tag) + "/re
 // (NULL as "NULL"). Throws std::runtime_error on failure.
 inline std::vector<std::string> raw_sql(const std::string& path, const std::string& sql) {
   sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
-      SQLITE_OK) {
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : "open failed";
     sqlite3_close(db);
     throw std::runtime_error(path + ": " + msg);
@@ -71,9 +70,7 @@ inline std::string read_line(int fd, std::string& buf, int timeout_ms) {
       buf.erase(0, nl + 1);
       return line;
     }
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    deadline - std::chrono::steady_clock::now())
-                    .count();
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
     if (left <= 0) return {};
     struct pollfd p = {fd, POLLIN, 0};
     if (::poll(&p, 1, int(left)) <= 0) continue;

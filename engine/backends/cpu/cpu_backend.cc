@@ -97,8 +97,10 @@ class CpuBackend : public Backend {
       qgemm_ = &cpu::qgemm_kernels(isa_);
       if (const char* e = std::getenv("SPARKBENCH_CPU_QGEMM"); e && *e) {
         const std::string v = e;
-        if (v == "0") qgemm_ = nullptr;
-        else if (v != "1") fail("SPARKBENCH_CPU_QGEMM must be 0 or 1, not '", v, "'");
+        if (v == "0")
+          qgemm_ = nullptr;
+        else if (v != "1")
+          fail("SPARKBENCH_CPU_QGEMM must be 0 or 1, not '", v, "'");
       }
     }
     threads_ = opt.threads > 0 ? opt.threads : omp_get_num_procs();
@@ -107,19 +109,25 @@ class CpuBackend : public Backend {
     // saturating 16-bit arithmetic (measured: wrong results for full-range 8-bit inputs), so
     // there the int8 format runs on this project's AVX2 kernel, which is exact.
     const dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
-    int8_dnnl_ = isa == dnnl::cpu_isa::avx2_vnni || isa == dnnl::cpu_isa::avx512_core_vnni ||
-                 isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx;
+    int8_dnnl_ = isa == dnnl::cpu_isa::avx2_vnni || isa == dnnl::cpu_isa::avx512_core_vnni || isa == dnnl::cpu_isa::avx512_core_bf16 ||
+                 isa == dnnl::cpu_isa::avx512_core_amx;
     if (const char* e = std::getenv("SPARKBENCH_CPU_INT8"); e && *e) {
       const std::string v = e;
-      if (v == "avx2") int8_dnnl_ = false;
-      else if (v != "onednn") fail("SPARKBENCH_CPU_INT8 must be avx2 or onednn, not '", v, "'");
-      else if (!int8_dnnl_) fail("SPARKBENCH_CPU_INT8=onednn: oneDNN's int8 matmul saturates on this CPU (no VNNI)");
+      if (v == "avx2")
+        int8_dnnl_ = false;
+      else if (v != "onednn")
+        fail("SPARKBENCH_CPU_INT8 must be avx2 or onednn, not '", v, "'");
+      else if (!int8_dnnl_)
+        fail("SPARKBENCH_CPU_INT8=onednn: oneDNN's int8 matmul saturates on this CPU (no VNNI)");
     }
     if (const char* e = std::getenv("SPARKBENCH_CPU_QPREFILL"); e && *e) {
       const std::string v = e;
-      if (v == "expand") qprefill_ = QPrefill::Expand;
-      else if (v == "avx2_tiles") qprefill_ = QPrefill::Avx2Tiles;
-      else if (v != "onednn_tiles") fail("SPARKBENCH_CPU_QPREFILL must be onednn_tiles, avx2_tiles or expand, not '", v, "'");
+      if (v == "expand")
+        qprefill_ = QPrefill::Expand;
+      else if (v == "avx2_tiles")
+        qprefill_ = QPrefill::Avx2Tiles;
+      else if (v != "onednn_tiles")
+        fail("SPARKBENCH_CPU_QPREFILL must be onednn_tiles, avx2_tiles or expand, not '", v, "'");
     }
     if (const char* e = std::getenv("SPARKBENCH_CPU_STATS"); e && std::string(e) == "1") stats_ = true;
     if (const char* e = std::getenv("SPARKBENCH_CPU_FUSE"); e && std::string(e) == "0") fuse_ = false;
@@ -148,11 +156,16 @@ class CpuBackend : public Backend {
   std::string name() const override { return "cpu"; }
   std::string describe() const override {
     const dnnl_version_t* v = dnnl_version();
-    return cat("cpu: oneDNN ", v->major, ".", v->minor, ".", v->patch, ", isa ", cpu::isa_name(isa_), " (cpu: ",
-               cpu::cpu_features_string(), "), ", threads_, " threads, compute ",
-               compute_ == ComputeType::BF16 ? "bf16" : compute_ == ComputeType::Q8 ? "q8" : "f32", repack_ ? ", repacked weights" : "",
-               ", int8 prefill ", int8_dnnl_ ? "oneDNN u8s8 (VNNI)" : "AVX2 kernel (no VNNI)", ", block-weight prefill ",
-               qprefill_ == QPrefill::OnednnTiles ? "oneDNN tiles" : qprefill_ == QPrefill::Avx2Tiles ? "AVX2 tiles" : "expanded",
+    return cat("cpu: oneDNN ", v->major, ".", v->minor, ".", v->patch, ", isa ", cpu::isa_name(isa_), " (cpu: ", cpu::cpu_features_string(),
+               "), ", threads_, " threads, compute ",
+               compute_ == ComputeType::BF16 ? "bf16"
+               : compute_ == ComputeType::Q8 ? "q8"
+                                             : "f32",
+               repack_ ? ", repacked weights" : "", ", int8 prefill ", int8_dnnl_ ? "oneDNN u8s8 (VNNI)" : "AVX2 kernel (no VNNI)",
+               ", block-weight prefill ",
+               qprefill_ == QPrefill::OnednnTiles ? "oneDNN tiles"
+               : qprefill_ == QPrefill::Avx2Tiles ? "AVX2 tiles"
+                                                  : "expanded",
                qgemm_ ? ", q8 prefill blocked int8 GEMM (repacked weights)" : "");
   }
 
@@ -180,7 +193,7 @@ class CpuBackend : public Backend {
     memory::desc want = pd.weights_desc();
     std::vector<float> plain(size_t(src.rows * src.cols));
     count_region(threads_);
-    #pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static)
     for (int64_t n = 0; n < src.rows; n += 64)
       cpu::dequantize_rows(src.type, w->data, w->row_bytes, src.cols, n, std::min(n + 64, src.rows), plain.data() + n * src.cols);
     memory plain_mem({{src.cols, src.rows}, ddt::f32, tag::ba}, eng_, plain.data());
@@ -212,7 +225,7 @@ class CpuBackend : public Backend {
     const int64_t C = x.cols();
     const int nt = team(double(x.rows() * C) * 8);
     count_region(nt);
-    #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
     for (int64_t t = 0; t < x.rows(); ++t) cpu::rmsnorm_row(x.as<float>() + t * C, w.as<float>(), eps, out.as<float>() + t * C, C);
   }
 
@@ -240,10 +253,10 @@ class CpuBackend : public Backend {
       const int64_t chunk = 16;
       const int nt = team(double(w.row_bytes) * double(N) * double(M));
       count_region(nt);
-      #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
       for (int64_t n0 = 0; n0 < N; n0 += chunk)
-        cpu::gemv_rows(w.source_type(), w.data, w.row_bytes, K, x.as<float>(), K, M, y.as<float>(), N, n0,
-                       std::min(n0 + chunk, N), b, accumulate);
+        cpu::gemv_rows(w.source_type(), w.data, w.row_bytes, K, x.as<float>(), K, M, y.as<float>(), N, n0, std::min(n0 + chunk, N), b,
+                       accumulate);
       return;
     }
     if (w.packed) {
@@ -261,17 +274,17 @@ class CpuBackend : public Backend {
       // all M rows with the AVX2 kernel.
       const int64_t chunk = cpu::kTileRows;
       count_region(threads_);
-      #pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1)
       for (int64_t n0 = 0; n0 < N; n0 += chunk)
-        cpu::gemm_rows_tiled(w.source_type(), w.data, w.row_bytes, K, x.as<float>(), K, M, y.as<float>(), N, n0,
-                             std::min(n0 + chunk, N), b, accumulate);
+        cpu::gemm_rows_tiled(w.source_type(), w.data, w.row_bytes, K, x.as<float>(), K, M, y.as<float>(), N, n0, std::min(n0 + chunk, N), b,
+                             accumulate);
       return;
     }
     if (w.source_type() != GgmlType::F32) {
       // Expand to f32 once per call; the cost is amortized over the M > 8 rows.
       scratch_.resize(size_t(N * K));
       count_region(threads_);
-      #pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static)
       for (int64_t n = 0; n < N; n += 64)
         cpu::dequantize_rows(w.source_type(), w.data, w.row_bytes, K, n, std::min(n + 64, N), scratch_.data() + n * K);
       wf = scratch_.data();
@@ -292,8 +305,10 @@ class CpuBackend : public Backend {
     for (int i = 0; i < n && fused; ++i) {
       const auto& w = static_cast<const CpuWeight&>(*outs[i].w);
       int p = kPlain;
-      if (w.format() == WeightFormat::Int8PerChannel) p = kInt8;
-      else if (w.packed) fused = false;
+      if (w.format() == WeightFormat::Int8PerChannel)
+        p = kInt8;
+      else if (w.packed)
+        fused = false;
       else if (compute_ == ComputeType::Q8 && cpu::q8_act_kind(w.source_type()) != 0) {
         p = kQ8;
         const int a = cpu::q8_act_kind(w.source_type());
@@ -338,13 +353,16 @@ class CpuBackend : public Backend {
       float* y = o.y->as<float>();
       const float* b = o.bias ? o.bias->as<float>() : nullptr;
       const int64_t N = w.rows();
-      if (path == kQ8) qdot_->gemm(w.source_type(), w.data, w.row_bytes, K, xqm_.data(), xb, M, y, N, t.n0, t.n1, b, false);
-      else if (path == kInt8) cpu::gemm_s8_rows(xq_.data(), xd_.data(), M, w.q8_data(), w.scales.data(), kp, y, N, t.n0, t.n1, b, false);
-      else cpu::gemv_rows(w.source_type(), w.data, w.row_bytes, K, xf, K, M, y, N, t.n0, t.n1, b, false);
+      if (path == kQ8)
+        qdot_->gemm(w.source_type(), w.data, w.row_bytes, K, xqm_.data(), xb, M, y, N, t.n0, t.n1, b, false);
+      else if (path == kInt8)
+        cpu::gemm_s8_rows(xq_.data(), xd_.data(), M, w.q8_data(), w.scales.data(), kp, y, N, t.n0, t.n1, b, false);
+      else
+        cpu::gemv_rows(w.source_type(), w.data, w.row_bytes, K, xf, K, M, y, N, t.n0, t.n1, b, false);
     };
     const int nt = team(total * double(M));
     count_region(nt);
-    #pragma omp parallel num_threads(nt) if (nt > 1)
+#pragma omp parallel num_threads(nt) if (nt > 1)
     {
       // thread `id` runs the chunks starting in its equal share of the bytes
       const int id = omp_get_thread_num(), nth = omp_get_num_threads();
@@ -364,8 +382,7 @@ class CpuBackend : public Backend {
     host_kv_store(cache, layer, k, v, pos0, cpu::convert_from_f32);
   }
 
-  void do_attention(const Tensor& q, const KvCache& cache, int64_t layer, int64_t pos0, const AttentionShape& s,
-                 Tensor& out) override {
+  void do_attention(const Tensor& q, const KvCache& cache, int64_t layer, int64_t pos0, const AttentionShape& s, Tensor& out) override {
     const auto& c = static_cast<const HostKvCache&>(cache);
     const int64_t D = s.head_dim, group = s.n_head / s.n_head_kv, T = q.rows();
     if (T >= kAttnGemmRows) {
@@ -380,11 +397,11 @@ class CpuBackend : public Backend {
     // work: every query row reads the keys and values before it
     const int nt = team(double(T) * double(pos0 + T) * double(s.n_head * D) * 4);
     count_region(nt);
-    #pragma omp parallel num_threads(nt) if (nt > 1)
+#pragma omp parallel num_threads(nt) if (nt > 1)
     {
       std::vector<float> scores(size_t(pos0 + T));
       float qh[1024];
-      #pragma omp for collapse(2) schedule(dynamic, 4)
+#pragma omp for collapse(2) schedule(dynamic, 4)
       for (int64_t t = 0; t < T; ++t) {
         for (int64_t h = 0; h < s.n_head; ++h) {
           const int64_t n_ctx = pos0 + t + 1, kvh = h / group;
@@ -410,8 +427,7 @@ class CpuBackend : public Backend {
   // with the same roundings as the row-at-a-time path: q and the probabilities rounded to the KV
   // type, K and V used exactly (converted to f32 once per KV head). Query rows go in blocks of
   // kAttnBlock so the score block stays small; keys past a block's last row are not computed.
-  void attention_gemm(const Tensor& q, const HostKvCache& c, int64_t layer, int64_t pos0, const AttentionShape& s,
-                      Tensor& out) {
+  void attention_gemm(const Tensor& q, const HostKvCache& c, int64_t layer, int64_t pos0, const AttentionShape& s, Tensor& out) {
     const int64_t D = s.head_dim, group = s.n_head / s.n_head_kv, T = q.rows(), n = pos0 + T;
     const float scale = s.kq_scale(), cap = s.softcap;
     const DType dt = c.dtype();
@@ -440,7 +456,7 @@ class CpuBackend : public Backend {
       const char* vb = static_cast<const char*>(c.v_row(layer, 0)) + size_t(kvh * D) * esz;
       const size_t row_bytes = size_t(c.kv_dim()) * esz;
       count_region(nt);
-      #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
       for (int64_t p = 0; p < n; ++p) {
         cpu::convert_to_f32(dt, kb + size_t(p) * row_bytes, attn_k_.data() + p * D, D);
         cpu::convert_to_f32(dt, vb + size_t(p) * row_bytes, attn_v_.data() + p * D, D);
@@ -455,7 +471,7 @@ class CpuBackend : public Backend {
           run_matmul(*attn_qk_, attn_q_.data(), {tb, D}, attn_k_.data(), {D, keys}, tag::ba, attn_s_.data(), {tb, keys});
           const int ns = team(double(tb) * double(keys) * 8);
           count_region(ns);
-          #pragma omp parallel for schedule(static) num_threads(ns) if (ns > 1)
+#pragma omp parallel for schedule(static) num_threads(ns) if (ns > 1)
           for (int64_t r = 0; r < tb; ++r) {
             float* row = attn_s_.data() + r * keys;
             const int64_t valid = pos0 + t0 + r + 1;
@@ -488,8 +504,7 @@ class CpuBackend : public Backend {
   }
 
   // dst (M, N) = src (M, K) . wei (K, N) on a runtime-shaped matmul; all buffers dense f32.
-  void run_matmul(dnnl::matmul& prim, float* src, memory::dims sd, float* wei, memory::dims wd, tag wtag, float* dst,
-                  memory::dims dd) {
+  void run_matmul(dnnl::matmul& prim, float* src, memory::dims sd, float* wei, memory::dims wd, tag wtag, float* dst, memory::dims dd) {
     memory ms({sd, ddt::f32, tag::ab}, eng_, src), mw({wd, ddt::f32, wtag}, eng_, wei), md({dd, ddt::f32, tag::ab}, eng_, dst);
     count_region(threads_);  // oneDNN threads its primitives with OpenMP: one region (at least)
     prim.execute(stream_, {{DNNL_ARG_SRC, ms}, {DNNL_ARG_WEIGHTS, mw}, {DNNL_ARG_DST, md}});
@@ -500,16 +515,15 @@ class CpuBackend : public Backend {
     const int64_t C = gate.cols();
     const int nt = team(double(gate.rows() * C) * 12);
     count_region(nt);
-    #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-    for (int64_t t = 0; t < gate.rows(); ++t)
-      cpu::swiglu_row(gate.as<float>() + t * C, up.as<float>() + t * C, out.as<float>() + t * C, C);
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+    for (int64_t t = 0; t < gate.rows(); ++t) cpu::swiglu_row(gate.as<float>() + t * C, up.as<float>() + t * C, out.as<float>() + t * C, C);
   }
 
   void do_geglu(const Tensor& gate, const Tensor& up, Tensor& out) override {
     const int64_t n = gate.rows() * gate.cols();
     const int nt = team(double(n) * 24);
     count_region(nt);
-    #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
     for (int64_t i = 0; i < n; ++i) out.as<float>()[i] = gelu_tanh(gate.as<float>()[i]) * up.as<float>()[i];
   }
 
@@ -529,7 +543,7 @@ class CpuBackend : public Backend {
     const int nt = team(double(n) * 24);
     float* p = x.as<float>();
     count_region(nt);
-    #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
     for (int64_t i = 0; i < n; ++i) p[i] = softcap_value(p[i], cap);
   }
 
@@ -546,7 +560,7 @@ class CpuBackend : public Backend {
     for (int64_t n0 = 0; n0 < N; n0 += T) {
       const int64_t nt = std::min(T, N - n0);
       count_region(threads_);
-      #pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static)
       for (int64_t r = 0; r < nt; r += 16)
         cpu::dequantize_rows(w.source_type(), w.data + size_t(n0) * w.row_bytes, w.row_bytes, K, r, std::min(r + 16, nt),
                              scratch_.data() + r * K);
@@ -559,7 +573,7 @@ class CpuBackend : public Backend {
       if (bias) args.emplace(DNNL_ARG_BIAS, memory({{1, nt}, ddt::f32, tag::ab}, eng_, bias->as<float>() + n0));
       count_region(threads_);
       count_region(threads_);
-    it->second.execute(stream_, args);
+      it->second.execute(stream_, args);
       stream_.wait();
     }
   }
@@ -575,8 +589,7 @@ class CpuBackend : public Backend {
       po.append_sum(1.0f);
       attr.set_post_ops(po);
     }
-    if (bias)
-      return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, wts, memory::desc({1, nt}, ddt::f32, tag::ab), dst), attr, eng_);
+    if (bias) return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, wts, memory::desc({1, nt}, ddt::f32, tag::ab), dst), attr, eng_);
     return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, wts, dst), attr, eng_);
   }
 
@@ -591,20 +604,20 @@ class CpuBackend : public Backend {
     xq8_.resize(size_t(M) * xb);
     const int nq = team(double(M * K) * 8);
     count_region(nq);
-    #pragma omp parallel for schedule(static) num_threads(nq) if (nq > 1)
+#pragma omp parallel for schedule(static) num_threads(nq) if (nq > 1)
     for (int64_t r = 0; r < M; ++r) qdot_->quantize(t, x.as<float>() + r * K, xq8_.data() + size_t(r) * xb, K);
     const int64_t chunk = 16;
     const int nt = team(double(w.row_bytes) * double(N) * double(M));
     float* yp = y.as<float>();
     if (M <= kSmallM) {  // decode: contiguous row ranges per thread, weights streamed once
       count_region(nt);
-      #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
       for (int64_t n0 = 0; n0 < N; n0 += chunk)
         qdot_->gemm(t, w.data, w.row_bytes, K, xq8_.data(), xb, M, yp, N, n0, std::min(n0 + chunk, N), bias, accumulate);
       return;
     }
     count_region(nt);
-    #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
     for (int64_t n0 = 0; n0 < N; n0 += chunk)
       qdot_->gemm(t, w.data, w.row_bytes, K, xq8_.data(), xb, M, yp, N, n0, std::min(n0 + chunk, N), bias, accumulate);
   }
@@ -616,7 +629,7 @@ class CpuBackend : public Backend {
     w.qpacked_bytes = qgemm_->packed_bytes(w.source_type(), N, K);
     w.qpacked = host_alloc(w.qpacked_bytes);
     uint8_t* out = static_cast<uint8_t*>(w.qpacked.get());
-    #pragma omp parallel for schedule(dynamic, 4)
+#pragma omp parallel for schedule(dynamic, 4)
     for (int64_t p = 0; p < panels; ++p) qgemm_->pack(w.source_type(), w.data, w.row_bytes, N, K, out, p, p + 1);
   }
 
@@ -628,12 +641,12 @@ class CpuBackend : public Backend {
     const size_t xb = cpu::qgemm_act_row_bytes(K);
     xq8_.resize(size_t(M) * xb);
     const int nq = team(double(M * K) * 8);
-    #pragma omp parallel for schedule(static) num_threads(nq) if (nq > 1)
+#pragma omp parallel for schedule(static) num_threads(nq) if (nq > 1)
     for (int64_t r = 0; r < M; ++r) qgemm_->quantize(x.as<float>() + r * K, xq8_.data() + size_t(r) * xb, K);
     const int nt = team(double(w.qpacked_bytes) * double(M));
     const uint8_t* pw = static_cast<const uint8_t*>(w.qpacked.get());
     float* yp = y.as<float>();
-    #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
     for (int64_t p = 0; p < panels; p += 2)
       qgemm_->gemm(w.source_type(), pw, N, K, xq8_.data(), M, yp, N, p, std::min(p + 2, panels), bias, accumulate);
   }
@@ -648,7 +661,7 @@ class CpuBackend : public Backend {
     if (w.kpad == K) {  // rows already whole 32-byte blocks: used in place (the source outlives the weight)
       out = const_cast<int8_t*>(in);
       w.q8 = std::shared_ptr<void>(out, [](void*) {});
-    } else {            // rows padded with zeros to whole 32-byte blocks
+    } else {  // rows padded with zeros to whole 32-byte blocks
       w.q8 = host_alloc(size_t(N * w.kpad));
       out = static_cast<int8_t*>(w.q8.get());
       for (int64_t n = 0; n < N; ++n) std::memcpy(out + n * w.kpad, in + n * K, size_t(K));
@@ -677,7 +690,7 @@ class CpuBackend : public Backend {
     xd_.resize(size_t(M));
     const int nq = team(double(M * K) * 8);
     count_region(nq);
-    #pragma omp parallel for schedule(static) num_threads(nq) if (nq > 1)
+#pragma omp parallel for schedule(static) num_threads(nq) if (nq > 1)
     for (int64_t t = 0; t < M; ++t) xd_[size_t(t)] = cpu::quantize_row_s8(x.as<float>() + t * K, xq_.data() + t * kp, K, kp);
     if (M > kSmallM && w.packed) {
       xu8_.resize(size_t(M * kp));
@@ -694,7 +707,7 @@ class CpuBackend : public Backend {
       stream_.wait();
       float* yp = y.as<float>();
       count_region(threads_);
-      #pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static)
       for (int64_t t = 0; t < M; ++t)
         for (int64_t n = 0; n < N; ++n) {
           float v = float(acc32_[size_t(t * N + n)] - 128 * w.colsum[size_t(n)]) * (xd_[size_t(t)] * w.scales[size_t(n)]);
@@ -706,10 +719,10 @@ class CpuBackend : public Backend {
     const int64_t chunk = cpu::kTileRows;
     const int nt = team(double(kp) * double(N) * double(M));
     count_region(nt);
-    #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
     for (int64_t n0 = 0; n0 < N; n0 += chunk)
-      cpu::gemm_s8_rows(xq_.data(), xd_.data(), M, w.q8_data(), w.scales.data(), kp, y.as<float>(), N, n0, std::min(n0 + chunk, N),
-                        bias, accumulate);
+      cpu::gemm_s8_rows(xq_.data(), xd_.data(), M, w.q8_data(), w.scales.data(), kp, y.as<float>(), N, n0, std::min(n0 + chunk, N), bias,
+                        accumulate);
   }
 
   // kind 0: f32 weights in plain 'ba' layout; 1: f32 weights in oneDNN's chosen layout;
@@ -742,7 +755,8 @@ class CpuBackend : public Backend {
     const int64_t M = x.rows();
     PrimKey key{K, N, kind, bias != nullptr, accumulate};
     auto it = prims_.find(key);
-    if (it == prims_.end()) it = prims_.emplace(key, dnnl::matmul(matmul_pd(K, N, kind, bias != nullptr, accumulate, memory::desc()))).first;
+    if (it == prims_.end())
+      it = prims_.emplace(key, dnnl::matmul(matmul_pd(K, N, kind, bias != nullptr, accumulate, memory::desc()))).first;
     void* src_ptr = x.data();
     if (kind == 2) {
       xbf16_.resize(size_t(M * K));
@@ -758,14 +772,14 @@ class CpuBackend : public Backend {
     stream_.wait();
   }
 
-  bool stats_ = false;                   // SPARKBENCH_CPU_STATS=1: print the counts below at exit
-  bool fuse_ = true;                     // SPARKBENCH_CPU_FUSE=0: matmul_multi as separate products (A/B runs)
-  uint64_t regions_ = 0, passes_ = 0;   // parallel regions opened; forward passes (embed calls)
-  std::vector<uint8_t> xqm_;            // x quantized once for do_matmul_multi
+  bool stats_ = false;                 // SPARKBENCH_CPU_STATS=1: print the counts below at exit
+  bool fuse_ = true;                   // SPARKBENCH_CPU_FUSE=0: matmul_multi as separate products (A/B runs)
+  uint64_t regions_ = 0, passes_ = 0;  // parallel regions opened; forward passes (embed calls)
+  std::vector<uint8_t> xqm_;           // x quantized once for do_matmul_multi
   struct MultiTask {
-    int i;             // product
-    int64_t n0, n1;    // weight rows
-    double c0;         // weight bytes of the chunks before this one
+    int i;           // product
+    int64_t n0, n1;  // weight rows
+    double c0;       // weight bytes of the chunks before this one
   };
   std::vector<MultiTask> multi_tasks_;
   dnnl::engine eng_;
@@ -776,11 +790,11 @@ class CpuBackend : public Backend {
   std::map<PrimKey, dnnl::matmul> prims_;
   std::vector<float> scratch_;
   std::vector<uint16_t> xbf16_;
-  bool int8_dnnl_ = false;       // int8 prefill through oneDNN (CPU has VNNI)
-  cpu::Isa isa_ = cpu::Isa::Avx2;                  // level of the dispatched kernels (cpu_isa.h)
-  const cpu::QdotKernels* qdot_ = nullptr;         // --compute q8 products at that level
-  const cpu::QgemmKernels* qgemm_ = nullptr;       // --compute q8 prefill GEMM (null: SPARKBENCH_CPU_QGEMM=0)
-  std::vector<uint8_t> xq8_;                       // x quantized for matmul_q8
+  bool int8_dnnl_ = false;                    // int8 prefill through oneDNN (CPU has VNNI)
+  cpu::Isa isa_ = cpu::Isa::Avx2;             // level of the dispatched kernels (cpu_isa.h)
+  const cpu::QdotKernels* qdot_ = nullptr;    // --compute q8 products at that level
+  const cpu::QgemmKernels* qgemm_ = nullptr;  // --compute q8 prefill GEMM (null: SPARKBENCH_CPU_QGEMM=0)
+  std::vector<uint8_t> xq8_;                  // x quantized for matmul_q8
   // Prefill with f16/bf16/q8_0/q4_0 weights (SPARKBENCH_CPU_QPREFILL): dequantized tiles through
   // oneDNN (default), tiles through the AVX2 kernel, or the whole matrix expanded per call.
   enum class QPrefill { OnednnTiles, Avx2Tiles, Expand } qprefill_ = QPrefill::OnednnTiles;

@@ -21,8 +21,8 @@ bool cpu_supported();
 // accumulate), for t < m. Intended for small m (decode); reads each weight row once. For m = 1
 // each block (super-block) is decoded into a stack buffer and multiplied with x at once; for
 // m > 1 a row is decoded once into a stack buffer (heap above 16384 values) and reused.
-void gemv_rows(GgmlType type, const uint8_t* w, size_t row_bytes, int64_t k, const float* x, int64_t ldx, int64_t m,
-               float* y, int64_t ldy, int64_t n0, int64_t n1, const float* bias, bool accumulate);
+void gemv_rows(GgmlType type, const uint8_t* w, size_t row_bytes, int64_t k, const float* x, int64_t ldx, int64_t m, float* y, int64_t ldy,
+               int64_t n0, int64_t n1, const float* bias, bool accumulate);
 // Dequantizes weight rows [n0, n1) to f32 at out (row-major, k per row).
 void dequantize_rows(GgmlType type, const uint8_t* w, size_t row_bytes, int64_t k, int64_t n0, int64_t n1, float* out);
 
@@ -32,8 +32,8 @@ void dequantize_rows(GgmlType type, const uint8_t* w, size_t row_bytes, int64_t 
 // q8_0/q4_0 weights (SPARKBENCH_CPU_QPREFILL=avx2_tiles); dequantized tiles through oneDNN
 // measured faster and are the default (docs/VARIANTS.md).
 constexpr int64_t kTileRows = 16;
-void gemm_rows_tiled(GgmlType type, const uint8_t* w, size_t row_bytes, int64_t k, const float* x, int64_t ldx, int64_t m,
-                     float* y, int64_t ldy, int64_t n0, int64_t n1, const float* bias, bool accumulate);
+void gemm_rows_tiled(GgmlType type, const uint8_t* w, size_t row_bytes, int64_t k, const float* x, int64_t ldx, int64_t m, float* y,
+                     int64_t ldy, int64_t n0, int64_t n1, const float* bias, bool accumulate);
 
 // ---- int8 weight format (per-output-channel scales, dynamic per-token activations) ----
 // Rows are padded with zeros to kpad = a multiple of 32 bytes.
@@ -44,8 +44,8 @@ float quantize_row_s8(const float* x, int8_t* q, int64_t n, int64_t npad);
 // y[t * ldy + n] = xd[t] * ws[n] * sum_k xq[t][k] * w[n][k] (+ bias[n]) (+ old y), for t < m and
 // n in [n0, n1); xq rows and w rows are `kpad` bytes apart (zero padded). Exact integer sums
 // (vpmaddubsw on |x| and sign-adjusted w never saturates for values in [-127, 127]).
-void gemm_s8_rows(const int8_t* xq, const float* xd, int64_t m, const int8_t* w, const float* ws, int64_t kpad, float* y,
-                  int64_t ldy, int64_t n0, int64_t n1, const float* bias, bool accumulate);
+void gemm_s8_rows(const int8_t* xq, const float* xd, int64_t m, const int8_t* w, const float* ws, int64_t kpad, float* y, int64_t ldy,
+                  int64_t n0, int64_t n1, const float* bias, bool accumulate);
 
 float dot_f32(const float* a, const float* b, int64_t n);
 // Dot product of f32 `a` with `n` values of dtype `dt` at b.

@@ -123,9 +123,7 @@ inline __m256i nibbles32(const uint8_t* qs) {
   return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), m), _mm_and_si128(q, m));
 }
 // 32 bytes -> nibble `hi` of each byte, in 32 lanes.
-inline __m256i nibble_of(__m256i q, int hi) {
-  return _mm256_and_si256(hi ? _mm256_srli_epi16(q, 4) : q, _mm256_set1_epi8(0x0f));
-}
+inline __m256i nibble_of(__m256i q, int hi) { return _mm256_and_si256(hi ? _mm256_srli_epi16(q, 4) : q, _mm256_set1_epi8(0x0f)); }
 // Lane j = 0x10 when bit j of the 32-bit qh is set (the fifth bit of Q5_0 / Q5_1 quants).
 inline __m256i q5_high_bits(const uint8_t* qh4) {
   uint32_t qh;
@@ -170,8 +168,8 @@ inline void decode(const BlockQ2_K& b, float* y) {
     for (int s = 0; s < 4; ++s) {
       const __m256i q = _mm256_and_si256(_mm256_srli_epi16(qs, 2 * s), _mm256_set1_epi8(3));
       const uint8_t s0 = b.scales[8 * h + 2 * s], s1 = b.scales[8 * h + 2 * s + 1];
-      store_q32(q, _mm256_set1_ps(d * float(s0 & 0x0f)), _mm256_set1_ps(-(dmin * float(s0 >> 4))),
-                _mm256_set1_ps(d * float(s1 & 0x0f)), _mm256_set1_ps(-(dmin * float(s1 >> 4))), y + 128 * h + 32 * s);
+      store_q32(q, _mm256_set1_ps(d * float(s0 & 0x0f)), _mm256_set1_ps(-(dmin * float(s0 >> 4))), _mm256_set1_ps(d * float(s1 & 0x0f)),
+                _mm256_set1_ps(-(dmin * float(s1 >> 4))), y + 128 * h + 32 * s);
     }
   }
 }
@@ -251,37 +249,46 @@ void dequant_decoded(const B* b, float* out, int64_t n) {
 }
 
 // The types decoded above: X(ggml type, block struct, elements per block).
-#define SB_DECODED_TYPES(X)                  \
-  X(Q4_1, BlockQ4_1, kQK)                    \
-  X(Q5_0, BlockQ5_0, kQK)                    \
-  X(Q5_1, BlockQ5_1, kQK)                    \
-  X(IQ4_NL, BlockIQ4_NL, kQK)                \
-  X(Q2_K, BlockQ2_K, kQK_K)                  \
-  X(Q3_K, BlockQ3_K, kQK_K)                  \
-  X(Q4_K, BlockQ4_K, kQK_K)                  \
-  X(Q5_K, BlockQ5_K, kQK_K)                  \
-  X(Q6_K, BlockQ6_K, kQK_K)                  \
+#define SB_DECODED_TYPES(X)   \
+  X(Q4_1, BlockQ4_1, kQK)     \
+  X(Q5_0, BlockQ5_0, kQK)     \
+  X(Q5_1, BlockQ5_1, kQK)     \
+  X(IQ4_NL, BlockIQ4_NL, kQK) \
+  X(Q2_K, BlockQ2_K, kQK_K)   \
+  X(Q3_K, BlockQ3_K, kQK_K)   \
+  X(Q4_K, BlockQ4_K, kQK_K)   \
+  X(Q5_K, BlockQ5_K, kQK_K)   \
+  X(Q6_K, BlockQ6_K, kQK_K)   \
   X(IQ4_XS, BlockIQ4_XS, kQK_K)
 
 float dot_row(GgmlType type, const uint8_t* w, const float* x, int64_t k) {
   switch (type) {
-    case GgmlType::F32: return dot_f32(x, reinterpret_cast<const float*>(w), k);
-    case GgmlType::F16: return dot_f16(x, reinterpret_cast<const uint16_t*>(w), k);
-    case GgmlType::BF16: return dot_bf16(x, reinterpret_cast<const uint16_t*>(w), k);
-    case GgmlType::Q8_0: return dot_q8_0(x, reinterpret_cast<const BlockQ8_0*>(w), k);
-    case GgmlType::Q4_0: return dot_q4_0(x, reinterpret_cast<const BlockQ4_0*>(w), k);
+    case GgmlType::F32:
+      return dot_f32(x, reinterpret_cast<const float*>(w), k);
+    case GgmlType::F16:
+      return dot_f16(x, reinterpret_cast<const uint16_t*>(w), k);
+    case GgmlType::BF16:
+      return dot_bf16(x, reinterpret_cast<const uint16_t*>(w), k);
+    case GgmlType::Q8_0:
+      return dot_q8_0(x, reinterpret_cast<const BlockQ8_0*>(w), k);
+    case GgmlType::Q4_0:
+      return dot_q4_0(x, reinterpret_cast<const BlockQ4_0*>(w), k);
 #define SB_DOT_CASE(T, B, QK) \
-  case GgmlType::T: return dot_decoded<B, QK>(x, reinterpret_cast<const B*>(w), k);
-    SB_DECODED_TYPES(SB_DOT_CASE)
+  case GgmlType::T:           \
+    return dot_decoded<B, QK>(x, reinterpret_cast<const B*>(w), k);
+      SB_DECODED_TYPES(SB_DOT_CASE)
 #undef SB_DOT_CASE
-    default: break;
+    default:
+      break;
   }
   return 0.0f;  // not reached: the backend loads only the types listed in kernels.h
 }
 
 void dequant_row(GgmlType type, const uint8_t* w, float* out, int64_t k) {
   switch (type) {
-    case GgmlType::F32: std::memcpy(out, w, size_t(k) * 4); return;
+    case GgmlType::F32:
+      std::memcpy(out, w, size_t(k) * 4);
+      return;
     case GgmlType::F16: {
       const uint16_t* h = reinterpret_cast<const uint16_t*>(w);
       int64_t i = 0;
@@ -320,11 +327,14 @@ void dequant_row(GgmlType type, const uint8_t* w, float* out, int64_t k) {
       }
       return;
     }
-#define SB_DEQUANT_CASE(T, B, QK) \
-  case GgmlType::T: dequant_decoded<B, QK>(reinterpret_cast<const B*>(w), out, k); return;
-    SB_DECODED_TYPES(SB_DEQUANT_CASE)
+#define SB_DEQUANT_CASE(T, B, QK)                                  \
+  case GgmlType::T:                                                \
+    dequant_decoded<B, QK>(reinterpret_cast<const B*>(w), out, k); \
+    return;
+      SB_DECODED_TYPES(SB_DEQUANT_CASE)
 #undef SB_DEQUANT_CASE
-    default: return;
+    default:
+      return;
   }
 }
 
@@ -345,9 +355,12 @@ float dot_f32(const float* a, const float* b, int64_t n) {
 
 float dot_dtype(const float* a, DType dt, const void* b, int64_t n) {
   switch (dt) {
-    case DType::F32: return dot_f32(a, static_cast<const float*>(b), n);
-    case DType::F16: return dot_f16(a, static_cast<const uint16_t*>(b), n);
-    case DType::BF16: return dot_bf16(a, static_cast<const uint16_t*>(b), n);
+    case DType::F32:
+      return dot_f32(a, static_cast<const float*>(b), n);
+    case DType::F16:
+      return dot_f16(a, static_cast<const uint16_t*>(b), n);
+    case DType::BF16:
+      return dot_bf16(a, static_cast<const uint16_t*>(b), n);
   }
   return 0.0f;
 }
@@ -377,8 +390,8 @@ void axpy_dtype(float alpha, DType dt, const void* x, float* y, int64_t n) {
   }
 }
 
-void gemv_rows(GgmlType type, const uint8_t* w, size_t row_bytes, int64_t k, const float* x, int64_t ldx, int64_t m,
-               float* y, int64_t ldy, int64_t n0, int64_t n1, const float* bias, bool accumulate) {
+void gemv_rows(GgmlType type, const uint8_t* w, size_t row_bytes, int64_t k, const float* x, int64_t ldx, int64_t m, float* y, int64_t ldy,
+               int64_t n0, int64_t n1, const float* bias, bool accumulate) {
   if (m == 1) {
     for (int64_t n = n0; n < n1; ++n) {
       float v = dot_row(type, w + size_t(n) * row_bytes, x, k);
@@ -412,8 +425,8 @@ namespace {
 
 // acc[r][j] = dot(x row r, w row j) for an MR x NR block (k elements, rows ldx / ldw apart).
 template <int MR, int NR>
-inline void f32_block(const float* x, int64_t ldx, const float* w, int64_t ldw, int64_t k, float* y, int64_t ldy,
-                      const float* bias, bool accumulate) {
+inline void f32_block(const float* x, int64_t ldx, const float* w, int64_t ldw, int64_t k, float* y, int64_t ldy, const float* bias,
+                      bool accumulate) {
   __m256 acc[MR][NR];
   for (int r = 0; r < MR; ++r)
     for (int j = 0; j < NR; ++j) acc[r][j] = _mm256_setzero_ps();
@@ -437,8 +450,8 @@ inline void f32_block(const float* x, int64_t ldx, const float* w, int64_t ldw, 
 }
 
 template <int MR>
-inline void f32_rows(const float* x, int64_t ldx, const float* w, int64_t nb, int64_t k, float* y, int64_t ldy,
-                     const float* bias, bool accumulate) {
+inline void f32_rows(const float* x, int64_t ldx, const float* w, int64_t nb, int64_t k, float* y, int64_t ldy, const float* bias,
+                     bool accumulate) {
   int64_t j = 0;
   for (; j + 2 <= nb; j += 2) f32_block<MR, 2>(x, ldx, w + j * k, k, k, y + j, ldy, bias ? bias + j : nullptr, accumulate);
   if (j < nb) f32_block<MR, 1>(x, ldx, w + j * k, k, k, y + j, ldy, bias ? bias + j : nullptr, accumulate);
@@ -446,8 +459,8 @@ inline void f32_rows(const float* x, int64_t ldx, const float* w, int64_t nb, in
 
 }  // namespace
 
-void gemm_rows_tiled(GgmlType type, const uint8_t* w, size_t row_bytes, int64_t k, const float* x, int64_t ldx, int64_t m,
-                     float* y, int64_t ldy, int64_t n0, int64_t n1, const float* bias, bool accumulate) {
+void gemm_rows_tiled(GgmlType type, const uint8_t* w, size_t row_bytes, int64_t k, const float* x, int64_t ldx, int64_t m, float* y,
+                     int64_t ldy, int64_t n0, int64_t n1, const float* bias, bool accumulate) {
   thread_local std::vector<float> tile;
   const int64_t nb = n1 - n0;
   const float* wt;
@@ -462,10 +475,17 @@ void gemm_rows_tiled(GgmlType type, const uint8_t* w, size_t row_bytes, int64_t 
   int64_t t = 0;
   for (; t + 4 <= m; t += 4) f32_rows<4>(x + t * ldx, ldx, wt, nb, k, y + t * ldy + n0, ldy, b, accumulate);
   switch (m - t) {
-    case 3: f32_rows<3>(x + t * ldx, ldx, wt, nb, k, y + t * ldy + n0, ldy, b, accumulate); break;
-    case 2: f32_rows<2>(x + t * ldx, ldx, wt, nb, k, y + t * ldy + n0, ldy, b, accumulate); break;
-    case 1: f32_rows<1>(x + t * ldx, ldx, wt, nb, k, y + t * ldy + n0, ldy, b, accumulate); break;
-    default: break;
+    case 3:
+      f32_rows<3>(x + t * ldx, ldx, wt, nb, k, y + t * ldy + n0, ldy, b, accumulate);
+      break;
+    case 2:
+      f32_rows<2>(x + t * ldx, ldx, wt, nb, k, y + t * ldy + n0, ldy, b, accumulate);
+      break;
+    case 1:
+      f32_rows<1>(x + t * ldx, ldx, wt, nb, k, y + t * ldy + n0, ldy, b, accumulate);
+      break;
+    default:
+      break;
   }
 }
 
@@ -549,19 +569,18 @@ inline void s8_block(const int8_t* x, const float* xd, const int8_t* w, const fl
 // for four interleaved 512-byte rows), while prompt-sized ones, computing from cache, reuse
 // each x load across rows.
 template <int MR, bool stream>
-inline void s8_rows(const int8_t* x, const float* xd, const int8_t* w, const float* ws, int64_t nb, int64_t kpad, float* y,
-                    int64_t ldy, const float* bias, bool accumulate) {
+inline void s8_rows(const int8_t* x, const float* xd, const int8_t* w, const float* ws, int64_t nb, int64_t kpad, float* y, int64_t ldy,
+                    const float* bias, bool accumulate) {
   constexpr int NR = stream ? 1 : MR >= 3 ? 2 : 4;
   int64_t j = 0;
-  for (; j + NR <= nb; j += NR)
-    s8_block<MR, NR>(x, xd, w + j * kpad, ws + j, kpad, y + j, ldy, bias ? bias + j : nullptr, accumulate);
+  for (; j + NR <= nb; j += NR) s8_block<MR, NR>(x, xd, w + j * kpad, ws + j, kpad, y + j, ldy, bias ? bias + j : nullptr, accumulate);
   for (; j < nb; ++j) s8_block<MR, 1>(x, xd, w + j * kpad, ws + j, kpad, y + j, ldy, bias ? bias + j : nullptr, accumulate);
 }
 
 }  // namespace
 
-void gemm_s8_rows(const int8_t* xq, const float* xd, int64_t m, const int8_t* w, const float* ws, int64_t kpad, float* y,
-                  int64_t ldy, int64_t n0, int64_t n1, const float* bias, bool accumulate) {
+void gemm_s8_rows(const int8_t* xq, const float* xd, int64_t m, const int8_t* w, const float* ws, int64_t kpad, float* y, int64_t ldy,
+                  int64_t n0, int64_t n1, const float* bias, bool accumulate) {
   const int8_t* wb = w + n0 * kpad;
   const float* sb = ws + n0;
   const float* b = bias ? bias + n0 : nullptr;
@@ -570,20 +589,34 @@ void gemm_s8_rows(const int8_t* xq, const float* xd, int64_t m, const int8_t* w,
     int64_t t = 0;
     for (; t + 4 <= m; t += 4) s8_rows<4, true>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy + n0, ldy, b, accumulate);
     switch (m - t) {
-      case 3: s8_rows<3, true>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy + n0, ldy, b, accumulate); break;
-      case 2: s8_rows<2, true>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy + n0, ldy, b, accumulate); break;
-      case 1: s8_rows<1, true>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy + n0, ldy, b, accumulate); break;
-      default: break;
+      case 3:
+        s8_rows<3, true>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy + n0, ldy, b, accumulate);
+        break;
+      case 2:
+        s8_rows<2, true>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy + n0, ldy, b, accumulate);
+        break;
+      case 1:
+        s8_rows<1, true>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy + n0, ldy, b, accumulate);
+        break;
+      default:
+        break;
     }
     return;
   }
   int64_t t = 0;
   for (; t + 4 <= m; t += 4) s8_rows<4, false>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy + n0, ldy, b, accumulate);
   switch (m - t) {
-    case 3: s8_rows<3, false>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy + n0, ldy, b, accumulate); break;
-    case 2: s8_rows<2, false>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy + n0, ldy, b, accumulate); break;
-    case 1: s8_rows<1, false>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy + n0, ldy, b, accumulate); break;
-    default: break;
+    case 3:
+      s8_rows<3, false>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy + n0, ldy, b, accumulate);
+      break;
+    case 2:
+      s8_rows<2, false>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy + n0, ldy, b, accumulate);
+      break;
+    case 1:
+      s8_rows<1, false>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy + n0, ldy, b, accumulate);
+      break;
+    default:
+      break;
   }
 }
 
@@ -634,7 +667,9 @@ void add_row(float* x, const float* y, int64_t n) {
 void convert_from_f32(DType dt, const float* src, void* dst, int64_t n) {
   int64_t i = 0;
   switch (dt) {
-    case DType::F32: std::memcpy(dst, src, size_t(n) * 4); return;
+    case DType::F32:
+      std::memcpy(dst, src, size_t(n) * 4);
+      return;
     case DType::F16: {
       uint16_t* h = static_cast<uint16_t*>(dst);
       for (; i + 8 <= n; i += 8)
@@ -652,9 +687,15 @@ void convert_from_f32(DType dt, const float* src, void* dst, int64_t n) {
 
 void convert_to_f32(DType dt, const void* src, float* dst, int64_t n) {
   switch (dt) {
-    case DType::F32: std::memcpy(dst, src, size_t(n) * 4); return;
-    case DType::F16: dequant_row(GgmlType::F16, static_cast<const uint8_t*>(src), dst, n); return;
-    case DType::BF16: dequant_row(GgmlType::BF16, static_cast<const uint8_t*>(src), dst, n); return;
+    case DType::F32:
+      std::memcpy(dst, src, size_t(n) * 4);
+      return;
+    case DType::F16:
+      dequant_row(GgmlType::F16, static_cast<const uint8_t*>(src), dst, n);
+      return;
+    case DType::BF16:
+      dequant_row(GgmlType::BF16, static_cast<const uint8_t*>(src), dst, n);
+      return;
   }
 }
 

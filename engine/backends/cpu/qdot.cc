@@ -3,10 +3,18 @@
 #include "engine/core/error.h"
 
 namespace sb::cpu {
-namespace qdot_avx2 { const QdotKernels& kernels(); }
-namespace qdot_avxvnni { const QdotKernels& kernels(); }
-namespace qdot_avx512 { const QdotKernels& kernels(); }
-namespace qdot_avx512vnni { const QdotKernels& kernels(); }
+namespace qdot_avx2 {
+const QdotKernels& kernels();
+}
+namespace qdot_avxvnni {
+const QdotKernels& kernels();
+}
+namespace qdot_avx512 {
+const QdotKernels& kernels();
+}
+namespace qdot_avx512vnni {
+const QdotKernels& kernels();
+}
 
 int q8_act_kind(GgmlType t) {
   switch (t) {
@@ -15,14 +23,17 @@ int q8_act_kind(GgmlType t) {
     case GgmlType::Q4_1:
     case GgmlType::Q5_0:
     case GgmlType::Q5_1:
-    case GgmlType::IQ4_NL: return 1;
+    case GgmlType::IQ4_NL:
+      return 1;
     case GgmlType::Q2_K:
     case GgmlType::Q3_K:
     case GgmlType::Q4_K:
     case GgmlType::Q5_K:
     case GgmlType::Q6_K:
-    case GgmlType::IQ4_XS: return 2;
-    default: return 0;
+    case GgmlType::IQ4_XS:
+      return 2;
+    default:
+      return 0;
   }
 }
 
@@ -36,11 +47,15 @@ size_t q8_act_row_bytes(GgmlType t, int64_t k) {
 const QdotKernels& qdot_kernels(Isa isa) {
   if (!isa_available(isa) || isa == Isa::None) fail("qdot_kernels: ISA level ", isa_name(isa), " is not available on this CPU");
   switch (isa) {
-    case Isa::AvxVnni: return qdot_avxvnni::kernels();
-    case Isa::Avx512: return qdot_avx512::kernels();
+    case Isa::AvxVnni:
+      return qdot_avxvnni::kernels();
+    case Isa::Avx512:
+      return qdot_avx512::kernels();
     case Isa::Avx512Vnni:
-    case Isa::Avx512Bf16: return qdot_avx512vnni::kernels();  // bf16 adds nothing to integer products
-    default: return qdot_avx2::kernels();
+    case Isa::Avx512Bf16:
+      return qdot_avx512vnni::kernels();  // bf16 adds nothing to integer products
+    default:
+      return qdot_avx2::kernels();
   }
 }
 

@@ -52,8 +52,8 @@ struct QdotKernels {
   // y[i * ldy + n] = dot(W[n], X[i]) (+ bias[n]) (+ old y if accumulate) for i < m, n in
   // [n0, n1); X rows quantized by `quantize`, xrow_bytes apart. Each weight block is unpacked
   // once per group of up to 4 activation rows.
-  void (*gemm)(GgmlType t, const uint8_t* w, size_t row_bytes, int64_t k, const void* xq, size_t xrow_bytes, int64_t m,
-               float* y, int64_t ldy, int64_t n0, int64_t n1, const float* bias, bool accumulate);
+  void (*gemm)(GgmlType t, const uint8_t* w, size_t row_bytes, int64_t k, const void* xq, size_t xrow_bytes, int64_t m, float* y,
+               int64_t ldy, int64_t n0, int64_t n1, const float* bias, bool accumulate);
 };
 
 // The kernels for level `isa` (which must be available; Isa::None is not).

@@ -51,8 +51,8 @@ struct QgemmKernels {
   void (*quantize)(const float* x, void* out, int64_t k);
   // y[i * ldy + r] = dot(W[r], X[i]) (+ bias[r]) (+ old y if accumulate) for i < m and the
   // weight rows r < n of panels [p0, p1).
-  void (*gemm)(GgmlType t, const uint8_t* packed, int64_t n, int64_t k, const void* xq, int64_t m, float* y, int64_t ldy,
-               int64_t p0, int64_t p1, const float* bias, bool accumulate);
+  void (*gemm)(GgmlType t, const uint8_t* packed, int64_t n, int64_t k, const void* xq, int64_t m, float* y, int64_t ldy, int64_t p0,
+               int64_t p1, const float* bias, bool accumulate);
 };
 
 // The kernels for level `isa` (which must be available; Isa::None is not).

@@ -20,20 +20,16 @@ namespace sb::cuda {
 namespace {
 
 // ---------------------------------------------------------------- prefill
-constexpr int kBQ = 16;            // query rows per block
-constexpr int kBK = 32;            // keys per shared-memory tile (one per lane)
-constexpr int kPrefillWarps = 4;   // each warp owns kBQ / kPrefillWarps query rows
+constexpr int kBQ = 16;           // query rows per block
+constexpr int kBK = 32;           // keys per shared-memory tile (one per lane)
+constexpr int kPrefillWarps = 4;  // each warp owns kBQ / kPrefillWarps query rows
 constexpr int kRowsPerWarp = kBQ / kPrefillWarps;
 constexpr int kDPerLane = kMaxHeadDim / 32;
 
-size_t prefill_smem_bytes(int64_t D) {
-  return size_t(kBQ * D + kBK * (D + 1) + kBK * D + kPrefillWarps * kBK) * sizeof(float);
-}
+size_t prefill_smem_bytes(int64_t D) { return size_t(kBQ * D + kBK * (D + 1) + kBK * D + kPrefillWarps * kBK) * sizeof(float); }
 
 // s, or softcap * tanh(s / softcap) when softcap > 0 (gemma2's attention logit soft-cap).
-__device__ __forceinline__ float softcapped(float s, float softcap) {
-  return softcap > 0.0f ? softcap * tanhf(s / softcap) : s;
-}
+__device__ __forceinline__ float softcapped(float s, float softcap) { return softcap > 0.0f ? softcap * tanhf(s / softcap) : s; }
 
 __device__ __forceinline__ float dot_smem(const float* a, const float* b, int D) {
   float acc = 0.0f;
@@ -43,8 +39,7 @@ __device__ __forceinline__ float dot_smem(const float* a, const float* b, int D)
 
 // Loads keys [kt, kt + kBK) of kv head hk (those < n_keys) into a tile of row stride `stride`.
 template <class T>
-__device__ __forceinline__ void load_tile(float* tile, int stride, const T* cache, int64_t kv_dim, int hk, int D, int kt,
-                                          int n_keys) {
+__device__ __forceinline__ void load_tile(float* tile, int stride, const T* cache, int64_t kv_dim, int hk, int D, int kt, int n_keys) {
   for (int i = threadIdx.x; i < kBK * D; i += blockDim.x) {
     const int kk = i / D, d = i % D, key = kt + kk;
     if (key < n_keys) tile[kk * stride + d] = to_f32(cache[int64_t(key) * kv_dim + int64_t(hk) * D + d]);
@@ -54,13 +49,13 @@ __device__ __forceinline__ void load_tile(float* tile, int stride, const T* cach
 // grid (n_head, ceil(T / kBQ)), block kPrefillWarps * 32, dynamic smem prefill_smem_bytes(D).
 template <class T>
 __global__ void __launch_bounds__(kPrefillWarps * 32)
-    attn_prefill_kernel(const float* q, const T* kc, const T* vc, float* out, int T_rows, int64_t kv_dim, int group, int D,
-                        float scale, float softcap, int window, PosArg pos_arg) {
+    attn_prefill_kernel(const float* q, const T* kc, const T* vc, float* out, int T_rows, int64_t kv_dim, int group, int D, float scale,
+                        float softcap, int window, PosArg pos_arg) {
   extern __shared__ float smem[];
-  float* Qs = smem;                  // kBQ x D, rounded to T
-  float* Ks = Qs + kBQ * D;          // kBK x (D + 1) (padded: lane-per-key dot products hit distinct banks)
-  float* Vs = Ks + kBK * (D + 1);    // kBK x D
-  float* Ps = Vs + kBK * D;          // kPrefillWarps x kBK probabilities
+  float* Qs = smem;                // kBQ x D, rounded to T
+  float* Ks = Qs + kBQ * D;        // kBK x (D + 1) (padded: lane-per-key dot products hit distinct banks)
+  float* Vs = Ks + kBK * (D + 1);  // kBK x D
+  float* Ps = Vs + kBK * D;        // kPrefillWarps x kBK probabilities
   const int h = blockIdx.x, hk = h / group, t0 = blockIdx.y * kBQ;
   const int tq = min(kBQ, T_rows - t0);
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -176,8 +171,8 @@ __device__ __forceinline__ float dot_key(const float* qs, const T* k, int D) {
 // scores[h * n_ctx + p]; the chunk's max and sum of exp(s - max) into ml[(h * n_split + j) * 2].
 template <class T, bool VEC8>
 __global__ void __launch_bounds__(kScoreThreads)
-    attn_decode_scores(const float* q, const T* kc, float* scores, float* ml, int64_t n_ctx, int64_t kv_dim, int group,
-                       int D, float scale, float softcap, int window, int chunk, PosArg pos_arg) {
+    attn_decode_scores(const float* q, const T* kc, float* scores, float* ml, int64_t n_ctx, int64_t kv_dim, int group, int D, float scale,
+                       float softcap, int window, int chunk, PosArg pos_arg) {
   __shared__ float qs[kMaxHeadDim];
   const int h = blockIdx.x, j = blockIdx.y, hk = h / group;
   const int n_kv = pos_of(pos_arg) + 1;
@@ -208,8 +203,8 @@ __global__ void __launch_bounds__(kScoreThreads)
 // partial[(h * n_split + j) * D + d] = sum over the chunk of round(p) * v[d] (0 for an empty chunk).
 template <class T>
 __global__ void __launch_bounds__(kValueThreads)
-    attn_decode_values(const float* scores, const float* ml, const T* vc, float* partial, int64_t n_ctx, int64_t kv_dim,
-                       int group, int D, int window, int chunk, PosArg pos_arg) {
+    attn_decode_values(const float* scores, const float* ml, const T* vc, float* partial, int64_t n_ctx, int64_t kv_dim, int group, int D,
+                       int window, int chunk, PosArg pos_arg) {
   __shared__ float row_m, row_l;
   __shared__ float P[kValueThreads];
   __shared__ float red[kValueThreads];
@@ -265,8 +260,8 @@ template <class T>
 void prefill_typed(const AttnArgs& a, cudaStream_t st) {
   const dim3 grid(unsigned(a.n_head), unsigned((a.T + kBQ - 1) / kBQ));
   attn_prefill_kernel<T><<<grid, kPrefillWarps * 32, prefill_smem_bytes(a.head_dim), st>>>(
-      a.q, static_cast<const T*>(a.k_layer), static_cast<const T*>(a.v_layer), a.out, int(a.T), a.kv_dim, int(a.group),
-      int(a.head_dim), a.scale, a.softcap, int(a.window), a.pos0);
+      a.q, static_cast<const T*>(a.k_layer), static_cast<const T*>(a.v_layer), a.out, int(a.T), a.kv_dim, int(a.group), int(a.head_dim),
+      a.scale, a.softcap, int(a.window), a.pos0);
   SB_CUDA_CHECK_LAUNCH();
 }
 
@@ -277,14 +272,14 @@ void decode_typed(const AttnArgs& a, int64_t n_split, const DecodeScratch& s, cu
   const T* kc = static_cast<const T*>(a.k_layer);
   const T* vc = static_cast<const T*>(a.v_layer);
   if (a.head_dim % 8 == 0)
-    attn_decode_scores<T, true><<<grid, kScoreThreads, 0, st>>>(a.q, kc, s.scores, s.ml, a.n_ctx, a.kv_dim, int(a.group),
-                                                               int(a.head_dim), a.scale, a.softcap, int(a.window), chunk, a.pos0);
+    attn_decode_scores<T, true><<<grid, kScoreThreads, 0, st>>>(a.q, kc, s.scores, s.ml, a.n_ctx, a.kv_dim, int(a.group), int(a.head_dim),
+                                                                a.scale, a.softcap, int(a.window), chunk, a.pos0);
   else
-    attn_decode_scores<T, false><<<grid, kScoreThreads, 0, st>>>(a.q, kc, s.scores, s.ml, a.n_ctx, a.kv_dim, int(a.group),
-                                                                int(a.head_dim), a.scale, a.softcap, int(a.window), chunk, a.pos0);
+    attn_decode_scores<T, false><<<grid, kScoreThreads, 0, st>>>(a.q, kc, s.scores, s.ml, a.n_ctx, a.kv_dim, int(a.group), int(a.head_dim),
+                                                                 a.scale, a.softcap, int(a.window), chunk, a.pos0);
   SB_CUDA_CHECK_LAUNCH();
-  attn_decode_values<T><<<grid, kValueThreads, 0, st>>>(s.scores, s.ml, vc, s.partial, a.n_ctx, a.kv_dim, int(a.group),
-                                                       int(a.head_dim), int(a.window), chunk, a.pos0);
+  attn_decode_values<T><<<grid, kValueThreads, 0, st>>>(s.scores, s.ml, vc, s.partial, a.n_ctx, a.kv_dim, int(a.group), int(a.head_dim),
+                                                        int(a.window), chunk, a.pos0);
   SB_CUDA_CHECK_LAUNCH();
   const int th = int((a.head_dim + 31) / 32 * 32);
   attn_decode_combine<<<unsigned(a.n_head), th, 0, st>>>(s.partial, a.out, int(n_split), int(a.head_dim));
@@ -292,8 +287,7 @@ void decode_typed(const AttnArgs& a, int64_t n_split, const DecodeScratch& s, cu
 }
 
 void check_args(const AttnArgs& a) {
-  if (a.head_dim < 1 || a.head_dim > kMaxHeadDim)
-    fail("cuda attention: head_dim ", a.head_dim, " is not supported (1..", kMaxHeadDim, ")");
+  if (a.head_dim < 1 || a.head_dim > kMaxHeadDim) fail("cuda attention: head_dim ", a.head_dim, " is not supported (1..", kMaxHeadDim, ")");
   if (a.n_head < 1 || a.n_head > 65535 || a.group < 1) fail("cuda attention: bad head counts");
   if (a.n_ctx > 0x7fffffff) fail("cuda attention: context too long");
   if (a.window < 0 || a.window > 0x7fffffff) fail("cuda attention: bad window ", a.window);
@@ -320,9 +314,15 @@ void attention_prefill(const AttnArgs& a, cudaStream_t st) {
   check_args(a);
   if (a.T < 1) return;
   switch (a.kv_type) {
-    case Elem::F32: prefill_typed<float>(a, st); break;
-    case Elem::F16: prefill_typed<__half>(a, st); break;
-    case Elem::BF16: prefill_typed<__nv_bfloat16>(a, st); break;
+    case Elem::F32:
+      prefill_typed<float>(a, st);
+      break;
+    case Elem::F16:
+      prefill_typed<__half>(a, st);
+      break;
+    case Elem::BF16:
+      prefill_typed<__nv_bfloat16>(a, st);
+      break;
   }
 }
 
@@ -331,9 +331,15 @@ void attention_decode(const AttnArgs& a, int64_t n_split, const DecodeScratch& s
   if (a.T != 1) fail("cuda attention_decode: ", a.T, " query rows (1 expected)");
   if (n_split < 1 || n_split > decode_splits(a.n_ctx) || n_split > 65535) fail("cuda attention_decode: bad split count ", n_split);
   switch (a.kv_type) {
-    case Elem::F32: decode_typed<float>(a, n_split, s, st); break;
-    case Elem::F16: decode_typed<__half>(a, n_split, s, st); break;
-    case Elem::BF16: decode_typed<__nv_bfloat16>(a, n_split, s, st); break;
+    case Elem::F32:
+      decode_typed<float>(a, n_split, s, st);
+      break;
+    case Elem::F16:
+      decode_typed<__half>(a, n_split, s, st);
+      break;
+    case Elem::BF16:
+      decode_typed<__nv_bfloat16>(a, n_split, s, st);
+      break;
   }
 }
 

@@ -32,17 +32,28 @@ __host__ __device__ constexpr int block_elems() {
 template <WFmt F>
 __host__ __device__ constexpr int block_bytes() {
   switch (F) {
-    case WFmt::Q4_1: return sizeof(BlockQ4_1);
-    case WFmt::Q5_0: return sizeof(BlockQ5_0);
-    case WFmt::Q5_1: return sizeof(BlockQ5_1);
-    case WFmt::IQ4_NL: return sizeof(BlockIQ4_NL);
-    case WFmt::Q2_K: return sizeof(BlockQ2_K);
-    case WFmt::Q3_K: return sizeof(BlockQ3_K);
-    case WFmt::Q4_K: return sizeof(BlockQ4_K);
-    case WFmt::Q5_K: return sizeof(BlockQ5_K);
-    case WFmt::Q6_K: return sizeof(BlockQ6_K);
-    case WFmt::IQ4_XS: return sizeof(BlockIQ4_XS);
-    default: return 0;
+    case WFmt::Q4_1:
+      return sizeof(BlockQ4_1);
+    case WFmt::Q5_0:
+      return sizeof(BlockQ5_0);
+    case WFmt::Q5_1:
+      return sizeof(BlockQ5_1);
+    case WFmt::IQ4_NL:
+      return sizeof(BlockIQ4_NL);
+    case WFmt::Q2_K:
+      return sizeof(BlockQ2_K);
+    case WFmt::Q3_K:
+      return sizeof(BlockQ3_K);
+    case WFmt::Q4_K:
+      return sizeof(BlockQ4_K);
+    case WFmt::Q5_K:
+      return sizeof(BlockQ5_K);
+    case WFmt::Q6_K:
+      return sizeof(BlockQ6_K);
+    case WFmt::IQ4_XS:
+      return sizeof(BlockIQ4_XS);
+    default:
+      return 0;
   }
 }
 template <WFmt F>
@@ -86,9 +97,7 @@ __device__ __forceinline__ void load_bytes(const uint8_t* p, uint8_t* out) {
 }
 
 // An f16 field (every f16 field of every block sits at an even offset).
-__device__ __forceinline__ float f16_at(const uint8_t* p) {
-  return half_bits_to_f32(__ldg(reinterpret_cast<const uint16_t*>(p)));
-}
+__device__ __forceinline__ float f16_at(const uint8_t* p) { return half_bits_to_f32(__ldg(reinterpret_cast<const uint16_t*>(p))); }
 
 // The IQ4_NL / IQ4_XS levels (kValuesIQ4NL) packed 8 per 64-bit word, so that looking one up is
 // a shift in registers rather than an indexed load.

@@ -31,25 +31,49 @@ using cuda::WFmt;
 // The raw-block WFmt of a GGUF type (cuda_kernels.h), or false for types without one.
 bool block_fmt_of(GgmlType t, WFmt* f) {
   switch (t) {
-    case GgmlType::Q4_1: *f = WFmt::Q4_1; return true;
-    case GgmlType::Q5_0: *f = WFmt::Q5_0; return true;
-    case GgmlType::Q5_1: *f = WFmt::Q5_1; return true;
-    case GgmlType::IQ4_NL: *f = WFmt::IQ4_NL; return true;
-    case GgmlType::Q2_K: *f = WFmt::Q2_K; return true;
-    case GgmlType::Q3_K: *f = WFmt::Q3_K; return true;
-    case GgmlType::Q4_K: *f = WFmt::Q4_K; return true;
-    case GgmlType::Q5_K: *f = WFmt::Q5_K; return true;
-    case GgmlType::Q6_K: *f = WFmt::Q6_K; return true;
-    case GgmlType::IQ4_XS: *f = WFmt::IQ4_XS; return true;
-    default: return false;
+    case GgmlType::Q4_1:
+      *f = WFmt::Q4_1;
+      return true;
+    case GgmlType::Q5_0:
+      *f = WFmt::Q5_0;
+      return true;
+    case GgmlType::Q5_1:
+      *f = WFmt::Q5_1;
+      return true;
+    case GgmlType::IQ4_NL:
+      *f = WFmt::IQ4_NL;
+      return true;
+    case GgmlType::Q2_K:
+      *f = WFmt::Q2_K;
+      return true;
+    case GgmlType::Q3_K:
+      *f = WFmt::Q3_K;
+      return true;
+    case GgmlType::Q4_K:
+      *f = WFmt::Q4_K;
+      return true;
+    case GgmlType::Q5_K:
+      *f = WFmt::Q5_K;
+      return true;
+    case GgmlType::Q6_K:
+      *f = WFmt::Q6_K;
+      return true;
+    case GgmlType::IQ4_XS:
+      *f = WFmt::IQ4_XS;
+      return true;
+    default:
+      return false;
   }
 }
 
 Elem elem_of(DType t) {
   switch (t) {
-    case DType::F32: return Elem::F32;
-    case DType::F16: return Elem::F16;
-    case DType::BF16: return Elem::BF16;
+    case DType::F32:
+      return Elem::F32;
+    case DType::F16:
+      return Elem::F16;
+    case DType::BF16:
+      return Elem::BF16;
   }
   return Elem::F32;
 }
@@ -68,7 +92,9 @@ std::shared_ptr<void> device_alloc(size_t bytes, cudaStream_t st) {
 // may still be read by queued work) and must not happen while a graph is being captured.
 class Scratch {
  public:
-  ~Scratch() { if (p_) cudaFree(p_); }
+  ~Scratch() {
+    if (p_) cudaFree(p_);
+  }
   void* get(size_t bytes, cudaStream_t st) {
     if (bytes > cap_) {
       SB_CUDA_CHECK(cudaStreamSynchronize(st));
@@ -91,9 +117,7 @@ class CudaWeight : public Weight {
  public:
   CudaWeight(const WeightSource& s, WFmt fmt) : Weight(s.rows, s.cols, s.type), fmt_(fmt) {}
   size_t bytes() const override { return bytes_; }
-  WeightView view() const {
-    return WeightView{fmt_, data_.get(), static_cast<const uint16_t*>(scales_.get()), rows_, cols_};
-  }
+  WeightView view() const { return WeightView{fmt_, data_.get(), static_cast<const uint16_t*>(scales_.get()), rows_, cols_}; }
   // WeightFormat::Int8PerChannel: data_ holds int8 rows of ld_ bytes, scales_ one f32 per row.
   cuda::Int8View int8_view() const {
     return cuda::Int8View{static_cast<const int8_t*>(data_.get()), static_cast<const float*>(scales_.get()), rows_, cols_, ld_};
@@ -109,8 +133,7 @@ class CudaWeight : public Weight {
 // split-K decode scratch (allocated on the first decode attention, sized by its shape).
 class CudaKvCache : public KvCache {
  public:
-  CudaKvCache(int64_t n_layer, int64_t n_ctx, int64_t kv_dim, DType dt, cudaStream_t st)
-      : KvCache(n_layer, n_ctx, kv_dim, dt) {
+  CudaKvCache(int64_t n_layer, int64_t n_ctx, int64_t kv_dim, DType dt, cudaStream_t st) : KvCache(n_layer, n_ctx, kv_dim, dt) {
     bytes_ = size_t(n_layer) * 2 * size_t(n_ctx) * size_t(kv_dim) * dtype_size(dt);
     mem_ = device_alloc(bytes_, st);
   }
@@ -163,8 +186,7 @@ class CudaBackend : public Backend {
     SB_CUDA_CHECK(cudaSetDevice(device_));
     SB_CUDA_CHECK(cudaGetDeviceProperties(&prop_, device_));
     if (prop_.major < 8)
-      fail("cuda: ", prop_.name, " has compute capability ", prop_.major, ".", prop_.minor,
-           "; the CUDA backend needs 8.0 or newer");
+      fail("cuda: ", prop_.name, " has compute capability ", prop_.major, ".", prop_.minor, "; the CUDA backend needs 8.0 or newer");
     cudaStream_t s = nullptr;
     SB_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
     stream_.reset(s);
@@ -201,10 +223,10 @@ class CudaBackend : public Backend {
     SB_CUBLAS_CHECK(cublasGetVersion(cublas_.get(), &cub));
     char mem[32];
     std::snprintf(mem, sizeof mem, "%.1f GiB", double(prop_.totalGlobalMem) / double(1ull << 30));
-    return cat("cuda: ", prop_.name, " (sm_", prop_.major, prop_.minor, ", ", prop_.multiProcessorCount, " SMs, ", mem,
-               "), driver ", version_string(drv, 1000, 10), ", runtime ", version_string(rt, 1000, 10), ", cuBLAS ",
-               cub / 10000, ".", (cub % 10000) / 100, ".", cub % 100, ", compute ",
-               compute_ == ComputeType::BF16 ? "bf16" : "f32", ", decode graphs ", graphs_ ? "on" : "off");
+    return cat("cuda: ", prop_.name, " (sm_", prop_.major, prop_.minor, ", ", prop_.multiProcessorCount, " SMs, ", mem, "), driver ",
+               version_string(drv, 1000, 10), ", runtime ", version_string(rt, 1000, 10), ", cuBLAS ", cub / 10000, ".",
+               (cub % 10000) / 100, ".", cub % 100, ", compute ", compute_ == ComputeType::BF16 ? "bf16" : "f32", ", decode graphs ",
+               graphs_ ? "on" : "off");
   }
 
   // ---- memory ----
@@ -279,9 +301,7 @@ class CudaBackend : public Backend {
     return dense(src, f.data(), WFmt::F32, bf16);
   }
 
-  bool supports_format(WeightFormat f) const override {
-    return f == WeightFormat::Ggml || f == WeightFormat::Int8PerChannel;
-  }
+  bool supports_format(WeightFormat f) const override { return f == WeightFormat::Ggml || f == WeightFormat::Int8PerChannel; }
 
   std::unique_ptr<KvCache> create_kv_cache(int64_t n_layer, int64_t n_ctx, int64_t kv_dim, DType dt) override {
     if (n_layer <= 0 || n_ctx <= 0 || kv_dim <= 0) fail("cuda: bad KV cache shape");
@@ -384,14 +404,13 @@ class CudaBackend : public Backend {
                    pos_arg(pos0, k.rows()), stream());
   }
 
-  void do_attention(const Tensor& q, const KvCache& cache, int64_t layer, int64_t pos0, const AttentionShape& s,
-                 Tensor& out) override {
+  void do_attention(const Tensor& q, const KvCache& cache, int64_t layer, int64_t pos0, const AttentionShape& s, Tensor& out) override {
     const auto& c = static_cast<const CudaKvCache&>(cache);
     require_f32(q, "attention q");
     require_f32(out, "attention output");
     const int64_t T = q.rows(), D = s.head_dim;
-    if (s.n_head_kv <= 0 || s.n_head % s.n_head_kv != 0 || q.cols() != s.n_head * D || out.rows() != T ||
-        out.cols() != q.cols() || c.kv_dim() != s.n_head_kv * D)
+    if (s.n_head_kv <= 0 || s.n_head % s.n_head_kv != 0 || q.cols() != s.n_head * D || out.rows() != T || out.cols() != q.cols() ||
+        c.kv_dim() != s.n_head_kv * D)
       fail("cuda attention: shape mismatch");
     if (layer < 0 || layer >= c.n_layer()) fail("cuda attention: layer ", layer, " out of range");
     if (pos0 < 0 || pos0 + T > c.n_ctx()) fail("cuda attention: positions up to ", pos0 + T, " exceed the cache's ", c.n_ctx());
@@ -420,7 +439,8 @@ class CudaBackend : public Backend {
     // Decode: chunk boundaries depend only on n_ctx, so a recording (all chunks launched, the
     // ones past the position idle) computes exactly what the direct call does.
     const cuda::DecodeScratch& sc = decode_scratch(const_cast<CudaKvCache&>(c), s.n_head, D);
-    const int64_t n_split = capturing_ ? cuda::decode_splits(c.n_ctx()) : (pos0 + 1 + cuda::decode_chunk(c.n_ctx()) - 1) / cuda::decode_chunk(c.n_ctx());
+    const int64_t n_split =
+        capturing_ ? cuda::decode_splits(c.n_ctx()) : (pos0 + 1 + cuda::decode_chunk(c.n_ctx()) - 1) / cuda::decode_chunk(c.n_ctx());
     cuda::attention_decode(a, n_split, sc, stream());
   }
 
@@ -479,8 +499,7 @@ class CudaBackend : public Backend {
     SB_CUDA_CHECK(cudaStreamSynchronize(stream()));
   }
 
-  bool run_step_graph(std::unique_ptr<StepGraph>& graph, int32_t token, int64_t pos,
-                      const std::function<void()>& record) override {
+  bool run_step_graph(std::unique_ptr<StepGraph>& graph, int32_t token, int64_t pos, const std::function<void()>& record) override {
     if (!graphs_ || capturing_) return false;
     if (!graph) {  // first step of this sequence runs directly: it sizes scratch buffers
       graph = std::make_unique<CudaStepGraph>();
@@ -635,8 +654,8 @@ class CudaBackend : public Backend {
   std::unique_ptr<Weight> raw_blocks(const WeightSource& src, WFmt fmt) {
     const int64_t N = src.rows, K = src.cols, be = ggml_block_size(src.type);
     if (be <= 0 || K % be != 0)
-      fail("cuda: weight '", src.name, "' (", ggml_type_label(uint32_t(src.type)), ") has ", K,
-           " columns, not a multiple of its block of ", be);
+      fail("cuda: weight '", src.name, "' (", ggml_type_label(uint32_t(src.type)), ") has ", K, " columns, not a multiple of its block of ",
+           be);
     const size_t bytes = size_t(N) * size_t(ggml_row_bytes(src.type, K));
     auto w = std::make_unique<CudaWeight>(src, fmt);
     w->data_ = device_alloc(bytes, stream());
@@ -660,9 +679,8 @@ class CudaBackend : public Backend {
         cuda::dequantize(v, tmp, Elem::F32, stream());
         W = tmp;
       }
-      SB_CUBLAS_CHECK(cublasGemmEx(cublas_.get(), CUBLAS_OP_T, CUBLAS_OP_N, int(N), int(M), int(K), &alpha, W, CUDA_R_32F,
-                                   int(K), x.data(), CUDA_R_32F, int(K), &beta, y.data(), CUDA_R_32F, int(N),
-                                   CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+      SB_CUBLAS_CHECK(cublasGemmEx(cublas_.get(), CUBLAS_OP_T, CUBLAS_OP_N, int(N), int(M), int(K), &alpha, W, CUDA_R_32F, int(K), x.data(),
+                                   CUDA_R_32F, int(K), &beta, y.data(), CUDA_R_32F, int(N), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
       return;
     }
     // bf16 tensor cores, f32 accumulation and output
@@ -674,9 +692,8 @@ class CudaBackend : public Backend {
     }
     void* xb = xscratch_.get(size_t(M * K) * 2, stream());
     cuda::f32_to_elem(x.as<float>(), xb, Elem::BF16, M * K, stream());
-    SB_CUBLAS_CHECK(cublasGemmEx(cublas_.get(), CUBLAS_OP_T, CUBLAS_OP_N, int(N), int(M), int(K), &alpha, W, CUDA_R_16BF,
-                                 int(K), xb, CUDA_R_16BF, int(K), &beta, y.data(), CUDA_R_32F, int(N), CUBLAS_COMPUTE_32F,
-                                 CUBLAS_GEMM_DEFAULT));
+    SB_CUBLAS_CHECK(cublasGemmEx(cublas_.get(), CUBLAS_OP_T, CUBLAS_OP_N, int(N), int(M), int(K), &alpha, W, CUDA_R_16BF, int(K), xb,
+                                 CUDA_R_16BF, int(K), &beta, y.data(), CUDA_R_32F, int(N), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
   }
 
   ComputeType compute_;
@@ -740,7 +757,7 @@ void* stream_of(Backend& b) {
 }  // namespace sb
 
 extern "C" __attribute__((visibility("default"))) const sb::CudaPluginV1* sparkbench_cuda_plugin_v1() {
-  static const sb::CudaPluginV1 table = {sizeof(sb::CudaPluginV1), sizeof(sb::BackendOptions), &sb::make_backend,
-                                         &sb::device_available, &sb::stream_of};
+  static const sb::CudaPluginV1 table = {sizeof(sb::CudaPluginV1), sizeof(sb::BackendOptions), &sb::make_backend, &sb::device_available,
+                                         &sb::stream_of};
   return &table;
 }

@@ -26,7 +26,8 @@ namespace sb {
 
 // Throws sb::Error "cuda: no CUDA device available (cudaGetDeviceCount: ...)" when there is no
 // usable device, "cuda: the CUDA backend plugin ... was not found (...)" or "cuda: cannot load
-// the CUDA backend plugin: <dlerror>" when the plugin is missing or broken, or "cuda: device N not present ..." for a bad BackendOptions::device.
+// the CUDA backend plugin: <dlerror>" when the plugin is missing or broken, or "cuda: device N not present ..." for a bad
+// BackendOptions::device.
 std::unique_ptr<Backend> make_cuda_backend(const BackendOptions& opt);
 
 // Whether this process can see at least one CUDA device (probed once, then cached). When not,

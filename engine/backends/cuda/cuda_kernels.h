@@ -43,8 +43,8 @@ struct PosArg {
   int32_t host = 0;
 };
 
-constexpr int kGemvMaxRows = 8;    // gemv() handles at most this many rows of x
-constexpr int kMaxHeadDim = 256;   // attention kernels' limit on head_dim
+constexpr int kGemvMaxRows = 8;   // gemv() handles at most this many rows of x
+constexpr int kMaxHeadDim = 256;  // attention kernels' limit on head_dim
 
 // ---- elementwise.cu ----
 // x(n, C) = dequantized rows ids[t] of `table` (ids: device int32, validated by the caller).
@@ -54,12 +54,12 @@ void rmsnorm(const float* x, const float* w, float eps, float* out, int64_t rows
 // RoPE in place on x(rows, cols): heads of head_dim, first n_rot dims of each rotated;
 // row t at position pos + t; angle of pair i: freq_scale * (theta_i / ff[i]) with theta_i by
 // repeated float multiplication by theta_scale (ff: device, n_rot / 2 values, or nullptr = 1).
-void rope(float* x, int64_t rows, int64_t cols, int64_t n_heads, int64_t head_dim, int64_t n_rot, float theta_scale,
-          float freq_scale, const float* ff, bool neox, PosArg pos, cudaStream_t st);
+void rope(float* x, int64_t rows, int64_t cols, int64_t n_heads, int64_t head_dim, int64_t n_rot, float theta_scale, float freq_scale,
+          const float* ff, bool neox, PosArg pos, cudaStream_t st);
 // Converts k, v (rows, kv_dim) f32 into the cache rows pos .. pos + rows - 1 of one layer
 // (k_layer / v_layer: (n_ctx, kv_dim) of `dt`).
-void kv_store(Elem dt, void* k_layer, void* v_layer, const float* k, const float* v, int64_t rows, int64_t kv_dim,
-              PosArg pos, cudaStream_t st);
+void kv_store(Elem dt, void* k_layer, void* v_layer, const float* k, const float* v, int64_t rows, int64_t kv_dim, PosArg pos,
+              cudaStream_t st);
 void swiglu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t st);
 // out = gelu_tanh(gate) * up (sb::gelu_tanh's formula).
 void geglu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t st);
@@ -101,33 +101,32 @@ struct Int8View {
 void quantize_rows_s8(const float* x, int64_t M, int64_t K, int64_t ldq, int8_t* q, float* d, cudaStream_t st);
 // y(M, N) = d[t] * scales[n] * (exact int32 sum_k q[t][k] * w[n][k]) (+ bias) (+ y if
 // accumulate), any M; ldq must equal w.ld. Reads each weight row once per 8 tokens.
-void gemm_s8(const Int8View& w, const int8_t* q, const float* d, int64_t ldq, int64_t M, float* y, const float* bias,
-             bool accumulate, cudaStream_t st);
+void gemm_s8(const Int8View& w, const int8_t* q, const float* d, int64_t ldq, int64_t M, float* y, const float* bias, bool accumulate,
+             cudaStream_t st);
 // The same product for M <= kGemvMaxRows in one launch (each block quantizes x itself, with
 // identical results). Returns false without launching when x does not fit the 48 KiB of shared
 // memory (M * w.ld bytes), so the caller falls back to quantize_rows_s8 + gemm_s8.
-bool gemv_s8_fused(const Int8View& w, const float* x, int64_t M, float* y, const float* bias, bool accumulate,
-                   cudaStream_t st);
+bool gemv_s8_fused(const Int8View& w, const float* x, int64_t M, float* y, const float* bias, bool accumulate, cudaStream_t st);
 // x(n, K) = dequantized rows ids[t] of an int8 table (ids validated by the caller).
 void embed_rows_s8(const Int8View& w, const int32_t* ids, int64_t n, float* x, cudaStream_t st);
 
 // ---- attention.cu ----
 struct AttnArgs {
   Elem kv_type = Elem::F32;
-  const float* q = nullptr;      // (T, n_head * head_dim)
-  const void* k_layer = nullptr; // (n_ctx, kv_dim) of kv_type
+  const float* q = nullptr;       // (T, n_head * head_dim)
+  const void* k_layer = nullptr;  // (n_ctx, kv_dim) of kv_type
   const void* v_layer = nullptr;
-  float* out = nullptr;          // (T, n_head * head_dim)
+  float* out = nullptr;  // (T, n_head * head_dim)
   int64_t T = 0;
   int64_t n_ctx = 0;
   int64_t kv_dim = 0;
   int64_t n_head = 0;
-  int64_t group = 1;             // n_head / n_head_kv
+  int64_t group = 1;  // n_head / n_head_kv
   int64_t head_dim = 0;
-  float scale = 1.0f;            // AttentionShape::kq_scale()
-  float softcap = 0.0f;          // > 0: s = softcap * tanh(s / softcap)
-  int64_t window = 0;            // > 0: query at p sees keys p - window + 1 .. p
-  PosArg pos0;                   // position of query row 0
+  float scale = 1.0f;    // AttentionShape::kq_scale()
+  float softcap = 0.0f;  // > 0: s = softcap * tanh(s / softcap)
+  int64_t window = 0;    // > 0: query at p sees keys p - window + 1 .. p
+  PosArg pos0;           // position of query row 0
 };
 // Call once per process before the attention launchers (raises the shared-memory limit).
 void attention_init();

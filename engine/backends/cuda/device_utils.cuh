@@ -24,22 +24,36 @@ __device__ __forceinline__ float to_f32(__nv_bfloat16 v) { return __bfloat162flo
 template <class T>
 __device__ __forceinline__ T from_f32(float v);
 template <>
-__device__ __forceinline__ float from_f32<float>(float v) { return v; }
+__device__ __forceinline__ float from_f32<float>(float v) {
+  return v;
+}
 template <>
-__device__ __forceinline__ __half from_f32<__half>(float v) { return __float2half_rn(v); }
+__device__ __forceinline__ __half from_f32<__half>(float v) {
+  return __float2half_rn(v);
+}
 template <>
-__device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+__device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(float v) {
+  return __float2bfloat16_rn(v);
+}
 
 // The value `v` becomes when stored as T (identity for float).
 template <class T>
-__device__ __forceinline__ float round_to(float v) { return to_f32(from_f32<T>(v)); }
+__device__ __forceinline__ float round_to(float v) {
+  return to_f32(from_f32<T>(v));
+}
 
 // ---- 8 consecutive elements starting at p (p aligned to 8 elements) ----
 __device__ __forceinline__ void load8(const float* p, float* out) {
   const float4 a = *reinterpret_cast<const float4*>(p);
   const float4 b = *reinterpret_cast<const float4*>(p + 4);
-  out[0] = a.x; out[1] = a.y; out[2] = a.z; out[3] = a.w;
-  out[4] = b.x; out[5] = b.y; out[6] = b.z; out[7] = b.w;
+  out[0] = a.x;
+  out[1] = a.y;
+  out[2] = a.z;
+  out[3] = a.w;
+  out[4] = b.x;
+  out[5] = b.y;
+  out[6] = b.z;
+  out[7] = b.w;
 }
 __device__ __forceinline__ void load8(const __half* p, float* out) {
   const uint4 raw = *reinterpret_cast<const uint4*>(p);
@@ -72,21 +86,51 @@ struct FmtTag {
 template <class Fn>
 void with_fmt(WFmt f, Fn&& fn) {
   switch (f) {
-    case WFmt::F32: fn(FmtTag<WFmt::F32>{}); break;
-    case WFmt::F16: fn(FmtTag<WFmt::F16>{}); break;
-    case WFmt::BF16: fn(FmtTag<WFmt::BF16>{}); break;
-    case WFmt::Q8_0: fn(FmtTag<WFmt::Q8_0>{}); break;
-    case WFmt::Q4_0: fn(FmtTag<WFmt::Q4_0>{}); break;
-    case WFmt::Q4_1: fn(FmtTag<WFmt::Q4_1>{}); break;
-    case WFmt::Q5_0: fn(FmtTag<WFmt::Q5_0>{}); break;
-    case WFmt::Q5_1: fn(FmtTag<WFmt::Q5_1>{}); break;
-    case WFmt::IQ4_NL: fn(FmtTag<WFmt::IQ4_NL>{}); break;
-    case WFmt::Q2_K: fn(FmtTag<WFmt::Q2_K>{}); break;
-    case WFmt::Q3_K: fn(FmtTag<WFmt::Q3_K>{}); break;
-    case WFmt::Q4_K: fn(FmtTag<WFmt::Q4_K>{}); break;
-    case WFmt::Q5_K: fn(FmtTag<WFmt::Q5_K>{}); break;
-    case WFmt::Q6_K: fn(FmtTag<WFmt::Q6_K>{}); break;
-    case WFmt::IQ4_XS: fn(FmtTag<WFmt::IQ4_XS>{}); break;
+    case WFmt::F32:
+      fn(FmtTag<WFmt::F32>{});
+      break;
+    case WFmt::F16:
+      fn(FmtTag<WFmt::F16>{});
+      break;
+    case WFmt::BF16:
+      fn(FmtTag<WFmt::BF16>{});
+      break;
+    case WFmt::Q8_0:
+      fn(FmtTag<WFmt::Q8_0>{});
+      break;
+    case WFmt::Q4_0:
+      fn(FmtTag<WFmt::Q4_0>{});
+      break;
+    case WFmt::Q4_1:
+      fn(FmtTag<WFmt::Q4_1>{});
+      break;
+    case WFmt::Q5_0:
+      fn(FmtTag<WFmt::Q5_0>{});
+      break;
+    case WFmt::Q5_1:
+      fn(FmtTag<WFmt::Q5_1>{});
+      break;
+    case WFmt::IQ4_NL:
+      fn(FmtTag<WFmt::IQ4_NL>{});
+      break;
+    case WFmt::Q2_K:
+      fn(FmtTag<WFmt::Q2_K>{});
+      break;
+    case WFmt::Q3_K:
+      fn(FmtTag<WFmt::Q3_K>{});
+      break;
+    case WFmt::Q4_K:
+      fn(FmtTag<WFmt::Q4_K>{});
+      break;
+    case WFmt::Q5_K:
+      fn(FmtTag<WFmt::Q5_K>{});
+      break;
+    case WFmt::Q6_K:
+      fn(FmtTag<WFmt::Q6_K>{});
+      break;
+    case WFmt::IQ4_XS:
+      fn(FmtTag<WFmt::IQ4_XS>{});
+      break;
   }
 }
 

@@ -10,8 +10,7 @@ namespace sb::cuda {
 namespace {
 
 template <WFmt F>
-__global__ void embed_kernel(const void* data, const uint16_t* scales, int64_t V, int64_t C, const int32_t* ids,
-                             float* x) {
+__global__ void embed_kernel(const void* data, const uint16_t* scales, int64_t V, int64_t C, const int32_t* ids, float* x) {
   const int64_t t = blockIdx.x;
   const int32_t id = ids[t];
   float* row = x + t * C;
@@ -46,8 +45,8 @@ __global__ void rmsnorm_kernel(const float* x, const float* w, float eps, float*
 
 // One block per row; thread items are (head, pair i). The angle of pair i is pos multiplied
 // i times by theta_scale in float, exactly the ref backend's running product.
-__global__ void rope_kernel(float* x, int64_t cols, int64_t n_heads, int64_t head_dim, int64_t half, float theta_scale,
-                            float freq_scale, const float* ff, bool neox, PosArg pos) {
+__global__ void rope_kernel(float* x, int64_t cols, int64_t n_heads, int64_t head_dim, int64_t half, float theta_scale, float freq_scale,
+                            const float* ff, bool neox, PosArg pos) {
   const int64_t t = blockIdx.x;
   const float p = float(pos_of(pos) + t);
   float* row = x + t * cols;
@@ -101,13 +100,11 @@ __global__ void softcap_kernel(float* x, float cap, int64_t n) {
 }
 
 __global__ void add_kernel(float* x, const float* y, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    x[i] += y[i];
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) x[i] += y[i];
 }
 
 __global__ void add_bias_kernel(float* y, const float* bias, int64_t M, int64_t N) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < M * N; i += int64_t(gridDim.x) * blockDim.x)
-    y[i] += bias[i % N];
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < M * N; i += int64_t(gridDim.x) * blockDim.x) y[i] += bias[i % N];
 }
 
 template <class T>
@@ -177,17 +174,17 @@ void rmsnorm(const float* x, const float* w, float eps, float* out, int64_t rows
   SB_CUDA_CHECK_LAUNCH();
 }
 
-void rope(float* x, int64_t rows, int64_t cols, int64_t n_heads, int64_t head_dim, int64_t n_rot, float theta_scale,
-          float freq_scale, const float* ff, bool neox, PosArg pos, cudaStream_t st) {
+void rope(float* x, int64_t rows, int64_t cols, int64_t n_heads, int64_t head_dim, int64_t n_rot, float theta_scale, float freq_scale,
+          const float* ff, bool neox, PosArg pos, cudaStream_t st) {
   const int64_t half = n_rot / 2;
   if (rows <= 0 || half <= 0) return;
-  rope_kernel<<<unsigned(rows), row_threads(n_heads * half), 0, st>>>(x, cols, n_heads, head_dim, half, theta_scale,
-                                                                      freq_scale, ff, neox, pos);
+  rope_kernel<<<unsigned(rows), row_threads(n_heads * half), 0, st>>>(x, cols, n_heads, head_dim, half, theta_scale, freq_scale, ff, neox,
+                                                                      pos);
   SB_CUDA_CHECK_LAUNCH();
 }
 
-void kv_store(Elem dt, void* k_layer, void* v_layer, const float* k, const float* v, int64_t rows, int64_t kv_dim,
-              PosArg pos, cudaStream_t st) {
+void kv_store(Elem dt, void* k_layer, void* v_layer, const float* k, const float* v, int64_t rows, int64_t kv_dim, PosArg pos,
+              cudaStream_t st) {
   if (rows <= 0) return;
   const int th = row_threads(kv_dim);
   switch (dt) {
@@ -195,11 +192,12 @@ void kv_store(Elem dt, void* k_layer, void* v_layer, const float* k, const float
       kv_store_kernel<float><<<unsigned(rows), th, 0, st>>>(static_cast<float*>(k_layer), static_cast<float*>(v_layer), k, v, kv_dim, pos);
       break;
     case Elem::F16:
-      kv_store_kernel<__half><<<unsigned(rows), th, 0, st>>>(static_cast<__half*>(k_layer), static_cast<__half*>(v_layer), k, v, kv_dim, pos);
+      kv_store_kernel<__half>
+          <<<unsigned(rows), th, 0, st>>>(static_cast<__half*>(k_layer), static_cast<__half*>(v_layer), k, v, kv_dim, pos);
       break;
     case Elem::BF16:
-      kv_store_kernel<__nv_bfloat16><<<unsigned(rows), th, 0, st>>>(static_cast<__nv_bfloat16*>(k_layer),
-                                                                    static_cast<__nv_bfloat16*>(v_layer), k, v, kv_dim, pos);
+      kv_store_kernel<__nv_bfloat16>
+          <<<unsigned(rows), th, 0, st>>>(static_cast<__nv_bfloat16*>(k_layer), static_cast<__nv_bfloat16*>(v_layer), k, v, kv_dim, pos);
       break;
   }
   SB_CUDA_CHECK_LAUNCH();
@@ -254,7 +252,9 @@ void f32_to_elem(const float* src, void* dst, Elem dt, int64_t n, cudaStream_t s
     case Elem::F32:
       SB_CUDA_CHECK(cudaMemcpyAsync(dst, src, size_t(n) * 4, cudaMemcpyDeviceToDevice, st));
       return;
-    case Elem::F16: f32_to_elem_kernel<__half><<<ew_blocks(n), 256, 0, st>>>(src, static_cast<__half*>(dst), n); break;
+    case Elem::F16:
+      f32_to_elem_kernel<__half><<<ew_blocks(n), 256, 0, st>>>(src, static_cast<__half*>(dst), n);
+      break;
     case Elem::BF16:
       f32_to_elem_kernel<__nv_bfloat16><<<ew_blocks(n), 256, 0, st>>>(src, static_cast<__nv_bfloat16*>(dst), n);
       break;

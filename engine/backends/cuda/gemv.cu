@@ -24,8 +24,7 @@ static_assert(chunk_elems<WFmt::Q4_K>() == 32, "block formats decode 32-element 
 
 // Loads chunk_elems<F>() consecutive weights of row n starting at k0 (a multiple of the chunk).
 template <WFmt F>
-__device__ __forceinline__ void load_chunk(const void* data, const uint16_t* scales, int64_t K, int64_t n, int64_t k0,
-                                           float* w) {
+__device__ __forceinline__ void load_chunk(const void* data, const uint16_t* scales, int64_t K, int64_t n, int64_t k0, float* w) {
   if constexpr (F == WFmt::F32) {
     const float4 v = __ldg(reinterpret_cast<const float4*>(static_cast<const float*>(data) + n * K + k0));
     w[0] = v.x, w[1] = v.y, w[2] = v.z, w[3] = v.w;
@@ -69,9 +68,8 @@ __device__ __forceinline__ void load_chunk(const void* data, const uint16_t* sca
 // chunk and x 16-byte aligned); otherwise one element per lane per step. Block formats always
 // take the VEC path (a lane decodes a whole group).
 template <WFmt F, bool VEC>
-__global__ void __launch_bounds__(kWarps * 32)
-    gemv_kernel(const void* data, const uint16_t* scales, int64_t N, int64_t K, const float* x, int M, float* y,
-                const float* bias, bool accumulate) {
+__global__ void __launch_bounds__(kWarps * 32) gemv_kernel(const void* data, const uint16_t* scales, int64_t N, int64_t K, const float* x,
+                                                           int M, float* y, const float* bias, bool accumulate) {
   const int lane = threadIdx.x & 31;
   const int64_t n = int64_t(blockIdx.x) * kWarps + (threadIdx.x >> 5);
   if (n >= N) return;  // warp-uniform
@@ -122,8 +120,7 @@ __global__ void __launch_bounds__(kWarps * 32)
 }
 
 template <WFmt F>
-void launch_gemv(const WeightView& w, const float* x, int64_t M, float* y, const float* bias, bool accumulate,
-                 cudaStream_t st) {
+void launch_gemv(const WeightView& w, const float* x, int64_t M, float* y, const float* bias, bool accumulate, cudaStream_t st) {
   const unsigned grid = blocks_for(w.rows, kWarps);
   const bool x_aligned = reinterpret_cast<uintptr_t>(x) % 16 == 0;
   if constexpr (is_block_fmt(F)) {
@@ -184,9 +181,15 @@ void gemv(const WeightView& w, const float* x, int64_t M, float* y, const float*
 
 void dequantize(const WeightView& w, void* out, Elem out_dt, cudaStream_t st) {
   switch (out_dt) {
-    case Elem::F32: launch_dequantize(w, static_cast<float*>(out), st); break;
-    case Elem::BF16: launch_dequantize(w, static_cast<__nv_bfloat16*>(out), st); break;
-    case Elem::F16: launch_dequantize(w, static_cast<__half*>(out), st); break;
+    case Elem::F32:
+      launch_dequantize(w, static_cast<float*>(out), st);
+      break;
+    case Elem::BF16:
+      launch_dequantize(w, static_cast<__nv_bfloat16*>(out), st);
+      break;
+    case Elem::F16:
+      launch_dequantize(w, static_cast<__half*>(out), st);
+      break;
   }
 }
 

@@ -7,8 +7,8 @@ namespace sb::cuda {
 namespace {
 
 constexpr int kQuantThreads = 256;
-constexpr int kS8Warps = 4;     // output features per block (one per warp)
-constexpr int kFusedWarps = 8;  // the same for the fused decode kernel (more outputs per quantization)
+constexpr int kS8Warps = 4;                  // output features per block (one per warp)
+constexpr int kFusedWarps = 8;               // the same for the fused decode kernel (more outputs per quantization)
 constexpr size_t kFusedMaxSmem = 48 * 1024;  // the default dynamic shared-memory limit
 
 // Quantizes one row of K values into q (ldq bytes, zero padded) and *d; every thread of the
@@ -35,8 +35,8 @@ __device__ void quantize_row_block(const float* xr, int64_t K, int64_t ldq, int8
 // (+ y). Rows of wr and xq are ld bytes, a multiple of 16, zero-padded past K; y rows are N
 // apart. kSharedX: xq is in shared memory (plain loads; __ldg is for global memory only).
 template <bool kSharedX>
-__device__ __forceinline__ void warp_rows_s8(const int8_t* wr, const int8_t* xq, const float* xd, int64_t ld, int mt,
-                                             float ws_n, float bias_n, bool accumulate, float* y, int64_t N) {
+__device__ __forceinline__ void warp_rows_s8(const int8_t* wr, const int8_t* xq, const float* xd, int64_t ld, int mt, float ws_n,
+                                             float bias_n, bool accumulate, float* y, int64_t N) {
   const int lane = threadIdx.x & 31;
   int acc[kGemvMaxRows];
 #pragma unroll
@@ -48,8 +48,10 @@ __device__ __forceinline__ void warp_rows_s8(const int8_t* wr, const int8_t* xq,
       if (m < mt) {
         const int4* xp = reinterpret_cast<const int4*>(xq + int64_t(m) * ld + k);
         int4 xv;
-        if constexpr (kSharedX) xv = *xp;
-        else xv = __ldg(xp);
+        if constexpr (kSharedX)
+          xv = *xp;
+        else
+          xv = __ldg(xp);
         acc[m] = __dp4a(wv.x, xv.x, acc[m]);
         acc[m] = __dp4a(wv.y, xv.y, acc[m]);
         acc[m] = __dp4a(wv.z, xv.z, acc[m]);
@@ -75,22 +77,19 @@ __device__ __forceinline__ void warp_rows_s8(const int8_t* wr, const int8_t* xq,
 }
 
 // One block per row of x.
-__global__ void __launch_bounds__(kQuantThreads)
-    quantize_s8_kernel(const float* x, int64_t K, int64_t ldq, int8_t* q, float* d) {
+__global__ void __launch_bounds__(kQuantThreads) quantize_s8_kernel(const float* x, int64_t K, int64_t ldq, int8_t* q, float* d) {
   const int64_t t = blockIdx.x;
   quantize_row_block(x + t * K, K, ldq, q + t * ldq, d + t);
 }
 
 // y[t][n] for one n per warp and up to kGemvMaxRows tokens (blockIdx.y picks the token tile).
-__global__ void __launch_bounds__(kS8Warps * 32)
-    gemm_s8_kernel(const int8_t* w, const float* ws, int64_t N, int64_t ld, const int8_t* xq, const float* xd, int64_t M,
-                   float* y, const float* bias, bool accumulate) {
+__global__ void __launch_bounds__(kS8Warps * 32) gemm_s8_kernel(const int8_t* w, const float* ws, int64_t N, int64_t ld, const int8_t* xq,
+                                                                const float* xd, int64_t M, float* y, const float* bias, bool accumulate) {
   const int64_t n = int64_t(blockIdx.x) * kS8Warps + (threadIdx.x >> 5);
   if (n >= N) return;  // warp-uniform
   const int64_t t0 = int64_t(blockIdx.y) * kGemvMaxRows;
   const int mt = M - t0 < kGemvMaxRows ? int(M - t0) : kGemvMaxRows;
-  warp_rows_s8<false>(w + n * ld, xq + t0 * ld, xd + t0, ld, mt, ws[n], bias ? bias[n] : 0.0f, accumulate,
-                      y + t0 * N + n, N);
+  warp_rows_s8<false>(w + n * ld, xq + t0 * ld, xd + t0, ld, mt, ws[n], bias ? bias[n] : 0.0f, accumulate, y + t0 * N + n, N);
 }
 
 // Decode-sized products (M <= kGemvMaxRows) in one launch: every block quantizes the M rows of
@@ -98,8 +97,8 @@ __global__ void __launch_bounds__(kS8Warps * 32)
 // then each warp computes one output feature. Re-quantizing x per block reads M * K floats
 // from L2, far cheaper than the launch it saves.
 __global__ void __launch_bounds__(kFusedWarps * 32)
-    gemv_s8_fused_kernel(const int8_t* w, const float* ws, int64_t N, int64_t K, int64_t ld, const float* x, int M,
-                         float* y, const float* bias, bool accumulate) {
+    gemv_s8_fused_kernel(const int8_t* w, const float* ws, int64_t N, int64_t K, int64_t ld, const float* x, int M, float* y,
+                         const float* bias, bool accumulate) {
   extern __shared__ float smem[];
   float* xd = smem;                                             // kGemvMaxRows scales
   int8_t* xq = reinterpret_cast<int8_t*>(smem + kGemvMaxRows);  // M rows of ld bytes (16-aligned)
@@ -110,8 +109,7 @@ __global__ void __launch_bounds__(kFusedWarps * 32)
   warp_rows_s8<true>(w + n * ld, xq, xd, ld, M, ws[n], bias ? bias[n] : 0.0f, accumulate, y + n, N);
 }
 
-__global__ void embed_s8_kernel(const int8_t* w, const float* ws, int64_t ldw, int64_t K, const int32_t* ids,
-                                float* x) {
+__global__ void embed_s8_kernel(const int8_t* w, const float* ws, int64_t ldw, int64_t K, const int32_t* ids, float* x) {
   const int64_t t = blockIdx.x;
   const int64_t r = ids[t];
   const float s = ws[r];
@@ -127,8 +125,8 @@ void quantize_rows_s8(const float* x, int64_t M, int64_t K, int64_t ldq, int8_t*
   SB_CUDA_CHECK_LAUNCH();
 }
 
-void gemm_s8(const Int8View& w, const int8_t* xq, const float* xd, int64_t ldq, int64_t M, float* y, const float* bias,
-             bool accumulate, cudaStream_t st) {
+void gemm_s8(const Int8View& w, const int8_t* xq, const float* xd, int64_t ldq, int64_t M, float* y, const float* bias, bool accumulate,
+             cudaStream_t st) {
   if (M <= 0) return;
   if (w.ld % 16 != 0 || ldq != w.ld || reinterpret_cast<uintptr_t>(w.data) % 16 || reinterpret_cast<uintptr_t>(xq) % 16)
     fail("cuda gemm_s8: rows must be 16-byte aligned and padded alike");
@@ -139,13 +137,11 @@ void gemm_s8(const Int8View& w, const int8_t* xq, const float* xd, int64_t ldq, 
   SB_CUDA_CHECK_LAUNCH();
 }
 
-bool gemv_s8_fused(const Int8View& w, const float* x, int64_t M, float* y, const float* bias, bool accumulate,
-                   cudaStream_t st) {
+bool gemv_s8_fused(const Int8View& w, const float* x, int64_t M, float* y, const float* bias, bool accumulate, cudaStream_t st) {
   const size_t smem = kGemvMaxRows * sizeof(float) + size_t(M) * size_t(w.ld);
-  if (M < 1 || M > kGemvMaxRows || smem > kFusedMaxSmem || w.ld % 16 != 0 || reinterpret_cast<uintptr_t>(w.data) % 16)
-    return false;
-  gemv_s8_fused_kernel<<<blocks_for(w.rows, kFusedWarps), kFusedWarps * 32, smem, st>>>(w.data, w.scales, w.rows, w.cols,
-                                                                                        w.ld, x, int(M), y, bias, accumulate);
+  if (M < 1 || M > kGemvMaxRows || smem > kFusedMaxSmem || w.ld % 16 != 0 || reinterpret_cast<uintptr_t>(w.data) % 16) return false;
+  gemv_s8_fused_kernel<<<blocks_for(w.rows, kFusedWarps), kFusedWarps * 32, smem, st>>>(w.data, w.scales, w.rows, w.cols, w.ld, x, int(M),
+                                                                                        y, bias, accumulate);
   SB_CUDA_CHECK_LAUNCH();
   return true;
 }

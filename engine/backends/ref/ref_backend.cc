@@ -120,16 +120,13 @@ class RefBackend : public Backend {
     }
   }
 
-  void do_rope(Tensor& x, int64_t n_heads, const AttentionShape& s, int64_t pos0) override {
-    host_rope("ref", x, n_heads, s, pos0, 1);
-  }
+  void do_rope(Tensor& x, int64_t n_heads, const AttentionShape& s, int64_t pos0) override { host_rope("ref", x, n_heads, s, pos0, 1); }
 
   void do_kv_store(KvCache& cache, int64_t layer, const Tensor& k, const Tensor& v, int64_t pos0) override {
     host_kv_store(cache, layer, k, v, pos0, to_dtype);
   }
 
-  void do_attention(const Tensor& q, const KvCache& cache, int64_t layer, int64_t pos0, const AttentionShape& s,
-                 Tensor& out) override {
+  void do_attention(const Tensor& q, const KvCache& cache, int64_t layer, int64_t pos0, const AttentionShape& s, Tensor& out) override {
     const auto& c = static_cast<const HostKvCache&>(cache);
     const int64_t D = s.head_dim, group = s.n_head / s.n_head_kv;
     const float scale = s.kq_scale();

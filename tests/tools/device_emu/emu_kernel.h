@@ -38,7 +38,9 @@ struct Launcher {
   }
 };
 template <class K>
-Launcher<K> launch(K* k, dim3 g, dim3 b, size_t smem = 0, cudaStream_t = nullptr) { return Launcher<K>{k, g, b, smem}; }
+Launcher<K> launch(K* k, dim3 g, dim3 b, size_t smem = 0, cudaStream_t = nullptr) {
+  return Launcher<K>{k, g, b, smem};
+}
 }  // namespace emu
 
 #define threadIdx (emu::cur_tid())
