@@ -122,14 +122,9 @@ void add_bench_command(CLI::App& app) {
           for (const auto& r : rb.rows)
             if (r.variant == variant) vrows.push_back(r);
           if (comm && vrows.empty()) continue;  // this variant was measured on another rank
-          RunInfo info;
+          RunInfo info = new_run_info("bench", label);
           info.group_id = all_variants.size() > 1 || comm ? group : "";
-          info.label = label;
-          info.kind = "bench";
-          info.git_commit = git_commit(&info.git_dirty);
-          info.tool_version = tool_version();
           info.host = rb.host;
-          info.cpu = cpu_model();
           info.backend = vrows.empty() ? "" : vrows.front().backend;
           info.threads = vrows.empty() ? 0 : int(vrows.front().n_threads);
           info.model_path = vrows.empty() ? "" : vrows.front().model_filename;

@@ -138,13 +138,7 @@ void add_distill_command(CLI::App& app) {
                           {"backend", a.backend}};
     if (!a.student.empty()) config["student_sha256"] = model_sha256(a.student, store.get());
     if (job.student_variant.needs_calibration()) config["calibration_sha256"] = sha256_hex(job.calibration_text);
-    RunInfo info;
-    info.label = a.label;
-    info.kind = "distill";
-    info.git_commit = git_commit(&info.git_dirty);
-    info.tool_version = tool_version();
-    info.host = host_name();
-    info.cpu = cpu_model();
+    RunInfo info = new_run_info("distill", a.label);
     info.backend = backend->name();
     info.threads = a.threads;
     info.model_path = a.teacher;

@@ -86,13 +86,9 @@ void add_ingest_command(CLI::App& app) {
     nlohmann::json ctx;
     auto rows = parse_gbench_json(read_file(kernels), kernels, &ctx);
     auto store = Store::open(db);
-    RunInfo info;
-    info.label = label;
-    info.kind = "kernels";
-    info.git_commit = git_commit(&info.git_dirty);
-    info.tool_version = ctx.value("sparkbench_commit", tool_version());
-    info.host = ctx.value("host_name", host_name());
-    info.cpu = cpu_model();
+    RunInfo info = new_run_info("kernels", label);
+    info.tool_version = ctx.value("sparkbench_commit", info.tool_version);
+    info.host = ctx.value("host_name", info.host);
     info.threads = std::atoi(ctx.value("threads", "0").c_str());
     info.config_json = ctx.dump();
     const int64_t run = store->begin_run(info);

@@ -116,13 +116,7 @@ void add_loadgen_command(CLI::App& app) {
     auto start_run = [&](const std::string& m) {
       if (no_db) return;
       store = Store::open(db);
-      RunInfo info;
-      info.label = label;
-      info.kind = "loadgen";
-      info.git_commit = git_commit(&info.git_dirty);
-      info.tool_version = tool_version();
-      info.host = host_name();
-      info.cpu = cpu_model();
+      RunInfo info = new_run_info("loadgen", label);
       info.backend = "api";
       info.model_path = ep.url() + "/models/" + m;
       info.variant = "base";

@@ -50,6 +50,17 @@ std::string git_commit(bool* dirty) {
 
 std::string tool_version() { return std::string(SPARKBENCH_VERSION) + " (" + SPARKBENCH_GIT_COMMIT + ")"; }
 
+RunInfo new_run_info(const std::string& kind, const std::string& label) {
+  RunInfo info;
+  info.kind = kind;
+  info.label = label;
+  info.git_commit = git_commit(&info.git_dirty);
+  info.tool_version = tool_version();
+  info.host = host_name();
+  info.cpu = cpu_model();
+  return info;
+}
+
 std::string model_sha256(const std::string& path, Store* store) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return sha256_file(path);  // throws with the reason

@@ -95,13 +95,7 @@ std::vector<RunSummary> run_remote_evaluation(const RunOptions& opt) {
     store->resume_run(run_id);
     sum.resumed = true;
   } else {
-    RunInfo info;
-    info.label = opt.label;
-    info.kind = "eval";
-    info.git_commit = git_commit(&info.git_dirty);
-    info.tool_version = tool_version();
-    info.host = host_name();
-    info.cpu = cpu_model();
+    RunInfo info = new_run_info("eval", opt.label);
     info.backend = "api";
     info.model_path = sum.model_path;
     info.variant = "base";

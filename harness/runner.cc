@@ -152,14 +152,8 @@ int64_t open_run(Store& store, const RunOptions& opt, const nlohmann::json& conf
     store.resume_run(run_id);
     resumed = true;
   } else {
-    RunInfo info;
-    info.label = opt.label;
+    RunInfo info = new_run_info("eval", opt.label);
     info.group_id = group;
-    info.kind = "eval";
-    info.git_commit = git_commit(&info.git_dirty);
-    info.tool_version = tool_version();
-    info.host = host_name();
-    info.cpu = cpu_model();
     info.backend = lm.backend->name();
     info.threads = margs.threads;
     info.model_path = lm.path;
