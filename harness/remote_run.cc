@@ -13,6 +13,7 @@
 #include "evals/openai_api.h"
 #include "evals/remote_lm.h"
 #include "harness/provenance.h"
+#include "harness/run_resume.h"
 #include "harness/runner.h"
 #include "harness/run_stop.h"
 #include "harness/sample_rows.h"
@@ -86,13 +87,7 @@ std::vector<RunSummary> run_remote_evaluation(const RunOptions& opt) {
   sum.backend = "api";
   int64_t run_id = 0;
   if (opt.resume) {
-    for (const auto& r : store->list_runs(1000))
-      if ((r.status == "interrupted" || r.status == "failed") && nlohmann::json::parse(r.info.config_json) == config) {
-        run_id = r.id;
-        break;
-      }
-    if (!run_id) fail(opt.db, ": no interrupted run with this configuration to resume");
-    store->resume_run(run_id);
+    run_id = resume_matching_run(*store, config, opt.db);
     sum.resumed = true;
   } else {
     RunInfo info = new_run_info("eval", opt.label);

@@ -17,6 +17,7 @@
 #include "harness/mpi_run.h"
 #include "evals/metric_registry.h"
 #include "harness/provenance.h"
+#include "harness/run_resume.h"
 #include "harness/run_stop.h"
 #include "harness/sample_rows.h"
 #include "harness/store_cache.h"
@@ -140,16 +141,7 @@ int64_t open_run(Store& store, const RunOptions& opt, const nlohmann::json& conf
                  const ModelArgs& margs, const std::string& sha, const Model& model, const std::string& variant, bool& resumed) {
   int64_t run_id = 0;
   if (opt.resume) {
-    for (const auto& r : store.list_runs(1000)) {
-      auto stored = nlohmann::json::parse(r.info.config_json);
-      stored.erase("backend_info");  // provenance (ISA, threads), not configuration
-      if ((r.status == "interrupted" || r.status == "failed") && stored == config) {
-        run_id = r.id;
-        break;
-      }
-    }
-    if (!run_id) fail(opt.db, ": no interrupted run with this configuration to resume");
-    store.resume_run(run_id);
+    run_id = resume_matching_run(store, config, opt.db);
     resumed = true;
   } else {
     RunInfo info = new_run_info("eval", opt.label);
