@@ -277,7 +277,7 @@ void register_qgemv() {
   std::vector<Shape> projs{{"spark", {"attn_qkvo", 512, 512}}, {"spark", {"ffn_gate_up", 2048, 512}}, {"spark", {"ffn_down", 512, 2048}},
                            {"1b", {"attn_q", 2048, 2048}},     {"1b", {"attn_kv", 512, 2048}},        {"1b", {"ffn_gate_up", 8192, 2048}},
                            {"1b", {"ffn_down", 2048, 8192}}};
-  std::vector<GgmlType> types{GgmlType::Q4_0, GgmlType::Q8_0};
+  std::vector<GgmlType> types{GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q4_1, GgmlType::Q5_0};
   std::vector<int64_t> ms{1, 4};
   if (g_short) {
     projs = {{"spark", {"ffn_down", 512, 2048}}};

@@ -28,19 +28,24 @@ using namespace sb;
 
 namespace {
 
-const GgmlType kTypes[] = {GgmlType::Q4_0, GgmlType::Q8_0};
+const GgmlType kTypes[] = {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0};
 
-// Random quant bytes with moderate f16 scales of random sign (the scale is each block's first 2 bytes).
+bool has_min(GgmlType t) { return t == GgmlType::Q4_1 || t == GgmlType::Q5_1; }
+bool has_qh(GgmlType t) { return t == GgmlType::Q5_0 || t == GgmlType::Q5_1; }
+
+// Random quant bytes with moderate f16 scales (and mins) of random sign: a block is d, then m
+// (min types), then qh (Q5), then the quants.
 std::vector<uint8_t> random_weights(GgmlType t, int64_t rows, int64_t cols, uint64_t seed) {
   std::mt19937_64 rng(seed);
   const size_t bb = size_t(ggml_block_bytes(t)), nb = size_t(rows * cols / ggml_block_size(t));
   std::vector<uint8_t> out(nb * bb);
   for (auto& byte : out) byte = uint8_t(rng());
   std::uniform_real_distribution<float> e(-12.0f, -8.0f);
-  for (size_t i = 0; i < nb; ++i) {
-    const uint16_t h = f32_to_f16(std::exp2(e(rng)) * (rng() & 1 ? -1.0f : 1.0f));
-    std::memcpy(out.data() + i * bb, &h, 2);
-  }
+  for (size_t i = 0; i < nb; ++i)
+    for (size_t off = 0; off < (has_min(t) ? 4u : 2u); off += 2) {
+      const uint16_t h = f32_to_f16(std::exp2(e(rng)) * (rng() & 1 ? -1.0f : 1.0f));
+      std::memcpy(out.data() + i * bb + off, &h, 2);
+    }
   return out;
 }
 
@@ -61,24 +66,30 @@ TEST_CASE("cpu qgemv: the packed layout holds each row's scales and quants where
   for (GgmlType t : kTypes) {
     const auto w = random_weights(t, N, K, 7);
     const auto packed = pack(t, w, N, K);
-    const size_t bb = size_t(ggml_block_bytes(t)), qb = bb - 2, rec = size_t(cpu::kGemvRows) * bb, nb = size_t(K / kQK);
+    const size_t bb = size_t(ggml_block_bytes(t)), qb = t == GgmlType::Q8_0 ? 32 : 16, hdr = bb - qb, rec = size_t(cpu::kGemvRows) * bb,
+                 nb = size_t(K / kQK);
     for (int64_t n = 0; n < 32; ++n)
       for (size_t b = 0; b < nb; ++b) {
         const uint8_t* r = packed.data() + (size_t(n / cpu::kGemvRows) * nb + b) * rec;
         const size_t l = size_t(n % cpu::kGemvRows);
-        uint16_t d;
-        std::memcpy(&d, r + 2 * l, 2);
-        CHECK(d == (n < N ? uint16_t(w[size_t(n) * nb * bb + b * bb] | w[size_t(n) * nb * bb + b * bb + 1] << 8) : 0));
+        const uint8_t* src = w.data() + size_t(n) * nb * bb + b * bb;
+        // header fields: d (and m) 16 x 2 bytes each, qh 16 x 4 bytes; padding rows zero
+        const size_t dm = has_min(t) ? 2 : 1;
+        for (size_t f = 0; f < dm; ++f)
+          for (size_t j = 0; j < 2; ++j) CHECK(r[32 * f + 2 * l + j] == (n < N ? src[2 * f + j] : 0));
+        if (has_qh(t))
+          for (size_t j = 0; j < 4; ++j) CHECK(r[32 * dm + 4 * l + j] == (n < N ? src[2 * dm + j] : 0));
+        if (n >= N && (t != GgmlType::Q4_0 && t != GgmlType::Q8_0)) continue;  // padding quants unspecified
         for (size_t j = 0; j < qb; ++j) {
-          const uint8_t got = r[2 * cpu::kGemvRows + (j / 4) * 4 * cpu::kGemvRows + 4 * l + j % 4];
-          const uint8_t src = n < N ? w[size_t(n) * nb * bb + b * bb + 2 + j] : (t == GgmlType::Q8_0 ? 0 : 0x88);
-          CHECK(got == uint8_t(src + (t == GgmlType::Q8_0 ? 128 : 0)));
+          const uint8_t got = r[cpu::kGemvRows * hdr + (j / 4) * 4 * cpu::kGemvRows + 4 * l + j % 4];
+          const uint8_t want = n < N ? src[hdr + j] : (t == GgmlType::Q8_0 ? 0 : 0x88);
+          CHECK(got == uint8_t(want + (t == GgmlType::Q8_0 ? 128 : 0)));
         }
       }
   }
 }
 
-TEST_CASE("cpu qgemv: decode products of Q4_0 / Q8_0 on every ISA level, M = 1..4 and 7", "[backend][unit]") {
+TEST_CASE("cpu qgemv: decode products of every packed type on every ISA level, M = 1..4 and 7", "[backend][unit]") {
   if (!cpu::isa_available(cpu::Isa::Avx2)) {
     std::printf("SKIPPED: this CPU lacks AVX2\n");
     return;
@@ -134,7 +145,7 @@ TEST_CASE("cpu qgemv: decode products of Q4_0 / Q8_0 on every ISA level, M = 1..
   }
 }
 
-TEST_CASE("cpu qgemv: a non-finite weight scale stays in its row; a NaN activation gives NaN in its row", "[backend][unit]") {
+TEST_CASE("cpu qgemv: a non-finite weight scale or min stays in its row; a NaN activation gives NaN in its row", "[backend][unit]") {
   if (!cpu::isa_available(cpu::Isa::Avx2)) {
     std::printf("SKIPPED: this CPU lacks AVX2\n");
     return;
@@ -145,7 +156,8 @@ TEST_CASE("cpu qgemv: a non-finite weight scale stays in its row; a NaN activati
     for (float bad : {NAN, INFINITY}) {
       auto w = random_weights(t, N, K, 5);
       const uint16_t h = f32_to_f16(bad);
-      std::memcpy(w.data() + 17 * rb + 3 * bb, &h, 2);  // row 17, block 3
+      std::memcpy(w.data() + 17 * rb + 3 * bb, &h, 2);                      // row 17, block 3: scale
+      if (has_min(t)) std::memcpy(w.data() + 33 * rb + 1 * bb + 2, &h, 2);  // row 33, block 1: min
       const auto packed = pack(t, w, N, K);
       auto x = test::randn(size_t(M * K), 8);
       x[2 * K + 50] = bad;  // activation row 2
@@ -163,7 +175,7 @@ TEST_CASE("cpu qgemv: a non-finite weight scale stays in its row; a NaN activati
             const float v = y[size_t(r * N + n)];
             if (r == 2)
               CHECK(std::isnan(v));
-            else if (n == 17)
+            else if (n == 17 || (n == 33 && has_min(t)))
               CHECK(!std::isfinite(v));  // Inf scale: +-Inf or NaN (Inf * 0 quants), never finite
             else
               CHECK(std::isfinite(v));

@@ -183,7 +183,7 @@ class CpuBackend : public Backend {
                : qprefill_ == QPrefill::Avx2Tiles ? "AVX2 tiles"
                                                   : "expanded",
                qgemm_ ? ", q8 prefill blocked int8 GEMM (repacked weights)" : "",
-               qgemv_ ? ", q8 decode row-interleaved GEMV (Q4_0/Q8_0 repacked)" : "");
+               qgemv_ ? ", q8 decode row-interleaved GEMV (Q4_0/Q4_1/Q5_0/Q5_1/Q8_0 repacked)" : "");
   }
 
   Tensor alloc(int64_t rows, int64_t cols, DType dt) override { return host_tensor(rows, cols, dt); }

@@ -19,7 +19,18 @@ namespace qgemv_avx512vnni {
 const QgemvKernels& kernels();
 }
 
-bool qgemv_supported(GgmlType t) { return t == GgmlType::Q4_0 || t == GgmlType::Q8_0; }
+bool qgemv_supported(GgmlType t) {
+  switch (t) {
+    case GgmlType::Q4_0:
+    case GgmlType::Q4_1:
+    case GgmlType::Q5_0:
+    case GgmlType::Q5_1:
+    case GgmlType::Q8_0:
+      return true;
+    default:
+      return false;
+  }
+}
 
 size_t qgemv_packed_bytes(GgmlType t, int64_t n, int64_t k) {
   const int64_t groups = (n + kGemvRows - 1) / kGemvRows;
@@ -29,22 +40,35 @@ size_t qgemv_packed_bytes(GgmlType t, int64_t n, int64_t k) {
 void qgemv_pack(GgmlType t, const uint8_t* w, size_t row_bytes, int64_t n, int64_t k, uint8_t* out, int64_t g0, int64_t g1) {
   const int64_t nb = k / kQK;
   const bool q8 = t == GgmlType::Q8_0;
-  const size_t qbytes = q8 ? 32 : 16, bb = 2 + qbytes, rec = size_t(kGemvRows) * bb;
+  // a source block is its header fields (d, then m for the min types, then qh for Q5) and the
+  // quants; the record holds each header field for the 16 rows side by side, then the quants
+  // interleaved 4 bytes at a time
+  const size_t bb = size_t(ggml_block_bytes(t)), qbytes = q8 ? 32 : 16, hdr = bb - qbytes, rec = size_t(kGemvRows) * bb;
+  size_t fields[3] = {2, 0, 0};
+  int nf = 1;
+  if (t == GgmlType::Q4_1 || t == GgmlType::Q5_1) fields[nf++] = 2;
+  if (t == GgmlType::Q5_0 || t == GgmlType::Q5_1) fields[nf++] = 4;
   for (int64_t g = g0; g < g1; ++g) {
     uint8_t* o = out + size_t(g * nb) * rec;
     for (int64_t b = 0; b < nb; ++b, o += rec) {
       std::memset(o, 0, rec);
       for (int64_t l = 0; l < kGemvRows; ++l) {
         const int64_t row = g * kGemvRows + l;
-        uint8_t* q = o + 2 * kGemvRows + 4 * l;
-        if (row >= n) {  // padding row: scale 0; quants at the zero point (value 0)
-          for (size_t c = 0; c < qbytes / 4; ++c) std::memset(q + c * 4 * kGemvRows, q8 ? 0x80 : 0x88, 4);
+        uint8_t* q = o + size_t(kGemvRows) * hdr + 4 * size_t(l);
+        if (row >= n) {  // padding row: header fields 0 (scale 0); Q4_0 / Q8_0 quants at the zero point
+          if (t == GgmlType::Q4_0 || q8)
+            for (size_t c = 0; c < qbytes / 4; ++c) std::memset(q + c * 4 * kGemvRows, q8 ? 0x80 : 0x88, 4);
           continue;
         }
         const uint8_t* src = w + size_t(row) * row_bytes + size_t(b) * bb;
-        std::memcpy(o + 2 * l, src, 2);  // d
+        size_t at = 0, fo = 0;
+        for (int f = 0; f < nf; ++f) {
+          std::memcpy(o + fo + fields[f] * size_t(l), src + at, fields[f]);
+          at += fields[f];
+          fo += fields[f] * size_t(kGemvRows);
+        }
         for (size_t c = 0; c < qbytes / 4; ++c)
-          for (int j = 0; j < 4; ++j) q[c * 4 * kGemvRows + size_t(j)] = uint8_t(src[2 + 4 * c + size_t(j)] + (q8 ? 128 : 0));
+          for (size_t j = 0; j < 4; ++j) q[c * 4 * kGemvRows + j] = uint8_t(src[hdr + 4 * c + j] + (q8 ? 128 : 0));
       }
     }
   }
