@@ -29,6 +29,7 @@
 #include "engine/backends/cpu/kernels.h"
 #include "engine/backends/cpu/qdot.h"
 #include "engine/backends/cpu/qgemm.h"
+#include "engine/backends/cpu/qgemv.h"
 #endif
 
 using namespace sb;
@@ -263,6 +264,61 @@ void register_qdot() {
         }
 }
 
+// qgemv/<isa>/<shape>/<proj>/<type>/M:m: the `--compute q8` decode GEMV over row-interleaved
+// weights (cpu/qgemv.h) on every ISA level this CPU has, at the qdot shapes (compare with the
+// qdot/ entries, the kernel it replaces for decode): activation quantization and block sums plus
+// the product, threads splitting the 16-row groups as the backend does. Bytes: the packed
+// weights (the source size, padded to whole groups) + f32 activations in and out.
+void register_qgemv() {
+  struct Shape {
+    const char* shape;
+    Proj p;
+  };
+  std::vector<Shape> projs{{"spark", {"attn_qkvo", 512, 512}}, {"spark", {"ffn_gate_up", 2048, 512}}, {"spark", {"ffn_down", 512, 2048}},
+                           {"1b", {"attn_q", 2048, 2048}},     {"1b", {"attn_kv", 512, 2048}},        {"1b", {"ffn_gate_up", 8192, 2048}},
+                           {"1b", {"ffn_down", 2048, 8192}}};
+  std::vector<GgmlType> types{GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q4_1, GgmlType::Q5_0};
+  std::vector<int64_t> ms{1, 4};
+  if (g_short) {
+    projs = {{"spark", {"ffn_down", 512, 2048}}};
+    types = {GgmlType::Q4_0};
+    ms = {1};
+  }
+  for (cpu::Isa isa : cpu::available_isas())
+    for (const auto& [shape, p] : projs)
+      for (GgmlType t : types)
+        for (int64_t m : ms) {
+          const std::string name = std::string("qgemv/") + cpu::isa_name(isa) + "/" + shape + "/" + p.name + "/" +
+                                   ggml_type_name(uint32_t(t)) + "/M:" + std::to_string(m);
+          benchmark::RegisterBenchmark(name.c_str(), [=, p = p](benchmark::State& st) {
+            const auto& qd = cpu::qdot_kernels(isa);
+            const auto& kern = cpu::qgemv_kernels(isa);
+            auto q = quantized(t, randn(size_t(p.n * p.k), 1, 0.05f), p.n, p.k);
+            const size_t rb = size_t(ggml_row_bytes(t, p.k)), xb = cpu::q8_act_row_bytes(t, p.k);
+            const int64_t groups = (p.n + cpu::kGemvRows - 1) / cpu::kGemvRows;
+            std::vector<uint8_t> packed(cpu::qgemv_packed_bytes(t, p.n, p.k));
+            cpu::qgemv_pack(t, q.data(), rb, p.n, p.k, packed.data(), 0, groups);
+            auto x = randn(size_t(m * p.k), 2);
+            std::vector<uint8_t> xq(size_t(m) * xb);
+            std::vector<int32_t> sums(size_t(m * (p.k / kQK)));
+            std::vector<float> y(size_t(m * p.n));
+            const int nt = g_threads > 0 ? g_threads : omp_get_num_procs();
+            for (auto _ : st) {
+              for (int64_t r = 0; r < m; ++r) qd.quantize(t, x.data() + r * p.k, xq.data() + size_t(r) * xb, p.k);
+              cpu::qgemv_act_sums(xq.data(), xb, m, p.k, sums.data());
+#pragma omp parallel num_threads(nt)
+              {
+                const int id = omp_get_thread_num(), nth = omp_get_num_threads();
+                kern.gemv(t, packed.data(), p.n, p.k, xq.data(), xb, sums.data(), m, y.data(), p.n, groups * id / nth,
+                          groups * (id + 1) / nth, nullptr, false);
+              }
+              benchmark::ClobberMemory();
+            }
+            roofline(st, double(packed.size()) + double(m * (p.k + p.n) * 4), 2.0 * double(m) * double(p.n) * double(p.k));
+          })->Unit(benchmark::kMicrosecond);
+        }
+}
+
 // qgemm/<isa>/<shape>/<proj>/<type>/M:m: the `--compute q8` prefill GEMM (cpu/qgemm.h) on every
 // ISA level, at the codex-spark and llama-1b shapes: activation quantization plus the blocked
 // product on repacked weights, threads over pairs of weight panels as the backend does. Bytes:
@@ -419,6 +475,7 @@ int main(int argc, char** argv) {
 #if SPARKBENCH_WITH_DNNL
   register_qdot();    // qdot/*: --compute q8 integer products per ISA level
   register_qgemm();   // qgemm/*: --compute q8 prefill GEMM per ISA level
+  register_qgemv();   // qgemv/*: --compute q8 decode GEMV per ISA level
   register_decode();  // decode/*: fused decode products through the cpu backend
 #endif
   benchmark::RunSpecifiedBenchmarks();

@@ -18,6 +18,7 @@
 #include "engine/backends/cpu/kernels.h"
 #include "engine/backends/cpu/qdot.h"
 #include "engine/backends/cpu/qgemm.h"
+#include "engine/backends/cpu/qgemv.h"
 #include "engine/backends/cpu_isa.h"
 #include "engine/backends/host.h"
 #include "engine/core/error.h"
@@ -43,7 +44,7 @@ class CpuWeight : public Weight {
   size_t bytes() const override {
     if (format_ == WeightFormat::Int8PerChannel)
       return size_t(rows_) * (size_t(kpad) + 4) + (packed ? packed_md.get_size() + size_t(rows_) * 4 : 0);
-    return (packed ? packed_md.get_size() : row_bytes * size_t(rows_)) + qpacked_bytes;
+    return (packed ? packed_md.get_size() : row_bytes * size_t(rows_)) + qpacked_bytes + vpacked_bytes;
   }
   const uint8_t* data;
   size_t row_bytes;
@@ -65,6 +66,13 @@ class CpuWeight : public Weight {
   mutable std::once_flag qpack_once;
   mutable std::shared_ptr<void> qpacked;
   mutable size_t qpacked_bytes = 0;
+  // --compute q8 decode: the weight repacked into 16-row groups for the GEMV (cpu/qgemv.h) on
+  // its first product with M <= 8 rows, kept beside the original (which prefill reads when it
+  // has no blocked-GEMM form).
+  bool qgemv_ok = false;  // a supported type under --compute q8, GEMV not turned off
+  mutable std::once_flag vpack_once;
+  mutable std::shared_ptr<void> vpacked;
+  mutable size_t vpacked_bytes = 0;
 };
 
 struct PrimKey {
@@ -101,6 +109,14 @@ class CpuBackend : public Backend {
           qgemm_ = nullptr;
         else if (v != "1")
           fail("SPARKBENCH_CPU_QGEMM must be 0 or 1, not '", v, "'");
+      }
+      qgemv_ = &cpu::qgemv_kernels(isa_);
+      if (const char* e = std::getenv("SPARKBENCH_CPU_QGEMV"); e && *e) {
+        const std::string v = e;
+        if (v == "0")
+          qgemv_ = nullptr;
+        else if (v != "1")
+          fail("SPARKBENCH_CPU_QGEMV must be 0 or 1, not '", v, "'");
       }
     }
     threads_ = opt.threads > 0 ? opt.threads : omp_get_num_procs();
@@ -166,7 +182,8 @@ class CpuBackend : public Backend {
                qprefill_ == QPrefill::OnednnTiles ? "oneDNN tiles"
                : qprefill_ == QPrefill::Avx2Tiles ? "AVX2 tiles"
                                                   : "expanded",
-               qgemm_ ? ", q8 prefill blocked int8 GEMM (repacked weights)" : "");
+               qgemm_ ? ", q8 prefill blocked int8 GEMM (repacked weights)" : "",
+               qgemv_ ? ", q8 decode row-interleaved GEMV (Q4_0/Q4_1/Q5_0/Q5_1/Q8_0 repacked)" : "");
   }
 
   Tensor alloc(int64_t rows, int64_t cols, DType dt) override { return host_tensor(rows, cols, dt); }
@@ -185,6 +202,7 @@ class CpuBackend : public Backend {
       return w;
     }
     w->qgemm_ok = qgemm_ && cpu::qgemm_supported(src.type) && src.cols % kQK == 0;
+    w->qgemv_ok = qgemv_ && cpu::qgemv_supported(src.type) && src.cols % kQK == 0;
     const bool bf16 = compute_ == ComputeType::BF16;
     if (!bf16 && !(repack_ && src.type == GgmlType::F32)) return w;
     // Reorder once: f32 (dequantized if needed) in GGUF layout -> oneDNN's preferred layout.
@@ -329,12 +347,24 @@ class CpuBackend : public Backend {
       xb = cpu::q8_act_row_bytes(qt, K);
       xqm_.resize(size_t(M) * xb);
       for (int64_t r = 0; r < M; ++r) qdot_->quantize(qt, x.as<float>() + r * K, xqm_.data() + size_t(r) * xb, K);
+      bool gemv = false;
+      for (int i = 0; i < n; ++i) {
+        const auto& w = static_cast<const CpuWeight&>(*outs[i].w);
+        if (!w.qgemv_ok) continue;
+        std::call_once(w.vpack_once, [&] { pack_qgemv(w); });
+        gemv = true;
+      }
+      if (gemv) {
+        xsum_.resize(size_t(M * (K / kQK)));
+        cpu::qgemv_act_sums(xqm_.data(), xb, M, K, xsum_.data());
+      }
     } else if (path == kInt8) {
       xq_.resize(size_t(M * kp));
       xd_.resize(size_t(M));
       for (int64_t t = 0; t < M; ++t) xd_[size_t(t)] = cpu::quantize_row_s8(x.as<float>() + t * K, xq_.data() + t * kp, K, kp);
     }
-    // chunks of 16 weight rows; c0 = bytes of weights before the chunk
+    // chunks of 16 weight rows (whole GEMV groups); c0 = bytes of weights before the chunk
+    static_assert(cpu::kGemvRows == 16);
     multi_tasks_.clear();
     double total = 0;
     for (int i = 0; i < n; ++i) {
@@ -353,7 +383,10 @@ class CpuBackend : public Backend {
       float* y = o.y->as<float>();
       const float* b = o.bias ? o.bias->as<float>() : nullptr;
       const int64_t N = w.rows();
-      if (path == kQ8)
+      if (path == kQ8 && w.qgemv_ok)  // chunks are whole 16-row groups (n0 a multiple of 16)
+        qgemv_->gemv(w.source_type(), static_cast<const uint8_t*>(w.vpacked.get()), N, K, xqm_.data(), xb, xsum_.data(), M, y, N,
+                     t.n0 / cpu::kGemvRows, (t.n1 + cpu::kGemvRows - 1) / cpu::kGemvRows, b, false);
+      else if (path == kQ8)
         qdot_->gemm(w.source_type(), w.data, w.row_bytes, K, xqm_.data(), xb, M, y, N, t.n0, t.n1, b, false);
       else if (path == kInt8)
         cpu::gemm_s8_rows(xq_.data(), xd_.data(), M, w.q8_data(), w.scales.data(), kp, y, N, t.n0, t.n1, b, false);
@@ -609,6 +642,20 @@ class CpuBackend : public Backend {
     const int64_t chunk = 16;
     const int nt = team(double(w.row_bytes) * double(N) * double(M));
     float* yp = y.as<float>();
+    if (M <= kSmallM && w.qgemv_ok) {  // decode: row-interleaved GEMV, threads split 16-row groups
+      std::call_once(w.vpack_once, [&] { pack_qgemv(w); });
+      xsum_.resize(size_t(M * (K / kQK)));
+      cpu::qgemv_act_sums(xq8_.data(), xb, M, K, xsum_.data());
+      const int64_t groups = (N + cpu::kGemvRows - 1) / cpu::kGemvRows;
+      const uint8_t* pw = static_cast<const uint8_t*>(w.vpacked.get());
+      count_region(nt);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+      {
+        const int id = omp_get_thread_num(), nth = omp_get_num_threads();
+        qgemv_->gemv(t, pw, N, K, xq8_.data(), xb, xsum_.data(), M, yp, N, groups * id / nth, groups * (id + 1) / nth, bias, accumulate);
+      }
+      return;
+    }
     if (M <= kSmallM) {  // decode: contiguous row ranges per thread, weights streamed once
       count_region(nt);
 #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
@@ -620,6 +667,17 @@ class CpuBackend : public Backend {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
     for (int64_t n0 = 0; n0 < N; n0 += chunk)
       qdot_->gemm(t, w.data, w.row_bytes, K, xq8_.data(), xb, M, yp, N, n0, std::min(n0 + chunk, N), bias, accumulate);
+  }
+
+  // ---- --compute q8 decode GEMV (cpu/qgemv.h): the weight repacked once (threads split the
+  // 16-row groups); the original stays for prefill paths that read it ----
+  void pack_qgemv(const CpuWeight& w) {
+    const int64_t N = w.rows(), K = w.cols(), groups = (N + cpu::kGemvRows - 1) / cpu::kGemvRows;
+    w.vpacked_bytes = cpu::qgemv_packed_bytes(w.source_type(), N, K);
+    w.vpacked = host_alloc(w.vpacked_bytes);
+    uint8_t* out = static_cast<uint8_t*>(w.vpacked.get());
+#pragma omp parallel for schedule(dynamic, 4)
+    for (int64_t g = 0; g < groups; ++g) cpu::qgemv_pack(w.source_type(), w.data, w.row_bytes, N, K, out, g, g + 1);
   }
 
   // ---- --compute q8 prefill through the blocked integer GEMM (cpu/qgemm.h) ----
@@ -794,7 +852,9 @@ class CpuBackend : public Backend {
   cpu::Isa isa_ = cpu::Isa::Avx2;             // level of the dispatched kernels (cpu_isa.h)
   const cpu::QdotKernels* qdot_ = nullptr;    // --compute q8 products at that level
   const cpu::QgemmKernels* qgemm_ = nullptr;  // --compute q8 prefill GEMM (null: SPARKBENCH_CPU_QGEMM=0)
+  const cpu::QgemvKernels* qgemv_ = nullptr;  // --compute q8 decode GEMV (null: SPARKBENCH_CPU_QGEMV=0)
   std::vector<uint8_t> xq8_;                  // x quantized for matmul_q8
+  std::vector<int32_t> xsum_;                 // block sums of x's quants for the GEMV
   // Prefill with f16/bf16/q8_0/q4_0 weights (SPARKBENCH_CPU_QPREFILL): dequantized tiles through
   // oneDNN (default), tiles through the AVX2 kernel, or the whole matrix expanded per call.
   enum class QPrefill { OnednnTiles, Avx2Tiles, Expand } qprefill_ = QPrefill::OnednnTiles;
