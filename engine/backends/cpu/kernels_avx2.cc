@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -393,9 +394,14 @@ void axpy_dtype(float alpha, DType dt, const void* x, float* y, int64_t n) {
 
 void gemv_rows(GgmlType type, const uint8_t* w, size_t row_bytes, int64_t k, const float* x, int64_t ldx, int64_t m, float* y, int64_t ldy,
                int64_t n0, int64_t n1, const float* bias, bool accumulate) {
-  if (type == GgmlType::F16 || type == GgmlType::BF16) {  // streaming kernel of the active ISA level
-    static const HgemvKernels& hk = hgemv_kernels(active_isa());
-    hk.gemv(type == GgmlType::BF16, w, row_bytes, k, x, ldx, m, y, ldy, n0, n1, bias, accumulate);
+  // F16/BF16: the streaming kernel of the active ISA level; SPARKBENCH_CPU_HGEMV=0 keeps the
+  // row-at-a-time dot below (a comparison switch, docs/VARIANTS.md).
+  static const HgemvKernels* hk = [] {
+    const char* e = std::getenv("SPARKBENCH_CPU_HGEMV");
+    return e && std::strcmp(e, "0") == 0 ? nullptr : &hgemv_kernels(active_isa());
+  }();
+  if (hk && (type == GgmlType::F16 || type == GgmlType::BF16)) {
+    hk->gemv(type == GgmlType::BF16, w, row_bytes, k, x, ldx, m, y, ldy, n0, n1, bias, accumulate);
     return;
   }
   if (m == 1) {
