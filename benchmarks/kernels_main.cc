@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
 #include <functional>
 #include <random>
 #include <string>
@@ -379,9 +380,11 @@ void register_qgemm() {
         }
 }
 
-// decode/<shape>/<group>/<type>/<compute>: one decode row (M = 1) through the cpu backend's
-// fused Backend::matmul_multi, as the forward pass issues it (q+k+v sharing x, gate+up sharing
-// x) and the single products after them (o, down), at the codex-spark and llama-1b shapes.
+// decode/<shape>/<group>/<type>/<compute>[/m<M>]: M decode rows (M = 1 unless named; f16/bf16
+// also at M = 2 and 4) through the cpu backend's fused Backend::matmul_multi, as the forward
+// pass issues it (q+k+v sharing x, gate+up sharing x) and the single products after them (o,
+// down, the output head), at the codex-spark and llama-1b shapes. f16/bf16 weights also run
+// under --compute bf16 (oneDNN bf16 matmuls on weights reordered once at load; needs AVX512-BF16).
 // Bytes: the weights as stored (+ f32 x and y); pct_peak_bw is the fraction of the measured
 // DRAM read bandwidth, the decode roofline (the weights of one layer do not fit in cache at the
 // 1b shape; at the spark shape they partly do, so above 100% is possible there).
@@ -395,7 +398,8 @@ void register_decode() {
   std::vector<Group> groups{{"spark", "qkv", 512, {512, 512, 512}},  {"spark", "o", 512, {512}},
                             {"spark", "gate_up", 512, {2048, 2048}}, {"spark", "down", 2048, {512}},
                             {"1b", "qkv", 2048, {2048, 512, 512}},   {"1b", "o", 2048, {2048}},
-                            {"1b", "gate_up", 2048, {8192, 8192}},   {"1b", "down", 8192, {2048}}};
+                            {"1b", "gate_up", 2048, {8192, 8192}},   {"1b", "down", 8192, {2048}},
+                            {"1b", "head", 2048, {128256}}};
   std::vector<GgmlType> types{GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K};
   if (g_short) {
     groups = {{"1b", "qkv", 2048, {2048, 512, 512}}};
@@ -403,36 +407,49 @@ void register_decode() {
   }
   for (const auto& g : groups)
     for (GgmlType t : types)
-      for (ComputeType ct : {ComputeType::F32, ComputeType::Q8}) {
+      for (ComputeType ct : {ComputeType::F32, ComputeType::Q8, ComputeType::BF16}) {
+        const bool half = t == GgmlType::F16 || t == GgmlType::BF16;
         if (ct == ComputeType::Q8 && cpu::q8_act_kind(t) == 0) continue;  // same kernels as f32
-        const std::string name =
-            std::string("decode/") + g.shape + "/" + g.name + "/" + ggml_type_name(uint32_t(t)) + (ct == ComputeType::Q8 ? "/q8" : "/f32");
-        benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) {
-          BackendOptions o;
-          o.threads = g_threads;
-          o.compute = ct;
-          auto b = create_backend("cpu", o);
-          std::vector<std::vector<uint8_t>> qs;
-          std::vector<std::unique_ptr<Weight>> ws;
-          std::vector<Tensor> ys;
-          double bytes = double(g.k) * 4;
-          for (size_t i = 0; i < g.ns.size(); ++i) {
-            qs.push_back(quantized(t, randn(size_t(g.ns[i] * g.k), 20 + i, 0.05f), g.ns[i], g.k));
-            ws.push_back(b->load_weight({"w", t, g.ns[i], g.k, qs.back().data()}));
-            ys.push_back(b->alloc(1, g.ns[i], DType::F32));
-            bytes += double(qs.back().size()) + double(g.ns[i]) * 4;
-          }
-          std::vector<Backend::MatmulOut> outs;
-          for (size_t i = 0; i < ws.size(); ++i) outs.push_back({ws[i].get(), &ys[i], nullptr});
-          Tensor x = filled(*b, 1, g.k, 3);
-          for (auto _ : st) {
-            b->matmul_multi(x, outs.data(), int(outs.size()));
-            b->synchronize();
-          }
-          double flops = 0;
-          for (int64_t n : g.ns) flops += 2.0 * double(n) * double(g.k);
-          roofline(st, bytes, flops);
-        })->Unit(benchmark::kMicrosecond);
+        if (ct == ComputeType::BF16 && !half) continue;
+        if (std::string(g.name) == "head" && !half) continue;  // the 0.5 GB head: f16/bf16 files only
+        for (int64_t m : {1, 2, 4}) {
+          if (m > 1 && !(half && ct == ComputeType::F32)) continue;
+          const char* cname = ct == ComputeType::Q8 ? "/q8" : ct == ComputeType::BF16 ? "/bf16" : "/f32";
+          const std::string name = std::string("decode/") + g.shape + "/" + g.name + "/" + ggml_type_name(uint32_t(t)) + cname +
+                                   (m > 1 ? "/m" + std::to_string(m) : std::string());
+          benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) {
+            BackendOptions o;
+            o.threads = g_threads;
+            o.compute = ct;
+            std::unique_ptr<Backend> b;
+            try {
+              b = create_backend("cpu", o);
+            } catch (const std::exception& e) {
+              st.SkipWithError(e.what());  // e.g. --compute bf16 without AVX512-BF16
+              return;
+            }
+            std::vector<std::vector<uint8_t>> qs;
+            std::vector<std::unique_ptr<Weight>> ws;
+            std::vector<Tensor> ys;
+            double bytes = double(m * g.k) * 4;
+            for (size_t i = 0; i < g.ns.size(); ++i) {
+              qs.push_back(quantized(t, randn(size_t(g.ns[i] * g.k), 20 + i, 0.05f), g.ns[i], g.k));
+              ws.push_back(b->load_weight({"w", t, g.ns[i], g.k, qs.back().data()}));
+              ys.push_back(b->alloc(m, g.ns[i], DType::F32));
+              bytes += double(qs.back().size()) + double(m * g.ns[i]) * 4;
+            }
+            std::vector<Backend::MatmulOut> outs;
+            for (size_t i = 0; i < ws.size(); ++i) outs.push_back({ws[i].get(), &ys[i], nullptr});
+            Tensor x = filled(*b, m, g.k, 3);
+            for (auto _ : st) {
+              b->matmul_multi(x, outs.data(), int(outs.size()));
+              b->synchronize();
+            }
+            double flops = 0;
+            for (int64_t n : g.ns) flops += 2.0 * double(m * n) * double(g.k);
+            roofline(st, bytes, flops);
+          })->Unit(benchmark::kMicrosecond);
+        }
       }
 }
 #endif

@@ -21,6 +21,8 @@ bool cpu_supported();
 // accumulate), for t < m. Intended for small m (decode); reads each weight row once. For m = 1
 // each block (super-block) is decoded into a stack buffer and multiplied with x at once; for
 // m > 1 a row is decoded once into a stack buffer (heap above 16384 values) and reused.
+// F16/BF16 rows go to the streaming GEMV of the active ISA level (cpu/hgemv.h) unless
+// SPARKBENCH_CPU_HGEMV=0 (read once) selects the older row-at-a-time path, for comparison.
 void gemv_rows(GgmlType type, const uint8_t* w, size_t row_bytes, int64_t k, const float* x, int64_t ldx, int64_t m, float* y, int64_t ldy,
                int64_t n0, int64_t n1, const float* bias, bool accumulate);
 // Dequantizes weight rows [n0, n1) to f32 at out (row-major, k per row).

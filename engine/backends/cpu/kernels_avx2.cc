@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <vector>
 
+#include "engine/backends/cpu/hgemv.h"
 #include "engine/backends/cpu/kernels.h"
 #include "engine/backends/cpu_isa.h"
 #include "engine/core/half.h"
@@ -392,6 +394,16 @@ void axpy_dtype(float alpha, DType dt, const void* x, float* y, int64_t n) {
 
 void gemv_rows(GgmlType type, const uint8_t* w, size_t row_bytes, int64_t k, const float* x, int64_t ldx, int64_t m, float* y, int64_t ldy,
                int64_t n0, int64_t n1, const float* bias, bool accumulate) {
+  // F16/BF16: the streaming kernel of the active ISA level; SPARKBENCH_CPU_HGEMV=0 keeps the
+  // row-at-a-time dot below (a comparison switch, docs/VARIANTS.md).
+  static const HgemvKernels* hk = [] {
+    const char* e = std::getenv("SPARKBENCH_CPU_HGEMV");
+    return e && std::strcmp(e, "0") == 0 ? nullptr : &hgemv_kernels(active_isa());
+  }();
+  if (hk && (type == GgmlType::F16 || type == GgmlType::BF16)) {
+    hk->gemv(type == GgmlType::BF16, w, row_bytes, k, x, ldx, m, y, ldy, n0, n1, bias, accumulate);
+    return;
+  }
   if (m == 1) {
     for (int64_t n = n0; n < n1; ++n) {
       float v = dot_row(type, w + size_t(n) * row_bytes, x, k);
