@@ -1,8 +1,9 @@
 // Row-interleaved integer GEMV for decode (M <= 8 activation rows) under `--compute q8`:
-// Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 weights repacked once (by the backend on a weight's first decode product) into
-// groups of 16 rows whose quants sit side by side, so one vector instruction works on 16 rows
-// (AVX-512 levels: one 512-bit register; AVX2 levels: two 256-bit halves) and each output lane
-// is one weight row: no horizontal sums, one f16 -> f32 conversion for 16 row scales.
+// Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 weights repacked once (by the backend on a weight's first
+// decode product) into groups of 16 rows whose quants sit side by side, so one vector
+// instruction works on 16 rows (AVX-512 levels: one 512-bit register; AVX2 levels: two 256-bit
+// halves) and each output lane is one weight row: no horizontal sums, one f16 -> f32
+// conversion for 16 row scales.
 //
 // Packed layout (the same on every ISA level, and the same size as the source apart from the
 // zero rows that pad the last group to 16): groups of 16 rows, each a run of one record per
@@ -26,9 +27,9 @@
 // Every level performs the same f32 operations per lane in the same order, so results agree bit
 // for bit across levels. They differ from qdot's gemm (dot32: four partial sums per row,
 // horizontal sum at the end) only in f32 rounding order; both are within the activation
-// rounding bound of the double product. A NaN / Inf scale in a weight block makes that row's
-// outputs non-finite (other rows unaffected; likewise a min); a NaN / Inf activation gives NaN outputs
-// (NaN block scale).
+// rounding bound of the double product. A NaN / Inf scale (or min) in a weight block makes
+// that row's outputs non-finite, other rows unaffected; a NaN / Inf activation gives NaN
+// outputs (NaN block scale).
 //
 // Kernels exist once per ISA level (cpu_isa.h), compiled from qgemv_impl.inc like qdot / qgemm.
 #pragma once
