@@ -152,6 +152,59 @@ void Backend::geglu(const Tensor& gate, const Tensor& up, Tensor& out) {
   do_geglu(gate, up, out);
 }
 
+void Backend::attention_block(Tensor& q, Tensor& k, const Tensor& v, KvCache& cache, int64_t layer, int64_t pos0, const AttentionShape& s,
+                              Tensor& att, const Weight& wo, Tensor& x) {
+  // the checks of the ops it stands for, before any of them runs
+  if (q.cols() != s.n_head * s.head_dim || k.cols() != s.n_head_kv * s.head_dim || k.rows() != q.rows())
+    fail("attention_block: q is ", shape(q), " and k ", shape(k), " for ", s.n_head, " / ", s.n_head_kv, " heads of ", s.head_dim);
+  if (s.n_rot < 0 || s.n_rot > s.head_dim || pos0 < 0)
+    fail("attention_block: ", s.n_rot, " rotated dims of ", s.head_dim, " at position ", pos0);
+  same_shape("attention_block", "k", k, "v", v);
+  same_shape("attention_block", "att", att, "q", q);
+  if (k.cols() != cache.kv_dim()) fail("attention_block: k is ", shape(k), " for a cache of width ", cache.kv_dim());
+  if (s.n_head_kv <= 0 || s.n_head % s.n_head_kv != 0) fail("attention_block: ", s.n_head, " query heads over ", s.n_head_kv, " KV heads");
+  if (layer < 0 || layer >= cache.n_layer()) fail("attention_block: layer ", layer, " of ", cache.n_layer());
+  if (pos0 + q.rows() > cache.n_ctx())
+    fail("attention_block: positions ", pos0, " .. ", pos0 + q.rows() - 1, " outside the cache's ", cache.n_ctx());
+  if (wo.cols() != q.cols() || x.rows() != q.rows() || x.cols() != wo.rows())
+    fail("attention_block: wo is ", wo.rows(), " x ", wo.cols(), " for att of ", shape(att), " into x of ", shape(x));
+  do_attention_block(q, k, v, cache, layer, pos0, s, att, wo, x);
+}
+
+void Backend::do_attention_block(Tensor& q, Tensor& k, const Tensor& v, KvCache& cache, int64_t layer, int64_t pos0,
+                                 const AttentionShape& s, Tensor& att, const Weight& wo, Tensor& x) {
+  do_rope(q, s.n_head, s, pos0);
+  do_rope(k, s.n_head_kv, s, pos0);
+  do_kv_store(cache, layer, k, v, pos0);
+  do_attention(q, cache, layer, pos0, s, att);
+  do_matmul(att, wo, x, nullptr, /*accumulate=*/true);
+}
+
+void Backend::feed_forward(const Tensor& h, const Weight& w_gate, const Weight& w_up, const Weight& w_down, bool geglu, Tensor& g,
+                           Tensor& u, Tensor& x) {
+  const int64_t T = h.rows(), F = w_gate.rows();
+  if (w_gate.cols() != h.cols() || w_up.cols() != h.cols() || w_up.rows() != F)
+    fail("feed_forward: h is ", shape(h), " but gate is ", w_gate.rows(), " x ", w_gate.cols(), " and up ", w_up.rows(), " x ",
+         w_up.cols());
+  if (w_down.cols() != F || w_down.rows() != h.cols())
+    fail("feed_forward: down is ", w_down.rows(), " x ", w_down.cols(), " for ", F, " hidden and ", h.cols(), " outputs");
+  if (g.rows() != T || g.cols() != F) fail("feed_forward: g is ", shape(g), " for ", T, " x ", F);
+  same_shape("feed_forward", "u", u, "g", g);
+  same_shape("feed_forward", "x", x, "h", h);
+  do_feed_forward(h, w_gate, w_up, w_down, geglu, g, u, x);
+}
+
+void Backend::do_feed_forward(const Tensor& h, const Weight& w_gate, const Weight& w_up, const Weight& w_down, bool geglu, Tensor& g,
+                              Tensor& u, Tensor& x) {
+  const MatmulOut gate_up[2] = {{&w_gate, &g, nullptr}, {&w_up, &u, nullptr}};
+  do_matmul_multi(h, gate_up, 2);
+  if (geglu)
+    do_geglu(g, u, g);
+  else
+    do_swiglu(g, u, g);
+  do_matmul(g, w_down, x, nullptr, /*accumulate=*/true);
+}
+
 void Backend::add(Tensor& x, const Tensor& y) {
   same_shape("add", "x", x, "y", y);
   do_add(x, y);

@@ -220,6 +220,26 @@ class Backend {
   // out(T, F) = gelu(gate) * up, gelu in the tanh approximation (ggml_gelu):
   // 0.5 g (1 + tanh(sqrt(2/pi) g (1 + 0.044715 g^2))).
   void geglu(const Tensor& gate, const Tensor& up, Tensor& out);
+  // Attention of one sequence's rows and its output projection, as one op (the part of a
+  // layer's attention block after the Q/K/V products, without post-norms):
+  //   rope(q, n_head), rope(k, n_head_kv), kv_store(cache, layer, k, v, pos0),
+  //   attention(q, cache, layer, pos0, s, att), x += att . wo^T
+  // q, k are rotated in place; att (T, n_head * head_dim) is the caller's. The results are those
+  // of the ops in sequence -- the default does exactly that. A backend may run it as one pass
+  // (the cpu backend at decode sizes: one parallel region, heads split over the threads,
+  // bit-identical to the sequence).
+  void attention_block(Tensor& q, Tensor& k, const Tensor& v, KvCache& cache, int64_t layer, int64_t pos0, const AttentionShape& s,
+                       Tensor& att, const Weight& wo, Tensor& x);
+  // The feed-forward block of a layer without post-norms, as one op:
+  //   g = h . w_gate^T,  u = h . w_up^T,  g = act(g) * u,  x += g . w_down^T
+  // with act = silu (swiglu) or, with geglu, gelu as in geglu(). h(T, C), g and u (T, F) are
+  // the caller's; afterwards g holds act(g) * u and u its product (scratch). The results are
+  // those of matmul_multi(h, {gate, up}), swiglu/geglu(g, u, g) and matmul(g, w_down, x,
+  // accumulate) in sequence -- the default does exactly that. A backend may run the block as
+  // one pass (the cpu backend at decode sizes: one parallel region, bit-identical to the
+  // sequence). g, u must not alias h, x or each other.
+  void feed_forward(const Tensor& h, const Weight& w_gate, const Weight& w_up, const Weight& w_down, bool geglu, Tensor& g, Tensor& u,
+                    Tensor& x);
   // x += y (same shape).
   void add(Tensor& x, const Tensor& y);
   // x *= s.
@@ -267,6 +287,10 @@ class Backend {
   virtual void do_attention(const Tensor& q, const KvCache& cache, int64_t layer, int64_t pos0, const AttentionShape& s, Tensor& out) = 0;
   virtual void do_swiglu(const Tensor& gate, const Tensor& up, Tensor& out) = 0;
   virtual void do_geglu(const Tensor& gate, const Tensor& up, Tensor& out) = 0;
+  virtual void do_attention_block(Tensor& q, Tensor& k, const Tensor& v, KvCache& cache, int64_t layer, int64_t pos0,
+                                  const AttentionShape& s, Tensor& att, const Weight& wo, Tensor& x);
+  virtual void do_feed_forward(const Tensor& h, const Weight& w_gate, const Weight& w_up, const Weight& w_down, bool geglu, Tensor& g,
+                               Tensor& u, Tensor& x);
   virtual void do_add(Tensor& x, const Tensor& y) = 0;
   virtual void do_scale(Tensor& x, float s) = 0;
   virtual void do_softcap(Tensor& x, float cap) = 0;

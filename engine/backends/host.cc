@@ -86,36 +86,50 @@ float quantize_row_s8(const float* x, int8_t* q, int64_t n) {
   return amax / 127.0f;
 }
 
-void host_rope(const char* backend, Tensor& x, int64_t n_heads, const AttentionShape& s, int64_t pos0, int threads) {
+void host_rope_angles(const AttentionShape& s, int64_t pos, float* cs) {
   const float theta_scale = std::pow(s.rope_base, -2.0f / float(s.n_rot));
   const int64_t half = s.n_rot / 2;
   const float* ff = s.freq_factors.empty() ? nullptr : s.freq_factors.as<float>();
-  if (ff && s.freq_factors.rows() * s.freq_factors.cols() != half)
-    fail(backend, " rope: freq_factors has ", s.freq_factors.rows() * s.freq_factors.cols(), " values, expected ", half);
+  float theta = float(pos);
+  for (int64_t i = 0; i < half; ++i) {
+    const float angle = s.freq_scale * (ff ? theta / ff[i] : theta);
+    cs[2 * i] = std::cos(angle);
+    cs[2 * i + 1] = std::sin(angle);
+    theta *= theta_scale;
+  }
+}
+
+void host_rope_heads(const AttentionShape& s, const float* cs, float* row, int64_t h0, int64_t h1) {
+  const int64_t half = s.n_rot / 2;
   const bool interleaved = s.rope_style == RopeStyle::Interleaved;
+  for (int64_t h = h0; h < h1; ++h) {
+    float* v = row + h * s.head_dim;
+    for (int64_t i = 0; i < half; ++i) {
+      const int64_t a = interleaved ? 2 * i : i;
+      const int64_t b = interleaved ? 2 * i + 1 : i + half;
+      const float c = cs[2 * i], sn = cs[2 * i + 1];
+      const float x0 = v[a], x1 = v[b];
+      v[a] = x0 * c - x1 * sn;
+      v[b] = x0 * sn + x1 * c;
+    }
+  }
+}
+
+void host_rope_check(const char* backend, const AttentionShape& s) {
+  const int64_t half = s.n_rot / 2;
+  if (!s.freq_factors.empty() && s.freq_factors.rows() * s.freq_factors.cols() != half)
+    fail(backend, " rope: freq_factors has ", s.freq_factors.rows() * s.freq_factors.cols(), " values, expected ", half);
+}
+
+void host_rope(const char* backend, Tensor& x, int64_t n_heads, const AttentionShape& s, int64_t pos0, int threads) {
+  host_rope_check(backend, s);
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
-    std::vector<float> cs(size_t(2 * half));
+    std::vector<float> cs(size_t(s.n_rot / 2 * 2));
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < x.rows(); ++t) {
-      float theta = float(pos0 + t);
-      for (int64_t i = 0; i < half; ++i) {
-        const float angle = s.freq_scale * (ff ? theta / ff[i] : theta);
-        cs[size_t(2 * i)] = std::cos(angle);
-        cs[size_t(2 * i + 1)] = std::sin(angle);
-        theta *= theta_scale;
-      }
-      for (int64_t h = 0; h < n_heads; ++h) {
-        float* v = x.as<float>() + t * x.cols() + h * s.head_dim;
-        for (int64_t i = 0; i < half; ++i) {
-          const int64_t a = interleaved ? 2 * i : i;
-          const int64_t b = interleaved ? 2 * i + 1 : i + half;
-          const float c = cs[size_t(2 * i)], sn = cs[size_t(2 * i + 1)];
-          const float x0 = v[a], x1 = v[b];
-          v[a] = x0 * c - x1 * sn;
-          v[b] = x0 * sn + x1 * c;
-        }
-      }
+      host_rope_angles(s, pos0 + t, cs.data());
+      host_rope_heads(s, cs.data(), x.as<float>() + t * x.cols(), 0, n_heads);
     }
   }
 }

@@ -46,6 +46,13 @@ void round_to_dtype(DType dt, float* x, int64_t n);
 // the error for freq_factors of the wrong size. Rows are split over `threads` OpenMP threads
 // (1: serial); the result does not depend on the thread count.
 void host_rope(const char* backend, Tensor& x, int64_t n_heads, const AttentionShape& s, int64_t pos0, int threads);
+// host_rope's pieces, for a backend that ropes heads inside its own parallel work (the same
+// arithmetic): host_rope_check fails as host_rope does on freq_factors of the wrong size;
+// host_rope_angles writes the cos, sin pairs of position `pos` to cs (n_rot / 2 pairs);
+// host_rope_heads rotates heads [h0, h1) of one row by them.
+void host_rope_check(const char* backend, const AttentionShape& s);
+void host_rope_angles(const AttentionShape& s, int64_t pos, float* cs);
+void host_rope_heads(const AttentionShape& s, const float* cs, float* row, int64_t h0, int64_t h1);
 
 // The one KV-cache store for HostKvCache: rows of k and v (f32) written at positions
 // pos0.. of `layer`, each row converted by `convert` (to_dtype, or a faster conversion with

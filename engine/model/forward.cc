@@ -14,6 +14,22 @@ void ForwardBuffers::alloc(Backend& b, const ModelConfig& c, int64_t n_rows) {
   up = b.alloc(rows, c.n_ff, DType::F32);
 }
 
+namespace {
+
+// rope, the KV store and attention per sequence: its positions, its own cache
+void attention_segments(Backend& b, const ModelConfig& c, const AttentionShape& shape, const std::vector<ForwardSegment>& segments,
+                        int64_t l, Tensor& q, Tensor& k, Tensor& v, Tensor& att) {
+  for (const ForwardSegment& s : segments) {
+    Tensor qs = q.rows_view(s.row0, s.n), ks = k.rows_view(s.row0, s.n), vs = v.rows_view(s.row0, s.n), as = att.rows_view(s.row0, s.n);
+    b.rope(qs, c.n_head, shape, s.pos);
+    b.rope(ks, c.n_head_kv, shape, s.pos);
+    b.kv_store(*s.kv, l, ks, vs, s.pos);
+    b.attention(qs, *s.kv, l, s.pos, shape, as);
+  }
+}
+
+}  // namespace
+
 void forward_layers(const Model& model, const std::vector<AttentionShape>& shapes, ForwardBuffers& buf, const int32_t* ids, int64_t T,
                     const std::vector<ForwardSegment>& segments, const Context::LayerObserver* observer) {
   const ModelConfig& c = model.config();
@@ -42,35 +58,35 @@ void forward_layers(const Model& model, const std::vector<AttentionShape>& shape
       b.rmsnorm(qh, L.q_norm, c.rms_eps, qh);
       b.rmsnorm(kh, L.k_norm, c.rms_eps, kh);
     }
-    // per sequence: positions, its own cache
-    for (const ForwardSegment& s : segments) {
-      Tensor qs = q.rows_view(s.row0, s.n), ks = k.rows_view(s.row0, s.n), vs = v.rows_view(s.row0, s.n), as = att.rows_view(s.row0, s.n);
-      b.rope(qs, c.n_head, shape, s.pos);
-      b.rope(ks, c.n_head_kv, shape, s.pos);
-      b.kv_store(*s.kv, l, ks, vs, s.pos);
-      b.attention(qs, *s.kv, l, s.pos, shape, as);
-    }
-    if (c.post_norms) {  // gemma2: x += rmsnorm(wo . attn)
-      b.matmul(att, *L.wo, h);
-      b.rmsnorm(h, L.post_attn_norm, c.rms_eps, h);
-      b.add(x, h);
+    if (segments.size() == 1 && !c.post_norms) {  // one sequence: attention and wo as one op (a backend may fuse them)
+      const ForwardSegment& s = segments[0];
+      Tensor qs = q.rows_view(s.row0, s.n), ks = k.rows_view(s.row0, s.n), vs = v.rows_view(s.row0, s.n), as = att.rows_view(s.row0, s.n),
+             xs = x.rows_view(s.row0, s.n);
+      b.attention_block(qs, ks, vs, *s.kv, l, s.pos, shape, as, *L.wo, xs);
     } else {
-      b.matmul(att, *L.wo, x, nullptr, /*accumulate=*/true);
+      attention_segments(b, c, shape, segments, l, q, k, v, att);
+      if (c.post_norms) {  // gemma2: x += rmsnorm(wo . attn)
+        b.matmul(att, *L.wo, h);
+        b.rmsnorm(h, L.post_attn_norm, c.rms_eps, h);
+        b.add(x, h);
+      } else {
+        b.matmul(att, *L.wo, x, nullptr, /*accumulate=*/true);
+      }
     }
     // feed-forward block: x += w_down . (act(w_gate h) * (w_up h)),  h = rmsnorm(x)
     b.rmsnorm(x, L.ffn_norm, c.rms_eps, h);
-    const Backend::MatmulOut gate_up[2] = {{L.w_gate.get(), &gate, nullptr}, {L.w_up.get(), &up, nullptr}};
-    b.matmul_multi(h, gate_up, 2);
-    if (c.geglu)
-      b.geglu(gate, up, gate);
-    else
-      b.swiglu(gate, up, gate);
-    if (c.post_norms) {
+    if (!c.post_norms) {  // the whole block as one op (a backend may fuse it)
+      b.feed_forward(h, *L.w_gate, *L.w_up, *L.w_down, c.geglu, gate, up, x);
+    } else {
+      const Backend::MatmulOut gate_up[2] = {{L.w_gate.get(), &gate, nullptr}, {L.w_up.get(), &up, nullptr}};
+      b.matmul_multi(h, gate_up, 2);
+      if (c.geglu)
+        b.geglu(gate, up, gate);
+      else
+        b.swiglu(gate, up, gate);
       b.matmul(gate, *L.w_down, h);
       b.rmsnorm(h, L.post_ffn_norm, c.rms_eps, h);
       b.add(x, h);
-    } else {
-      b.matmul(gate, *L.w_down, x, nullptr, /*accumulate=*/true);
     }
     if (observe) {
       observed_out.resize(size_t(T * c.n_embd));

@@ -34,6 +34,10 @@ constexpr int64_t kSmallM = 8;  // products with at most this many rows use the 
 // Below this much work (bytes touched or multiply-adds) an op runs on one thread: waking the
 // OpenMP team costs more than it saves.
 constexpr double kParallelWork = 256 * 1024;
+// The fused decode attention block (do_attention_block) replaces work that otherwise runs on one
+// thread between two regions (attention at short contexts, a small output projection), so it
+// takes the team from a lower amount of work.
+constexpr double kFusedParallelWork = 64 * 1024;
 
 class CpuWeight : public Weight {
  public:
@@ -409,6 +413,82 @@ class CpuBackend : public Backend {
     }
   }
 
+  // The feed-forward block at decode sizes (M <= kSmallM rows) as one parallel region: h is
+  // prepared once per thread (quantized for q8, into the thread's own buffer: no sync), each
+  // thread runs a contiguous share of row chunks of gate and up together, applies the
+  // activation to its chunks and quantizes them for the down product (the chunks hold whole
+  // activation blocks), one barrier, then each thread runs a share of the down product's rows,
+  // accumulating into x. Same kernels and per-element arithmetic as the op sequence, so the
+  // results are bit-identical to it (SPARKBENCH_CPU_FUSE=0 runs the sequence). Other cases
+  // (prompts, oneDNN / int8 weights, mixed kernel families): the sequence.
+  void do_feed_forward(const Tensor& h, const Weight& wg, const Weight& wu, const Weight& wd, bool geglu, Tensor& g, Tensor& u,
+                       Tensor& x) override {
+    const auto &G = static_cast<const CpuWeight&>(wg), &U = static_cast<const CpuWeight&>(wu), &D = static_cast<const CpuWeight&>(wd);
+    const int64_t M = h.rows(), K = h.cols(), F = G.rows(), C = D.rows();
+    bool fused = fuse_ && M <= kSmallM;
+    for (const CpuWeight* w : {&G, &U, &D}) fused = fused && w->format() == WeightFormat::Ggml && !w->packed;
+    const bool q8 = compute_ == ComputeType::Q8;
+    const int kg = q8 ? cpu::q8_act_kind(G.source_type()) : 0, ku = q8 ? cpu::q8_act_kind(U.source_type()) : 0,
+              kd = q8 ? cpu::q8_act_kind(D.source_type()) : 0;
+    const bool qpath = kg != 0;  // integer products for all three, or plain gemv for all three
+    fused = fused && ku == kg && (qpath ? kd != 0 : kd == 0);
+    // rows per gate/up chunk: whole activation blocks of the down product's input
+    const int64_t blk = kd == 2 ? kQK_K : kd == 1 ? kQK : 16;
+    const int64_t chunk = std::max<int64_t>(16, blk);
+    fused = fused && F % blk == 0;
+    if (!fused) {
+      Backend::do_feed_forward(h, wg, wu, wd, geglu, g, u, x);
+      return;
+    }
+    const size_t xbh = qpath ? cpu::q8_act_row_bytes(G.source_type(), K) : 0;
+    const size_t xbd = qpath ? cpu::q8_act_row_bytes(D.source_type(), F) : 0;
+    const double bytes = double(G.row_bytes + U.row_bytes) * double(F) + double(D.row_bytes) * double(C);
+    const int nt = team(bytes * double(M));
+    const int64_t nc_up = (F + chunk - 1) / chunk, nc_down = (C + 15) / 16;
+    ffn_xh_.resize(size_t(nt) * size_t(M) * xbh);
+    ffn_xd_.resize(size_t(M) * xbd);
+    float *gp = g.as<float>(), *up = u.as<float>(), *xp = x.as<float>();
+    const float* hp = h.as<float>();
+    count_region(nt);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+      const int id = omp_get_thread_num(), nth = omp_get_num_threads();
+      uint8_t* xh = ffn_xh_.data() + size_t(id) * size_t(M) * xbh;
+      if (qpath)
+        for (int64_t r = 0; r < M; ++r) qdot_->quantize(G.source_type(), hp + r * K, xh + size_t(r) * xbh, K);
+      for (int64_t c = nc_up * id / nth; c < nc_up * (id + 1) / nth; ++c) {
+        const int64_t n0 = c * chunk, n1 = std::min(n0 + chunk, F);
+        for (int64_t a = n0; a < n1; a += 16) {
+          const int64_t b = std::min(a + 16, n1);
+          if (qpath) {
+            qdot_->gemm(G.source_type(), G.data, G.row_bytes, K, xh, xbh, M, gp, F, a, b, nullptr, false);
+            qdot_->gemm(U.source_type(), U.data, U.row_bytes, K, xh, xbh, M, up, F, a, b, nullptr, false);
+          } else {
+            cpu::gemv_rows(G.source_type(), G.data, G.row_bytes, K, hp, K, M, gp, F, a, b, nullptr, false);
+            cpu::gemv_rows(U.source_type(), U.data, U.row_bytes, K, hp, K, M, up, F, a, b, nullptr, false);
+          }
+        }
+        for (int64_t r = 0; r < M; ++r) {
+          float *gr = gp + r * F + n0, *ur = up + r * F + n0;
+          if (geglu)
+            for (int64_t i = 0; i < n1 - n0; ++i) gr[i] = gelu_tanh(gr[i]) * ur[i];
+          else
+            cpu::swiglu_row(gr, ur, gr, n1 - n0);
+          if (qpath)
+            qdot_->quantize(D.source_type(), gr, ffn_xd_.data() + size_t(r) * xbd + cpu::q8_act_row_bytes(D.source_type(), n0), n1 - n0);
+        }
+      }
+#pragma omp barrier
+      for (int64_t c = nc_down * id / nth; c < nc_down * (id + 1) / nth; ++c) {
+        const int64_t n0 = c * 16, n1 = std::min(n0 + 16, C);
+        if (qpath)
+          qdot_->gemm(D.source_type(), D.data, D.row_bytes, F, ffn_xd_.data(), xbd, M, xp, C, n0, n1, nullptr, true);
+        else
+          cpu::gemv_rows(D.source_type(), D.data, D.row_bytes, F, gp, F, M, xp, C, n0, n1, nullptr, true);
+      }
+    }
+  }
+
   void do_rope(Tensor& x, int64_t n_heads, const AttentionShape& s, int64_t pos0) override {
     const int nt = team(double(x.rows() * x.cols()) * 16);
     count_region(nt);
@@ -421,41 +501,108 @@ class CpuBackend : public Backend {
 
   void do_attention(const Tensor& q, const KvCache& cache, int64_t layer, int64_t pos0, const AttentionShape& s, Tensor& out) override {
     const auto& c = static_cast<const HostKvCache&>(cache);
-    const int64_t D = s.head_dim, group = s.n_head / s.n_head_kv, T = q.rows();
+    const int64_t D = s.head_dim, T = q.rows();
     if (T >= kAttnGemmRows) {
       attention_gemm(q, c, layer, pos0, s, out);
       return;
     }
-    const float scale = s.kq_scale(), cap = s.softcap;
-    const DType dt = c.dtype();
-    const size_t row_bytes = size_t(c.kv_dim()) * dtype_size(dt);
-    const char* kbase = static_cast<const char*>(c.k_row(layer, 0));
-    const char* vbase = static_cast<const char*>(c.v_row(layer, 0));
     // work: every query row reads the keys and values before it
     const int nt = team(double(T) * double(pos0 + T) * double(s.n_head * D) * 4);
     count_region(nt);
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
       std::vector<float> scores(size_t(pos0 + T));
-      float qh[1024];
 #pragma omp for collapse(2) schedule(dynamic, 4)
       for (int64_t t = 0; t < T; ++t) {
-        for (int64_t h = 0; h < s.n_head; ++h) {
-          const int64_t n_ctx = pos0 + t + 1, kvh = h / group;
-          const int64_t lo = s.first_key(n_ctx);
-          std::memcpy(qh, q.as<float>() + t * q.cols() + h * D, size_t(D) * 4);
-          round_to_dtype(dt, qh, D);
-          for (int64_t p = lo; p < n_ctx; ++p)
-            scores[size_t(p)] = cpu::dot_dtype(qh, dt, kbase + size_t(p) * row_bytes + size_t(kvh * D) * dtype_size(dt), D) * scale;
-          if (cap > 0.0f)
-            for (int64_t p = lo; p < n_ctx; ++p) scores[size_t(p)] = softcap_value(scores[size_t(p)], cap);
-          cpu::softmax_row(scores.data() + lo, scores.data() + lo, n_ctx - lo);
-          round_to_dtype(dt, scores.data() + lo, n_ctx - lo);
-          float* o = out.as<float>() + t * out.cols() + h * D;
-          std::memset(o, 0, size_t(D) * 4);
-          for (int64_t p = lo; p < n_ctx; ++p)
-            cpu::axpy_dtype(scores[size_t(p)], dt, vbase + size_t(p) * row_bytes + size_t(kvh * D) * dtype_size(dt), o, D);
-        }
+        for (int64_t h = 0; h < s.n_head; ++h) attend_head(q, c, layer, pos0, s, t, h, out, scores.data());
+      }
+    }
+  }
+
+  // Decode attention of query row t, head h (position pos0 + t) over the cached keys and
+  // values: one head's scores, softmax and weighted sum into out. `scores` holds pos0 + t + 1
+  // floats. The one implementation for the row-at-a-time paths (do_attention, the fused block).
+  static void attend_head(const Tensor& q, const HostKvCache& c, int64_t layer, int64_t pos0, const AttentionShape& s, int64_t t, int64_t h,
+                          Tensor& out, float* scores) {
+    const int64_t D = s.head_dim, group = s.n_head / s.n_head_kv;
+    const float scale = s.kq_scale(), cap = s.softcap;
+    const DType dt = c.dtype();
+    const size_t row_bytes = size_t(c.kv_dim()) * dtype_size(dt);
+    const char* kbase = static_cast<const char*>(c.k_row(layer, 0));
+    const char* vbase = static_cast<const char*>(c.v_row(layer, 0));
+    float qh[1024];
+    const int64_t n_ctx = pos0 + t + 1, kvh = h / group;
+    const int64_t lo = s.first_key(n_ctx);
+    std::memcpy(qh, q.as<float>() + t * q.cols() + h * D, size_t(D) * 4);
+    round_to_dtype(dt, qh, D);
+    for (int64_t p = lo; p < n_ctx; ++p)
+      scores[size_t(p)] = cpu::dot_dtype(qh, dt, kbase + size_t(p) * row_bytes + size_t(kvh * D) * dtype_size(dt), D) * scale;
+    if (cap > 0.0f)
+      for (int64_t p = lo; p < n_ctx; ++p) scores[size_t(p)] = softcap_value(scores[size_t(p)], cap);
+    cpu::softmax_row(scores + lo, scores + lo, n_ctx - lo);
+    round_to_dtype(dt, scores + lo, n_ctx - lo);
+    float* o = out.as<float>() + t * out.cols() + h * D;
+    std::memset(o, 0, size_t(D) * 4);
+    for (int64_t p = lo; p < n_ctx; ++p)
+      cpu::axpy_dtype(scores[size_t(p)], dt, vbase + size_t(p) * row_bytes + size_t(kvh * D) * dtype_size(dt), o, D);
+  }
+
+  // rope, KV store, attention and the output projection at decode sizes (T < kAttnGemmRows,
+  // wo on the decode kernels) as one parallel region: each thread takes a contiguous share of
+  // the KV heads and, for every row, ropes and stores its K/V heads, ropes the query heads
+  // that read them and runs their attention (the rows of this call it reads were stored by
+  // itself); one barrier; then each thread prepares att (quantized for q8 into its own buffer)
+  // and runs a share of wo's rows, accumulating into x. Same per-element arithmetic as the op
+  // sequence (bit-identical; SPARKBENCH_CPU_FUSE=0 runs the sequence).
+  void do_attention_block(Tensor& q, Tensor& k, const Tensor& v, KvCache& cache, int64_t layer, int64_t pos0, const AttentionShape& s,
+                          Tensor& att, const Weight& wo_, Tensor& x) override {
+    const auto& W = static_cast<const CpuWeight&>(wo_);
+    auto& c = static_cast<HostKvCache&>(cache);
+    const int64_t T = q.rows(), D = s.head_dim, group = s.n_head / s.n_head_kv, K = W.cols(), N = W.rows();
+    const int ka = compute_ == ComputeType::Q8 ? cpu::q8_act_kind(W.source_type()) : 0;
+    const bool fused = fuse_ && T < kAttnGemmRows && T <= kSmallM && W.format() == WeightFormat::Ggml && !W.packed && D <= 1024 &&
+                       (s.n_rot == 0 || s.n_rot / 2 <= 512);
+    if (!fused) {
+      Backend::do_attention_block(q, k, v, cache, layer, pos0, s, att, wo_, x);
+      return;
+    }
+    host_rope_check("cpu", s);
+    const size_t xb = ka ? cpu::q8_act_row_bytes(W.source_type(), K) : 0;
+    // work: the attention reads and the weight bytes
+    const double work = double(T) * double(pos0 + T) * double(s.n_head * D) * 4 + double(W.row_bytes) * double(N) * double(T);
+    const int nt = work < kFusedParallelWork ? 1 : threads_;
+    att_xq_.resize(size_t(nt) * size_t(T) * xb);
+    const DType dt = c.dtype();
+    const size_t esz = dtype_size(dt);
+    const int64_t nc = (N + 15) / 16;
+    count_region(nt);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+      const int id = omp_get_thread_num(), nth = omp_get_num_threads();
+      const int64_t g0 = s.n_head_kv * id / nth, g1 = s.n_head_kv * (id + 1) / nth;
+      float cs[1024];
+      std::vector<float> scores(size_t(pos0 + T));
+      for (int64_t t = 0; t < T && g1 > g0; ++t) {
+        host_rope_angles(s, pos0 + t, cs);
+        float *qr = q.as<float>() + t * q.cols(), *kr = k.as<float>() + t * k.cols();
+        host_rope_heads(s, cs, kr, g0, g1);
+        host_rope_heads(s, cs, qr, g0 * group, g1 * group);
+        cpu::convert_from_f32(dt, kr + g0 * D, static_cast<char*>(c.k_row(layer, pos0 + t)) + size_t(g0 * D) * esz, (g1 - g0) * D);
+        cpu::convert_from_f32(dt, v.as<float>() + t * v.cols() + g0 * D,
+                              static_cast<char*>(c.v_row(layer, pos0 + t)) + size_t(g0 * D) * esz, (g1 - g0) * D);
+        for (int64_t h = g0 * group; h < g1 * group; ++h) attend_head(q, c, layer, pos0, s, t, h, att, scores.data());
+      }
+#pragma omp barrier
+      const float* ap = att.as<float>();
+      uint8_t* xq = att_xq_.data() + size_t(id) * size_t(T) * xb;
+      if (ka)
+        for (int64_t r = 0; r < T; ++r) qdot_->quantize(W.source_type(), ap + r * K, xq + size_t(r) * xb, K);
+      for (int64_t ch = nc * id / nth; ch < nc * (id + 1) / nth; ++ch) {
+        const int64_t n0 = ch * 16, n1 = std::min(n0 + 16, N);
+        if (ka)
+          qdot_->gemm(W.source_type(), W.data, W.row_bytes, K, xq, xb, T, x.as<float>(), N, n0, n1, nullptr, true);
+        else
+          cpu::gemv_rows(W.source_type(), W.data, W.row_bytes, K, ap, K, T, x.as<float>(), N, n0, n1, nullptr, true);
       }
     }
   }
@@ -834,10 +981,12 @@ class CpuBackend : public Backend {
     stream_.wait();
   }
 
-  bool stats_ = false;                 // SPARKBENCH_CPU_STATS=1: print the counts below at exit
-  bool fuse_ = true;                   // SPARKBENCH_CPU_FUSE=0: matmul_multi as separate products (A/B runs)
-  uint64_t regions_ = 0, passes_ = 0;  // parallel regions opened; forward passes (embed calls)
-  std::vector<uint8_t> xqm_;           // x quantized once for do_matmul_multi
+  bool stats_ = false;                    // SPARKBENCH_CPU_STATS=1: print the counts below at exit
+  bool fuse_ = true;                      // SPARKBENCH_CPU_FUSE=0: matmul_multi as separate products (A/B runs)
+  uint64_t regions_ = 0, passes_ = 0;     // parallel regions opened; forward passes (embed calls)
+  std::vector<uint8_t> xqm_;              // x quantized once for do_matmul_multi
+  std::vector<uint8_t> att_xq_;           // do_attention_block: att quantized (per thread)
+  std::vector<uint8_t> ffn_xh_, ffn_xd_;  // do_feed_forward: h quantized (per thread), act(g) * u quantized
   struct MultiTask {
     int i;           // product
     int64_t n0, n1;  // weight rows

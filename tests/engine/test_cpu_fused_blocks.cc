@@ -1,0 +1,259 @@
+// The fused layer blocks of the backend interface (Backend::attention_block: rope, KV store,
+// attention and the output projection; Backend::feed_forward: gate/up, activation, down):
+// the default (ref: the ops in sequence) against the ops called one by one; the cpu backend's
+// one-region decode versions against the same ops called one by one on the cpu backend (bit for
+// bit: same kernels, same per-element arithmetic) and against ref (within the f32 / q8
+// tolerances), for the kernel families they fuse and the shapes they fall back on (prompt rows,
+// mixed families). The [cpu_fused_isa] cases run at one ISA level; the [unit] case re-runs them
+// in a child process at every level this CPU has (SPARKBENCH_CPU_ISA, read once per process).
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "engine/backends/backend.h"
+#include "engine/core/error.h"
+#include "engine/gguf/ggml_types.h"
+#include "tests/engine/backend_test_util.h"
+#include "tests/test_support.h"
+
+#if SPARKBENCH_WITH_DNNL
+#include "engine/backends/cpu_isa.h"
+#endif
+
+using namespace sb;
+
+namespace {
+
+struct HostWeight {
+  GgmlType type;
+  int64_t rows, cols;
+  std::vector<uint8_t> bytes;
+  WeightSource source() const { return WeightSource{"w", type, rows, cols, bytes.data()}; }
+};
+
+HostWeight host_weight(GgmlType t, int64_t rows, int64_t cols, uint64_t seed) {
+  HostWeight w{t, rows, cols, {}};
+  const auto f = test::randn(size_t(rows * cols), seed, 0.05f);
+  if (t == GgmlType::F32) {
+    w.bytes.resize(f.size() * 4);
+    std::memcpy(w.bytes.data(), f.data(), w.bytes.size());
+  } else {
+    w.bytes = test::quantized(t, f, rows, cols);
+  }
+  return w;
+}
+
+// ---- feed_forward ----
+
+struct FfnCase {
+  const char* name;
+  ComputeType compute;
+  GgmlType gate, up, down;
+  bool geglu;
+  double ref_tol;  // max_rel_err of x against ref
+};
+
+// x after feed_forward (fused) or after the ops it stands for (one by one), from x0.
+std::vector<float> run_ffn(Backend& b, const FfnCase& c, int64_t M, int64_t C, int64_t F, const std::vector<float>& hv,
+                           const std::vector<float>& x0, bool fused) {
+  const HostWeight hg = host_weight(c.gate, F, C, 1), hu = host_weight(c.up, F, C, 2), hd = host_weight(c.down, C, F, 3);
+  auto wg = b.load_weight(hg.source()), wu = b.load_weight(hu.source()), wd = b.load_weight(hd.source());
+  Tensor h = test::make(b, M, C, hv), x = test::make(b, M, C, x0), g = b.alloc(M, F, DType::F32), u = b.alloc(M, F, DType::F32);
+  if (fused) {
+    b.feed_forward(h, *wg, *wu, *wd, c.geglu, g, u, x);
+  } else {
+    const Backend::MatmulOut gu[2] = {{wg.get(), &g, nullptr}, {wu.get(), &u, nullptr}};
+    b.matmul_multi(h, gu, 2);
+    if (c.geglu)
+      b.geglu(g, u, g);
+    else
+      b.swiglu(g, u, g);
+    b.matmul(g, *wd, x, nullptr, true);
+  }
+  return test::get(b, x);
+}
+
+const std::vector<FfnCase>& ffn_cases() {
+  static const std::vector<FfnCase> cases = {
+      {"f32 compute, F16", ComputeType::F32, GgmlType::F16, GgmlType::F16, GgmlType::F16, false, 1e-5},
+      {"f32 compute, Q4_K + Q6_K down, geglu", ComputeType::F32, GgmlType::Q4_K, GgmlType::Q4_K, GgmlType::Q6_K, true, 1e-5},
+      {"q8 compute, Q4_0", ComputeType::Q8, GgmlType::Q4_0, GgmlType::Q4_0, GgmlType::Q4_0, false, 0.05},
+      {"q8 compute, Q8_0, geglu", ComputeType::Q8, GgmlType::Q8_0, GgmlType::Q8_0, GgmlType::Q8_0, true, 0.05},
+      {"q8 compute, Q4_K + Q6_K down", ComputeType::Q8, GgmlType::Q4_K, GgmlType::Q4_K, GgmlType::Q6_K, false, 0.05},
+      {"q8 compute, Q4_0 + Q6_K down (mixed activation blocks)", ComputeType::Q8, GgmlType::Q4_0, GgmlType::Q4_0, GgmlType::Q6_K, false,
+       0.05},
+      {"q8 compute, Q4_K + F16 down (not fused)", ComputeType::Q8, GgmlType::Q4_K, GgmlType::Q4_K, GgmlType::F16, false, 0.05},
+  };
+  return cases;
+}
+
+// ---- attention_block ----
+
+struct AttnCase {
+  const char* name;
+  ComputeType compute;
+  GgmlType wo;
+  DType kv;
+  int64_t n_head, n_head_kv, head_dim, n_rot;
+  RopeStyle style;
+  float softcap;
+  int64_t window;
+  double ref_tol;  // max_rel_err against ref: the attention op test's bounds for the KV type (f32), the matmul_multi test's (q8)
+};
+
+AttentionShape attn_shape(const AttnCase& c) {
+  AttentionShape s;
+  s.n_head = c.n_head;
+  s.n_head_kv = c.n_head_kv;
+  s.head_dim = c.head_dim;
+  s.n_rot = c.n_rot;
+  s.rope_style = c.style;
+  s.softcap = c.softcap;
+  s.window = c.window;
+  return s;
+}
+
+// Two consecutive calls (rows [pos0, pos0 + T) then [pos0 + T, pos0 + 2T)) after a prefix of
+// pos0 stored positions, so the second reads what the first stored. Returns x, q and att of both.
+std::vector<std::vector<float>> run_attn(Backend& b, const AttnCase& c, int64_t T, int64_t pos0, bool fused) {
+  const AttentionShape s = attn_shape(c);
+  const int64_t qd = c.n_head * c.head_dim, kd = c.n_head_kv * c.head_dim, C = 96;
+  const HostWeight hw = host_weight(c.wo, C, qd, 7);
+  auto wo = b.load_weight(hw.source());
+  auto cache = b.create_kv_cache(2, pos0 + 2 * T, kd, c.kv);
+  if (pos0 > 0) {  // the prefix, through the plain store
+    Tensor k = test::make(b, pos0, kd, test::randn(size_t(pos0 * kd), 8)), v = test::make(b, pos0, kd, test::randn(size_t(pos0 * kd), 9));
+    b.kv_store(*cache, 1, k, v, 0);
+  }
+  std::vector<std::vector<float>> out;
+  Tensor x = test::make(b, T, C, test::randn(size_t(T * C), 10, 0.1f));
+  for (int step = 0; step < 2; ++step) {
+    const int64_t p = pos0 + step * T;
+    Tensor q = test::make(b, T, qd, test::randn(size_t(T * qd), 11 + uint64_t(step)));
+    Tensor k = test::make(b, T, kd, test::randn(size_t(T * kd), 13 + uint64_t(step)));
+    Tensor v = test::make(b, T, kd, test::randn(size_t(T * kd), 15 + uint64_t(step)));
+    Tensor att = b.alloc(T, qd, DType::F32);
+    if (fused) {
+      b.attention_block(q, k, v, *cache, 1, p, s, att, *wo, x);
+    } else {
+      b.rope(q, c.n_head, s, p);
+      b.rope(k, c.n_head_kv, s, p);
+      b.kv_store(*cache, 1, k, v, p);
+      b.attention(q, *cache, 1, p, s, att);
+      b.matmul(att, *wo, x, nullptr, true);
+    }
+    out.push_back(test::get(b, x));
+    out.push_back(test::get(b, q));
+    out.push_back(test::get(b, att));
+  }
+  return out;
+}
+
+const std::vector<AttnCase>& attn_cases() {
+  static const std::vector<AttnCase> cases = {
+      {"q8, Q4_0 wo, f16 KV, GQA 8/2, interleaved", ComputeType::Q8, GgmlType::Q4_0, DType::F16, 8, 2, 32, 32, RopeStyle::Interleaved, 0, 0,
+       0.05},
+      {"q8, Q6_K wo, f32 KV, 4/4, neox, partial rope", ComputeType::Q8, GgmlType::Q6_K, DType::F32, 4, 4, 64, 32, RopeStyle::NeoX, 0, 0,
+       0.05},
+      {"f32, F16 wo, bf16 KV, 6/3, window, softcap", ComputeType::F32, GgmlType::F16, DType::BF16, 6, 3, 32, 32, RopeStyle::NeoX, 30.0f, 5,
+       1e-2},
+      {"f32, Q8_0 wo, f16 KV, 16/16 (spark-like)", ComputeType::F32, GgmlType::Q8_0, DType::F16, 16, 16, 32, 32, RopeStyle::Interleaved, 0,
+       0, 1e-3},
+  };
+  return cases;
+}
+
+}  // namespace
+
+TEST_CASE("backend: default feed_forward and attention_block equal their ops in sequence; shape errors", "[backend][unit]") {
+  auto ref = create_backend("ref");
+  for (const FfnCase& c : {ffn_cases()[0], ffn_cases()[4]}) {
+    const int64_t M = 2, C = 256, F = 512;
+    const auto hv = test::randn(size_t(M * C), 4), x0 = test::randn(size_t(M * C), 5, 0.1f);
+    const auto a = run_ffn(*ref, c, M, C, F, hv, x0, true), b = run_ffn(*ref, c, M, C, F, hv, x0, false);
+    CHECK(std::memcmp(a.data(), b.data(), a.size() * 4) == 0);
+  }
+  for (const AttnCase& c : attn_cases()) {
+    INFO(c.name);
+    const auto a = run_attn(*ref, c, 2, 3, true), b = run_attn(*ref, c, 2, 3, false);
+    for (size_t i = 0; i < a.size(); ++i) CHECK(std::memcmp(a[i].data(), b[i].data(), a[i].size() * 4) == 0);
+  }
+  const HostWeight hw = host_weight(GgmlType::F32, 64, 32, 1), hd = host_weight(GgmlType::F32, 32, 48, 2);
+  auto w = ref->load_weight(hw.source()), d = ref->load_weight(hd.source());
+  Tensor h = ref->alloc(1, 32, DType::F32), x = ref->alloc(1, 32, DType::F32), g = ref->alloc(1, 64, DType::F32),
+         u = ref->alloc(1, 64, DType::F32);
+  CHECK_THROWS_WITH(ref->feed_forward(h, *w, *w, *d, false, g, u, x), Catch::Contains("feed_forward: down is 32 x 48 for 64 hidden"));
+  AttentionShape s;
+  s.n_head = 2;
+  s.n_head_kv = 1;
+  s.head_dim = 16;
+  s.n_rot = 16;
+  auto cache = ref->create_kv_cache(1, 4, 16, DType::F32);
+  Tensor q = ref->alloc(1, 32, DType::F32), k = ref->alloc(1, 16, DType::F32), v = ref->alloc(1, 16, DType::F32),
+         att = ref->alloc(1, 32, DType::F32);
+  auto wo = ref->load_weight(host_weight(GgmlType::F32, 32, 32, 3).source());
+  CHECK_THROWS_WITH(ref->attention_block(q, k, v, *cache, 0, 4, s, att, *wo, x),
+                    Catch::Contains("attention_block: positions 4 .. 4 outside"));
+}
+
+#if SPARKBENCH_WITH_DNNL
+
+TEST_CASE("cpu fused blocks at the active ISA level: equal to the op sequence, match ref", "[cpu_fused_isa][backend]") {
+  if (!cpu::isa_available(cpu::Isa::Avx2)) {
+    std::printf("SKIPPED: this CPU lacks AVX2\n");
+    return;
+  }
+  auto ref = create_backend("ref");
+  for (const FfnCase& c : ffn_cases()) {
+    auto cpu = create_backend("cpu", {.threads = 2, .compute = c.compute});
+    const int64_t C = 256, F = 768;    // 768: three 256-blocks, split unevenly over two threads
+    for (int64_t M : {1, 3, 8, 12}) {  // decode sizes (fused) and a prompt size (the sequence)
+      INFO(c.name << " M=" << M << " " << cpu->describe());
+      const auto hv = test::randn(size_t(M * C), 20 + uint64_t(M)), x0 = test::randn(size_t(M * C), 30 + uint64_t(M), 0.1f);
+      const auto fused = run_ffn(*cpu, c, M, C, F, hv, x0, true), seq = run_ffn(*cpu, c, M, C, F, hv, x0, false);
+      const auto want = run_ffn(*ref, c, M, C, F, hv, x0, false);
+      CHECK(std::memcmp(fused.data(), seq.data(), fused.size() * 4) == 0);
+      CHECK(test::max_rel_err(want, fused) <= c.ref_tol);  // NaN fails
+    }
+  }
+  for (const AttnCase& c : attn_cases()) {
+    auto cpu = create_backend("cpu", {.threads = 2, .compute = c.compute});
+    for (int64_t T : {1, 3, 12}) {  // 12: over the decode size (the sequence)
+      for (int64_t pos0 : {0, 7, 40}) {
+        INFO(c.name << " T=" << T << " pos0=" << pos0 << " " << cpu->describe());
+        const auto fused = run_attn(*cpu, c, T, pos0, true), seq = run_attn(*cpu, c, T, pos0, false);
+        const auto want = run_attn(*ref, c, T, pos0, false);
+        for (size_t i = 0; i < fused.size(); ++i) {
+          INFO("output " << i << " (x, q, att per call)");
+          CHECK(std::memcmp(fused[i].data(), seq[i].data(), fused[i].size() * 4) == 0);
+          CHECK(test::max_rel_err(want[i], fused[i]) <= c.ref_tol);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("cpu fused blocks at every ISA level this CPU has (child processes)", "[backend][unit]") {
+  if (!cpu::isa_available(cpu::Isa::Avx2)) {
+    std::printf("SKIPPED: this CPU lacks AVX2\n");
+    return;
+  }
+  char self[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+  REQUIRE(n > 0);
+  self[n] = '\0';
+  for (cpu::Isa isa : cpu::available_isas()) {
+    INFO("SPARKBENCH_CPU_ISA=" << cpu::isa_name(isa));
+    const auto r = test::run_process({"env", std::string("SPARKBENCH_CPU_ISA=") + cpu::isa_name(isa), self, "[cpu_fused_isa]"});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(r.out.find("All tests passed") != std::string::npos);
+  }
+}
+
+#endif
