@@ -25,8 +25,8 @@ TEST_CASE("resume_matching_run reopens the failed run whose configuration matche
   other["seed"] = 2;
   nlohmann::json with_info = want;
   with_info["backend_info"] = "cpu avx512vnni, 2 threads";
-  add_run(*st, other, "failed");     // another configuration
-  add_run(*st, want, "complete");    // finished: not resumable
+  add_run(*st, other, "failed");   // another configuration
+  add_run(*st, want, "complete");  // finished: not resumable
   const int64_t id = add_run(*st, with_info, "failed");
   CHECK(resume_matching_run(*st, want, "x.db") == id);
   bool running = false;

@@ -358,9 +358,8 @@ class CpuBackend : public Backend {
       bool gemv = false;
       for (int i = 0; i < n; ++i) {
         const auto& w = static_cast<const CpuWeight&>(*outs[i].w);
-        if (!w.qgemv_ok) continue;
-        std::call_once(w.vpack_once, [&] { pack_qgemv(w); });
-        gemv = true;
+        ensure_qgemv(w);
+        gemv = gemv || w.qgemv_ok;
       }
       if (gemv) {
         xsum_.resize(size_t(M * (K / kQK)));
@@ -391,11 +390,8 @@ class CpuBackend : public Backend {
       float* y = o.y->as<float>();
       const float* b = o.bias ? o.bias->as<float>() : nullptr;
       const int64_t N = w.rows();
-      if (path == kQ8 && w.qgemv_ok)  // chunks are whole 16-row groups (n0 a multiple of 16)
-        qgemv_->gemv(w.source_type(), static_cast<const uint8_t*>(w.vpacked.get()), N, K, xqm_.data(), xb, xsum_.data(), M, y, N,
-                     t.n0 / cpu::kGemvRows, (t.n1 + cpu::kGemvRows - 1) / cpu::kGemvRows, b, false);
-      else if (path == kQ8)
-        qdot_->gemm(w.source_type(), w.data, w.row_bytes, K, xqm_.data(), xb, M, y, N, t.n0, t.n1, b, false);
+      if (path == kQ8)  // chunks are whole 16-row groups (n0 a multiple of 16)
+        q8_rows(w, xqm_.data(), xb, xsum_.data(), M, y, t.n0, t.n1, b, false);
       else if (path == kInt8)
         cpu::gemm_s8_rows(xq_.data(), xd_.data(), M, w.q8_data(), w.scales.data(), kp, y, N, t.n0, t.n1, b, false);
       else
@@ -442,11 +438,17 @@ class CpuBackend : public Backend {
     }
     const size_t xbh = qpath ? cpu::q8_act_row_bytes(G.source_type(), K) : 0;
     const size_t xbd = qpath ? cpu::q8_act_row_bytes(D.source_type(), F) : 0;
+    // block sums of the quantized inputs for the GEMV (per thread: no sync)
+    const bool sh = qpath && (G.qgemv_ok || U.qgemv_ok), sd = qpath && D.qgemv_ok;
+    if (qpath)
+      for (const CpuWeight* w : {&G, &U, &D}) ensure_qgemv(*w);
     const double bytes = double(G.row_bytes + U.row_bytes) * double(F) + double(D.row_bytes) * double(C);
     const int nt = team(bytes * double(M));
     const int64_t nc_up = (F + chunk - 1) / chunk, nc_down = (C + 15) / 16;
     ffn_xh_.resize(size_t(nt) * size_t(M) * xbh);
     ffn_xd_.resize(size_t(M) * xbd);
+    const size_t nsh = sh ? size_t(M * (K / kQK)) : 0, nsd = sd ? size_t(M * (F / kQK)) : 0;
+    ffn_sum_.resize(size_t(nt) * (nsh + nsd));
     float *gp = g.as<float>(), *up = u.as<float>(), *xp = x.as<float>();
     const float* hp = h.as<float>();
     count_region(nt);
@@ -454,15 +456,18 @@ class CpuBackend : public Backend {
     {
       const int id = omp_get_thread_num(), nth = omp_get_num_threads();
       uint8_t* xh = ffn_xh_.data() + size_t(id) * size_t(M) * xbh;
+      int32_t* sumh = ffn_sum_.data() + size_t(id) * (nsh + nsd);
+      int32_t* sumd = sumh + nsh;
       if (qpath)
         for (int64_t r = 0; r < M; ++r) qdot_->quantize(G.source_type(), hp + r * K, xh + size_t(r) * xbh, K);
+      if (sh) cpu::qgemv_act_sums(xh, xbh, M, K, sumh);
       for (int64_t c = nc_up * id / nth; c < nc_up * (id + 1) / nth; ++c) {
         const int64_t n0 = c * chunk, n1 = std::min(n0 + chunk, F);
         for (int64_t a = n0; a < n1; a += 16) {
           const int64_t b = std::min(a + 16, n1);
           if (qpath) {
-            qdot_->gemm(G.source_type(), G.data, G.row_bytes, K, xh, xbh, M, gp, F, a, b, nullptr, false);
-            qdot_->gemm(U.source_type(), U.data, U.row_bytes, K, xh, xbh, M, up, F, a, b, nullptr, false);
+            q8_rows(G, xh, xbh, sumh, M, gp, a, b, nullptr, false);
+            q8_rows(U, xh, xbh, sumh, M, up, a, b, nullptr, false);
           } else {
             cpu::gemv_rows(G.source_type(), G.data, G.row_bytes, K, hp, K, M, gp, F, a, b, nullptr, false);
             cpu::gemv_rows(U.source_type(), U.data, U.row_bytes, K, hp, K, M, up, F, a, b, nullptr, false);
@@ -479,10 +484,11 @@ class CpuBackend : public Backend {
         }
       }
 #pragma omp barrier
+      if (sd) cpu::qgemv_act_sums(ffn_xd_.data(), xbd, M, F, sumd);
       for (int64_t c = nc_down * id / nth; c < nc_down * (id + 1) / nth; ++c) {
         const int64_t n0 = c * 16, n1 = std::min(n0 + 16, C);
         if (qpath)
-          qdot_->gemm(D.source_type(), D.data, D.row_bytes, F, ffn_xd_.data(), xbd, M, xp, C, n0, n1, nullptr, true);
+          q8_rows(D, ffn_xd_.data(), xbd, sumd, M, xp, n0, n1, nullptr, true);
         else
           cpu::gemv_rows(D.source_type(), D.data, D.row_bytes, F, gp, F, M, xp, C, n0, n1, nullptr, true);
       }
@@ -572,6 +578,9 @@ class CpuBackend : public Backend {
     const double work = double(T) * double(pos0 + T) * double(s.n_head * D) * 4 + double(W.row_bytes) * double(N) * double(T);
     const int nt = work < kFusedParallelWork ? 1 : threads_;
     att_xq_.resize(size_t(nt) * size_t(T) * xb);
+    if (ka) ensure_qgemv(W);
+    const size_t nsum = ka && W.qgemv_ok ? size_t(T * (K / kQK)) : 0;
+    att_sum_.resize(size_t(nt) * nsum);
     const DType dt = c.dtype();
     const size_t esz = dtype_size(dt);
     const int64_t nc = (N + 15) / 16;
@@ -595,12 +604,14 @@ class CpuBackend : public Backend {
 #pragma omp barrier
       const float* ap = att.as<float>();
       uint8_t* xq = att_xq_.data() + size_t(id) * size_t(T) * xb;
+      int32_t* sums = att_sum_.data() + size_t(id) * nsum;
       if (ka)
         for (int64_t r = 0; r < T; ++r) qdot_->quantize(W.source_type(), ap + r * K, xq + size_t(r) * xb, K);
+      if (nsum) cpu::qgemv_act_sums(xq, xb, T, K, sums);
       for (int64_t ch = nc * id / nth; ch < nc * (id + 1) / nth; ++ch) {
         const int64_t n0 = ch * 16, n1 = std::min(n0 + 16, N);
         if (ka)
-          qdot_->gemm(W.source_type(), W.data, W.row_bytes, K, xq, xb, T, x.as<float>(), N, n0, n1, nullptr, true);
+          q8_rows(W, xq, xb, sums, T, x.as<float>(), n0, n1, nullptr, true);
         else
           cpu::gemv_rows(W.source_type(), W.data, W.row_bytes, K, ap, K, T, x.as<float>(), N, n0, n1, nullptr, true);
       }
@@ -830,6 +841,22 @@ class CpuBackend : public Backend {
 #pragma omp parallel for schedule(dynamic, 4)
     for (int64_t g = 0; g < groups; ++g) cpu::qgemv_pack(w.source_type(), w.data, w.row_bytes, N, K, out, g, g + 1);
   }
+  // Packs w for the GEMV if it takes it (outside parallel regions: the pack is threaded).
+  void ensure_qgemv(const CpuWeight& w) {
+    if (w.qgemv_ok) std::call_once(w.vpack_once, [&] { pack_qgemv(w); });
+  }
+  // One q8 decode product, rows [n0, n1) of w (n0 a multiple of kGemvRows, n1 one too or N):
+  // the row-interleaved GEMV when w has its packed form (ensure_qgemv; sums from
+  // qgemv_act_sums of xq), else qdot's kernel. The one choice for every decode path.
+  void q8_rows(const CpuWeight& w, const uint8_t* xq, size_t xb, const int32_t* sums, int64_t M, float* y, int64_t n0, int64_t n1,
+               const float* bias, bool accumulate) const {
+    const int64_t N = w.rows(), K = w.cols();
+    if (w.qgemv_ok)
+      qgemv_->gemv(w.source_type(), static_cast<const uint8_t*>(w.vpacked.get()), N, K, xq, xb, sums, M, y, N, n0 / cpu::kGemvRows,
+                   (n1 + cpu::kGemvRows - 1) / cpu::kGemvRows, bias, accumulate);
+    else
+      qdot_->gemm(w.source_type(), w.data, w.row_bytes, K, xq, xb, M, y, N, n0, n1, bias, accumulate);
+  }
 
   // ---- --compute q8 prefill through the blocked integer GEMM (cpu/qgemm.h) ----
   // Repacks a block weight (threads split the panels); the original stays for decode.
@@ -981,12 +1008,13 @@ class CpuBackend : public Backend {
     stream_.wait();
   }
 
-  bool stats_ = false;                    // SPARKBENCH_CPU_STATS=1: print the counts below at exit
-  bool fuse_ = true;                      // SPARKBENCH_CPU_FUSE=0: matmul_multi as separate products (A/B runs)
-  uint64_t regions_ = 0, passes_ = 0;     // parallel regions opened; forward passes (embed calls)
-  std::vector<uint8_t> xqm_;              // x quantized once for do_matmul_multi
-  std::vector<uint8_t> att_xq_;           // do_attention_block: att quantized (per thread)
-  std::vector<uint8_t> ffn_xh_, ffn_xd_;  // do_feed_forward: h quantized (per thread), act(g) * u quantized
+  bool stats_ = false;                      // SPARKBENCH_CPU_STATS=1: print the counts below at exit
+  bool fuse_ = true;                        // SPARKBENCH_CPU_FUSE=0: matmul_multi as separate products (A/B runs)
+  uint64_t regions_ = 0, passes_ = 0;       // parallel regions opened; forward passes (embed calls)
+  std::vector<uint8_t> xqm_;                // x quantized once for do_matmul_multi
+  std::vector<uint8_t> att_xq_;             // do_attention_block: att quantized (per thread)
+  std::vector<int32_t> att_sum_, ffn_sum_;  // the fused blocks' GEMV block sums (per thread)
+  std::vector<uint8_t> ffn_xh_, ffn_xd_;    // do_feed_forward: h quantized (per thread), act(g) * u quantized
   struct MultiTask {
     int i;           // product
     int64_t n0, n1;  // weight rows
