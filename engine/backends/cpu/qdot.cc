@@ -1,5 +1,6 @@
 #include "engine/backends/cpu/qdot.h"
 
+#include "engine/backends/cpu/int_level.h"
 #include "engine/core/error.h"
 
 namespace sb::cpu {
@@ -45,18 +46,8 @@ size_t q8_act_row_bytes(GgmlType t, int64_t k) {
 }
 
 const QdotKernels& qdot_kernels(Isa isa) {
-  if (!isa_available(isa) || isa == Isa::None) fail("qdot_kernels: ISA level ", isa_name(isa), " is not available on this CPU");
-  switch (isa) {
-    case Isa::AvxVnni:
-      return qdot_avxvnni::kernels();
-    case Isa::Avx512:
-      return qdot_avx512::kernels();
-    case Isa::Avx512Vnni:
-    case Isa::Avx512Bf16:
-      return qdot_avx512vnni::kernels();  // bf16 adds nothing to integer products
-    default:
-      return qdot_avx2::kernels();
-  }
+  return pick_int_level<QdotKernels>("qdot_kernels", isa,
+                                     {&qdot_avx2::kernels, &qdot_avxvnni::kernels, &qdot_avx512::kernels, &qdot_avx512vnni::kernels});
 }
 
 }  // namespace sb::cpu

@@ -1,6 +1,7 @@
 #include "engine/backends/cpu/qgemm.h"
 
 #include "engine/backends/cpu/qdot.h"
+#include "engine/backends/cpu/int_level.h"
 #include "engine/core/error.h"
 
 namespace sb::cpu {
@@ -37,18 +38,8 @@ bool qgemm_supported(GgmlType t) {
 size_t qgemm_act_row_bytes(int64_t k) { return size_t(k / kQK) * (sizeof(Q8A) + 2 * sizeof(int32_t)); }
 
 const QgemmKernels& qgemm_kernels(Isa isa) {
-  if (!isa_available(isa) || isa == Isa::None) fail("qgemm_kernels: ISA level ", isa_name(isa), " is not available on this CPU");
-  switch (isa) {
-    case Isa::AvxVnni:
-      return qgemm_avxvnni::kernels();
-    case Isa::Avx512:
-      return qgemm_avx512::kernels();
-    case Isa::Avx512Vnni:
-    case Isa::Avx512Bf16:
-      return qgemm_avx512vnni::kernels();  // bf16 adds nothing to integer products
-    default:
-      return qgemm_avx2::kernels();
-  }
+  return pick_int_level<QgemmKernels>("qgemm_kernels", isa,
+                                      {&qgemm_avx2::kernels, &qgemm_avxvnni::kernels, &qgemm_avx512::kernels, &qgemm_avx512vnni::kernels});
 }
 
 }  // namespace sb::cpu

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "engine/backends/cpu/qdot.h"
+#include "engine/backends/cpu/int_level.h"
 #include "engine/core/error.h"
 
 namespace sb::cpu {
@@ -87,18 +88,8 @@ void qgemv_act_sums(const void* xq, size_t xrow_bytes, int64_t m, int64_t k, int
 }
 
 const QgemvKernels& qgemv_kernels(Isa isa) {
-  if (!isa_available(isa) || isa == Isa::None) fail("qgemv_kernels: ISA level ", isa_name(isa), " is not available on this CPU");
-  switch (isa) {
-    case Isa::AvxVnni:
-      return qgemv_avxvnni::kernels();
-    case Isa::Avx512:
-      return qgemv_avx512::kernels();
-    case Isa::Avx512Vnni:
-    case Isa::Avx512Bf16:
-      return qgemv_avx512vnni::kernels();  // bf16 adds nothing to integer products
-    default:
-      return qgemv_avx2::kernels();
-  }
+  return pick_int_level<QgemvKernels>("qgemv_kernels", isa,
+                                      {&qgemv_avx2::kernels, &qgemv_avxvnni::kernels, &qgemv_avx512::kernels, &qgemv_avx512vnni::kernels});
 }
 
 }  // namespace sb::cpu
