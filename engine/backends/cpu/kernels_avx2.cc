@@ -589,6 +589,27 @@ inline void s8_rows(const int8_t* x, const float* xd, const int8_t* w, const flo
   for (; j < nb; ++j) s8_block<MR, 1>(x, xd, w + j * kpad, ws + j, kpad, y + j, ldy, bias ? bias + j : nullptr, accumulate);
 }
 
+// All m activation rows in groups of 4 (then the 3, 2 or 1 left).
+template <bool stream>
+void s8_all_rows(const int8_t* xq, const float* xd, int64_t m, const int8_t* wb, const float* sb, int64_t nb, int64_t kpad, float* y,
+                 int64_t ldy, const float* b, bool accumulate) {
+  int64_t t = 0;
+  for (; t + 4 <= m; t += 4) s8_rows<4, stream>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy, ldy, b, accumulate);
+  switch (m - t) {
+    case 3:
+      s8_rows<3, stream>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy, ldy, b, accumulate);
+      break;
+    case 2:
+      s8_rows<2, stream>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy, ldy, b, accumulate);
+      break;
+    case 1:
+      s8_rows<1, stream>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy, ldy, b, accumulate);
+      break;
+    default:
+      break;
+  }
+}
+
 }  // namespace
 
 void gemm_s8_rows(const int8_t* xq, const float* xd, int64_t m, const int8_t* w, const float* ws, int64_t kpad, float* y, int64_t ldy,
@@ -596,40 +617,10 @@ void gemm_s8_rows(const int8_t* xq, const float* xd, int64_t m, const int8_t* w,
   const int8_t* wb = w + n0 * kpad;
   const float* sb = ws + n0;
   const float* b = bias ? bias + n0 : nullptr;
-  const int64_t nb = n1 - n0;
-  if (m <= 8) {  // decode: weights stream from memory once
-    int64_t t = 0;
-    for (; t + 4 <= m; t += 4) s8_rows<4, true>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy + n0, ldy, b, accumulate);
-    switch (m - t) {
-      case 3:
-        s8_rows<3, true>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy + n0, ldy, b, accumulate);
-        break;
-      case 2:
-        s8_rows<2, true>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy + n0, ldy, b, accumulate);
-        break;
-      case 1:
-        s8_rows<1, true>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy + n0, ldy, b, accumulate);
-        break;
-      default:
-        break;
-    }
-    return;
-  }
-  int64_t t = 0;
-  for (; t + 4 <= m; t += 4) s8_rows<4, false>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy + n0, ldy, b, accumulate);
-  switch (m - t) {
-    case 3:
-      s8_rows<3, false>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy + n0, ldy, b, accumulate);
-      break;
-    case 2:
-      s8_rows<2, false>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy + n0, ldy, b, accumulate);
-      break;
-    case 1:
-      s8_rows<1, false>(xq + t * kpad, xd + t, wb, sb, nb, kpad, y + t * ldy + n0, ldy, b, accumulate);
-      break;
-    default:
-      break;
-  }
+  if (m <= 8)  // decode: weights stream from memory once
+    s8_all_rows<true>(xq, xd, m, wb, sb, n1 - n0, kpad, y + n0, ldy, b, accumulate);
+  else
+    s8_all_rows<false>(xq, xd, m, wb, sb, n1 - n0, kpad, y + n0, ldy, b, accumulate);
 }
 
 void dequantize_rows(GgmlType type, const uint8_t* w, size_t row_bytes, int64_t k, int64_t n0, int64_t n1, float* out) {
