@@ -16,6 +16,12 @@ namespace fs = std::filesystem;
 
 namespace sb {
 
+void Suite::bad_field(const char* key) const {
+  const std::filesystem::path src(source);
+  const std::string where = std::filesystem::is_directory(src) ? (src / "manifest.json").string() : source;
+  fail(where, ": field '", key, "' is a ", manifest[key].type_name(), ", not the type it needs");
+}
+
 std::string Suite::item_id(size_t i) const {
   const auto& v = items[i].value;
   for (const char* k : {"id", "task_id"}) {

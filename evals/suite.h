@@ -34,12 +34,19 @@ struct Suite {
 
   // Stable id of item i ("id", else "task_id", else "<name>/<i>").
   std::string item_id(size_t i) const;
-  // Manifest value with a default.
+  // Manifest value with a default; a value of the wrong JSON type is an sb::Error naming the
+  // manifest and the field.
   template <class T>
   T get(const char* key, T def) const {
     auto it = manifest.find(key);
-    return it == manifest.end() || it->is_null() ? def : it->get<T>();
+    if (it == manifest.end() || it->is_null()) return def;
+    try {
+      return it->get<T>();
+    } catch (const nlohmann::json::exception&) {
+      bad_field(key);
+    }
   }
+  [[noreturn]] void bad_field(const char* key) const;
 };
 
 // Directory holding the bundled suites: $SPARKBENCH_DATASETS, else the source tree's datasets/.

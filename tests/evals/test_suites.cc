@@ -131,6 +131,13 @@ TEST_CASE("suites: malformed data gives FILE:LINE errors", "[suites][unit]") {
     std::ofstream(dir + "/dup/d.jsonl") << "{\"id\": \"x\"}\n{\"id\": \"x\"}\n";
     CHECK_THROWS_WITH(load_suite(dir + "/dup"), Catch::Contains("d.jsonl:2: duplicate item id 'x'"));
   }
+  {  // a manifest field of the wrong type (found by fuzz-suite: an uncaught nlohmann type_error aborted)
+    std::filesystem::create_directories(dir + "/ty");
+    std::ofstream(dir + "/ty/manifest.json") << R"({"name": "ty", "version": 9197, "task": "generate", "data": "d.jsonl"})";
+    std::ofstream(dir + "/ty/d.jsonl") << "{\"id\": \"x\"}\n";
+    CHECK_THROWS_AS(load_suite(dir + "/ty"), sb::Error);
+    CHECK_THROWS_WITH(load_suite(dir + "/ty"), Catch::Contains("manifest.json: field 'version' is a number"));
+  }
   CHECK_THROWS_WITH(load_suite("no-such-suite"), Catch::Contains("unknown suite 'no-such-suite'"));
 }
 
