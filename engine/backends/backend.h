@@ -90,6 +90,10 @@ struct WeightSource {
   const void* data = nullptr;
   WeightFormat format = WeightFormat::Ggml;
   const float* scales = nullptr;  // Int8PerChannel: one per row
+  // `data` lies in a read-only file mapping: a backend that keeps its own copy may drop those
+  // pages (a later read faults them in again). Never set for memory a caller owns, where
+  // dropping pages would zero them.
+  bool file_pages = false;
 };
 
 // A weight matrix prepared by a backend (repacked, uploaded or used in place).

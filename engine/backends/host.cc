@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "engine/core/error.h"
@@ -13,8 +14,32 @@
 
 namespace sb {
 
+bool host_hugepages() {
+  static const bool on = [] {
+    const char* e = std::getenv("SPARKBENCH_HUGEPAGES");
+    if (!e || !*e || std::string(e) == "1") return true;
+    if (std::string(e) == "0") return false;
+    fail("SPARKBENCH_HUGEPAGES must be 0 or 1, not '", e, "'");
+  }();
+  return on;
+}
+
 std::shared_ptr<void> host_alloc(size_t bytes) {
   if (bytes == 0) bytes = 64;
+  constexpr size_t kHuge = size_t(2) << 20;
+  if (bytes >= kHuge && host_hugepages()) {
+    // Reserve one huge page more, keep the 2 MiB aligned part, and ask for transparent huge
+    // pages: streaming a weight through 4 KiB pages costs a page walk per 4 KiB.
+    const size_t len = (bytes + kHuge - 1) / kHuge * kHuge;
+    void* raw = ::mmap(nullptr, len + kHuge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED) fail("out of memory allocating ", bytes, " bytes");
+    const uintptr_t r = reinterpret_cast<uintptr_t>(raw), a = (r + kHuge - 1) / kHuge * kHuge;
+    if (a > r) ::munmap(raw, a - r);
+    if (r + kHuge > a) ::munmap(reinterpret_cast<void*>(a + len), r + kHuge - a);
+    void* p = reinterpret_cast<void*>(a);
+    ::madvise(p, len, MADV_HUGEPAGE);  // best effort: a kernel without THP keeps 4 KiB pages
+    return std::shared_ptr<void>(p, [len](void* q) { ::munmap(q, len); });
+  }
   if (bytes >= (size_t(1) << 20)) {
     void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) fail("out of memory allocating ", bytes, " bytes");

@@ -1,8 +1,5 @@
 #include "engine/compress/apply.h"
 
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -13,6 +10,7 @@
 #include "engine/compress/prune.h"
 #include "engine/compress/quantize.h"
 #include "engine/core/error.h"
+#include "engine/core/mmap_file.h"
 #include "engine/model/config.h"
 
 namespace sb::compress {
@@ -43,15 +41,6 @@ int64_t block_index(const std::string& name, std::string* rest) {
   }
 }
 
-// Drops the pages of a range of a read-only file mapping from the resident set (they are read
-// again from the file if touched).
-void release_pages(const void* p, size_t bytes) {
-  const uintptr_t page = uintptr_t(::sysconf(_SC_PAGESIZE));
-  const uintptr_t a = (reinterpret_cast<uintptr_t>(p) + page - 1) / page * page;
-  const uintptr_t b = (reinterpret_cast<uintptr_t>(p) + bytes) / page * page;
-  if (b > a) ::madvise(reinterpret_cast<void*>(a), b - a, MADV_DONTNEED);
-}
-
 struct Built {
   GgufWriter writer;
   VariantReport report;
@@ -74,7 +63,7 @@ std::vector<int64_t> plan_layers(Built& b, const std::shared_ptr<const GgufFile>
     b.report.layer_similarity =
         layer_similarity(base_ptr, *calib->backend, *calib->tokenizer, calib->text, calib->n_ctx, calib->max_tokens);
     if (release_file_pages)  // the ranking read every weight; what the variant keeps is read again below
-      for (const auto& t : base.tensors()) release_pages(base.tensor_data(t), size_t(t.nbytes));
+      for (const auto& t : base.tensors()) sb::release_file_pages(base.tensor_data(t), size_t(t.nbytes));
     b.report.removed_layers = layers_to_remove(b.report.layer_similarity, spec.prune_layers);
     std::set<int64_t> removed(b.report.removed_layers.begin(), b.report.removed_layers.end());
     int64_t next = 0;
@@ -204,7 +193,7 @@ Built build(std::shared_ptr<const GgufFile> base_ptr, const VariantSpec& spec, c
         b.writer.add_tensor_lazy(name, t.type, t.ne, size_t(t.nbytes), [base_ptr, t] {
           const uint8_t* p = base_ptr->tensor_data(t);
           std::vector<uint8_t> bytes(p, p + t.nbytes);
-          release_pages(p, size_t(t.nbytes));
+          sb::release_file_pages(p, size_t(t.nbytes));
           return bytes;
         });
       }
@@ -224,7 +213,7 @@ Built build(std::shared_ptr<const GgufFile> base_ptr, const VariantSpec& spec, c
         name, out_type, ne, nbytes,
         [base_ptr, t, rest, matrix, head_cut, keep_units, D, prune, spec, out_type, out_rows, out_cols, release = b.release_file_pages] {
           std::vector<float> w = base_ptr->tensor_f32(t);
-          if (release) release_pages(base_ptr->tensor_data(t), size_t(t.nbytes));
+          if (release) sb::release_file_pages(base_ptr->tensor_data(t), size_t(t.nbytes));
           if (head_cut) {
             const int64_t cols = t.ne[0], rows = t.rows();
             std::vector<float> cut;

@@ -1,12 +1,10 @@
 #include "engine/compress/quantize.h"
 
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <cstring>
 
 #include "engine/backends/host.h"
 #include "engine/core/error.h"
+#include "engine/core/mmap_file.h"
 
 namespace sb::compress {
 
@@ -41,12 +39,12 @@ Int8Matrix quantize_int8(const float* w, int64_t rows, int64_t cols) {
 }
 
 WeightTransform int8_transform(bool release_file_pages) {
-  return [release_file_pages](const WeightSource& src, std::vector<std::vector<uint8_t>>& keep) {
+  return [release_file_pages](const WeightSource& src, std::vector<std::shared_ptr<void>>& keep) {
     if (src.format != WeightFormat::Ggml) return src;
     const int64_t rows = src.rows, cols = src.cols;
-    std::vector<uint8_t> q(size_t(rows * cols)), sc(size_t(rows) * sizeof(float));
-    int8_t* qp = reinterpret_cast<int8_t*>(q.data());
-    float* sp = reinterpret_cast<float*>(sc.data());
+    std::shared_ptr<void> q = host_alloc(size_t(rows * cols)), sc = host_alloc(size_t(rows) * sizeof(float));
+    int8_t* qp = static_cast<int8_t*>(q.get());
+    float* sp = static_cast<float*>(sc.get());
     const size_t rb = size_t(ggml_row_bytes(src.type, cols));
     const uint8_t* in = static_cast<const uint8_t*>(src.data);
 #pragma omp parallel if (rows * cols > 65536)
@@ -58,18 +56,14 @@ WeightTransform int8_transform(bool release_file_pages) {
         sp[r] = quantize_row_s8(row.data(), qp + r * cols, cols);
       }
     }
-    if (release_file_pages) {
-      const uintptr_t page = uintptr_t(::sysconf(_SC_PAGESIZE));
-      const uintptr_t a = (reinterpret_cast<uintptr_t>(in) + page - 1) / page * page;
-      const uintptr_t b = (reinterpret_cast<uintptr_t>(in) + rb * size_t(rows)) / page * page;
-      if (b > a) ::madvise(reinterpret_cast<void*>(a), b - a, MADV_DONTNEED);
-    }
-    keep.push_back(std::move(q));
-    keep.push_back(std::move(sc));
+    if (release_file_pages) sb::release_file_pages(in, rb * size_t(rows));
+    keep.push_back(q);
+    keep.push_back(sc);
     WeightSource out = src;
     out.format = WeightFormat::Int8PerChannel;
-    out.data = keep[keep.size() - 2].data();
-    out.scales = reinterpret_cast<const float*>(keep.back().data());
+    out.file_pages = false;  // the data now lives in `keep`
+    out.data = qp;
+    out.scales = sp;
     return out;
   };
 }

@@ -32,6 +32,11 @@ class MappedFile {
   size_t size_ = 0;
 };
 
+// Drops the pages of [p, p + bytes) (whole pages inside it) from the process's resident set.
+// Only for a read-only file mapping, whose pages a later read faults in again from the file;
+// on memory a caller owns it would zero the data. Best effort.
+void release_file_pages(const void* p, size_t bytes);
+
 // Reads a whole file into a string; throws sb::Error naming the path on failure.
 std::string read_file(const std::string& path);
 // Writes data to path atomically (temp file in the same directory, fsync, rename).

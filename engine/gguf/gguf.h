@@ -129,6 +129,8 @@ class GgufFile {
   const std::vector<GgufTensorInfo>& tensors() const { return tensors_; }
   const GgufTensorInfo* tensor(std::string_view name) const;
   const uint8_t* tensor_data(const GgufTensorInfo& t) const { return base_ + data_offset_ + t.offset; }
+  // True for open() (a read-only file mapping), false for parse() (a caller's buffer).
+  bool mapped() const { return map_.data() != nullptr; }
   // Dequantizes a whole tensor to f32 (n_elements values).
   std::vector<float> tensor_f32(const GgufTensorInfo& t) const;
 

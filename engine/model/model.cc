@@ -22,7 +22,9 @@ WeightSource matrix_source(const GgufFile& f, const std::string& name, int64_t i
   if (t.ne.size() != 2 || t.ne[0] != in || t.ne[1] != out)
     fail(f.name(), ": tensor '", name, "' has shape [", t.ne[0], t.ne.size() > 1 ? ", " + std::to_string(t.ne[1]) : "", "], expected [", in,
          ", ", out, "]");
-  return WeightSource{name, t.type, out, in, f.tensor_data(t)};
+  WeightSource s{name, t.type, out, in, f.tensor_data(t)};
+  s.file_pages = f.mapped();
+  return s;
 }
 
 // Output rows [r0, r0 + n) of a fused matrix (rows are independent in every GGUF type).

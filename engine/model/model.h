@@ -26,8 +26,9 @@
 namespace sb {
 
 // Given the file's weight, returns the source to load instead (or the same). `keep` receives
-// buffers the new source points into; the Model keeps them alive.
-using WeightTransform = std::function<WeightSource(const WeightSource& src, std::vector<std::vector<uint8_t>>& keep)>;
+// buffers the new source points into (host_alloc'd, so a backend may read them in place); the
+// Model keeps them alive.
+using WeightTransform = std::function<WeightSource(const WeightSource& src, std::vector<std::shared_ptr<void>>& keep)>;
 
 // One layer's weights. Fused file tensors (phi3's attn_qkv / gate+up ffn_up) are loaded as
 // row slices into wq/wk/wv and w_gate/w_up, so every architecture runs the same matmuls.
@@ -77,7 +78,7 @@ class Model {
   Tensor output_norm_, rope_freqs_;
   std::vector<LayerWeights> layers_;
   std::vector<int64_t> active_;
-  std::vector<std::vector<uint8_t>> owned_;
+  std::vector<std::shared_ptr<void>> owned_;
 };
 
 struct ContextOptions {
