@@ -74,8 +74,8 @@ struct FfnCase {
   ComputeType compute;
   GgmlType gate, up, down;
   bool geglu;
-  double ref_tol;       // max_rel_err of x against ref
-  unsigned int8 = 0;    // weights in the int8 format (quantized from the type's values): 1 gate, 2 up, 4 down
+  double ref_tol;            // max_rel_err of x against ref
+  unsigned int8 = 0;         // weights in the int8 format (quantized from the type's values): 1 gate, 2 up, 4 down
   int64_t C = 256, F = 768;  // 768: three 256-blocks, split unevenly over two threads
 };
 
@@ -129,7 +129,7 @@ struct AttnCase {
   RopeStyle style;
   float softcap;
   int64_t window;
-  double ref_tol;  // max_rel_err against ref: the attention op test's bounds for the KV type (f32), the matmul_multi test's (q8)
+  double ref_tol;     // max_rel_err against ref: the attention op test's bounds for the KV type (f32), the matmul_multi test's (q8)
   bool int8 = false;  // wo in the int8 format
   int64_t C = 96;     // wo's rows (x's width)
 };
@@ -276,7 +276,8 @@ TEST_CASE("cpu fused blocks with int8 weights: a NaN input counts as 0 (the int8
     return;
   }
   auto cpu = create_backend("cpu", {.threads = 2});
-  {  // feed_forward: a NaN in h (row 1, after that row's largest value in the same 8-lane slot)
+  // feed_forward: a NaN in h (row 1, after that row's largest value in the same 8-lane slot)
+  {
     const FfnCase& c = ffn_cases()[7];  // int8, f32 compute
     REQUIRE(c.int8 == 7);
     const int64_t M = 2, C = c.C, F = c.F;
@@ -292,7 +293,8 @@ TEST_CASE("cpu fused blocks with int8 weights: a NaN input counts as 0 (the int8
     CHECK(std::memcmp(nan.data(), zero.data(), nan.size() * 4) == 0);
     CHECK(std::all_of(nan.begin(), nan.end(), [](float v) { return std::isfinite(v); }));
   }
-  {  // attention_block: a NaN in v of KV head 0 makes att NaN for its query heads; wo reads them as 0
+  // attention_block: a NaN in v of KV head 0 makes att NaN for its query heads; wo reads them as 0
+  {
     const AttnCase& c = attn_cases()[5];  // int8 wo, f32 compute, GQA 8/2
     REQUIRE(c.int8);
     const AttentionShape s = attn_shape(c);
@@ -304,7 +306,8 @@ TEST_CASE("cpu fused blocks with int8 weights: a NaN input counts as 0 (the int8
     vv[size_t(kd + 5)] = NAN;  // row 1, KV head 0
     auto run = [&](bool fused, std::vector<float>* att_out) {
       auto cache = cpu->create_kv_cache(1, pos0 + T, kd, c.kv);
-      Tensor pk = test::make(*cpu, pos0, kd, test::randn(size_t(pos0 * kd), 44)), pv = test::make(*cpu, pos0, kd, test::randn(size_t(pos0 * kd), 45));
+      Tensor pk = test::make(*cpu, pos0, kd, test::randn(size_t(pos0 * kd), 44)),
+             pv = test::make(*cpu, pos0, kd, test::randn(size_t(pos0 * kd), 45));
       cpu->kv_store(*cache, 0, pk, pv, 0);
       Tensor q = test::make(*cpu, T, qd, test::randn(size_t(T * qd), 46)), k = test::make(*cpu, T, kd, test::randn(size_t(T * kd), 47)),
              v = test::make(*cpu, T, kd, vv), att = cpu->alloc(T, qd, DType::F32), x = test::make(*cpu, T, c.C, x0);
@@ -349,6 +352,42 @@ TEST_CASE("cpu fused blocks at every ISA level this CPU has (child processes)", 
     INFO(r.out << r.err);
     CHECK(r.exit_code == 0);
     CHECK(r.out.find("All tests passed") != std::string::npos);
+  }
+}
+
+// Run by the next case in a child process with SPARKBENCH_CPU_STATS=1 (hidden otherwise): one
+// feed_forward and two attention_block calls at decode size, int8 weights, sizes that take both
+// threads; the backend prints its region count at exit.
+TEST_CASE("cpu int8 fused blocks, run once (regions counted by the parent)", "[.cpu_int8_regions][backend]") {
+  auto cpu = create_backend("cpu", {.threads = 2});
+  const FfnCase& f = ffn_cases()[7];
+  const AttnCase& a = attn_cases()[5];
+  REQUIRE((f.int8 == 7 && a.int8));
+  const auto x = run_ffn(*cpu, f, 1, f.C, f.F, test::randn(size_t(f.C), 50), test::randn(size_t(f.C), 51, 0.1f), true);
+  const auto y = run_attn(*cpu, a, 1, 64, true);
+  CHECK(std::all_of(x.begin(), x.end(), [](float v) { return std::isfinite(v); }));
+  CHECK(std::all_of(y[0].begin(), y[0].end(), [](float v) { return std::isfinite(v); }));
+}
+
+TEST_CASE("cpu int8 weights take the fused blocks, with or without their oneDNN copy (region count)", "[backend][unit]") {
+  if (!cpu::isa_available(cpu::Isa::Avx2)) {
+    std::printf("SKIPPED: this CPU lacks AVX2\n");
+    return;
+  }
+  char self[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+  REQUIRE(n > 0);
+  self[n] = '\0';
+  // fused: one region per block call (1 feed_forward + 2 attention_block); the op sequence at
+  // these sizes runs other counts. SPARKBENCH_CPU_INT8=avx2: no oneDNN s8 copy (`packed`), which
+  // the default has on VNNI CPUs.
+  for (const char* env : {"SPARKBENCH_CPU_INT8=avx2", "SPARKBENCH_CPU_FUSE=1", "SPARKBENCH_CPU_FUSE=0"}) {
+    INFO(env);
+    const auto r = test::run_process({"env", "SPARKBENCH_CPU_STATS=1", env, self, "[cpu_int8_regions]"});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 0);
+    const bool three = r.err.find("cpu backend: 3 parallel regions") != std::string::npos;
+    CHECK(three == (std::string(env) != "SPARKBENCH_CPU_FUSE=0"));
   }
 }
 
