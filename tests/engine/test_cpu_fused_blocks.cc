@@ -3,19 +3,23 @@
 // the default (ref: the ops in sequence) against the ops called one by one; the cpu backend's
 // one-region decode versions against the same ops called one by one on the cpu backend (bit for
 // bit: same kernels, same per-element arithmetic) and against ref (within the f32 / q8
-// tolerances), for the kernel families they fuse and the shapes they fall back on (prompt rows,
-// mixed families). The [cpu_fused_isa] cases run at one ISA level; the [unit] case re-runs them
+// tolerances), for the kernel families they fuse (f32 and q8 compute on GGUF weights, int8
+// per-channel weights) and the shapes they fall back on (prompt rows, mixed families or
+// formats); with int8 weights a NaN input counts as 0 (the int8 contract, sb::quantize_row_s8).
+// The [cpu_fused_isa] cases run at one ISA level; the [unit] case re-runs them
 // in a child process at every level this CPU has (SPARKBENCH_CPU_ISA, read once per process).
 #include <catch2/catch.hpp>
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "engine/backends/backend.h"
+#include "engine/compress/quantize.h"
 #include "engine/core/error.h"
 #include "engine/gguf/ggml_types.h"
 #include "tests/engine/backend_test_util.h"
@@ -29,17 +33,32 @@ using namespace sb;
 
 namespace {
 
+// A weight as GGUF type t, or (int8) in the int8 per-channel format quantized from those values.
 struct HostWeight {
   GgmlType type;
   int64_t rows, cols;
   std::vector<uint8_t> bytes;
-  WeightSource source() const { return WeightSource{"w", type, rows, cols, bytes.data()}; }
+  bool int8 = false;
+  std::vector<float> scales;
+  WeightSource source() const {
+    WeightSource s{"w", type, rows, cols, bytes.data()};
+    if (int8) {
+      s.format = WeightFormat::Int8PerChannel;
+      s.scales = scales.data();
+    }
+    return s;
+  }
 };
 
-HostWeight host_weight(GgmlType t, int64_t rows, int64_t cols, uint64_t seed) {
+HostWeight host_weight(GgmlType t, int64_t rows, int64_t cols, uint64_t seed, bool int8 = false) {
   HostWeight w{t, rows, cols, {}};
   const auto f = test::randn(size_t(rows * cols), seed, 0.05f);
-  if (t == GgmlType::F32) {
+  if (int8) {
+    auto m = compress::quantize_int8(f.data(), rows, cols);
+    w.int8 = true;
+    w.bytes.assign(reinterpret_cast<const uint8_t*>(m.q.data()), reinterpret_cast<const uint8_t*>(m.q.data()) + m.q.size());
+    w.scales = std::move(m.scales);
+  } else if (t == GgmlType::F32) {
     w.bytes.resize(f.size() * 4);
     std::memcpy(w.bytes.data(), f.data(), w.bytes.size());
   } else {
@@ -55,13 +74,16 @@ struct FfnCase {
   ComputeType compute;
   GgmlType gate, up, down;
   bool geglu;
-  double ref_tol;  // max_rel_err of x against ref
+  double ref_tol;            // max_rel_err of x against ref
+  unsigned int8 = 0;         // weights in the int8 format (quantized from the type's values): 1 gate, 2 up, 4 down
+  int64_t C = 256, F = 768;  // 768: three 256-blocks, split unevenly over two threads
 };
 
 // x after feed_forward (fused) or after the ops it stands for (one by one), from x0.
 std::vector<float> run_ffn(Backend& b, const FfnCase& c, int64_t M, int64_t C, int64_t F, const std::vector<float>& hv,
                            const std::vector<float>& x0, bool fused) {
-  const HostWeight hg = host_weight(c.gate, F, C, 1), hu = host_weight(c.up, F, C, 2), hd = host_weight(c.down, C, F, 3);
+  const HostWeight hg = host_weight(c.gate, F, C, 1, c.int8 & 1), hu = host_weight(c.up, F, C, 2, c.int8 & 2),
+                   hd = host_weight(c.down, C, F, 3, c.int8 & 4);
   auto wg = b.load_weight(hg.source()), wu = b.load_weight(hu.source()), wd = b.load_weight(hd.source());
   Tensor h = test::make(b, M, C, hv), x = test::make(b, M, C, x0), g = b.alloc(M, F, DType::F32), u = b.alloc(M, F, DType::F32);
   if (fused) {
@@ -88,6 +110,10 @@ const std::vector<FfnCase>& ffn_cases() {
       {"q8 compute, Q4_0 + Q6_K down (mixed activation blocks)", ComputeType::Q8, GgmlType::Q4_0, GgmlType::Q4_0, GgmlType::Q6_K, false,
        0.05},
       {"q8 compute, Q4_K + F16 down (not fused)", ComputeType::Q8, GgmlType::Q4_K, GgmlType::Q4_K, GgmlType::F16, false, 0.05},
+      // int8: 200 inputs (rows padded to 224), 744 hidden (a partial 16-row chunk, padded to 768)
+      {"int8, f32 compute", ComputeType::F32, GgmlType::F32, GgmlType::F32, GgmlType::F32, false, 1e-3, 7, 200, 744},
+      {"int8, q8 compute, geglu", ComputeType::Q8, GgmlType::F16, GgmlType::F16, GgmlType::F16, true, 1e-3, 7, 200, 744},
+      {"int8 gate/up + F16 down (not fused)", ComputeType::F32, GgmlType::F32, GgmlType::F32, GgmlType::F16, false, 1e-3, 3, 256, 744},
   };
   return cases;
 }
@@ -103,7 +129,9 @@ struct AttnCase {
   RopeStyle style;
   float softcap;
   int64_t window;
-  double ref_tol;  // max_rel_err against ref: the attention op test's bounds for the KV type (f32), the matmul_multi test's (q8)
+  double ref_tol;     // max_rel_err against ref: the attention op test's bounds for the KV type (f32), the matmul_multi test's (q8)
+  bool int8 = false;  // wo in the int8 format
+  int64_t C = 96;     // wo's rows (x's width)
 };
 
 AttentionShape attn_shape(const AttnCase& c) {
@@ -122,8 +150,8 @@ AttentionShape attn_shape(const AttnCase& c) {
 // pos0 stored positions, so the second reads what the first stored. Returns x, q and att of both.
 std::vector<std::vector<float>> run_attn(Backend& b, const AttnCase& c, int64_t T, int64_t pos0, bool fused) {
   const AttentionShape s = attn_shape(c);
-  const int64_t qd = c.n_head * c.head_dim, kd = c.n_head_kv * c.head_dim, C = 96;
-  const HostWeight hw = host_weight(c.wo, C, qd, 7);
+  const int64_t qd = c.n_head * c.head_dim, kd = c.n_head_kv * c.head_dim, C = c.C;
+  const HostWeight hw = host_weight(c.wo, C, qd, 7, c.int8);
   auto wo = b.load_weight(hw.source());
   auto cache = b.create_kv_cache(2, pos0 + 2 * T, kd, c.kv);
   if (pos0 > 0) {  // the prefix, through the plain store
@@ -164,6 +192,10 @@ const std::vector<AttnCase>& attn_cases() {
        1e-2},
       {"f32, Q8_0 wo, f16 KV, 16/16 (spark-like)", ComputeType::F32, GgmlType::Q8_0, DType::F16, 16, 16, 32, 32, RopeStyle::Interleaved, 0,
        0, 1e-3},
+      {"int8 wo, q8 compute, f16 KV, GQA 6/2, 20-dim heads (120 inputs, padded), 88 rows, partial rope", ComputeType::Q8, GgmlType::F32,
+       DType::F16, 6, 2, 20, 16, RopeStyle::NeoX, 0, 0, 1e-2, true, 88},
+      {"int8 wo, f32 compute, f32 KV, GQA 8/2, interleaved", ComputeType::F32, GgmlType::F16, DType::F32, 8, 2, 32, 32,
+       RopeStyle::Interleaved, 0, 0, 1e-2, true},
   };
   return cases;
 }
@@ -211,7 +243,7 @@ TEST_CASE("cpu fused blocks at the active ISA level: equal to the op sequence, m
   auto ref = create_backend("ref");
   for (const FfnCase& c : ffn_cases()) {
     auto cpu = create_backend("cpu", {.threads = 2, .compute = c.compute});
-    const int64_t C = 256, F = 768;    // 768: three 256-blocks, split unevenly over two threads
+    const int64_t C = c.C, F = c.F;
     for (int64_t M : {1, 3, 8, 12}) {  // decode sizes (fused) and a prompt size (the sequence)
       INFO(c.name << " M=" << M << " " << cpu->describe());
       const auto hv = test::randn(size_t(M * C), 20 + uint64_t(M)), x0 = test::randn(size_t(M * C), 30 + uint64_t(M), 0.1f);
@@ -238,6 +270,73 @@ TEST_CASE("cpu fused blocks at the active ISA level: equal to the op sequence, m
   }
 }
 
+TEST_CASE("cpu fused blocks with int8 weights: a NaN input counts as 0 (the int8 contract)", "[cpu_fused_isa][backend]") {
+  if (!cpu::isa_available(cpu::Isa::Avx2)) {
+    std::printf("SKIPPED: this CPU lacks AVX2\n");
+    return;
+  }
+  auto cpu = create_backend("cpu", {.threads = 2});
+  // feed_forward: a NaN in h (row 1, after that row's largest value in the same 8-lane slot)
+  {
+    const FfnCase& c = ffn_cases()[7];  // int8, f32 compute
+    REQUIRE(c.int8 == 7);
+    const int64_t M = 2, C = c.C, F = c.F;
+    auto hv = test::randn(size_t(M * C), 40);
+    hv[size_t(C + 3)] = 9.0f;  // the row's largest
+    hv[size_t(C + 3 + 64)] = NAN;
+    auto h0 = hv;
+    h0[size_t(C + 3 + 64)] = 0.0f;
+    const auto x0 = test::randn(size_t(M * C), 41, 0.1f);
+    const auto nan = run_ffn(*cpu, c, M, C, F, hv, x0, true), seq = run_ffn(*cpu, c, M, C, F, hv, x0, false),
+               zero = run_ffn(*cpu, c, M, C, F, h0, x0, true);
+    CHECK(std::memcmp(nan.data(), seq.data(), nan.size() * 4) == 0);
+    CHECK(std::memcmp(nan.data(), zero.data(), nan.size() * 4) == 0);
+    CHECK(std::all_of(nan.begin(), nan.end(), [](float v) { return std::isfinite(v); }));
+  }
+  // attention_block: a NaN in v of KV head 0 makes att NaN for its query heads; wo reads them as 0
+  {
+    const AttnCase& c = attn_cases()[5];  // int8 wo, f32 compute, GQA 8/2
+    REQUIRE(c.int8);
+    const AttentionShape s = attn_shape(c);
+    const int64_t T = 2, pos0 = 5, qd = c.n_head * c.head_dim, kd = c.n_head_kv * c.head_dim;
+    const HostWeight hw = host_weight(c.wo, c.C, qd, 7, true);
+    auto wo = cpu->load_weight(hw.source());
+    const auto x0 = test::randn(size_t(T * c.C), 42, 0.1f);
+    auto vv = test::randn(size_t(T * kd), 43);
+    vv[size_t(kd + 5)] = NAN;  // row 1, KV head 0
+    auto run = [&](bool fused, std::vector<float>* att_out) {
+      auto cache = cpu->create_kv_cache(1, pos0 + T, kd, c.kv);
+      Tensor pk = test::make(*cpu, pos0, kd, test::randn(size_t(pos0 * kd), 44)),
+             pv = test::make(*cpu, pos0, kd, test::randn(size_t(pos0 * kd), 45));
+      cpu->kv_store(*cache, 0, pk, pv, 0);
+      Tensor q = test::make(*cpu, T, qd, test::randn(size_t(T * qd), 46)), k = test::make(*cpu, T, kd, test::randn(size_t(T * kd), 47)),
+             v = test::make(*cpu, T, kd, vv), att = cpu->alloc(T, qd, DType::F32), x = test::make(*cpu, T, c.C, x0);
+      if (fused) {
+        cpu->attention_block(q, k, v, *cache, 0, pos0, s, att, *wo, x);
+      } else {
+        cpu->rope(q, c.n_head, s, pos0);
+        cpu->rope(k, c.n_head_kv, s, pos0);
+        cpu->kv_store(*cache, 0, k, v, pos0);
+        cpu->attention(q, *cache, 0, pos0, s, att);
+        cpu->matmul(att, *wo, x, nullptr, true);
+      }
+      if (att_out) *att_out = test::get(*cpu, att);
+      return test::get(*cpu, x);
+    };
+    std::vector<float> att;
+    const auto fused = run(true, &att), seq = run(false, nullptr);
+    CHECK(std::memcmp(fused.data(), seq.data(), fused.size() * 4) == 0);
+    const int64_t group = c.n_head / c.n_head_kv;  // query heads 0 .. group - 1 read KV head 0
+    for (int64_t h = 0; h <= group; ++h) CHECK(std::isnan(att[size_t(qd + h * c.head_dim + 5)]) == (h < group));
+    for (float& a : att) a = std::isnan(a) ? 0.0f : a;
+    Tensor a0 = test::make(*cpu, T, qd, att), xz = test::make(*cpu, T, c.C, x0);
+    cpu->matmul(a0, *wo, xz, nullptr, true);
+    const auto zero = test::get(*cpu, xz);
+    CHECK(std::memcmp(fused.data(), zero.data(), fused.size() * 4) == 0);
+    CHECK(std::all_of(fused.begin(), fused.end(), [](float v) { return std::isfinite(v); }));
+  }
+}
+
 TEST_CASE("cpu fused blocks at every ISA level this CPU has (child processes)", "[backend][unit]") {
   if (!cpu::isa_available(cpu::Isa::Avx2)) {
     std::printf("SKIPPED: this CPU lacks AVX2\n");
@@ -253,6 +352,42 @@ TEST_CASE("cpu fused blocks at every ISA level this CPU has (child processes)", 
     INFO(r.out << r.err);
     CHECK(r.exit_code == 0);
     CHECK(r.out.find("All tests passed") != std::string::npos);
+  }
+}
+
+// Run by the next case in a child process with SPARKBENCH_CPU_STATS=1 (hidden otherwise): one
+// feed_forward and two attention_block calls at decode size, int8 weights, sizes that take both
+// threads; the backend prints its region count at exit.
+TEST_CASE("cpu int8 fused blocks, run once (regions counted by the parent)", "[.cpu_int8_regions][backend]") {
+  auto cpu = create_backend("cpu", {.threads = 2});
+  const FfnCase& f = ffn_cases()[7];
+  const AttnCase& a = attn_cases()[5];
+  REQUIRE((f.int8 == 7 && a.int8));
+  const auto x = run_ffn(*cpu, f, 1, f.C, f.F, test::randn(size_t(f.C), 50), test::randn(size_t(f.C), 51, 0.1f), true);
+  const auto y = run_attn(*cpu, a, 1, 64, true);
+  CHECK(std::all_of(x.begin(), x.end(), [](float v) { return std::isfinite(v); }));
+  CHECK(std::all_of(y[0].begin(), y[0].end(), [](float v) { return std::isfinite(v); }));
+}
+
+TEST_CASE("cpu int8 weights take the fused blocks, with or without their oneDNN copy (region count)", "[backend][unit]") {
+  if (!cpu::isa_available(cpu::Isa::Avx2)) {
+    std::printf("SKIPPED: this CPU lacks AVX2\n");
+    return;
+  }
+  char self[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+  REQUIRE(n > 0);
+  self[n] = '\0';
+  // fused: one region per block call (1 feed_forward + 2 attention_block); the op sequence at
+  // these sizes runs other counts. SPARKBENCH_CPU_INT8=avx2: no oneDNN s8 copy (`packed`), which
+  // the default has on VNNI CPUs.
+  for (const char* env : {"SPARKBENCH_CPU_INT8=avx2", "SPARKBENCH_CPU_FUSE=1", "SPARKBENCH_CPU_FUSE=0"}) {
+    INFO(env);
+    const auto r = test::run_process({"env", "SPARKBENCH_CPU_STATS=1", env, self, "[cpu_int8_regions]"});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 0);
+    const bool three = r.err.find("cpu backend: 3 parallel regions") != std::string::npos;
+    CHECK(three == (std::string(env) != "SPARKBENCH_CPU_FUSE=0"));
   }
 }
 

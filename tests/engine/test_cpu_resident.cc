@@ -37,7 +37,9 @@ std::vector<float> product(Backend& b, const WeightSource& src, const std::vecto
 // rows x cols F16 weights, 4 MiB at the sizes below (above the 2 MiB copy threshold).
 constexpr int64_t kRows = 1024, kCols = 2048;
 
-std::vector<uint8_t> f16_weights(uint64_t seed) { return test::quantized(GgmlType::F16, test::randn(size_t(kRows * kCols), seed), kRows, kCols); }
+std::vector<uint8_t> f16_weights(uint64_t seed) {
+  return test::quantized(GgmlType::F16, test::randn(size_t(kRows * kCols), seed), kRows, kCols);
+}
 
 }  // namespace
 

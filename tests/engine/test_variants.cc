@@ -279,6 +279,16 @@ TEST_CASE("variants: int8 activation quantizer of the cpu kernels is bit-identic
     }
     for (int64_t i = n; i < cpu::int8_padded(n); ++i) CHECK(b[size_t(i)] == 0);
   }
+  {  // a NaN after the row's largest value in the same 8-float lane: the largest still counts
+    auto x = randn(64, 3, 0.5f);
+    x[3] = 9.0f;
+    x[19] = NAN;  // lane 3, then x[27], x[35] ... follow in that lane
+    std::vector<int8_t> a(64), b(64);
+    const float da = quantize_row_s8(x.data(), a.data(), 64), db = cpu::quantize_row_s8(x.data(), b.data(), 64, 64);
+    CHECK(da == 9.0f / 127.0f);
+    CHECK(db == da);
+    CHECK(a == b);
+  }
   std::vector<float> zeros(40, 0.0f);
   std::vector<int8_t> q(64, 5);
   CHECK(cpu::quantize_row_s8(zeros.data(), q.data(), 40, 64) == 0.0f);

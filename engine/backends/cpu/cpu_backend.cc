@@ -420,13 +420,24 @@ class CpuBackend : public Backend {
   // thread runs a contiguous share of row chunks of gate and up together, applies the
   // activation to its chunks and quantizes them for the down product (the chunks hold whole
   // activation blocks), one barrier, then each thread runs a share of the down product's rows,
-  // accumulating into x. Same kernels and per-element arithmetic as the op sequence, so the
-  // results are bit-identical to it (SPARKBENCH_CPU_FUSE=0 runs the sequence). Other cases
-  // (prompts, oneDNN / int8 weights, mixed kernel families): the sequence.
+  // accumulating into x. Int8 weights (all three Int8PerChannel): each thread quantizes h into
+  // its own buffer, runs its gate/up chunks with gemm_s8_rows and applies the activation; after
+  // the barrier each thread quantizes the whole activated g rows (s8 scales need a row's absmax)
+  // into its own buffer and runs its share of down rows. Same kernels and per-element arithmetic
+  // as the op sequence, so the results are bit-identical to it (SPARKBENCH_CPU_FUSE=0 runs the
+  // sequence). Other cases (prompts, oneDNN-packed Ggml weights, mixed kernel families or
+  // formats): the sequence.
   void do_feed_forward(const Tensor& h, const Weight& wg, const Weight& wu, const Weight& wd, bool geglu, Tensor& g, Tensor& u,
                        Tensor& x) override {
     const auto &G = static_cast<const CpuWeight&>(wg), &U = static_cast<const CpuWeight&>(wu), &D = static_cast<const CpuWeight&>(wd);
     const int64_t M = h.rows(), K = h.cols(), F = G.rows(), C = D.rows();
+    // int8: the decode kernels never read `packed` (the oneDNN prefill copy), so it does not matter
+    const bool i8 = G.format() == WeightFormat::Int8PerChannel && U.format() == WeightFormat::Int8PerChannel &&
+                    D.format() == WeightFormat::Int8PerChannel;
+    if (i8 && fuse_ && M <= kSmallM) {
+      feed_forward_int8(h, G, U, D, geglu, g, u, x);
+      return;
+    }
     bool fused = fuse_ && M <= kSmallM;
     for (const CpuWeight* w : {&G, &U, &D}) fused = fused && w->format() == WeightFormat::Ggml && !w->packed;
     const bool q8 = compute_ == ComputeType::Q8;
@@ -504,6 +515,47 @@ class CpuBackend : public Backend {
     }
   }
 
+  // do_feed_forward's one region for int8 weights (see there).
+  void feed_forward_int8(const Tensor& h, const CpuWeight& G, const CpuWeight& U, const CpuWeight& D, bool geglu, Tensor& g, Tensor& u,
+                         Tensor& x) {
+    const int64_t M = h.rows(), K = h.cols(), F = G.rows(), C = D.rows(), kph = G.kpad, kpf = D.kpad;
+    const double bytes = double(G.kpad + U.kpad) * double(F) + double(D.kpad) * double(C);
+    const int nt = team(bytes * double(M));
+    const int64_t chunk = 16, nc_up = (F + chunk - 1) / chunk, nc_down = (C + chunk - 1) / chunk;
+    // per thread: h quantized (M x kph), g quantized (M x kpf), their M + M row scales
+    const size_t per = size_t(M * (kph + kpf));
+    ffn_q8_.resize(size_t(nt) * per);
+    ffn_d8_.resize(size_t(nt) * size_t(2 * M));
+    float *gp = g.as<float>(), *up = u.as<float>(), *xp = x.as<float>();
+    const float* hp = h.as<float>();
+    std::atomic<int64_t> taken_up{0}, taken_down{0};
+    count_region(nt);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+      const int id = omp_get_thread_num();
+      int8_t *xh = ffn_q8_.data() + size_t(id) * per, *xg = xh + M * kph;
+      float *dh = ffn_d8_.data() + size_t(id) * size_t(2 * M), *dg = dh + M;
+      for (int64_t r = 0; r < M; ++r) dh[r] = cpu::quantize_row_s8(hp + r * K, xh + r * kph, K, kph);
+      cpu::share_items(nc_up, cpu::claim_items(double(G.kpad + U.kpad) * double(chunk)), taken_up, [&](int64_t c0, int64_t c1) {
+        const int64_t n0 = c0 * chunk, n1 = std::min(c1 * chunk, F);
+        cpu::gemm_s8_rows(xh, dh, M, G.q8_data(), G.scales.data(), kph, gp, F, n0, n1, nullptr, false);
+        cpu::gemm_s8_rows(xh, dh, M, U.q8_data(), U.scales.data(), kph, up, F, n0, n1, nullptr, false);
+        for (int64_t r = 0; r < M; ++r) {
+          float *gr = gp + r * F + n0, *ur = up + r * F + n0;
+          if (geglu)
+            for (int64_t i = 0; i < n1 - n0; ++i) gr[i] = gelu_tanh(gr[i]) * ur[i];
+          else
+            cpu::swiglu_row(gr, ur, gr, n1 - n0);
+        }
+      });
+#pragma omp barrier
+      for (int64_t r = 0; r < M; ++r) dg[r] = cpu::quantize_row_s8(gp + r * F, xg + r * kpf, F, kpf);
+      cpu::share_items(nc_down, cpu::claim_items(double(D.kpad) * double(chunk)), taken_down, [&](int64_t c0, int64_t c1) {
+        cpu::gemm_s8_rows(xg, dg, M, D.q8_data(), D.scales.data(), kpf, xp, C, c0 * chunk, std::min(c1 * chunk, C), nullptr, true);
+      });
+    }
+  }
+
   void do_rope(Tensor& x, int64_t n_heads, const AttentionShape& s, int64_t pos0) override {
     const int nt = team(double(x.rows() * x.cols()) * 16);
     count_region(nt);
@@ -566,17 +618,18 @@ class CpuBackend : public Backend {
   // wo on the decode kernels) as one parallel region: each thread takes a contiguous share of
   // the KV heads and, for every row, ropes and stores its K/V heads, ropes the query heads
   // that read them and runs their attention (the rows of this call it reads were stored by
-  // itself); one barrier; then each thread prepares att (quantized for q8 into its own buffer)
-  // and runs a share of wo's rows, accumulating into x. Same per-element arithmetic as the op
-  // sequence (bit-identical; SPARKBENCH_CPU_FUSE=0 runs the sequence).
+  // itself); one barrier; then each thread prepares att (quantized for q8 or an int8 wo into its
+  // own buffer) and runs a share of wo's rows, accumulating into x. Same per-element arithmetic
+  // as the op sequence (bit-identical; SPARKBENCH_CPU_FUSE=0 runs the sequence). An int8 wo is
+  // taken with or without `packed` (its oneDNN prefill copy, never read at decode).
   void do_attention_block(Tensor& q, Tensor& k, const Tensor& v, KvCache& cache, int64_t layer, int64_t pos0, const AttentionShape& s,
                           Tensor& att, const Weight& wo_, Tensor& x) override {
     const auto& W = static_cast<const CpuWeight&>(wo_);
     auto& c = static_cast<HostKvCache&>(cache);
     const int64_t T = q.rows(), D = s.head_dim, group = s.n_head / s.n_head_kv, K = W.cols(), N = W.rows();
-    const int ka = compute_ == ComputeType::Q8 ? cpu::q8_act_kind(W.source_type()) : 0;
-    const bool fused = fuse_ && T < kAttnGemmRows && T <= kSmallM && W.format() == WeightFormat::Ggml && !W.packed && D <= 1024 &&
-                       (s.n_rot == 0 || s.n_rot / 2 <= 512);
+    const bool i8 = W.format() == WeightFormat::Int8PerChannel;
+    const int ka = compute_ == ComputeType::Q8 && !i8 ? cpu::q8_act_kind(W.source_type()) : 0;
+    const bool fused = fuse_ && T < kAttnGemmRows && T <= kSmallM && (i8 || !W.packed) && D <= 1024 && (s.n_rot == 0 || s.n_rot / 2 <= 512);
     if (!fused) {
       Backend::do_attention_block(q, k, v, cache, layer, pos0, s, att, wo_, x);
       return;
@@ -584,9 +637,13 @@ class CpuBackend : public Backend {
     host_rope_check("cpu", s);
     const size_t xb = ka ? cpu::q8_act_row_bytes(W.source_type(), K) : 0;
     // work: the attention reads and the weight bytes
-    const double work = double(T) * double(pos0 + T) * double(s.n_head * D) * 4 + double(W.row_bytes) * double(N) * double(T);
+    const double wrow = i8 ? double(W.kpad) : double(W.row_bytes);
+    const double work = double(T) * double(pos0 + T) * double(s.n_head * D) * 4 + wrow * double(N) * double(T);
     const int nt = work < kFusedParallelWork ? 1 : threads_;
     att_xq_.resize(size_t(nt) * size_t(T) * xb);
+    const int64_t kp = i8 ? W.kpad : 0;
+    att_q8_.resize(size_t(nt) * size_t(T * kp));
+    att_d8_.resize(i8 ? size_t(nt) * size_t(T) : 0);
     if (ka) ensure_qgemv(W);
     const size_t nsum = ka && W.qgemv_ok ? size_t(T * (K / kQK)) : 0;
     att_sum_.resize(size_t(nt) * nsum);
@@ -618,9 +675,15 @@ class CpuBackend : public Backend {
       if (ka)
         for (int64_t r = 0; r < T; ++r) qdot_->quantize(W.source_type(), ap + r * K, xq + size_t(r) * xb, K);
       if (nsum) cpu::qgemv_act_sums(xq, xb, T, K, sums);
-      cpu::share_items(nc, cpu::claim_items(double(W.row_bytes) * 16), taken, [&](int64_t c0, int64_t c1) {
+      int8_t* x8 = att_q8_.data() + size_t(id) * size_t(T * kp);
+      float* d8 = i8 ? att_d8_.data() + size_t(id) * size_t(T) : nullptr;
+      if (i8)
+        for (int64_t r = 0; r < T; ++r) d8[r] = cpu::quantize_row_s8(ap + r * K, x8 + r * kp, K, kp);
+      cpu::share_items(nc, cpu::claim_items(wrow * 16), taken, [&](int64_t c0, int64_t c1) {
         const int64_t n0 = c0 * 16, n1 = std::min(c1 * 16, N);
-        if (ka)
+        if (i8)
+          cpu::gemm_s8_rows(x8, d8, T, W.q8_data(), W.scales.data(), kp, x.as<float>(), N, n0, n1, nullptr, true);
+        else if (ka)
           q8_rows(W, xq, xb, sums, T, x.as<float>(), n0, n1, nullptr, true);
         else
           cpu::gemv_rows(W.source_type(), W.data, W.row_bytes, K, ap, K, T, x.as<float>(), N, n0, n1, nullptr, true);
@@ -985,6 +1048,15 @@ class CpuBackend : public Backend {
     const int64_t chunk = cpu::kTileRows;
     const int nt = team(double(kp) * double(N) * double(M));
     count_region(nt);
+    if (M <= kSmallM) {  // decode: shares as cpu/share.h says, weights streamed in order
+      std::atomic<int64_t> taken{0};
+#pragma omp parallel num_threads(nt) if (nt > 1)
+      cpu::share_items((N + chunk - 1) / chunk, cpu::claim_items(double(kp) * double(chunk)), taken, [&](int64_t c0, int64_t c1) {
+        cpu::gemm_s8_rows(xq_.data(), xd_.data(), M, w.q8_data(), w.scales.data(), kp, y.as<float>(), N, c0 * chunk,
+                          std::min(c1 * chunk, N), bias, accumulate);
+      });
+      return;
+    }
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
     for (int64_t n0 = 0; n0 < N; n0 += chunk)
       cpu::gemm_s8_rows(xq_.data(), xd_.data(), M, w.q8_data(), w.scales.data(), kp, y.as<float>(), N, n0, std::min(n0 + chunk, N), bias,
@@ -1045,6 +1117,8 @@ class CpuBackend : public Backend {
   std::vector<uint8_t> att_xq_;             // do_attention_block: att quantized (per thread)
   std::vector<int32_t> att_sum_, ffn_sum_;  // the fused blocks' GEMV block sums (per thread)
   std::vector<uint8_t> ffn_xh_, ffn_xd_;    // do_feed_forward: h quantized (per thread), act(g) * u quantized
+  std::vector<int8_t> ffn_q8_, att_q8_;     // the fused blocks with int8 weights: s8 inputs (per thread)
+  std::vector<float> ffn_d8_, att_d8_;      // and their row scales
   struct MultiTask {
     int i;           // product
     int64_t n0, n1;  // weight rows

@@ -505,7 +505,9 @@ float quantize_row_s8(const float* x, int8_t* q, int64_t n, int64_t npad) {
   const __m256 sign = _mm256_set1_ps(-0.0f);
   __m256 vmax = _mm256_setzero_ps();
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) vmax = _mm256_max_ps(vmax, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + i)));
+  // maxps returns its second operand when either is NaN: the running max goes second, so a NaN
+  // is skipped (as std::max(amax, NaN) does in sb::quantize_row_s8) instead of replacing it
+  for (; i + 8 <= n; i += 8) vmax = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + i)), vmax);
   alignas(32) float lanes[8];
   _mm256_store_ps(lanes, vmax);
   float amax = 0.0f;
