@@ -98,6 +98,19 @@ void release_source(const WeightSource& src, size_t bytes) {
   if (src.file_pages) release_file_pages(src.data, bytes);
 }
 
+// The fused feed-forward's activation of columns [n0, n1) of M rows of gate (ld F), in place:
+// GeGLU (gelu_tanh(g) * u) or SwiGLU, the same per-element arithmetic as do_geglu / do_swiglu.
+void activate_columns(float* gp, const float* up, int64_t M, int64_t F, int64_t n0, int64_t n1, bool geglu) {
+  for (int64_t r = 0; r < M; ++r) {
+    float* gr = gp + r * F + n0;
+    const float* ur = up + r * F + n0;
+    if (geglu)
+      for (int64_t i = 0; i < n1 - n0; ++i) gr[i] = gelu_tanh(gr[i]) * ur[i];
+    else
+      cpu::swiglu_row(gr, ur, gr, n1 - n0);
+  }
+}
+
 class CpuBackend : public Backend {
  public:
   explicit CpuBackend(const BackendOptions& opt, bool repack)
@@ -492,15 +505,11 @@ class CpuBackend : public Backend {
               cpu::gemv_rows(U.source_type(), U.data, U.row_bytes, K, hp, K, M, up, F, a, b, nullptr, false);
             }
           }
-          for (int64_t r = 0; r < M; ++r) {
-            float *gr = gp + r * F + n0, *ur = up + r * F + n0;
-            if (geglu)
-              for (int64_t i = 0; i < n1 - n0; ++i) gr[i] = gelu_tanh(gr[i]) * ur[i];
-            else
-              cpu::swiglu_row(gr, ur, gr, n1 - n0);
-            if (qpath)
-              qdot_->quantize(D.source_type(), gr, ffn_xd_.data() + size_t(r) * xbd + cpu::q8_act_row_bytes(D.source_type(), n0), n1 - n0);
-          }
+          activate_columns(gp, up, M, F, n0, n1, geglu);
+          if (qpath)
+            for (int64_t r = 0; r < M; ++r)
+              qdot_->quantize(D.source_type(), gp + r * F + n0,
+                              ffn_xd_.data() + size_t(r) * xbd + cpu::q8_act_row_bytes(D.source_type(), n0), n1 - n0);
         }
       });
 #pragma omp barrier
@@ -540,13 +549,7 @@ class CpuBackend : public Backend {
         const int64_t n0 = c0 * chunk, n1 = std::min(c1 * chunk, F);
         cpu::gemm_s8_rows(xh, dh, M, G.q8_data(), G.scales.data(), kph, gp, F, n0, n1, nullptr, false);
         cpu::gemm_s8_rows(xh, dh, M, U.q8_data(), U.scales.data(), kph, up, F, n0, n1, nullptr, false);
-        for (int64_t r = 0; r < M; ++r) {
-          float *gr = gp + r * F + n0, *ur = up + r * F + n0;
-          if (geglu)
-            for (int64_t i = 0; i < n1 - n0; ++i) gr[i] = gelu_tanh(gr[i]) * ur[i];
-          else
-            cpu::swiglu_row(gr, ur, gr, n1 - n0);
-        }
+        activate_columns(gp, up, M, F, n0, n1, geglu);
       });
 #pragma omp barrier
       for (int64_t r = 0; r < M; ++r) dg[r] = cpu::quantize_row_s8(gp + r * F, xg + r * kpf, F, kpf);
