@@ -6,21 +6,16 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <string>
 #include <vector>
 
+#include "engine/core/env.h"
 #include "engine/core/error.h"
 #include "engine/core/half.h"
 
 namespace sb {
 
 bool host_hugepages() {
-  static const bool on = [] {
-    const char* e = std::getenv("SPARKBENCH_HUGEPAGES");
-    if (!e || !*e || std::string(e) == "1") return true;
-    if (std::string(e) == "0") return false;
-    fail("SPARKBENCH_HUGEPAGES must be 0 or 1, not '", e, "'");
-  }();
+  static const bool on = env_choice("SPARKBENCH_HUGEPAGES", {"0", "1"}, 1) == 1;
   return on;
 }
 

@@ -21,6 +21,7 @@
 #include "engine/backends/cpu/share.h"
 #include "engine/backends/cpu_isa.h"
 #include "engine/backends/host.h"
+#include "engine/core/env.h"
 #include "engine/core/error.h"
 #include "engine/core/mmap_file.h"
 
@@ -119,22 +120,8 @@ class CpuBackend : public Backend {
     isa_ = cpu::active_isa();  // fails on a SPARKBENCH_CPU_ISA the CPU lacks
     qdot_ = &cpu::qdot_kernels(isa_);
     if (compute_ == ComputeType::Q8) {
-      qgemm_ = &cpu::qgemm_kernels(isa_);
-      if (const char* e = std::getenv("SPARKBENCH_CPU_QGEMM"); e && *e) {
-        const std::string v = e;
-        if (v == "0")
-          qgemm_ = nullptr;
-        else if (v != "1")
-          fail("SPARKBENCH_CPU_QGEMM must be 0 or 1, not '", v, "'");
-      }
-      qgemv_ = &cpu::qgemv_kernels(isa_);
-      if (const char* e = std::getenv("SPARKBENCH_CPU_QGEMV"); e && *e) {
-        const std::string v = e;
-        if (v == "0")
-          qgemv_ = nullptr;
-        else if (v != "1")
-          fail("SPARKBENCH_CPU_QGEMV must be 0 or 1, not '", v, "'");
-      }
+      if (env_choice("SPARKBENCH_CPU_QGEMM", {"0", "1"}, 1) == 1) qgemm_ = &cpu::qgemm_kernels(isa_);
+      if (env_choice("SPARKBENCH_CPU_QGEMV", {"0", "1"}, 1) == 1) qgemv_ = &cpu::qgemv_kernels(isa_);
     }
     threads_ = opt.threads > 0 ? opt.threads : omp_get_num_procs();
     omp_set_num_threads(threads_);
@@ -144,24 +131,13 @@ class CpuBackend : public Backend {
     const dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
     int8_dnnl_ = isa == dnnl::cpu_isa::avx2_vnni || isa == dnnl::cpu_isa::avx512_core_vnni || isa == dnnl::cpu_isa::avx512_core_bf16 ||
                  isa == dnnl::cpu_isa::avx512_core_amx;
-    if (const char* e = std::getenv("SPARKBENCH_CPU_INT8"); e && *e) {
-      const std::string v = e;
-      if (v == "avx2")
-        int8_dnnl_ = false;
-      else if (v != "onednn")
-        fail("SPARKBENCH_CPU_INT8 must be avx2 or onednn, not '", v, "'");
-      else if (!int8_dnnl_)
-        fail("SPARKBENCH_CPU_INT8=onednn: oneDNN's int8 matmul saturates on this CPU (no VNNI)");
-    }
-    if (const char* e = std::getenv("SPARKBENCH_CPU_QPREFILL"); e && *e) {
-      const std::string v = e;
-      if (v == "expand")
-        qprefill_ = QPrefill::Expand;
-      else if (v == "avx2_tiles")
-        qprefill_ = QPrefill::Avx2Tiles;
-      else if (v != "onednn_tiles")
-        fail("SPARKBENCH_CPU_QPREFILL must be onednn_tiles, avx2_tiles or expand, not '", v, "'");
-    }
+    const int int8 = env_choice("SPARKBENCH_CPU_INT8", {"avx2", "onednn"}, -1);
+    if (int8 == 0)
+      int8_dnnl_ = false;
+    else if (int8 == 1 && !int8_dnnl_)
+      fail("SPARKBENCH_CPU_INT8=onednn: oneDNN's int8 matmul saturates on this CPU (no VNNI)");
+    constexpr QPrefill kPrefill[] = {QPrefill::OnednnTiles, QPrefill::Avx2Tiles, QPrefill::Expand};
+    qprefill_ = kPrefill[env_choice("SPARKBENCH_CPU_QPREFILL", {"onednn_tiles", "avx2_tiles", "expand"}, 0)];
     if (const char* e = std::getenv("SPARKBENCH_CPU_STATS"); e && std::string(e) == "1") stats_ = true;
     if (const char* e = std::getenv("SPARKBENCH_CPU_FUSE"); e && std::string(e) == "0") fuse_ = false;
     // read (and a bad value reported) here, never first inside a parallel region
