@@ -56,6 +56,24 @@ std::vector<uint8_t> quantized(GgmlType t, const std::vector<float>& w, int64_t 
   return q;
 }
 
+// A rows x cols block weight: at most 1024 random rows quantized, repeated down the matrix (the
+// kernels' speed does not depend on the values; quantizing a DRAM-sized weight would take minutes).
+std::vector<uint8_t> slab_quantized(GgmlType t, int64_t rows, int64_t cols) {
+  const int64_t slab = std::min<int64_t>(rows, 1024);
+  auto q = quantized(t, randn(size_t(slab * cols), 1, 0.05f), slab, cols);
+  const size_t rb = size_t(ggml_row_bytes(t, cols));
+  q.resize(size_t(rows) * rb);
+  for (int64_t r = slab; r < rows; ++r) std::memcpy(q.data() + size_t(r) * rb, q.data() + size_t(r % slab) * rb, rb);
+  return q;
+}
+
+// Decode at the size it runs at: a weight larger than any cache (16384 x 8192, 70-140 MB as
+// block types), streamed from DRAM as a model's decode streams its layers. The cache-resident
+// shapes above rank kernels by compute alone (a K-quant GEMV 1.3x faster there ran 0.75x from
+// DRAM before it prefetched: cpu/qgemv_impl.inc).
+const char* const kDramShape = "dram";
+constexpr int64_t kDramRows = 16384, kDramCols = 8192;
+
 Tensor filled(Backend& b, int64_t rows, int64_t cols, uint64_t seed) {
   Tensor t = b.alloc(rows, cols, DType::F32);
   auto v = randn(size_t(rows * cols), seed);
@@ -228,9 +246,10 @@ void register_qdot() {
     const char* shape;
     Proj p;
   };
-  std::vector<Shape> projs{{"spark", {"attn_qkvo", 512, 512}}, {"spark", {"ffn_gate_up", 2048, 512}}, {"spark", {"ffn_down", 512, 2048}},
-                           {"1b", {"attn_q", 2048, 2048}},     {"1b", {"attn_kv", 512, 2048}},        {"1b", {"ffn_gate_up", 8192, 2048}},
-                           {"1b", {"ffn_down", 2048, 8192}}};
+  std::vector<Shape> projs{{"spark", {"attn_qkvo", 512, 512}}, {"spark", {"ffn_gate_up", 2048, 512}},
+                           {"spark", {"ffn_down", 512, 2048}}, {"1b", {"attn_q", 2048, 2048}},
+                           {"1b", {"attn_kv", 512, 2048}},     {"1b", {"ffn_gate_up", 8192, 2048}},
+                           {"1b", {"ffn_down", 2048, 8192}},   {kDramShape, {"16k_x_8k", kDramRows, kDramCols}}};
   std::vector<GgmlType> types{GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K};
   std::vector<int64_t> ms{1, 128};
   std::vector<cpu::Isa> isas = cpu::available_isas();
@@ -243,11 +262,12 @@ void register_qdot() {
     for (const auto& [shape, p] : projs)
       for (GgmlType t : types)
         for (int64_t m : ms) {
+          if (std::strcmp(shape, kDramShape) == 0 && m != 1) continue;  // decode only
           const std::string name = std::string("qdot/") + cpu::isa_name(isa) + "/" + shape + "/" + p.name + "/" +
                                    ggml_type_name(uint32_t(t)) + "/M:" + std::to_string(m);
           benchmark::RegisterBenchmark(name.c_str(), [=, p = p](benchmark::State& st) {
             const auto& kern = cpu::qdot_kernels(isa);
-            auto q = quantized(t, randn(size_t(p.n * p.k), 1, 0.05f), p.n, p.k);
+            auto q = slab_quantized(t, p.n, p.k);
             auto x = randn(size_t(m * p.k), 2);
             const size_t xb = cpu::q8_act_row_bytes(t, p.k), rb = size_t(ggml_row_bytes(t, p.k));
             std::vector<uint8_t> xq(size_t(m) * xb);
@@ -275,10 +295,12 @@ void register_qgemv() {
     const char* shape;
     Proj p;
   };
-  std::vector<Shape> projs{{"spark", {"attn_qkvo", 512, 512}}, {"spark", {"ffn_gate_up", 2048, 512}}, {"spark", {"ffn_down", 512, 2048}},
-                           {"1b", {"attn_q", 2048, 2048}},     {"1b", {"attn_kv", 512, 2048}},        {"1b", {"ffn_gate_up", 8192, 2048}},
-                           {"1b", {"ffn_down", 2048, 8192}}};
-  std::vector<GgmlType> types{GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q4_1, GgmlType::Q5_0};
+  std::vector<Shape> projs{{"spark", {"attn_qkvo", 512, 512}}, {"spark", {"ffn_gate_up", 2048, 512}},
+                           {"spark", {"ffn_down", 512, 2048}}, {"1b", {"attn_q", 2048, 2048}},
+                           {"1b", {"attn_kv", 512, 2048}},     {"1b", {"ffn_gate_up", 8192, 2048}},
+                           {"1b", {"ffn_down", 2048, 8192}},   {kDramShape, {"16k_x_8k", kDramRows, kDramCols}}};
+  std::vector<GgmlType> types{GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q4_1, GgmlType::Q5_0,
+                              GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
   std::vector<int64_t> ms{1, 4};
   if (g_short) {
     projs = {{"spark", {"ffn_down", 512, 2048}}};
@@ -289,12 +311,13 @@ void register_qgemv() {
     for (const auto& [shape, p] : projs)
       for (GgmlType t : types)
         for (int64_t m : ms) {
+          if (std::strcmp(shape, kDramShape) == 0 && m != 1) continue;  // decode only
           const std::string name = std::string("qgemv/") + cpu::isa_name(isa) + "/" + shape + "/" + p.name + "/" +
                                    ggml_type_name(uint32_t(t)) + "/M:" + std::to_string(m);
           benchmark::RegisterBenchmark(name.c_str(), [=, p = p](benchmark::State& st) {
             const auto& qd = cpu::qdot_kernels(isa);
             const auto& kern = cpu::qgemv_kernels(isa);
-            auto q = quantized(t, randn(size_t(p.n * p.k), 1, 0.05f), p.n, p.k);
+            auto q = slab_quantized(t, p.n, p.k);
             const size_t rb = size_t(ggml_row_bytes(t, p.k)), xb = cpu::q8_act_row_bytes(t, p.k);
             const int64_t groups = (p.n + cpu::kGemvRows - 1) / cpu::kGemvRows;
             std::vector<uint8_t> packed(cpu::qgemv_packed_bytes(t, p.n, p.k));
@@ -306,7 +329,7 @@ void register_qgemv() {
             const int nt = g_threads > 0 ? g_threads : omp_get_num_procs();
             for (auto _ : st) {
               for (int64_t r = 0; r < m; ++r) qd.quantize(t, x.data() + r * p.k, xq.data() + size_t(r) * xb, p.k);
-              cpu::qgemv_act_sums(xq.data(), xb, m, p.k, sums.data());
+              cpu::qgemv_act_sums(t, xq.data(), xb, m, p.k, sums.data());
 #pragma omp parallel num_threads(nt)
               {
                 const int id = omp_get_thread_num(), nth = omp_get_num_threads();

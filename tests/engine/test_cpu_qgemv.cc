@@ -1,13 +1,13 @@
 // The cpu backend's row-interleaved decode GEMV (`--compute q8`, engine/backends/cpu/qgemv.h)
-// on every ISA level this machine supports: the packed form (scales and quants where the
-// layout says), products for M in {1, 2, 3, 4, 7} and N not a multiple of 16 against the
-// double-precision dot of the dequantized operands, levels agreeing bit for bit, a NaN / Inf
-// weight scale confined to its row, NaN activations, and the backend's q8 decode (plain and
-// fused matmul_multi) against `ref` within the activation rounding bound, with the GEMV on
-// and off (SPARKBENCH_CPU_QGEMV=0).
+// on every ISA level this machine supports, for the 32-element types and the K-quants: the
+// packed form (scales and quants where the layout says), the levels where the backend takes it, products for M in {1, 2, 3, 4, 7} and N not
+// a multiple of 16 against the double-precision dot of the dequantized operands, levels agreeing bit for bit, a NaN / Inf weight scale
+// confined to its row, NaN activations, and the backend's q8 decode (plain and fused matmul_multi) against `ref` within the activation
+// rounding bound, with the GEMV on and off (SPARKBENCH_CPU_QGEMV=0).
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <random>
@@ -28,13 +28,28 @@ using namespace sb;
 
 namespace {
 
-const GgmlType kTypes[] = {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0};
+const GgmlType kTypes[] = {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1,
+                           GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
 
-bool has_min(GgmlType t) { return t == GgmlType::Q4_1 || t == GgmlType::Q5_1; }
+bool is_k(GgmlType t) { return t == GgmlType::Q4_K || t == GgmlType::Q5_K || t == GgmlType::Q6_K; }
+bool has_min(GgmlType t) { return t == GgmlType::Q4_1 || t == GgmlType::Q5_1 || t == GgmlType::Q4_K || t == GgmlType::Q5_K; }
 bool has_qh(GgmlType t) { return t == GgmlType::Q5_0 || t == GgmlType::Q5_1; }
+// Byte offset of the f16 scale (d) in a block; the min (dmin) follows it for the min types.
+size_t scale_at(GgmlType t) { return t == GgmlType::Q6_K ? offsetof(BlockQ6_K, d) : 0; }
+// Activation block length (Q8A: 32; Q8KA for the K-quants: 256).
+int64_t act_block(GgmlType t) { return is_k(t) ? kQK_K : kQK; }
+// Element e of a quantized activation row, dequantized.
+double act_value(GgmlType t, const uint8_t* row, int64_t e) {
+  if (is_k(t)) {
+    const auto* x = reinterpret_cast<const cpu::Q8KA*>(row);
+    return double(x[e / kQK_K].d) * x[e / kQK_K].qs[e % kQK_K];
+  }
+  const auto* x = reinterpret_cast<const cpu::Q8A*>(row);
+  return double(x[e / kQK].d) * x[e / kQK].qs[e % kQK];
+}
 
-// Random quant bytes with moderate f16 scales (and mins) of random sign: a block is d, then m
-// (min types), then qh (Q5), then the quants.
+// Random quant bytes (and random K-quant sub-block scales) with moderate f16 scales (and mins)
+// of random sign.
 std::vector<uint8_t> random_weights(GgmlType t, int64_t rows, int64_t cols, uint64_t seed) {
   std::mt19937_64 rng(seed);
   const size_t bb = size_t(ggml_block_bytes(t)), nb = size_t(rows * cols / ggml_block_size(t));
@@ -44,11 +59,10 @@ std::vector<uint8_t> random_weights(GgmlType t, int64_t rows, int64_t cols, uint
   for (size_t i = 0; i < nb; ++i)
     for (size_t off = 0; off < (has_min(t) ? 4u : 2u); off += 2) {
       const uint16_t h = f32_to_f16(std::exp2(e(rng)) * (rng() & 1 ? -1.0f : 1.0f));
-      std::memcpy(out.data() + i * bb + off, &h, 2);
+      std::memcpy(out.data() + i * bb + scale_at(t) + off, &h, 2);
     }
   return out;
 }
-
 std::vector<uint8_t> pack(GgmlType t, const std::vector<uint8_t>& w, int64_t n, int64_t k) {
   const int64_t groups = (n + cpu::kGemvRows - 1) / cpu::kGemvRows;
   std::vector<uint8_t> packed(cpu::qgemv_packed_bytes(t, n, k));
@@ -64,6 +78,7 @@ std::vector<uint8_t> pack(GgmlType t, const std::vector<uint8_t>& w, int64_t n, 
 TEST_CASE("cpu qgemv: the packed layout holds each row's scales and quants where the header says", "[backend][unit]") {
   const int64_t K = 96, N = 21;
   for (GgmlType t : kTypes) {
+    if (is_k(t)) continue;  // next test case
     const auto w = random_weights(t, N, K, 7);
     const auto packed = pack(t, w, N, K);
     const size_t bb = size_t(ggml_block_bytes(t)), qb = t == GgmlType::Q8_0 ? 32 : 16, hdr = bb - qb, rec = size_t(cpu::kGemvRows) * bb,
@@ -84,6 +99,68 @@ TEST_CASE("cpu qgemv: the packed layout holds each row's scales and quants where
           const uint8_t got = r[cpu::kGemvRows * hdr + (j / 4) * 4 * cpu::kGemvRows + 4 * l + j % 4];
           const uint8_t want = n < N ? src[hdr + j] : (t == GgmlType::Q8_0 ? 0 : 0x88);
           CHECK(got == uint8_t(want + (t == GgmlType::Q8_0 ? 128 : 0)));
+        }
+      }
+  }
+}
+
+TEST_CASE("cpu qgemv: where the backend takes the GEMV (qgemv_pays)", "[backend][unit]") {
+  using cpu::Isa;
+  for (Isa isa : {Isa::Avx2, Isa::AvxVnni, Isa::Avx512, Isa::Avx512Vnni, Isa::Avx512Bf16}) {
+    INFO(cpu::isa_name(isa));
+    const bool vnni = isa == Isa::AvxVnni || isa == Isa::Avx512Vnni || isa == Isa::Avx512Bf16;
+    const bool wide = isa == Isa::Avx512 || isa == Isa::Avx512Vnni || isa == Isa::Avx512Bf16;
+    for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1}) CHECK(cpu::qgemv_pays(t, isa));
+    CHECK(cpu::qgemv_pays(GgmlType::Q8_0, isa) == vnni);
+    for (GgmlType t : {GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K}) CHECK(cpu::qgemv_pays(t, isa) == wide);
+    for (GgmlType t : {GgmlType::F16, GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::IQ4_XS}) CHECK_FALSE(cpu::qgemv_pays(t, isa));
+  }
+}
+
+TEST_CASE("cpu qgemv: K-quant records hold each row's fields and quants where the header says", "[backend][unit]") {
+  const int64_t K = 512, N = 21, nb = K / kQK_K;  // a padded second group
+  for (GgmlType t : {GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K}) {
+    INFO(ggml_type_name(uint32_t(t)));
+    const auto w = random_weights(t, N, K, 17);
+    const auto packed = pack(t, w, N, K);
+    const size_t bb = size_t(ggml_block_bytes(t)), rec = size_t(cpu::kGemvRows) * bb;
+    for (int64_t n = 0; n < 32; ++n)
+      for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* r = packed.data() + (size_t(n / cpu::kGemvRows * nb + b)) * rec;
+        const size_t l = size_t(n % cpu::kGemvRows);
+        const uint8_t* src = w.data() + size_t(n * nb + b) * bb;
+        // lane l of the 16 x 4-byte vector at `at`, byte j
+        auto lane = [&](size_t at, size_t j) { return r[at + 4 * l + j]; };
+        if (t != GgmlType::Q6_K) {
+          const size_t qs_at = t == GgmlType::Q5_K ? 768 : 256;
+          for (size_t j = 0; j < 2; ++j) {
+            CHECK(r[2 * l + j] == (n < N ? src[j] : 0));           // d
+            CHECK(r[32 + 2 * l + j] == (n < N ? src[2 + j] : 0));  // dmin
+          }
+          if (n >= N) continue;
+          for (size_t i = 0; i < 12; ++i) CHECK(lane(64 + 64 * (i / 4), i % 4) == src[4 + i]);  // scales
+          if (t == GgmlType::Q5_K)
+            for (size_t i = 0; i < 32; ++i) CHECK(lane(256 + 64 * (i / 4), i % 4) == src[16 + i]);  // qh
+          const size_t qs_src = t == GgmlType::Q5_K ? 48 : 16;
+          for (size_t i = 0; i < 128; ++i) CHECK(lane(qs_at + 64 * (i / 4), i % 4) == src[qs_src + i]);
+          continue;
+        }
+        for (size_t j = 0; j < 2; ++j) CHECK(r[2 * l + j] == (n < N ? src[offsetof(BlockQ6_K, d) + j] : 0));
+        if (n >= N) continue;
+        BlockQ6_K blk;
+        std::memcpy(&blk, src, sizeof(blk));
+        for (int j = 0; j < 16; ++j) CHECK(int8_t(r[32 + 16 * j + l]) == blk.scales[j]);
+        // each quant, from the record as the header describes it, against ggml's layout
+        for (int e = 0; e < kQK_K; ++e) {
+          const int c = (e % 128) / 4, v = (e % 64) / 4, i = e / 64;
+          const int lo = (lane(288 + 64 * size_t(c), size_t(e % 4)) >> (e < 128 ? 0 : 4)) & 15;
+          const int hi = (lane(288 + 2048 + 64 * size_t(v), size_t(e % 4)) >> (2 * i)) & 3;
+          const int h = e / 128, q4 = (e % 128) / 32, p = e % 32;
+          const int want = ((blk.ql[64 * h + 32 * (q4 % 2) + p] >> (4 * (q4 / 2))) & 15) | (((blk.qh[32 * h + p] >> (2 * q4)) & 3) << 4);
+          if ((lo | hi << 4) != want) {
+            INFO("row " << n << " block " << b << " element " << e);
+            CHECK((lo | hi << 4) == want);
+          }
         }
       }
   }
@@ -113,7 +190,7 @@ TEST_CASE("cpu qgemv: decode products of every packed type on every ISA level, M
         std::vector<uint8_t> xq(size_t(M) * xb);
         for (int64_t r = 0; r < M; ++r) cpu::qdot_kernels(isa).quantize(t, x.data() + r * K, xq.data() + size_t(r) * xb, K);
         std::vector<int32_t> sums(size_t(M * nb));
-        cpu::qgemv_act_sums(xq.data(), xb, M, K, sums.data());
+        cpu::qgemv_act_sums(t, xq.data(), xb, M, K, sums.data());
         // y starts at 1 and accumulates, with a bias; the groups in two calls
         std::vector<float> y(size_t(M * N), 1.0f), bias(static_cast<size_t>(N));
         for (int64_t n = 0; n < N; ++n) bias[size_t(n)] = 0.25f * float(n);
@@ -122,11 +199,11 @@ TEST_CASE("cpu qgemv: decode products of every packed type on every ISA level, M
         kern.gemv(t, packed.data(), N, K, xq.data(), xb, sums.data(), M, y.data(), N, 2, groups, bias.data(), true);
         double worst = 0;
         for (int64_t r = 0; r < M; ++r) {
-          const auto* xr = reinterpret_cast<const cpu::Q8A*>(xq.data() + size_t(r) * xb);
+          const uint8_t* xr = xq.data() + size_t(r) * xb;
           for (int64_t n = 0; n < N; ++n) {
             double want = 0, mag = 0;
             for (int64_t e = 0; e < K; ++e) {
-              const double xd = double(xr[e / kQK].d) * xr[e / kQK].qs[e % kQK];
+              const double xd = act_value(t, xr, e);
               want += double(wf[size_t(n * K + e)]) * xd;
               mag += std::fabs(double(wf[size_t(n * K + e)]) * xd);
             }
@@ -150,14 +227,14 @@ TEST_CASE("cpu qgemv: a non-finite weight scale or min stays in its row; a NaN a
     std::printf("SKIPPED: this CPU lacks AVX2\n");
     return;
   }
-  const int64_t K = 256, N = 40, M = 3, nb = K / kQK;
+  const int64_t K = 1024, N = 40, M = 3, nb = K / kQK;
   for (GgmlType t : kTypes) {
-    const size_t rb = size_t(ggml_row_bytes(t, K)), bb = size_t(ggml_block_bytes(t));
+    const size_t rb = size_t(ggml_row_bytes(t, K)), bb = size_t(ggml_block_bytes(t)), d = scale_at(t);
     for (float bad : {NAN, INFINITY}) {
       auto w = random_weights(t, N, K, 5);
       const uint16_t h = f32_to_f16(bad);
-      std::memcpy(w.data() + 17 * rb + 3 * bb, &h, 2);                      // row 17, block 3: scale
-      if (has_min(t)) std::memcpy(w.data() + 33 * rb + 1 * bb + 2, &h, 2);  // row 33, block 1: min
+      std::memcpy(w.data() + 17 * rb + 3 * bb + d, &h, 2);                      // row 17, block 3: scale
+      if (has_min(t)) std::memcpy(w.data() + 33 * rb + 1 * bb + d + 2, &h, 2);  // row 33, block 1: min
       const auto packed = pack(t, w, N, K);
       auto x = test::randn(size_t(M * K), 8);
       x[2 * K + 50] = bad;  // activation row 2
@@ -167,7 +244,7 @@ TEST_CASE("cpu qgemv: a non-finite weight scale or min stays in its row; a NaN a
         std::vector<uint8_t> xq(size_t(M) * xb);
         for (int64_t r = 0; r < M; ++r) cpu::qdot_kernels(isa).quantize(t, x.data() + r * K, xq.data() + size_t(r) * xb, K);
         std::vector<int32_t> sums(size_t(M * nb));
-        cpu::qgemv_act_sums(xq.data(), xb, M, K, sums.data());
+        cpu::qgemv_act_sums(t, xq.data(), xb, M, K, sums.data());
         std::vector<float> y(size_t(M * N), 0.0f);
         cpu::qgemv_kernels(isa).gemv(t, packed.data(), N, K, xq.data(), xb, sums.data(), M, y.data(), N, 0, 3, nullptr, false);
         for (int64_t r = 0; r < M; ++r)
@@ -232,9 +309,9 @@ TEST_CASE("cpu backend: --compute q8 decode (row-interleaved GEMV, and with SPAR
           for (int64_t r = 0; r < M && ok; ++r)
             for (int64_t n = 0; n < N; ++n) {
               double bound = 1e-4;  // each activation moves by at most amax(its block) / 254
-              for (int64_t b0 = 0; b0 < K; b0 += kQK) {
+              for (int64_t b0 = 0; b0 < K; b0 += act_block(t)) {
                 double amax = 0, wsum = 0;
-                for (int64_t e = b0; e < b0 + kQK; ++e) {
+                for (int64_t e = b0; e < b0 + act_block(t); ++e) {
                   amax = std::max(amax, std::fabs(double(xv[size_t(r * K + e)])));
                   wsum += std::fabs(double(wf[size_t((woff + n) * K + e)]));
                 }

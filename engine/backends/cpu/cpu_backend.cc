@@ -179,7 +179,7 @@ class CpuBackend : public Backend {
                : qprefill_ == QPrefill::Avx2Tiles ? "AVX2 tiles"
                                                   : "expanded",
                qgemm_ ? ", q8 prefill blocked int8 GEMM (repacked weights)" : "",
-               qgemv_ ? ", q8 decode row-interleaved GEMV (Q4_0/Q4_1/Q5_0/Q5_1/Q8_0 repacked)" : "");
+               qgemv_ ? ", q8 decode row-interleaved GEMV (Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/Q6_K repacked)" : "");
   }
 
   Tensor alloc(int64_t rows, int64_t cols, DType dt) override { return host_tensor(rows, cols, dt); }
@@ -198,11 +198,8 @@ class CpuBackend : public Backend {
       return w;
     }
     w->qgemm_ok = qgemm_ && cpu::qgemm_supported(src.type) && src.cols % kQK == 0;
-    // Q8_0 only with VNNI: without it the GEMV splits each unsigned quant in two products
-    // (qgemv.h) and measured slower than the qdot kernel (1b ffn_gate_up, 1 thread, avx2 level:
-    // 18.9 vs 32.5 GB/s; avx512vnni: 43.1 vs 33.9).
-    const bool vnni = isa_ == cpu::Isa::AvxVnni || isa_ == cpu::Isa::Avx512Vnni || isa_ == cpu::Isa::Avx512Bf16;
-    w->qgemv_ok = qgemv_ && cpu::qgemv_supported(src.type) && src.cols % kQK == 0 && (src.type != GgmlType::Q8_0 || vnni);
+    // the GEMV where it beats qdot's kernels at this level (qgemv_pays says where, measured)
+    w->qgemv_ok = qgemv_ && cpu::qgemv_pays(src.type, isa_) && src.cols % kQK == 0;
     const bool bf16 = compute_ == ComputeType::BF16;
     if (!bf16 && !(repack_ && src.type == GgmlType::F32)) {
       if (!w->qgemv_ok) make_resident(*w, src);
@@ -360,7 +357,7 @@ class CpuBackend : public Backend {
       }
       if (gemv) {
         xsum_.resize(size_t(M * (K / kQK)));
-        cpu::qgemv_act_sums(xqm_.data(), xb, M, K, xsum_.data());
+        cpu::qgemv_act_sums(qt, xqm_.data(), xb, M, K, xsum_.data());
       }
     } else if (path == kInt8) {
       xq_.resize(size_t(M * kp));
@@ -467,7 +464,7 @@ class CpuBackend : public Backend {
       int32_t* sumd = sumh + nsh;
       if (qpath)
         for (int64_t r = 0; r < M; ++r) qdot_->quantize(G.source_type(), hp + r * K, xh + size_t(r) * xbh, K);
-      if (sh) cpu::qgemv_act_sums(xh, xbh, M, K, sumh);
+      if (sh) cpu::qgemv_act_sums(G.source_type(), xh, xbh, M, K, sumh);
       cpu::share_items(nc_up, cpu::claim_items(double(G.row_bytes + U.row_bytes) * double(chunk)), taken_up, [&](int64_t c0, int64_t c1) {
         for (int64_t c = c0; c < c1; ++c) {
           const int64_t n0 = c * chunk, n1 = std::min(n0 + chunk, F);
@@ -489,7 +486,7 @@ class CpuBackend : public Backend {
         }
       });
 #pragma omp barrier
-      if (sd) cpu::qgemv_act_sums(ffn_xd_.data(), xbd, M, F, sumd);
+      if (sd) cpu::qgemv_act_sums(D.source_type(), ffn_xd_.data(), xbd, M, F, sumd);
       cpu::share_items(nc_down, cpu::claim_items(double(D.row_bytes) * 16), taken_down, [&](int64_t c0, int64_t c1) {
         const int64_t n0 = c0 * 16, n1 = std::min(c1 * 16, C);
         if (qpath)
@@ -653,7 +650,7 @@ class CpuBackend : public Backend {
       int32_t* sums = att_sum_.data() + size_t(id) * nsum;
       if (ka)
         for (int64_t r = 0; r < T; ++r) qdot_->quantize(W.source_type(), ap + r * K, xq + size_t(r) * xb, K);
-      if (nsum) cpu::qgemv_act_sums(xq, xb, T, K, sums);
+      if (nsum) cpu::qgemv_act_sums(W.source_type(), xq, xb, T, K, sums);
       int8_t* x8 = att_q8_.data() + size_t(id) * size_t(T * kp);
       float* d8 = i8 ? att_d8_.data() + size_t(id) * size_t(T) : nullptr;
       if (i8)
@@ -859,7 +856,7 @@ class CpuBackend : public Backend {
     if (M <= kSmallM && w.qgemv_ok) {  // decode: row-interleaved GEMV, threads split 16-row groups
       std::call_once(w.vpack_once, [&] { pack_qgemv(w); });
       xsum_.resize(size_t(M * (K / kQK)));
-      cpu::qgemv_act_sums(xq8_.data(), xb, M, K, xsum_.data());
+      cpu::qgemv_act_sums(t, xq8_.data(), xb, M, K, xsum_.data());
       const int64_t groups = (N + cpu::kGemvRows - 1) / cpu::kGemvRows;
       const uint8_t* pw = static_cast<const uint8_t*>(w.vpacked.get());
       count_region(nt);

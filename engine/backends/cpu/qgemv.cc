@@ -27,10 +27,20 @@ bool qgemv_supported(GgmlType t) {
     case GgmlType::Q5_0:
     case GgmlType::Q5_1:
     case GgmlType::Q8_0:
+    case GgmlType::Q4_K:
+    case GgmlType::Q5_K:
+    case GgmlType::Q6_K:
       return true;
     default:
       return false;
   }
+}
+
+bool qgemv_pays(GgmlType t, Isa isa) {
+  if (!qgemv_supported(t)) return false;
+  if (t == GgmlType::Q8_0) return isa == Isa::AvxVnni || isa >= Isa::Avx512Vnni;
+  if (q8_act_kind(t) == 2) return isa >= Isa::Avx512;
+  return true;
 }
 
 size_t qgemv_packed_bytes(GgmlType t, int64_t n, int64_t k) {
@@ -38,7 +48,72 @@ size_t qgemv_packed_bytes(GgmlType t, int64_t n, int64_t k) {
   return size_t(groups * kGemvRows) * size_t(ggml_row_bytes(t, k));
 }
 
+namespace {
+
+// Copies 4 bytes of row l into lane l of the 16-lane vector at v.
+inline void put_lane(uint8_t* v, int64_t l, const uint8_t* src) { std::memcpy(v + 4 * l, src, 4); }
+
+// Q4_K / Q5_K records (qgemv.h): the source fields side by side, 4 bytes per lane.
+template <class B>
+void pack_k45(const uint8_t* w, size_t row_bytes, int64_t n, int64_t nb, uint8_t* out, int64_t g0, int64_t g1) {
+  constexpr bool kQh = sizeof(B) == sizeof(BlockQ5_K);
+  constexpr size_t rec = size_t(kGemvRows) * sizeof(B), qs_at = kQh ? 768 : 256;
+  for (int64_t g = g0; g < g1; ++g)
+    for (int64_t b = 0; b < nb; ++b) {
+      uint8_t* o = out + size_t(g * nb + b) * rec;
+      std::memset(o, 0, rec);  // padding rows: d = dmin = 0
+      for (int64_t l = 0; l < kGemvRows && g * kGemvRows + l < n; ++l) {
+        B blk;
+        std::memcpy(&blk, w + size_t(g * kGemvRows + l) * row_bytes + size_t(b) * sizeof(B), sizeof(B));
+        std::memcpy(o + 2 * l, &blk.d, 2);
+        std::memcpy(o + 32 + 2 * l, &blk.dmin, 2);
+        for (int i = 0; i < 3; ++i) put_lane(o + 64 + 64 * i, l, blk.scales + 4 * i);
+        if constexpr (kQh)
+          for (int c = 0; c < 8; ++c) put_lane(o + 256 + 64 * c, l, blk.qh + 4 * c);
+        for (int v = 0; v < 32; ++v) put_lane(o + qs_at + 64 * v, l, blk.qs + 4 * v);
+      }
+    }
+}
+
+// The 6-bit quant of element e of a Q6_K block (ggml's layout: per 128-element half, ql holds
+// the low nibbles of 64 bytes, quarter r at bytes 32 (r % 2) and nibble r / 2; qh bits 2r.. of
+// byte e % 32).
+inline int q6_quant(const BlockQ6_K& b, int e) {
+  const int h = e / 128, i = e % 128, r = i / 32, j = i % 32;
+  const int lo = (b.ql[64 * h + 32 * (r % 2) + j] >> (4 * (r / 2))) & 15;
+  return lo | (((b.qh[32 * h + j] >> (2 * r)) & 3) << 4);
+}
+
+void pack_q6k(const uint8_t* w, size_t row_bytes, int64_t n, int64_t nb, uint8_t* out, int64_t g0, int64_t g1) {
+  constexpr size_t rec = size_t(kGemvRows) * sizeof(BlockQ6_K), ql_at = 32 + 256, qh_at = ql_at + 2048;
+  for (int64_t g = g0; g < g1; ++g)
+    for (int64_t b = 0; b < nb; ++b) {
+      uint8_t* o = out + size_t(g * nb + b) * rec;
+      std::memset(o, 0, rec);  // padding rows: d = 0
+      for (int64_t l = 0; l < kGemvRows && g * kGemvRows + l < n; ++l) {
+        BlockQ6_K blk;
+        std::memcpy(&blk, w + size_t(g * kGemvRows + l) * row_bytes + size_t(b) * sizeof(blk), sizeof(blk));
+        std::memcpy(o + 2 * l, &blk.d, 2);
+        for (int j = 0; j < 16; ++j) o[32 + 16 * j + l] = uint8_t(blk.scales[j]);
+        for (int c = 0; c < 32; ++c)
+          for (int e = 0; e < 4; ++e)
+            o[ql_at + 64 * c + 4 * l + e] = uint8_t((q6_quant(blk, 4 * c + e) & 15) | (q6_quant(blk, 128 + 4 * c + e) & 15) << 4);
+        for (int v = 0; v < 16; ++v)
+          for (int e = 0; e < 4; ++e) {
+            int bits = 0;
+            for (int i = 0; i < 4; ++i) bits |= (q6_quant(blk, 64 * i + 4 * v + e) >> 4) << (2 * i);
+            o[qh_at + 64 * v + 4 * l + e] = uint8_t(bits);
+          }
+      }
+    }
+}
+
+}  // namespace
+
 void qgemv_pack(GgmlType t, const uint8_t* w, size_t row_bytes, int64_t n, int64_t k, uint8_t* out, int64_t g0, int64_t g1) {
+  if (t == GgmlType::Q4_K) return pack_k45<BlockQ4_K>(w, row_bytes, n, k / kQK_K, out, g0, g1);
+  if (t == GgmlType::Q5_K) return pack_k45<BlockQ5_K>(w, row_bytes, n, k / kQK_K, out, g0, g1);
+  if (t == GgmlType::Q6_K) return pack_q6k(w, row_bytes, n, k / kQK_K, out, g0, g1);
   const int64_t nb = k / kQK;
   const bool q8 = t == GgmlType::Q8_0;
   // a source block is its header fields (d, then m for the min types, then qh for Q5) and the
@@ -75,7 +150,8 @@ void qgemv_pack(GgmlType t, const uint8_t* w, size_t row_bytes, int64_t n, int64
   }
 }
 
-void qgemv_act_sums(const void* xq, size_t xrow_bytes, int64_t m, int64_t k, int32_t* sums) {
+void qgemv_act_sums(GgmlType t, const void* xq, size_t xrow_bytes, int64_t m, int64_t k, int32_t* sums) {
+  if (q8_act_kind(t) != 1) return;  // Q8KA rows carry their sums
   const int64_t nb = k / kQK;
   for (int64_t r = 0; r < m; ++r) {
     const auto* x = reinterpret_cast<const Q8A*>(static_cast<const uint8_t*>(xq) + size_t(r) * xrow_bytes);

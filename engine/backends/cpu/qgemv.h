@@ -1,5 +1,5 @@
 // Row-interleaved integer GEMV for decode (M <= 8 activation rows) under `--compute q8`:
-// Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 weights repacked once (by the backend on a weight's first
+// Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and the K-quants Q4_K, Q5_K, Q6_K repacked once (by the backend on a weight's first
 // decode product) into groups of 16 rows whose quants sit side by side, so one vector
 // instruction works on 16 rows (AVX-512 levels: one 512-bit register; AVX2 levels: two 256-bit
 // halves) and each output lane is one weight row: no horizontal sums, one f16 -> f32
@@ -15,6 +15,24 @@
 //          Q4/Q5: qs as stored (C = 4; low nibbles = elements 4c.., high = 16 + 4c..)
 //          Q8_0: qs + 128, unsigned (C = 8; elements 4c..)
 // so a record is 16 x the source block (288 bytes for Q4_0 ... 544 for Q8_0).
+//
+// Q4_K, Q5_K and Q6_K (256-element super-blocks) are packed the same way, one record per
+// super-block column, again exactly 16 x the source block:
+//   Q4_K / Q5_K  d 16 f16 | dmin 16 f16 | scales 3 x 16 rows x 4 bytes (lane l of vector i = row
+//                l's scales[4i .. 4i+3], ggml's 6-bit packing kept) | Q5_K: qh 8 x 16 x 4 bytes
+//                (vector c = row l's qh[4c .. 4c+3]) | qs 32 x 16 x 4 bytes (vector v = row l's
+//                qs[4v .. 4v+3]: low nibbles = chunk v % 8 of sub-block 2 (v / 8), high = of 2 (v / 8) + 1)
+//   Q6_K         d 16 f16 | scales 16 x 16 int8 (group j: row l's scales[j] at byte l) |
+//                ql 32 x 16 x 4 bytes (vector c, byte b of lane l: low nibble = low 4 bits of
+//                quant 4c + b, high nibble = of quant 128 + 4c + b) | qh 16 x 16 x 4 bytes
+//                (vector v, byte b: bits 2i, 2i + 1 = top 2 bits of quant 64i + 4v + b, i < 4)
+// and multiply activations quantized to Q8KA (qdot.h: 256 values, one scale, sums of each 16
+// quants). Per super-block each lane forms, exactly in integers,
+//   Q4_K / Q5_K  P = sum_s sc_l,s * <q_s, x_s>   and   Pm = sum_s m_l,s * (bsums of sub-block s)
+//   Q6_K         P = sum_j sc_l,j * (<q_j, x_j> - 32 * bsum_j)
+// (vpdpbusd or vpmaddubsw + vpmaddwd per chunk of 4, one vpmulld per scale group), then
+//   acc += f32(P) * (d_l * dx)  (Q4_K / Q5_K also accm += f32(Pm) * (dmin_l * dx); out = acc - accm)
+// in super-block order, the same operations per lane at every level (bit-identical across levels).
 //
 // Activations: rows quantized by qdot's quantize() (qdot.h: Q8A, 32 values per block) plus the
 // integer sum of each block's quants (act_sums). Row l's product with activation row r is
@@ -44,22 +62,30 @@ namespace sb::cpu {
 
 constexpr int64_t kGemvRows = 16;  // weight rows per packed group
 
-// Whether type t has a packed decode form (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0).
+// Whether type t has a packed decode form (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K).
 bool qgemv_supported(GgmlType t);
+// Whether the backend should take the GEMV for type t at level isa (measured against qdot's
+// per-row kernels, `sparkbench-kernels` qgemv/ vs qdot/, 2 threads, Zen 5): Q8_0 only with VNNI
+// (without it each unsigned quant takes two products: 1b ffn_gate_up avx2 18.9 vs 32.5 GB/s);
+// the K-quants only on AVX-512 levels (dram/16k_x_8k: avx512vnni Q6_K 75.9 vs 40.1 GB/s, Q4_K
+// 66.7 vs 37.7; avx512 Q6_K 45.5 vs 35.3; at 256 bits, where a group is two passes, avx2 Q6_K
+// 33.3 vs 48.8, Q4_K 34.3 vs 42.5); the other 32-element types everywhere.
+bool qgemv_pays(GgmlType t, Isa isa);
 // Bytes of the packed form of an n x k weight of type t (n rounded up to whole groups).
 size_t qgemv_packed_bytes(GgmlType t, int64_t n, int64_t k);
 // Packs groups [g0, g1) of the n x k weight w (rows row_bytes apart) into out (the whole packed
 // buffer; callers may split the groups over threads). Rows past n are zero (scale 0).
 void qgemv_pack(GgmlType t, const uint8_t* w, size_t row_bytes, int64_t n, int64_t k, uint8_t* out, int64_t g0, int64_t g1);
-// sums[r * (k/32) + b] = sum of the 32 quants of block b of activation row r (rows of Q8A
-// blocks, xrow_bytes apart), for r < m.
-void qgemv_act_sums(const void* xq, size_t xrow_bytes, int64_t m, int64_t k, int32_t* sums);
+// For the 32-element types: sums[r * (k/32) + b] = sum of the 32 quants of block b of
+// activation row r (rows of Q8A blocks, xrow_bytes apart), for r < m. The K-quants need none
+// (Q8KA carries its bsums): nothing is written and sums may be null.
+void qgemv_act_sums(GgmlType t, const void* xq, size_t xrow_bytes, int64_t m, int64_t k, int32_t* sums);
 
 struct QgemvKernels {
   Isa isa;
   // y[i * ldy + r] = dot(W[r], X[i]) (+ bias[r]) (+ old y if accumulate) for i < m and the
-  // weight rows r < n of groups [g0, g1); X rows of Q8A blocks xrow_bytes apart, sums from
-  // qgemv_act_sums. Activation rows are taken 4 at a time per group.
+  // weight rows r < n of groups [g0, g1); X rows of Q8A (Q8KA for the K-quants) blocks
+  // xrow_bytes apart, sums from qgemv_act_sums. Activation rows are taken 4 at a time per group.
   void (*gemv)(GgmlType t, const uint8_t* packed, int64_t n, int64_t k, const void* xq, size_t xrow_bytes, const int32_t* sums, int64_t m,
                float* y, int64_t ldy, int64_t g0, int64_t g1, const float* bias, bool accumulate);
 };
