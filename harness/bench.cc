@@ -40,15 +40,7 @@ LoadedModel load_bench_model(const BenchConfig& cfg, const std::string& model, c
   a.compute = cfg.compute;
   a.n_batch = cfg.n_batch;
   LoadedModel lm = load_model(a);
-  if (!spec.is_base()) {
-    const std::string text =
-        spec.needs_calibration() ? read_calibration(cfg.calibration.empty() ? default_calibration_path() : cfg.calibration) : std::string();
-    VariantLoad vl = load_variant_model(lm.model->file_ptr(), spec, *lm.backend, *lm.tokenizer, text,
-                                        spec.distills() ? model_sha256(lm.path, nullptr) : std::string());
-    notes = vl.vm.report.notes;
-    lm.model = std::move(vl.model);
-    lm.load_ms += vl.load_ms;
-  }
+  notes = apply_variant(lm, spec, cfg.calibration);
   return lm;
 }
 

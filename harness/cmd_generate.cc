@@ -12,6 +12,7 @@
 #include "harness/chat_args.h"
 #include "harness/commands.h"
 #include "harness/model_loader.h"
+#include "harness/variants.h"
 
 namespace sb::cli {
 
@@ -23,6 +24,8 @@ void add_generate_command(CLI::App& app) {
   static bool json = false, no_bos = false;
   static ChatArgs chat;
   add_model_args(cmd, margs);
+  static VariantArgs vargs;
+  add_variant_args(cmd, vargs);
   cmd->add_option("-p,--prompt", prompt, "Prompt text");
   cmd->add_option("-f,--prompt-file", prompt_file, "Read the prompt from a file (byte for byte)");
   g.max_tokens = 64;
@@ -44,6 +47,7 @@ void add_generate_command(CLI::App& app) {
     if (g.max_tokens < 0) fail("--n-predict must be >= 0");
     if (chat.chat && no_bos) fail("--no-bos does not combine with --chat (the template and the vocab decide the BOS)");
     LoadedModel lm = load_model(margs);
+    apply_variant_args(lm, vargs);
     // --chat: the prompt is a user message (after --system), rendered by the chat template.
     std::unique_ptr<ChatTemplate> tmpl = open_chat_template(chat, lm.model->file(), *lm.tokenizer);
     if (tmpl) prompt = ChatMode{tmpl.get(), chat.system}.prompt(prompt);

@@ -7,6 +7,7 @@
 #include "engine/model/plg.h"
 #include "harness/commands.h"
 #include "harness/model_loader.h"
+#include "harness/variants.h"
 
 namespace sb::cli {
 
@@ -17,6 +18,8 @@ void add_logits_command(CLI::App& app) {
   static int n = 64;
   static bool no_bos = false;
   add_model_args(cmd, margs);
+  static VariantArgs vargs;
+  add_variant_args(cmd, vargs);
   cmd->add_option("-p,--prompt", prompt, "Prompt text")->required();
   cmd->add_option("-n,--n-predict", n, "Greedy tokens after the prompt")->capture_default_str();
   cmd->add_option("-o,--output", out, "Output .plg file")->required();
@@ -24,6 +27,7 @@ void add_logits_command(CLI::App& app) {
   cmd->callback([] {
     if (n < 1) fail("--n-predict must be at least 1");
     LoadedModel lm = load_model(margs);
+    apply_variant_args(lm, vargs);
     Context ctx(*lm.model, lm.ctx_opts);
     const int64_t V = lm.model->config().n_vocab;
     PlgDump d;

@@ -10,6 +10,7 @@
 #include "engine/generate/perplexity.h"
 #include "harness/commands.h"
 #include "harness/model_loader.h"
+#include "harness/variants.h"
 
 namespace sb::cli {
 
@@ -20,6 +21,8 @@ void add_perplexity_command(CLI::App& app) {
   static int64_t window = 0;
   static bool json = false;
   add_model_args(cmd, margs);
+  static VariantArgs vargs;
+  add_variant_args(cmd, vargs);
   cmd->add_option("-f,--file", file, "Text file")->required();
   cmd->add_option("--protocol", protocol,
                   "sliding: every token scored once, windows of -c tokens advancing by half a window; "
@@ -30,6 +33,7 @@ void add_perplexity_command(CLI::App& app) {
   cmd->callback([] {
     const std::string text = read_file(file);
     LoadedModel lm = load_model(margs);
+    apply_variant_args(lm, vargs);
     window = margs.n_ctx > 0 ? margs.n_ctx : std::min<int64_t>(lm.model->config().n_ctx, 512);
     ContextOptions co = lm.ctx_opts;
     co.n_ctx = window;

@@ -20,6 +20,7 @@
 #include "engine/generate/sampler.h"
 #include "evals/suite.h"
 #include "harness/model_loader.h"
+#include "harness/provenance.h"
 
 namespace sb::cli {
 
@@ -154,6 +155,29 @@ DistilledVariant distilled_student(std::shared_ptr<const GgufFile> base, const c
 }
 
 }  // namespace
+
+std::vector<std::string> apply_variant(LoadedModel& lm, const compress::VariantSpec& spec, const std::string& calibration) {
+  if (spec.is_base()) return {};
+  const std::string text = spec.needs_calibration() ? read_calibration(calibration.empty() ? default_calibration_path() : calibration) : "";
+  VariantLoad vl = load_variant_model(lm.model->file_ptr(), spec, *lm.backend, *lm.tokenizer, text,
+                                      spec.distills() ? model_sha256(lm.path, nullptr) : std::string());
+  lm.model = std::move(vl.model);
+  lm.load_ms += vl.load_ms;
+  return vl.vm.report.notes;
+}
+
+void add_variant_args(CLI::App* cmd, VariantArgs& a) {
+  cmd->add_option("--variant", a.variant,
+                  "Run a variant of the model instead of the model as stored: one spec as `bench --variant` takes them "
+                  "(e.g. int8, q4_0, q4_k_m, prune:0.5, q8_0+prune-heads:2)");
+  cmd->add_option("--calibration", a.calibration, "Calibration text for prune-layers (default: datasets/calibration/stories.txt)");
+}
+
+void apply_variant_args(LoadedModel& lm, const VariantArgs& a) {
+  if (a.variant.empty()) return;
+  const compress::VariantSpec spec = compress::parse_variant(a.variant);
+  for (const auto& n : apply_variant(lm, spec, a.calibration)) std::fprintf(stderr, "note [%s]: %s\n", spec.name().c_str(), n.c_str());
+}
 
 VariantLoad load_variant_model(std::shared_ptr<const GgufFile> base, const compress::VariantSpec& spec, Backend& backend,
                                const Tokenizer& tok, const std::string& calibration_text, const std::string& base_sha256, bool verbose) {

@@ -7,10 +7,13 @@
 // process's peak so far (getrusage), and peak_rss_is_per_variant() says so.
 #pragma once
 
+#include <CLI/CLI.hpp>
+
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/backends/backend.h"
 #include "engine/compress/apply.h"
@@ -19,6 +22,7 @@
 #include "engine/model/model.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "harness/distill_job.h"
+#include "harness/model_loader.h"
 
 namespace sb::cli {
 
@@ -57,6 +61,21 @@ struct VariantLoad {
 VariantLoad load_variant_model(std::shared_ptr<const GgufFile> base, const compress::VariantSpec& spec, Backend& backend,
                                const Tokenizer& tok, const std::string& calibration_text, const std::string& base_sha256 = "",
                                bool verbose = true);
+// Replaces lm.model by `spec` applied to it (nothing for the base spec): calibration text from
+// `calibration` (empty: default_calibration_path()) when the spec needs it, the base's sha256
+// for a distilled one; load time added to lm.load_ms. Returns the variant's notes. bench,
+// logits, generate and perplexity load variants through this.
+std::vector<std::string> apply_variant(LoadedModel& lm, const compress::VariantSpec& spec, const std::string& calibration);
+
+// `--variant SPEC` (one variant, default the base model) and `--calibration FILE` for the
+// subcommands that run one model (logits, generate, perplexity).
+struct VariantArgs {
+  std::string variant, calibration;
+};
+void add_variant_args(CLI::App* cmd, VariantArgs& a);
+// apply_variant for a.variant (a bad spec is one error naming it); notes go to stderr.
+void apply_variant_args(LoadedModel& lm, const VariantArgs& a);
+
 // "int8", a mix's name ("q4_k_m"), or the stored type of blk.0.attn_q.weight for the model-type column.
 std::string weight_type_label(const Model& m, const compress::VariantSpec& spec);
 

@@ -1,12 +1,18 @@
 // Variant sweeps end to end: `run --variant LIST` (one run per variant in one group, fidelity
-// metrics stored, the combined table and JSON), `bench --variant`, `model quantize|prune`.
+// metrics stored, the combined table and JSON), `bench --variant`, `model quantize|prune`, and
+// `--variant` on logits / perplexity / generate.
 #include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
 
 #include <sqlite3.h>
 
 #include <nlohmann/json.hpp>
 
 #include "engine/gguf/gguf.h"
+#include "engine/model/plg.h"
 #include "tests/test_support.h"
 
 using namespace sb;
@@ -212,4 +218,55 @@ TEST_CASE("cli run and bench: llama.cpp types and mixes as variants", "[cli][var
   REQUIRE(bj.size() == 2);
   CHECK(bj[0]["variant"] == "q4_k_m+prune:0.5");
   CHECK(bj[0]["model_type"].get<std::string>().find("q4_k_m") != std::string::npos);
+}
+
+TEST_CASE("cli logits, perplexity and generate: --variant runs the variant (as model quantize writes it)", "[cli][variants][shared]") {
+  if (test::skip_without_shared()) return;
+  const std::string dir = test::temp_dir("variants-run-one");
+  const std::string in = test::shared_path("models/stories260K.gguf");
+  auto q = test::run_cli({"model", "quantize", "-m", in, "-o", dir + "/q8.gguf", "--variant", "q8_0"});
+  INFO(q.err);
+  REQUIRE(q.exit_code == 0);
+  // logits of the in-memory variant = logits of the written file; both differ from the base's
+  const std::vector<std::string> common = {"-p", "Once upon a time", "-n", "6", "-t", "1"};
+  auto run = [&](std::vector<std::string> args, const std::string& out) {
+    args.insert(args.begin(), "logits");
+    args.insert(args.end(), common.begin(), common.end());
+    args.insert(args.end(), {"-o", dir + "/" + out});
+    auto r = test::run_cli(args);
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    return read_plg(dir + "/" + out);
+  };
+  const PlgDump mem = run({"-m", in, "--variant", "q8_0"}, "mem.plg"), file = run({"-m", dir + "/q8.gguf"}, "file.plg"),
+                base = run({"-m", in}, "base.plg");
+  CHECK(mem.tokens == file.tokens);
+  REQUIRE(mem.logits.size() == file.logits.size());
+  CHECK(std::memcmp(mem.logits.data(), file.logits.data(), mem.logits.size() * sizeof(float)) == 0);
+  REQUIRE(base.logits.size() == mem.logits.size());
+  CHECK(std::memcmp(base.logits.data(), mem.logits.data(), mem.logits.size() * sizeof(float)) != 0);
+  // perplexity of the int8 variant: its own figure, close to the base's
+  const std::string text = dir + "/text.txt";
+  {
+    std::ofstream t(text);
+    for (int i = 0; i < 8; ++i)
+      t << "Once upon a time, there was a little girl named Lily. She liked to play in the park with her friends. ";
+  }
+  auto ppl = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"perplexity", "-m", in, "-f", text, "-c", "64", "--json", "-t", "1"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = test::run_cli(args);
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    return nlohmann::json::parse(r.out)["ppl"].get<double>();
+  };
+  const double p_base = ppl({}), p_int8 = ppl({"--variant", "int8"});
+  CHECK(p_int8 != p_base);
+  CHECK(std::fabs(p_int8 / p_base - 1) < 0.05);
+  // generate runs a pruned variant; a bad spec is one error naming it
+  auto g = test::run_cli({"generate", "-m", in, "--variant", "prune-heads:2", "-p", "Once upon a time", "-n", "4", "-t", "1"});
+  CHECK(g.exit_code == 0);
+  auto bad = test::run_cli({"generate", "-m", in, "--variant", "q9_9", "-p", "x", "-n", "1"});
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.err.find("q9_9") != std::string::npos);
 }
