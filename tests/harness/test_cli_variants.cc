@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 
@@ -269,4 +270,25 @@ TEST_CASE("cli logits, perplexity and generate: --variant runs the variant (as m
   auto bad = test::run_cli({"generate", "-m", in, "--variant", "q9_9", "-p", "x", "-n", "1"});
   CHECK(bad.exit_code == 1);
   CHECK(bad.err.find("q9_9") != std::string::npos);
+}
+
+TEST_CASE("cli logits --variant int8: the cpu backend's fused decode blocks give the op sequence's logits bit for bit",
+          "[cli][variants][shared]") {
+  if (test::skip_without_shared()) return;
+  const std::string dir = test::temp_dir("variants-int8-fused");
+  const std::string in = test::shared_path("models/stories260K.gguf");
+  auto run = [&](const std::string& out) {
+    auto r = test::run_cli({"logits", "-m", in, "--variant", "int8", "--backend", "cpu", "-p", "Once upon a time", "-n", "12", "-t", "2",
+                            "-o", dir + "/" + out});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+    return read_plg(dir + "/" + out);
+  };
+  const PlgDump fused = run("fused.plg");
+  ::setenv("SPARKBENCH_CPU_FUSE", "0", 1);  // the child inherits it
+  const PlgDump seq = run("seq.plg");
+  ::unsetenv("SPARKBENCH_CPU_FUSE");
+  CHECK(fused.tokens == seq.tokens);
+  REQUIRE(fused.logits.size() == seq.logits.size());
+  CHECK(std::memcmp(fused.logits.data(), seq.logits.data(), seq.logits.size() * sizeof(float)) == 0);
 }
