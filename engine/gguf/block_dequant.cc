@@ -127,15 +127,7 @@ void dequantize_q5_k(const BlockQ5_K* b, float* y, int64_t nb) {
 void dequantize_q6_k(const BlockQ6_K* b, float* y, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i, y += kQK_K) {
     const float d = f16_to_f32(b[i].d);
-    for (int h = 0; h < 2; ++h)
-      for (int r = 0; r < 4; ++r)
-        for (int l = 0; l < 32; ++l) {
-          const uint8_t qlb = b[i].ql[64 * h + 32 * (r % 2) + l];
-          const int lo = r < 2 ? (qlb & 0x0f) : (qlb >> 4);
-          const int hi = (b[i].qh[32 * h + l] >> (2 * r)) & 3;
-          const int q = (lo | (hi << 4)) - 32;
-          y[128 * h + 32 * r + l] = d * float(b[i].scales[8 * h + 2 * r + l / 16]) * float(q);
-        }
+    for (int e = 0; e < kQK_K; ++e) y[e] = d * float(b[i].scales[e / 16]) * float(q6_k_quant(b[i], e) - 32);
   }
 }
 

@@ -45,6 +45,15 @@ inline int iq4xs_scale(int ib, const BlockIQ4_XS& b) {
   return (lo | (hi << 4)) - 32;
 }
 
+// Q6_K: the unsigned 6-bit quant (0..63; the value is d * scale * (q - 32)) of element e:
+// per 128-element half h, quarter r = (e % 128) / 32 takes nibble r / 2 of ql[64 h + 32 (r % 2)
+// + e % 32] and bits 2 r, 2 r + 1 of qh[32 h + e % 32].
+inline int q6_k_quant(const BlockQ6_K& b, int e) {
+  const int h = e / 128, r = (e % 128) / 32, l = e % 32;
+  const int lo = (b.ql[64 * h + 32 * (r % 2) + l] >> (4 * (r / 2))) & 0x0f;
+  return lo | (((b.qh[32 * h + l] >> (2 * r)) & 3) << 4);
+}
+
 void dequantize_q4_1(const BlockQ4_1* b, float* y, int64_t nb);
 void dequantize_q5_0(const BlockQ5_0* b, float* y, int64_t nb);
 void dequantize_q5_1(const BlockQ5_1* b, float* y, int64_t nb);

@@ -5,6 +5,7 @@
 #include "engine/backends/cpu/qdot.h"
 #include "engine/backends/cpu/int_level.h"
 #include "engine/core/error.h"
+#include "engine/gguf/block_dequant.h"
 
 namespace sb::cpu {
 namespace qgemv_avx2 {
@@ -75,15 +76,6 @@ void pack_k45(const uint8_t* w, size_t row_bytes, int64_t n, int64_t nb, uint8_t
     }
 }
 
-// The 6-bit quant of element e of a Q6_K block (ggml's layout: per 128-element half, ql holds
-// the low nibbles of 64 bytes, quarter r at bytes 32 (r % 2) and nibble r / 2; qh bits 2r.. of
-// byte e % 32).
-inline int q6_quant(const BlockQ6_K& b, int e) {
-  const int h = e / 128, i = e % 128, r = i / 32, j = i % 32;
-  const int lo = (b.ql[64 * h + 32 * (r % 2) + j] >> (4 * (r / 2))) & 15;
-  return lo | (((b.qh[32 * h + j] >> (2 * r)) & 3) << 4);
-}
-
 void pack_q6k(const uint8_t* w, size_t row_bytes, int64_t n, int64_t nb, uint8_t* out, int64_t g0, int64_t g1) {
   constexpr size_t rec = size_t(kGemvRows) * sizeof(BlockQ6_K), ql_at = 32 + 256, qh_at = ql_at + 2048;
   for (int64_t g = g0; g < g1; ++g)
@@ -97,11 +89,11 @@ void pack_q6k(const uint8_t* w, size_t row_bytes, int64_t n, int64_t nb, uint8_t
         for (int j = 0; j < 16; ++j) o[32 + 16 * j + l] = uint8_t(blk.scales[j]);
         for (int c = 0; c < 32; ++c)
           for (int e = 0; e < 4; ++e)
-            o[ql_at + 64 * c + 4 * l + e] = uint8_t((q6_quant(blk, 4 * c + e) & 15) | (q6_quant(blk, 128 + 4 * c + e) & 15) << 4);
+            o[ql_at + 64 * c + 4 * l + e] = uint8_t((q6_k_quant(blk, 4 * c + e) & 15) | (q6_k_quant(blk, 128 + 4 * c + e) & 15) << 4);
         for (int v = 0; v < 16; ++v)
           for (int e = 0; e < 4; ++e) {
             int bits = 0;
-            for (int i = 0; i < 4; ++i) bits |= (q6_quant(blk, 64 * i + 4 * v + e) >> 4) << (2 * i);
+            for (int i = 0; i < 4; ++i) bits |= (q6_k_quant(blk, 64 * i + 4 * v + e) >> 4) << (2 * i);
             o[qh_at + 64 * v + 4 * l + e] = uint8_t(bits);
           }
       }
