@@ -51,6 +51,10 @@ size_t qgemv_packed_bytes(GgmlType t, int64_t n, int64_t k) {
 
 namespace {
 
+static_assert(KRecord::qs(false) + 32 * 4 * kGemvRows == kGemvRows * sizeof(BlockQ4_K));
+static_assert(KRecord::qs(true) + 32 * 4 * kGemvRows == kGemvRows * sizeof(BlockQ5_K));
+static_assert(KRecord::q6_qh + 16 * 4 * kGemvRows == kGemvRows * sizeof(BlockQ6_K));
+
 // Copies 4 bytes of row l into lane l of the 16-lane vector at v.
 inline void put_lane(uint8_t* v, int64_t l, const uint8_t* src) { std::memcpy(v + 4 * l, src, 4); }
 
@@ -58,7 +62,7 @@ inline void put_lane(uint8_t* v, int64_t l, const uint8_t* src) { std::memcpy(v 
 template <class B>
 void pack_k45(const uint8_t* w, size_t row_bytes, int64_t n, int64_t nb, uint8_t* out, int64_t g0, int64_t g1) {
   constexpr bool kQh = sizeof(B) == sizeof(BlockQ5_K);
-  constexpr size_t rec = size_t(kGemvRows) * sizeof(B), qs_at = kQh ? 768 : 256;
+  constexpr size_t rec = size_t(kGemvRows) * sizeof(B), qs_at = KRecord::qs(kQh);
   for (int64_t g = g0; g < g1; ++g)
     for (int64_t b = 0; b < nb; ++b) {
       uint8_t* o = out + size_t(g * nb + b) * rec;
@@ -66,18 +70,18 @@ void pack_k45(const uint8_t* w, size_t row_bytes, int64_t n, int64_t nb, uint8_t
       for (int64_t l = 0; l < kGemvRows && g * kGemvRows + l < n; ++l) {
         B blk;
         std::memcpy(&blk, w + size_t(g * kGemvRows + l) * row_bytes + size_t(b) * sizeof(B), sizeof(B));
-        std::memcpy(o + 2 * l, &blk.d, 2);
-        std::memcpy(o + 32 + 2 * l, &blk.dmin, 2);
-        for (int i = 0; i < 3; ++i) put_lane(o + 64 + 64 * i, l, blk.scales + 4 * i);
+        std::memcpy(o + KRecord::d + 2 * l, &blk.d, 2);
+        std::memcpy(o + KRecord::dmin + 2 * l, &blk.dmin, 2);
+        for (int i = 0; i < 3; ++i) put_lane(o + KRecord::scales + 64 * i, l, blk.scales + 4 * i);
         if constexpr (kQh)
-          for (int c = 0; c < 8; ++c) put_lane(o + 256 + 64 * c, l, blk.qh + 4 * c);
+          for (int c = 0; c < 8; ++c) put_lane(o + KRecord::qh + 64 * c, l, blk.qh + 4 * c);
         for (int v = 0; v < 32; ++v) put_lane(o + qs_at + 64 * v, l, blk.qs + 4 * v);
       }
     }
 }
 
 void pack_q6k(const uint8_t* w, size_t row_bytes, int64_t n, int64_t nb, uint8_t* out, int64_t g0, int64_t g1) {
-  constexpr size_t rec = size_t(kGemvRows) * sizeof(BlockQ6_K), ql_at = 32 + 256, qh_at = ql_at + 2048;
+  constexpr size_t rec = size_t(kGemvRows) * sizeof(BlockQ6_K), ql_at = KRecord::q6_ql, qh_at = KRecord::q6_qh;
   for (int64_t g = g0; g < g1; ++g)
     for (int64_t b = 0; b < nb; ++b) {
       uint8_t* o = out + size_t(g * nb + b) * rec;
@@ -86,7 +90,7 @@ void pack_q6k(const uint8_t* w, size_t row_bytes, int64_t n, int64_t nb, uint8_t
         BlockQ6_K blk;
         std::memcpy(&blk, w + size_t(g * kGemvRows + l) * row_bytes + size_t(b) * sizeof(blk), sizeof(blk));
         std::memcpy(o + 2 * l, &blk.d, 2);
-        for (int j = 0; j < 16; ++j) o[32 + 16 * j + l] = uint8_t(blk.scales[j]);
+        for (int j = 0; j < 16; ++j) o[KRecord::q6_scales + 16 * j + l] = uint8_t(blk.scales[j]);
         for (int c = 0; c < 32; ++c)
           for (int e = 0; e < 4; ++e)
             o[ql_at + 64 * c + 4 * l + e] = uint8_t((q6_k_quant(blk, 4 * c + e) & 15) | (q6_k_quant(blk, 128 + 4 * c + e) & 15) << 4);

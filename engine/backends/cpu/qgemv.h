@@ -62,6 +62,15 @@ namespace sb::cpu {
 
 constexpr int64_t kGemvRows = 16;  // weight rows per packed group
 
+// Byte offsets inside a K-quant record (the layout above), for the packer and the kernels.
+struct KRecord {
+  // Q4_K / Q5_K: d, dmin, the three scale vectors, Q5_K's qh (8 vectors), qs (32 vectors)
+  static constexpr size_t d = 0, dmin = 2 * kGemvRows, scales = 4 * kGemvRows, qh = scales + 3 * 4 * kGemvRows;
+  static constexpr size_t qs(bool q5) { return qh + (q5 ? 8 * 4 * kGemvRows : 0); }
+  // Q6_K: d, the 16 group scale columns, ql (32 vectors), qh (16 vectors)
+  static constexpr size_t q6_scales = 2 * kGemvRows, q6_ql = q6_scales + 16 * kGemvRows, q6_qh = q6_ql + 32 * 4 * kGemvRows;
+};
+
 // Whether type t has a packed decode form (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K).
 bool qgemv_supported(GgmlType t);
 // Whether the backend should take the GEMV for type t at level isa (measured against qdot's
