@@ -96,8 +96,7 @@ void add_distill_command(CLI::App& app) {
       const compress::VariantSpec& spec = job.student_variant;
       if (spec.converts_weights() || spec.weights == compress::WeightKind::Int8 || spec.distills())
         fail("distill: --student-variant '", a.variant, "' converts weight types; the student trains in f32 (use pruning parts only)");
-      if (spec.needs_calibration())
-        job.calibration_text = read_calibration(a.calibration.empty() ? default_calibration_path() : a.calibration);
+      if (spec.needs_calibration()) job.calibration_text = read_calibration(calibration_path(a.calibration));
     }
     job.data = a.data;
     job.samples = a.samples;

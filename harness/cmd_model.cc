@@ -204,7 +204,7 @@ void add_model_command(CLI::App& app) {
         tok = Tokenizer::from_gguf(*base);
         calib.backend = backend.get();
         calib.tokenizer = tok.get();
-        calib.text = read_calibration(a.calibration.empty() ? default_calibration_path() : a.calibration);
+        calib.text = read_calibration(calibration_path(a.calibration));
       }
       const auto rep = compress::write_variant(base, spec, spec.needs_calibration() ? &calib : nullptr, a.out, /*release_file_pages=*/true);
       auto f = GgufFile::open(a.out);

@@ -77,7 +77,7 @@ EvalPlan plan_evaluation(const RunOptions& opt) {
   const bool want_fidelity = sweep && opt.fidelity, want_speed = sweep && opt.speed;
   bool need_calib = want_fidelity || baseline.needs_calibration();
   for (const auto& v : specs) need_calib |= v.needs_calibration();
-  const std::string calib_path = opt.calibration.empty() ? default_calibration_path() : opt.calibration;
+  const std::string calib_path = calibration_path(opt.calibration);
   const std::string calib_text = need_calib ? read_calibration(calib_path) : std::string();
   std::vector<Suite> suites;
   for (const auto& n : suite_names) {

@@ -26,6 +26,8 @@ namespace sb::cli {
 
 std::string default_calibration_path() { return datasets_dir() + "/calibration/stories.txt"; }
 
+std::string calibration_path(const std::string& given) { return given.empty() ? default_calibration_path() : given; }
+
 std::string read_calibration(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(path, ": cannot read the calibration text");
@@ -158,7 +160,7 @@ DistilledVariant distilled_student(std::shared_ptr<const GgufFile> base, const c
 
 std::vector<std::string> apply_variant(LoadedModel& lm, const compress::VariantSpec& spec, const std::string& calibration) {
   if (spec.is_base()) return {};
-  const std::string text = spec.needs_calibration() ? read_calibration(calibration.empty() ? default_calibration_path() : calibration) : "";
+  const std::string text = spec.needs_calibration() ? read_calibration(calibration_path(calibration)) : "";
   VariantLoad vl = load_variant_model(lm.model->file_ptr(), spec, *lm.backend, *lm.tokenizer, text,
                                       spec.distills() ? model_sha256(lm.path, nullptr) : std::string());
   lm.model = std::move(vl.model);

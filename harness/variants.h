@@ -28,6 +28,8 @@ namespace sb::cli {
 
 // datasets/calibration/stories.txt (children's-story paragraphs written for this project).
 std::string default_calibration_path();
+// The calibration file a --calibration value names: `given`, or the default when empty.
+std::string calibration_path(const std::string& given);
 // Reads a calibration text file; sb::Error naming the file when unreadable or empty.
 std::string read_calibration(const std::string& path);
 
