@@ -1,7 +1,9 @@
 #include "benchmarks/calibration.h"
 
 #include <omp.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -14,12 +16,18 @@
 #include "engine/backends/host.h"
 
 namespace sb::bench {
+
+size_t dram_bytes() {
+  const long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);  // 0 or -1 where unknown
+  return std::max<size_t>(size_t(512) << 20, l3 > 0 ? 2 * size_t(l3) : 0);
+}
+
 namespace {
 
 using clk = std::chrono::steady_clock;
 
 double dram_read(int threads, double seconds) {
-  const size_t n = size_t(1) << 27;  // 128 Mi floats = 512 MiB
+  const size_t n = dram_bytes() / sizeof(float);
   auto mem = host_alloc(n * sizeof(float));
   float* a = static_cast<float*>(mem.get());
 #pragma omp parallel for num_threads(threads)

@@ -67,12 +67,18 @@ std::vector<uint8_t> slab_quantized(GgmlType t, int64_t rows, int64_t cols) {
   return q;
 }
 
-// Decode at the size it runs at: a weight larger than any cache (16384 x 8192, 70-140 MB as
-// block types), streamed from DRAM as a model's decode streams its layers. The cache-resident
-// shapes above rank kernels by compute alone (a K-quant GEMV 1.3x faster there ran 0.75x from
-// DRAM before it prefetched: cpu/qgemv_impl.inc).
+// Decode at the size it runs at: a weight streamed from DRAM as a model's decode streams its
+// layers, 8192 columns and at least 16384 rows, more where the weight would not be twice the
+// last-level cache (calibration.h dram_bytes(): an Emerald Rapids VM reports 300 MiB of L3),
+// named dram/<rows/1024>k_x_8k. The cache-resident shapes above rank kernels by compute alone
+// (a K-quant GEMV 1.3x faster there ran 0.75x from DRAM before it prefetched: cpu/qgemv_impl.inc).
 const char* const kDramShape = "dram";
 constexpr int64_t kDramRows = 16384, kDramCols = 8192;
+int64_t dram_rows(GgmlType t) {
+  const auto rb = size_t(ggml_row_bytes(t, kDramCols));
+  const int64_t need = int64_t((bench::dram_bytes() + rb - 1) / rb);
+  return std::max(kDramRows, (need + 1023) / 1024 * 1024);
+}
 
 Tensor filled(Backend& b, int64_t rows, int64_t cols, uint64_t seed) {
   Tensor t = b.alloc(rows, cols, DType::F32);
@@ -246,10 +252,9 @@ void register_qdot() {
     const char* shape;
     Proj p;
   };
-  std::vector<Shape> projs{{"spark", {"attn_qkvo", 512, 512}}, {"spark", {"ffn_gate_up", 2048, 512}},
-                           {"spark", {"ffn_down", 512, 2048}}, {"1b", {"attn_q", 2048, 2048}},
-                           {"1b", {"attn_kv", 512, 2048}},     {"1b", {"ffn_gate_up", 8192, 2048}},
-                           {"1b", {"ffn_down", 2048, 8192}},   {kDramShape, {"16k_x_8k", kDramRows, kDramCols}}};
+  std::vector<Shape> projs{{"spark", {"attn_qkvo", 512, 512}}, {"spark", {"ffn_gate_up", 2048, 512}},   {"spark", {"ffn_down", 512, 2048}},
+                           {"1b", {"attn_q", 2048, 2048}},     {"1b", {"attn_kv", 512, 2048}},          {"1b", {"ffn_gate_up", 8192, 2048}},
+                           {"1b", {"ffn_down", 2048, 8192}},   {kDramShape, {"", kDramRows, kDramCols}}};
   std::vector<GgmlType> types{GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K};
   std::vector<int64_t> ms{1, 128};
   std::vector<cpu::Isa> isas = cpu::available_isas();
@@ -259,13 +264,16 @@ void register_qdot() {
     ms = {1};
   }
   for (cpu::Isa isa : isas)
-    for (const auto& [shape, p] : projs)
+    for (const auto& [shape, p0] : projs)
       for (GgmlType t : types)
         for (int64_t m : ms) {
-          if (std::strcmp(shape, kDramShape) == 0 && m != 1) continue;  // decode only
-          const std::string name = std::string("qdot/") + cpu::isa_name(isa) + "/" + shape + "/" + p.name + "/" +
+          const bool dram = std::strcmp(shape, kDramShape) == 0;
+          if (dram && m != 1) continue;  // decode only
+          const Proj p = dram ? Proj{nullptr, dram_rows(t), kDramCols} : p0;
+          const std::string pname = dram ? std::to_string(p.n / 1024) + "k_x_8k" : p.name;
+          const std::string name = std::string("qdot/") + cpu::isa_name(isa) + "/" + shape + "/" + pname + "/" +
                                    ggml_type_name(uint32_t(t)) + "/M:" + std::to_string(m);
-          benchmark::RegisterBenchmark(name.c_str(), [=, p = p](benchmark::State& st) {
+          benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) {
             const auto& kern = cpu::qdot_kernels(isa);
             auto q = slab_quantized(t, p.n, p.k);
             auto x = randn(size_t(m * p.k), 2);
@@ -295,10 +303,9 @@ void register_qgemv() {
     const char* shape;
     Proj p;
   };
-  std::vector<Shape> projs{{"spark", {"attn_qkvo", 512, 512}}, {"spark", {"ffn_gate_up", 2048, 512}},
-                           {"spark", {"ffn_down", 512, 2048}}, {"1b", {"attn_q", 2048, 2048}},
-                           {"1b", {"attn_kv", 512, 2048}},     {"1b", {"ffn_gate_up", 8192, 2048}},
-                           {"1b", {"ffn_down", 2048, 8192}},   {kDramShape, {"16k_x_8k", kDramRows, kDramCols}}};
+  std::vector<Shape> projs{{"spark", {"attn_qkvo", 512, 512}}, {"spark", {"ffn_gate_up", 2048, 512}},   {"spark", {"ffn_down", 512, 2048}},
+                           {"1b", {"attn_q", 2048, 2048}},     {"1b", {"attn_kv", 512, 2048}},          {"1b", {"ffn_gate_up", 8192, 2048}},
+                           {"1b", {"ffn_down", 2048, 8192}},   {kDramShape, {"", kDramRows, kDramCols}}};
   std::vector<GgmlType> types{GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q4_1, GgmlType::Q5_0,
                               GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
   std::vector<int64_t> ms{1, 4};
@@ -308,13 +315,16 @@ void register_qgemv() {
     ms = {1};
   }
   for (cpu::Isa isa : cpu::available_isas())
-    for (const auto& [shape, p] : projs)
+    for (const auto& [shape, p0] : projs)
       for (GgmlType t : types)
         for (int64_t m : ms) {
-          if (std::strcmp(shape, kDramShape) == 0 && m != 1) continue;  // decode only
-          const std::string name = std::string("qgemv/") + cpu::isa_name(isa) + "/" + shape + "/" + p.name + "/" +
+          const bool dram = std::strcmp(shape, kDramShape) == 0;
+          if (dram && m != 1) continue;  // decode only
+          const Proj p = dram ? Proj{nullptr, dram_rows(t), kDramCols} : p0;
+          const std::string pname = dram ? std::to_string(p.n / 1024) + "k_x_8k" : p.name;
+          const std::string name = std::string("qgemv/") + cpu::isa_name(isa) + "/" + shape + "/" + pname + "/" +
                                    ggml_type_name(uint32_t(t)) + "/M:" + std::to_string(m);
-          benchmark::RegisterBenchmark(name.c_str(), [=, p = p](benchmark::State& st) {
+          benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) {
             const auto& qd = cpu::qdot_kernels(isa);
             const auto& kern = cpu::qgemv_kernels(isa);
             auto q = slab_quantized(t, p.n, p.k);

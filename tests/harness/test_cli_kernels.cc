@@ -3,8 +3,13 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <algorithm>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <sstream>
+
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -56,4 +61,40 @@ TEST_CASE("kernels: the short suite runs and its JSON ingests into the store", "
   auto bad = test::run_cli({"ingest", "--db", db, "--kernels", dir + "/bad.json"});
   CHECK(bad.exit_code != 0);
   CHECK(bad.err.find("bad.json") != std::string::npos);
+}
+
+TEST_CASE("kernels: dram/ entries stream a weight at least twice the last-level cache", "[cli][kernels]") {
+  const fs::path exe = fs::path(SPARKBENCH_BINARY_DIR) / "benchmarks" / "sparkbench-kernels";
+  if (!fs::exists(exe)) {
+    test::skip(exe.string() + " was not built (SPARKBENCH_KERNEL_BENCH=OFF)");
+    return;
+  }
+  auto k = test::run_process({exe.string(), "--benchmark_list_tests=true"});
+  INFO(k.err);
+  REQUIRE(k.exit_code == 0);
+  const long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
+  const double need = std::max(512.0 * 1024 * 1024, l3 > 0 ? 2.0 * double(l3) : 0.0);
+  // bytes per 8192-value row of each type the dram/ entries use
+  const std::map<std::string, double> row_bytes{{"q8_0", 8192 / 32 * 34.0},  {"q4_0", 8192 / 32 * 18.0},   {"q4_1", 8192 / 32 * 20.0},
+                                                {"q5_0", 8192 / 32 * 22.0},  {"q4_k", 8192 / 256 * 144.0}, {"q5_k", 8192 / 256 * 176.0},
+                                                {"q6_k", 8192 / 256 * 210.0}};
+  std::istringstream lines(k.out);
+  int seen = 0;
+  for (std::string name; std::getline(lines, name);) {
+    const auto at = name.find("/dram/");
+    if (at == std::string::npos) continue;
+    // <family>/<isa>/dram/<N>k_x_8k/<type>/M:1
+    const std::string rest = name.substr(at + 6);
+    const auto kx = rest.find("k_x_8k/");
+    REQUIRE(kx != std::string::npos);
+    const long rows = std::stol(rest.substr(0, kx)) * 1024;
+    const std::string type = rest.substr(kx + 7, rest.find('/', kx + 7) - (kx + 7));
+    INFO(name);
+    REQUIRE(row_bytes.count(type) == 1);
+    CHECK(rows >= 16384);
+    CHECK(double(rows) * row_bytes.at(type) >= need);
+    CHECK((rows == 16384 || double(rows - 1024) * row_bytes.at(type) < need));  // no larger than it has to be
+    ++seen;
+  }
+  CHECK(seen > 0);
 }
