@@ -275,8 +275,21 @@ TEST_CASE("cpu backend: --compute q8 decode (row-interleaved GEMV, and with SPAR
   ::unsetenv("SPARKBENCH_CPU_QGEMV");
   CHECK(off->describe().find("row-interleaved GEMV") == std::string::npos);
   auto ref = create_backend("ref");
+  ::setenv("SPARKBENCH_CPU_FUSE", "2", 1);  // the fusion switch is read by the same rule
+  CHECK_THROWS_AS(create_backend("cpu", {.threads = 2, .compute = ComputeType::Q8}), Error);
+  ::unsetenv("SPARKBENCH_CPU_FUSE");
   auto on = create_backend("cpu", {.threads = 2, .compute = ComputeType::Q8});
-  CHECK(on->describe().find("row-interleaved GEMV") != std::string::npos);
+  const std::string desc = on->describe(), tag = "row-interleaved GEMV (";
+  REQUIRE(desc.find(tag) != std::string::npos);
+  // it names exactly the types the backend takes the GEMV for at its level
+  const std::string listed =
+      desc.substr(desc.find(tag) + tag.size(), desc.find(" repacked)", desc.find(tag)) - desc.find(tag) - tag.size());
+  for (GgmlType t :
+       {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K}) {
+    INFO(listed << " " << ggml_type_name(uint32_t(t)));
+    CHECK((("/" + listed + "/").find("/" + ggml_type_name(uint32_t(t)) + "/") != std::string::npos) ==
+          cpu::qgemv_pays(t, cpu::active_isa()));
+  }
   for (Backend* cpu : {on.get(), off.get()})
     for (GgmlType t : kTypes) {
       // two weights sharing x (the fused matmul_multi path) and one alone (matmul); K large

@@ -77,7 +77,7 @@ class CpuWeight : public Weight {
   // --compute q8 decode: the weight repacked into 16-row groups for the GEMV (cpu/qgemv.h) on
   // its first product with M <= 8 rows, kept beside the original (which prefill reads when it
   // has no blocked-GEMM form).
-  bool qgemv_ok = false;  // a supported type under --compute q8, GEMV not turned off
+  bool qgemv_ok = false;  // --compute q8 decode takes the GEMV: on, cpu::qgemv_pays(type, level), whole blocks
   mutable std::once_flag vpack_once;
   mutable std::shared_ptr<void> vpacked;
   mutable size_t vpacked_bytes = 0;
@@ -139,7 +139,7 @@ class CpuBackend : public Backend {
     constexpr QPrefill kPrefill[] = {QPrefill::OnednnTiles, QPrefill::Avx2Tiles, QPrefill::Expand};
     qprefill_ = kPrefill[env_choice("SPARKBENCH_CPU_QPREFILL", {"onednn_tiles", "avx2_tiles", "expand"}, 0)];
     if (const char* e = std::getenv("SPARKBENCH_CPU_STATS"); e && std::string(e) == "1") stats_ = true;
-    if (const char* e = std::getenv("SPARKBENCH_CPU_FUSE"); e && std::string(e) == "0") fuse_ = false;
+    fuse_ = env_choice("SPARKBENCH_CPU_FUSE", {"0", "1"}, 1) == 1;
     // read (and a bad value reported) here, never first inside a parallel region
     (void)cpu::static_split();
     (void)host_hugepages();
@@ -179,7 +179,15 @@ class CpuBackend : public Backend {
                : qprefill_ == QPrefill::Avx2Tiles ? "AVX2 tiles"
                                                   : "expanded",
                qgemm_ ? ", q8 prefill blocked int8 GEMM (repacked weights)" : "",
-               qgemv_ ? ", q8 decode row-interleaved GEMV (Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K/Q5_K/Q6_K repacked)" : "");
+               qgemv_ ? cat(", q8 decode row-interleaved GEMV (", qgemv_types(), " repacked)") : "");
+  }
+  // The types the decode GEMV takes at this level (cpu::qgemv_pays), e.g. "q4_0/q4_1/q5_0/q5_1".
+  std::string qgemv_types() const {
+    std::string s;
+    for (GgmlType t :
+         {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K})
+      if (cpu::qgemv_pays(t, isa_)) s += cat(s.empty() ? "" : "/", ggml_type_name(uint32_t(t)));
+    return s;
   }
 
   Tensor alloc(int64_t rows, int64_t cols, DType dt) override { return host_tensor(rows, cols, dt); }
