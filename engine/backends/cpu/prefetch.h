@@ -15,10 +15,11 @@ namespace sb::cpu {
 
 constexpr size_t kPrefetchAhead = 4096;  // bytes
 
-// Prefetches the `bytes` bytes starting kPrefetchAhead bytes after p, one request per 64-byte line.
-inline void prefetch_ahead(const void* p, size_t bytes) {
-  const char* f = static_cast<const char*>(p) + kPrefetchAhead;
-  for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(f + o, _MM_HINT_T0);
+// Prefetches the `bytes` bytes starting at p, one request per 64-byte line.
+inline void prefetch_lines(const void* p, size_t bytes) {
+  for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(static_cast<const char*>(p) + o, _MM_HINT_T0);
 }
+// Prefetches the `bytes` bytes starting kPrefetchAhead bytes after p.
+inline void prefetch_ahead(const void* p, size_t bytes) { prefetch_lines(static_cast<const char*>(p) + kPrefetchAhead, bytes); }
 
 }  // namespace sb::cpu
