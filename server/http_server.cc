@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <chrono>
@@ -119,6 +120,14 @@ void run_server(Scheduler& sched, const Tokenizer& tok, ChatTemplate* chat, cons
   sigaddset(&sigs, SIGINT);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
+  // cpp-httplib's own socket options add SO_REUSEPORT (a second server on the same port would
+  // bind too and take half the connections); ours: SO_REUSEADDR only, and remember the socket.
+  int listen_fd = -1;
+  svr.set_socket_options([&listen_fd](int fd) {
+    int yes = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    listen_fd = fd;
+  });
   int port = opt.port;
   if (port == 0) {
     port = svr.bind_to_any_port(opt.host);
@@ -126,6 +135,9 @@ void run_server(Scheduler& sched, const Tokenizer& tok, ChatTemplate* chat, cons
   } else if (!svr.bind_to_port(opt.host, port)) {
     fail("serve: cannot bind ", opt.host, ":", port, " (in use, or not an address of this machine)");
   }
+  // Debian's compiled cpp-httplib listens with a backlog of 5: a burst of clients overflows it
+  // and the kernel drops their handshakes. listen() again on the bound socket raises it.
+  if (listen_fd < 0 || ::listen(listen_fd, SOMAXCONN) != 0) fail("serve: cannot listen on ", opt.host, ":", port);
   if (opt.on_listening) opt.on_listening(port);
 
   std::atomic<bool> quit{false};

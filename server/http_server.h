@@ -16,6 +16,10 @@
 // digests with a loop that does not stop early. Binding to a non-loopback address without a
 // key is refused (sb::Error) by run_server.
 //
+// Listening socket: SO_REUSEADDR only (a port another process holds is an sb::Error, never
+// shared through SO_REUSEPORT), and a backlog of SOMAXCONN so a burst of clients is queued, not
+// dropped (cpp-httplib's own backlog is 5).
+//
 // Shutdown: run_server blocks SIGTERM and SIGINT in the calling thread (callers block them in
 // every thread before starting any, see harness/cmd_serve.cc) and waits for them with
 // sigtimedwait. On either: new completion requests get 503, in-flight ones finish (their

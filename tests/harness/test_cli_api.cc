@@ -91,11 +91,6 @@ struct ServeProcess {
   }
 };
 
-std::string json_run_id(const std::string& out) {
-  const auto j = nlohmann::json::parse(out);
-  return std::to_string(j.is_array() ? j[0]["run_id"].get<int64_t>() : j["run_id"].get<int64_t>());
-}
-
 }  // namespace
 
 TEST_CASE("cli run --api: serve of stories260K gives the local run's per-sample results on every bundled suite", "[cli][api][shared]") {

@@ -500,6 +500,66 @@ TEST_CASE("serve: API key and bind address rules", "[serve][synth]") {
   CHECK(srv.stop() == 0);
 }
 
+// A connection to 127.0.0.1:port (blocking), or -1.
+int connect_loopback(int port) {
+  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(uint16_t(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (s >= 0 && ::connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) return s;
+  if (s >= 0) ::close(s);
+  return -1;
+}
+
+TEST_CASE("serve: a burst of 256 connections is accepted and answered", "[serve][synth]") {
+  // All connect before any is accepted: a listen backlog of a few entries (cpp-httplib's built-in
+  // 5) overflows, the kernel falls back to SYN cookies and some clients see their connection
+  // dropped without an answer.
+  test::ServeProcess srv({"-m", test::preset_model("llama3-tiny"), "--backend", "ref", "--parallel", "1", "-c", "64"});
+  const int port = srv.port();
+  constexpr int kClients = 256;
+  std::vector<int> fds;
+  for (int i = 0; i < kClients; ++i) fds.push_back(connect_loopback(port));
+  const std::string req = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  for (const int s : fds)
+    if (s >= 0) (void)!::send(s, req.data(), req.size(), MSG_NOSIGNAL);
+  int answered = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  for (int i = 0; i < kClients; ++i) {
+    const int s = fds[size_t(i)];
+    std::string got;
+    while (s >= 0 && got.find("\r\n") == std::string::npos) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+      pollfd p{s, POLLIN, 0};
+      if (left <= 0 || ::poll(&p, 1, int(left)) <= 0) break;
+      char buf[256];
+      const ssize_t n = ::recv(s, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      got.append(buf, size_t(n));
+    }
+    if (s >= 0) ::close(s);
+    INFO("connection " << i << ": " << got.substr(0, 40));
+    CHECK(got.rfind("HTTP/1.1 200", 0) == 0);
+    answered += got.rfind("HTTP/1.1 200", 0) == 0;
+  }
+  CHECK(answered == kClients);
+  CHECK(srv.stop() == 0);
+}
+
+TEST_CASE("serve: a port another server holds is refused with a one-line error (no shared port)", "[serve][synth]") {
+  test::ServeProcess srv({"-m", test::preset_model("llama3-tiny"), "--backend", "ref", "--parallel", "1", "-c", "64"});
+  const std::string port = std::to_string(srv.port());
+  // `timeout`: a second server that did bind would otherwise serve until killed
+  const auto r = test::run_process({"timeout", "30", test::sparkbench_bin(), "serve", "-m", test::preset_model("llama3-tiny"), "--backend",
+                                    "ref", "-c", "64", "--port", port});
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.find("cannot bind 127.0.0.1:" + port) != std::string::npos);
+  CHECK(r.out.find("listening") == std::string::npos);
+  CHECK(get(srv.port(), "/health").status == 200);
+  CHECK(srv.stop() == 0);
+}
+
 TEST_CASE("serve: chat completions through the chat template, streamed and not", "[serve][shared]") {
   if (test::skip_without_shared()) return;
   if (test::skip_without_jinja2()) return;
