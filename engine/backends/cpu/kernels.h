@@ -56,9 +56,12 @@ float dot_dtype(const float* a, DType dt, const void* b, int64_t n);
 void axpy_dtype(float alpha, DType dt, const void* x, float* y, int64_t n);
 // out = x * (1 / sqrt(mean(x^2) + eps)) * w
 void rmsnorm_row(const float* x, const float* w, float eps, float* out, int64_t n);
-// y = softmax(x) (max-subtracted, sum in double); y may alias x. Returns nothing for n == 0.
+// y = exp(x), vectorized (not libm): within 2 ulp of the exact value for x in [-87.33, 88.37]
+// (normal results); x above -> +inf, below -> 0 (no denormal results), NaN -> NaN. y may alias x.
+void exp_row(const float* x, float* y, int64_t n);
+// y = softmax(x) (max-subtracted, exp as exp_row, sum in double); y may alias x. Nothing for n == 0.
 void softmax_row(const float* x, float* y, int64_t n);
-// out = silu(g) * u
+// out = silu(g) * u = g / (1 + exp(-g)) * u, exp as exp_row
 void swiglu_row(const float* g, const float* u, float* out, int64_t n);
 void add_row(float* x, const float* y, int64_t n);
 // Converts n values between f32 and dtype dt.
