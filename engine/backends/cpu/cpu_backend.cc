@@ -675,71 +675,88 @@ class CpuBackend : public Backend {
     }
   }
 
-  // Prompt rows attend through two matrix products per head (oneDNN matmuls, threaded inside),
-  // with the same roundings as the row-at-a-time path: q and the probabilities rounded to the KV
-  // type, K and V used exactly (converted to f32 once per KV head). Query rows go in blocks of
-  // kAttnBlock so the score block stays small; keys past a block's last row are not computed.
+  // Prompt rows attend through two batched matrix products over all heads at once (oneDNN
+  // matmuls with a batch dimension of KV heads, threaded inside), with the same roundings as the
+  // row-at-a-time path: q and the probabilities rounded to the KV type, K and V used exactly
+  // (converted to f32 once per call). A KV head's batch holds the query rows of all its group's
+  // heads (M = group x rows), so grouped heads share one product. Query rows go in blocks
+  // (at most kAttnBlock, fewer when n_head x rows x keys scores would pass kAttnScores) and keys
+  // past a block's last row are not computed. Every other step (conversion, q gather, scale,
+  // softmax, output scatter) is one parallel loop over all heads' rows.
   void attention_gemm(const Tensor& q, const HostKvCache& c, int64_t layer, int64_t pos0, const AttentionShape& s, Tensor& out) {
-    const int64_t D = s.head_dim, group = s.n_head / s.n_head_kv, T = q.rows(), n = pos0 + T;
+    const int64_t D = s.head_dim, H = s.n_head, Hkv = s.n_head_kv, group = H / Hkv, T = q.rows(), n = pos0 + T;
     const float scale = s.kq_scale(), cap = s.softcap;
     const DType dt = c.dtype();
-    const size_t esz = dtype_size(dt);
+    const size_t esz = dtype_size(dt), row_bytes = size_t(c.kv_dim()) * esz;
     if (!attn_qk_) {
       using dims = memory::dims;
       const auto rt = DNNL_RUNTIME_DIM_VAL;
-      attn_qk_ = std::make_unique<dnnl::matmul>(dnnl::matmul::primitive_desc(
-          dnnl::matmul::desc(memory::desc(dims{rt, rt}, ddt::f32, tag::ab), memory::desc(dims{rt, rt}, ddt::f32, tag::ba),
-                             memory::desc(dims{rt, rt}, ddt::f32, tag::ab)),
-          eng_));
-      attn_pv_ = std::make_unique<dnnl::matmul>(dnnl::matmul::primitive_desc(
-          dnnl::matmul::desc(memory::desc(dims{rt, rt}, ddt::f32, tag::ab), memory::desc(dims{rt, rt}, ddt::f32, tag::ab),
-                             memory::desc(dims{rt, rt}, ddt::f32, tag::ab)),
-          eng_));
+      const memory::desc abc(dims{rt, rt, rt}, ddt::f32, tag::abc), acb(dims{rt, rt, rt}, ddt::f32, tag::acb);
+      attn_qk_ = std::make_unique<dnnl::matmul>(dnnl::matmul::primitive_desc(dnnl::matmul::desc(abc, acb, abc), eng_));
+      attn_pv_ = std::make_unique<dnnl::matmul>(dnnl::matmul::primitive_desc(dnnl::matmul::desc(abc, abc, abc), eng_));
     }
-    const int64_t tb_max = std::min<int64_t>(T, kAttnBlock);
-    attn_k_.resize(size_t(n * D));
-    attn_v_.resize(size_t(n * D));
-    attn_q_.resize(size_t(tb_max * D));
-    attn_s_.resize(size_t(tb_max * n));
-    attn_o_.resize(size_t(tb_max * D));
-    const int nt = team(double(n) * double(D) * 8);
-    for (int64_t kvh = 0; kvh < s.n_head_kv; ++kvh) {
-      const char* kb = static_cast<const char*>(c.k_row(layer, 0)) + size_t(kvh * D) * esz;
-      const char* vb = static_cast<const char*>(c.v_row(layer, 0)) + size_t(kvh * D) * esz;
-      const size_t row_bytes = size_t(c.kv_dim()) * esz;
+    const int64_t tb_max = std::max<int64_t>(1, std::min<int64_t>({T, kAttnBlock, kAttnScores / std::max<int64_t>(1, H * n)}));
+    attn_k_.resize(size_t(Hkv * n * D));  // [kv head][position][D] per block
+    attn_v_.resize(size_t(Hkv * n * D));
+    attn_q_.resize(size_t(H * tb_max * D));  // [kv head][group head][row][D]
+    attn_s_.resize(size_t(H * tb_max * n));
+    attn_o_.resize(size_t(H * tb_max * D));
+    const char* kbase = static_cast<const char*>(c.k_row(layer, 0));
+    const char* vbase = static_cast<const char*>(c.v_row(layer, 0));
+    using dims = memory::dims;
+    for (int64_t t0 = 0; t0 < T; t0 += tb_max) {
+      const int64_t tb = std::min<int64_t>(tb_max, T - t0), keys = pos0 + t0 + tb, M = group * tb;
+      // the block's keys and values, [kv head][position < keys][D] (dense, as the primitives' tags)
+      const int nt = team(double(Hkv * keys) * double(D) * 8);
       count_region(nt);
 #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-      for (int64_t p = 0; p < n; ++p) {
-        cpu::convert_to_f32(dt, kb + size_t(p) * row_bytes, attn_k_.data() + p * D, D);
-        cpu::convert_to_f32(dt, vb + size_t(p) * row_bytes, attn_v_.data() + p * D, D);
+      for (int64_t i = 0; i < Hkv * keys; ++i) {
+        const int64_t kvh = i / keys, p = i % keys;
+        const size_t at = size_t(p) * row_bytes + size_t(kvh * D) * esz;
+        cpu::convert_to_f32(dt, kbase + at, attn_k_.data() + i * D, D);
+        cpu::convert_to_f32(dt, vbase + at, attn_v_.data() + i * D, D);
       }
-      for (int64_t h = kvh * group; h < (kvh + 1) * group; ++h) {
-        for (int64_t t0 = 0; t0 < T; t0 += kAttnBlock) {
-          const int64_t tb = std::min<int64_t>(kAttnBlock, T - t0), keys = pos0 + t0 + tb;
-          for (int64_t r = 0; r < tb; ++r) {
-            std::memcpy(attn_q_.data() + r * D, q.as<float>() + (t0 + r) * q.cols() + h * D, size_t(D) * 4);
-            round_row(dt, attn_q_.data() + r * D, D);
-          }
-          run_matmul(*attn_qk_, attn_q_.data(), {tb, D}, attn_k_.data(), {D, keys}, tag::ba, attn_s_.data(), {tb, keys});
-          const int ns = team(double(tb) * double(keys) * 8);
-          count_region(ns);
+      const int nq = team(double(H * tb) * double(D) * 8);
+      count_region(nq);
+#pragma omp parallel for schedule(static) num_threads(nq) if (nq > 1)
+      for (int64_t i = 0; i < H * tb; ++i) {  // i = head * tb + row: head h's rows are batch h / group, rows (h % group) * tb + r
+        const int64_t h = i / tb, r = i % tb;
+        float* dst = attn_q_.data() + i * D;
+        std::memcpy(dst, q.as<float>() + (t0 + r) * q.cols() + h * D, size_t(D) * 4);
+        round_row(dt, dst, D);
+      }
+      const memory mq({dims{Hkv, M, D}, ddt::f32, tag::abc}, eng_, attn_q_.data());
+      const memory mk({dims{Hkv, D, keys}, ddt::f32, tag::acb}, eng_, attn_k_.data());
+      const memory ms({dims{Hkv, M, keys}, ddt::f32, tag::abc}, eng_, attn_s_.data());
+      count_region(threads_);
+      attn_qk_->execute(stream_, {{DNNL_ARG_SRC, mq}, {DNNL_ARG_WEIGHTS, mk}, {DNNL_ARG_DST, ms}});
+      stream_.wait();
+      const int ns = team(double(H * tb) * double(keys) * 8);
+      count_region(ns);
 #pragma omp parallel for schedule(static) num_threads(ns) if (ns > 1)
-          for (int64_t r = 0; r < tb; ++r) {
-            float* row = attn_s_.data() + r * keys;
-            const int64_t valid = pos0 + t0 + r + 1;
-            const int64_t lo = s.first_key(valid);
-            for (int64_t p = lo; p < valid; ++p) row[p] *= scale;
-            if (cap > 0.0f)
-              for (int64_t p = lo; p < valid; ++p) row[p] = softcap_value(row[p], cap);
-            cpu::softmax_row(row + lo, row + lo, valid - lo);
-            round_row(dt, row + lo, valid - lo);
-            std::fill(row, row + lo, 0.0f);
-            std::fill(row + valid, row + keys, 0.0f);
-          }
-          run_matmul(*attn_pv_, attn_s_.data(), {tb, keys}, attn_v_.data(), {keys, D}, tag::ab, attn_o_.data(), {tb, D});
-          for (int64_t r = 0; r < tb; ++r)
-            std::memcpy(out.as<float>() + (t0 + r) * out.cols() + h * D, attn_o_.data() + r * D, size_t(D) * 4);
-        }
+      for (int64_t i = 0; i < H * tb; ++i) {
+        const int64_t r = i % tb;
+        float* row = attn_s_.data() + i * keys;
+        const int64_t valid = pos0 + t0 + r + 1;
+        const int64_t lo = s.first_key(valid);
+        for (int64_t p = lo; p < valid; ++p) row[p] *= scale;
+        if (cap > 0.0f)
+          for (int64_t p = lo; p < valid; ++p) row[p] = softcap_value(row[p], cap);
+        cpu::softmax_row(row + lo, row + lo, valid - lo);
+        round_row(dt, row + lo, valid - lo);
+        std::fill(row, row + lo, 0.0f);
+        std::fill(row + valid, row + keys, 0.0f);
+      }
+      const memory mv({dims{Hkv, keys, D}, ddt::f32, tag::abc}, eng_, attn_v_.data());
+      const memory mo({dims{Hkv, M, D}, ddt::f32, tag::abc}, eng_, attn_o_.data());
+      count_region(threads_);
+      attn_pv_->execute(stream_, {{DNNL_ARG_SRC, ms}, {DNNL_ARG_WEIGHTS, mv}, {DNNL_ARG_DST, mo}});
+      stream_.wait();
+      count_region(nq);
+#pragma omp parallel for schedule(static) num_threads(nq) if (nq > 1)
+      for (int64_t i = 0; i < H * tb; ++i) {
+        const int64_t h = i / tb, r = i % tb;
+        std::memcpy(out.as<float>() + (t0 + r) * out.cols() + h * D, attn_o_.data() + i * D, size_t(D) * 4);
       }
     }
   }
@@ -1132,8 +1149,9 @@ class CpuBackend : public Backend {
   std::vector<uint8_t> xu8_;
   std::vector<int32_t> acc32_;
   // prefill attention (attention_gemm): two runtime-shaped matmuls and their buffers
-  static constexpr int64_t kAttnGemmRows = 16;  // query rows from which the matmul path is used
-  static constexpr int64_t kAttnBlock = 256;    // query rows per score block
+  static constexpr int64_t kAttnGemmRows = 16;              // query rows from which the matmul path is used
+  static constexpr int64_t kAttnBlock = 256;                // query rows per score block
+  static constexpr int64_t kAttnScores = int64_t(1) << 24;  // at most this many f32 scores per block (64 MiB)
   std::unique_ptr<dnnl::matmul> attn_qk_, attn_pv_;
   std::vector<float> attn_k_, attn_v_, attn_q_, attn_s_, attn_o_;
 };
