@@ -150,29 +150,37 @@ void register_backend(const std::string& be) {
         })->Unit(benchmark::kMicrosecond);
       }
 
-  // attention over a KV cache of `ctx` positions (f16 cache): one decode row, or a whole prefill
+  // attention over a KV cache of `ctx` positions (f16 cache): one decode row, or a whole prefill,
+  // at the codex-spark shape (16 heads of 32) and the llama-1b one (32 query heads of 64 over 8
+  // KV heads)
+  struct AttnShape {
+    const char* name;
+    int64_t heads, kv_heads, dim;
+  };
   std::vector<int64_t> ctxs = g_short ? std::vector<int64_t>{128} : std::vector<int64_t>{128, 512, 2048};
-  for (int64_t ctx : ctxs)
-    for (bool prefill : {false, true}) {
-      if (g_short && prefill) continue;
-      const std::string name = be + "/attention/ctx:" + std::to_string(ctx) + (prefill ? "/prefill" : "/decode");
-      benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) {
-        auto b = make(be);
-        AttentionShape s{16, 16, 32, 32, 10000.0f, RopeStyle::Interleaved};
-        auto cache = b->create_kv_cache(1, ctx, 512, DType::F16);
-        Tensor k = filled(*b, ctx, 512, 3), v = filled(*b, ctx, 512, 4);
-        b->kv_store(*cache, 0, k, v, 0);
-        const int64_t T = prefill ? ctx : 1, pos0 = prefill ? 0 : ctx - 1;
-        Tensor q = filled(*b, T, 512, 5), out = b->alloc(T, 512, DType::F32);
-        for (auto _ : st) {
-          b->attention(q, *cache, 0, pos0, s, out);
-          b->synchronize();
-        }
-        // bytes: the f16 K and V caches once; FLOPs: q.k and p.v (2 * 32 each) per head per (query, key) pair
-        const double pairs = prefill ? double(ctx) * double(ctx + 1) / 2 : double(ctx);
-        roofline(st, double(ctx) * 512 * 2 * 2, pairs * 16 * 32 * 4);
-      })->Unit(benchmark::kMicrosecond);
-    }
+  for (const AttnShape& a : {AttnShape{"spark", 16, 16, 32}, AttnShape{"1b", 32, 8, 64}})
+    for (int64_t ctx : ctxs)
+      for (bool prefill : {false, true}) {
+        if (g_short && (prefill || std::string(a.name) != "spark")) continue;
+        const std::string name = be + "/attention/" + a.name + "/ctx:" + std::to_string(ctx) + (prefill ? "/prefill" : "/decode");
+        benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& st) {
+          auto b = make(be);
+          AttentionShape s{a.heads, a.kv_heads, a.dim, a.dim, 10000.0f, RopeStyle::Interleaved};
+          const int64_t q_dim = a.heads * a.dim, kv_dim = a.kv_heads * a.dim;
+          auto cache = b->create_kv_cache(1, ctx, kv_dim, DType::F16);
+          Tensor k = filled(*b, ctx, kv_dim, 3), v = filled(*b, ctx, kv_dim, 4);
+          b->kv_store(*cache, 0, k, v, 0);
+          const int64_t T = prefill ? ctx : 1, pos0 = prefill ? 0 : ctx - 1;
+          Tensor q = filled(*b, T, q_dim, 5), out = b->alloc(T, q_dim, DType::F32);
+          for (auto _ : st) {
+            b->attention(q, *cache, 0, pos0, s, out);
+            b->synchronize();
+          }
+          // bytes: the f16 K and V caches once; FLOPs: q.k and p.v (2 * dim each) per head per (query, key) pair
+          const double pairs = prefill ? double(ctx) * double(ctx + 1) / 2 : double(ctx);
+          roofline(st, double(ctx) * double(kv_dim) * 2 * 2, pairs * double(a.heads) * double(a.dim) * 4);
+        })->Unit(benchmark::kMicrosecond);
+      }
 
   for (int64_t m : {int64_t(1), int64_t(512)}) {
     const std::string M = "/M:" + std::to_string(m);

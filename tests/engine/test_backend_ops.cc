@@ -146,17 +146,18 @@ TEST_CASE("backend ops: kv_store + causal attention with grouped heads", "[backe
   for (auto& p : pairs()) {
     for (DType kv : {DType::F32, DType::F16, DType::BF16}) {
       AttentionShape s{8, 2, 16, 16, 10000.0f, RopeStyle::Interleaved};
-      const int64_t kv_dim = 2 * 16, ctx = 400;
+      const int64_t kv_dim = 2 * 16, ctx = 1100;
       std::vector<float> r[2];
       Backend* bs[2] = {p.ref.get(), p.dut.get()};
       for (int i = 0; i < 2; ++i) {
         Backend& b = *bs[i];
         auto cache = b.create_kv_cache(2, ctx, kv_dim, kv);
         // a 13-token "prompt", 2 single steps, then batches of 300 and 20 rows (the cpu backend
-        // runs 16 rows and more as matrix products, in blocks of 256 query rows), on layer 1
+        // runs 16 rows and more as matrix products, in blocks of 256 query rows, all KV heads in
+        // one product), a step, and 700 rows (past 2^19 scores per block: one KV head at a time)
         int64_t pos = 0;
         std::vector<float> all;
-        for (int64_t T : {13, 1, 1, 300, 20, 1}) {
+        for (int64_t T : {13, 1, 1, 300, 20, 1, 700}) {
           Tensor q = make(b, T, 8 * 16, randn(size_t(T * 128), 100 + uint64_t(pos)));
           Tensor k = make(b, T, kv_dim, randn(size_t(T * kv_dim), 200 + uint64_t(pos)));
           Tensor v = make(b, T, kv_dim, randn(size_t(T * kv_dim), 300 + uint64_t(pos)));

@@ -675,88 +675,90 @@ class CpuBackend : public Backend {
     }
   }
 
-  // Prompt rows attend through two batched matrix products over all heads at once (oneDNN
-  // matmuls with a batch dimension of KV heads, threaded inside), with the same roundings as the
+  // Prompt rows attend through two batched matrix products, Q.K^T and P.V (oneDNN matmuls with
+  // a batch dimension of KV heads, threaded inside), with the same roundings as the
   // row-at-a-time path: q and the probabilities rounded to the KV type, K and V used exactly
-  // (converted to f32 once per call). A KV head's batch holds the query rows of all its group's
-  // heads (M = group x rows), so grouped heads share one product. Query rows go in blocks
-  // (at most kAttnBlock, fewer when n_head x rows x keys scores would pass kAttnScores) and keys
-  // past a block's last row are not computed. Every other step (conversion, q gather, scale,
-  // softmax, output scatter) is one parallel loop over all heads' rows.
+  // (converted to f32). A KV head's batch entry holds the query rows of all its group's heads
+  // (M = group x rows), so grouped heads share one product. Query rows go in blocks of at most
+  // kAttnBlock (keys past a block's last row are not computed), and each block's KV heads in
+  // chunks whose scores fit kAttnScores (2 MiB: at short context every head in one product; at
+  // long context one head at a time, so the scores stay in cache between the products and the
+  // softmax). Within a chunk the K/V conversion, q gather, scale and softmax, and output
+  // scatter are one parallel loop each over all its heads' rows.
   void attention_gemm(const Tensor& q, const HostKvCache& c, int64_t layer, int64_t pos0, const AttentionShape& s, Tensor& out) {
     const int64_t D = s.head_dim, H = s.n_head, Hkv = s.n_head_kv, group = H / Hkv, T = q.rows(), n = pos0 + T;
     const float scale = s.kq_scale(), cap = s.softcap;
     const DType dt = c.dtype();
     const size_t esz = dtype_size(dt), row_bytes = size_t(c.kv_dim()) * esz;
+    using dims = memory::dims;
     if (!attn_qk_) {
-      using dims = memory::dims;
       const auto rt = DNNL_RUNTIME_DIM_VAL;
       const memory::desc abc(dims{rt, rt, rt}, ddt::f32, tag::abc), acb(dims{rt, rt, rt}, ddt::f32, tag::acb);
       attn_qk_ = std::make_unique<dnnl::matmul>(dnnl::matmul::primitive_desc(dnnl::matmul::desc(abc, acb, abc), eng_));
       attn_pv_ = std::make_unique<dnnl::matmul>(dnnl::matmul::primitive_desc(dnnl::matmul::desc(abc, abc, abc), eng_));
     }
-    const int64_t tb_max = std::max<int64_t>(1, std::min<int64_t>({T, kAttnBlock, kAttnScores / std::max<int64_t>(1, H * n)}));
-    attn_k_.resize(size_t(Hkv * n * D));  // [kv head][position][D] per block
-    attn_v_.resize(size_t(Hkv * n * D));
-    attn_q_.resize(size_t(H * tb_max * D));  // [kv head][group head][row][D]
-    attn_s_.resize(size_t(H * tb_max * n));
-    attn_o_.resize(size_t(H * tb_max * D));
     const char* kbase = static_cast<const char*>(c.k_row(layer, 0));
     const char* vbase = static_cast<const char*>(c.v_row(layer, 0));
-    using dims = memory::dims;
-    for (int64_t t0 = 0; t0 < T; t0 += tb_max) {
-      const int64_t tb = std::min<int64_t>(tb_max, T - t0), keys = pos0 + t0 + tb, M = group * tb;
-      // the block's keys and values, [kv head][position < keys][D] (dense, as the primitives' tags)
-      const int nt = team(double(Hkv * keys) * double(D) * 8);
-      count_region(nt);
+    for (int64_t t0 = 0; t0 < T; t0 += kAttnBlock) {
+      const int64_t tb = std::min<int64_t>(kAttnBlock, T - t0), keys = pos0 + t0 + tb, M = group * tb;
+      const int64_t hc_max = std::clamp<int64_t>(kAttnScores / (M * keys), 1, Hkv);  // KV heads per chunk
+      for (int64_t kv0 = 0; kv0 < Hkv; kv0 += hc_max) {
+        const int64_t hc = std::min(hc_max, Hkv - kv0), rows = hc * M;  // rows: (head - kv0 * group) * tb + r
+        attn_k_.resize(size_t(hc * keys * D));                          // [kv head][position][D]
+        attn_v_.resize(size_t(hc * keys * D));
+        attn_q_.resize(size_t(rows * D));  // [kv head][group head][row][D]
+        attn_s_.resize(size_t(rows * keys));
+        attn_o_.resize(size_t(rows * D));
+        const int nt = team(double(hc * keys) * double(D) * 8);
+        count_region(nt);
 #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-      for (int64_t i = 0; i < Hkv * keys; ++i) {
-        const int64_t kvh = i / keys, p = i % keys;
-        const size_t at = size_t(p) * row_bytes + size_t(kvh * D) * esz;
-        cpu::convert_to_f32(dt, kbase + at, attn_k_.data() + i * D, D);
-        cpu::convert_to_f32(dt, vbase + at, attn_v_.data() + i * D, D);
-      }
-      const int nq = team(double(H * tb) * double(D) * 8);
-      count_region(nq);
+        for (int64_t i = 0; i < hc * keys; ++i) {
+          const int64_t kvh = kv0 + i / keys, p = i % keys;
+          const size_t at = size_t(p) * row_bytes + size_t(kvh * D) * esz;
+          cpu::convert_to_f32(dt, kbase + at, attn_k_.data() + i * D, D);
+          cpu::convert_to_f32(dt, vbase + at, attn_v_.data() + i * D, D);
+        }
+        const int nq = team(double(rows) * double(D) * 8);
+        count_region(nq);
 #pragma omp parallel for schedule(static) num_threads(nq) if (nq > 1)
-      for (int64_t i = 0; i < H * tb; ++i) {  // i = head * tb + row: head h's rows are batch h / group, rows (h % group) * tb + r
-        const int64_t h = i / tb, r = i % tb;
-        float* dst = attn_q_.data() + i * D;
-        std::memcpy(dst, q.as<float>() + (t0 + r) * q.cols() + h * D, size_t(D) * 4);
-        round_row(dt, dst, D);
-      }
-      const memory mq({dims{Hkv, M, D}, ddt::f32, tag::abc}, eng_, attn_q_.data());
-      const memory mk({dims{Hkv, D, keys}, ddt::f32, tag::acb}, eng_, attn_k_.data());
-      const memory ms({dims{Hkv, M, keys}, ddt::f32, tag::abc}, eng_, attn_s_.data());
-      count_region(threads_);
-      attn_qk_->execute(stream_, {{DNNL_ARG_SRC, mq}, {DNNL_ARG_WEIGHTS, mk}, {DNNL_ARG_DST, ms}});
-      stream_.wait();
-      const int ns = team(double(H * tb) * double(keys) * 8);
-      count_region(ns);
+        for (int64_t i = 0; i < rows; ++i) {
+          const int64_t h = kv0 * group + i / tb, r = i % tb;
+          float* dst = attn_q_.data() + i * D;
+          std::memcpy(dst, q.as<float>() + (t0 + r) * q.cols() + h * D, size_t(D) * 4);
+          round_row(dt, dst, D);
+        }
+        const memory mq({dims{hc, M, D}, ddt::f32, tag::abc}, eng_, attn_q_.data());
+        const memory mk({dims{hc, D, keys}, ddt::f32, tag::acb}, eng_, attn_k_.data());
+        const memory ms({dims{hc, M, keys}, ddt::f32, tag::abc}, eng_, attn_s_.data());
+        count_region(threads_);
+        attn_qk_->execute(stream_, {{DNNL_ARG_SRC, mq}, {DNNL_ARG_WEIGHTS, mk}, {DNNL_ARG_DST, ms}});
+        stream_.wait();
+        const int ns = team(double(rows) * double(keys) * 8);
+        count_region(ns);
 #pragma omp parallel for schedule(static) num_threads(ns) if (ns > 1)
-      for (int64_t i = 0; i < H * tb; ++i) {
-        const int64_t r = i % tb;
-        float* row = attn_s_.data() + i * keys;
-        const int64_t valid = pos0 + t0 + r + 1;
-        const int64_t lo = s.first_key(valid);
-        for (int64_t p = lo; p < valid; ++p) row[p] *= scale;
-        if (cap > 0.0f)
-          for (int64_t p = lo; p < valid; ++p) row[p] = softcap_value(row[p], cap);
-        cpu::softmax_row(row + lo, row + lo, valid - lo);
-        round_row(dt, row + lo, valid - lo);
-        std::fill(row, row + lo, 0.0f);
-        std::fill(row + valid, row + keys, 0.0f);
-      }
-      const memory mv({dims{Hkv, keys, D}, ddt::f32, tag::abc}, eng_, attn_v_.data());
-      const memory mo({dims{Hkv, M, D}, ddt::f32, tag::abc}, eng_, attn_o_.data());
-      count_region(threads_);
-      attn_pv_->execute(stream_, {{DNNL_ARG_SRC, ms}, {DNNL_ARG_WEIGHTS, mv}, {DNNL_ARG_DST, mo}});
-      stream_.wait();
-      count_region(nq);
+        for (int64_t i = 0; i < rows; ++i) {
+          float* row = attn_s_.data() + i * keys;
+          const int64_t valid = pos0 + t0 + i % tb + 1;
+          const int64_t lo = s.first_key(valid);
+          for (int64_t p = lo; p < valid; ++p) row[p] *= scale;
+          if (cap > 0.0f)
+            for (int64_t p = lo; p < valid; ++p) row[p] = softcap_value(row[p], cap);
+          cpu::softmax_row(row + lo, row + lo, valid - lo);
+          round_row(dt, row + lo, valid - lo);
+          std::fill(row, row + lo, 0.0f);
+          std::fill(row + valid, row + keys, 0.0f);
+        }
+        const memory mv({dims{hc, keys, D}, ddt::f32, tag::abc}, eng_, attn_v_.data());
+        const memory mo({dims{hc, M, D}, ddt::f32, tag::abc}, eng_, attn_o_.data());
+        count_region(threads_);
+        attn_pv_->execute(stream_, {{DNNL_ARG_SRC, ms}, {DNNL_ARG_WEIGHTS, mv}, {DNNL_ARG_DST, mo}});
+        stream_.wait();
+        count_region(nq);
 #pragma omp parallel for schedule(static) num_threads(nq) if (nq > 1)
-      for (int64_t i = 0; i < H * tb; ++i) {
-        const int64_t h = i / tb, r = i % tb;
-        std::memcpy(out.as<float>() + (t0 + r) * out.cols() + h * D, attn_o_.data() + i * D, size_t(D) * 4);
+        for (int64_t i = 0; i < rows; ++i) {
+          const int64_t h = kv0 * group + i / tb, r = i % tb;
+          std::memcpy(out.as<float>() + (t0 + r) * out.cols() + h * D, attn_o_.data() + i * D, size_t(D) * 4);
+        }
       }
     }
   }
@@ -1151,7 +1153,7 @@ class CpuBackend : public Backend {
   // prefill attention (attention_gemm): two runtime-shaped matmuls and their buffers
   static constexpr int64_t kAttnGemmRows = 16;              // query rows from which the matmul path is used
   static constexpr int64_t kAttnBlock = 256;                // query rows per score block
-  static constexpr int64_t kAttnScores = int64_t(1) << 24;  // at most this many f32 scores per block (64 MiB)
+  static constexpr int64_t kAttnScores = int64_t(1) << 19;  // f32 scores per batched product (2 MiB), heads permitting
   std::unique_ptr<dnnl::matmul> attn_qk_, attn_pv_;
   std::vector<float> attn_k_, attn_v_, attn_q_, attn_s_, attn_o_;
 };
