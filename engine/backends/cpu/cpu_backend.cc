@@ -820,12 +820,14 @@ class CpuBackend : public Backend {
 
  private:
   // Block and half-precision weights with M > 8 rows (prompt processing), fused per tile: a tile
-  // of weight rows (about 512 KiB as f32, so it stays in L2) is dequantized by all threads, then
+  // of weight rows (about 512 KiB as f32, so it stays in L2, and at least 64 rows) is dequantized by all threads, then
   // one oneDNN f32 matmul multiplies all M rows by it into a column slice of y. The whole matrix
   // never exists in f32. Measured against the alternatives in docs/VARIANTS.md.
   void matmul_tiles(const Tensor& x, const CpuWeight& w, Tensor& y, const Tensor* bias, bool accumulate) {
     const int64_t M = x.rows(), K = x.cols(), N = w.rows();
-    const int64_t T = std::min(N, std::max<int64_t>(16, (int64_t(512) * 1024 / (K * 4)) / 16 * 16));
+    // at least 64 columns: oneDNN's f32 matmul ran narrower tiles slowly (1B F16 pp128 on the Intel
+    // Xeon, where ffn_down's K = 8192 made 16-column tiles: 48-53 t/s with 16, 61-67 with 64)
+    const int64_t T = std::min(N, std::max<int64_t>(64, (int64_t(512) * 1024 / (K * 4)) / 16 * 16));
     scratch_.resize(size_t(T * K));
     memory src({{M, K}, ddt::f32, tag::ab}, eng_, x.data());
     for (int64_t n0 = 0; n0 < N; n0 += T) {
