@@ -16,8 +16,9 @@
 //
 // Activations: a row of k values is nb = k/32 Q8A blocks (qdot.h: same rounding as the q8
 // gemv path's 32-element format) followed by 2 * nb int32 sums of 16 quants. A block's product
-// is then the exact integer sum_e q[e] * xq[e] - offset * sum(xq) (vpdpbusd on VNNI levels,
-// vpmaddubsw + vpmaddwd otherwise), scaled by d * dx in f32 and accumulated, minus m * dx * sum
+// is then the exact integer sum_e q[e] * xq[e] - offset * sum(xq) (vpdpbusd on VNNI levels;
+// otherwise vpmaddubsw pair sums, added in int16 over as many 4-quant steps as 4/5/6-bit quants
+// keep within int16, then widened by vpmaddwd), scaled by d * dx in f32 and accumulated, minus m * dx * sum
 // for min types. The f32 operations per output are the same on every level, so levels agree
 // bit for bit. K-quant weights multiply the 32-element activation blocks here (finer than the
 // 256-element Q8KA format of the gemv path, so at least as accurate). NaN / Inf activations
