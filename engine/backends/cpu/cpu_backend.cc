@@ -686,7 +686,7 @@ class CpuBackend : public Backend {
   // softmax). Within a chunk the K/V conversion, q gather, scale and softmax, and output
   // scatter are one parallel loop each over all its heads' rows.
   void attention_gemm(const Tensor& q, const HostKvCache& c, int64_t layer, int64_t pos0, const AttentionShape& s, Tensor& out) {
-    const int64_t D = s.head_dim, H = s.n_head, Hkv = s.n_head_kv, group = H / Hkv, T = q.rows(), n = pos0 + T;
+    const int64_t D = s.head_dim, H = s.n_head, Hkv = s.n_head_kv, group = H / Hkv, T = q.rows();
     const float scale = s.kq_scale(), cap = s.softcap;
     const DType dt = c.dtype();
     const size_t esz = dtype_size(dt), row_bytes = size_t(c.kv_dim()) * esz;
