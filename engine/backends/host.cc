@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <vector>
 
 #include "engine/core/env.h"
@@ -44,6 +45,23 @@ std::shared_ptr<void> host_alloc(size_t bytes) {
   if (!p) fail("out of memory allocating ", bytes, " bytes");
   std::memset(p, 0, bytes);
   return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+}
+
+std::shared_ptr<void> host_alloc_weight(size_t bytes) {
+  constexpr size_t kHuge = size_t(2) << 20, kArena = size_t(32) << 20, kAlign = 64;
+  if (bytes >= kHuge || !host_hugepages()) return host_alloc(bytes);
+  static std::mutex mu;
+  static std::shared_ptr<void> arena;  // the arena blocks are carved from now
+  static size_t used = kArena;
+  const size_t len = (std::max<size_t>(bytes, 1) + kAlign - 1) / kAlign * kAlign;
+  std::lock_guard<std::mutex> lock(mu);
+  if (used + len > kArena) {  // the tail of a full arena stays unused
+    arena = host_alloc(kArena);
+    used = 0;
+  }
+  std::shared_ptr<void> block(arena, static_cast<char*>(arena.get()) + used);  // shares the arena's lifetime
+  used += len;
+  return block;
 }
 
 Tensor host_tensor(int64_t rows, int64_t cols, DType dt) {

@@ -20,6 +20,13 @@ namespace sb {
 std::shared_ptr<void> host_alloc(size_t bytes);
 // Whether host_alloc asks for huge pages (SPARKBENCH_HUGEPAGES, default 1; other values fail).
 bool host_hugepages();
+// Memory for a weight: like host_alloc, but a block under 2 MiB is carved out of a shared
+// huge-page arena instead of getting its own 4 KiB pages, so a model of many small matrices
+// (codex-spark: 0.3-1.1 MB each) streams them through huge pages too. Each block is 64-byte
+// aligned and zero-filled; an arena lives while any block carved from it does (blocks are never
+// reused: weights live as long as their model). Thread-safe. With SPARKBENCH_HUGEPAGES=0 it is
+// host_alloc.
+std::shared_ptr<void> host_alloc_weight(size_t bytes);
 Tensor host_tensor(int64_t rows, int64_t cols, DType dt);
 
 class HostKvCache : public KvCache {

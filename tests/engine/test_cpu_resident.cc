@@ -1,5 +1,7 @@
 // Where the cpu backend keeps weights it reads in place (docs/DESIGN.md, "cpu backend: decode"):
-// host_alloc's blocks (2 MiB aligned for huge pages from 2 MiB up, zeroed), a weight loaded from
+// host_alloc's blocks (2 MiB aligned for huge pages from 2 MiB up, zeroed), host_alloc_weight's
+// (small blocks carved from shared huge-page arenas: aligned, zeroed, disjoint, alive while
+// held), a weight loaded from
 // a caller's buffer leaves that buffer as it was (only file mappings may have pages dropped), and
 // a weight loaded from a file mapping still reads right through the mapping afterwards (the
 // tied embedding is loaded twice from the same tensor); results match ref in every case.
@@ -7,6 +9,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -37,8 +40,8 @@ std::vector<float> product(Backend& b, const WeightSource& src, const std::vecto
 // rows x cols F16 weights, 4 MiB at the sizes below (above the 2 MiB copy threshold).
 constexpr int64_t kRows = 1024, kCols = 2048;
 
-std::vector<uint8_t> f16_weights(uint64_t seed) {
-  return test::quantized(GgmlType::F16, test::randn(size_t(kRows * kCols), seed), kRows, kCols);
+std::vector<uint8_t> f16_weights(uint64_t seed, int64_t rows = kRows) {
+  return test::quantized(GgmlType::F16, test::randn(size_t(rows * kCols), seed), rows, kCols);
 }
 
 }  // namespace
@@ -56,6 +59,36 @@ TEST_CASE("host_alloc: zeroed blocks, 2 MiB aligned from 2 MiB up", "[backend][u
     CHECK(c[bytes - 1] == 0);
     static_cast<uint8_t*>(p.get())[bytes - 1] = 7;  // the whole block is writable
   }
+}
+
+TEST_CASE("host_alloc_weight: small blocks from shared arenas are aligned, zeroed, disjoint and outlive the others", "[backend][unit]") {
+  const std::vector<size_t> sizes = {1, 100, 64 << 10, 278528, 1 << 20, (2 << 20) - 1, 2 << 20, 3 << 20};
+  std::vector<std::shared_ptr<void>> blocks;
+  for (int round = 0; round < 40; ++round)  // 40 x ~7 MiB of small blocks: several arenas
+    for (size_t bytes : sizes) blocks.push_back(host_alloc_weight(bytes));
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    const size_t bytes = sizes[i % sizes.size()];
+    auto* c = static_cast<uint8_t*>(blocks[i].get());
+    INFO("block " << i << " bytes " << bytes);
+    REQUIRE(c != nullptr);
+    CHECK(reinterpret_cast<uintptr_t>(c) % 64 == 0);
+    if (bytes >= (size_t(2) << 20) && host_hugepages()) CHECK(reinterpret_cast<uintptr_t>(c) % (size_t(2) << 20) == 0);
+    CHECK(c[0] == 0);
+    CHECK(c[bytes - 1] == 0);
+    std::memset(c, int(i % 251) + 1, bytes);  // every block is writable over its whole length
+  }
+  // every block still holds its own pattern: no two overlap
+  bool kept = true;
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    const auto* c = static_cast<const uint8_t*>(blocks[i].get());
+    const size_t bytes = sizes[i % sizes.size()];
+    kept = kept && c[0] == uint8_t(i % 251 + 1) && c[bytes / 2] == uint8_t(i % 251 + 1) && c[bytes - 1] == uint8_t(i % 251 + 1);
+  }
+  CHECK(kept);
+  // dropping all but one block of an arena leaves that one readable (the arena lives with it)
+  std::shared_ptr<void> keep = blocks[1];
+  blocks.clear();
+  CHECK(static_cast<const uint8_t*>(keep.get())[99] == uint8_t(1 % 251 + 1));
 }
 
 TEST_CASE("cpu backend: a weight from a caller's buffer leaves the buffer intact", "[backend][unit]") {
@@ -86,29 +119,33 @@ TEST_CASE("cpu backend: a weight from a file mapping reads right after its pages
     std::printf("SKIPPED: this CPU lacks AVX2\n");
     return;
   }
-  const std::string path = test::temp_dir("cpu_resident") + "/w.gguf";
-  const std::vector<uint8_t> bytes = f16_weights(5);
-  GgufWriter wr;
-  wr.add_tensor("w", GgmlType::F16, {kCols, kRows}, bytes);
-  wr.write(path);
-  auto f = GgufFile::open(path);
-  REQUIRE(f->mapped());
-  const GgufTensorInfo* t = f->tensor("w");
-  REQUIRE(t);
-  WeightSource src{"w", GgmlType::F16, kRows, kCols, f->tensor_data(*t)};
-  src.file_pages = true;
-  auto ref = create_backend("ref");
-  const auto x = test::randn(size_t(kCols), 6);
-  const auto want = product(*ref, src, x);
-  auto cpu = create_backend("cpu", {.threads = 2});
-  // loaded twice from the same tensor, as a tied embedding and output are
-  auto w1 = cpu->load_weight(src);
-  auto w2 = cpu->load_weight(src);
-  CHECK(std::memcmp(src.data, bytes.data(), bytes.size()) == 0);  // the mapping still reads the file
-  for (const Weight* w : {w1.get(), w2.get()}) {
-    Tensor xt = test::make(*cpu, 1, kCols, x);
-    Tensor y = cpu->alloc(1, kRows, DType::F32);
-    cpu->matmul(xt, *w, y);
-    CHECK(test::nmse(want, test::get(*cpu, y)) <= 1e-10);  // NaN fails
+  // 4 MiB (its own huge-page block) and 512 KiB (carved from an arena, as codex-spark's are)
+  for (int64_t rows : {kRows, int64_t(128)}) {
+    INFO("rows " << rows);
+    const std::string path = test::temp_dir("cpu_resident") + "/w" + std::to_string(rows) + ".gguf";
+    const std::vector<uint8_t> bytes = f16_weights(5, rows);
+    GgufWriter wr;
+    wr.add_tensor("w", GgmlType::F16, {kCols, rows}, bytes);
+    wr.write(path);
+    auto f = GgufFile::open(path);
+    REQUIRE(f->mapped());
+    const GgufTensorInfo* t = f->tensor("w");
+    REQUIRE(t);
+    WeightSource src{"w", GgmlType::F16, rows, kCols, f->tensor_data(*t)};
+    src.file_pages = true;
+    auto ref = create_backend("ref");
+    const auto x = test::randn(size_t(kCols), 6);
+    const auto want = product(*ref, src, x);
+    auto cpu = create_backend("cpu", {.threads = 2});
+    // loaded twice from the same tensor, as a tied embedding and output are
+    auto w1 = cpu->load_weight(src);
+    auto w2 = cpu->load_weight(src);
+    CHECK(std::memcmp(src.data, bytes.data(), bytes.size()) == 0);  // the mapping still reads the file
+    for (const Weight* w : {w1.get(), w2.get()}) {
+      Tensor xt = test::make(*cpu, 1, kCols, x);
+      Tensor y = cpu->alloc(1, rows, DType::F32);
+      cpu->matmul(xt, *w, y);
+      CHECK(test::nmse(want, test::get(*cpu, y)) <= 1e-10);  // NaN fails
+    }
   }
 }

@@ -223,7 +223,7 @@ class CpuBackend : public Backend {
     for (int64_t n = 0; n < src.rows; n += 64)
       cpu::dequantize_rows(src.type, w->data, w->row_bytes, src.cols, n, std::min(n + 64, src.rows), plain.data() + n * src.cols);
     memory plain_mem({{src.cols, src.rows}, ddt::f32, tag::ba}, eng_, plain.data());
-    w->packed = host_alloc(want.get_size());
+    w->packed = host_alloc_weight(want.get_size());
     w->packed_md = want;
     memory packed_mem(want, eng_, w->packed.get());
     dnnl::reorder(plain_mem, packed_mem).execute(stream_, plain_mem, packed_mem);
@@ -916,7 +916,7 @@ class CpuBackend : public Backend {
   void pack_qgemv(const CpuWeight& w) {
     const int64_t N = w.rows(), K = w.cols(), groups = (N + cpu::kGemvRows - 1) / cpu::kGemvRows;
     w.vpacked_bytes = cpu::qgemv_packed_bytes(w.source_type(), N, K);
-    w.vpacked = host_alloc(w.vpacked_bytes);
+    w.vpacked = host_alloc_weight(w.vpacked_bytes);
     uint8_t* out = static_cast<uint8_t*>(w.vpacked.get());
 #pragma omp parallel for schedule(dynamic, 4)
     for (int64_t g = 0; g < groups; ++g) cpu::qgemv_pack(w.source_type(), w.data, w.row_bytes, N, K, out, g, g + 1);
@@ -946,7 +946,7 @@ class CpuBackend : public Backend {
   void pack_qgemm(const CpuWeight& w) {
     const int64_t N = w.rows(), K = w.cols(), L = qgemm_->lanes, panels = (N + L - 1) / L;
     w.qpacked_bytes = qgemm_->packed_bytes(w.source_type(), N, K);
-    w.qpacked = host_alloc(w.qpacked_bytes);
+    w.qpacked = host_alloc_weight(w.qpacked_bytes);
     uint8_t* out = static_cast<uint8_t*>(w.qpacked.get());
 #pragma omp parallel for schedule(dynamic, 4)
     for (int64_t p = 0; p < panels; ++p) qgemm_->pack(w.source_type(), w.data, w.row_bytes, N, K, out, p, p + 1);
@@ -970,16 +970,16 @@ class CpuBackend : public Backend {
       qgemm_->gemm(w.source_type(), pw, N, K, xq8_.data(), M, yp, N, p, std::min(p + 2, panels), bias, accumulate);
   }
 
-  // A weight read in place (decode streams it every token) moves into host_alloc's memory, which
-  // is backed by huge pages where the kernel offers them, and the file's pages are dropped.
+  // A weight read in place (decode streams it every token) moves into host_alloc_weight's memory,
+  // which is backed by huge pages where the kernel offers them, and the file's pages are dropped.
   // Measured on this project's Zen 5 box (2 threads): a stream through 2 MiB pages reads 10-15%
   // more bytes per second than through the file's 4 KiB pages. SPARKBENCH_HUGEPAGES=0 keeps
   // the file's pages.
   void make_resident(CpuWeight& w, const WeightSource& src) {
     if (!host_hugepages()) return;
     const size_t bytes = w.row_bytes * size_t(src.rows);
-    if (bytes < (size_t(2) << 20)) return;
-    w.resident = host_alloc(bytes);
+    if (bytes < (size_t(64) << 10)) return;  // small vectors (norms, biases) stay where they are
+    w.resident = host_alloc_weight(bytes);
     std::memcpy(w.resident.get(), src.data, bytes);
     w.data = static_cast<const uint8_t*>(w.resident.get());
     release_source(src, bytes);
@@ -996,7 +996,7 @@ class CpuBackend : public Backend {
       out = const_cast<int8_t*>(in);
       w.q8 = std::shared_ptr<void>(out, [](void*) {});
     } else {  // rows padded with zeros to whole 32-byte blocks
-      w.q8 = host_alloc(size_t(N * w.kpad));
+      w.q8 = host_alloc_weight(size_t(N * w.kpad));
       out = static_cast<int8_t*>(w.q8.get());
       for (int64_t n = 0; n < N; ++n) std::memcpy(out + n * w.kpad, in + n * K, size_t(K));
     }
@@ -1008,7 +1008,7 @@ class CpuBackend : public Backend {
     auto pd = matmul_pd(K, N, 3, false, false, memory::desc());
     memory::desc want = pd.weights_desc();
     memory plain_mem(memory::desc({K, N}, ddt::s8, memory::dims{1, w.kpad}), eng_, out);
-    w.packed = host_alloc(want.get_size());
+    w.packed = host_alloc_weight(want.get_size());
     w.packed_md = want;
     memory packed_mem(want, eng_, w.packed.get());
     dnnl::reorder(plain_mem, packed_mem).execute(stream_, plain_mem, packed_mem);

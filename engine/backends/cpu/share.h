@@ -7,7 +7,10 @@
 //   - a team of two: thread 0 claims `per` items at a time from the front, thread 1 from the
 //     back, counting claims in `taken` (shared, zero before the region); the ranges meet where
 //     the faster thread reaches the slower, and each thread streams its rows in order (measured
-//     slower: claims handed out in turn, which interleave the two threads' streams);
+//     slower: claims handed out in turn, which interleave the two threads' streams). A claim is
+//     at most a 16th of the items (rounded up), however large `per`: a small product (codex-
+//     spark's 0.3 MB attention projections) under one ~512 KiB claim went to one thread while the
+//     other waited at the join;
 //   - any other team size, or SPARKBENCH_CPU_SPLIT=static: contiguous equal shares (thread id
 //     of nth gets [n*id/nth, n*(id+1)/nth)); `taken` is unused.
 // No barrier at the end. Callers must make an item's result independent of the thread that
@@ -33,7 +36,7 @@ void share_items(int64_t n, int64_t per, std::atomic<int64_t>& taken, F&& f) {
     if (i0 < i1) f(i0, i1);
     return;
   }
-  per = std::max<int64_t>(1, per);
+  per = std::max<int64_t>(1, std::min(per, (n + 15) / 16));
   int64_t cursor = id == 0 ? 0 : n;  // thread 0 walks up from 0, thread 1 down from n
   for (;;) {
     const int64_t k = taken.fetch_add(per, std::memory_order_relaxed);
