@@ -585,17 +585,16 @@ class CpuBackend : public Backend {
     const int64_t n_ctx = pos0 + t + 1, kvh = h / group;
     const int64_t lo = s.first_key(n_ctx);
     std::memcpy(qh, q.as<float>() + t * q.cols() + h * D, size_t(D) * 4);
-    round_to_dtype(dt, qh, D);
-    for (int64_t p = lo; p < n_ctx; ++p)
-      scores[size_t(p)] = cpu::dot_dtype(qh, dt, kbase + size_t(p) * row_bytes + size_t(kvh * D) * dtype_size(dt), D) * scale;
+    round_row(dt, qh, D);
+    const size_t head = size_t(kvh * D) * dtype_size(dt);
+    cpu::dot_rows_dtype(qh, dt, kbase + size_t(lo) * row_bytes + head, row_bytes, n_ctx - lo, D, scale, scores + lo);
     if (cap > 0.0f)
       for (int64_t p = lo; p < n_ctx; ++p) scores[size_t(p)] = softcap_value(scores[size_t(p)], cap);
     cpu::softmax_row(scores + lo, scores + lo, n_ctx - lo);
-    round_to_dtype(dt, scores + lo, n_ctx - lo);
+    round_row(dt, scores + lo, n_ctx - lo);
     float* o = out.as<float>() + t * out.cols() + h * D;
     std::memset(o, 0, size_t(D) * 4);
-    for (int64_t p = lo; p < n_ctx; ++p)
-      cpu::axpy_dtype(scores[size_t(p)], dt, vbase + size_t(p) * row_bytes + size_t(kvh * D) * dtype_size(dt), o, D);
+    cpu::axpy_rows_dtype(scores + lo, dt, vbase + size_t(lo) * row_bytes + head, row_bytes, n_ctx - lo, o, D);
   }
 
   // rope, KV store, attention and the output projection at decode sizes (T < kAttnGemmRows,

@@ -54,6 +54,13 @@ float dot_f32(const float* a, const float* b, int64_t n);
 float dot_dtype(const float* a, DType dt, const void* b, int64_t n);
 // y += alpha * x, where x holds n values of dtype `dt`.
 void axpy_dtype(float alpha, DType dt, const void* x, float* y, int64_t n);
+// out[r] = dot_dtype(a, dt, b_r, n) * scale for r < rows, b_r = b + r * stride bytes: the decode
+// attention's scores over cached keys in one call (bit-identical to dot_dtype row by row).
+void dot_rows_dtype(const float* a, DType dt, const void* b, size_t stride, int64_t rows, int64_t n, float scale, float* out);
+// y += alpha[r] * x_r for r = 0 .. rows-1, x_r = x + r * stride bytes (n values of dtype dt):
+// the decode attention's weighted sum of cached values, y held in registers across the rows;
+// every element sums in r order as axpy_dtype row by row does (bit-identical to it).
+void axpy_rows_dtype(const float* alpha, DType dt, const void* x, size_t stride, int64_t rows, float* y, int64_t n);
 // out = x * (1 / sqrt(mean(x^2) + eps)) * w
 void rmsnorm_row(const float* x, const float* w, float eps, float* out, int64_t n);
 // y = exp(x), vectorized (not libm): within 2 ulp of the exact value for x in [-87.33, 88.37]

@@ -420,6 +420,67 @@ void axpy_dtype(float alpha, DType dt, const void* x, float* y, int64_t n) {
   }
 }
 
+void dot_rows_dtype(const float* a, DType dt, const void* b, size_t stride, int64_t rows, int64_t n, float scale, float* out) {
+  const char* p = static_cast<const char*>(b);
+  switch (dt) {
+    case DType::F32:
+      for (int64_t r = 0; r < rows; ++r) out[r] = dot_f32(a, reinterpret_cast<const float*>(p + size_t(r) * stride), n) * scale;
+      return;
+    case DType::F16:
+      for (int64_t r = 0; r < rows; ++r) out[r] = dot_f16(a, reinterpret_cast<const uint16_t*>(p + size_t(r) * stride), n) * scale;
+      return;
+    case DType::BF16:
+      for (int64_t r = 0; r < rows; ++r) out[r] = dot_bf16(a, reinterpret_cast<const uint16_t*>(p + size_t(r) * stride), n) * scale;
+      return;
+  }
+}
+
+namespace {
+
+// axpy_rows_dtype for one dtype: columns in blocks of up to 64 (eight 8-lane accumulators held
+// across all rows), the tail columns one by one, each element as axpy_dtype computes it.
+template <class Load, class Scalar>
+void axpy_rows(const float* alpha, const char* x, size_t stride, int64_t rows, float* y, int64_t n, Load load, Scalar scalar) {
+  int64_t i = 0;
+  for (; i + 8 <= n;) {
+    const int64_t nv = std::min<int64_t>(8, (n - i) / 8);
+    __m256 acc[8];
+    for (int64_t j = 0; j < nv; ++j) acc[j] = _mm256_loadu_ps(y + i + 8 * j);
+    for (int64_t r = 0; r < rows; ++r) {
+      const __m256 va = _mm256_set1_ps(alpha[r]);
+      const char* xr = x + size_t(r) * stride;
+      for (int64_t j = 0; j < nv; ++j) acc[j] = _mm256_fmadd_ps(va, load(xr, i + 8 * j), acc[j]);
+    }
+    for (int64_t j = 0; j < nv; ++j) _mm256_storeu_ps(y + i + 8 * j, acc[j]);
+    i += 8 * nv;
+  }
+  for (; i < n; ++i)
+    for (int64_t r = 0; r < rows; ++r) y[i] += alpha[r] * scalar(x + size_t(r) * stride, i);
+}
+
+}  // namespace
+
+void axpy_rows_dtype(const float* alpha, DType dt, const void* x, size_t stride, int64_t rows, float* y, int64_t n) {
+  const char* p = static_cast<const char*>(x);
+  switch (dt) {
+    case DType::F32:
+      axpy_rows(
+          alpha, p, stride, rows, y, n, [](const char* r, int64_t i) { return _mm256_loadu_ps(reinterpret_cast<const float*>(r) + i); },
+          [](const char* r, int64_t i) { return reinterpret_cast<const float*>(r)[i]; });
+      return;
+    case DType::F16:
+      axpy_rows(
+          alpha, p, stride, rows, y, n, [](const char* r, int64_t i) { return load_f16(reinterpret_cast<const uint16_t*>(r) + i); },
+          [](const char* r, int64_t i) { return f16_to_f32(reinterpret_cast<const uint16_t*>(r)[i]); });
+      return;
+    case DType::BF16:
+      axpy_rows(
+          alpha, p, stride, rows, y, n, [](const char* r, int64_t i) { return load_bf16(reinterpret_cast<const uint16_t*>(r) + i); },
+          [](const char* r, int64_t i) { return bf16_to_f32(reinterpret_cast<const uint16_t*>(r)[i]); });
+      return;
+  }
+}
+
 void gemv_rows(GgmlType type, const uint8_t* w, size_t row_bytes, int64_t k, const float* x, int64_t ldx, int64_t m, float* y, int64_t ldy,
                int64_t n0, int64_t n1, const float* bias, bool accumulate) {
   // F16/BF16: the streaming kernel of the active ISA level; SPARKBENCH_CPU_HGEMV=0 keeps the
