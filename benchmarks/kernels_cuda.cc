@@ -234,7 +234,7 @@ void register_attention() {
   for (int64_t ctx : ctxs)
     for (bool prefill : {false, true}) {
       if (g_short && prefill) continue;
-      const std::string name = "cuda/attention/ctx:" + std::to_string(ctx) + (prefill ? "/prefill" : "/decode");
+      const std::string name = "cuda/attention/spark/ctx:" + std::to_string(ctx) + (prefill ? "/prefill" : "/decode");
       benchmark::RegisterBenchmark(name.c_str(),
                                    [=](benchmark::State& st) {
                                      guarded(st, [&] {

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <random>
 #include <vector>
 
@@ -344,6 +345,13 @@ TEST_CASE("cpu backend: --compute q8 decode (row-interleaved GEMV, and with SPAR
         if (cpu == on.get()) CHECK(out[1][0] == out[1][2]);  // fused and single products agree exactly
       }
     }
+}
+
+TEST_CASE("cpu qgemv: the type list is the one these tests cover, and only its types are supported", "[backend][unit]") {
+  const auto list = cpu::qgemv_type_list();
+  CHECK(std::vector<GgmlType>(list.begin(), list.end()) == std::vector<GgmlType>(std::begin(kTypes), std::end(kTypes)));
+  for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::IQ4_NL, GgmlType::IQ4_XS})
+    CHECK_FALSE(cpu::qgemv_supported(t));
 }
 
 #endif

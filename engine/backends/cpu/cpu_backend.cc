@@ -184,8 +184,7 @@ class CpuBackend : public Backend {
   // The types the decode GEMV takes at this level (cpu::qgemv_pays), e.g. "q4_0/q4_1/q5_0/q5_1".
   std::string qgemv_types() const {
     std::string s;
-    for (GgmlType t :
-         {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K})
+    for (GgmlType t : cpu::qgemv_type_list())
       if (cpu::qgemv_pays(t, isa_)) s += cat(s.empty() ? "" : "/", ggml_type_name(uint32_t(t)));
     return s;
   }
@@ -882,7 +881,7 @@ class CpuBackend : public Backend {
     const int nt = team(double(w.row_bytes) * double(N) * double(M));
     float* yp = y.as<float>();
     if (M <= kSmallM && w.qgemv_ok) {  // decode: row-interleaved GEMV, threads split 16-row groups
-      std::call_once(w.vpack_once, [&] { pack_qgemv(w); });
+      ensure_qgemv(w);
       xsum_.resize(size_t(M * (K / kQK)));
       cpu::qgemv_act_sums(t, xq8_.data(), xb, M, K, xsum_.data());
       const int64_t groups = (N + cpu::kGemvRows - 1) / cpu::kGemvRows;

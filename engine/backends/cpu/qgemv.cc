@@ -1,5 +1,6 @@
 #include "engine/backends/cpu/qgemv.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "engine/backends/cpu/qdot.h"
@@ -21,20 +22,15 @@ namespace qgemv_avx512vnni {
 const QgemvKernels& kernels();
 }
 
+std::span<const GgmlType> qgemv_type_list() {
+  static constexpr GgmlType kTypes[] = {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1,
+                                        GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
+  return kTypes;
+}
+
 bool qgemv_supported(GgmlType t) {
-  switch (t) {
-    case GgmlType::Q4_0:
-    case GgmlType::Q4_1:
-    case GgmlType::Q5_0:
-    case GgmlType::Q5_1:
-    case GgmlType::Q8_0:
-    case GgmlType::Q4_K:
-    case GgmlType::Q5_K:
-    case GgmlType::Q6_K:
-      return true;
-    default:
-      return false;
-  }
+  const auto types = qgemv_type_list();
+  return std::find(types.begin(), types.end(), t) != types.end();
 }
 
 bool qgemv_pays(GgmlType t, Isa isa) {

@@ -54,6 +54,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "engine/backends/cpu_isa.h"
 #include "engine/gguf/ggml_types.h"
@@ -71,7 +72,10 @@ struct KRecord {
   static constexpr size_t q6_scales = 2 * kGemvRows, q6_ql = q6_scales + 16 * kGemvRows, q6_qh = q6_ql + 32 * 4 * kGemvRows;
 };
 
-// Whether type t has a packed decode form (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K).
+// The types with a packed decode form, in GGML type order: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K,
+// Q5_K, Q6_K (the one list; qgemv_supported and the backend's description read it).
+std::span<const GgmlType> qgemv_type_list();
+// Whether type t is in qgemv_type_list().
 bool qgemv_supported(GgmlType t);
 // Whether the backend should take the GEMV for type t at level isa (measured against qdot's
 // per-row kernels, `sparkbench-kernels` qgemv/ vs qdot/, 2 threads, Zen 5): Q8_0 only with VNNI
