@@ -843,7 +843,6 @@ class CpuBackend : public Backend {
       std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, dst}};
       if (bias) args.emplace(DNNL_ARG_BIAS, memory({{1, nt}, ddt::f32, tag::ab}, eng_, bias->as<float>() + n0));
       count_region(threads_);
-      count_region(threads_);
       it->second.execute(stream_, args);
       stream_.wait();
     }
