@@ -9,6 +9,7 @@
 #include <cstring>
 #include <vector>
 
+#if SPARKBENCH_WITH_DNNL  // the cpu backend's kernels are built only with oneDNN
 #include "engine/backends/cpu/kernels.h"
 #include "engine/backends/host.h"
 #include "tests/engine/backend_test_util.h"
@@ -43,3 +44,5 @@ TEST_CASE("cpu kernels: dot_rows_dtype and axpy_rows_dtype equal the one-row ker
     }
   }
 }
+
+#endif

@@ -8,6 +8,7 @@
 #include <limits>
 #include <vector>
 
+#if SPARKBENCH_WITH_DNNL  // the cpu backend's kernels are built only with oneDNN
 #include "engine/backends/cpu/kernels.h"
 #include "tests/test_support.h"
 
@@ -99,3 +100,5 @@ TEST_CASE("cpu kernels: softmax_row and swiglu_row against double precision", "[
   CHECK(s[1] == 0.0f);
   CHECK(s[2] == 100.0f);
 }
+
+#endif

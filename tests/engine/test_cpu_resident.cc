@@ -37,7 +37,7 @@ std::vector<float> product(Backend& b, const WeightSource& src, const std::vecto
   return test::get(b, y);
 }
 
-// rows x cols F16 weights, 4 MiB at the sizes below (above the 2 MiB copy threshold).
+// rows x cols F16 weights, 4 MiB at the sizes below (a huge-page block of its own, not an arena's).
 constexpr int64_t kRows = 1024, kCols = 2048;
 
 std::vector<uint8_t> f16_weights(uint64_t seed, int64_t rows = kRows) {
@@ -64,7 +64,7 @@ TEST_CASE("host_alloc: zeroed blocks, 2 MiB aligned from 2 MiB up", "[backend][u
 TEST_CASE("host_alloc_weight: small blocks from shared arenas are aligned, zeroed, disjoint and outlive the others", "[backend][unit]") {
   const std::vector<size_t> sizes = {1, 100, 64 << 10, 278528, 1 << 20, (2 << 20) - 1, 2 << 20, 3 << 20};
   std::vector<std::shared_ptr<void>> blocks;
-  for (int round = 0; round < 40; ++round)  // 40 x ~7 MiB of small blocks: several arenas
+  for (int round = 0; round < 40; ++round)  // 40 x ~3.4 MiB of blocks under 2 MiB: several arenas
     for (size_t bytes : sizes) blocks.push_back(host_alloc_weight(bytes));
   for (size_t i = 0; i < blocks.size(); ++i) {
     const size_t bytes = sizes[i % sizes.size()];

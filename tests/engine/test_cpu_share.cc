@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#if SPARKBENCH_WITH_DNNL  // the cpu backend's kernels are built only with oneDNN
 #include "engine/backends/cpu/share.h"
 
 namespace {
@@ -81,3 +82,5 @@ TEST_CASE("cpu share_items: a small product is split between two threads however
   size_t claims = s.ranges[0].size() + s.ranges[1].size();
   CHECK(claims == 16);  // 2 chunks a claim
 }
+
+#endif

@@ -975,10 +975,11 @@ class CpuBackend : public Backend {
   void make_resident(CpuWeight& w, const WeightSource& src) {
     if (!host_hugepages()) return;
     const size_t bytes = w.row_bytes * size_t(src.rows);
-    if (bytes < (size_t(64) << 10)) return;  // small vectors (norms, biases) stay where they are
+    if (bytes < (size_t(64) << 10)) return;  // matrices under 64 KiB stay where they are
     w.resident = host_alloc_weight(bytes);
     std::memcpy(w.resident.get(), src.data, bytes);
     w.data = static_cast<const uint8_t*>(w.resident.get());
+    w.file_pages = false;  // data now lies in an arena shared with other weights: never drop its pages
     release_source(src, bytes);
   }
 
