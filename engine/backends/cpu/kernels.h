@@ -59,7 +59,8 @@ void axpy_dtype(float alpha, DType dt, const void* x, float* y, int64_t n);
 void dot_rows_dtype(const float* a, DType dt, const void* b, size_t stride, int64_t rows, int64_t n, float scale, float* out);
 // y += alpha[r] * x_r for r = 0 .. rows-1, x_r = x + r * stride bytes (n values of dtype dt):
 // the decode attention's weighted sum of cached values, y held in registers across the rows;
-// every element sums in r order as axpy_dtype row by row does (bit-identical to it).
+// every element sums in r order as axpy_dtype row by row does (bit-identical to it). Both
+// prefetch the rows 8 ahead (strided head slices leave the hardware prefetchers latency-bound).
 void axpy_rows_dtype(const float* alpha, DType dt, const void* x, size_t stride, int64_t rows, float* y, int64_t n);
 // out = x * (1 / sqrt(mean(x^2) + eps)) * w
 void rmsnorm_row(const float* x, const float* w, float eps, float* out, int64_t n);
