@@ -201,6 +201,7 @@ void store_speed(Store& store, int64_t run_id, const RunSummary& sum, const Load
 }  // namespace
 
 std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
+  block_stop_signals();  // before the model's threads start (harness/run_stop.h)
   if (!opt.api.url.empty()) return run_remote_evaluation(opt);
   ModelArgs margs = opt.model;
   if (margs.model.empty() && margs.preset.empty()) margs.preset = "codex-spark-mini";
