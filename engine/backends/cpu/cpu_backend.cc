@@ -86,11 +86,12 @@ class CpuWeight : public Weight {
 struct PrimKey {
   int64_t k, n;
   int kind;  // 0 plain f32 'ba', 1 packed (desc below), 2 bf16 packed, 3 u8 x s8 -> s32 packed,
-             // 4 f32 'ba' tile into a dst with leading dimension ldd
+             // 4 f32 'ba' tile of M = m rows into a plain dst
   bool bias, accumulate;
   int64_t ldd = 0;
+  int64_t m = 0;  // a fixed M (0: the primitive takes any M at run time)
   bool operator<(const PrimKey& o) const {
-    return std::tie(k, n, kind, bias, accumulate, ldd) < std::tie(o.k, o.n, o.kind, o.bias, o.accumulate, o.ldd);
+    return std::tie(k, n, kind, bias, accumulate, ldd, m) < std::tie(o.k, o.n, o.kind, o.bias, o.accumulate, o.ldd, o.m);
   }
 };
 
@@ -819,48 +820,69 @@ class CpuBackend : public Backend {
  private:
   // Block and half-precision weights with M > 8 rows (prompt processing), fused per tile: a tile
   // of weight rows (about 512 KiB as f32, so it stays in L2, and at least 64 rows) is dequantized by all threads, then
-  // one oneDNN f32 matmul multiplies all M rows by it into a column slice of y. The whole matrix
-  // never exists in f32. Measured against the alternatives in docs/VARIANTS.md.
+  // one oneDNN f32 matmul multiplies all M rows by it into a contiguous M x tile scratch, which
+  // the next tile's dequantization region copies into its column slice of y (adding the bias,
+  // accumulating when asked). The whole matrix never exists in f32. The matmul is created for
+  // this M (cached per M and tile shape): oneDNN 2.6 runs its brgemm kernels only for a known M
+  // and a plain destination, 1.2-1.4x its runtime-M sgemm at these shapes (1B tiles, 2 threads,
+  // the Intel Xeon; a strided destination or runtime M falls back to the sgemm). Measured
+  // against the alternatives in docs/VARIANTS.md.
   void matmul_tiles(const Tensor& x, const CpuWeight& w, Tensor& y, const Tensor* bias, bool accumulate) {
     const int64_t M = x.rows(), K = x.cols(), N = w.rows();
     // at least 64 columns: oneDNN's f32 matmul ran narrower tiles slowly (1B F16 pp128 on the Intel
     // Xeon, where ffn_down's K = 8192 made 16-column tiles: 48-53 t/s with 16, 61-67 with 64)
     const int64_t T = std::min(N, std::max<int64_t>(64, (int64_t(512) * 1024 / (K * 4)) / 16 * 16));
     scratch_.resize(size_t(T * K));
+    tile_y_.resize(size_t(M * T));
+    float* yp = y.as<float>();
+    const float* bp = bias ? bias->as<float>() : nullptr;
+    // the previous tile's product (columns [p0, p0 + pt)) into y, rows [0, M) shared by the team
+    auto put = [&](int64_t p0, int64_t pt) {
+#pragma omp for schedule(static)
+      for (int64_t r = 0; r < M; ++r) {
+        const float* t = tile_y_.data() + r * pt;
+        float* o = yp + r * N + p0;
+        for (int64_t c = 0; c < pt; ++c) {
+          const float v = bp ? t[c] + bp[p0 + c] : t[c];
+          o[c] = accumulate ? o[c] + v : v;
+        }
+      }
+    };
+    if (prims_.size() > 4096) std::erase_if(prims_, [](const auto& e) { return e.first.m > 0; });  // many prompt lengths
     memory src({{M, K}, ddt::f32, tag::ab}, eng_, x.data());
+    memory dst({{M, T}, ddt::f32, tag::ab}, eng_, tile_y_.data());
+    int64_t p0 = -1, pt = 0;
     for (int64_t n0 = 0; n0 < N; n0 += T) {
       const int64_t nt = std::min(T, N - n0);
       count_region(threads_);
-#pragma omp parallel for schedule(static)
-      for (int64_t r = 0; r < nt; r += 16)
-        cpu::dequantize_rows(w.source_type(), w.data + size_t(n0) * w.row_bytes, w.row_bytes, K, r, std::min(r + 16, nt),
-                             scratch_.data() + r * K);
-      PrimKey key{K, nt, 4, bias != nullptr, accumulate, N};
+#pragma omp parallel
+      {
+        if (p0 >= 0) put(p0, pt);
+#pragma omp for schedule(static)
+        for (int64_t r = 0; r < nt; r += 16)
+          cpu::dequantize_rows(w.source_type(), w.data + size_t(n0) * w.row_bytes, w.row_bytes, K, r, std::min(r + 16, nt),
+                               scratch_.data() + r * K);
+      }
+      PrimKey key{K, nt, 4, false, false, 0, M};
       auto it = prims_.find(key);
-      if (it == prims_.end()) it = prims_.emplace(key, dnnl::matmul(tile_pd(K, nt, N, bias != nullptr, accumulate))).first;
+      if (it == prims_.end()) it = prims_.emplace(key, dnnl::matmul(tile_pd(M, K, nt))).first;
       memory wm({{K, nt}, ddt::f32, tag::ba}, eng_, scratch_.data());
-      memory dst(memory::desc({M, nt}, ddt::f32, memory::dims{N, 1}), eng_, y.as<float>() + n0);
-      std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, dst}};
-      if (bias) args.emplace(DNNL_ARG_BIAS, memory({{1, nt}, ddt::f32, tag::ab}, eng_, bias->as<float>() + n0));
+      if (nt != T) dst = memory({{M, nt}, ddt::f32, tag::ab}, eng_, tile_y_.data());
       count_region(threads_);
-      it->second.execute(stream_, args);
+      it->second.execute(stream_, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, dst}});
       stream_.wait();
+      p0 = n0;
+      pt = nt;
     }
+    count_region(threads_);
+#pragma omp parallel
+    put(p0, pt);
   }
 
-  // f32 x (K x nt, 'ba') -> a column slice of a dst with leading dimension ldd.
-  dnnl::matmul::primitive_desc tile_pd(int64_t K, int64_t nt, int64_t ldd, bool bias, bool accumulate) {
-    memory::desc src({DNNL_RUNTIME_DIM_VAL, K}, ddt::f32, tag::ab);
-    memory::desc wts({K, nt}, ddt::f32, tag::ba);
-    memory::desc dst({DNNL_RUNTIME_DIM_VAL, nt}, ddt::f32, memory::dims{ldd, 1});
-    dnnl::primitive_attr attr;
-    if (accumulate) {
-      dnnl::post_ops po;
-      po.append_sum(1.0f);
-      attr.set_post_ops(po);
-    }
-    if (bias) return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, wts, memory::desc({1, nt}, ddt::f32, tag::ab), dst), attr, eng_);
-    return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, wts, dst), attr, eng_);
+  // f32 (M x K) x (K x nt, 'ba') -> a plain M x nt f32 destination, for this M.
+  dnnl::matmul::primitive_desc tile_pd(int64_t M, int64_t K, int64_t nt) {
+    const memory::desc src({M, K}, ddt::f32, tag::ab), wts({K, nt}, ddt::f32, tag::ba), dst({M, nt}, ddt::f32, tag::ab);
+    return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, wts, dst), eng_);
   }
 
   // --compute q8: x quantized once per product into 8-bit blocks, then integer dot products
@@ -1135,6 +1157,7 @@ class CpuBackend : public Backend {
   int threads_ = 1;
   std::map<PrimKey, dnnl::matmul> prims_;
   std::vector<float> scratch_;
+  std::vector<float> tile_y_;  // matmul_tiles: one tile's product (M x tile columns)
   std::vector<uint16_t> xbf16_;
   bool int8_dnnl_ = false;                    // int8 prefill through oneDNN (CPU has VNNI)
   cpu::Isa isa_ = cpu::Isa::Avx2;             // level of the dispatched kernels (cpu_isa.h)
