@@ -15,6 +15,10 @@
 
 namespace sb {
 
+namespace {
+constexpr size_t kHuge = size_t(2) << 20;  // x86-64's transparent huge page
+}  // namespace
+
 bool host_hugepages() {
   static const bool on = env_choice("SPARKBENCH_HUGEPAGES", {"0", "1"}, 1) == 1;
   return on;
@@ -22,7 +26,6 @@ bool host_hugepages() {
 
 std::shared_ptr<void> host_alloc(size_t bytes) {
   if (bytes == 0) bytes = 64;
-  constexpr size_t kHuge = size_t(2) << 20;
   if (bytes >= kHuge && host_hugepages()) {
     // Reserve one huge page more, keep the 2 MiB aligned part, and ask for transparent huge
     // pages: streaming a weight through 4 KiB pages costs a page walk per 4 KiB.
@@ -48,7 +51,7 @@ std::shared_ptr<void> host_alloc(size_t bytes) {
 }
 
 std::shared_ptr<void> host_alloc_weight(size_t bytes) {
-  constexpr size_t kHuge = size_t(2) << 20, kArena = size_t(32) << 20, kAlign = 64;
+  constexpr size_t kArena = size_t(32) << 20, kAlign = 64;
   if (bytes >= kHuge || !host_hugepages()) return host_alloc(bytes);
   static std::mutex mu;
   static std::shared_ptr<void> arena;  // the arena blocks are carved from now
