@@ -11,7 +11,6 @@
 #include "common/text_table.h"
 #include "engine/core/error.h"
 #include "harness/commands.h"
-#include "harness/run_stop.h"
 #include "harness/runner.h"
 #include "harness/text_format.h"
 #include "reports/report_data.h"
@@ -172,9 +171,6 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--api-key-env", o.api.key_env, "With --api: environment variable holding the API key (sent as a Bearer token)");
   cmd->add_option("--concurrency", o.api.concurrency, "With --api: requests in flight (items evaluated at once)")->capture_default_str();
   cmd->callback([] {
-    // Before any thread starts: SIGINT/SIGTERM go to one watcher thread, never to a thread
-    // inside a oneDNN kernel (harness/run_stop.h).
-    block_stop_signals();
     o.variants = variants.empty() ? std::vector<std::string>{"base"} : split_commas(variants);
     o.suites = suites.empty() ? std::vector<std::string>{"all"} : split_commas(suites);
     o.progress = ::isatty(2);

@@ -9,7 +9,7 @@
 //   - block_stop_signals() blocks SIGINT and SIGTERM in the calling thread, so every thread
 //     started after it inherits the mask (OpenMP and oneDNN workers, HTTP clients, MPI), and
 //     starts one watcher thread that takes the two signals with sigwait(). Call it at the start
-//     of a command, before any thread starts; later calls in the same process do nothing (a
+//     of a command, before any thread starts (run_evaluation does, first thing); later calls in the same process do nothing (a
 //     forked child that calls it starts its own watcher).
 //   - The watcher sets the flag while a StopOnSignal lives. Otherwise it gives the signal the
 //     disposition the process started with: ignored if it was ignored, else the default action

@@ -54,6 +54,14 @@ inline int q6_k_quant(const BlockQ6_K& b, int e) {
   return lo | (((b.qh[32 * h + l] >> (2 * r)) & 3) << 4);
 }
 
+// q6_k_quant(b, 32 j + e) for e = 0..31 (sub-block j = 0..7) into q, the indexing hoisted so the
+// loop vectorizes (the repacking code decodes whole sub-blocks).
+inline void q6_k_quants32(const BlockQ6_K& b, int j, uint8_t* q) {
+  const int h = j / 4, r = j % 4, sl = 4 * (r / 2), sh = 2 * r;
+  const uint8_t *ql = b.ql + 64 * h + 32 * (r % 2), *qh = b.qh + 32 * h;
+  for (int e = 0; e < 32; ++e) q[e] = uint8_t(((ql[e] >> sl) & 15) | ((qh[e] >> sh) & 3) << 4);
+}
+
 void dequantize_q4_1(const BlockQ4_1* b, float* y, int64_t nb);
 void dequantize_q5_0(const BlockQ5_0* b, float* y, int64_t nb);
 void dequantize_q5_1(const BlockQ5_1* b, float* y, int64_t nb);

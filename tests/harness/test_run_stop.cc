@@ -1,5 +1,7 @@
 // The stop signals of `run` (harness/run_stop.h): SIGINT/SIGTERM stop the loop without ever
-// being handled on a thread that computes.
+// being handled on a thread that computes. ctest runs each case in its own process, as these
+// need: threads that an earlier case in the same process started (OpenMP's) keep the signals
+// unblocked, so with the whole binary in one process a SIGTERM can reach Catch2's handler.
 #include <catch2/catch.hpp>
 
 #include <omp.h>

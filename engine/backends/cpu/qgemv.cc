@@ -87,17 +87,9 @@ void pack_q6k(const uint8_t* w, size_t row_bytes, int64_t n, int64_t nb, uint8_t
         std::memcpy(&blk, w + size_t(g * kGemvRows + l) * row_bytes + size_t(b) * sizeof(blk), sizeof(blk));
         std::memcpy(o + 2 * l, &blk.d, 2);
         for (int j = 0; j < 16; ++j) o[KRecord::q6_scales + 16 * j + l] = uint8_t(blk.scales[j]);
-        // the block's 256 6-bit quants once, in order (q6_k_quant's layout: e = 128 h + 32 r + i
-        // takes the low or high nibble of ql and 2 bits of qh), then the record's ql and qh from them
+        // the block's 256 6-bit quants once, in order, then the record's ql and qh from them
         uint8_t q[kQK_K];
-        for (int h = 0; h < 2; ++h)
-          for (int i = 0; i < 32; ++i) {
-            const int a = blk.ql[64 * h + i], b = blk.ql[64 * h + 32 + i], hb = blk.qh[32 * h + i];
-            q[128 * h + i] = uint8_t((a & 15) | (hb & 3) << 4);
-            q[128 * h + 32 + i] = uint8_t((b & 15) | (hb >> 2 & 3) << 4);
-            q[128 * h + 64 + i] = uint8_t((a >> 4) | (hb >> 4 & 3) << 4);
-            q[128 * h + 96 + i] = uint8_t((b >> 4) | (hb >> 6 & 3) << 4);
-          }
+        for (int j = 0; j < 8; ++j) q6_k_quants32(blk, j, q + 32 * j);
         for (int c = 0; c < 32; ++c)
           for (int e = 0; e < 4; ++e) o[ql_at + 64 * c + 4 * l + e] = uint8_t((q[4 * c + e] & 15) | (q[128 + 4 * c + e] & 15) << 4);
         for (int v = 0; v < 16; ++v)
