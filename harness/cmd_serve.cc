@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "common/stop_signals.h"
 #include "engine/core/error.h"
 #include "engine/core/mmap_file.h"
 #include "harness/chat_args.h"
@@ -47,13 +48,9 @@ void add_serve_command(CLI::App& app) {
     }
     if (!serve::is_loopback(so.host) && so.api_key.empty())
       fail("serve: binding to ", so.host, " (not a loopback address) needs --api-key-file");
-    // Every thread started from here on (OpenMP, scheduler, HTTP) inherits the mask, so the
-    // server's watcher thread is the one that receives SIGTERM/SIGINT.
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+    // Before any thread starts (OpenMP, scheduler, HTTP): they all inherit the mask, and the
+    // one watcher takes SIGTERM/SIGINT (common/stop_signals.h).
+    block_stop_signals();
     signal(SIGPIPE, SIG_IGN);
 
     LoadedModel lm = load_model(margs);

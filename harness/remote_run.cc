@@ -15,7 +15,7 @@
 #include "harness/provenance.h"
 #include "harness/run_resume.h"
 #include "harness/runner.h"
-#include "harness/run_stop.h"
+#include "common/stop_signals.h"
 #include "harness/sample_rows.h"
 #include "harness/store_cache.h"
 #include "reports/store.h"

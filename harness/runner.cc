@@ -18,7 +18,7 @@
 #include "evals/metric_registry.h"
 #include "harness/provenance.h"
 #include "harness/run_resume.h"
-#include "harness/run_stop.h"
+#include "common/stop_signals.h"
 #include "harness/sample_rows.h"
 #include "harness/store_cache.h"
 #include "reports/store.h"
@@ -201,7 +201,7 @@ void store_speed(Store& store, int64_t run_id, const RunSummary& sum, const Load
 }  // namespace
 
 std::vector<RunSummary> run_evaluation(const RunOptions& opt) {
-  block_stop_signals();  // before the model's threads start (harness/run_stop.h)
+  block_stop_signals();  // before the model's threads start (common/stop_signals.h)
   if (!opt.api.url.empty()) return run_remote_evaluation(opt);
   ModelArgs margs = opt.model;
   if (margs.model.empty() && margs.preset.empty()) margs.preset = "codex-spark-mini";

@@ -1,7 +1,6 @@
 #include "server/http_server.h"
 
 #include <arpa/inet.h>
-#include <signal.h>
 #include <sys/socket.h>
 
 #include <atomic>
@@ -10,6 +9,7 @@
 
 #include <httplib.h>
 
+#include "common/stop_signals.h"
 #include "engine/core/error.h"
 #include "engine/core/sha256.h"
 #include "server/api.h"
@@ -114,11 +114,8 @@ void run_server(Scheduler& sched, const Tokenizer& tok, ChatTemplate* chat, cons
   svr.Put(any, route);
   svr.Delete(any, route);
 
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGTERM);
-  sigaddset(&sigs, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  // Armed before the listening line: from then on SIGTERM/SIGINT drain (common/stop_signals.h).
+  const StopOnSignal stop;
 
   // cpp-httplib's own socket options add SO_REUSEPORT (a second server on the same port would
   // bind too and take half the connections); ours: SO_REUSEADDR only, and remember the socket.
@@ -142,10 +139,7 @@ void run_server(Scheduler& sched, const Tokenizer& tok, ChatTemplate* chat, cons
 
   std::atomic<bool> quit{false};
   std::thread watcher([&] {
-    while (!quit) {
-      timespec ts{0, 200 * 1000 * 1000};
-      if (sigtimedwait(&sigs, nullptr, &ts) > 0) break;
-    }
+    while (!quit && !stop.stopped()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
     router.start_draining();
     // in-flight requests finish and are written; then the listener stops
     while (router.inflight() > 0 && !quit) std::this_thread::sleep_for(std::chrono::milliseconds(20));

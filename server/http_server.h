@@ -20,10 +20,11 @@
 // shared through SO_REUSEPORT), and a backlog of SOMAXCONN so a burst of clients is queued, not
 // dropped (cpp-httplib's own backlog is 5).
 //
-// Shutdown: run_server blocks SIGTERM and SIGINT in the calling thread (callers block them in
-// every thread before starting any, see harness/cmd_serve.cc) and waits for them with
-// sigtimedwait. On either: new completion requests get 503, in-flight ones finish (their
-// responses are written), then the listener stops and run_server returns.
+// Shutdown: run_server holds a StopOnSignal (common/stop_signals.h; callers call
+// block_stop_signals() before starting any thread, see harness/cmd_serve.cc) from before it
+// binds. On SIGTERM or SIGINT: new completion requests get 503, in-flight ones finish (their
+// responses are written), then the listener stops and run_server returns. Before that (while
+// the model loads) the two signals end the process.
 #pragma once
 
 #include <cstddef>

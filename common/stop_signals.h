@@ -1,6 +1,7 @@
-// The stop flag of the evaluation loops (`run`, `run --api`): while a StopOnSignal lives,
-// SIGINT and SIGTERM set the flag (the loop stops at the next item and records the run as
-// interrupted); constructing one clears the flag. One flag for the process: one loop at a time.
+// SIGINT and SIGTERM for every command, taken without a signal handler. While a StopOnSignal
+// lives, the two signals set its flag: `run` and `run --api` stop at the next item and record the
+// run as interrupted; `serve` drains and returns. Constructing one clears the flag. One flag for
+// the process: one loop (or one server) at a time.
 //
 // No thread that computes ever runs a signal handler: oneDNN 2.6's JIT f32 GEMM kernels (the
 // Debian 12 libdnnl) point rsp into a heap workspace while they run, so a handler invoked on
@@ -9,8 +10,8 @@
 //   - block_stop_signals() blocks SIGINT and SIGTERM in the calling thread, so every thread
 //     started after it inherits the mask (OpenMP and oneDNN workers, HTTP clients, MPI), and
 //     starts one watcher thread that takes the two signals with sigwait(). Call it at the start
-//     of a command, before any thread starts (run_evaluation does, first thing); later calls in the same process do nothing (a
-//     forked child that calls it starts its own watcher).
+//     of a command, before any thread starts (run_evaluation and `serve` do, first thing); later
+//     calls in the same process do nothing (a forked child that calls it starts its own watcher).
 //   - The watcher sets the flag while a StopOnSignal lives. Otherwise it gives the signal the
 //     disposition the process started with: ignored if it was ignored, else the default action
 //     (the process ends, killed by that signal), as if nothing were installed.
@@ -21,7 +22,7 @@
 
 #include <atomic>
 
-namespace sb::cli {
+namespace sb {
 
 void block_stop_signals();
 
@@ -37,4 +38,4 @@ class StopOnSignal {
   static std::atomic<bool>& flag();
 };
 
-}  // namespace sb::cli
+}  // namespace sb

@@ -1,4 +1,4 @@
-// The stop signals of `run` (harness/run_stop.h): SIGINT/SIGTERM stop the loop without ever
+// The stop signals of `run` and `serve` (common/stop_signals.h): SIGINT/SIGTERM stop the loop without ever
 // being handled on a thread that computes. ctest runs each case in its own process, as these
 // need: threads that an earlier case in the same process started (OpenMP's) keep the signals
 // unblocked, so with the whole binary in one process a SIGTERM can reach Catch2's handler.
@@ -16,13 +16,13 @@
 #include <thread>
 #include <vector>
 
-#include "harness/run_stop.h"
+#include "common/stop_signals.h"
 
 #if SPARKBENCH_WITH_DNNL
 #include <dnnl.hpp>
 #endif
 
-using sb::cli::StopOnSignal;
+using sb::StopOnSignal;
 
 namespace {
 
@@ -87,7 +87,7 @@ TEST_CASE("run stop: SIGTERM storms during oneDNN f32 products set the stop flag
 
 TEST_CASE("run stop: threads started after block_stop_signals (OpenMP's included) block SIGINT/SIGTERM, and a StopOnSignal takes them",
           "[cli][unit]") {
-  sb::cli::block_stop_signals();
+  sb::block_stop_signals();
   std::atomic<int> blocked{0}, threads{0};
 #pragma omp parallel num_threads(3)
   {
@@ -122,7 +122,7 @@ TEST_CASE("run stop: unarmed, SIGTERM ends the process by the signal and an inhe
     const pid_t pid = fork();
     if (pid == 0) {
       if (ignore) signal(SIGTERM, SIG_IGN);
-      sb::cli::block_stop_signals();
+      sb::block_stop_signals();
       kill(getpid(), SIGTERM);
       std::this_thread::sleep_for(std::chrono::milliseconds(300));
       _exit(7);

@@ -1,4 +1,4 @@
-#include "harness/run_stop.h"
+#include "common/stop_signals.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -7,11 +7,11 @@
 #include <mutex>
 #include <thread>
 
-namespace sb::cli {
+namespace sb {
 
 namespace {
 
-std::atomic<bool> g_run_stop{false};
+std::atomic<bool> g_stop{false};
 std::atomic<int> g_armed{0};       // live StopOnSignal objects
 std::atomic<bool> g_ignored[2]{};  // SIGINT, SIGTERM were ignored when the process started
 
@@ -29,7 +29,7 @@ sigset_t stop_set() {
     int sig = 0;
     if (sigwait(&set, &sig) != 0) continue;
     if (g_armed.load() > 0) {
-      g_run_stop = true;
+      g_stop = true;
       continue;
     }
     if (g_ignored[sig == SIGTERM ? 1 : 0].load()) continue;
@@ -63,14 +63,14 @@ void block_stop_signals() {
   started_in = ::getpid();
 }
 
-std::atomic<bool>& StopOnSignal::flag() { return g_run_stop; }
+std::atomic<bool>& StopOnSignal::flag() { return g_stop; }
 
 StopOnSignal::StopOnSignal() {
   block_stop_signals();
-  g_run_stop = false;
+  g_stop = false;
   ++g_armed;
 }
 
 StopOnSignal::~StopOnSignal() { --g_armed; }
 
-}  // namespace sb::cli
+}  // namespace sb
