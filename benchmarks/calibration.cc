@@ -1,6 +1,9 @@
 #include "benchmarks/calibration.h"
 
 #include <omp.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +16,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 #endif
 
+#include "engine/backends/cpu_isa.h"
 #include "engine/backends/host.h"
 
 namespace sb::bench {
@@ -48,6 +52,56 @@ double dram_read(int threads, double seconds) {
   } while (clk::now() < end);
   return best;
 }
+
+#if defined(__x86_64__)
+// `iters` steps of 12 independent FMA chains (enough to fill two FMA ports of 4-cycle latency).
+__attribute__((target("avx512f"))) float chains512(long iters) {
+  const __m512 b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-6f);
+  __m512 a[12];
+  for (auto& v : a) v = _mm512_set1_ps(1.0f);
+  for (long it = 0; it < iters; ++it)
+#pragma GCC unroll 12
+    for (auto& v : a) v = _mm512_fmadd_ps(v, b, c);
+  __m512 s = a[0];
+  for (int i = 1; i < 12; ++i) s = _mm512_add_ps(s, a[i]);
+  return _mm512_reduce_add_ps(s);
+}
+__attribute__((target("avx2,fma"))) float chains256(long iters) {
+  const __m256 b = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-6f);
+  __m256 a[12];
+  for (auto& v : a) v = _mm256_set1_ps(1.0f);
+  for (long it = 0; it < iters; ++it)
+#pragma GCC unroll 12
+    for (auto& v : a) v = _mm256_fmadd_ps(v, b, c);
+  __m256 s = a[0];
+  for (int i = 1; i < 12; ++i) s = _mm256_add_ps(s, a[i]);
+  float out[8];
+  _mm256_storeu_ps(out, s);
+  return out[0] + out[7];
+}
+
+double fma_peak(int threads, double seconds) {
+  const cpu::Isa isa = cpu::active_isa();
+  if (isa == cpu::Isa::None) return 0;
+  const bool wide = isa >= cpu::Isa::Avx512;
+  const long iters = 4 << 20;  // ~25 ms a thread at 3 GHz
+  const double flops = double(iters) * 12 * (wide ? 16 : 8) * 2 * threads;
+  double best = 0;
+  volatile float sink = 0;
+  const auto end = clk::now() + std::chrono::duration<double>(seconds);
+  do {
+    const auto t0 = clk::now();
+    float total = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : total)
+    total += wide ? chains512(iters) : chains256(iters);
+    sink = sink + total;
+    best = std::max(best, flops / std::chrono::duration<double>(clk::now() - t0).count());
+  } while (clk::now() < end);
+  return best;
+}
+#else
+double fma_peak(int, double) { return 0; }
+#endif
 
 #if SPARKBENCH_WITH_DNNL
 double matmul_peak(dnnl::memory::data_type wt, double seconds) {
@@ -87,6 +141,7 @@ double matmul_peak(dnnl::memory::data_type wt, double seconds) {
 Peaks measure_peaks(int threads, double seconds) {
   Peaks p;
   p.dram_bytes_per_s = dram_read(threads, seconds);
+  p.fma_f32_flops = fma_peak(threads, seconds);
 #if SPARKBENCH_WITH_DNNL
   p.f32_flops = matmul_peak(dnnl::memory::data_type::f32, seconds);
   p.bf16_flops = matmul_peak(dnnl::memory::data_type::bf16, seconds);

@@ -1,7 +1,9 @@
 // Machine peaks for roofline percentages: DRAM read bandwidth (a sum over a dram_bytes() buffer,
-// all threads) and oneDNN's matmul throughput per data type at a large square
-// shape. measure_peaks() runs each for about `seconds`; a type oneDNN does not implement on
-// this CPU reports 0.
+// all threads), oneDNN's matmul throughput per data type at a large square shape (what a tuned
+// library reaches), and the instruction peak of f32 FMAs (independent register FMAs at the
+// active ISA level's width, 16 lanes from avx512 up, else 8; all threads: the ceiling no f32
+// kernel can pass). measure_peaks() runs each for about `seconds`; a type oneDNN does not
+// implement on this CPU reports 0.
 #pragma once
 
 #include <cstddef>
@@ -16,7 +18,8 @@ size_t dram_bytes();
 
 struct Peaks {
   double dram_bytes_per_s = 0;
-  double f32_flops = 0;
+  double f32_flops = 0;      // oneDNN's f32 matmul
+  double fma_f32_flops = 0;  // f32 FMA instruction peak
   double bf16_flops = 0;
   double s8_ops = 0;
 };

@@ -1,9 +1,9 @@
 // sparkbench-kernels: every backend op at the Codex-Spark shapes (width 512, 16 heads of 32,
 // FFN 2048, vocab 32000), with bytes/s, FLOP/s and percent of this machine's measured peaks
 // (pct_peak_bw: bytes moved / DRAM read bandwidth; pct_peak_flops: FLOP/s / oneDNN's best f32
-// matmul throughput). Calibration runs first (benchmarks calib/*), setup stays outside the timed
-// loops, and `--short` runs a small subset quickly (CI). Output: any Google Benchmark format;
-// Training steps (train/*, kernels_train.h) report tokens/s and their fraction of the f32 peak.
+// matmul throughput; pct_fma_peak: FLOP/s / the f32 FMA instruction peak). Calibration runs first (benchmarks calib/*), setup stays outside
+// the timed loops, and `--short` runs a small subset quickly (CI). Output: any Google Benchmark format; Training steps (train/*,
+// kernels_train.h) report tokens/s and their fraction of the f32 peak.
 // `--benchmark_format=json` ingests with `sparkbench ingest --kernels FILE`.
 #include <benchmark/benchmark.h>
 
@@ -95,6 +95,8 @@ void roofline(benchmark::State& st, double bytes, double flops) {
     st.counters["pct_peak_bw"] = Counter(bytes / g_peaks.dram_bytes_per_s * 100.0, Counter::kIsIterationInvariantRate);
   if (flops > 0 && g_peaks.f32_flops > 0)
     st.counters["pct_peak_flops"] = Counter(flops / g_peaks.f32_flops * 100.0, Counter::kIsIterationInvariantRate);
+  if (flops > 0 && g_peaks.fma_f32_flops > 0)
+    st.counters["pct_fma_peak"] = Counter(flops / g_peaks.fma_f32_flops * 100.0, Counter::kIsIterationInvariantRate);
 }
 
 std::unique_ptr<Backend> make(const std::string& name) {
@@ -115,6 +117,10 @@ void register_calibration() {
     st.counters["f32_flops"] = g_peaks.f32_flops;
     st.counters["bf16_flops"] = g_peaks.bf16_flops;
     st.counters["s8_ops"] = g_peaks.s8_ops;
+  })->Iterations(1);
+  benchmark::RegisterBenchmark("calib/fma_peak", [](benchmark::State& st) {
+    for (auto _ : st) benchmark::DoNotOptimize(&g_peaks);
+    st.counters["f32_flops"] = g_peaks.fma_f32_flops;
   })->Iterations(1);
 }
 
@@ -521,6 +527,7 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("threads", std::to_string(threads));
   benchmark::AddCustomContext("peak_dram_bytes_per_s", std::to_string(g_peaks.dram_bytes_per_s));
   benchmark::AddCustomContext("peak_f32_flops", std::to_string(g_peaks.f32_flops));
+  benchmark::AddCustomContext("peak_fma_f32_flops", std::to_string(g_peaks.fma_f32_flops));
   benchmark::AddCustomContext("peak_bf16_flops", std::to_string(g_peaks.bf16_flops));
   benchmark::AddCustomContext("peak_s8_ops", std::to_string(g_peaks.s8_ops));
   register_calibration();

@@ -40,9 +40,11 @@ TEST_CASE("kernels: the short suite runs and its JSON ingests into the store", "
       matmul = true;
       CHECK(b.contains("FLOP/s"));
       CHECK(b.contains("pct_peak_flops"));
+      CHECK(b.contains("pct_fma_peak"));
       CHECK(b.contains("pct_peak_bw"));
     }
     if (name.rfind("calib/", 0) == 0) calib = true;
+    if (name == "calib/fma_peak") CHECK(b["f32_flops"].get<double>() > 1e9);
   }
   CHECK(matmul);
   CHECK(calib);
