@@ -135,9 +135,10 @@ TEST_CASE("kquants: perplexity within 0.3% of llama-perplexity, cpu on every fil
 // it (measured: GEMV vs qdot RMS 0.0007-0.011 on logits up to ~3.5, each vs f32 0.014-0.023).
 // A wrong scale, sign or nibble order moves logits by far more than 10%.
 TEST_CASE("kquants: cpu-q8 decode through the row-interleaved GEMV stays as close to f32 as the qdot kernels", "[kquants][shared]") {
+  if (test::skip_without_shared()) return;
   const auto compiled = available_backends();
   if (std::find(compiled.begin(), compiled.end(), "cpu") == compiled.end()) {
-    WARN("SKIPPED: cpu backend not compiled in");
+    test::skip("the cpu backend is not compiled in");
     return;
   }
   ::setenv("SPARKBENCH_CPU_QGEMV", "0", 1);
