@@ -21,6 +21,7 @@
 #include "benchmarks/kernels_cuda.h"
 #include "benchmarks/kernels_quant.h"
 #include "benchmarks/kernels_train.h"
+#include "common/build_info.h"
 #include "engine/backends/backend.h"
 #include "engine/backends/host.h"
 #include "engine/core/omp_env.h"
@@ -523,7 +524,7 @@ int main(int argc, char** argv) {
   if (benchmark::ReportUnrecognizedArguments(n, args.data())) return 1;
   const int threads = g_threads > 0 ? g_threads : omp_get_num_procs();
   g_peaks = bench::measure_peaks(threads, g_short ? 0.2 : 1.0);
-  benchmark::AddCustomContext("sparkbench_commit", SPARKBENCH_GIT_COMMIT);
+  benchmark::AddCustomContext("sparkbench_commit", sb::build_commit());
   benchmark::AddCustomContext("threads", std::to_string(threads));
   benchmark::AddCustomContext("peak_dram_bytes_per_s", std::to_string(g_peaks.dram_bytes_per_s));
   benchmark::AddCustomContext("peak_f32_flops", std::to_string(g_peaks.f32_flops));

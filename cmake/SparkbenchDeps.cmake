@@ -58,14 +58,6 @@ if(SPARKBENCH_KERNEL_BENCH)
   find_package(benchmark CONFIG REQUIRED)
 endif()
 
-# The commit the binary was built from, for result provenance.
-execute_process(COMMAND git rev-parse --short=12 HEAD
-  WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}
-  OUTPUT_VARIABLE SPARKBENCH_GIT_COMMIT OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
-if(NOT SPARKBENCH_GIT_COMMIT)
-  set(SPARKBENCH_GIT_COMMIT "unknown")
-endif()
-
 # MPI (OpenMPI: libopenmpi-dev, openmpi-bin): only harness/mpi_*.cc uses it (SPARKBENCH_WITH_MPI).
 set(SPARKBENCH_HAVE_MPI OFF)
 if(NOT SPARKBENCH_MPI STREQUAL "OFF")

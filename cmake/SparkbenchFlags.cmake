@@ -16,5 +16,4 @@ if(SPARKBENCH_FUZZ)
   target_link_options(sparkbench_flags INTERFACE -fsanitize=address,undefined)
 endif()
 target_compile_definitions(sparkbench_flags INTERFACE
-  SPARKBENCH_VERSION="${PROJECT_VERSION}"
-  SPARKBENCH_GIT_COMMIT="${SPARKBENCH_GIT_COMMIT}")
+  SPARKBENCH_VERSION="${PROJECT_VERSION}")

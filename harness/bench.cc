@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/build_info.h"
 #include "common/text.h"
 #include "common/text_table.h"
 #include "engine/core/error.h"
@@ -145,7 +146,7 @@ std::vector<BenchRow> run_bench(const BenchConfig& cfg, const std::function<void
 namespace {
 
 nlohmann::json row_json(const BenchRow& r) {
-  nlohmann::json j{{"build_commit", SPARKBENCH_GIT_COMMIT},
+  nlohmann::json j{{"build_commit", build_commit()},
                    {"build_number", 0},
                    {"cpu_info", cpu_model()},
                    {"backends", r.backend},

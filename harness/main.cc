@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <exception>
 
+#include "common/build_info.h"
 #include "engine/core/error.h"
 #include "engine/core/omp_env.h"
 #include "harness/commands.h"
@@ -11,7 +12,7 @@
 int main(int argc, char** argv) {
   sb::bound_openmp_spinning(argv);
   CLI::App app{"sparkbench: benchmark and evaluate transformer decoders (GGUF) on interchangeable backends"};
-  app.set_version_flag("--version", std::string("sparkbench ") + SPARKBENCH_VERSION + " (" + SPARKBENCH_GIT_COMMIT + ")\n" +
+  app.set_version_flag("--version", std::string("sparkbench ") + SPARKBENCH_VERSION + " (" + sb::build_commit() + ")\n" +
                                         "scale-out: " + sb::cli::mpi::describe_build());
   app.require_subcommand(1);
   sb::cli::add_model_command(app);

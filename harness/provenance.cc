@@ -7,6 +7,7 @@
 #include <fstream>
 #include <memory>
 
+#include "common/build_info.h"
 #include "engine/core/sha256.h"
 #include "reports/store.h"
 
@@ -48,7 +49,7 @@ std::string git_commit(bool* dirty) {
   return c;
 }
 
-std::string tool_version() { return std::string(SPARKBENCH_VERSION) + " (" + SPARKBENCH_GIT_COMMIT + ")"; }
+std::string tool_version() { return std::string(SPARKBENCH_VERSION) + " (" + build_commit() + ")"; }
 
 RunInfo new_run_info(const std::string& kind, const std::string& label) {
   RunInfo info;
