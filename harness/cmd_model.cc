@@ -6,6 +6,9 @@
 
 #include "engine/compress/apply.h"
 #include "engine/backends/cpu_isa.h"
+#if SPARKBENCH_WITH_DNNL
+#include "engine/backends/cpu/onednn_isa.h"
+#endif
 #include "engine/core/error.h"
 #include "engine/core/mmap_file.h"
 #include "engine/gguf/gguf.h"
@@ -71,6 +74,10 @@ nlohmann::json model_info_json(const GgufFile& f) {
   // what the cpu backend would run here (SPARKBENCH_CPU_ISA applied)
   j["cpu_isa"] = cpu::isa_name(cpu::active_isa());
   j["cpu_features"] = cpu::cpu_features_string();
+#if SPARKBENCH_WITH_DNNL
+  cpu::cap_onednn_isa();
+  j["onednn_isa"] = cpu::onednn_isa_name();
+#endif
   return j;
 }
 
@@ -104,7 +111,8 @@ void print_model_info(const nlohmann::json& j) {
   if (t.contains("eos_id")) std::printf(", eos %lld", t["eos_id"].get<long long>());
   if (t.contains("chat_template_bytes")) std::printf(", chat template (%lld bytes)", t["chat_template_bytes"].get<long long>());
   std::printf("\n");
-  std::printf("cpu isa       %s (cpu: %s)\n", j["cpu_isa"].get<std::string>().c_str(), j["cpu_features"].get<std::string>().c_str());
+  std::printf("cpu isa       %s%s%s (cpu: %s)\n", j["cpu_isa"].get<std::string>().c_str(), j.contains("onednn_isa") ? ", oneDNN " : "",
+              j.value("onednn_isa", std::string()).c_str(), j["cpu_features"].get<std::string>().c_str());
 }
 
 }  // namespace

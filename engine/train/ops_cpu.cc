@@ -10,6 +10,8 @@
 
 #if SPARKBENCH_WITH_DNNL
 #include <oneapi/dnnl/dnnl.h>
+
+#include "engine/backends/cpu/onednn_isa.h"
 #endif
 
 namespace sb::train {
@@ -35,6 +37,7 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const 
 #if SPARKBENCH_WITH_DNNL
   // oneDNN's OpenMP runtime uses omp_get_max_threads() threads: 1 for a small product
   const int team = omp_in_parallel() || double(M) * double(N) * double(K) >= kParallelGemm ? 0 : omp_get_max_threads();
+  sb::cpu::cap_onednn_isa();
   if (team > 1) omp_set_num_threads(1);
   const dnnl_status_t st = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   if (team > 1) omp_set_num_threads(team);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/backends/cpu/kernels.h"
+#include "engine/backends/cpu/onednn_isa.h"
 #include "engine/backends/cpu/qdot.h"
 #include "engine/backends/cpu/qgemm.h"
 #include "engine/backends/cpu/qgemv.h"
@@ -116,7 +117,8 @@ void activate_columns(float* gp, const float* up, int64_t M, int64_t F, int64_t 
 class CpuBackend : public Backend {
  public:
   explicit CpuBackend(const BackendOptions& opt, bool repack)
-      : eng_(dnnl::engine::kind::cpu, 0), stream_(eng_), compute_(opt.compute), repack_(repack) {
+      // oneDNN's ISA is capped (SPARKBENCH_CPU_ISA) before the engine and any primitive exist
+      : eng_((cpu::cap_onednn_isa(), dnnl::engine(dnnl::engine::kind::cpu, 0))), stream_(eng_), compute_(opt.compute), repack_(repack) {
     if (!cpu::cpu_supported()) fail("cpu backend: this CPU lacks AVX2/FMA/F16C (use --backend ref)");
     isa_ = cpu::active_isa();  // fails on a SPARKBENCH_CPU_ISA the CPU lacks
     qdot_ = &cpu::qdot_kernels(isa_);
@@ -149,7 +151,8 @@ class CpuBackend : public Backend {
       try {
         (void)matmul_pd(64, 64, 2, false, false, memory::desc());
       } catch (const dnnl::error&) {
-        fail("cpu backend: bf16 compute is not implemented by oneDNN on this CPU (needs AVX-512 BF16 support); use --compute f32");
+        fail("cpu backend: bf16 compute is not implemented by oneDNN at ISA ", cpu::onednn_isa_name(),
+             " (needs AVX-512 BF16 on the CPU, and SPARKBENCH_CPU_ISA, if set, at avx512bf16); use --compute f32");
       }
     }
   }
@@ -169,8 +172,8 @@ class CpuBackend : public Backend {
   std::string name() const override { return "cpu"; }
   std::string describe() const override {
     const dnnl_version_t* v = dnnl_version();
-    return cat("cpu: oneDNN ", v->major, ".", v->minor, ".", v->patch, ", isa ", cpu::isa_name(isa_), " (cpu: ", cpu::cpu_features_string(),
-               "), ", threads_, " threads, compute ",
+    return cat("cpu: oneDNN ", v->major, ".", v->minor, ".", v->patch, " (isa ", cpu::onednn_isa_name(), "), isa ", cpu::isa_name(isa_),
+               " (cpu: ", cpu::cpu_features_string(), "), ", threads_, " threads, compute ",
                compute_ == ComputeType::BF16 ? "bf16"
                : compute_ == ComputeType::Q8 ? "q8"
                                              : "f32",
