@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/stop_signals.h"
 #include "engine/core/error.h"
 #include "evals/cached_lm.h"
 #include "evals/openai_api.h"
@@ -15,7 +16,6 @@
 #include "harness/provenance.h"
 #include "harness/run_resume.h"
 #include "harness/runner.h"
-#include "common/stop_signals.h"
 #include "harness/sample_rows.h"
 #include "harness/store_cache.h"
 #include "reports/store.h"

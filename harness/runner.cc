@@ -10,15 +10,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/stop_signals.h"
 #include "engine/core/error.h"
 #include "engine/core/sha256.h"
 #include "evals/cached_lm.h"
 #include "evals/engine_lm.h"
-#include "harness/mpi_run.h"
 #include "evals/metric_registry.h"
+#include "harness/mpi_run.h"
 #include "harness/provenance.h"
 #include "harness/run_resume.h"
-#include "common/stop_signals.h"
 #include "harness/sample_rows.h"
 #include "harness/store_cache.h"
 #include "reports/store.h"
