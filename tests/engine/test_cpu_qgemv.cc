@@ -74,8 +74,6 @@ std::vector<uint8_t> pack(GgmlType t, const std::vector<uint8_t>& w, int64_t n, 
   return packed;
 }
 
-}  // namespace
-
 TEST_CASE("cpu qgemv: the packed layout holds each row's scales and quants where the header says", "[backend][unit]") {
   const int64_t K = 96, N = 21;
   for (GgmlType t : kTypes) {
@@ -167,6 +165,53 @@ TEST_CASE("cpu qgemv: K-quant records hold each row's fields and quants where th
   }
 }
 
+// The GEMV of weights w (N x K, type t) by the M activation rows x on every ISA level: each
+// against the double-precision dot of the dequantized operands, the levels bit for bit alike.
+void check_levels(GgmlType t, const std::vector<uint8_t>& w, int64_t N, int64_t K, int64_t M, const std::vector<float>& x) {
+  const size_t rb = size_t(ggml_row_bytes(t, K));
+  std::vector<float> wf(size_t(N * K));
+  for (int64_t n = 0; n < N; ++n) dequantize_row(t, w.data() + size_t(n) * rb, wf.data() + n * K, K);
+  const auto packed = pack(t, w, N, K);
+  const int64_t groups = (N + cpu::kGemvRows - 1) / cpu::kGemvRows, nb = K / kQK;
+  const size_t xb = cpu::q8_act_row_bytes(t, K);
+  std::vector<float> first;
+  for (cpu::Isa isa : cpu::available_isas()) {
+    INFO(ggml_type_name(uint32_t(t)) << " M=" << M << " isa " << cpu::isa_name(isa));
+    std::vector<uint8_t> xq(size_t(M) * xb);
+    for (int64_t r = 0; r < M; ++r) cpu::qdot_kernels(isa).quantize(t, x.data() + r * K, xq.data() + size_t(r) * xb, K);
+    std::vector<int32_t> sums(size_t(M * nb));
+    cpu::qgemv_act_sums(t, xq.data(), xb, M, K, sums.data());
+    // y starts at 1 and accumulates, with a bias; the groups in two calls
+    std::vector<float> y(size_t(M * N), 1.0f), bias(static_cast<size_t>(N));
+    for (int64_t n = 0; n < N; ++n) bias[size_t(n)] = 0.25f * float(n);
+    const auto& kern = cpu::qgemv_kernels(isa);
+    kern.gemv(t, packed.data(), N, K, xq.data(), xb, sums.data(), M, y.data(), N, 0, 2, bias.data(), true);
+    kern.gemv(t, packed.data(), N, K, xq.data(), xb, sums.data(), M, y.data(), N, 2, groups, bias.data(), true);
+    double worst = 0;
+    for (int64_t r = 0; r < M; ++r) {
+      const uint8_t* xr = xq.data() + size_t(r) * xb;
+      for (int64_t n = 0; n < N; ++n) {
+        double want = 0, mag = 0;
+        for (int64_t e = 0; e < K; ++e) {
+          const double xd = act_value(t, xr, e);
+          want += double(wf[size_t(n * K + e)]) * xd;
+          mag += std::fabs(double(wf[size_t(n * K + e)]) * xd);
+        }
+        want += 1.0 + bias[size_t(n)];
+        const double err = std::fabs(double(y[size_t(r * N + n)]) - want) / (mag + 1.0);
+        if (!(err <= worst)) worst = err;  // a NaN error sticks
+      }
+    }
+    CHECK(worst <= 1e-5);  // f32 scale products, f32 accumulation across blocks
+    if (first.empty())
+      first = y;
+    else
+      CHECK(std::memcmp(first.data(), y.data(), y.size() * 4) == 0);  // levels agree exactly
+  }
+}
+
+}  // namespace
+
 TEST_CASE("cpu qgemv: decode products of every packed type on every ISA level, M = 1..4 and 7", "[backend][unit]") {
   if (!cpu::isa_available(cpu::Isa::Avx2)) {
     std::printf("SKIPPED: this CPU lacks AVX2\n");
@@ -176,49 +221,31 @@ TEST_CASE("cpu qgemv: decode products of every packed type on every ISA level, M
   for (GgmlType t : kTypes) {
     REQUIRE(cpu::qgemv_supported(t));
     const auto w = random_weights(t, N, K, uint64_t(t) * 13 + 1);
-    const size_t rb = size_t(ggml_row_bytes(t, K));
-    std::vector<float> wf(size_t(N * K));
-    for (int64_t n = 0; n < N; ++n) dequantize_row(t, w.data() + size_t(n) * rb, wf.data() + n * K, K);
-    const auto packed = pack(t, w, N, K);
-    const int64_t groups = (N + cpu::kGemvRows - 1) / cpu::kGemvRows, nb = K / kQK;
     for (int64_t M : {1, 2, 3, 4, 7}) {
       auto x = test::randn(size_t(M * K), 31 + uint64_t(M), 2.0f);
       x[9] = 40.0f;  // one block with a large value
-      const size_t xb = cpu::q8_act_row_bytes(t, K);
-      std::vector<float> first;
-      for (cpu::Isa isa : cpu::available_isas()) {
-        INFO(ggml_type_name(uint32_t(t)) << " M=" << M << " isa " << cpu::isa_name(isa));
-        std::vector<uint8_t> xq(size_t(M) * xb);
-        for (int64_t r = 0; r < M; ++r) cpu::qdot_kernels(isa).quantize(t, x.data() + r * K, xq.data() + size_t(r) * xb, K);
-        std::vector<int32_t> sums(size_t(M * nb));
-        cpu::qgemv_act_sums(t, xq.data(), xb, M, K, sums.data());
-        // y starts at 1 and accumulates, with a bias; the groups in two calls
-        std::vector<float> y(size_t(M * N), 1.0f), bias(static_cast<size_t>(N));
-        for (int64_t n = 0; n < N; ++n) bias[size_t(n)] = 0.25f * float(n);
-        const auto& kern = cpu::qgemv_kernels(isa);
-        kern.gemv(t, packed.data(), N, K, xq.data(), xb, sums.data(), M, y.data(), N, 0, 2, bias.data(), true);
-        kern.gemv(t, packed.data(), N, K, xq.data(), xb, sums.data(), M, y.data(), N, 2, groups, bias.data(), true);
-        double worst = 0;
-        for (int64_t r = 0; r < M; ++r) {
-          const uint8_t* xr = xq.data() + size_t(r) * xb;
-          for (int64_t n = 0; n < N; ++n) {
-            double want = 0, mag = 0;
-            for (int64_t e = 0; e < K; ++e) {
-              const double xd = act_value(t, xr, e);
-              want += double(wf[size_t(n * K + e)]) * xd;
-              mag += std::fabs(double(wf[size_t(n * K + e)]) * xd);
-            }
-            want += 1.0 + bias[size_t(n)];
-            const double err = std::fabs(double(y[size_t(r * N + n)]) - want) / (mag + 1.0);
-            if (!(err <= worst)) worst = err;  // a NaN error sticks
-          }
-        }
-        CHECK(worst <= 1e-5);  // f32 scale products, f32 accumulation across blocks
-        if (first.empty())
-          first = y;
-        else
-          CHECK(std::memcmp(first.data(), y.data(), y.size() * 4) == 0);  // levels agree exactly
-      }
+      check_levels(t, w, N, K, M, x);
+    }
+  }
+}
+
+// The largest integer sums a block can produce: every quant at its top value (all bits set: Q4
+// nibbles 15, Q5 31, Q8_0 -1) times activations all +127 or all -127 (constant rows), where
+// partial sums kept in 16 bits (the non-VNNI levels) are closest to overflowing.
+TEST_CASE("cpu qgemv: extreme quants times full-scale activations, every level", "[backend][unit]") {
+  if (!cpu::isa_available(cpu::Isa::Avx2)) {
+    std::printf("SKIPPED: this CPU lacks AVX2\n");
+    return;
+  }
+  const int64_t K = 256, N = 20;
+  for (GgmlType t : kTypes) {
+    auto w = random_weights(t, N, K, uint64_t(t) * 7 + 3);
+    const size_t bb = size_t(ggml_block_bytes(t)), keep = scale_at(t) + (has_min(t) ? 4u : 2u);
+    for (size_t i = 0; i < w.size(); ++i)
+      if (i % bb >= keep || i % bb < scale_at(t)) w[i] = 0xff;  // everything but the f16 scale (and min)
+    for (float sign : {1.0f, -1.0f}) {
+      INFO("activations " << sign);
+      check_levels(t, w, N, K, 2, std::vector<float>(size_t(2 * K), sign));
     }
   }
 }
