@@ -135,6 +135,13 @@ std::string sparkbench_bin() {
   return std::string(SPARKBENCH_BINARY_DIR) + "/harness/sparkbench";
 }
 
+std::string self_exe() {
+  char self[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n <= 0) throw std::runtime_error("readlink /proc/self/exe failed");
+  return std::string(self, size_t(n));
+}
+
 RunResult run_process(const std::vector<std::string>& argv, const std::string& stdin_text) {
   int in_pipe[2], out_pipe[2], err_pipe[2];
   if (::pipe2(in_pipe, O_CLOEXEC) || ::pipe2(out_pipe, O_CLOEXEC) || ::pipe2(err_pipe, O_CLOEXEC)) throw std::runtime_error("pipe failed");

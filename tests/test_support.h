@@ -44,6 +44,8 @@ std::string temp_dir(const std::string& tag);
 std::string preset_model(const std::string& preset);
 // The sparkbench executable under test.
 std::string sparkbench_bin();
+// This test binary's own path (to re-run some of its cases in a child process).
+std::string self_exe();
 
 struct RunResult {
   int exit_code = -1;  // -1 if killed by a signal

@@ -10,8 +10,6 @@
 // in a child process at every level this CPU has (SPARKBENCH_CPU_ISA, read once per process).
 #include <catch2/catch.hpp>
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -27,6 +25,7 @@
 
 #if SPARKBENCH_WITH_DNNL
 #include "engine/backends/cpu_isa.h"
+#include "tests/engine/isa_children.h"
 #endif
 
 using namespace sb;
@@ -342,17 +341,7 @@ TEST_CASE("cpu fused blocks at every ISA level this CPU has (child processes)", 
     std::printf("SKIPPED: this CPU lacks AVX2\n");
     return;
   }
-  char self[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
-  REQUIRE(n > 0);
-  self[n] = '\0';
-  for (cpu::Isa isa : cpu::available_isas()) {
-    INFO("SPARKBENCH_CPU_ISA=" << cpu::isa_name(isa));
-    const auto r = test::run_process({"env", std::string("SPARKBENCH_CPU_ISA=") + cpu::isa_name(isa), self, "[cpu_fused_isa]"});
-    INFO(r.out << r.err);
-    CHECK(r.exit_code == 0);
-    CHECK(r.out.find("All tests passed") != std::string::npos);
-  }
+  test::run_tag_at_every_level("[cpu_fused_isa]");
 }
 
 // Run by the next case in a child process with SPARKBENCH_CPU_STATS=1 (hidden otherwise): one
@@ -374,10 +363,7 @@ TEST_CASE("cpu int8 weights take the fused blocks, with or without their oneDNN 
     std::printf("SKIPPED: this CPU lacks AVX2\n");
     return;
   }
-  char self[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
-  REQUIRE(n > 0);
-  self[n] = '\0';
+  const std::string self = test::self_exe();
   // fused: one region per block call (1 feed_forward + 2 attention_block); the op sequence at
   // these sizes runs other counts. SPARKBENCH_CPU_INT8=avx2: no oneDNN s8 copy (`packed`), which
   // the default has on VNNI CPUs.

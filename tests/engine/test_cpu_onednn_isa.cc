@@ -4,8 +4,6 @@
 // f16 tiles, and bf16 compute where the level allows it) still match ref.
 #include <catch2/catch.hpp>
 
-#include <unistd.h>
-
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -19,6 +17,7 @@
 #if SPARKBENCH_WITH_DNNL
 #include "engine/backends/cpu/onednn_isa.h"
 #include "engine/backends/cpu_isa.h"
+#include "tests/engine/isa_children.h"
 
 using namespace sb;
 
@@ -72,20 +71,9 @@ TEST_CASE("SPARKBENCH_CPU_ISA caps oneDNN at every level this CPU has (child pro
     test::skip("this CPU lacks AVX2 (the cpu backend's minimum)");
     return;
   }
-  char self[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
-  REQUIRE(n > 0);
-  self[n] = '\0';
-  for (cpu::Isa isa : cpu::available_isas()) {
-    INFO("SPARKBENCH_CPU_ISA=" << cpu::isa_name(isa));
-    const auto r = test::run_process({"env", std::string("SPARKBENCH_CPU_ISA=") + cpu::isa_name(isa), self, "[cpu_onednn_isa]"});
-    INFO(r.out << r.err);
-    CHECK(r.exit_code == 0);
-    CHECK(r.out.find("All tests passed") != std::string::npos);
-  }
+  test::run_tag_at_every_level("[cpu_onednn_isa]");
   // `model info` reports both levels, SPARKBENCH_CPU_ISA applied
-  const char* bin = std::getenv("SPARKBENCH_BIN");
-  REQUIRE(bin != nullptr);
+  const std::string bin = test::sparkbench_bin();
   const std::string model = test::temp_dir("onednn-isa") + "/m.gguf";
   REQUIRE(test::run_process({bin, "model", "synth", "--preset", "codex-spark-mini", "-o", model}).exit_code == 0);
   for (cpu::Isa isa : cpu::available_isas()) {

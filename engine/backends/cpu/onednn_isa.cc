@@ -24,34 +24,8 @@ dnnl::cpu_isa onednn_cap(Isa isa) {
   return dnnl::cpu_isa::avx2;
 }
 
-}  // namespace
-
-const char* onednn_cap_name(Isa isa) {
-  switch (onednn_cap(isa)) {
-    case dnnl::cpu_isa::avx2_vnni:
-      return "avx2_vnni";
-    case dnnl::cpu_isa::avx512_core:
-      return "avx512_core";
-    case dnnl::cpu_isa::avx512_core_vnni:
-      return "avx512_core_vnni";
-    case dnnl::cpu_isa::avx512_core_bf16:
-      return "avx512_core_bf16";
-    default:
-      return "avx2";
-  }
-}
-
-void cap_onednn_isa() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    const char* e = std::getenv("SPARKBENCH_CPU_ISA");
-    if (!e || !*e) return;
-    (void)dnnl::set_max_cpu_isa(onednn_cap(active_isa()));  // refused once oneDNN has run: see the header
-  });
-}
-
-const char* onednn_isa_name() {
-  switch (dnnl::get_effective_cpu_isa()) {
+const char* name_of(dnnl::cpu_isa isa) {
+  switch (isa) {
     case dnnl::cpu_isa::sse41:
       return "sse41";
     case dnnl::cpu_isa::avx:
@@ -72,5 +46,20 @@ const char* onednn_isa_name() {
       return "other";
   }
 }
+
+}  // namespace
+
+const char* onednn_cap_name(Isa isa) { return name_of(onednn_cap(isa)); }
+
+void cap_onednn_isa() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    const char* e = std::getenv("SPARKBENCH_CPU_ISA");
+    if (!e || !*e) return;
+    (void)dnnl::set_max_cpu_isa(onednn_cap(active_isa()));  // refused once oneDNN has run: see the header
+  });
+}
+
+const char* onednn_isa_name() { return name_of(dnnl::get_effective_cpu_isa()); }
 
 }  // namespace sb::cpu
